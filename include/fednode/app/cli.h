@@ -1,0 +1,48 @@
+#pragma once
+// Command-line and config-file parsing for the fednode binary. Parsing is pure (no I/O besides
+// reading the --config file) so that every bad-input case is unit-tested.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <spdlog/common.h>
+
+#include "fednode/util/peer_address.h"
+
+namespace fednode {
+
+// Everything a peer needs to run. Option names on the command line and keys in the TOML config
+// file are the same (without the leading dashes).
+struct NodeOptions {
+  PeerAddress self;
+  std::vector<PeerAddress> peers;  // the other voters; never contains self, never duplicates
+  std::string data_dir;            // default: fednode-data/<host>_<port>
+  spdlog::level::level_enum log_level = spdlog::level::info;
+  std::string cluster_id = "fednode";
+  std::uint16_t data_port = 0;  // TCP data plane; default self.port + 1000
+  // Raft timing. The core counts ticks; the daemon ticks every tick_ms.
+  unsigned tick_ms = 10;
+  unsigned heartbeat_ms = 50;
+  unsigned election_timeout_min_ms = 150;
+  unsigned election_timeout_max_ms = 300;
+  std::size_t max_datagram = 60 * 1024;  // bytes per UDP datagram on the peer channel
+};
+
+// The parser decided the process should exit: --help, --version or an error. Errors are one
+// line on stderr naming the bad value, with exit code 2.
+struct CliExit {
+  int code = 0;
+  std::string out;
+  std::string err;
+};
+
+using CliCommand = std::variant<NodeOptions, CliExit>;
+
+inline constexpr int kExitUsage = 2;
+
+// args excludes the program name.
+CliCommand parse_cli(const std::vector<std::string>& args);
+
+}  // namespace fednode

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the Debian packages fednode needs, and nothing when all are present.
+#   scripts/setup-deps.sh           build + test dependencies
+#   scripts/setup-deps.sh --bench   also PyTorch-Python and PySyncObj for the side-by-side benchmarks
+#   scripts/setup-deps.sh --tools   also gnuplot (plots) and tshark (traffic capture)
+set -euo pipefail
+
+packages=(cmake g++ make pkg-config
+  libtorch-dev libasio-dev libmsgpack-cxx-dev libspdlog-dev libcli11-dev libgtest-dev
+  libsodium-dev zlib1g-dev dataset-fashion-mnist)
+for arg in "$@"; do
+  case "$arg" in
+    --bench) packages+=(python3 python3-torch python3-pysyncobj) ;;
+    --tools) packages+=(gnuplot-nox tshark) ;;
+    *) echo "setup-deps.sh: unknown option '$arg' (use --bench or --tools)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "setup-deps.sh: installing ${missing[*]}" >&2
+if [[ $(id -u) -eq 0 ]]; then
+  sudo=()
+elif command -v sudo >/dev/null; then
+  sudo=(sudo)
+else
+  echo "setup-deps.sh: missing packages (${missing[*]}) and neither root nor sudo to install them" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+# tshark asks whether non-root users may capture; answer no without a prompt.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | "${sudo[@]}" debconf-set-selections 2>/dev/null || true
+if ! "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+  "${sudo[@]}" apt-get update -q
+  "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

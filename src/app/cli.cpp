@@ -1,0 +1,118 @@
+#include "fednode/app/cli.h"
+
+#include <CLI/CLI.hpp>
+
+#include <set>
+#include <sstream>
+
+#include "fednode/util/logging.h"
+#include "fednode/version.h"
+
+namespace fednode {
+namespace {
+
+CliExit usage_error(const std::string& message) {
+  return CliExit{kExitUsage, "", "fednode: " + message + " (see fednode --help)\n"};
+}
+
+// Checks that need more than one option at a time; returns "" when all is well.
+std::string check_node_options(const NodeOptions& o) {
+  if (o.tick_ms < 1 || o.tick_ms > 1000) return "--tick-ms " + std::to_string(o.tick_ms) + " is out of range 1-1000";
+  if (o.heartbeat_ms < o.tick_ms) return "--heartbeat-ms must be at least --tick-ms";
+  if (o.election_timeout_min_ms <= o.heartbeat_ms) {
+    return "--election-timeout-min-ms " + std::to_string(o.election_timeout_min_ms) +
+           " must exceed --heartbeat-ms " + std::to_string(o.heartbeat_ms);
+  }
+  if (o.election_timeout_max_ms <= o.election_timeout_min_ms) {
+    return "--election-timeout-max-ms " + std::to_string(o.election_timeout_max_ms) +
+           " must exceed --election-timeout-min-ms " + std::to_string(o.election_timeout_min_ms);
+  }
+  if (o.max_datagram < 1200 || o.max_datagram > 65507) {
+    return "--max-datagram " + std::to_string(o.max_datagram) + " is out of range 1200-65507";
+  }
+  if (o.data_port != 0 && o.data_port == o.self.port) {
+    return "--data-port " + std::to_string(o.data_port) + " equals the peer port";
+  }
+  if (o.data_port == 0 && o.self.port > 65535 - 1000) {
+    return "peer port " + std::to_string(o.self.port) +
+           " leaves no room for the default data port (port + 1000); set --data-port";
+  }
+  return "";
+}
+
+}  // namespace
+
+CliCommand parse_cli(const std::vector<std::string>& args) {
+  NodeOptions node;
+  std::string self_text;
+  std::vector<std::string> peer_texts;
+  std::string log_level = "info";
+  unsigned data_port = 0;
+
+  CLI::App app{"fednode: federated learning on a Raft group. Run one per machine.", "fednode"};
+  app.set_config("--config", "", "Read options from a TOML file (keys are the long option names)");
+  app.allow_config_extras(false);
+  app.set_version_flag("--version", std::string("fednode ") + kVersion);
+  app.add_option("self", self_text, "This peer's HOST:PORT (UDP for Raft, TCP for clients)")
+      ->required();
+  app.add_option("peers", peer_texts, "The other peers' HOST:PORT");
+  app.add_option("--data-dir", node.data_dir, "Directory for the log, snapshots and models");
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off")
+      ->capture_default_str();
+  app.add_option("--cluster-id", node.cluster_id, "Datagrams of other clusters are dropped")
+      ->capture_default_str();
+  app.add_option("--data-port", data_port, "TCP data-plane port (default: peer port + 1000)");
+  app.add_option("--tick-ms", node.tick_ms, "Raft tick period")->capture_default_str();
+  app.add_option("--heartbeat-ms", node.heartbeat_ms, "Leader heartbeat period")
+      ->capture_default_str();
+  app.add_option("--election-timeout-min-ms", node.election_timeout_min_ms)->capture_default_str();
+  app.add_option("--election-timeout-max-ms", node.election_timeout_max_ms)->capture_default_str();
+  app.add_option("--max-datagram", node.max_datagram, "Largest UDP datagram sent to a peer")
+      ->capture_default_str();
+
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    return CliExit{0, app.help(), ""};
+  } catch (const CLI::CallForVersion&) {
+    return CliExit{0, std::string("fednode ") + kVersion + "\n", ""};
+  } catch (const CLI::ParseError& e) {
+    return usage_error(e.what());
+  }
+
+  std::string why;
+  auto self = parse_peer_address(self_text, &why);
+  if (!self) return usage_error(why);
+  node.self = *self;
+  std::set<PeerAddress> seen;
+  for (const auto& text : peer_texts) {
+    auto peer = parse_peer_address(text, &why);
+    if (!peer) return usage_error(why);
+    if (*peer == node.self) {
+      return usage_error("peer " + text + " is this node's own address (self listed twice)");
+    }
+    if (!seen.insert(*peer).second) return usage_error("peer " + text + " is listed twice");
+    node.peers.push_back(*peer);
+  }
+  auto level = parse_log_level(log_level);
+  if (!level) {
+    return usage_error("--log-level '" + log_level +
+                       "' is not one of trace|debug|info|warn|error|critical|off");
+  }
+  node.log_level = *level;
+  if (data_port > 65535) return usage_error("--data-port " + std::to_string(data_port) + " is out of range 1-65535");
+  node.data_port = static_cast<std::uint16_t>(data_port);
+  if (auto problem = check_node_options(node); !problem.empty()) return usage_error(problem);
+  if (node.data_port == 0) node.data_port = static_cast<std::uint16_t>(node.self.port + 1000);
+  if (node.data_dir.empty()) {
+    std::string host = node.self.host;
+    for (char& c : host) {
+      if (c == ':') c = '_';
+    }
+    node.data_dir = "fednode-data/" + host + "_" + std::to_string(node.self.port);
+  }
+  return node;
+}
+
+}  // namespace fednode

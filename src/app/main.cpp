@@ -1,0 +1,18 @@
+#include <cstdio>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "fednode/app/cli.h"
+#include "fednode/app/idle_peer.h"
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto command = fednode::parse_cli(args);
+  if (auto* exit = std::get_if<fednode::CliExit>(&command)) {
+    std::fputs(exit->out.c_str(), stdout);
+    std::fputs(exit->err.c_str(), stderr);
+    return exit->code;
+  }
+  return fednode::run_peer(std::get<fednode::NodeOptions>(command));
+}

@@ -1,0 +1,167 @@
+#include "fednode/app/cli.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace fednode {
+namespace {
+
+NodeOptions parse_ok(const std::vector<std::string>& args) {
+  auto command = parse_cli(args);
+  if (auto* exit = std::get_if<CliExit>(&command)) {
+    ADD_FAILURE() << "unexpected exit " << exit->code << ": " << exit->err;
+    return {};
+  }
+  return std::get<NodeOptions>(command);
+}
+
+// Asserts a usage error: exit code 2, exactly one line on stderr, naming `needle`.
+void expect_usage_error(const std::vector<std::string>& args, const std::string& needle) {
+  auto command = parse_cli(args);
+  ASSERT_TRUE(std::holds_alternative<CliExit>(command)) << "accepted bad input";
+  const auto& exit = std::get<CliExit>(command);
+  EXPECT_EQ(exit.code, kExitUsage);
+  EXPECT_TRUE(exit.out.empty());
+  ASSERT_FALSE(exit.err.empty());
+  EXPECT_EQ(exit.err.find('\n'), exit.err.size() - 1) << "more than one line: " << exit.err;
+  EXPECT_NE(exit.err.find(needle), std::string::npos) << exit.err << " does not name " << needle;
+}
+
+class TempFile {
+ public:
+  explicit TempFile(const std::string& text) {
+    path_ = std::filesystem::temp_directory_path() /
+            ("fednode-cli-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+             "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".toml");
+    std::ofstream(path_) << text;
+  }
+  ~TempFile() { std::filesystem::remove(path_); }
+  std::string path() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+TEST(Cli, SelfAndPeersInTheSeedsForm) {
+  auto o = parse_ok({"10.0.0.1:5000", "10.0.0.2:5000", "host-3:5000"});
+  EXPECT_EQ(o.self.to_string(), "10.0.0.1:5000");
+  ASSERT_EQ(o.peers.size(), 2u);
+  EXPECT_EQ(o.peers[1].to_string(), "host-3:5000");
+  EXPECT_EQ(o.data_port, 6000);
+  EXPECT_EQ(o.data_dir, "fednode-data/10.0.0.1_5000");
+  EXPECT_EQ(o.log_level, spdlog::level::info);
+}
+
+TEST(Cli, SinglePeerClusterIsAllowed) {
+  auto o = parse_ok({"127.0.0.1:5000"});
+  EXPECT_TRUE(o.peers.empty());
+}
+
+TEST(Cli, ExplicitOptions) {
+  auto o = parse_ok({"127.0.0.1:5000", "--data-dir", "/tmp/x", "--log-level", "debug",
+                     "--data-port", "7000", "--max-datagram", "1400", "127.0.0.1:5001"});
+  EXPECT_EQ(o.data_dir, "/tmp/x");
+  EXPECT_EQ(o.log_level, spdlog::level::debug);
+  EXPECT_EQ(o.data_port, 7000);
+  EXPECT_EQ(o.max_datagram, 1400u);
+  ASSERT_EQ(o.peers.size(), 1u);
+}
+
+TEST(Cli, HelpAndVersionExitZero) {
+  auto help = std::get<CliExit>(parse_cli({"--help"}));
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.out.find("--data-dir"), std::string::npos);
+  auto version = std::get<CliExit>(parse_cli({"--version"}));
+  EXPECT_EQ(version.code, 0);
+  EXPECT_EQ(version.out.rfind("fednode ", 0), 0u);
+}
+
+TEST(Cli, MissingSelfIsAnError) { expect_usage_error({}, "self"); }
+TEST(Cli, BadHostIsNamed) { expect_usage_error({"300.1.1.1:5000"}, "300.1.1.1:5000"); }
+TEST(Cli, BadPeerHostIsNamed) {
+  expect_usage_error({"127.0.0.1:5000", "no_such host:5001"}, "no_such host:5001");
+}
+TEST(Cli, PortOutOfRangeIsNamed) { expect_usage_error({"127.0.0.1:70000"}, "70000"); }
+TEST(Cli, PeerPortZeroIsNamed) { expect_usage_error({"127.0.0.1:5000", "127.0.0.1:0"}, "127.0.0.1:0"); }
+TEST(Cli, SelfListedTwiceIsAnError) {
+  expect_usage_error({"127.0.0.1:5000", "127.0.0.1:5001", "127.0.0.1:5000"}, "self listed twice");
+}
+TEST(Cli, SelfListedTwiceIgnoresHostCase) {
+  expect_usage_error({"Node1:5000", "node1:5000"}, "self listed twice");
+}
+TEST(Cli, DuplicatePeerIsAnError) {
+  expect_usage_error({"127.0.0.1:5000", "127.0.0.1:5001", "127.0.0.1:5001"}, "127.0.0.1:5001 is listed twice");
+}
+TEST(Cli, UnknownFlagIsNamed) { expect_usage_error({"127.0.0.1:5000", "--frobnicate"}, "--frobnicate"); }
+TEST(Cli, BadLogLevelIsNamed) {
+  expect_usage_error({"127.0.0.1:5000", "--log-level", "loud"}, "loud");
+}
+TEST(Cli, NonNumericOptionIsNamed) {
+  expect_usage_error({"127.0.0.1:5000", "--tick-ms", "fast"}, "fast");
+}
+TEST(Cli, DataPortOutOfRange) {
+  expect_usage_error({"127.0.0.1:5000", "--data-port", "70000"}, "70000");
+}
+TEST(Cli, DataPortEqualToPeerPort) {
+  expect_usage_error({"127.0.0.1:5000", "--data-port", "5000"}, "--data-port 5000");
+}
+TEST(Cli, DefaultDataPortMustFit) { expect_usage_error({"127.0.0.1:65000"}, "--data-port"); }
+TEST(Cli, ElectionTimeoutsMustBeOrdered) {
+  expect_usage_error({"127.0.0.1:5000", "--election-timeout-min-ms", "300",
+                      "--election-timeout-max-ms", "200"},
+                     "--election-timeout-max-ms 200");
+  expect_usage_error({"127.0.0.1:5000", "--heartbeat-ms", "200"}, "--heartbeat-ms 200");
+}
+TEST(Cli, DatagramBound) {
+  expect_usage_error({"127.0.0.1:5000", "--max-datagram", "70000"}, "--max-datagram 70000");
+}
+
+TEST(CliConfig, ReadsTomlWithTheSameOptionNames) {
+  TempFile file(
+      "# comment\n"
+      "self = \"127.0.0.1:5000\"\n"
+      "peers = [\"127.0.0.1:5001\", \"127.0.0.1:5002\"]\n"
+      "data-dir = \"/tmp/fednode-a\"\n"
+      "log-level = \"warn\"\n"
+      "heartbeat-ms = 40\n");
+  auto o = parse_ok({"--config", file.path()});
+  EXPECT_EQ(o.self.to_string(), "127.0.0.1:5000");
+  ASSERT_EQ(o.peers.size(), 2u);
+  EXPECT_EQ(o.data_dir, "/tmp/fednode-a");
+  EXPECT_EQ(o.log_level, spdlog::level::warn);
+  EXPECT_EQ(o.heartbeat_ms, 40u);
+}
+
+TEST(CliConfig, CommandLineOverridesConfig) {
+  TempFile file("self = \"127.0.0.1:5000\"\nlog-level = \"warn\"\n");
+  auto o = parse_ok({"--config", file.path(), "--log-level", "error"});
+  EXPECT_EQ(o.log_level, spdlog::level::err);
+}
+
+TEST(CliConfig, MissingFileIsNamed) {
+  expect_usage_error({"--config", "/nonexistent/fednode.toml"}, "/nonexistent/fednode.toml");
+}
+TEST(CliConfig, UnknownKeyIsNamed) {
+  TempFile file("self = \"127.0.0.1:5000\"\nheartbeat_msec = 40\n");
+  expect_usage_error({"--config", file.path()}, "heartbeat_msec");
+}
+TEST(CliConfig, BadAddressInConfigIsNamed) {
+  TempFile file("self = \"127.0.0.1:5000\"\npeers = [\"127.0.0.1:5000\"]\n");
+  expect_usage_error({"--config", file.path()}, "self listed twice");
+}
+
+TEST(CliConfig, ShippedConfigsParse) {
+  auto dir = std::string(FEDNODE_SOURCE_DIR) + "/configs/";
+  auto d = parse_ok({"--config", dir + "default.toml"});
+  EXPECT_EQ(d.self.port, 5000);
+  EXPECT_EQ(d.peers.size(), 2u);
+  auto l = parse_ok({"--config", dir + "local4.toml", "127.0.0.1:5003", "127.0.0.1:5000",
+                     "127.0.0.1:5001", "127.0.0.1:5002"});
+  EXPECT_EQ(l.cluster_id, "fednode-local4");
+  EXPECT_EQ(l.peers.size(), 3u);
+}
+
+}  // namespace
+}  // namespace fednode
