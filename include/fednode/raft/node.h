@@ -1,0 +1,157 @@
+#pragma once
+// raft::Node: the Raft protocol as a pure, deterministic state machine, in the style of etcd's
+// raft library. Inputs are tick(), step(message), propose(...), and the other requests below;
+// outputs are collected in a Ready that the driver takes with ready(), handles in this order
+//   1. install ready.snapshot, append ready.entries and write ready.hard_state, durably;
+//   2. send ready.messages;
+//   3. apply ready.committed_entries, serve ready.read_states once applied reaches their index;
+// and then acknowledges with advance(ready). No sockets, clocks, threads or files in here, and
+// randomness comes from the seed in Config, so a run is reproduced exactly by its inputs.
+// Not thread-safe: one thread (the control loop, or the simulation) owns a Node.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fednode/raft/message.h"
+#include "fednode/raft/storage.h"
+#include "fednode/raft/types.h"
+
+namespace fednode::raft {
+
+// Switches that inject known bugs, so the simulation harness shows that it catches them.
+// Never set outside tests.
+struct InjectedBugs {
+  bool commit_previous_term_by_counting = false;  // breaks §5.4.2
+  bool forget_to_persist_vote = false;            // hard state omits votedFor
+  bool vote_without_log_check = false;            // breaks §5.4.1's up-to-date check
+  bool apply_before_commit = false;               // hands uncommitted entries to the application
+};
+
+struct Config {
+  NodeId id = kNoNode;
+  // Election timeout drawn uniformly in [min, max) ticks for each term (§5.2).
+  int election_ticks_min = 15;
+  int election_ticks_max = 30;
+  int heartbeat_ticks = 5;
+  // Byte budget for the entries of one append and the data of one snapshot chunk, so that every
+  // message fits the transport's datagram bound.
+  std::size_t max_message_bytes = 56 * 1024;
+  // Appends in flight per follower before the leader waits for acknowledgements.
+  std::size_t max_inflight_appends = 64;
+  // Snapshot chunks in flight per follower.
+  std::size_t max_inflight_chunks = 4;
+  bool pre_vote = true;
+  bool check_quorum = true;
+  // Ready.snapshot_due is raised when applied entries since the last snapshot pass either bound.
+  std::uint64_t snapshot_entries = 10000;
+  std::uint64_t snapshot_bytes = 64ull << 20;
+  std::uint64_t random_seed = 1;
+  InjectedBugs bugs;
+};
+
+enum class Role : std::uint8_t { kFollower, kPreCandidate, kCandidate, kLeader };
+const char* role_name(Role role);
+
+struct ReadState {
+  std::uint64_t request_id = 0;
+  Index index = 0;  // serve the read once the state machine has applied this index
+};
+
+struct Ready {
+  std::optional<HardState> hard_state;  // set when it changed
+  std::optional<Snapshot> snapshot;     // a snapshot received from the leader, to install
+  std::vector<Entry> entries;           // to append (replacing any conflicting suffix)
+  std::vector<Message> messages;
+  std::vector<Entry> committed_entries;
+  std::vector<ReadState> read_states;
+  // Applied entries since the last snapshot passed the threshold: the driver should snapshot its
+  // state machine at applied_index() (with conf_state()) once it has applied committed_entries.
+  bool snapshot_due = false;
+  bool empty() const {
+    return !hard_state && !snapshot && entries.empty() && messages.empty() &&
+           committed_entries.empty() && read_states.empty() && !snapshot_due;
+  }
+};
+
+enum class RequestStatus : std::uint8_t {
+  kOk,
+  kNotLeader,
+  kTransferInProgress,
+  kConfChangePending,  // one membership change at a time (thesis §4.1)
+  kInvalidConfChange,  // unknown node, no-op change, or removing the last voter
+  kUnknownNode,
+};
+const char* request_status_name(RequestStatus status);
+
+// Progress of one follower as the leader sees it (for status output).
+struct FollowerStatus {
+  NodeId id = kNoNode;
+  Index match = 0;
+  Index next = 0;
+  bool learner = false;
+  bool recent_active = false;
+  const char* state = "";
+};
+
+class Raft;  // the protocol (src/raft/raft.h)
+
+class Node {
+ public:
+  // Starts from what `storage` holds (empty storage: a node waiting to be added).
+  Node(const Config& config, const Storage& storage);
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // The entries and hard state a brand-new group writes to every founding member's storage before
+  // constructing its Node: one kAddVoter entry per voter at term 1, all committed.
+  static std::vector<Entry> bootstrap_entries(const std::vector<ConfChange>& voters);
+
+  void tick();
+  void step(const Message& message);
+  RequestStatus propose(std::string data);
+  RequestStatus propose_conf_change(const ConfChange& change);
+  RequestStatus transfer_leadership(NodeId to);
+  // Linearizable read (§6.4, ReadIndex). The answer arrives as a ReadState with this id.
+  RequestStatus read_index(std::uint64_t request_id);
+  // Starts an election now (tests and operators).
+  void campaign();
+
+  bool has_ready() const;
+  Ready ready();
+  void advance(const Ready& ready);
+
+  NodeId id() const;
+  Role role() const;
+  NodeId leader() const;
+  Term term() const;
+  Index commit_index() const;
+  Index applied_index() const;
+  Index last_index() const;
+  Index first_index() const;
+  std::optional<Term> log_term(Index i) const;
+  std::vector<Entry> log_entries(Index lo, Index hi) const;  // for tests and status
+  const ConfState& conf_state() const;
+  bool is_voter(NodeId id) const;
+  NodeId transfer_target() const;
+  std::vector<FollowerStatus> followers() const;
+
+ private:
+  Index committed_to_deliver() const;
+  Index first_undelivered() const;
+  bool snapshot_due() const;
+
+  std::unique_ptr<Raft> raft_;
+  // What Node remembers between ready() calls to tell what changed.
+  struct Bookkeeping {
+    HardState persisted;
+    Index snapshot_index_seen = 0;
+    std::uint64_t applied_bytes_since_snapshot = 0;
+    bool snapshot_requested = false;  // snapshot_due raised; wait until the snapshot appears
+    Index delivered = 0;              // last committed entry handed out (== applied, bar bugs)
+  } book_;
+};
+
+}  // namespace fednode::raft

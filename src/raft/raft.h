@@ -1,0 +1,137 @@
+#pragma once
+// Raft: the protocol itself (the paper's Figure 2 plus pre-vote, check-quorum, ReadIndex,
+// leadership transfer, single-server membership changes and chunked snapshots). Node wraps it
+// with the Ready/advance handshake. Messages it produces wait in outbox() until the driver takes
+// them with the Ready, after persisting what they depend on.
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "fednode/raft/node.h"
+#include "progress.h"
+#include "raft_log.h"
+
+namespace fednode::raft {
+
+class Raft {
+ public:
+  Raft(const Config& config, const Storage& storage);
+
+  void tick();
+  void step(const Message& m);
+  RequestStatus propose(std::string data);
+  RequestStatus propose_conf_change(const ConfChange& change);
+  RequestStatus transfer_leadership(NodeId to);
+  RequestStatus read_index(std::uint64_t request_id);
+  void campaign() { hup(false); }
+
+  HardState hard_state() const;
+  std::vector<Message>& outbox() { return outbox_; }
+  std::vector<ReadState>& read_states() { return read_states_; }
+  RaftLog& log() { return log_; }
+  const RaftLog& log() const { return log_; }
+  const Storage& storage() const { return storage_; }
+  const Config& config() const { return config_; }
+
+  NodeId id() const { return config_.id; }
+  Role role() const { return role_; }
+  NodeId leader() const { return leader_; }
+  Term term() const { return term_; }
+  const ConfState& conf() const { return conf_; }
+  NodeId transfer_target() const { return transfer_target_; }
+  const std::map<NodeId, Progress>& progress() const { return progress_; }
+  bool promotable() const { return contains_voter(config_.id); }
+  bool contains_voter(NodeId id) const;
+
+ private:
+  enum class CampaignKind { kPreElection, kElection, kTransfer };
+
+  void tick_election();
+  void tick_heartbeat();
+  void hup(bool transfer);
+  void start_campaign(CampaignKind kind);
+  // Records a vote; returns +1 won, -1 lost, 0 pending.
+  int poll(NodeId from, bool granted);
+
+  void reset(Term term);
+  void become_follower(Term term, NodeId leader);
+  void become_pre_candidate();
+  void become_candidate();
+  void become_leader();
+  void reset_election_timeout();
+
+  void step_leader(const Message& m);
+  void step_candidate(const Message& m);
+  void step_follower(const Message& m);
+  void handle_vote_request(const Message& m);
+  void handle_append(const Message& m);
+  void handle_heartbeat(const Message& m);
+  void handle_snapshot_chunk(const Message& m);
+  void handle_append_response(const Message& m, Progress& pr);
+  void handle_heartbeat_response(const Message& m, Progress& pr);
+  void handle_snapshot_chunk_response(const Message& m, Progress& pr);
+  bool restore(const Snapshot& snapshot);
+
+  void append_entries(std::vector<Entry> entries);
+  bool maybe_commit();
+  Index quorum_match_index() const;
+  bool quorum_active();
+  void after_commit_advanced();
+  void apply_committed_conf_changes();
+  void change_membership(const ConfChange& change);
+  void rebuild_progress();
+
+  void send(Message m);
+  bool send_append(NodeId to, bool send_if_empty = true);
+  void send_snapshot_chunks(NodeId to, Progress& pr);
+  std::shared_ptr<const Snapshot> latest_snapshot();
+  void broadcast_append();
+  void broadcast_heartbeat(std::uint64_t context);
+  void abort_transfer() { transfer_target_ = kNoNode; }
+
+  void start_read(std::uint64_t request_id);
+  void release_reads_up_to(std::uint64_t context);
+
+  std::uint64_t next_random();
+
+  Config config_;
+  const Storage& storage_;
+  RaftLog log_;
+  Term term_ = 0;
+  NodeId vote_ = kNoNode;
+  Role role_ = Role::kFollower;
+  NodeId leader_ = kNoNode;
+  ConfState conf_;
+  Index conf_applied_index_ = 0;  // conf-change entries up to here are reflected in conf_
+  std::map<NodeId, Progress> progress_;
+  std::map<NodeId, bool> votes_;
+  std::vector<Message> outbox_;
+  int election_elapsed_ = 0;
+  int heartbeat_elapsed_ = 0;
+  int randomized_election_timeout_ = 0;
+  NodeId transfer_target_ = kNoNode;
+  Index pending_conf_index_ = 0;
+
+  struct PendingRead {
+    std::uint64_t context = 0;
+    std::uint64_t request_id = 0;
+    Index index = 0;
+    std::set<NodeId> acks;
+  };
+  std::deque<PendingRead> reads_;
+  std::vector<std::uint64_t> reads_waiting_for_commit_;
+  std::uint64_t next_read_context_ = 0;
+  std::vector<ReadState> read_states_;
+
+  // A snapshot being received in chunks.
+  SnapshotMeta incoming_meta_;
+  std::string incoming_data_;
+
+  std::shared_ptr<const Snapshot> snapshot_cache_;  // storage's latest, shared by streams
+  std::uint64_t rng_state_;
+};
+
+}  // namespace fednode::raft
