@@ -25,6 +25,7 @@ const char* request_status_name(RequestStatus status) {
     case RequestStatus::kConfChangePending: return "a membership change is still pending";
     case RequestStatus::kInvalidConfChange: return "invalid membership change";
     case RequestStatus::kUnknownNode: return "unknown node";
+    case RequestStatus::kOverloaded: return "overloaded: too many uncommitted entries";
   }
   return "?";
 }

@@ -185,6 +185,7 @@ void Raft::reset(Term term) {
   abort_transfer();
   votes_.clear();
   pending_conf_index_ = 0;
+  uncommitted_bytes_ = 0;
   reads_.clear();
   reads_waiting_for_commit_.clear();
   rebuild_progress();
@@ -555,6 +556,7 @@ void Raft::append_entries(std::vector<Entry> entries) {
   for (auto& e : entries) {
     e.term = term_;
     e.index = ++last;
+    uncommitted_bytes_ += entry_size(e);
   }
   log_.append(entries);
   progress_[config_.id].maybe_update(log_.last_index());
@@ -576,6 +578,9 @@ bool Raft::maybe_commit() {
   if (candidate <= log_.committed()) return false;
   // §5.4.2: only an entry of the leader's own term is committed by counting replicas.
   if (!config_.bugs.commit_previous_term_by_counting && log_.term(candidate) != term_) return false;
+  for (const auto& e : log_.slice(log_.committed() + 1, candidate + 1, SIZE_MAX)) {
+    uncommitted_bytes_ -= std::min(uncommitted_bytes_, entry_size(e));
+  }
   log_.commit_to(candidate);
   after_commit_advanced();
   return true;
@@ -725,6 +730,7 @@ void Raft::broadcast_heartbeat(std::uint64_t context) {
 RequestStatus Raft::propose(std::string data) {
   if (role_ != Role::kLeader) return RequestStatus::kNotLeader;
   if (transfer_target_ != kNoNode) return RequestStatus::kTransferInProgress;
+  if (uncommitted_bytes_ > config_.max_uncommitted_bytes) return RequestStatus::kOverloaded;
   Entry e;
   e.data = std::move(data);
   append_entries({std::move(e)});

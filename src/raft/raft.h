@@ -114,6 +114,7 @@ class Raft {
   int randomized_election_timeout_ = 0;
   NodeId transfer_target_ = kNoNode;
   Index pending_conf_index_ = 0;
+  std::size_t uncommitted_bytes_ = 0;  // leader: bytes appended in this term, not yet committed
 
   struct PendingRead {
     std::uint64_t context = 0;

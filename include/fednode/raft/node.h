@@ -40,6 +40,9 @@ struct Config {
   std::size_t max_message_bytes = 56 * 1024;
   // Appends in flight per follower before the leader waits for acknowledgements.
   std::size_t max_inflight_appends = 64;
+  // A leader refuses proposals (kOverloaded) while its uncommitted entries exceed this, so a
+  // slow majority cannot make the log grow without bound.
+  std::size_t max_uncommitted_bytes = 16u << 20;
   // Snapshot chunks in flight per follower.
   std::size_t max_inflight_chunks = 4;
   bool pre_vote = true;
@@ -82,6 +85,7 @@ enum class RequestStatus : std::uint8_t {
   kConfChangePending,  // one membership change at a time (thesis §4.1)
   kInvalidConfChange,  // unknown node, no-op change, or removing the last voter
   kUnknownNode,
+  kOverloaded,  // too many uncommitted bytes; retry later
 };
 const char* request_status_name(RequestStatus status);
 

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   app.add_option("--bug", bug, "Inject a known bug")
       ->check(CLI::IsMember({"commit-previous-term", "forget-vote", "vote-without-log-check", "apply-before-commit"}));
   app.add_option("--trace-seed", trace_seed, "Run one seed and print its trace");
+  bool list_failures = false;
+  app.add_flag("--list-failures", list_failures, "Run every seed; print each failure with its parameters");
   CLI11_PARSE(app, argc, argv);
 
   sim::SimOptions options;
@@ -36,6 +38,20 @@ int main(int argc, char** argv) {
     for (const auto& line : r.trace) std::puts(line.c_str());
     std::printf("%s\n", r.ok ? "ok" : r.failure.c_str());
     return r.ok ? 0 : 1;
+  }
+  if (list_failures) {
+    std::uint64_t failures = 0;
+    for (std::uint64_t s = start; s < start + seeds; ++s) {
+      options.seed = s;
+      auto r = sim::run_simulation(options);
+      if (!r.ok) {
+        ++failures;
+        std::printf("%s | %s\n", r.failure.c_str(), r.stats.parameters.c_str());
+      }
+    }
+    std::printf("%llu of %llu seeds failed\n", static_cast<unsigned long long>(failures),
+                static_cast<unsigned long long>(seeds));
+    return failures == 0 ? 0 : 1;
   }
   auto t0 = std::chrono::steady_clock::now();
   std::uint64_t failing = 0;
