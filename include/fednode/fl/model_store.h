@@ -1,0 +1,32 @@
+#pragma once
+// ModelStore: content-addressed model blobs under <data-dir>/models/<sha256 hex>. A blob is
+// written atomically and durably, and verified against its id on every read, so a damaged file
+// is reported (naming it), never served.
+#include <string>
+#include <string_view>
+
+#include "fednode/fl/model_weights.h"
+
+namespace fednode::fl {
+
+class ModelStore {
+ public:
+  explicit ModelStore(std::string dir);
+  Status init();  // creates the directory
+
+  // Stores canonical model bytes; returns their id.
+  Status put_bytes(std::string_view bytes, std::string* id);
+  Status put(const ModelWeights& weights, std::string* id);
+  // Reads and verifies a blob.
+  Status get_bytes(const std::string& id, std::string* bytes) const;
+  Status get(const std::string& id, ModelWeights* weights) const;
+  bool has(const std::string& id) const;
+  std::string path_of(const std::string& id) const { return dir_ + "/" + id; }
+
+  static bool valid_id(std::string_view id);  // 64 lower-case hex digits
+
+ private:
+  std::string dir_;
+};
+
+}  // namespace fednode::fl
