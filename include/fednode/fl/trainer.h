@@ -1,0 +1,66 @@
+#pragma once
+// Models, local training and evaluation. The implementation (torch_engine.cpp) is the only
+// place that includes libtorch; everything else sees these plain types. Progress is reported
+// through callbacks; nothing in here prints.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "fednode/fl/dataset.h"
+#include "fednode/fl/model_weights.h"
+
+namespace fednode::fl {
+
+struct TrainConfig {
+  int epochs = 1;
+  int batch_size = 32;
+  double lr = 0.01;
+  double momentum = 0.9;
+  double weight_decay = 0.0;
+  bool augment = false;  // CIFAR-10: random crop (4-pixel padding) and horizontal flip
+  std::uint64_t seed = 1;
+};
+
+struct TrainProgress {
+  int epoch = 0;  // 1-based
+  std::size_t batch = 0, batches = 0;
+  double mean_loss = 0;  // over the epoch so far
+};
+
+struct TrainResult {
+  ModelWeights weights;
+  std::uint64_t samples = 0;
+  double train_loss = 0;  // mean over the last epoch
+  double seconds = 0;
+};
+
+struct EvalResult {
+  double loss = 0;
+  double accuracy = 0;
+  std::vector<double> per_class_accuracy;
+  std::uint64_t samples = 0;
+};
+
+// Registered models: "cifar10-cnn" (PyTorch tutorial / Flower quickstart CNN, 62,006
+// parameters) and "fmnist-cnn" (the same layout for 1x28x28 inputs).
+std::vector<std::string> model_names();
+// The model a data set uses by default.
+std::string default_model_for(const std::string& dataset_name);
+
+Status initial_weights(const std::string& model, std::uint64_t seed, ModelWeights* out);
+
+Status train_local(const std::string& model, const ModelWeights& base, const Dataset& data,
+                   const std::vector<std::uint32_t>& indices, const TrainConfig& config,
+                   const std::function<void(const TrainProgress&)>& progress, TrainResult* out);
+
+Status evaluate(const std::string& model, const ModelWeights& weights, const Dataset& data,
+                int batch_size, EvalResult* out);
+
+// Writes a state dict that Python loads with torch.load(path) and model.load_state_dict(...).
+Status export_state_dict(const ModelWeights& weights, const std::string& path);
+
+// libtorch's intra-op threads (one per node when several nodes share a machine).
+void set_torch_threads(int threads);
+
+}  // namespace fednode::fl
