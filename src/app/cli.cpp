@@ -53,8 +53,7 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   app.set_config("--config", "", "Read options from a TOML file (keys are the long option names)");
   app.allow_config_extras(false);
   app.set_version_flag("--version", std::string("fednode ") + kVersion);
-  app.add_option("self", self_text, "This peer's HOST:PORT (UDP for Raft, TCP for clients)")
-      ->required();
+  app.add_option("self", self_text, "This peer's HOST:PORT (UDP for Raft, TCP for clients)");
   app.add_option("peers", peer_texts, "The other peers' HOST:PORT");
   app.add_option("--data-dir", node.data_dir, "Directory for the log, snapshots and models");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off")
@@ -70,6 +69,23 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   app.add_option("--max-datagram", node.max_datagram, "Largest UDP datagram sent to a peer")
       ->capture_default_str();
 
+  TrainLocalOptions train;
+  CLI::App* train_cmd = app.add_subcommand("train-local", "Train centrally on one machine and print test accuracy per epoch (the baseline)");
+  train_cmd->add_option("--dataset", train.dataset, "cifar10 | fashion-mnist")
+      ->check(CLI::IsMember({"cifar10", "fashion-mnist"}))->capture_default_str();
+  train_cmd->add_option("--dataset-dir", train.dataset_dir,
+                        "Default: data/cifar-10-batches-bin, or /usr/share/datasets/fashion-mnist");
+  train_cmd->add_option("--model", train.model, "Default: cifar10-cnn or fmnist-cnn by data set");
+  train_cmd->add_option("--epochs", train.epochs)->check(CLI::Range(1, 10000))->capture_default_str();
+  train_cmd->add_option("--batch-size", train.batch_size)->check(CLI::Range(1, 65536))->capture_default_str();
+  train_cmd->add_option("--lr", train.lr)->check(CLI::PositiveNumber)->capture_default_str();
+  train_cmd->add_option("--momentum", train.momentum)->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  train_cmd->add_option("--weight-decay", train.weight_decay)->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  train_cmd->add_flag("--augment", train.augment, "Random crop and flip (CIFAR-10)");
+  train_cmd->add_option("--threads", train.threads, "libtorch threads")->check(CLI::Range(1, 256))->capture_default_str();
+  train_cmd->add_option("--seed", train.seed)->capture_default_str();
+  train_cmd->add_option("--save", train.save, "Write the final model as a PyTorch state dict");
+
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
     app.parse(reversed);
@@ -81,6 +97,13 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
     return usage_error(e.what());
   }
 
+  if (train_cmd->parsed()) {
+    if (train.dataset_dir.empty()) {
+      train.dataset_dir = train.dataset == "cifar10" ? "data/cifar-10-batches-bin" : "/usr/share/datasets/fashion-mnist";
+    }
+    return train;
+  }
+  if (self_text.empty()) return usage_error("self is required: fednode SELF_HOST:PORT [PEER_HOST:PORT ...]");
   std::string why;
   auto self = parse_peer_address(self_text, &why);
   if (!self) return usage_error(why);

@@ -5,6 +5,7 @@
 
 #include "fednode/app/cli.h"
 #include "fednode/app/idle_peer.h"
+#include "fednode/app/train_local.h"
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -14,5 +15,6 @@ int main(int argc, char** argv) {
     std::fputs(exit->err.c_str(), stderr);
     return exit->code;
   }
+  if (auto* train = std::get_if<fednode::TrainLocalOptions>(&command)) return fednode::run_train_local(*train);
   return fednode::run_peer(std::get<fednode::NodeOptions>(command));
 }

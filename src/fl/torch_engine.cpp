@@ -199,6 +199,7 @@ Status train_local(const std::string& model, const ModelWeights& base, const Dat
       if (progress) progress({epoch, b + 1, batches, sum / static_cast<double>(start + n)});
     }
     epoch_loss = sum / static_cast<double>(order.size());
+    if (config.on_epoch) config.on_epoch(epoch, to_weights(net), epoch_loss);
   }
   out->weights = to_weights(net);
   out->samples = order.size();

@@ -165,3 +165,29 @@ TEST(CliConfig, ShippedConfigsParse) {
 
 }  // namespace
 }  // namespace fednode
+
+namespace fednode {
+namespace {
+
+TEST(CliTrainLocal, ParsesOptionsAndDefaults) {
+  auto command = parse_cli({"train-local", "--dataset", "fashion-mnist", "--epochs", "3", "--lr", "0.05", "--augment"});
+  ASSERT_TRUE(std::holds_alternative<TrainLocalOptions>(command));
+  const auto& t = std::get<TrainLocalOptions>(command);
+  EXPECT_EQ(t.dataset, "fashion-mnist");
+  EXPECT_EQ(t.dataset_dir, "/usr/share/datasets/fashion-mnist");
+  EXPECT_EQ(t.epochs, 3);
+  EXPECT_DOUBLE_EQ(t.lr, 0.05);
+  EXPECT_TRUE(t.augment);
+  auto c = std::get<TrainLocalOptions>(parse_cli({"train-local"}));
+  EXPECT_EQ(c.dataset_dir, "data/cifar-10-batches-bin");
+}
+
+TEST(CliTrainLocal, BadValuesAreNamed) {
+  expect_usage_error({"train-local", "--dataset", "mnist"}, "mnist");
+  expect_usage_error({"train-local", "--epochs", "0"}, "--epochs");
+  expect_usage_error({"train-local", "--lr", "-1"}, "--lr");
+  expect_usage_error({"train-local", "--threads", "many"}, "many");
+}
+
+}  // namespace
+}  // namespace fednode

@@ -30,6 +30,22 @@ struct NodeOptions {
   std::size_t max_datagram = 60 * 1024;  // bytes per UDP datagram on the peer channel
 };
 
+// `fednode train-local`: the centralised baseline the federated runs are compared with.
+struct TrainLocalOptions {
+  std::string dataset = "cifar10";  // cifar10 | fashion-mnist
+  std::string dataset_dir;          // default: data/cifar-10-batches-bin or Debian's fashion-mnist
+  std::string model;                // default: the data set's model
+  int epochs = 5;
+  int batch_size = 32;
+  double lr = 0.01;
+  double momentum = 0.9;
+  double weight_decay = 0.0;
+  bool augment = false;
+  int threads = 1;
+  std::uint64_t seed = 1;
+  std::string save;  // optional: export the final model as a PyTorch state dict
+};
+
 // The parser decided the process should exit: --help, --version or an error. Errors are one
 // line on stderr naming the bad value, with exit code 2.
 struct CliExit {
@@ -38,7 +54,7 @@ struct CliExit {
   std::string err;
 };
 
-using CliCommand = std::variant<NodeOptions, CliExit>;
+using CliCommand = std::variant<NodeOptions, TrainLocalOptions, CliExit>;
 
 inline constexpr int kExitUsage = 2;
 

@@ -20,6 +20,8 @@ struct TrainConfig {
   double weight_decay = 0.0;
   bool augment = false;  // CIFAR-10: random crop (4-pixel padding) and horizontal flip
   std::uint64_t seed = 1;
+  // Called after each epoch with the weights so far (e.g. to evaluate a centralised baseline).
+  std::function<void(int epoch, const ModelWeights& weights, double train_loss)> on_epoch;
 };
 
 struct TrainProgress {
