@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(cmake g++ make pkg-config
   libtorch-dev libasio-dev libmsgpack-cxx-dev libspdlog-dev libcli11-dev libgtest-dev
-  libsodium-dev zlib1g-dev dataset-fashion-mnist)
+  libsodium-dev zlib1g-dev dataset-fashion-mnist curl python3)
 for arg in "$@"; do
   case "$arg" in
     --bench) packages+=(python3 python3-torch python3-pysyncobj) ;;

@@ -111,27 +111,38 @@ std::pair<torch::Tensor, torch::Tensor> make_batch(const ModelSpec& spec, const 
   torch::Tensor y = torch::empty({static_cast<long>(n)}, torch::kLong);
   float* xp = x.data_ptr<float>();
   std::int64_t* yp = y.data_ptr<std::int64_t>();
+  // Normalisation through a per-channel table of the 256 possible pixel values.
+  std::array<std::array<float, 256>, 3> lut{};
+  for (int c = 0; c < C; ++c) {
+    for (int v = 0; v < 256; ++v) {
+      lut[static_cast<std::size_t>(c)][static_cast<std::size_t>(v)] =
+          (v / 255.0f - spec.mean[static_cast<std::size_t>(c)]) / spec.std[static_cast<std::size_t>(c)];
+    }
+  }
   for (std::size_t b = 0; b < n; ++b) {
     const std::uint8_t* img = &data.pixels[static_cast<std::size_t>(idx[b]) * data.image_bytes()];
-    int dx = 0, dy = 0;
-    bool flip = false;
-    if (augment) {
-      std::uint64_t r = mix(rng);
-      dx = static_cast<int>(r % 9) - 4;
-      dy = static_cast<int>((r >> 8) % 9) - 4;
-      flip = (r >> 16) & 1;
+    float* dst = xp + b * static_cast<std::size_t>(C * H * W);
+    yp[b] = data.labels[idx[b]];
+    if (!augment) {
+      for (int c = 0; c < C; ++c) {
+        const auto& table = lut[static_cast<std::size_t>(c)];
+        for (int k = 0; k < H * W; ++k) dst[c * H * W + k] = table[img[c * H * W + k]];
+      }
+      continue;
     }
+    std::uint64_t r = mix(rng);
+    int dx = static_cast<int>(r % 9) - 4, dy = static_cast<int>((r >> 8) % 9) - 4;
+    bool flip = (r >> 16) & 1;
     for (int c = 0; c < C; ++c) {
-      float mean = spec.mean[static_cast<std::size_t>(c)], inv = 1.0f / spec.std[static_cast<std::size_t>(c)];
+      const auto& table = lut[static_cast<std::size_t>(c)];
+      const float zero = table[0];  // padding is a black pixel
       for (int i = 0; i < H; ++i) {
         for (int j = 0; j < W; ++j) {
           int si = i + dy, sj = (flip ? W - 1 - j : j) + dx;
-          float v = (si >= 0 && si < H && sj >= 0 && sj < W) ? img[(c * H + si) * W + sj] / 255.0f : 0.0f;
-          xp[((b * C + c) * H + i) * W + j] = (v - mean) * inv;
+          dst[(c * H + i) * W + j] = (si >= 0 && si < H && sj >= 0 && sj < W) ? table[img[(c * H + si) * W + sj]] : zero;
         }
       }
     }
-    yp[b] = data.labels[idx[b]];
   }
   return {x, y};
 }
