@@ -68,6 +68,9 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   app.add_option("--election-timeout-max-ms", node.election_timeout_max_ms)->capture_default_str();
   app.add_option("--max-datagram", node.max_datagram, "Largest UDP datagram sent to a peer")
       ->capture_default_str();
+  app.add_option("--snapshot-entries", node.snapshot_entries, "Compact the log after this many applied entries")
+      ->check(CLI::Range(std::uint64_t{16}, std::uint64_t{100000000}))->capture_default_str();
+  app.add_flag("--join", node.join, "Start empty and wait to be added by the leader (fednode ctl add-peer)");
 
   TrainLocalOptions train;
   CLI::App* train_cmd = app.add_subcommand("train-local", "Train centrally on one machine and print test accuracy per epoch (the baseline)");

@@ -28,6 +28,8 @@ struct NodeOptions {
   unsigned election_timeout_min_ms = 150;
   unsigned election_timeout_max_ms = 300;
   std::size_t max_datagram = 60 * 1024;  // bytes per UDP datagram on the peer channel
+  std::uint64_t snapshot_entries = 10000;  // compact the log past this many applied entries
+  bool join = false;  // start empty and wait to be added (no bootstrap)
 };
 
 // `fednode train-local`: the centralised baseline the federated runs are compared with.

@@ -1,0 +1,33 @@
+#pragma once
+// KvStore: the replicated key-value map the zatt-compatible client channel exposes, plus the
+// members' addresses. Commands are msgpack maps {action: change|delete, key, value}.
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "fednode/raft/types.h"
+#include "fednode/util/status.h"
+
+namespace fednode {
+
+class KvStore {
+ public:
+  // Applies one command; an undecodable one is an error (it cannot be in the log: the leader
+  // validates commands before proposing them).
+  Status apply(std::string_view command);
+  static Status validate(std::string_view command);
+  static std::string change_command(const std::string& key, const std::string& value_msgpack);
+  static std::string delete_command(const std::string& key);
+
+  const std::map<std::string, std::string>& entries() const { return map_; }  // value: msgpack
+  std::map<raft::NodeId, std::string>& members() { return members_; }           // id -> HOST:PORT
+
+  std::string snapshot() const;
+  Status restore(std::string_view bytes);
+
+ private:
+  std::map<std::string, std::string> map_;
+  std::map<raft::NodeId, std::string> members_;
+};
+
+}  // namespace fednode

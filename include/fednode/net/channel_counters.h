@@ -1,0 +1,14 @@
+#pragma once
+// Bytes and messages per channel and direction, so traffic experiments need no root.
+#include <cstdint>
+
+namespace fednode::net {
+
+struct ChannelCounters {
+  std::uint64_t bytes_in = 0, bytes_out = 0;
+  std::uint64_t messages_in = 0, messages_out = 0;
+  std::uint64_t dropped_in = 0;   // malformed, wrong cluster, unknown sender
+  std::uint64_t dropped_out = 0;  // oversized or unroutable
+};
+
+}  // namespace fednode::net

@@ -1,0 +1,61 @@
+#pragma once
+// ClientServer: the TCP client channel on the node's port, in zatt's framing: the client sends
+// msgpack maps without a length prefix (parsed with a streaming unpacker, so a request may
+// arrive in many segments); the server answers each with one msgpack map. A request without an
+// `id` field gets its answer and the connection is closed (zatt's behaviour); one with an `id`
+// gets it echoed and the connection stays open for more (pipelining). A request that is not
+// msgpack, not a map, has no string `type`, or exceeds the size bound gets
+// {type: error, reason} and the connection is closed. Runs on the control loop.
+#include <asio.hpp>
+
+#include <functional>
+#include <memory>
+#include <msgpack.hpp>
+#include <string>
+
+#include "fednode/net/channel_counters.h"
+#include "fednode/util/peer_address.h"
+#include "fednode/util/status.h"
+
+namespace fednode::net {
+
+// Builds one response map. `id` (nil when absent) is appended as the map's last field.
+class Response {
+ public:
+  explicit Response(std::uint32_t fields, const msgpack::object* id);
+  msgpack::packer<msgpack::sbuffer>& pack() { return packer_; }
+  std::string bytes() const { return std::string(buffer_.data(), buffer_.size()); }
+  void finish();
+
+ private:
+  msgpack::sbuffer buffer_;
+  msgpack::packer<msgpack::sbuffer> packer_;
+  const msgpack::object* id_;
+};
+
+std::string error_response(const std::string& reason, const msgpack::object* id);
+
+class ClientServer {
+ public:
+  // close: end the connection after this answer (errors do, whatever the id says).
+  using Reply = std::function<void(std::string response_bytes, bool close)>;
+  // Handles one request (a msgpack map with a string `type`); must call reply exactly once,
+  // now or later. `id` is the request's id field or nullptr.
+  using Handler = std::function<void(const msgpack::object& request, const std::string& type,
+                                     const msgpack::object* id, Reply reply)>;
+
+  ClientServer(asio::io_context& io, std::size_t max_request_bytes, Handler handler);
+  Status listen(const PeerAddress& self);
+  void close();
+  const ChannelCounters& counters() const { return *counters_; }
+
+ private:
+  void accept();
+  asio::io_context& io_;
+  asio::ip::tcp::acceptor acceptor_;
+  std::size_t max_request_bytes_;
+  Handler handler_;
+  std::shared_ptr<ChannelCounters> counters_ = std::make_shared<ChannelCounters>();
+};
+
+}  // namespace fednode::net

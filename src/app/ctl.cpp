@@ -1,0 +1,141 @@
+#include "fednode/app/ctl.h"
+
+#include <cstdio>
+#include <sstream>
+#include <msgpack.hpp>
+
+#include "fednode/net/client_connection.h"
+
+namespace fednode {
+namespace {
+
+constexpr auto kTimeout = std::chrono::milliseconds(5000);
+
+void pack_str(msgpack::packer<msgpack::sbuffer>& p, const std::string& s) { p.pack(s); }
+
+std::string request(const std::string& type, const std::vector<std::pair<std::string, std::string>>& strings,
+                    const std::string& data_map = "") {
+  msgpack::sbuffer b;
+  msgpack::packer<msgpack::sbuffer> p(b);
+  p.pack_map(static_cast<std::uint32_t>(2 + strings.size() + (data_map.empty() ? 0 : 1)));
+  p.pack("type");
+  p.pack(type);
+  p.pack("id");
+  p.pack(1);
+  for (const auto& [k, v] : strings) {
+    pack_str(p, k);
+    pack_str(p, v);
+  }
+  std::string out(b.data(), b.size());
+  if (!data_map.empty()) {
+    msgpack::sbuffer k;
+    msgpack::pack(k, "data");
+    out += std::string(k.data(), k.size()) + data_map;
+  }
+  return out;
+}
+
+std::string data(const std::string& action, const std::string& key, const std::string* value) {
+  msgpack::sbuffer b;
+  msgpack::packer<msgpack::sbuffer> p(b);
+  p.pack_map(value ? 3 : 2);
+  p.pack("action");
+  p.pack(action);
+  p.pack("key");
+  p.pack(key);
+  if (value) {
+    p.pack("value");
+    p.pack(*value);
+  }
+  return std::string(b.data(), b.size());
+}
+
+// Sends `req` to `address`, following up to 5 redirects.
+Status call(PeerAddress address, const std::string& req, msgpack::object_handle* answer) {
+  for (int hop = 0; hop < 5; ++hop) {
+    net::ClientConnection c;
+    if (Status s = c.connect(address, kTimeout); !s.ok()) return s;
+    if (Status s = c.call(req, answer, kTimeout); !s.ok()) return Status::error(address.to_string() + ": " + s.message());
+    const auto& o = answer->get();
+    if (net::as_string(net::map_field(o, "type")) != "redirect") return {};
+    const msgpack::object* leader = net::map_field(o, "leader");
+    if (!leader || leader->type != msgpack::type::ARRAY || leader->via.array.size != 2) {
+      return Status::error(address.to_string() + " knows no leader yet; try again");
+    }
+    std::string why;
+    auto next = parse_peer_address(net::as_string(&leader->via.array.ptr[0]) + ":" +
+                                       std::to_string(leader->via.array.ptr[1].via.u64), &why);
+    if (!next) return Status::error("bad redirect: " + why);
+    address = *next;
+  }
+  return Status::error("too many redirects");
+}
+
+}  // namespace
+
+int run_ctl(const std::vector<std::string>& args) {
+  auto usage = [] {
+    std::fputs("usage: fednode ctl HOST:PORT get | set KEY VALUE | del KEY | status | add-peer H:P [--learner] | remove-peer H:P\n", stderr);
+    return 2;
+  };
+  if (args.size() < 2) return usage();
+  std::string why;
+  auto address = parse_peer_address(args[0], &why);
+  if (!address) {
+    std::fprintf(stderr, "fednode ctl: %s\n", why.c_str());
+    return 2;
+  }
+  const std::string& cmd = args[1];
+  std::string req;
+  if (cmd == "get" && args.size() == 2) {
+    req = request("get", {});
+  } else if (cmd == "set" && args.size() == 4) {
+    req = request("append", {}, data("change", args[2], &args[3]));
+  } else if (cmd == "del" && args.size() == 3) {
+    req = request("append", {}, data("delete", args[2], nullptr));
+  } else if (cmd == "status" && args.size() == 2) {
+    req = request("diagnostic", {});
+  } else if ((cmd == "add-peer" || cmd == "remove-peer") && args.size() >= 3) {
+    auto peer = parse_peer_address(args[2], &why);
+    if (!peer) {
+      std::fprintf(stderr, "fednode ctl: %s\n", why.c_str());
+      return 2;
+    }
+    msgpack::sbuffer b;
+    msgpack::packer<msgpack::sbuffer> p(b);
+    bool learner = args.size() == 4 && args[3] == "--learner";
+    p.pack_map(learner ? 6 : 5);
+    p.pack("type"); p.pack("config");
+    p.pack("id"); p.pack(1);
+    p.pack("action"); p.pack(cmd == "add-peer" ? "add" : "delete");
+    p.pack("address"); p.pack(peer->host);
+    p.pack("port"); p.pack(peer->port);
+    if (learner) { p.pack("learner"); p.pack(true); }
+    req.assign(b.data(), b.size());
+  } else {
+    return usage();
+  }
+  msgpack::object_handle answer;
+  if (Status s = call(*address, req, &answer); !s.ok()) {
+    std::fprintf(stderr, "fednode ctl: %s\n", s.message().c_str());
+    return 1;
+  }
+  const auto& o = answer.get();
+  std::string type = net::as_string(net::map_field(o, "type"));
+  if (type == "error") {
+    std::fprintf(stderr, "fednode ctl: %s\n", net::as_string(net::map_field(o, "reason")).c_str());
+    return 1;
+  }
+  if (type == "result") {
+    const auto* ok = net::map_field(o, "success");
+    bool success = ok && ok->type == msgpack::type::BOOLEAN && ok->via.boolean;
+    std::printf("%s\n", success ? "ok" : ("failed: " + net::as_string(net::map_field(o, "reason"))).c_str());
+    return success ? 0 : 1;
+  }
+  std::ostringstream text;
+  text << o;
+  std::printf("%s\n", text.str().c_str());
+  return 0;
+}
+
+}  // namespace fednode

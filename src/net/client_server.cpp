@@ -1,0 +1,161 @@
+#include "fednode/net/client_server.h"
+
+#include <spdlog/spdlog.h>
+
+namespace fednode::net {
+
+using asio::ip::tcp;
+
+Response::Response(std::uint32_t fields, const msgpack::object* id) : packer_(buffer_), id_(id) {
+  packer_.pack_map(fields + (id ? 1 : 0));
+}
+
+void Response::finish() {
+  if (id_) {
+    packer_.pack("id");
+    packer_.pack(*id_);
+  }
+}
+
+std::string error_response(const std::string& reason, const msgpack::object* id) {
+  Response r(2, id);
+  r.pack().pack("type");
+  r.pack().pack("error");
+  r.pack().pack("reason");
+  r.pack().pack(reason);
+  r.finish();
+  return r.bytes();
+}
+
+namespace {
+
+const msgpack::object* find_field(const msgpack::object& map, const char* key) {
+  for (std::uint32_t i = 0; i < map.via.map.size; ++i) {
+    const auto& k = map.via.map.ptr[i].key;
+    if (k.type == msgpack::type::STR && std::string_view(k.via.str.ptr, k.via.str.size) == key) {
+      return &map.via.map.ptr[i].val;
+    }
+  }
+  return nullptr;
+}
+
+// One client connection. Requests on one connection are answered in order.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, std::size_t max_bytes, ClientServer::Handler& handler,
+          std::shared_ptr<ChannelCounters> counters)
+      : socket_(std::move(socket)), max_bytes_(max_bytes), handler_(handler), counters_(std::move(counters)) {}
+  void start() { read(); }
+
+ private:
+  void read() {
+    auto self = shared_from_this();
+    unpacker_.reserve_buffer(16384);
+    socket_.async_read_some(asio::buffer(unpacker_.buffer(), unpacker_.buffer_capacity()),
+                            [this, self](const std::error_code& ec, std::size_t n) {
+                              if (ec) return;
+                              counters_->bytes_in += n;
+                              unpacker_.buffer_consumed(n);
+                              if (unpacker_.nonparsed_size() > max_bytes_) {
+                                fail("request larger than " + std::to_string(max_bytes_) + " bytes");
+                                return;
+                              }
+                              drain();
+                            });
+  }
+
+  void drain() {
+    msgpack::object_handle handle;
+    try {
+      if (!unpacker_.next(handle)) {
+        if (!closing_) read();
+        return;
+      }
+    } catch (const std::exception& e) {
+      fail(std::string("not msgpack: ") + e.what());
+      return;
+    }
+    ++counters_->messages_in;
+    const msgpack::object& req = handle.get();
+    if (req.type != msgpack::type::MAP) {
+      fail("request is not a map");
+      return;
+    }
+    const msgpack::object* type = find_field(req, "type");
+    if (!type || type->type != msgpack::type::STR) {
+      fail("request has no string field 'type'");
+      return;
+    }
+    // Keep the request alive until the handler replies (the reply may come later).
+    auto zone = std::make_shared<msgpack::object_handle>(std::move(handle));
+    const msgpack::object* id = find_field(zone->get(), "id");
+    bool keep_open = id != nullptr;
+    auto self = shared_from_this();
+    handler_(zone->get(), std::string(type->via.str.ptr, type->via.str.size), id,
+             [this, self, zone, keep_open](std::string bytes, bool close) {
+               write(std::move(bytes), close || !keep_open);
+               if (keep_open && !close) drain();
+             });
+  }
+
+  void fail(const std::string& reason) {
+    write(error_response(reason, nullptr), true);
+  }
+
+  void write(std::string bytes, bool close_after) {
+    closing_ = closing_ || close_after;
+    counters_->bytes_out += bytes.size();
+    ++counters_->messages_out;
+    auto self = shared_from_this();
+    auto data = std::make_shared<std::string>(std::move(bytes));
+    asio::async_write(socket_, asio::buffer(*data), [this, self, data, close_after](const std::error_code&, std::size_t) {
+      if (close_after) {
+        std::error_code ec;
+        socket_.shutdown(tcp::socket::shutdown_both, ec);
+        socket_.close(ec);
+      }
+    });
+  }
+
+  tcp::socket socket_;
+  std::size_t max_bytes_;
+  ClientServer::Handler& handler_;
+  std::shared_ptr<ChannelCounters> counters_;
+  msgpack::unpacker unpacker_;
+  bool closing_ = false;
+};
+
+}  // namespace
+
+ClientServer::ClientServer(asio::io_context& io, std::size_t max_request_bytes, Handler handler)
+    : io_(io), acceptor_(io), max_request_bytes_(max_request_bytes), handler_(std::move(handler)) {}
+
+Status ClientServer::listen(const PeerAddress& self) {
+  std::error_code ec;
+  tcp::resolver resolver(io_);
+  auto results = resolver.resolve(tcp::v4(), self.host, std::to_string(self.port), ec);
+  if (ec || results.empty()) return Status::error("cannot resolve " + self.to_string() + ": " + ec.message());
+  tcp::endpoint ep = *results.begin();
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::error("cannot listen on TCP " + self.to_string() + ": " + ec.message());
+  accept();
+  return {};
+}
+
+void ClientServer::accept() {
+  acceptor_.async_accept([this](const std::error_code& ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted) return;
+    if (!ec) std::make_shared<Session>(std::move(socket), max_request_bytes_, handler_, counters_)->start();
+    if (acceptor_.is_open()) accept();
+  });
+}
+
+void ClientServer::close() {
+  std::error_code ec;
+  acceptor_.close(ec);
+}
+
+}  // namespace fednode::net

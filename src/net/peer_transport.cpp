@@ -1,0 +1,102 @@
+#include "fednode/net/peer_transport.h"
+
+#include <spdlog/spdlog.h>
+
+#include "fednode/net/peer_codec.h"
+
+namespace fednode::net {
+
+using asio::ip::udp;
+
+PeerTransport::PeerTransport(asio::io_context& io, std::string cluster_id, std::size_t max_datagram, Handler handler)
+    : io_(io), socket_(io), cluster_id_(std::move(cluster_id)), max_datagram_(max_datagram), handler_(std::move(handler)) {
+  buffer_.resize(65536);
+}
+
+Status PeerTransport::bind(const PeerAddress& self) {
+  std::error_code ec;
+  udp::resolver resolver(io_);
+  auto results = resolver.resolve(udp::v4(), self.host, std::to_string(self.port), ec);
+  if (ec || results.empty()) {
+    results = resolver.resolve(self.host, std::to_string(self.port), ec);
+    if (ec || results.empty()) return Status::error("cannot resolve " + self.to_string() + ": " + ec.message());
+  }
+  udp::endpoint ep = *results.begin();
+  socket_.open(ep.protocol(), ec);
+  if (!ec) socket_.bind(ep, ec);
+  if (ec) return Status::error("cannot bind UDP " + self.to_string() + ": " + ec.message());
+  receive();
+  return {};
+}
+
+Status PeerTransport::add_peer(raft::NodeId id, const PeerAddress& address) {
+  std::error_code ec;
+  udp::resolver resolver(io_);
+  auto results = resolver.resolve(udp::v4(), address.host, std::to_string(address.port), ec);
+  if (ec || results.empty()) return Status::error("cannot resolve peer " + address.to_string() + ": " + ec.message());
+  peers_[id] = *results.begin();
+  return {};
+}
+
+void PeerTransport::remove_peer(raft::NodeId id) { peers_.erase(id); }
+
+void PeerTransport::send(const raft::Message& m) {
+  auto it = peers_.find(m.to);
+  if (it == peers_.end()) {
+    ++counters_.dropped_out;
+    return;
+  }
+  std::string bytes = encode_peer_message(cluster_id_, m);
+  if (bytes.size() > max_datagram_) {
+    ++counters_.dropped_out;
+    spdlog::error("peer channel: {} message of {} bytes to node {:x} exceeds --max-datagram {}; dropped",
+                  raft::message_type_name(m.type), bytes.size(), m.to, max_datagram_);
+    return;
+  }
+  std::error_code ec;
+  socket_.send_to(asio::buffer(bytes), it->second, 0, ec);  // UDP: never blocks for long
+  if (ec) {
+    ++counters_.dropped_out;
+    return;
+  }
+  counters_.bytes_out += bytes.size();
+  ++counters_.messages_out;
+}
+
+void PeerTransport::receive() {
+  socket_.async_receive_from(asio::buffer(buffer_), sender_, [this](const std::error_code& ec, std::size_t n) {
+    if (ec == asio::error::operation_aborted) return;
+    if (!ec) {
+      counters_.bytes_in += n;
+      raft::Message m;
+      Status s = decode_peer_message(std::string_view(buffer_.data(), n), cluster_id_, &m);
+      if (!s.ok()) {
+        ++counters_.dropped_in;
+        warn_dropped(s.message(), sender_);
+      } else {
+        ++counters_.messages_in;
+        handler_(m);
+      }
+    }
+    if (socket_.is_open()) receive();
+  });
+}
+
+void PeerTransport::warn_dropped(const std::string& why, const udp::endpoint& from) {
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_warning_ < std::chrono::seconds(1)) {
+    ++suppressed_warnings_;
+    return;
+  }
+  spdlog::warn("peer channel: dropped datagram from {}:{}: {} ({} similar warnings suppressed, {} dropped in all)",
+               from.address().to_string(), from.port(), why, suppressed_warnings_, counters_.dropped_in);
+  last_warning_ = now;
+  suppressed_warnings_ = 0;
+}
+
+void PeerTransport::close() {
+  std::error_code ec;
+  socket_.close(ec);
+}
+
+}  // namespace fednode::net
