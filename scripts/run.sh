@@ -42,8 +42,8 @@ for i in 0 1 2 3; do
   pids+=($!)
   echo "run.sh: started peer $self (pid $!)"
 done
-echo "run.sh: NOTE training is not wired in yet: the peers start and idle (Raft, networking and the"
-echo "        federated round land with later issues). Ctrl-C stops them."
+echo "run.sh: the peers form a Raft group serving the replicated key-value store (try: fednode ctl"
+echo "        127.0.0.1:$base_port status). Training through Raft is the next issue: no training yet. Ctrl-C stops them."
 if [[ "$duration" -gt 0 ]]; then
   sleep "$duration"
 else
