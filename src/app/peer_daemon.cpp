@@ -59,7 +59,17 @@ class PeerDaemon {
   void schedule_tick();
   void on_peer_message(const raft::Message& m) {
     node_->step(m);
-    process_ready();
+    schedule_ready();
+  }
+  // Group commit: inputs that arrive in one turn of the loop share one Ready, so one fdatasync
+  // covers all of them.
+  void schedule_ready() {
+    if (ready_scheduled_) return;
+    ready_scheduled_ = true;
+    asio::post(io_, [this] {
+      ready_scheduled_ = false;
+      process_ready();
+    });
   }
   void on_client(const msgpack::object& req, const std::string& type, const msgpack::object* id,
                  net::ClientServer::Reply reply);
@@ -105,6 +115,7 @@ class PeerDaemon {
   std::uint64_t next_read_ = 0;
   Clock::time_point started_;
   bool stopping_ = false;
+  bool ready_scheduled_ = false;
   int exit_code_ = 0;
 };
 
@@ -176,7 +187,7 @@ void PeerDaemon::schedule_tick() {
   tick_timer_.async_wait([this](const std::error_code& ec) {
     if (ec) return;
     node_->tick();
-    process_ready();
+    schedule_ready();
     schedule_tick();
   });
 }
@@ -390,7 +401,7 @@ void PeerDaemon::on_client(const msgpack::object& req, const std::string& type, 
         pending_reads_[rid].reply(redirect(id), false);
         pending_reads_.erase(rid);
       }
-      process_ready();
+      schedule_ready();
     }
   } else if (type == "append") {
     const msgpack::object* data = net::map_field(req, "data");
@@ -419,7 +430,7 @@ void PeerDaemon::on_client(const msgpack::object& req, const std::string& type, 
       return;
     }
     pending_writes_[node_->last_index()] = PendingWrite{node_->term(), std::move(reply), copy_id(id)};
-    process_ready();
+    schedule_ready();
   } else if (type == "config") {
     std::string action = net::as_string(net::map_field(req, "action"));
     std::string host = net::as_string(net::map_field(req, "address"));
@@ -450,7 +461,7 @@ void PeerDaemon::on_client(const msgpack::object& req, const std::string& type, 
       return;
     }
     pending_writes_[node_->last_index()] = PendingWrite{node_->term(), std::move(reply), copy_id(id)};
-    process_ready();
+    schedule_ready();
   } else {
     reply(net::error_response("unknown request type '" + type + "'", id), true);
   }

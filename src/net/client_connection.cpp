@@ -20,6 +20,7 @@ Status ClientConnection::connect(const PeerAddress& address, std::chrono::millis
     return Status::error("timed out connecting to " + address.to_string());
   }
   if (result) return Status::error("cannot connect to " + address.to_string() + ": " + result.message());
+  socket_.set_option(tcp::no_delay(true), ec);
   return {};
 }
 

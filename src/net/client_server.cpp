@@ -148,7 +148,11 @@ Status ClientServer::listen(const PeerAddress& self) {
 void ClientServer::accept() {
   acceptor_.async_accept([this](const std::error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted) return;
-    if (!ec) std::make_shared<Session>(std::move(socket), max_request_bytes_, handler_, counters_)->start();
+    if (!ec) {
+      std::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);  // answers are small and latency-bound
+      std::make_shared<Session>(std::move(socket), max_request_bytes_, handler_, counters_)->start();
+    }
     if (acceptor_.is_open()) accept();
   });
 }

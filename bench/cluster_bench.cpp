@@ -1,0 +1,196 @@
+// cluster-bench: starts a 3-node fednode group on loopback (durable: every acknowledged write is
+// fdatasync'ed on a majority) and measures blocking writes of 100-byte values from 1, 16 and 64
+// concurrent clients, then leader failover time (SIGKILL the leader -> a new leader accepts a
+// write) over repeated trials.
+//   cluster-bench --fednode build/fednode [--seconds 5] [--trials 50] [--dir DIR]
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "fednode/net/client_connection.h"
+
+using namespace fednode;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Node {
+  PeerAddress address;
+  pid_t pid = -1;
+};
+
+std::string fednode_bin;
+std::string work_dir;
+std::vector<Node> nodes;
+
+void start(std::size_t i) {
+  std::vector<std::string> args{fednode_bin, nodes[i].address.to_string()};
+  for (std::size_t j = 0; j < nodes.size(); ++j) {
+    if (j != i) args.push_back(nodes[j].address.to_string());
+  }
+  args.insert(args.end(), {"--data-dir", work_dir + "/d" + std::to_string(i), "--log-level", "warn"});
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::string log = work_dir + "/log" + std::to_string(i);
+    freopen(log.c_str(), "a", stderr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  nodes[i].pid = pid;
+}
+
+void kill_node(std::size_t i) {
+  if (nodes[i].pid > 0) {
+    kill(nodes[i].pid, SIGKILL);
+    waitpid(nodes[i].pid, nullptr, 0);
+    nodes[i].pid = -1;
+  }
+}
+
+std::string request(const std::string& type, const std::string& key = "", const std::string& value = "") {
+  msgpack::sbuffer b;
+  msgpack::packer<msgpack::sbuffer> p(b);
+  p.pack_map(type == "append" ? 3 : 2);
+  p.pack("type");
+  p.pack(type);
+  p.pack("id");
+  p.pack(1);
+  if (type == "append") {
+    p.pack("data");
+    p.pack_map(3);
+    p.pack("action");
+    p.pack("change");
+    p.pack("key");
+    p.pack(key);
+    p.pack("value");
+    p.pack(value);
+  }
+  return std::string(b.data(), b.size());
+}
+
+// The index of the node that says it leads, or -1.
+int find_leader() {
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (nodes[i].pid < 0) continue;
+    net::ClientConnection c;
+    msgpack::object_handle h;
+    if (!c.connect(nodes[i].address, std::chrono::milliseconds(200)).ok()) continue;
+    if (!c.call(request("diagnostic"), &h, std::chrono::milliseconds(500)).ok()) continue;
+    if (net::as_string(net::map_field(h.get(), "status")) == "Leader") return static_cast<int>(i);
+  }
+  return -1;
+}
+
+int wait_leader(double seconds) {
+  auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  while (Clock::now() < end) {
+    int l = find_leader();
+    if (l >= 0) return l;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return -1;
+}
+
+bool write_ok(net::ClientConnection& c, const std::string& key, const std::string& value) {
+  msgpack::object_handle h;
+  if (!c.call(request("append", key, value), &h, std::chrono::milliseconds(2000)).ok()) return false;
+  const auto* ok = net::map_field(h.get(), "success");
+  return ok && ok->type == msgpack::type::BOOLEAN && ok->via.boolean;
+}
+
+double percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  double seconds = 5;
+  int trials = 50;
+  work_dir = "cluster-bench-data";
+  CLI::App app{"fednode cluster benchmark"};
+  app.add_option("--fednode", fednode_bin, "Path of the fednode binary")->required();
+  app.add_option("--seconds", seconds, "Seconds per write load")->capture_default_str();
+  app.add_option("--trials", trials, "Failover trials")->capture_default_str();
+  app.add_option("--dir", work_dir, "Scratch directory (deleted)")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  std::filesystem::remove_all(work_dir);
+  std::filesystem::create_directories(work_dir);
+  int base = 20000 + static_cast<int>(getpid() % 20000);
+  for (int i = 0; i < 3; ++i) nodes.push_back({PeerAddress{"127.0.0.1", static_cast<std::uint16_t>(base + i)}});
+  for (std::size_t i = 0; i < nodes.size(); ++i) start(i);
+  int leader = wait_leader(10);
+  if (leader < 0) {
+    std::fprintf(stderr, "cluster-bench: no leader\n");
+    return 1;
+  }
+  std::printf("3 fednode nodes on loopback, fdatasync before every acknowledgement, 100-byte values\n");
+  std::printf("%-10s %12s %10s %10s\n", "clients", "writes/s", "p50 ms", "p99 ms");
+  const std::string value(100, 'v');
+  for (int clients : {1, 16, 64}) {
+    std::vector<std::vector<double>> lat(static_cast<std::size_t>(clients));
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < clients; ++t) {
+      threads.emplace_back([&, t] {
+        net::ClientConnection c;
+        if (!c.connect(nodes[static_cast<std::size_t>(leader)].address, std::chrono::seconds(2)).ok()) return;
+        for (int k = 0; !stop; ++k) {
+          auto a = Clock::now();
+          if (!write_ok(c, "c" + std::to_string(t) + "-" + std::to_string(k), value)) continue;
+          lat[static_cast<std::size_t>(t)].push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
+        }
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    stop = true;
+    for (auto& th : threads) th.join();
+    std::vector<double> all;
+    for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+    std::printf("%-10d %12.0f %10.2f %10.2f\n", clients, static_cast<double>(all.size()) / seconds,
+                percentile(all, 0.5), percentile(all, 0.99));
+    std::fflush(stdout);
+  }
+  std::vector<double> failover;
+  for (int trial = 0; trial < trials; ++trial) {
+    leader = wait_leader(10);
+    if (leader < 0) break;
+    auto t0 = Clock::now();
+    kill_node(static_cast<std::size_t>(leader));
+    bool done = false;
+    while (!done && Clock::now() - t0 < std::chrono::seconds(10)) {
+      for (std::size_t i = 0; i < nodes.size() && !done; ++i) {
+        if (nodes[i].pid < 0) continue;
+        net::ClientConnection c;
+        if (!c.connect(nodes[i].address, std::chrono::milliseconds(100)).ok()) continue;
+        msgpack::object_handle h;
+        if (!c.call(request("append", "failover", std::to_string(trial)), &h, std::chrono::milliseconds(500)).ok()) continue;
+        const auto* ok = net::map_field(h.get(), "success");
+        done = ok && ok->type == msgpack::type::BOOLEAN && ok->via.boolean;
+      }
+      if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    if (done) failover.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    start(static_cast<std::size_t>(leader));
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));  // let it rejoin before the next kill
+  }
+  for (std::size_t i = 0; i < nodes.size(); ++i) kill_node(i);
+  std::filesystem::remove_all(work_dir);
+  double mx = failover.empty() ? 0 : *std::max_element(failover.begin(), failover.end());
+  std::printf("failover (SIGKILL leader -> a new leader acknowledges a write), %zu of %d trials: p50 %.0f ms, p99 %.0f ms, max %.0f ms\n",
+              failover.size(), trials, percentile(failover, 0.5), percentile(failover, 0.99), mx);
+  return 0;
+}
