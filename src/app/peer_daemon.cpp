@@ -74,6 +74,7 @@ class PeerDaemon {
   void on_client(const msgpack::object& req, const std::string& type, const msgpack::object* id,
                  net::ClientServer::Reply reply);
   void process_ready();
+  void answer_when_applied(raft::RequestStatus status, const msgpack::object* id, net::ClientServer::Reply reply);
   void apply(const raft::Entry& e);
   void serve_reads();
   void learn_member(raft::NodeId id, const std::string& address);
@@ -424,13 +425,7 @@ void PeerDaemon::on_client(const msgpack::object& req, const std::string& type, 
       reply(redirect(id), false);
       return;
     }
-    auto status = node_->propose(command);
-    if (status != raft::RequestStatus::kOk) {
-      reply(result(false, id, raft::request_status_name(status)), false);
-      return;
-    }
-    pending_writes_[node_->last_index()] = PendingWrite{node_->term(), std::move(reply), copy_id(id)};
-    schedule_ready();
+    answer_when_applied(node_->propose(command), id, std::move(reply));
   } else if (type == "config") {
     std::string action = net::as_string(net::map_field(req, "action"));
     std::string host = net::as_string(net::map_field(req, "address"));
@@ -455,16 +450,21 @@ void PeerDaemon::on_client(const msgpack::object& req, const std::string& type, 
     cc.type = action == "delete" ? raft::ConfChangeType::kRemove
               : as_learner       ? raft::ConfChangeType::kAddLearner
                                  : raft::ConfChangeType::kAddVoter;
-    auto status = node_->propose_conf_change(cc);
-    if (status != raft::RequestStatus::kOk) {
-      reply(result(false, id, raft::request_status_name(status)), false);
-      return;
-    }
-    pending_writes_[node_->last_index()] = PendingWrite{node_->term(), std::move(reply), copy_id(id)};
-    schedule_ready();
+    answer_when_applied(node_->propose_conf_change(cc), id, std::move(reply));
   } else {
     reply(net::error_response("unknown request type '" + type + "'", id), true);
   }
+}
+
+// A proposal the node took is answered once its entry is applied (success if it is still ours).
+void PeerDaemon::answer_when_applied(raft::RequestStatus status, const msgpack::object* id,
+                                     net::ClientServer::Reply reply) {
+  if (status != raft::RequestStatus::kOk) {
+    reply(result(false, id, raft::request_status_name(status)), false);
+    return;
+  }
+  pending_writes_[node_->last_index()] = PendingWrite{node_->term(), std::move(reply), copy_id(id)};
+  schedule_ready();
 }
 
 void PeerDaemon::shutdown(int signo) {

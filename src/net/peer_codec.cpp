@@ -2,21 +2,14 @@
 
 #include <msgpack.hpp>
 
+#include "fednode/util/msgpack_pack.h"
+
 namespace fednode::net {
 namespace {
 
-using Packer = msgpack::packer<msgpack::sbuffer>;
+using Packer = MsgpackPacker;
 constexpr std::uint32_t kFields = 17;
 
-void pack_bin(Packer& p, const std::string& data) {
-  p.pack_bin(static_cast<std::uint32_t>(data.size()));
-  p.pack_bin_body(data.data(), static_cast<std::uint32_t>(data.size()));
-}
-
-void pack_ids(Packer& p, const std::vector<raft::NodeId>& ids) {
-  p.pack_array(static_cast<std::uint32_t>(ids.size()));
-  for (auto id : ids) p.pack(id);
-}
 
 class Fields {
  public:
@@ -82,8 +75,8 @@ std::string encode_peer_message(const std::string& cluster_id, const raft::Messa
   p.pack_array(4);
   p.pack(m.snapshot.index);
   p.pack(m.snapshot.term);
-  pack_ids(p, m.snapshot.conf.voters);
-  pack_ids(p, m.snapshot.conf.learners);
+  pack_u64_array(p, m.snapshot.conf.voters);
+  pack_u64_array(p, m.snapshot.conf.learners);
   p.pack(m.offset);
   pack_bin(p, m.data);
   p.pack(m.done);

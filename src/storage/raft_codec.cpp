@@ -2,20 +2,12 @@
 
 #include <msgpack.hpp>
 
+#include "fednode/util/msgpack_pack.h"
+
 namespace fednode::storage {
 namespace {
 
-using Packer = msgpack::packer<msgpack::sbuffer>;
-
-void pack_bin(Packer& p, const std::string& data) {
-  p.pack_bin(static_cast<std::uint32_t>(data.size()));
-  p.pack_bin_body(data.data(), static_cast<std::uint32_t>(data.size()));
-}
-
-void pack_ids(Packer& p, const std::vector<raft::NodeId>& ids) {
-  p.pack_array(static_cast<std::uint32_t>(ids.size()));
-  for (auto id : ids) p.pack(id);
-}
+using Packer = MsgpackPacker;
 
 // Parses exactly one msgpack array of `size` elements; nullopt on anything else (trailing
 // bytes included).
@@ -107,8 +99,8 @@ std::string encode_snapshot(const raft::Snapshot& s) {
   p.pack_array(5);
   p.pack(s.meta.index);
   p.pack(s.meta.term);
-  pack_ids(p, s.meta.conf.voters);
-  pack_ids(p, s.meta.conf.learners);
+  pack_u64_array(p, s.meta.conf.voters);
+  pack_u64_array(p, s.meta.conf.learners);
   pack_bin(p, s.data);
   return std::string(buf.data(), buf.size());
 }

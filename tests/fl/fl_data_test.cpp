@@ -10,6 +10,7 @@
 #include <set>
 
 #include "../storage/temp_dir.h"
+#include "cifar_subset.h"
 #include "fednode/fl/dataset.h"
 #include "fednode/fl/fedavg.h"
 #include "fednode/fl/model_store.h"
@@ -22,11 +23,6 @@ namespace {
 namespace fs = std::filesystem;
 
 // The real CIFAR-10 subset from ../shared (or FEDNODE_CIFAR10_DIR); empty when absent.
-std::string cifar_subset_dir() {
-  if (const char* env = std::getenv("FEDNODE_CIFAR10_DIR")) return env;
-  std::string dir = std::string(FEDNODE_SOURCE_DIR) + "/../shared/datasets/cifar10-subset/cifar-10-batches-bin";
-  return fs::exists(dir + "/test_batch.bin") ? dir : "";
-}
 
 void write(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
@@ -38,7 +34,7 @@ std::string cifar_record(std::uint8_t label) {
 
 TEST(Cifar10Loader, RealSubsetMatchesKnownLabels) {
   std::string dir = cifar_subset_dir();
-  if (dir.empty()) GTEST_SKIP() << "CIFAR-10 subset not found: set FEDNODE_CIFAR10_DIR or place ../shared/datasets/cifar10-subset";
+  if (dir.empty()) GTEST_SKIP() << kNoCifarSubset;
   Dataset test, train;
   ASSERT_TRUE(load_cifar10(dir, false, &test).ok());
   ASSERT_TRUE(load_cifar10(dir, true, &train).ok());

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "../storage/temp_dir.h"
+#include "cifar_subset.h"
 #include "fednode/fl/fedavg.h"
 #include "fednode/fl/partition.h"
 #include "fednode/fl/trainer.h"
@@ -16,11 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string cifar_subset_dir() {
-  if (const char* env = std::getenv("FEDNODE_CIFAR10_DIR")) return env;
-  std::string dir = std::string(FEDNODE_SOURCE_DIR) + "/../shared/datasets/cifar10-subset/cifar-10-batches-bin";
-  return fs::exists(dir + "/test_batch.bin") ? dir : "";
-}
 
 TEST(Models, ParameterCountsMatchTheReferenceArchitectures) {
   ModelWeights w;
@@ -99,7 +95,7 @@ TEST(Training, BadInputIsRefused) {
 // beat chance (10%) by a clear margin on the real test images.
 TEST(Training, RealCifarSubsetBeatsChance) {
   std::string dir = cifar_subset_dir();
-  if (dir.empty()) GTEST_SKIP() << "CIFAR-10 subset not found: set FEDNODE_CIFAR10_DIR or place ../shared/datasets/cifar10-subset";
+  if (dir.empty()) GTEST_SKIP() << kNoCifarSubset;
   set_torch_threads(1);
   Dataset train, test;
   ASSERT_TRUE(load_cifar10(dir, true, &train).ok());
