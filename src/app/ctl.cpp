@@ -71,11 +71,61 @@ Status call(PeerAddress address, const std::string& req, msgpack::object_handle*
   return Status::error("too many redirects");
 }
 
+std::uint64_t u64_at(const msgpack::object& map, std::initializer_list<const char*> path) {
+  const msgpack::object* o = &map;
+  for (const char* key : path) {
+    o = net::map_field(*o, key);
+    if (!o) return 0;
+  }
+  return o->type == msgpack::type::POSITIVE_INTEGER ? o->via.u64 : 0;
+}
+
+// One line per member: role, term, commit, applied, traffic per channel.
+int print_cluster_status(const PeerAddress& first) {
+  msgpack::object_handle seed;
+  net::ClientConnection c;
+  if (Status s = c.connect(first, kTimeout); !s.ok() || !(s = c.call(request("diagnostic", {}), &seed, kTimeout)).ok()) {
+    std::fprintf(stderr, "fednode ctl: %s\n", s.message().c_str());
+    return 1;
+  }
+  std::vector<std::string> members;
+  if (const auto* vol = net::map_field(seed.get(), "volatile")) {
+    if (const auto* cl = net::map_field(*vol, "cluster"); cl && cl->type == msgpack::type::ARRAY) {
+      for (std::uint32_t i = 0; i < cl->via.array.size; ++i) members.push_back(net::as_string(&cl->via.array.ptr[i]));
+    }
+  }
+  std::printf("%-22s %-9s %6s %8s %8s %12s %12s %12s %12s\n", "node", "role", "term", "commit", "applied",
+              "raft in", "raft out", "client in", "client out");
+  for (const auto& m : members) {
+    std::string why;
+    auto addr = parse_peer_address(m, &why);
+    msgpack::object_handle h;
+    net::ClientConnection conn;
+    if (!addr || !conn.connect(*addr, std::chrono::milliseconds(1000)).ok() ||
+        !conn.call(request("diagnostic", {}), &h, std::chrono::milliseconds(1000)).ok()) {
+      std::printf("%-22s %-9s\n", m.c_str(), "unreachable");
+      continue;
+    }
+    const auto& o = h.get();
+    std::printf("%-22s %-9s %6llu %8llu %8llu %12llu %12llu %12llu %12llu\n", m.c_str(),
+                net::as_string(net::map_field(o, "status")).c_str(),
+                static_cast<unsigned long long>(u64_at(o, {"persist", "currentTerm"})),
+                static_cast<unsigned long long>(u64_at(o, {"log", "commitIndex"})),
+                static_cast<unsigned long long>(u64_at(o, {"log", "lastApplied"})),
+                static_cast<unsigned long long>(u64_at(o, {"stats", "raft_udp", "bytes_in"})),
+                static_cast<unsigned long long>(u64_at(o, {"stats", "raft_udp", "bytes_out"})),
+                static_cast<unsigned long long>(u64_at(o, {"stats", "client_tcp", "bytes_in"})),
+                static_cast<unsigned long long>(u64_at(o, {"stats", "client_tcp", "bytes_out"})));
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_ctl(const std::vector<std::string>& args) {
   auto usage = [] {
-    std::fputs("usage: fednode ctl HOST:PORT get | set KEY VALUE | del KEY | status | add-peer H:P [--learner] | remove-peer H:P\n", stderr);
+    std::fputs("usage: fednode ctl HOST:PORT get | set KEY VALUE | del KEY | status | diagnostic |\n"
+               "                    add-peer H:P [--learner] | remove-peer H:P | transfer-leader H:P\n", stderr);
     return 2;
   };
   if (args.size() < 2) return usage();
@@ -94,6 +144,22 @@ int run_ctl(const std::vector<std::string>& args) {
   } else if (cmd == "del" && args.size() == 3) {
     req = request("append", {}, data("delete", args[2], nullptr));
   } else if (cmd == "status" && args.size() == 2) {
+    return print_cluster_status(*address);
+  } else if (cmd == "transfer-leader" && args.size() == 3) {
+    auto peer = parse_peer_address(args[2], &why);
+    if (!peer) {
+      std::fprintf(stderr, "fednode ctl: %s\n", why.c_str());
+      return 2;
+    }
+    msgpack::sbuffer b;
+    msgpack::packer<msgpack::sbuffer> p(b);
+    p.pack_map(4);
+    p.pack("type"); p.pack("transfer");
+    p.pack("id"); p.pack(1);
+    p.pack("address"); p.pack(peer->host);
+    p.pack("port"); p.pack(peer->port);
+    req.assign(b.data(), b.size());
+  } else if (cmd == "diagnostic" && args.size() == 2) {
     req = request("diagnostic", {});
   } else if ((cmd == "add-peer" || cmd == "remove-peer") && args.size() >= 3) {
     auto peer = parse_peer_address(args[2], &why);

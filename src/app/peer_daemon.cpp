@@ -451,6 +451,26 @@ void PeerDaemon::on_client(const msgpack::object& req, const std::string& type, 
               : as_learner       ? raft::ConfChangeType::kAddLearner
                                  : raft::ConfChangeType::kAddVoter;
     answer_when_applied(node_->propose_conf_change(cc), id, std::move(reply));
+  } else if (type == "transfer") {
+    // Our own request: hand leadership to the peer at {address, port}.
+    std::string host = net::as_string(net::map_field(req, "address"));
+    const msgpack::object* port = net::map_field(req, "port");
+    std::string why;
+    auto addr = (port && port->type == msgpack::type::POSITIVE_INTEGER)
+                    ? parse_peer_address(host + ":" + std::to_string(port->via.u64), &why)
+                    : std::nullopt;
+    if (!addr) {
+      reply(net::error_response("fields address and port must name a peer " + why, id), true);
+      return;
+    }
+    if (!leader) {
+      reply(redirect(id), false);
+      return;
+    }
+    auto status = node_->transfer_leadership(node_id_of(*addr));
+    reply(result(status == raft::RequestStatus::kOk, id,
+                 status == raft::RequestStatus::kOk ? "" : raft::request_status_name(status)), false);
+    schedule_ready();
   } else {
     reply(net::error_response("unknown request type '" + type + "'", id), true);
   }

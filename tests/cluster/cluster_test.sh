@@ -26,7 +26,7 @@ ctl() { "$bin" ctl "$@"; }
 leader() {
   for i in $(seq 0 $((n - 1))); do
     kill -0 "${pids[$i]}" 2>/dev/null || continue
-    ctl "$(addr "$i")" status 2>/dev/null | grep -q '"status":"Leader"' && { echo "$i"; return 0; }
+    ctl "$(addr "$i")" diagnostic 2>/dev/null | grep -q '"status":"Leader"' && { echo "$i"; return 0; }
   done
   return 1
 }
@@ -76,7 +76,7 @@ echo "$count acknowledged writes during the kill all present"
 # Restart the killed node from its data dir: it rejoins and catches up.
 start "$killed"
 for _ in $(seq 100); do
-  got=$(ctl "$(addr "$killed")" status 2>/dev/null || true)
+  true
   stale=$(printf '\x82\xa4type\xa3get\xa5stale\xc3' | timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/${ports[$killed]}; cat >&3; cat <&3" 2>/dev/null | tr -d '\0' || true)
   [[ "$stale" == *after-kill* ]] && break
   sleep 0.1
@@ -93,7 +93,59 @@ ctl "$(addr "$new")" set still serving >/dev/null || fail "node stopped serving 
 # Garbage datagrams on the Raft port are counted and dropped.
 for _ in 1 2 3; do printf 'garbage' > "/dev/udp/127.0.0.1/${ports[$new]}"; done
 sleep 0.2
-ctl "$(addr "$new")" status | grep -q '"dropped_in":[1-9]' || fail "garbage datagrams not counted"
+ctl "$(addr "$new")" diagnostic | grep -q '"dropped_in":[1-9]' || fail "garbage datagrams not counted"
+
+raw() {  # raw bytes to the client port of node $1; prints the answer
+  timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/${ports[$1]}; cat >&3; cat <&3" 2>/dev/null | tr -d '\0' || true
+}
+# Wrong field types and an oversized request get errors; pipelined requests get one answer each.
+reply=$(printf '\x82\xa4type\xa6append\xa4data\x05' | raw "$new")
+[[ "$reply" == *error* && "$reply" == *data* ]] || fail "no error for a non-map data field: $reply"
+reply=$( { printf '\x81\xa4type\xdb\x00\x20\x00\x00'; head -c 2097152 /dev/zero; } | raw "$new")
+[[ "$reply" == *error* && "$reply" == *larger* ]] || fail "no error for an oversized request: $reply"
+reply=$(printf '\x82\xa4type\xaadiagnostic\xa2id\x01\x82\xa4type\xaadiagnostic\xa2id\x02\x81\xa4type\xa3get' | raw "$new")
+[[ $(grep -o currentTerm <<<"$reply" | wc -l) -eq 2 ]] || fail "pipelined requests not answered twice: $reply"
+
+# The status table lists every member, exactly one leader.
+table=$(ctl "$(addr "$new")" status)
+[[ $(grep -c Leader <<<"$table") -eq 1 && $(grep -c 127.0.0.1 <<<"$table") -eq $n ]] || fail "status table: $table"
+
+# Leadership transfer on request.
+target=$(( (new + 1) % n ))
+out=$(ctl "$(addr "$new")" transfer-leader "$(addr "$target")") || fail "transfer-leader: $out"
+for _ in $(seq 50); do [[ "$(leader)" == "$target" ]] && break; sleep 0.1; done
+[[ "$(leader)" == "$target" ]] || fail "leadership did not move to node $target"
+new=$target
+echo "leadership transferred to node $new on request"
+
+# kill -9 a follower while writing: the majority carries on, acknowledged writes survive.
+victim=$(( (new + 1) % n ))
+kill -9 "${pids[$victim]}"
+for k in $(seq 1 5); do
+  out=$(ctl "$(addr "$new")" set "f$k" y) && [[ "$out" == ok ]] || fail "write with a follower down: $out"
+done
+start "$victim"
+echo "writes continued with a follower down"
+
+# Add a node while writing (learner, then voter), then remove it.
+ports+=("$(free_port)")
+j=$n
+others=()
+for i in $(seq 0 $((n - 1))); do others+=("$(addr "$i")"); done
+"$bin" "$(addr "$j")" "${others[@]}" --join --data-dir "$work/d$j" >>"$work/log$j" 2>&1 &
+pids[$j]=$!
+out=$(ctl "$(addr "$new")" add-peer "$(addr "$j")" --learner) && [[ "$out" == ok ]] || fail "add learner: $out"
+ctl "$(addr "$new")" set during-add 1 >/dev/null || fail "write during add"
+out=$(ctl "$(addr "$new")" add-peer "$(addr "$j")") && [[ "$out" == ok ]] || fail "promote learner: $out"
+for _ in $(seq 50); do
+  stale=$(printf '\x82\xa4type\xa3get\xa5stale\xc3' | raw "$j")
+  [[ "$stale" == *during-add* && "$stale" == *after-kill* ]] && break
+  sleep 0.1
+done
+[[ "$stale" == *during-add* ]] || fail "added node did not catch up: $stale"
+out=$(ctl "$(addr "$new")" remove-peer "$(addr "$j")") && [[ "$out" == ok ]] || fail "remove: $out"
+ctl "$(addr "$new")" set after-remove 1 >/dev/null || fail "write after remove"
+echo "node added (learner, voter), caught up, removed"
 
 # Graceful stop: SIGTERM the leader, it hands over leadership first.
 kill -TERM "${pids[$new]}"
