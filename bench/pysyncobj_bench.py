@@ -50,6 +50,7 @@ def main():
         return
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--trials", type=int, default=50)
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="pysyncobj-bench-")
     addrs = [f"127.0.0.1:{free_port()}" for _ in range(3)]
@@ -89,6 +90,41 @@ def main():
             allv = [x for v in lat for x in v]
             print(f"{clients:<10} {len(allv) / args.seconds:>12.0f} {percentile(allv, 0.5):>10.2f} {percentile(allv, 0.99):>10.2f}")
             sys.stdout.flush()
+        # Failover: SIGKILL the leader (when it is one of the two subprocesses) and time until
+        # a write from the remaining node is acknowledged; restart the killed node after.
+        times = []
+        skipped = 0
+        trial = 0
+        while len(times) < args.trials and trial < 4 * args.trials:
+            trial += 1
+            deadline = time.time() + 10
+            while node._getLeader() is None and time.time() < deadline:
+                time.sleep(0.01)
+            leader = node._getLeader()
+            leader = getattr(leader, "address", leader)
+            if leader not in addrs[1:]:
+                skipped += 1
+                time.sleep(0.2)
+                continue
+            i = addrs.index(leader)
+            start = time.perf_counter()
+            procs[i - 1].kill()
+            procs[i - 1].wait()
+            while True:
+                try:
+                    d.set("failover", trial, sync=True, timeout=1)
+                    break
+                except Exception:
+                    if time.perf_counter() - start > 30:
+                        break
+            times.append((time.perf_counter() - start) * 1000)
+            others = [a for a in addrs if a != addrs[i]]
+            procs[i - 1] = subprocess.Popen([sys.executable, __file__, "node", addrs[i], f"{work}/j{i}"] + others)
+            time.sleep(1.0)
+        if times:
+            print(f"failover (SIGKILL leader -> a write is acknowledged), {len(times)} trials "
+                  f"({skipped} skipped: the measuring node led): p50 {percentile(times, 0.5):.0f} ms, "
+                  f"p99 {percentile(times, 0.99):.0f} ms, max {max(times):.0f} ms")
         node.destroy()
     finally:
         for p in procs:

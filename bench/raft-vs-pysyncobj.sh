@@ -10,4 +10,4 @@ trials=${2:-50}
 echo "== fednode"
 "$build/cluster-bench" --fednode "$build/fednode" --seconds "$seconds" --trials "$trials" --dir "$build/cluster-bench-data"
 echo "== PySyncObj $(/usr/bin/python3 -c 'import pysyncobj; print(getattr(pysyncobj, "__version__", ""))' 2>/dev/null)"
-/usr/bin/python3 "$root/bench/pysyncobj_bench.py" --seconds "$seconds"
+/usr/bin/python3 "$root/bench/pysyncobj_bench.py" --seconds "$seconds" --trials "$trials"
