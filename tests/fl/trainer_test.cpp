@@ -15,7 +15,6 @@
 namespace fednode::fl {
 namespace {
 
-namespace fs = std::filesystem;
 
 
 TEST(Models, ParameterCountsMatchTheReferenceArchitectures) {
