@@ -85,7 +85,7 @@ done
 echo "restarted node caught up from its log"
 
 # Bad input gets {type: error} and the node keeps serving.
-for bad in 'hello' $'\x93\x01\x02\x03' $'\x81\xa4type\xa4nope' $'\x81\xa4type\x07'; do
+for bad in 'hello' $'\xc1' $'\x93\x01\x02\x03' $'\x81\xa4type\xa4nope' $'\x81\xa4type\x07'; do
   reply=$(printf '%s' "$bad" | timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/${ports[$new]}; cat >&3; cat <&3" 2>/dev/null | tr -d '\0' || true)
   [[ "$reply" == *error* ]] || fail "no error for bad request $(printf '%q' "$bad"): $reply"
 done
@@ -105,6 +105,11 @@ reply=$( { printf '\x81\xa4type\xdb\x00\x20\x00\x00'; head -c 2097152 /dev/zero;
 [[ "$reply" == *error* && "$reply" == *larger* ]] || fail "no error for an oversized request: $reply"
 reply=$(printf '\x82\xa4type\xaadiagnostic\xa2id\x01\x82\xa4type\xaadiagnostic\xa2id\x02\x81\xa4type\xa3get' | raw "$new")
 [[ $(grep -o currentTerm <<<"$reply" | wc -l) -eq 2 ]] || fail "pipelined requests not answered twice: $reply"
+
+# A proposal too large for one datagram is refused with a clear error, never sent.
+big=$(head -c 70000 /dev/zero | tr '\0' a)
+if out=$(ctl "$(addr "$new")" set big "$big" 2>&1); then fail "oversized proposal accepted"; fi
+[[ "$out" == *"datagram bound"* ]] || fail "unclear error for an oversized proposal: $out"
 
 # The status table lists every member, exactly one leader.
 table=$(ctl "$(addr "$new")" status)
