@@ -50,6 +50,30 @@ std::string data(const std::string& action, const std::string& key, const std::s
   return std::string(b.data(), b.size());
 }
 
+// {type, id, [action], address, port, [learner]}: config and transfer requests.
+std::string peer_request(const char* type, const char* action, const PeerAddress& peer, bool learner) {
+  msgpack::sbuffer b;
+  msgpack::packer<msgpack::sbuffer> p(b);
+  p.pack_map(4 + (action ? 1 : 0) + (learner ? 1 : 0));
+  p.pack("type");
+  p.pack(type);
+  p.pack("id");
+  p.pack(1);
+  if (action) {
+    p.pack("action");
+    p.pack(action);
+  }
+  p.pack("address");
+  p.pack(peer.host);
+  p.pack("port");
+  p.pack(peer.port);
+  if (learner) {
+    p.pack("learner");
+    p.pack(true);
+  }
+  return std::string(b.data(), b.size());
+}
+
 // Sends `req` to `address`, following up to 5 redirects.
 Status call(PeerAddress address, const std::string& req, msgpack::object_handle* answer) {
   for (int hop = 0; hop < 5; ++hop) {
@@ -151,14 +175,7 @@ int run_ctl(const std::vector<std::string>& args) {
       std::fprintf(stderr, "fednode ctl: %s\n", why.c_str());
       return 2;
     }
-    msgpack::sbuffer b;
-    msgpack::packer<msgpack::sbuffer> p(b);
-    p.pack_map(4);
-    p.pack("type"); p.pack("transfer");
-    p.pack("id"); p.pack(1);
-    p.pack("address"); p.pack(peer->host);
-    p.pack("port"); p.pack(peer->port);
-    req.assign(b.data(), b.size());
+    req = peer_request("transfer", nullptr, *peer, false);
   } else if (cmd == "diagnostic" && args.size() == 2) {
     req = request("diagnostic", {});
   } else if ((cmd == "add-peer" || cmd == "remove-peer") && args.size() >= 3) {
@@ -167,17 +184,8 @@ int run_ctl(const std::vector<std::string>& args) {
       std::fprintf(stderr, "fednode ctl: %s\n", why.c_str());
       return 2;
     }
-    msgpack::sbuffer b;
-    msgpack::packer<msgpack::sbuffer> p(b);
     bool learner = args.size() == 4 && args[3] == "--learner";
-    p.pack_map(learner ? 6 : 5);
-    p.pack("type"); p.pack("config");
-    p.pack("id"); p.pack(1);
-    p.pack("action"); p.pack(cmd == "add-peer" ? "add" : "delete");
-    p.pack("address"); p.pack(peer->host);
-    p.pack("port"); p.pack(peer->port);
-    if (learner) { p.pack("learner"); p.pack(true); }
-    req.assign(b.data(), b.size());
+    req = peer_request("config", cmd == "add-peer" ? "add" : "delete", *peer, learner);
   } else {
     return usage();
   }

@@ -129,6 +129,13 @@ std::shared_ptr<msgpack::object_handle> copy_id(const msgpack::object* id) {
 
 const msgpack::object* id_of(const std::shared_ptr<msgpack::object_handle>& h) { return h ? &h->get() : nullptr; }
 
+// The peer named by a request's `address` and `port` fields.
+std::optional<PeerAddress> request_peer(const msgpack::object& req, std::string* why) {
+  const msgpack::object* port = net::map_field(req, "port");
+  if (!port || port->type != msgpack::type::POSITIVE_INTEGER) return std::nullopt;
+  return parse_peer_address(net::as_string(net::map_field(req, "address")) + ":" + std::to_string(port->via.u64), why);
+}
+
 Status PeerDaemon::start() {
   storage::DurableOptions so;
   if (Status s = storage::DurableStorage::open(opt_.data_dir + "/raft", so, &storage_); !s.ok()) return s;
@@ -428,13 +435,9 @@ void PeerDaemon::on_client(const msgpack::object& req, const std::string& type, 
     answer_when_applied(node_->propose(command), id, std::move(reply));
   } else if (type == "config") {
     std::string action = net::as_string(net::map_field(req, "action"));
-    std::string host = net::as_string(net::map_field(req, "address"));
-    const msgpack::object* port = net::map_field(req, "port");
     const msgpack::object* learner = net::map_field(req, "learner");
     std::string why;
-    auto addr = (port && port->type == msgpack::type::POSITIVE_INTEGER)
-                    ? parse_peer_address(host + ":" + std::to_string(port->via.u64), &why)
-                    : std::nullopt;
+    auto addr = request_peer(req, &why);
     if ((action != "add" && action != "delete") || !addr) {
       reply(net::error_response(addr ? "field action must be add or delete" : "fields address and port must name a peer " + why, id), true);
       return;
@@ -453,12 +456,8 @@ void PeerDaemon::on_client(const msgpack::object& req, const std::string& type, 
     answer_when_applied(node_->propose_conf_change(cc), id, std::move(reply));
   } else if (type == "transfer") {
     // Our own request: hand leadership to the peer at {address, port}.
-    std::string host = net::as_string(net::map_field(req, "address"));
-    const msgpack::object* port = net::map_field(req, "port");
     std::string why;
-    auto addr = (port && port->type == msgpack::type::POSITIVE_INTEGER)
-                    ? parse_peer_address(host + ":" + std::to_string(port->via.u64), &why)
-                    : std::nullopt;
+    auto addr = request_peer(req, &why);
     if (!addr) {
       reply(net::error_response("fields address and port must name a peer " + why, id), true);
       return;
