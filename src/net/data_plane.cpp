@@ -1,0 +1,247 @@
+#include "fednode/net/data_plane.h"
+
+#include <msgpack.hpp>
+#include <spdlog/spdlog.h>
+
+#include "fednode/net/client_connection.h"
+#include "fednode/util/msgpack_pack.h"
+
+namespace fednode::net {
+
+using asio::ip::tcp;
+
+namespace {
+
+std::string frame(const std::string& payload) {
+  std::string out(4, '\0');
+  auto n = static_cast<std::uint32_t>(payload.size());
+  for (int i = 0; i < 4; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>((n >> (24 - 8 * i)) & 0xff);
+  return out + payload;
+}
+
+std::uint32_t frame_length(const unsigned char* h) {
+  return (std::uint32_t{h[0]} << 24) | (std::uint32_t{h[1]} << 16) | (std::uint32_t{h[2]} << 8) | h[3];
+}
+
+std::string answer(bool ok, const std::string& reason_or_data, bool with_data) {
+  msgpack::sbuffer b;
+  MsgpackPacker p(b);
+  p.pack_map(2);
+  p.pack("ok");
+  p.pack(ok);
+  if (ok && with_data) {
+    p.pack("data");
+    pack_bin(p, reason_or_data);
+  } else {
+    p.pack(ok ? "data" : "reason");
+    p.pack(reason_or_data);
+  }
+  return std::string(b.data(), b.size());
+}
+
+std::string bin_field(const msgpack::object& map, const char* key) {
+  const msgpack::object* o = map_field(map, key);
+  if (!o || o->type != msgpack::type::BIN) return "";
+  return std::string(o->via.bin.ptr, o->via.bin.size);
+}
+
+class DataSession : public std::enable_shared_from_this<DataSession> {
+ public:
+  DataSession(tcp::socket s, fl::ModelStore& store, std::size_t max_frame, std::chrono::milliseconds idle,
+              std::shared_ptr<ChannelCounters> counters)
+      : socket_(std::move(s)), timer_(socket_.get_executor()), store_(store), max_frame_(max_frame), idle_(idle),
+        counters_(std::move(counters)) {}
+  void start() { read_header(); }
+
+ private:
+  void arm_timer() {
+    timer_.expires_after(idle_);
+    auto self = shared_from_this();
+    timer_.async_wait([this, self](const std::error_code& ec) {
+      if (!ec) close("idle for " + std::to_string(idle_.count()) + " ms");
+    });
+  }
+  void read_header() {
+    arm_timer();
+    auto self = shared_from_this();
+    asio::async_read(socket_, asio::buffer(header_), [this, self](const std::error_code& ec, std::size_t) {
+      if (ec) return close_quietly();
+      std::uint32_t n = frame_length(header_);
+      if (n > max_frame_) return close("frame of " + std::to_string(n) + " bytes exceeds the bound " + std::to_string(max_frame_));
+      body_.resize(n);
+      asio::async_read(socket_, asio::buffer(body_), [this, self](const std::error_code& ec2, std::size_t) {
+        if (ec2) return close_quietly();
+        counters_->bytes_in += 4 + body_.size();
+        ++counters_->messages_in;
+        handle();
+      });
+    });
+  }
+  void handle() {
+    msgpack::object_handle h;
+    try {
+      std::size_t off = 0;
+      h = msgpack::unpack(body_.data(), body_.size(), off);
+      if (off != body_.size()) return close("trailing bytes in frame");
+    } catch (const std::exception& e) {
+      return close(std::string("frame is not msgpack: ") + e.what());
+    }
+    const auto& req = h.get();
+    std::string op = as_string(map_field(req, "op")), id = as_string(map_field(req, "id"));
+    if (req.type != msgpack::type::MAP || (op != "fetch" && op != "push")) return close("frame has no op fetch|push");
+    if (!fl::ModelStore::valid_id(id)) return reply(answer(false, "id must be 64 hex digits", false));
+    if (op == "fetch") {
+      std::string data;
+      Status s = store_.get_bytes(id, &data);
+      return reply(s.ok() ? answer(true, data, true) : answer(false, s.message(), false));
+    }
+    std::string data = bin_field(req, "data");
+    if (fl::sha256_hex(data) != id) return reply(answer(false, "data does not hash to id " + id, false));
+    std::string stored;
+    Status s = store_.put_bytes(data, &stored);
+    reply(s.ok() ? answer(true, "", false) : answer(false, s.message(), false));
+  }
+  void reply(std::string payload) {
+    auto out = std::make_shared<std::string>(frame(payload));
+    counters_->bytes_out += out->size();
+    ++counters_->messages_out;
+    auto self = shared_from_this();
+    asio::async_write(socket_, asio::buffer(*out), [this, self, out](const std::error_code& ec, std::size_t) {
+      if (ec) return close_quietly();
+      read_header();
+    });
+  }
+  void close(const std::string& why) {
+    ++counters_->dropped_in;
+    std::error_code ec;
+    auto ep = socket_.remote_endpoint(ec);
+    spdlog::warn("data plane: closing connection from {}:{}: {}", ec ? "?" : ep.address().to_string(), ec ? 0 : ep.port(), why);
+    close_quietly();
+  }
+  void close_quietly() {
+    std::error_code ec;
+    timer_.cancel();
+    socket_.close(ec);
+  }
+
+  tcp::socket socket_;
+  asio::steady_timer timer_;
+  fl::ModelStore& store_;
+  std::size_t max_frame_;
+  std::chrono::milliseconds idle_;
+  std::shared_ptr<ChannelCounters> counters_;
+  unsigned char header_[4] = {};
+  std::string body_;
+};
+
+Status call(const PeerAddress& server, const std::string& request, msgpack::object_handle* out,
+            std::chrono::milliseconds timeout, std::size_t max_frame) {
+  asio::io_context io;
+  tcp::socket socket(io);
+  tcp::resolver resolver(io);
+  std::error_code ec;
+  auto results = resolver.resolve(tcp::v4(), server.host, std::to_string(server.port), ec);
+  if (ec) return Status::error("data plane " + server.to_string() + ": " + ec.message());
+  std::string response;
+  std::error_code result = asio::error::would_block;
+  unsigned char header[4];
+  std::string body;
+  std::string framed = frame(request);
+  asio::async_connect(socket, results, [&](const std::error_code& e, const tcp::endpoint&) {
+    if (e) return void(result = e);
+    asio::async_write(socket, asio::buffer(framed), [&](const std::error_code& e2, std::size_t) {
+      if (e2) return void(result = e2);
+      asio::async_read(socket, asio::buffer(header), [&](const std::error_code& e3, std::size_t) {
+        if (e3) return void(result = e3);
+        std::uint32_t n = frame_length(header);
+        if (n > max_frame) return void(result = asio::error::message_size);
+        body.resize(n);
+        asio::async_read(socket, asio::buffer(body), [&](const std::error_code& e4, std::size_t) { result = e4; });
+      });
+    });
+  });
+  io.run_for(timeout);
+  if (result == asio::error::would_block) return Status::error("data plane " + server.to_string() + ": timed out");
+  if (result) return Status::error("data plane " + server.to_string() + ": " + result.message());
+  try {
+    *out = msgpack::unpack(body.data(), body.size());
+  } catch (const std::exception& e) {
+    return Status::error("data plane " + server.to_string() + ": bad answer: " + e.what());
+  }
+  const auto* ok = map_field(out->get(), "ok");
+  if (!ok || ok->type != msgpack::type::BOOLEAN || !ok->via.boolean) {
+    return Status::error("data plane " + server.to_string() + ": " + as_string(map_field(out->get(), "reason")));
+  }
+  return {};
+}
+
+std::string request(const char* op, const std::string& id, const std::string* data) {
+  msgpack::sbuffer b;
+  MsgpackPacker p(b);
+  p.pack_map(data ? 3 : 2);
+  p.pack("op");
+  p.pack(op);
+  p.pack("id");
+  p.pack(id);
+  if (data) {
+    p.pack("data");
+    pack_bin(p, *data);
+  }
+  return std::string(b.data(), b.size());
+}
+
+}  // namespace
+
+DataPlaneServer::DataPlaneServer(asio::io_context& io, fl::ModelStore& store, std::size_t max_frame,
+                                 std::chrono::milliseconds idle_timeout)
+    : io_(io), acceptor_(io), store_(store), max_frame_(max_frame), idle_timeout_(idle_timeout) {}
+
+Status DataPlaneServer::listen(const PeerAddress& address) {
+  std::error_code ec;
+  tcp::resolver resolver(io_);
+  auto results = resolver.resolve(tcp::v4(), address.host, std::to_string(address.port), ec);
+  if (ec || results.empty()) return Status::error("cannot resolve " + address.to_string() + ": " + ec.message());
+  tcp::endpoint ep = *results.begin();
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::error("cannot listen on data plane " + address.to_string() + ": " + ec.message());
+  accept();
+  return {};
+}
+
+std::uint16_t DataPlaneServer::port() const {
+  std::error_code ec;
+  return acceptor_.local_endpoint(ec).port();
+}
+
+void DataPlaneServer::accept() {
+  acceptor_.async_accept([this](const std::error_code& ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted) return;
+    if (!ec) std::make_shared<DataSession>(std::move(socket), store_, max_frame_, idle_timeout_, counters_)->start();
+    if (acceptor_.is_open()) accept();
+  });
+}
+
+void DataPlaneServer::close() {
+  std::error_code ec;
+  acceptor_.close(ec);
+}
+
+Status fetch_blob(const PeerAddress& server, const std::string& id, std::string* data, std::chrono::milliseconds timeout,
+                  std::size_t max_frame) {
+  msgpack::object_handle h;
+  if (Status s = call(server, request("fetch", id, nullptr), &h, timeout, max_frame); !s.ok()) return s;
+  *data = bin_field(h.get(), "data");
+  if (fl::sha256_hex(*data) != id) return Status::error("data plane " + server.to_string() + ": blob does not hash to " + id);
+  return {};
+}
+
+Status push_blob(const PeerAddress& server, const std::string& id, const std::string& data,
+                 std::chrono::milliseconds timeout) {
+  msgpack::object_handle h;
+  return call(server, request("push", id, &data), &h, timeout, kDefaultMaxFrame);
+}
+
+}  // namespace fednode::net

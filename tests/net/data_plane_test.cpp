@@ -1,0 +1,111 @@
+#include "fednode/net/data_plane.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <optional>
+#include <thread>
+
+#include "../storage/temp_dir.h"
+
+namespace fednode::net {
+namespace {
+
+using namespace std::chrono_literals;
+
+class DataPlaneTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(store_.init().ok());
+    ASSERT_TRUE(server_.listen(PeerAddress{"127.0.0.1", 0}).ok());
+    address_ = PeerAddress{"127.0.0.1", server_.port()};
+    guard_.emplace(asio::make_work_guard(io_));
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  void TearDown() override {
+    asio::post(io_, [this] { server_.close(); });
+    guard_.reset();
+    io_.stop();
+    thread_.join();
+  }
+  // Raw bytes in, whatever comes back until the server closes (or 2 s).
+  std::string raw(const std::string& bytes, std::chrono::milliseconds wait = 2000ms) {
+    asio::io_context io;
+    asio::ip::tcp::socket s(io);
+    s.connect({asio::ip::make_address("127.0.0.1"), address_.port});
+    asio::write(s, asio::buffer(bytes));
+    std::string got;
+    char buf[4096];
+    std::error_code ec;
+    auto end = std::chrono::steady_clock::now() + wait;
+    s.non_blocking(true);
+    while (std::chrono::steady_clock::now() < end) {
+      std::size_t n = s.read_some(asio::buffer(buf), ec);
+      if (ec == asio::error::would_block) {
+        std::this_thread::sleep_for(5ms);
+        continue;
+      }
+      if (ec) return got + "<closed>";
+      got.append(buf, n);
+    }
+    return got;
+  }
+
+  testing::TempDir dir_;
+  fl::ModelStore store_{dir_.sub("models")};
+  asio::io_context io_;
+  DataPlaneServer server_{io_, store_, 1 << 20, 300ms};
+  PeerAddress address_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
+  std::thread thread_;
+};
+
+TEST_F(DataPlaneTest, PushThenFetchByContentId) {
+  std::string blob(100000, 'm');
+  std::string id = fl::sha256_hex(blob);
+  ASSERT_TRUE(push_blob(address_, id, blob, 2000ms).ok());
+  EXPECT_TRUE(store_.has(id));
+  std::string back;
+  Status s = fetch_blob(address_, id, &back, 2000ms);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(back, blob);
+}
+
+TEST_F(DataPlaneTest, RefusesDataThatDoesNotHashToItsId) {
+  std::string id = fl::sha256_hex("real");
+  Status s = push_blob(address_, id, "forged", 2000ms);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("does not hash"), std::string::npos) << s.message();
+  EXPECT_FALSE(store_.has(id));
+}
+
+TEST_F(DataPlaneTest, MissingAndInvalidIdsAreErrors) {
+  std::string data;
+  Status s = fetch_blob(address_, std::string(64, 'a'), &data, 2000ms);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("No such file"), std::string::npos) << s.message();
+  s = fetch_blob(address_, "../../etc/passwd", &data, 2000ms);
+  EXPECT_NE(s.message().find("64 hex"), std::string::npos) << s.message();
+}
+
+TEST_F(DataPlaneTest, BadFramesCloseOnlyThatConnection) {
+  // A length beyond the bound, a frame that is not msgpack, an unknown op: each closes.
+  EXPECT_EQ(raw(std::string("\x7f\xff\xff\xff", 4)), "<closed>");
+  EXPECT_EQ(raw(std::string("\x00\x00\x00\x03\xc1\xc1\xc1", 7)), "<closed>");
+  EXPECT_EQ(raw(std::string("\x00\x00\x00\x01\x05", 5)), "<closed>");
+  // An idle connection is closed after the timeout.
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(raw(""), "<closed>");
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 250ms);
+  // The server still serves.
+  std::string id = fl::sha256_hex("after");
+  EXPECT_TRUE(push_blob(address_, id, "after", 2000ms).ok());
+  std::uint64_t dropped = 0;
+  std::promise<std::uint64_t> p;
+  asio::post(io_, [&] { p.set_value(server_.counters().dropped_in); });
+  dropped = p.get_future().get();
+  EXPECT_GE(dropped, 4u);
+}
+
+}  // namespace
+}  // namespace fednode::net
