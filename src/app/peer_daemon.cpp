@@ -77,7 +77,8 @@ class PeerDaemon {
   void answer_when_applied(raft::RequestStatus status, const msgpack::object* id, net::ClientServer::Reply reply);
   void apply(const raft::Entry& e);
   void serve_reads();
-  void learn_member(raft::NodeId id, const std::string& address);
+  void learn_member(raft::NodeId id, const std::string& address);   // replicated membership
+  void learn_address(raft::NodeId id, const std::string& address);  // transport + address book
   std::string redirect(const msgpack::object* id);
   std::string result(bool success, const msgpack::object* id, const std::string& reason = "");
   std::string state_map(const msgpack::object* id);
@@ -99,6 +100,7 @@ class PeerDaemon {
   std::unique_ptr<storage::DurableStorage> storage_;
   std::unique_ptr<raft::Node> node_;
   KvStore kv_;
+  std::map<raft::NodeId, std::string> addresses_;  // every peer we know how to reach
   raft::Index applied_ = 0;
   struct PendingWrite {
     raft::Term term;
@@ -155,8 +157,10 @@ Status PeerDaemon::start() {
     if (Status s = kv_.restore(storage_->snapshot().data); !s.ok()) return Status::error(opt_.data_dir + ": " + s.message());
     applied_ = storage_->snapshot().meta.index;
   }
-  for (const auto& p : opt_.peers) learn_member(node_id_of(p), p.to_string());
-  for (const auto& [id, addr] : kv_.members()) learn_member(id, addr);
+  // Peers named on the command line are reachable before the log says who the members are;
+  // they go to the transport and the local address book, not into the replicated state.
+  for (const auto& p : opt_.peers) learn_address(node_id_of(p), p.to_string());
+  for (const auto& [id, addr] : kv_.members()) learn_address(id, addr);
 
   raft::Config c;
   c.id = self_id_;
@@ -180,6 +184,11 @@ Status PeerDaemon::start() {
 
 void PeerDaemon::learn_member(raft::NodeId id, const std::string& address) {
   kv_.members()[id] = address;
+  learn_address(id, address);
+}
+
+void PeerDaemon::learn_address(raft::NodeId id, const std::string& address) {
+  addresses_[id] = address;
   if (id == self_id_) return;
   std::string why;
   auto parsed = parse_peer_address(address, &why);
@@ -213,7 +222,7 @@ void PeerDaemon::process_ready() {
         fatal(Status::error("snapshot from leader: " + s.message()));
         return;
       }
-      for (const auto& [id, addr] : kv_.members()) learn_member(id, addr);
+      for (const auto& [id, addr] : kv_.members()) learn_address(id, addr);
       applied_ = rd.snapshot->meta.index;
     }
     // 2. send
@@ -254,6 +263,7 @@ void PeerDaemon::apply(const raft::Entry& e) {
     if (auto cc = raft::decode_conf_change(e.data)) {
       if (cc->type == raft::ConfChangeType::kRemove) {
         kv_.members().erase(cc->node);
+        addresses_.erase(cc->node);
         peers_.remove_peer(cc->node);
       } else if (!cc->context.empty()) {
         learn_member(cc->node, cc->context);
@@ -285,10 +295,10 @@ std::string PeerDaemon::redirect(const msgpack::object* id) {
   r.pack().pack("type");
   r.pack().pack("redirect");
   r.pack().pack("leader");
-  auto leader = kv_.members().find(node_->leader());
+  auto leader = addresses_.find(node_->leader());
   std::string why;
   std::optional<PeerAddress> addr;
-  if (node_->leader() != raft::kNoNode && leader != kv_.members().end()) addr = parse_peer_address(leader->second, &why);
+  if (node_->leader() != raft::kNoNode && leader != addresses_.end()) addr = parse_peer_address(leader->second, &why);
   if (addr) {
     r.pack().pack_array(2);
     r.pack().pack(addr->host);
