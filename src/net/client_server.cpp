@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "fednode/net/tcp_listener.h"
+
 namespace fednode::net {
 
 using asio::ip::tcp;
@@ -128,19 +130,10 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 ClientServer::ClientServer(asio::io_context& io, std::size_t max_request_bytes, Handler handler)
-    : io_(io), acceptor_(io), max_request_bytes_(max_request_bytes), handler_(std::move(handler)) {}
+    : acceptor_(io), max_request_bytes_(max_request_bytes), handler_(std::move(handler)) {}
 
 Status ClientServer::listen(const PeerAddress& self) {
-  std::error_code ec;
-  tcp::resolver resolver(io_);
-  auto results = resolver.resolve(tcp::v4(), self.host, std::to_string(self.port), ec);
-  if (ec || results.empty()) return Status::error("cannot resolve " + self.to_string() + ": " + ec.message());
-  tcp::endpoint ep = *results.begin();
-  acceptor_.open(ep.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(ep, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Status::error("cannot listen on TCP " + self.to_string() + ": " + ec.message());
+  if (Status s = open_listener(acceptor_, self, "TCP"); !s.ok()) return s;
   accept();
   return {};
 }

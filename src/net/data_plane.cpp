@@ -3,6 +3,8 @@
 #include <msgpack.hpp>
 #include <spdlog/spdlog.h>
 
+#include "fednode/net/tcp_listener.h"
+
 #include "fednode/net/client_connection.h"
 #include "fednode/util/msgpack_pack.h"
 
@@ -194,19 +196,10 @@ std::string request(const char* op, const std::string& id, const std::string* da
 
 DataPlaneServer::DataPlaneServer(asio::io_context& io, fl::ModelStore& store, std::size_t max_frame,
                                  std::chrono::milliseconds idle_timeout)
-    : io_(io), acceptor_(io), store_(store), max_frame_(max_frame), idle_timeout_(idle_timeout) {}
+    : acceptor_(io), store_(store), max_frame_(max_frame), idle_timeout_(idle_timeout) {}
 
 Status DataPlaneServer::listen(const PeerAddress& address) {
-  std::error_code ec;
-  tcp::resolver resolver(io_);
-  auto results = resolver.resolve(tcp::v4(), address.host, std::to_string(address.port), ec);
-  if (ec || results.empty()) return Status::error("cannot resolve " + address.to_string() + ": " + ec.message());
-  tcp::endpoint ep = *results.begin();
-  acceptor_.open(ep.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(ep, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Status::error("cannot listen on data plane " + address.to_string() + ": " + ec.message());
+  if (Status s = open_listener(acceptor_, address, "data plane"); !s.ok()) return s;
   accept();
   return {};
 }

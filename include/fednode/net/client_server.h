@@ -51,7 +51,6 @@ class ClientServer {
 
  private:
   void accept();
-  asio::io_context& io_;
   asio::ip::tcp::acceptor acceptor_;
   std::size_t max_request_bytes_;
   Handler handler_;

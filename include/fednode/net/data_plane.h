@@ -32,7 +32,6 @@ class DataPlaneServer {
 
  private:
   void accept();
-  asio::io_context& io_;
   asio::ip::tcp::acceptor acceptor_;
   fl::ModelStore& store_;
   std::size_t max_frame_;
