@@ -151,7 +151,7 @@ class Simulation {
   void handle_ready(Peer& p);
   void apply(Peer& p, const Entry& e);
   void install_snapshot(Peer& p, const Snapshot& s);
-  void send(const Peer& from, const Message& m, bool lossy);
+  void send(const Message& m);
   void deliver_due();
   void faults();
   void client_requests();
@@ -367,7 +367,7 @@ void Simulation::handle_ready(Peer& p) {
     ++result_.stats.snapshots_installed;
   }
   // 2. then the messages that depend on it
-  for (const auto& m : rd.messages) send(p, m, true);
+  for (const auto& m : rd.messages) send(m);
   // 3. then apply
   for (const auto& e : rd.committed_entries) apply(p, e);
   for (const auto& rs : rd.read_states) {
@@ -399,17 +399,16 @@ void Simulation::handle_ready(Peer& p) {
   p.node->advance(rd);
 }
 
-void Simulation::send(const Peer& from, const Message& m, bool lossy) {
-  if (lossy && faults_on_ && rng_.chance(drop_)) return;
+void Simulation::send(const Message& m) {
+  if (faults_on_ && rng_.chance(drop_)) return;
   // Faults include reordering by random delays, even delays longer than the election timeout.
   // The quiet phase has the timing Raft needs for liveness (§5.6: broadcast time << election
   // timeout): one tick, in order.
   std::uint64_t delay = faults_on_ ? rng_.below(static_cast<std::uint64_t>(max_delay_) + 1) : 1;
   network_.push_back({now_ + delay, order_++, m});
-  if (lossy && faults_on_ && rng_.chance(dup_)) {
+  if (faults_on_ && rng_.chance(dup_)) {
     network_.push_back({now_ + rng_.below(static_cast<std::uint64_t>(max_delay_) * 3 + 1), order_++, m});
   }
-  (void)from;
   if (network_.size() > 200000 && result_.ok) {
     std::map<std::string, int> histogram;
     for (const auto& f : network_) histogram[message_type_name(f.message.type)]++;
