@@ -33,6 +33,19 @@ std::string check_node_options(const NodeOptions& o) {
   if (o.data_port != 0 && o.data_port == o.self.port) {
     return "--data-port " + std::to_string(o.data_port) + " equals the peer port";
   }
+  for (const auto& spec : o.fl.crash_at) {
+    auto colon = spec.find(':');
+    std::string point = spec.substr(0, colon);
+    bool number = colon != std::string::npos && colon + 1 < spec.size() &&
+                  spec.find_first_not_of("0123456789", colon + 1) == std::string::npos;
+    if (!number || (point != "start" && point != "training" && point != "aggregating" && point != "pushed")) {
+      return "--crash-at '" + spec + "' is not POINT:ROUND with POINT start|training|aggregating|pushed";
+    }
+  }
+  if (!o.fl.crash_at.empty() && o.fl.crash_marker_dir.empty()) return "--crash-at needs --crash-marker-dir";
+  if (o.fl.model.size() && o.fl.model != "cifar10-cnn" && o.fl.model != "fmnist-cnn") {
+    return "--model '" + o.fl.model + "' is not one of cifar10-cnn|fmnist-cnn";
+  }
   if (o.data_port == 0 && o.self.port > 65535 - 1000) {
     return "peer port " + std::to_string(o.self.port) +
            " leaves no room for the default data port (port + 1000); set --data-port";
@@ -71,6 +84,38 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   app.add_option("--snapshot-entries", node.snapshot_entries, "Compact the log after this many applied entries")
       ->check(CLI::Range(std::uint64_t{16}, std::uint64_t{100000000}))->capture_default_str();
   app.add_flag("--join", node.join, "Start empty and wait to be added by the leader (fednode ctl add-peer)");
+  FlOptions& fl = node.fl;
+  const char* group = "Federated training";
+  app.add_option("--rounds", fl.rounds, "Rounds to train (0: no training)")->group(group)->capture_default_str();
+  app.add_option("--local-epochs", fl.local_epochs)->check(CLI::Range(1, 10000))->group(group)->capture_default_str();
+  app.add_option("--batch-size", fl.batch_size)->check(CLI::Range(1, 65536))->group(group)->capture_default_str();
+  app.add_option("--lr", fl.lr)->check(CLI::PositiveNumber)->group(group)->capture_default_str();
+  app.add_option("--momentum", fl.momentum)->check(CLI::Range(0.0, 1.0))->group(group)->capture_default_str();
+  app.add_option("--min-clients", fl.min_clients, "Fewest updates a round may aggregate")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100000}))->group(group)->capture_default_str();
+  app.add_option("--fraction", fl.fraction, "Share of the live trainers invited each round")
+      ->check(CLI::Range(0.01, 1.0))->group(group)->capture_default_str();
+  app.add_option("--deadline-s", fl.deadline_s, "Seconds the aggregator waits for updates")
+      ->check(CLI::Range(0.1, 86400.0))->group(group)->capture_default_str();
+  app.add_option("--dataset", fl.dataset, "cifar10 | fashion-mnist")
+      ->check(CLI::IsMember({"cifar10", "fashion-mnist"}))->group(group)->capture_default_str();
+  app.add_option("--dataset-dir", fl.dataset_dir, "Default: data/cifar-10-batches-bin, or /usr/share/datasets/fashion-mnist")
+      ->group(group);
+  app.add_option("--model", fl.model, "Default: cifar10-cnn or fmnist-cnn by data set")->group(group);
+  app.add_option("--partition", fl.partition, "iid | dirichlet")
+      ->check(CLI::IsMember({"iid", "dirichlet"}))->group(group)->capture_default_str();
+  app.add_option("--alpha", fl.alpha, "Dirichlet concentration")->check(CLI::PositiveNumber)->group(group)->capture_default_str();
+  app.add_option("--seed", fl.seed, "Initial model and partition seed")->group(group)->capture_default_str();
+  app.add_option("--train-limit", fl.train_limit, "Use only the first N training samples (0: all)")->group(group)->capture_default_str();
+  app.add_option("--test-limit", fl.test_limit, "Evaluate on the first N test samples (0: all)")->group(group)->capture_default_str();
+  app.add_option("--torch-threads", fl.torch_threads, "libtorch threads of this node")
+      ->check(CLI::Range(1, 256))->group(group)->capture_default_str();
+  app.add_option("--rotate-every", fl.rotate_every, "Hand leadership to the next voter after every K committed rounds (0: never)")
+      ->group(group)->capture_default_str();
+  app.add_option("--crash-at", fl.crash_at, "Test fault injection: exit like kill -9 at POINT:ROUND (start|training|aggregating|pushed)")
+      ->group(group);
+  app.add_option("--crash-marker-dir", fl.crash_marker_dir, "Test fault injection: one crash per marker in this directory")
+      ->group(group);
 
   TrainLocalOptions train;
   CLI::App* train_cmd = app.add_subcommand("train-local", "Train centrally on one machine and print test accuracy per epoch (the baseline)");
@@ -131,6 +176,7 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   node.data_port = static_cast<std::uint16_t>(data_port);
   if (auto problem = check_node_options(node); !problem.empty()) return usage_error(problem);
   if (node.data_port == 0) node.data_port = static_cast<std::uint16_t>(node.self.port + 1000);
+  if (node.fl.model.empty()) node.fl.model = node.fl.dataset == "cifar10" ? "cifar10-cnn" : "fmnist-cnn";
   if (node.data_dir.empty()) {
     std::string host = node.self.host;
     for (char& c : host) {

@@ -118,8 +118,8 @@ int print_cluster_status(const PeerAddress& first) {
       for (std::uint32_t i = 0; i < cl->via.array.size; ++i) members.push_back(net::as_string(&cl->via.array.ptr[i]));
     }
   }
-  std::printf("%-22s %-9s %6s %8s %8s %12s %12s %12s %12s\n", "node", "role", "term", "commit", "applied",
-              "raft in", "raft out", "client in", "client out");
+  std::printf("%-22s %-9s %6s %8s %8s %12s %12s %12s %12s %12s %12s\n", "node", "role", "term", "commit", "applied",
+              "raft in", "raft out", "client in", "client out", "data in", "data out");
   for (const auto& m : members) {
     std::string why;
     auto addr = parse_peer_address(m, &why);
@@ -131,7 +131,7 @@ int print_cluster_status(const PeerAddress& first) {
       continue;
     }
     const auto& o = h.get();
-    std::printf("%-22s %-9s %6llu %8llu %8llu %12llu %12llu %12llu %12llu\n", m.c_str(),
+    std::printf("%-22s %-9s %6llu %8llu %8llu %12llu %12llu %12llu %12llu %12llu %12llu\n", m.c_str(),
                 net::as_string(net::map_field(o, "status")).c_str(),
                 static_cast<unsigned long long>(u64_at(o, {"persist", "currentTerm"})),
                 static_cast<unsigned long long>(u64_at(o, {"log", "commitIndex"})),
@@ -139,7 +139,9 @@ int print_cluster_status(const PeerAddress& first) {
                 static_cast<unsigned long long>(u64_at(o, {"stats", "raft_udp", "bytes_in"})),
                 static_cast<unsigned long long>(u64_at(o, {"stats", "raft_udp", "bytes_out"})),
                 static_cast<unsigned long long>(u64_at(o, {"stats", "client_tcp", "bytes_in"})),
-                static_cast<unsigned long long>(u64_at(o, {"stats", "client_tcp", "bytes_out"})));
+                static_cast<unsigned long long>(u64_at(o, {"stats", "client_tcp", "bytes_out"})),
+                static_cast<unsigned long long>(u64_at(o, {"stats", "data_tcp", "bytes_in"})),
+                static_cast<unsigned long long>(u64_at(o, {"stats", "data_tcp", "bytes_out"})));
   }
   return 0;
 }
@@ -149,7 +151,8 @@ int print_cluster_status(const PeerAddress& first) {
 int run_ctl(const std::vector<std::string>& args) {
   auto usage = [] {
     std::fputs("usage: fednode ctl HOST:PORT get | set KEY VALUE | del KEY | status | diagnostic |\n"
-               "                    add-peer H:P [--learner] | remove-peer H:P | transfer-leader H:P\n", stderr);
+               "                    add-peer H:P [--learner] | remove-peer H:P | transfer-leader H:P |\n"
+               "                    rounds [--tsv] [--since N]\n", stderr);
     return 2;
   };
   if (args.size() < 2) return usage();
@@ -169,6 +172,8 @@ int run_ctl(const std::vector<std::string>& args) {
     req = request("append", {}, data("delete", args[2], nullptr));
   } else if (cmd == "status" && args.size() == 2) {
     return print_cluster_status(*address);
+  } else if (cmd == "rounds") {
+    return print_rounds(*address, {args.begin() + 2, args.end()});
   } else if (cmd == "transfer-leader" && args.size() == 3) {
     auto peer = parse_peer_address(args[2], &why);
     if (!peer) {

@@ -1,6 +1,8 @@
 // The peer daemon: one asio io_context thread (the control loop) owns the Raft node, its
-// storage, the UDP peer channel, the TCP client channel, the tick timer and the key-value
-// state machine. After every input it drains the node's Ready: persist, send, apply.
+// storage, the UDP peer channel, the TCP client channel, the tick timer, the replicated state
+// machine (key-value map + FL rounds) and the role controller (which owns the data plane).
+// After every input it drains the node's Ready: persist, send, apply, then lets the role
+// controller act on what changed.
 #include "fednode/app/peer_daemon.h"
 
 #include <asio.hpp>
@@ -10,7 +12,9 @@
 #include <chrono>
 #include <map>
 
-#include "fednode/app/kv_store.h"
+#include "fednode/app/event_log.h"
+#include "fednode/app/role_controller.h"
+#include "fednode/app/state_machine.h"
 #include "fednode/net/client_connection.h"
 #include "fednode/net/client_server.h"
 #include "fednode/net/peer_transport.h"
@@ -32,7 +36,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t kDatagramHeadroom = 1024;  // header, snapshot metadata
 
-class PeerDaemon {
+class PeerDaemon : public RaftHost {
  public:
   explicit PeerDaemon(const NodeOptions& o)
       : opt_(o),
@@ -50,9 +54,43 @@ class PeerDaemon {
       return 1;
     }
     io_.run();
+    if (controller_) controller_->stop();
+    events_.write("stopped");
     spdlog::info("stopped; storage synced");
     return exit_code_;
   }
+
+  // RaftHost, for the role controller.
+  raft::NodeId self_id() const override { return self_id_; }
+  raft::Role role() const override { return node_->role(); }
+  raft::Term term() const override { return node_->term(); }
+  raft::Index term_start_index() const override { return term_start_index_; }
+  bool term_start_applied() const override {
+    return node_->role() == raft::Role::kLeader && term_start_index_ > 0 && applied_ >= term_start_index_;
+  }
+  bool propose(const std::string& command) override {
+    if (node_->propose(command) != raft::RequestStatus::kOk) return false;
+    schedule_ready();
+    return true;
+  }
+  void flush() override { process_ready(); }
+  std::vector<raft::FollowerStatus> followers() const override { return node_->followers(); }
+  std::string address_of(raft::NodeId id) const override {
+    auto it = addresses_.find(id);
+    return it == addresses_.end() ? "" : it->second;
+  }
+  std::vector<raft::NodeId> member_ids() const override {
+    std::vector<raft::NodeId> ids;
+    for (const auto& [id, addr] : sm_.kv().members()) ids.push_back(id);
+    return ids;
+  }
+  bool transfer_leadership(raft::NodeId to) override {
+    if (node_->transfer_leadership(to) != raft::RequestStatus::kOk) return false;
+    schedule_ready();
+    return true;
+  }
+  const fl::RoundState& rounds() const override { return sm_.rounds(); }
+  void add_traffic(JsonLine* line) const override;
 
  private:
   Status start();
@@ -83,6 +121,8 @@ class PeerDaemon {
   std::string result(bool success, const msgpack::object* id, const std::string& reason = "");
   std::string state_map(const msgpack::object* id);
   std::string diagnostic(const msgpack::object* id);
+  std::string fl_status(const msgpack::object* id);
+  void note_leadership();
   void shutdown(int signo);
   void fatal(const Status& s) {
     spdlog::critical("{}; stopping", s.message());
@@ -99,7 +139,12 @@ class PeerDaemon {
   net::ClientServer clients_;
   std::unique_ptr<storage::DurableStorage> storage_;
   std::unique_ptr<raft::Node> node_;
-  KvStore kv_;
+  StateMachine sm_;
+  EventLog events_;
+  std::unique_ptr<RoleController> controller_;
+  raft::Index term_start_index_ = 0;
+  raft::Term leader_term_ = 0;
+  bool polling_ = false;
   std::map<raft::NodeId, std::string> addresses_;  // every peer we know how to reach
   raft::Index applied_ = 0;
   struct PendingWrite {
@@ -154,13 +199,13 @@ Status PeerDaemon::start() {
     spdlog::info("bootstrapped a group of {} voters", all.size());
   }
   if (!storage_->snapshot().empty()) {
-    if (Status s = kv_.restore(storage_->snapshot().data); !s.ok()) return Status::error(opt_.data_dir + ": " + s.message());
+    if (Status s = sm_.restore(storage_->snapshot().data); !s.ok()) return Status::error(opt_.data_dir + ": " + s.message());
     applied_ = storage_->snapshot().meta.index;
   }
   // Peers named on the command line are reachable before the log says who the members are;
   // they go to the transport and the local address book, not into the replicated state.
   for (const auto& p : opt_.peers) learn_address(node_id_of(p), p.to_string());
-  for (const auto& [id, addr] : kv_.members()) learn_address(id, addr);
+  for (const auto& [id, addr] : sm_.kv().members()) learn_address(id, addr);
 
   raft::Config c;
   c.id = self_id_;
@@ -172,18 +217,23 @@ Status PeerDaemon::start() {
   c.random_seed = self_id_ ^ static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
   node_ = std::make_unique<raft::Node>(c, *storage_);
 
+  if (Status s = events_.open(opt_.data_dir + "/events.jsonl", opt_.self.to_string()); !s.ok()) return s;
   if (Status s = peers_.bind(opt_.self); !s.ok()) return s;
   if (Status s = clients_.listen(opt_.self); !s.ok()) return s;
+  controller_ = std::make_unique<RoleController>(io_, *this, opt_, events_);
+  if (Status s = controller_->start(); !s.ok()) return s;
+  events_.write("started", JsonLine().add("data_port", std::uint64_t{opt_.data_port}).add("applied", applied_));
   signals_.async_wait([this](const std::error_code&, int signo) { shutdown(signo); });
   schedule_tick();
-  spdlog::info("node {:x} up: Raft on UDP {}, clients on TCP {}, {} peer(s), data in {}", self_id_, opt_.self.to_string(),
-               opt_.self.to_string(), opt_.peers.size(), opt_.data_dir);
+  spdlog::info("node {:x} up: Raft on UDP {}, clients on TCP {}, data plane on TCP {}:{}, {} peer(s), data in {}",
+               self_id_, opt_.self.to_string(), opt_.self.to_string(), opt_.self.host, opt_.data_port,
+               opt_.peers.size(), opt_.data_dir);
   process_ready();
   return {};
 }
 
 void PeerDaemon::learn_member(raft::NodeId id, const std::string& address) {
-  kv_.members()[id] = address;
+  sm_.kv().members()[id] = address;
   learn_address(id, address);
 }
 
@@ -197,6 +247,30 @@ void PeerDaemon::learn_address(raft::NodeId id, const std::string& address) {
     return;
   }
   if (Status s = peers_.add_peer(id, *parsed); !s.ok()) spdlog::warn("member {:x}: {}", id, s.message());
+}
+
+// A new leader remembers where its term starts in the log: once that entry is applied, the
+// replicated state is current and the role controller may act on it.
+void PeerDaemon::note_leadership() {
+  if (node_->role() != raft::Role::kLeader || leader_term_ == node_->term()) return;
+  leader_term_ = node_->term();
+  raft::Index i = node_->last_index();
+  while (i > node_->first_index() && node_->log_term(i - 1) == leader_term_) --i;
+  term_start_index_ = i;
+}
+
+void PeerDaemon::add_traffic(JsonLine* line) const {
+  auto channel = [](const net::ChannelCounters& c) {
+    return JsonLine()
+        .add("bytes_in", c.bytes_in)
+        .add("bytes_out", c.bytes_out)
+        .add("messages_in", c.messages_in)
+        .add("messages_out", c.messages_out)
+        .str();
+  };
+  line->add_raw("raft_udp", channel(peers_.counters()));
+  line->add_raw("client_tcp", channel(clients_.counters()));
+  line->add_raw("data_tcp", channel(controller_->data_counters()));
 }
 
 void PeerDaemon::schedule_tick() {
@@ -218,11 +292,11 @@ void PeerDaemon::process_ready() {
       return;
     }
     if (rd.snapshot) {
-      if (Status s = kv_.restore(rd.snapshot->data); !s.ok()) {
+      if (Status s = sm_.restore(rd.snapshot->data); !s.ok()) {
         fatal(Status::error("snapshot from leader: " + s.message()));
         return;
       }
-      for (const auto& [id, addr] : kv_.members()) learn_address(id, addr);
+      for (const auto& [id, addr] : sm_.kv().members()) learn_address(id, addr);
       applied_ = rd.snapshot->meta.index;
     }
     // 2. send
@@ -237,12 +311,19 @@ void PeerDaemon::process_ready() {
     }
     serve_reads();
     if (rd.snapshot_due && applied_ > storage_->snapshot().meta.index) {
-      if (Status s = storage_->create_snapshot(applied_, node_->conf_state(), kv_.snapshot()); !s.ok()) {
+      if (Status s = storage_->create_snapshot(applied_, node_->conf_state(), sm_.snapshot()); !s.ok()) {
         fatal(s);
         return;
       }
     }
     node_->advance(rd);
+    note_leadership();
+  }
+  note_leadership();
+  if (controller_ && !polling_) {
+    polling_ = true;
+    controller_->poll();
+    polling_ = false;
   }
   // A node that lost leadership cannot confirm reads any more.
   if (node_->role() != raft::Role::kLeader) {
@@ -262,7 +343,7 @@ void PeerDaemon::apply(const raft::Entry& e) {
   if (e.type == raft::EntryType::kConfChange) {
     if (auto cc = raft::decode_conf_change(e.data)) {
       if (cc->type == raft::ConfChangeType::kRemove) {
-        kv_.members().erase(cc->node);
+        sm_.kv().members().erase(cc->node);
         addresses_.erase(cc->node);
         peers_.remove_peer(cc->node);
       } else if (!cc->context.empty()) {
@@ -270,7 +351,13 @@ void PeerDaemon::apply(const raft::Entry& e) {
       }
     }
   } else if (!e.data.empty()) {
-    if (Status s = kv_.apply(e.data); !s.ok()) spdlog::error("entry {}: {}", e.index, s.message());
+    fl::RoundEvent event;
+    std::string why;
+    if (Status s = sm_.apply(e.data, &event, &why); !s.ok()) {
+      spdlog::error("entry {}: {}", e.index, s.message());
+    } else if (controller_ && (event != fl::RoundEvent::kIgnored || !why.empty())) {
+      controller_->on_round_event(event, why);
+    }
   }
   auto it = pending_writes_.find(e.index);
   if (it != pending_writes_.end()) {
@@ -328,8 +415,8 @@ std::string PeerDaemon::state_map(const msgpack::object* id) {
   // zatt answers `get` with the state map itself.
   msgpack::sbuffer b;
   msgpack::packer<msgpack::sbuffer> p(b);
-  p.pack_map(static_cast<std::uint32_t>(kv_.entries().size() + (id ? 1 : 0)));
-  for (const auto& [k, v] : kv_.entries()) {
+  p.pack_map(static_cast<std::uint32_t>(sm_.kv().entries().size() + (id ? 1 : 0)));
+  for (const auto& [k, v] : sm_.kv().entries()) {
     p.pack(k);
     b.write(v.data(), v.size());
   }
@@ -343,8 +430,10 @@ std::string PeerDaemon::state_map(const msgpack::object* id) {
 std::string PeerDaemon::diagnostic(const msgpack::object* id) {
   const char* status = node_->role() == raft::Role::kLeader ? "Leader"
                        : node_->role() == raft::Role::kFollower ? "Follower" : "Candidate";
-  net::Response r(5, id);
+  net::Response r(6, id);
   auto& p = r.pack();
+  p.pack("data_port");
+  p.pack(opt_.data_port);
   p.pack("status");
   p.pack(status);
   p.pack("persist");
@@ -359,7 +448,7 @@ std::string PeerDaemon::diagnostic(const msgpack::object* id) {
   p.pack(node_->leader());
   p.pack("cluster");
   std::vector<std::string> cluster;
-  for (const auto& [mid, addr] : kv_.members()) cluster.push_back(addr);
+  for (const auto& [mid, addr] : sm_.kv().members()) cluster.push_back(addr);
   p.pack(cluster);
   p.pack("address");
   p.pack(opt_.self.to_string());
@@ -376,7 +465,7 @@ std::string PeerDaemon::diagnostic(const msgpack::object* id) {
   p.pack("snapshotIndex");
   p.pack(storage_->snapshot().meta.index);
   p.pack("stats");
-  p.pack_map(3);
+  p.pack_map(4);
   p.pack("uptime");
   p.pack(std::chrono::duration<double>(Clock::now() - started_).count());
   auto channel = [&](const char* name, const net::ChannelCounters& c) {
@@ -397,6 +486,29 @@ std::string PeerDaemon::diagnostic(const msgpack::object* id) {
   };
   channel("raft_udp", peers_.counters());
   channel("client_tcp", clients_.counters());
+  channel("data_tcp", controller_->data_counters());
+  r.finish();
+  return r.bytes();
+}
+
+// Our own request: the replicated round state as this node has applied it, with the members'
+// addresses (to name aggregators and participants) and whether this node holds each model.
+std::string PeerDaemon::fl_status(const msgpack::object* id) {
+  const auto& rounds = sm_.rounds();
+  net::Response r(4, id);
+  auto& p = r.pack();
+  p.pack("type");
+  p.pack("fl_status");
+  p.pack("members");
+  p.pack(sm_.kv().members());
+  p.pack("rounds");
+  rounds.pack(p);
+  p.pack("have_models");
+  std::vector<std::string> have;
+  for (const auto& rec : rounds.committed()) {
+    if (controller_->has_model(rec.model_id)) have.push_back(rec.model_id);
+  }
+  p.pack(have);
   r.finish();
   return r.bytes();
 }
@@ -406,6 +518,8 @@ void PeerDaemon::on_client(const msgpack::object& req, const std::string& type, 
   bool leader = node_->role() == raft::Role::kLeader;
   if (type == "diagnostic") {
     reply(diagnostic(id), false);
+  } else if (type == "fl_status") {
+    reply(fl_status(id), false);
   } else if (type == "get") {
     const msgpack::object* stale = net::map_field(req, "stale");
     if ((stale && stale->type == msgpack::type::BOOLEAN && stale->via.boolean)) {
@@ -500,6 +614,7 @@ void PeerDaemon::shutdown(int signo) {
   if (stopping_) return;
   stopping_ = true;
   spdlog::info("signal {}: shutting down", signo);
+  if (controller_) controller_->stop();
   // A leader hands over first, so the group does not wait out an election timeout.
   if (node_->role() == raft::Role::kLeader) {
     raft::NodeId best = raft::kNoNode;

@@ -200,6 +200,7 @@ Status train_local(const std::string& model, const ModelWeights& base, const Dat
     std::size_t batches = (order.size() + config.batch_size - 1) / config.batch_size;
     double sum = 0;
     for (std::size_t b = 0; b < batches; ++b) {
+      if (config.should_stop && config.should_stop()) return Status::error(std::string(kTrainingStopped));
       std::size_t start = b * config.batch_size, n = std::min<std::size_t>(config.batch_size, order.size() - start);
       auto [x, y] = make_batch(*spec, data, &order[start], n, config.augment, rng);
       opt.zero_grad();

@@ -50,9 +50,9 @@ std::string bin_field(const msgpack::object& map, const char* key) {
 class DataSession : public std::enable_shared_from_this<DataSession> {
  public:
   DataSession(tcp::socket s, fl::ModelStore& store, std::size_t max_frame, std::chrono::milliseconds idle,
-              std::shared_ptr<ChannelCounters> counters)
+              std::shared_ptr<ChannelCounters> counters, std::shared_ptr<DataPlaneServer::UpdateHandler> handler)
       : socket_(std::move(s)), timer_(socket_.get_executor()), store_(store), max_frame_(max_frame), idle_(idle),
-        counters_(std::move(counters)) {}
+        counters_(std::move(counters)), handler_(std::move(handler)) {}
   void start() { read_header(); }
 
  private:
@@ -90,7 +90,9 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
     }
     const auto& req = h.get();
     std::string op = as_string(map_field(req, "op")), id = as_string(map_field(req, "id"));
-    if (req.type != msgpack::type::MAP || (op != "fetch" && op != "push")) return close("frame has no op fetch|push");
+    if (req.type != msgpack::type::MAP || (op != "fetch" && op != "push" && op != "update")) {
+      return close("frame has no op fetch|push|update");
+    }
     if (!fl::ModelStore::valid_id(id)) return reply(answer(false, "id must be 64 hex digits", false));
     if (op == "fetch") {
       std::string data;
@@ -99,9 +101,34 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
     }
     std::string data = bin_field(req, "data");
     if (fl::sha256_hex(data) != id) return reply(answer(false, "data does not hash to id " + id, false));
+    UpdateNotice notice;
+    if (op == "update" && !parse_notice(req, &notice)) {
+      return close("update frame needs unsigned round, term, attempt, node, samples and numeric train_loss");
+    }
     std::string stored;
-    Status s = store_.put_bytes(data, &stored);
-    reply(s.ok() ? answer(true, "", false) : answer(false, s.message(), false));
+    if (Status s = store_.put_bytes(data, &stored); !s.ok()) return reply(answer(false, s.message(), false));
+    if (op == "push") return reply(answer(true, "", false));
+    notice.id = id;
+    std::string refused = *handler_ ? (*handler_)(notice) : "this node is not aggregating";
+    reply(refused.empty() ? answer(true, "", false) : answer(false, refused, false));
+  }
+  static bool parse_notice(const msgpack::object& req, UpdateNotice* n) {
+    auto u64 = [&](const char* k, std::uint64_t* out) {
+      const msgpack::object* o = map_field(req, k);
+      if (!o || o->type != msgpack::type::POSITIVE_INTEGER) return false;
+      *out = o->via.u64;
+      return true;
+    };
+    auto f64 = [&](const char* k, double* out) {
+      const msgpack::object* o = map_field(req, k);
+      if (!o) return false;
+      if (o->type == msgpack::type::FLOAT32 || o->type == msgpack::type::FLOAT64) *out = o->via.f64;
+      else if (o->type == msgpack::type::POSITIVE_INTEGER) *out = static_cast<double>(o->via.u64);
+      else return false;
+      return true;
+    };
+    return u64("round", &n->round) && u64("term", &n->term) && u64("attempt", &n->attempt) && u64("node", &n->node) &&
+           u64("samples", &n->samples) && f64("train_loss", &n->train_loss) && f64("train_seconds", &n->train_seconds);
   }
   void reply(std::string payload) {
     auto out = std::make_shared<std::string>(frame(payload));
@@ -132,12 +159,13 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
   std::size_t max_frame_;
   std::chrono::milliseconds idle_;
   std::shared_ptr<ChannelCounters> counters_;
+  std::shared_ptr<DataPlaneServer::UpdateHandler> handler_;
   unsigned char header_[4] = {};
   std::string body_;
 };
 
 Status call(const PeerAddress& server, const std::string& request, msgpack::object_handle* out,
-            std::chrono::milliseconds timeout, std::size_t max_frame) {
+            std::chrono::milliseconds timeout, std::size_t max_frame, TransferStats* stats) {
   asio::io_context io;
   tcp::socket socket(io);
   tcp::resolver resolver(io);
@@ -163,6 +191,14 @@ Status call(const PeerAddress& server, const std::string& request, msgpack::obje
     });
   });
   io.run_for(timeout);
+  if (stats) {
+    stats->bytes_out += framed.size();
+    ++stats->messages_out;
+    if (!result) {
+      stats->bytes_in += 4 + body.size();
+      ++stats->messages_in;
+    }
+  }
   if (result == asio::error::would_block) return Status::error("data plane " + server.to_string() + ": timed out");
   if (result) return Status::error("data plane " + server.to_string() + ": " + result.message());
   try {
@@ -177,10 +213,26 @@ Status call(const PeerAddress& server, const std::string& request, msgpack::obje
   return {};
 }
 
-std::string request(const char* op, const std::string& id, const std::string* data) {
+std::string request(const char* op, const std::string& id, const std::string* data, const UpdateNotice* notice = nullptr) {
   msgpack::sbuffer b;
   MsgpackPacker p(b);
-  p.pack_map(data ? 3 : 2);
+  p.pack_map((data ? 3 : 2) + (notice ? 7 : 0));
+  if (notice) {
+    p.pack("round");
+    p.pack(notice->round);
+    p.pack("term");
+    p.pack(notice->term);
+    p.pack("attempt");
+    p.pack(notice->attempt);
+    p.pack("node");
+    p.pack(notice->node);
+    p.pack("samples");
+    p.pack(notice->samples);
+    p.pack("train_loss");
+    p.pack(notice->train_loss);
+    p.pack("train_seconds");
+    p.pack(notice->train_seconds);
+  }
   p.pack("op");
   p.pack(op);
   p.pack("id");
@@ -212,7 +264,7 @@ std::uint16_t DataPlaneServer::port() const {
 void DataPlaneServer::accept() {
   acceptor_.async_accept([this](const std::error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted) return;
-    if (!ec) std::make_shared<DataSession>(std::move(socket), store_, max_frame_, idle_timeout_, counters_)->start();
+    if (!ec) std::make_shared<DataSession>(std::move(socket), store_, max_frame_, idle_timeout_, counters_, handler_)->start();
     if (acceptor_.is_open()) accept();
   });
 }
@@ -223,18 +275,24 @@ void DataPlaneServer::close() {
 }
 
 Status fetch_blob(const PeerAddress& server, const std::string& id, std::string* data, std::chrono::milliseconds timeout,
-                  std::size_t max_frame) {
+                  std::size_t max_frame, TransferStats* stats) {
   msgpack::object_handle h;
-  if (Status s = call(server, request("fetch", id, nullptr), &h, timeout, max_frame); !s.ok()) return s;
+  if (Status s = call(server, request("fetch", id, nullptr), &h, timeout, max_frame, stats); !s.ok()) return s;
   *data = bin_field(h.get(), "data");
   if (fl::sha256_hex(*data) != id) return Status::error("data plane " + server.to_string() + ": blob does not hash to " + id);
   return {};
 }
 
 Status push_blob(const PeerAddress& server, const std::string& id, const std::string& data,
-                 std::chrono::milliseconds timeout) {
+                 std::chrono::milliseconds timeout, TransferStats* stats) {
   msgpack::object_handle h;
-  return call(server, request("push", id, &data), &h, timeout, kDefaultMaxFrame);
+  return call(server, request("push", id, &data), &h, timeout, kDefaultMaxFrame, stats);
+}
+
+Status upload_update(const PeerAddress& server, const UpdateNotice& notice, const std::string& data,
+                     std::chrono::milliseconds timeout, TransferStats* stats) {
+  msgpack::object_handle h;
+  return call(server, request("update", notice.id, &data, &notice), &h, timeout, kDefaultMaxFrame, stats);
 }
 
 }  // namespace fednode::net

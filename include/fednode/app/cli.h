@@ -13,6 +13,35 @@
 
 namespace fednode {
 
+// Federated training. The leader that finds no run configuration in the log proposes one made
+// of these values, so every peer should be started with the same ones; --dataset-dir,
+// --torch-threads, --rotate-every and the fault injection stay local.
+struct FlOptions {
+  std::uint64_t rounds = 0;  // 0: no training, the group only serves the key-value store
+  int local_epochs = 1;
+  int batch_size = 32;
+  double lr = 0.01;
+  double momentum = 0.9;
+  std::uint64_t min_clients = 1;
+  double fraction = 1.0;
+  double deadline_s = 120;
+  std::string dataset = "cifar10";  // cifar10 | fashion-mnist
+  std::string dataset_dir;          // default: data/cifar-10-batches-bin or Debian's fashion-mnist
+  std::string model;                // default: the data set's model
+  std::string partition = "iid";    // iid | dirichlet
+  double alpha = 0.5;
+  std::uint64_t seed = 1;
+  std::uint64_t train_limit = 0;
+  std::uint64_t test_limit = 0;
+  int torch_threads = 1;
+  std::uint64_t rotate_every = 0;  // hand leadership to the next voter after every K rounds
+  // Fault injection for tests: "POINT:ROUND" (POINT = start|training|aggregating|pushed) makes
+  // this node exit at once, like kill -9, when it reaches POINT of ROUND as aggregator, unless
+  // crash_marker_dir already holds the marker of that point (so one crash per group).
+  std::vector<std::string> crash_at;
+  std::string crash_marker_dir;
+};
+
 // Everything a peer needs to run. Option names on the command line and keys in the TOML config
 // file are the same (without the leading dashes).
 struct NodeOptions {
@@ -30,6 +59,7 @@ struct NodeOptions {
   std::size_t max_datagram = 60 * 1024;  // bytes per UDP datagram on the peer channel
   std::uint64_t snapshot_entries = 10000;  // compact the log past this many applied entries
   bool join = false;  // start empty and wait to be added (no bootstrap)
+  FlOptions fl;
 };
 
 // `fednode train-local`: the centralised baseline the federated runs are compared with.

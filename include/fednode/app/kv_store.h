@@ -21,6 +21,7 @@ class KvStore {
 
   const std::map<std::string, std::string>& entries() const { return map_; }  // value: msgpack
   std::map<raft::NodeId, std::string>& members() { return members_; }           // id -> HOST:PORT
+  const std::map<raft::NodeId, std::string>& members() const { return members_; }
 
   std::string snapshot() const;
   Status restore(std::string_view bytes);

@@ -22,7 +22,12 @@ struct TrainConfig {
   std::uint64_t seed = 1;
   // Called after each epoch with the weights so far (e.g. to evaluate a centralised baseline).
   std::function<void(int epoch, const ModelWeights& weights, double train_loss)> on_epoch;
+  // Polled before every batch; when it returns true training ends with kTrainingStopped (a
+  // superseded round, or shutdown).
+  std::function<bool()> should_stop;
 };
+
+inline constexpr const char* kTrainingStopped = "train: stopped";
 
 struct TrainProgress {
   int epoch = 0;  // 1-based

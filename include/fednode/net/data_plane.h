@@ -5,10 +5,14 @@
 // connection with a logged reason and nothing else.
 //   {op: fetch, id}            -> {ok: true, data: bin} | {ok: false, reason}
 //   {op: push, id, data: bin}  -> {ok: true} once stored (the id must be the data's SHA-256)
+//   {op: update, id, data: bin, round, term, attempt, node, samples, train_loss, train_seconds}
+//                              -> stored like push, then handed to the update handler, whose
+//                                 answer ("" = accepted, else the reason) is returned
 // Blobs live in a fl::ModelStore. Server runs on the control loop's io_context.
 #include <asio.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -21,14 +25,29 @@ namespace fednode::net {
 
 inline constexpr std::size_t kDefaultMaxFrame = 256u << 20;
 
+// A trainer's update for one round attempt (the weights travel as the blob `id`).
+struct UpdateNotice {
+  std::string id;
+  std::uint64_t round = 0, term = 0, attempt = 0, node = 0, samples = 0;
+  double train_loss = 0, train_seconds = 0;
+};
+
+// Bytes a blocking client call moved, for the caller's channel counters.
+struct TransferStats {
+  std::uint64_t bytes_in = 0, bytes_out = 0, messages_in = 0, messages_out = 0;
+};
+
 class DataPlaneServer {
  public:
+  using UpdateHandler = std::function<std::string(const UpdateNotice&)>;
   DataPlaneServer(asio::io_context& io, fl::ModelStore& store, std::size_t max_frame,
                   std::chrono::milliseconds idle_timeout);
   Status listen(const PeerAddress& address);
   void close();
   const ChannelCounters& counters() const { return *counters_; }
   std::uint16_t port() const;
+  // Without a handler, updates are refused ("this node is not aggregating").
+  void set_update_handler(UpdateHandler handler) { *handler_ = std::move(handler); }
 
  private:
   void accept();
@@ -37,12 +56,16 @@ class DataPlaneServer {
   std::size_t max_frame_;
   std::chrono::milliseconds idle_timeout_;
   std::shared_ptr<ChannelCounters> counters_ = std::make_shared<ChannelCounters>();
+  std::shared_ptr<UpdateHandler> handler_ = std::make_shared<UpdateHandler>();
 };
 
 // Blocking client (worker threads and tests).
 Status fetch_blob(const PeerAddress& server, const std::string& id, std::string* data,
-                  std::chrono::milliseconds timeout, std::size_t max_frame = kDefaultMaxFrame);
+                  std::chrono::milliseconds timeout, std::size_t max_frame = kDefaultMaxFrame,
+                  TransferStats* stats = nullptr);
 Status push_blob(const PeerAddress& server, const std::string& id, const std::string& data,
-                 std::chrono::milliseconds timeout);
+                 std::chrono::milliseconds timeout, TransferStats* stats = nullptr);
+Status upload_update(const PeerAddress& server, const UpdateNotice& notice, const std::string& data,
+                     std::chrono::milliseconds timeout, TransferStats* stats = nullptr);
 
 }  // namespace fednode::net

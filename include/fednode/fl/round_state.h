@@ -1,0 +1,126 @@
+#pragma once
+// RoundState: the federated-learning part of the replicated state machine. Every node applies
+// the same committed commands in the same order, so every node holds the same round history.
+// Commands are msgpack maps {fl: "config"|"start"|"commit", body: {...}}:
+//   config  the run's settings and the initial model id; the first committed one wins;
+//   start   round r begins (r = last committed + 1, base = last committed model); a later start
+//           of the same round replaces an uncommitted one (a new leader re-runs the round);
+//   commit  round r ends with a new model; only if it names the current start (term, attempt),
+//           so a deposed aggregator's late commit can never overwrite a re-run.
+// Anything else is ignored, deterministically, and reported as such. No I/O in here.
+#include <msgpack.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fednode/util/status.h"
+
+namespace fednode::fl {
+
+struct RoundConfig {
+  std::uint64_t rounds = 0;
+  int local_epochs = 1;
+  int batch_size = 32;
+  double lr = 0.01;
+  double momentum = 0.9;
+  std::uint64_t min_clients = 1;  // partial aggregation needs at least this many updates
+  double fraction = 1.0;          // share of the live trainers invited to each round
+  std::uint64_t deadline_ms = 120000;
+  std::string dataset = "cifar10";
+  std::string model = "cifar10-cnn";
+  std::string partition = "iid";  // iid | dirichlet
+  double alpha = 0.5;             // Dirichlet concentration
+  std::uint64_t seed = 1;
+  std::uint64_t train_limit = 0;  // use only the first N training samples (0: all)
+  std::uint64_t test_limit = 0;   // evaluate on the first N test samples (0: all)
+  std::string initial_model_id;
+  MSGPACK_DEFINE_MAP(rounds, local_epochs, batch_size, lr, momentum, min_clients, fraction, deadline_ms, dataset, model,
+                     partition, alpha, seed, train_limit, test_limit, initial_model_id);
+};
+
+struct RoundStart {
+  std::uint64_t round = 0;
+  std::uint64_t term = 0;     // the aggregator's Raft term
+  std::uint64_t attempt = 0;  // distinguishes re-runs within one term
+  std::string base_model_id;
+  std::vector<std::uint64_t> participants;  // trainers' node ids, ascending
+  std::uint64_t aggregator = 0;
+  std::uint64_t deadline_ms = 0;
+  std::uint64_t start_ms = 0;  // wall clock (Unix ms) when proposed
+  MSGPACK_DEFINE_MAP(round, term, attempt, base_model_id, participants, aggregator, deadline_ms, start_ms);
+};
+
+struct TrainerResult {
+  std::uint64_t node = 0;
+  std::uint64_t samples = 0;
+  double train_loss = 0;
+  double train_seconds = 0;
+  MSGPACK_DEFINE_MAP(node, samples, train_loss, train_seconds);
+};
+
+struct RoundRecord {
+  std::uint64_t round = 0;
+  std::uint64_t term = 0;
+  std::uint64_t attempt = 0;
+  std::string model_id;
+  std::string base_model_id;
+  std::uint64_t aggregator = 0;
+  std::vector<std::uint64_t> participants;  // invited
+  std::vector<TrainerResult> results;       // aggregated (a subset under partial aggregation)
+  double train_loss = 0;                    // sample-weighted over results
+  double test_loss = 0;
+  double test_accuracy = 0;
+  std::uint64_t start_ms = 0, end_ms = 0;
+  std::uint64_t samples() const;
+  MSGPACK_DEFINE_MAP(round, term, attempt, model_id, base_model_id, aggregator, participants, results, train_loss,
+                     test_loss, test_accuracy, start_ms, end_ms);
+};
+
+enum class RoundEvent { kIgnored, kConfig, kStart, kCommit };
+
+class RoundState {
+ public:
+  static std::string encode_config(const RoundConfig& c);
+  static std::string encode_start(const RoundStart& s);
+  static std::string encode_commit(const RoundRecord& r);
+  // True for bytes that are an FL command (a map with key "fl"), whatever their validity.
+  static bool is_command(const msgpack::object& o);
+
+  // Applies an FL command; an undecodable one is an error, a well-formed one that does not fit
+  // the state is kIgnored with `why` set.
+  Status apply(const msgpack::object& command, RoundEvent* event, std::string* why);
+
+  const std::optional<RoundConfig>& config() const { return config_; }
+  const std::optional<RoundStart>& current() const { return current_; }
+  const std::vector<RoundRecord>& committed() const { return committed_; }
+  std::uint64_t last_round() const { return committed_.empty() ? 0 : committed_.back().round; }
+  // The model the next round starts from: the last committed one, or the initial model.
+  std::string last_model_id() const;
+  bool done() const { return config_ && last_round() >= config_->rounds; }
+
+  void pack(msgpack::packer<msgpack::sbuffer>& p) const;
+  Status restore(const msgpack::object& o);
+
+ private:
+  std::optional<RoundConfig> config_;
+  std::optional<RoundStart> current_;
+  std::vector<RoundRecord> committed_;
+};
+
+// Unix time in milliseconds (round start/end stamps; only for reports, never for decisions
+// that must agree).
+std::uint64_t unix_ms();
+
+}  // namespace fednode::fl
+
+namespace fednode::fl {
+
+// The trainers invited to a round: ceil(fraction * live) of the live candidates, chosen by a
+// shuffle seeded with (seed, round), returned ascending. Pure, so it is unit-tested.
+std::vector<std::uint64_t> choose_participants(std::vector<std::uint64_t> live, double fraction, std::uint64_t seed,
+                                               std::uint64_t round);
+
+}  // namespace fednode::fl

@@ -1,0 +1,107 @@
+// `fednode ctl HOST:PORT rounds [--tsv] [--since N]`: the committed rounds as the node at
+// HOST:PORT has applied them (any node answers; no redirect).
+#include <cstdio>
+#include <map>
+#include <msgpack.hpp>
+
+#include "fednode/app/ctl.h"
+#include "fednode/fl/round_state.h"
+#include "fednode/net/client_connection.h"
+
+namespace fednode {
+
+int print_rounds(const PeerAddress& address, const std::vector<std::string>& flags) {
+  bool tsv = false;
+  std::uint64_t since = 0;
+  for (std::size_t i = 0; i < flags.size(); ++i) {
+    if (flags[i] == "--tsv") {
+      tsv = true;
+    } else if (flags[i] == "--since" && i + 1 < flags.size() &&
+               flags[i + 1].find_first_not_of("0123456789") == std::string::npos && !flags[i + 1].empty()) {
+      since = std::stoull(flags[++i]);
+    } else {
+      std::fprintf(stderr, "fednode ctl: rounds takes --tsv and --since N, not '%s'\n", flags[i].c_str());
+      return 2;
+    }
+  }
+  msgpack::sbuffer b;
+  msgpack::packer<msgpack::sbuffer> p(b);
+  p.pack_map(2);
+  p.pack("type");
+  p.pack("fl_status");
+  p.pack("id");
+  p.pack(1);
+  net::ClientConnection c;
+  msgpack::object_handle h;
+  const auto timeout = std::chrono::milliseconds(5000);
+  Status s = c.connect(address, timeout);
+  if (s.ok()) s = c.call(std::string(b.data(), b.size()), &h, timeout);
+  if (!s.ok()) {
+    std::fprintf(stderr, "fednode ctl: %s: %s\n", address.to_string().c_str(), s.message().c_str());
+    return 1;
+  }
+  fl::RoundState rounds;
+  std::map<std::uint64_t, std::string> members;
+  std::vector<std::string> have;
+  const msgpack::object* ro = net::map_field(h.get(), "rounds");
+  if (!ro) {
+    std::fprintf(stderr, "fednode ctl: %s: %s\n", address.to_string().c_str(),
+                 net::as_string(net::map_field(h.get(), "reason")).c_str());
+    return 1;
+  }
+  try {
+    if (Status r = rounds.restore(*ro); !r.ok()) throw std::runtime_error(r.message());
+    if (const auto* m = net::map_field(h.get(), "members")) m->convert(members);
+    if (const auto* hv = net::map_field(h.get(), "have_models")) hv->convert(have);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "fednode ctl: %s: bad fl_status answer: %s\n", address.to_string().c_str(), e.what());
+    return 1;
+  }
+  auto name = [&](std::uint64_t id) {
+    auto it = members.find(id);
+    return it == members.end() ? std::string("?") : it->second;
+  };
+  if (!tsv) {
+    if (!rounds.config()) {
+      std::printf("no run configured yet\n");
+      return 0;
+    }
+    const auto& cfg = *rounds.config();
+    std::printf("run: %llu rounds, %s on %s, %d local epoch(s), lr %g, batch %d, %s partition, min clients %llu\n",
+                static_cast<unsigned long long>(cfg.rounds), cfg.model.c_str(), cfg.dataset.c_str(), cfg.local_epochs,
+                cfg.lr, cfg.batch_size, cfg.partition.c_str(), static_cast<unsigned long long>(cfg.min_clients));
+    std::printf("%5s  %-22s %8s %8s %10s %9s %8s  %s\n", "round", "aggregator", "trainers", "samples", "train loss",
+                "test acc", "seconds", "model");
+  }
+  for (const auto& r : rounds.committed()) {
+    if (r.round <= since) continue;
+    double seconds = r.end_ms >= r.start_ms ? static_cast<double>(r.end_ms - r.start_ms) / 1000.0 : 0;
+    bool held = std::find(have.begin(), have.end(), r.model_id) != have.end();
+    if (tsv) {
+      std::string names;
+      for (const auto& t : r.results) names += (names.empty() ? "" : ",") + name(t.node);
+      std::printf("%llu\t%s\t%s\t%s\t%llu\t%.6f\t%.6f\t%.6f\t%llu\t%llu\t%s\n", static_cast<unsigned long long>(r.round),
+                  r.model_id.c_str(), name(r.aggregator).c_str(), names.c_str(),
+                  static_cast<unsigned long long>(r.samples()), r.train_loss, r.test_loss, r.test_accuracy,
+                  static_cast<unsigned long long>(r.start_ms), static_cast<unsigned long long>(r.end_ms),
+                  held ? "have" : "missing");
+    } else {
+      std::printf("%5llu  %-22s %4zu/%-3zu %8llu %10.4f %9.4f %8.2f  %.12s%s\n", static_cast<unsigned long long>(r.round),
+                  name(r.aggregator).c_str(), r.results.size(), r.participants.size(),
+                  static_cast<unsigned long long>(r.samples()), r.train_loss, r.test_accuracy, seconds, r.model_id.c_str(),
+                  held ? "" : " (not held here)");
+    }
+  }
+  if (!tsv) {
+    if (rounds.current()) {
+      std::printf("round %llu running: aggregator %s, %zu participant(s)\n",
+                  static_cast<unsigned long long>(rounds.current()->round), name(rounds.current()->aggregator).c_str(),
+                  rounds.current()->participants.size());
+    } else if (rounds.done()) {
+      std::printf("run complete\n");
+    }
+  }
+  return 0;
+}
+
+}  // namespace fednode

@@ -1,0 +1,32 @@
+#include "fednode/app/event_log.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "fednode/fl/round_state.h"
+
+namespace fednode {
+
+EventLog::~EventLog() {
+  if (file_) std::fclose(file_);
+}
+
+Status EventLog::open(const std::string& path, const std::string& node) {
+  file_ = std::fopen(path.c_str(), "a");
+  if (!file_) return Status::error(path + ": " + std::strerror(errno));
+  node_ = node;
+  return {};
+}
+
+void EventLog::write(const std::string& event, const JsonLine& fields) {
+  if (!file_) return;
+  std::string line = "{\"ts\":" + std::to_string(fl::unix_ms()) + ",\"node\":" + json_quote(node_) +
+                     ",\"event\":" + json_quote(event);
+  std::string rest = fields.str();
+  if (rest.size() > 2) line += "," + rest.substr(1, rest.size() - 2);
+  line += "}\n";
+  std::fputs(line.c_str(), file_);
+  std::fflush(file_);
+}
+
+}  // namespace fednode

@@ -1,0 +1,177 @@
+#include "fednode/fl/round_state.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "fednode/fl/model_store.h"
+
+namespace fednode::fl {
+namespace {
+
+template <typename T>
+std::string encode(const char* kind, const T& body) {
+  msgpack::sbuffer b;
+  msgpack::packer<msgpack::sbuffer> p(b);
+  p.pack_map(2);
+  p.pack("fl");
+  p.pack(kind);
+  p.pack("body");
+  p.pack(body);
+  return std::string(b.data(), b.size());
+}
+
+const msgpack::object* field(const msgpack::object& map, std::string_view key) {
+  if (map.type != msgpack::type::MAP) return nullptr;
+  for (std::uint32_t i = 0; i < map.via.map.size; ++i) {
+    const auto& kv = map.via.map.ptr[i];
+    if (kv.key.type == msgpack::type::STR && std::string_view(kv.key.via.str.ptr, kv.key.via.str.size) == key) {
+      return &kv.val;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::uint64_t RoundRecord::samples() const {
+  std::uint64_t n = 0;
+  for (const auto& r : results) n += r.samples;
+  return n;
+}
+
+std::string RoundState::encode_config(const RoundConfig& c) { return encode("config", c); }
+std::string RoundState::encode_start(const RoundStart& s) { return encode("start", s); }
+std::string RoundState::encode_commit(const RoundRecord& r) { return encode("commit", r); }
+
+bool RoundState::is_command(const msgpack::object& o) { return field(o, "fl") != nullptr; }
+
+std::string RoundState::last_model_id() const {
+  if (!committed_.empty()) return committed_.back().model_id;
+  return config_ ? config_->initial_model_id : "";
+}
+
+Status RoundState::apply(const msgpack::object& command, RoundEvent* event, std::string* why) {
+  *event = RoundEvent::kIgnored;
+  const msgpack::object* kind = field(command, "fl");
+  const msgpack::object* body = field(command, "body");
+  if (!kind || kind->type != msgpack::type::STR || !body || body->type != msgpack::type::MAP) {
+    return Status::error("FL command needs fields fl (string) and body (map)");
+  }
+  std::string_view k(kind->via.str.ptr, kind->via.str.size);
+  try {
+    if (k == "config") {
+      RoundConfig c;
+      body->convert(c);
+      if (config_) {
+        *why = "a run configuration is already committed";
+      } else if (!ModelStore::valid_id(c.initial_model_id) || c.rounds == 0) {
+        *why = "configuration without rounds or initial model";
+      } else {
+        config_ = c;
+        *event = RoundEvent::kConfig;
+      }
+    } else if (k == "start") {
+      RoundStart s;
+      body->convert(s);
+      if (!config_) {
+        *why = "round_start before the configuration";
+      } else if (s.round != last_round() + 1 || s.round > config_->rounds) {
+        *why = "round_start for round " + std::to_string(s.round) + " after round " + std::to_string(last_round());
+      } else if (s.base_model_id != last_model_id()) {
+        *why = "round_start base model " + s.base_model_id + " is not the last committed model";
+      } else {
+        current_ = s;
+        *event = RoundEvent::kStart;
+      }
+    } else if (k == "commit") {
+      RoundRecord r;
+      body->convert(r);
+      if (!current_ || current_->round != r.round || current_->term != r.term || current_->attempt != r.attempt) {
+        *why = "round_commit for round " + std::to_string(r.round) + " does not match the current round_start";
+      } else if (!ModelStore::valid_id(r.model_id)) {
+        *why = "round_commit without a valid model id";
+      } else {
+        committed_.push_back(std::move(r));
+        current_.reset();
+        *event = RoundEvent::kCommit;
+      }
+    } else {
+      return Status::error("unknown FL command '" + std::string(k) + "'");
+    }
+  } catch (const std::exception& e) {
+    return Status::error("FL command '" + std::string(k) + "': " + e.what());
+  }
+  return {};
+}
+
+void RoundState::pack(msgpack::packer<msgpack::sbuffer>& p) const {
+  p.pack_map(3);
+  p.pack("config");
+  if (config_) {
+    p.pack(*config_);
+  } else {
+    p.pack_nil();
+  }
+  p.pack("current");
+  if (current_) {
+    p.pack(*current_);
+  } else {
+    p.pack_nil();
+  }
+  p.pack("committed");
+  p.pack(committed_);
+}
+
+Status RoundState::restore(const msgpack::object& o) {
+  try {
+    std::optional<RoundConfig> config;
+    std::optional<RoundStart> current;
+    std::vector<RoundRecord> committed;
+    const msgpack::object* c = field(o, "config");
+    const msgpack::object* s = field(o, "current");
+    const msgpack::object* r = field(o, "committed");
+    if (!c || !s || !r) return Status::error("round state: missing config, current or committed");
+    if (c->type != msgpack::type::NIL) config = c->as<RoundConfig>();
+    if (s->type != msgpack::type::NIL) current = s->as<RoundStart>();
+    r->convert(committed);
+    config_ = std::move(config);
+    current_ = std::move(current);
+    committed_ = std::move(committed);
+  } catch (const std::exception& e) {
+    return Status::error(std::string("round state: ") + e.what());
+  }
+  return {};
+}
+
+std::uint64_t unix_ms() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+}  // namespace fednode::fl
+
+namespace fednode::fl {
+
+std::vector<std::uint64_t> choose_participants(std::vector<std::uint64_t> live, double fraction, std::uint64_t seed,
+                                               std::uint64_t round) {
+  std::sort(live.begin(), live.end());
+  live.erase(std::unique(live.begin(), live.end()), live.end());
+  if (live.empty()) return live;
+  auto want = static_cast<std::size_t>(std::ceil(std::clamp(fraction, 0.0, 1.0) * static_cast<double>(live.size())));
+  want = std::clamp<std::size_t>(want, 1, live.size());
+  if (want < live.size()) {
+    std::uint64_t x = seed * 0x9E3779B97F4A7C15ull ^ (round + 1) * 0xBF58476D1CE4E5B9ull;
+    for (std::size_t i = live.size(); i > 1; --i) {
+      x ^= x >> 31;
+      x *= 0x94D049BB133111EBull;
+      x ^= x >> 29;
+      std::swap(live[i - 1], live[x % i]);
+    }
+    live.resize(want);
+    std::sort(live.begin(), live.end());
+  }
+  return live;
+}
+
+}  // namespace fednode::fl
