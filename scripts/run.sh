@@ -1,26 +1,69 @@
 #!/usr/bin/env bash
-# Launches four local fednode peers (127.0.0.1:5000-5003) and stops them cleanly on Ctrl-C.
-#   scripts/run.sh [--base-port P] [--duration SECONDS]
-# Each peer logs to runs/<time>/node-<port>.log and keeps its data in runs/<time>/node-<port>/.
+# Four local fednode peers (127.0.0.1:5000-5003) train a CNN together: the Raft leader
+# aggregates, the three others train, the rounds are replicated through the Raft log.
+#   scripts/run.sh [--rounds R] [--epochs E] [--base-port P] [--dataset cifar10|fashion-mnist]
+#                  [--keep-running] [-- EXTRA FEDNODE FLAGS]
+# Uses data/cifar-10-batches-bin (downloading it with scripts/get-cifar10.sh if missing); when
+# that fails (offline), Debian's Fashion-MNIST, with a warning. Prints one line per committed
+# round and a summary, then stops the peers (Ctrl-C stops them at any time). Everything goes to
+# runs/<time>/: node-<port>.log, node-<port>/events.jsonl (JSON lines), rounds.tsv, summary.txt.
+# scripts/kill-leader.sh kills the current aggregator during a run; scripts/plot.sh RUN_DIR plots.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 base_port=5000
-duration=0
+rounds=""
+epochs=""
+dataset=""
+keep=0
+extra=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --base-port) base_port=$2; shift 2 ;;
-    --duration) duration=$2; shift 2 ;;
-    *) echo "run.sh: unknown option '$1' (use --base-port P, --duration SECONDS)" >&2; exit 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --epochs) epochs=$2; shift 2 ;;
+    --dataset) dataset=$2; shift 2 ;;
+    --keep-running) keep=1; shift ;;
+    --) shift; extra=("$@"); break ;;
+    *) echo "run.sh: unknown option '$1' (use --rounds R, --epochs E, --base-port P, --dataset D, --keep-running, -- FLAGS)" >&2; exit 2 ;;
   esac
 done
+[[ -z "$rounds" || "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --rounds '$rounds' is not a positive number" >&2; exit 2; }
+[[ -z "$epochs" || "$epochs" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --epochs '$epochs' is not a positive number" >&2; exit 2; }
+[[ -z "$dataset" || "$dataset" == cifar10 || "$dataset" == fashion-mnist ]] || { echo "run.sh: --dataset '$dataset' is not cifar10 or fashion-mnist" >&2; exit 2; }
 
 "$root/scripts/build.sh"
 bin=${FEDNODE_BUILD_DIR:-$root/build}/fednode
+
+data_flags=()
+cifar_dir=${FEDNODE_CIFAR10_DIR:-$root/data/cifar-10-batches-bin}
+if [[ "$dataset" != fashion-mnist ]]; then
+  if [[ -f "$cifar_dir/data_batch_1.bin" ]] || { [[ -z "${FEDNODE_CIFAR10_DIR:-}" ]] && "$root/scripts/get-cifar10.sh"; }; then
+    data_flags=(--dataset cifar10 --dataset-dir "$cifar_dir")
+  elif [[ "$dataset" == cifar10 ]]; then
+    echo "run.sh: CIFAR-10 is not available (see above)" >&2
+    exit 1
+  fi
+fi
+if [[ ${#data_flags[@]} -eq 0 ]]; then
+  if [[ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
+    echo "run.sh: neither CIFAR-10 nor Debian's Fashion-MNIST is available (apt-get install dataset-fashion-mnist)" >&2
+    exit 1
+  fi
+  [[ "$dataset" == fashion-mnist ]] ||
+    echo "run.sh: WARNING: CIFAR-10 is not available; training on Debian's Fashion-MNIST instead" >&2
+  data_flags=(--dataset fashion-mnist --dataset-dir /usr/share/datasets/fashion-mnist)
+fi
+flags=("${data_flags[@]}")
+[[ -n "$rounds" ]] && flags+=(--rounds "$rounds")
+[[ -n "$epochs" ]] && flags+=(--local-epochs "$epochs")
+flags+=("${extra[@]}")
+want=${rounds:-$(awk -F'= *' '/^rounds *=/ {print $2}' "$root/configs/local4.toml")}
+
 run_dir="$root/runs/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$run_dir"
-
 addresses=()
 for i in 0 1 2 3; do addresses+=("127.0.0.1:$((base_port + i))"); done
+printf '%s\n' "${addresses[@]}" >"$run_dir/peers"
 
 pids=()
 stop() {
@@ -28,7 +71,7 @@ stop() {
   echo "run.sh: stopping peers"
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  echo "run.sh: logs in $run_dir"
+  echo "run.sh: logs, events and rounds in $run_dir (plot: scripts/plot.sh $run_dir)"
 }
 trap stop INT TERM EXIT
 
@@ -37,15 +80,46 @@ for i in 0 1 2 3; do
   others=()
   for j in 0 1 2 3; do [[ $j -ne $i ]] && others+=("${addresses[$j]}"); done
   port=$((base_port + i))
-  "$bin" --config "$root/configs/local4.toml" --data-dir "$run_dir/node-$port" \
+  "$bin" --config "$root/configs/local4.toml" --data-dir "$run_dir/node-$port" "${flags[@]}" \
     "$self" "${others[@]}" >"$run_dir/node-$port.log" 2>&1 &
   pids+=($!)
-  echo "run.sh: started peer $self (pid $!)"
+  echo "$!" >"$run_dir/node-$port.pid"
 done
-echo "run.sh: the peers form a Raft group serving the replicated key-value store (try: fednode ctl"
-echo "        127.0.0.1:$base_port status). Training through Raft is the next issue: no training yet. Ctrl-C stops them."
-if [[ "$duration" -gt 0 ]]; then
-  sleep "$duration"
-else
+echo "run.sh: 4 peers on ${addresses[*]}, ${data_flags[1]}, $want rounds; run dir $run_dir"
+printf '%-6s %-16s %-12s %-9s %s\n' round aggregator participants accuracy seconds
+
+started=$(date +%s.%N)
+last=0
+while [[ $last -lt $want ]]; do
+  sleep 1
+  alive=0
+  for i in 0 1 2 3; do
+    kill -0 "${pids[$i]}" 2>/dev/null || continue
+    alive=$((alive + 1))
+    if lines=$("$bin" ctl "${addresses[$i]}" rounds --tsv --since "$last" 2>/dev/null); then
+      while IFS=$'\t' read -r r id agg parts samples tl tloss acc s_ms e_ms held; do
+        [[ -n "$r" ]] || continue
+        n=$(awk -F, '{print NF}' <<<"$parts")
+        printf '%-6s %-16s %-12s %-9.4f %.1f\n' "$r" "$agg" "$n" "$acc" "$(awk -v a="$s_ms" -v b="$e_ms" 'BEGIN{print (b-a)/1000}')"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$id" "$agg" "$parts" "$samples" "$tl" "$tloss" "$acc" "$s_ms" "$e_ms" >>"$run_dir/rounds.tsv"
+        last=$r
+      done <<<"$lines"
+      break
+    fi
+  done
+  [[ $alive -gt 0 ]] || { echo "run.sh: every peer has exited; see $run_dir/node-*.log" >&2; exit 1; }
+done
+
+elapsed=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
+{
+  echo "run.sh: $want rounds committed in $elapsed s; final test accuracy $(tail -1 "$run_dir/rounds.tsv" | cut -f8)"
+  echo "aggregators: $(cut -f3 "$run_dir/rounds.tsv" | uniq -c | awk '{printf "%s%s x%s", (NR>1?", ":""), $2, $1}')"
+  echo "traffic per node (bytes):"
+  for a in "${addresses[@]}"; do
+    "$bin" ctl "$a" status 2>/dev/null && break
+  done
+} | tee "$run_dir/summary.txt"
+if [[ $keep -eq 1 ]]; then
+  echo "run.sh: --keep-running: peers stay up until Ctrl-C"
   wait
 fi

@@ -54,8 +54,12 @@ class PeerDaemon : public RaftHost {
       return 1;
     }
     io_.run();
-    if (controller_) controller_->stop();
-    events_.write("stopped");
+    if (controller_) {
+      controller_->stop();
+      JsonLine traffic;
+      add_traffic(&traffic);
+      events_.write("stopped", traffic);
+    }
     spdlog::info("stopped; storage synced");
     return exit_code_;
   }

@@ -191,3 +191,35 @@ TEST(CliTrainLocal, BadValuesAreNamed) {
 
 }  // namespace
 }  // namespace fednode
+
+namespace fednode {
+namespace {
+
+TEST(CliFederated, TrainingOptionsAndDefaults) {
+  auto o = parse_ok({"127.0.0.1:5000", "127.0.0.1:5001", "--rounds", "5", "--local-epochs", "2", "--dataset",
+                     "fashion-mnist", "--min-clients", "2", "--fraction", "0.5", "--deadline-s", "30", "--partition",
+                     "dirichlet", "--alpha", "0.3", "--rotate-every", "2"});
+  EXPECT_EQ(o.fl.rounds, 5u);
+  EXPECT_EQ(o.fl.local_epochs, 2);
+  EXPECT_EQ(o.fl.model, "fmnist-cnn");  // the data set's model
+  EXPECT_EQ(o.fl.min_clients, 2u);
+  EXPECT_DOUBLE_EQ(o.fl.fraction, 0.5);
+  EXPECT_EQ(o.fl.partition, "dirichlet");
+  EXPECT_EQ(o.fl.rotate_every, 2u);
+  EXPECT_EQ(parse_ok({"127.0.0.1:5000"}).fl.rounds, 0u);  // no training unless asked
+  EXPECT_EQ(parse_ok({"127.0.0.1:5000"}).fl.model, "cifar10-cnn");
+}
+
+TEST(CliFederated, BadTrainingOptionsAreNamed) {
+  expect_usage_error({"127.0.0.1:5000", "--dataset", "imagenet"}, "imagenet");
+  expect_usage_error({"127.0.0.1:5000", "--partition", "sorted"}, "sorted");
+  expect_usage_error({"127.0.0.1:5000", "--fraction", "1.5"}, "--fraction");
+  expect_usage_error({"127.0.0.1:5000", "--min-clients", "0"}, "--min-clients");
+  expect_usage_error({"127.0.0.1:5000", "--model", "resnet"}, "resnet");
+  expect_usage_error({"127.0.0.1:5000", "--crash-at", "start:2"}, "--crash-marker-dir");
+  expect_usage_error({"127.0.0.1:5000", "--crash-at", "lunch:2", "--crash-marker-dir", "/tmp"}, "lunch:2");
+  expect_usage_error({"127.0.0.1:5000", "--crash-at", "start:x", "--crash-marker-dir", "/tmp"}, "start:x");
+}
+
+}  // namespace
+}  // namespace fednode

@@ -109,3 +109,72 @@ TEST_F(DataPlaneTest, BadFramesCloseOnlyThatConnection) {
 
 }  // namespace
 }  // namespace fednode::net
+
+namespace fednode::net {
+namespace {
+
+TEST_F(DataPlaneTest, UpdatesGoToTheHandlerWhichMayRefuseThem) {
+  std::string blob(5000, 'u');
+  UpdateNotice n;
+  n.id = fl::sha256_hex(blob);
+  n.round = 3;
+  n.term = 7;
+  n.attempt = 2;
+  n.node = 42;
+  n.samples = 1554;
+  n.train_loss = 1.25;
+  n.train_seconds = 0.5;
+  // No handler: refused with a reason, but the blob is stored (content-addressed, harmless).
+  Status s = upload_update(address_, n, blob, 2000ms);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("not aggregating"), std::string::npos) << s.message();
+
+  std::promise<UpdateNotice> seen;
+  asio::post(io_, [&] {
+    server_.set_update_handler([&](const UpdateNotice& got) {
+      if (got.round != 3) return std::string("wrong round");
+      seen.set_value(got);
+      return std::string();
+    });
+  });
+  TransferStats stats;
+  s = upload_update(address_, n, blob, 2000ms, &stats);
+  ASSERT_TRUE(s.ok()) << s.message();
+  UpdateNotice got = seen.get_future().get();
+  EXPECT_EQ(got.id, n.id);
+  EXPECT_EQ(got.term, 7u);
+  EXPECT_EQ(got.attempt, 2u);
+  EXPECT_EQ(got.node, 42u);
+  EXPECT_EQ(got.samples, 1554u);
+  EXPECT_DOUBLE_EQ(got.train_loss, 1.25);
+  EXPECT_TRUE(store_.has(n.id));
+  EXPECT_GT(stats.bytes_out, blob.size());
+  EXPECT_EQ(stats.messages_in, 1u);
+
+  n.round = 4;
+  s = upload_update(address_, n, blob, 2000ms);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("wrong round"), std::string::npos);
+}
+
+TEST_F(DataPlaneTest, UpdateWithoutItsFieldsClosesTheConnection) {
+  std::string blob = "w";
+  msgpack::sbuffer b;
+  msgpack::packer<msgpack::sbuffer> p(b);
+  p.pack_map(3);
+  p.pack("op");
+  p.pack("update");
+  p.pack("id");
+  p.pack(fl::sha256_hex(blob));
+  p.pack("data");
+  p.pack_bin(1);
+  p.pack_bin_body(blob.data(), 1);
+  std::string payload(b.data(), b.size());
+  std::string framed(4, '\0');
+  framed[3] = static_cast<char>(payload.size());
+  EXPECT_EQ(raw(framed + payload), "<closed>");
+  EXPECT_EQ(server_.counters().dropped_in, 1u);
+}
+
+}  // namespace
+}  // namespace fednode::net

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Kills (SIGKILL) the current Raft leader, i.e. the aggregator, of a run started by
+# scripts/run.sh, to demonstrate failover: another peer takes over and training goes on from
+# the last committed round.
+#   scripts/kill-leader.sh [RUN_DIR]      (default: the newest runs/*)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+run_dir=${1:-$(ls -d "$root"/runs/*/ 2>/dev/null | sort | tail -1)}
+run_dir=${run_dir%/}
+[[ -n "$run_dir" && -f "$run_dir/peers" ]] || { echo "kill-leader.sh: no run directory with a peers file (start scripts/run.sh first)" >&2; exit 1; }
+bin=${FEDNODE_BUILD_DIR:-$root/build}/fednode
+while read -r peer; do
+  pidfile="$run_dir/node-${peer##*:}.pid"
+  [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null || continue
+  if "$bin" ctl "$peer" diagnostic 2>/dev/null | grep -q '"status":"Leader"'; then
+    kill -9 "$(cat "$pidfile")"
+    echo "kill-leader.sh: killed the aggregator $peer (pid $(cat "$pidfile")) at $(date +%T.%N | cut -c1-12)"
+    exit 0
+  fi
+done <"$run_dir/peers"
+echo "kill-leader.sh: no live leader found among $(tr '\n' ' ' <"$run_dir/peers")" >&2
+exit 1

@@ -1,0 +1,164 @@
+// The FL part of the replicated state machine: which commands change the rounds and which are
+// ignored, deterministically, on every node.
+#include <gtest/gtest.h>
+
+#include "fednode/fl/round_state.h"
+
+namespace fednode::fl {
+namespace {
+
+const std::string kModel0(64, 'a'), kModel1(64, 'b'), kModel2(64, 'c');
+
+msgpack::object_handle unpack(const std::string& bytes) { return msgpack::unpack(bytes.data(), bytes.size()); }
+
+RoundEvent apply(RoundState& s, const std::string& command, std::string* why = nullptr) {
+  RoundEvent e;
+  std::string w;
+  auto h = unpack(command);
+  Status st = s.apply(h.get(), &e, &w);
+  EXPECT_TRUE(st.ok()) << st.message();
+  if (why) *why = w;
+  return e;
+}
+
+RoundConfig config(std::uint64_t rounds = 3) {
+  RoundConfig c;
+  c.rounds = rounds;
+  c.initial_model_id = kModel0;
+  return c;
+}
+
+RoundStart start(std::uint64_t round, std::uint64_t term, std::uint64_t attempt, const std::string& base) {
+  RoundStart s;
+  s.round = round;
+  s.term = term;
+  s.attempt = attempt;
+  s.base_model_id = base;
+  s.participants = {2, 3, 4};
+  s.aggregator = 1;
+  return s;
+}
+
+RoundRecord commit(const RoundStart& s, const std::string& model) {
+  RoundRecord r;
+  r.round = s.round;
+  r.term = s.term;
+  r.attempt = s.attempt;
+  r.model_id = model;
+  r.base_model_id = s.base_model_id;
+  r.results = {{2, 100, 1.5, 0.1}, {3, 50, 2.0, 0.1}};
+  r.test_accuracy = 0.4;
+  return r;
+}
+
+TEST(RoundState, FirstCommittedConfigurationWins) {
+  RoundState s;
+  EXPECT_EQ(apply(s, RoundState::encode_config(config(3))), RoundEvent::kConfig);
+  std::string why;
+  EXPECT_EQ(apply(s, RoundState::encode_config(config(9)), &why), RoundEvent::kIgnored);
+  EXPECT_NE(why.find("already"), std::string::npos);
+  EXPECT_EQ(s.config()->rounds, 3u);
+  EXPECT_EQ(s.last_model_id(), kModel0);
+}
+
+TEST(RoundState, ConfigurationWithoutInitialModelIsIgnored) {
+  RoundState s;
+  RoundConfig c = config();
+  c.initial_model_id = "not-a-model";
+  EXPECT_EQ(apply(s, RoundState::encode_config(c)), RoundEvent::kIgnored);
+  EXPECT_FALSE(s.config());
+}
+
+TEST(RoundState, StartMustFollowTheLastCommittedRoundAndModel) {
+  RoundState s;
+  EXPECT_EQ(apply(s, RoundState::encode_start(start(1, 2, 1, kModel0))), RoundEvent::kIgnored);  // no config yet
+  apply(s, RoundState::encode_config(config()));
+  EXPECT_EQ(apply(s, RoundState::encode_start(start(2, 2, 1, kModel0))), RoundEvent::kIgnored);  // skips round 1
+  EXPECT_EQ(apply(s, RoundState::encode_start(start(1, 2, 1, kModel1))), RoundEvent::kIgnored);  // wrong base
+  EXPECT_EQ(apply(s, RoundState::encode_start(start(1, 2, 1, kModel0))), RoundEvent::kStart);
+  EXPECT_EQ(s.current()->round, 1u);
+}
+
+TEST(RoundState, DeposedAggregatorsLateCommitCannotOverwriteTheRerun) {
+  RoundState s;
+  apply(s, RoundState::encode_config(config()));
+  RoundStart old_start = start(1, 2, 1, kModel0);
+  apply(s, RoundState::encode_start(old_start));
+  RoundStart rerun = start(1, 3, 1, kModel0);  // new leader, term 3, runs round 1 again
+  EXPECT_EQ(apply(s, RoundState::encode_start(rerun)), RoundEvent::kStart);
+  EXPECT_EQ(apply(s, RoundState::encode_commit(commit(old_start, kModel1))), RoundEvent::kIgnored);
+  EXPECT_EQ(s.last_round(), 0u);
+  EXPECT_EQ(apply(s, RoundState::encode_commit(commit(rerun, kModel2))), RoundEvent::kCommit);
+  EXPECT_EQ(s.last_round(), 1u);
+  EXPECT_EQ(s.last_model_id(), kModel2);
+  EXPECT_FALSE(s.current());
+  EXPECT_EQ(s.committed()[0].samples(), 150u);
+  // A second commit of the same round changes nothing.
+  EXPECT_EQ(apply(s, RoundState::encode_commit(commit(rerun, kModel1))), RoundEvent::kIgnored);
+  EXPECT_EQ(s.last_model_id(), kModel2);
+}
+
+TEST(RoundState, RunEndsAfterExactlyTheConfiguredRounds) {
+  RoundState s;
+  apply(s, RoundState::encode_config(config(2)));
+  std::string model = kModel0;
+  for (std::uint64_t r = 1; r <= 2; ++r) {
+    auto st = start(r, 2, r, model);
+    ASSERT_EQ(apply(s, RoundState::encode_start(st)), RoundEvent::kStart);
+    model = std::string(64, static_cast<char>('0' + r));
+    ASSERT_EQ(apply(s, RoundState::encode_commit(commit(st, model))), RoundEvent::kCommit);
+  }
+  EXPECT_TRUE(s.done());
+  EXPECT_EQ(apply(s, RoundState::encode_start(start(3, 2, 3, model))), RoundEvent::kIgnored);
+}
+
+TEST(RoundState, SnapshotRoundTrip) {
+  RoundState s;
+  apply(s, RoundState::encode_config(config()));
+  auto st = start(1, 2, 1, kModel0);
+  apply(s, RoundState::encode_start(st));
+  apply(s, RoundState::encode_commit(commit(st, kModel1)));
+  apply(s, RoundState::encode_start(start(2, 2, 2, kModel1)));
+  msgpack::sbuffer b;
+  msgpack::packer<msgpack::sbuffer> p(b);
+  s.pack(p);
+  RoundState t;
+  auto h = msgpack::unpack(b.data(), b.size());
+  ASSERT_TRUE(t.restore(h.get()).ok());
+  EXPECT_EQ(t.config()->rounds, 3u);
+  EXPECT_EQ(t.current()->round, 2u);
+  ASSERT_EQ(t.committed().size(), 1u);
+  EXPECT_EQ(t.committed()[0].model_id, kModel1);
+  EXPECT_EQ(t.committed()[0].results.size(), 2u);
+}
+
+TEST(RoundState, MalformedCommandsAreErrorsNotCrashes) {
+  RoundState s;
+  RoundEvent e;
+  std::string why;
+  for (const std::string& bad : {std::string("\x82\xa2" "fl\x01\xa4" "body\x80"),           // fl not a string
+                                 std::string("\x82\xa2" "fl\xa6" "config\xa4" "body\x01"),  // body not a map
+                                 std::string("\x82\xa2" "fl\xa4" "nope\xa4" "body\x80"),    // unknown kind
+                                 std::string("\x82\xa2" "fl\xa5" "start\xa4" "body\x81\xa5" "round\xa1x")}) {
+    auto h = unpack(bad);
+    EXPECT_FALSE(s.apply(h.get(), &e, &why).ok());
+  }
+  auto garbage = unpack(std::string("\x93\x01\x02\x03"));
+  EXPECT_FALSE(s.restore(garbage.get()).ok());
+}
+
+TEST(ChooseParticipants, AllOrAFractionDeterministically) {
+  EXPECT_EQ(choose_participants({9, 3, 5, 3}, 1.0, 1, 1), (std::vector<std::uint64_t>{3, 5, 9}));
+  auto half = choose_participants({1, 2, 3, 4, 5, 6}, 0.5, 7, 1);
+  EXPECT_EQ(half.size(), 3u);
+  EXPECT_TRUE(std::is_sorted(half.begin(), half.end()));
+  EXPECT_EQ(half, choose_participants({6, 5, 4, 3, 2, 1}, 0.5, 7, 1));
+  bool varies = false;
+  for (std::uint64_t r = 2; r < 20; ++r) varies |= choose_participants({1, 2, 3, 4, 5, 6}, 0.5, 7, r) != half;
+  EXPECT_TRUE(varies);
+  EXPECT_EQ(choose_participants({4}, 0.1, 1, 1), (std::vector<std::uint64_t>{4}));
+  EXPECT_TRUE(choose_participants({}, 1.0, 1, 1).empty());
+}
+
+}  // namespace
+}  // namespace fednode::fl
