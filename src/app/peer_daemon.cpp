@@ -302,6 +302,8 @@ void PeerDaemon::process_ready() {
       }
       for (const auto& [id, addr] : sm_.kv().members()) learn_address(id, addr);
       applied_ = rd.snapshot->meta.index;
+      spdlog::info("installed a snapshot from the leader at index {} ({} committed rounds)", applied_,
+                   sm_.rounds().committed().size());
     }
     // 2. send
     for (const auto& m : rd.messages) peers_.send(m);

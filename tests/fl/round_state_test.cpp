@@ -11,7 +11,7 @@ const std::string kModel0(64, 'a'), kModel1(64, 'b'), kModel2(64, 'c');
 
 msgpack::object_handle unpack(const std::string& bytes) { return msgpack::unpack(bytes.data(), bytes.size()); }
 
-RoundEvent apply(RoundState& s, const std::string& command, std::string* why = nullptr) {
+RoundEvent apply_cmd(RoundState& s, const std::string& command, std::string* why = nullptr) {
   RoundEvent e;
   std::string w;
   auto h = unpack(command);
@@ -46,16 +46,22 @@ RoundRecord commit(const RoundStart& s, const std::string& model) {
   r.attempt = s.attempt;
   r.model_id = model;
   r.base_model_id = s.base_model_id;
-  r.results = {{2, 100, 1.5, 0.1}, {3, 50, 2.0, 0.1}};
+  for (auto [node, samples] : {std::pair<std::uint64_t, std::uint64_t>{2, 100}, {3, 50}}) {
+    TrainerResult t;
+    t.node = node;
+    t.samples = samples;
+    t.train_loss = 1.5;
+    r.results.push_back(t);
+  }
   r.test_accuracy = 0.4;
   return r;
 }
 
 TEST(RoundState, FirstCommittedConfigurationWins) {
   RoundState s;
-  EXPECT_EQ(apply(s, RoundState::encode_config(config(3))), RoundEvent::kConfig);
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_config(config(3))), RoundEvent::kConfig);
   std::string why;
-  EXPECT_EQ(apply(s, RoundState::encode_config(config(9)), &why), RoundEvent::kIgnored);
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_config(config(9)), &why), RoundEvent::kIgnored);
   EXPECT_NE(why.find("already"), std::string::npos);
   EXPECT_EQ(s.config()->rounds, 3u);
   EXPECT_EQ(s.last_model_id(), kModel0);
@@ -65,60 +71,60 @@ TEST(RoundState, ConfigurationWithoutInitialModelIsIgnored) {
   RoundState s;
   RoundConfig c = config();
   c.initial_model_id = "not-a-model";
-  EXPECT_EQ(apply(s, RoundState::encode_config(c)), RoundEvent::kIgnored);
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_config(c)), RoundEvent::kIgnored);
   EXPECT_FALSE(s.config());
 }
 
 TEST(RoundState, StartMustFollowTheLastCommittedRoundAndModel) {
   RoundState s;
-  EXPECT_EQ(apply(s, RoundState::encode_start(start(1, 2, 1, kModel0))), RoundEvent::kIgnored);  // no config yet
-  apply(s, RoundState::encode_config(config()));
-  EXPECT_EQ(apply(s, RoundState::encode_start(start(2, 2, 1, kModel0))), RoundEvent::kIgnored);  // skips round 1
-  EXPECT_EQ(apply(s, RoundState::encode_start(start(1, 2, 1, kModel1))), RoundEvent::kIgnored);  // wrong base
-  EXPECT_EQ(apply(s, RoundState::encode_start(start(1, 2, 1, kModel0))), RoundEvent::kStart);
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_start(start(1, 2, 1, kModel0))), RoundEvent::kIgnored);  // no config yet
+  apply_cmd(s, RoundState::encode_config(config()));
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_start(start(2, 2, 1, kModel0))), RoundEvent::kIgnored);  // skips round 1
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_start(start(1, 2, 1, kModel1))), RoundEvent::kIgnored);  // wrong base
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_start(start(1, 2, 1, kModel0))), RoundEvent::kStart);
   EXPECT_EQ(s.current()->round, 1u);
 }
 
 TEST(RoundState, DeposedAggregatorsLateCommitCannotOverwriteTheRerun) {
   RoundState s;
-  apply(s, RoundState::encode_config(config()));
+  apply_cmd(s, RoundState::encode_config(config()));
   RoundStart old_start = start(1, 2, 1, kModel0);
-  apply(s, RoundState::encode_start(old_start));
+  apply_cmd(s, RoundState::encode_start(old_start));
   RoundStart rerun = start(1, 3, 1, kModel0);  // new leader, term 3, runs round 1 again
-  EXPECT_EQ(apply(s, RoundState::encode_start(rerun)), RoundEvent::kStart);
-  EXPECT_EQ(apply(s, RoundState::encode_commit(commit(old_start, kModel1))), RoundEvent::kIgnored);
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_start(rerun)), RoundEvent::kStart);
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_commit(commit(old_start, kModel1))), RoundEvent::kIgnored);
   EXPECT_EQ(s.last_round(), 0u);
-  EXPECT_EQ(apply(s, RoundState::encode_commit(commit(rerun, kModel2))), RoundEvent::kCommit);
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_commit(commit(rerun, kModel2))), RoundEvent::kCommit);
   EXPECT_EQ(s.last_round(), 1u);
   EXPECT_EQ(s.last_model_id(), kModel2);
   EXPECT_FALSE(s.current());
   EXPECT_EQ(s.committed()[0].samples(), 150u);
   // A second commit of the same round changes nothing.
-  EXPECT_EQ(apply(s, RoundState::encode_commit(commit(rerun, kModel1))), RoundEvent::kIgnored);
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_commit(commit(rerun, kModel1))), RoundEvent::kIgnored);
   EXPECT_EQ(s.last_model_id(), kModel2);
 }
 
 TEST(RoundState, RunEndsAfterExactlyTheConfiguredRounds) {
   RoundState s;
-  apply(s, RoundState::encode_config(config(2)));
+  apply_cmd(s, RoundState::encode_config(config(2)));
   std::string model = kModel0;
   for (std::uint64_t r = 1; r <= 2; ++r) {
     auto st = start(r, 2, r, model);
-    ASSERT_EQ(apply(s, RoundState::encode_start(st)), RoundEvent::kStart);
+    ASSERT_EQ(apply_cmd(s, RoundState::encode_start(st)), RoundEvent::kStart);
     model = std::string(64, static_cast<char>('0' + r));
-    ASSERT_EQ(apply(s, RoundState::encode_commit(commit(st, model))), RoundEvent::kCommit);
+    ASSERT_EQ(apply_cmd(s, RoundState::encode_commit(commit(st, model))), RoundEvent::kCommit);
   }
   EXPECT_TRUE(s.done());
-  EXPECT_EQ(apply(s, RoundState::encode_start(start(3, 2, 3, model))), RoundEvent::kIgnored);
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_start(start(3, 2, 3, model))), RoundEvent::kIgnored);
 }
 
 TEST(RoundState, SnapshotRoundTrip) {
   RoundState s;
-  apply(s, RoundState::encode_config(config()));
+  apply_cmd(s, RoundState::encode_config(config()));
   auto st = start(1, 2, 1, kModel0);
-  apply(s, RoundState::encode_start(st));
-  apply(s, RoundState::encode_commit(commit(st, kModel1)));
-  apply(s, RoundState::encode_start(start(2, 2, 2, kModel1)));
+  apply_cmd(s, RoundState::encode_start(st));
+  apply_cmd(s, RoundState::encode_commit(commit(st, kModel1)));
+  apply_cmd(s, RoundState::encode_start(start(2, 2, 2, kModel1)));
   msgpack::sbuffer b;
   msgpack::packer<msgpack::sbuffer> p(b);
   s.pack(p);

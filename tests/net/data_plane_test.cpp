@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <msgpack.hpp>
+
 #include <future>
 #include <optional>
 #include <thread>
