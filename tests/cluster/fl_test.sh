@@ -10,6 +10,10 @@
 #       4 peers, 3 rounds; the aggregator of round 2 dies (like kill -9) at POINT: all 3 rounds
 #       commit, round 1 keeps its id, another node aggregates round 2; the dead node restarts
 #       from its data dir and catches up.
+#   fl_test.sh FEDNODE_BINARY trainers
+#       4 peers, 4 rounds, --min-clients 2, --rotate-every 1: a trainer is killed while it trains
+#       round 2, which commits with the two updates that arrived (partial aggregation); round 3
+#       invites only the live trainers; the aggregator role rotates to another voter every round.
 #   fl_test.sh FEDNODE_BINARY twokills
 #       5 peers, 4 rounds; aggregators die during training of round 2 and during aggregation of
 #       round 3: round numbers stay absolute and the run ends after exactly 4 rounds. Then a
@@ -51,10 +55,11 @@ case "$scenario" in
   kill)
     [[ "$point" =~ ^(start|training|aggregating|pushed)$ ]] || { echo "usage: fl_test.sh BIN kill start|training|aggregating|pushed" >&2; exit 2; }
     extra=(--crash-at "$point:2" --crash-marker-dir "$work") ;;
+  trainers) rounds=4; extra=(--min-clients 2 --rotate-every 1 --local-epochs 3) ;;
   twokills)
     n=5; rounds=4
     extra=(--crash-at training:2 --crash-at aggregating:3 --crash-marker-dir "$work" --snapshot-entries 16 --train-limit 2400) ;;
-  *) echo "usage: fl_test.sh BIN basic|kill POINT|twokills" >&2; exit 2 ;;
+  *) echo "usage: fl_test.sh BIN basic|kill POINT|trainers|twokills" >&2; exit 2 ;;
 esac
 
 ports=()
@@ -146,6 +151,36 @@ case "$scenario" in
     start "$killed"
     check_same_rounds "$ref"
     echo "ok: killed at $point, round 2 aggregated by $agg2, node $killed restarted and caught up, $(($(date +%s) - t0)) s"
+    ;;
+  trainers)
+    # Kill a trainer as soon as it starts round 2.
+    victim=""
+    until=$((SECONDS + 120))
+    while [[ -z "$victim" && $SECONDS -lt $until ]]; do
+      for i in $(seq 0 $((n - 1))); do
+        if grep -q '"event":"training","round":2' "$work/d$i/events.jsonl" 2>/dev/null; then victim=$i; break; fi
+      done
+      sleep 0.05
+    done
+    [[ -n "$victim" ]] || fail "nobody trained round 2"
+    kill -9 "${pids[$victim]}"
+    wait "${pids[$victim]}" 2>/dev/null || true
+    echo "killed trainer node $victim during round 2"
+    ref=$(first_alive)
+    wait_rounds "$ref" "$rounds" 180
+    check_same_rounds "$ref"
+    ctl "$(addr "$ref")" rounds
+    tsv=$(ctl "$(addr "$ref")" rounds --tsv)
+    r2=$(awk -F'\t' '$1==2 {print $4}' <<<"$tsv")
+    [[ "$r2" != *"$(addr "$victim")"* ]] || fail "round 2 aggregated an update of the dead trainer: $r2"
+    [[ $(tr ',' '\n' <<<"$r2" | wc -l) -eq 2 ]] || fail "round 2 should aggregate the 2 live trainers' updates, got '$r2'"
+    grep -q '"event":"round_start","round":2[^}]*"participants":\[[^]]*'"$(addr "$victim")" "$work/d$ref/events.jsonl" ||
+      fail "the dead trainer was not invited to round 2 (the test killed nobody relevant)"
+    grep '"event":"round_start","round":4' "$work/d$ref/events.jsonl" | tail -1 | grep -q "$(addr "$victim")" &&
+      fail "the dead trainer was invited to round 4"
+    aggs=$(awk -F'\t' '{print $3}' <<<"$tsv" | uniq | wc -l)
+    [[ $aggs -ge 3 ]] || fail "with --rotate-every 1 the aggregator should change between rounds: $(awk -F'\t' '{print $3}' <<<"$tsv" | tr '\n' ' ')"
+    echo "ok: partial aggregation without dead trainer $victim, $aggs aggregators in turn, $(($(date +%s) - t0)) s"
     ;;
   twokills)
     wait_rounds any 1 120
