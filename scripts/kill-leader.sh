@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Kills (SIGKILL) the current Raft leader, i.e. the aggregator, of a run started by
 # scripts/run.sh, to demonstrate failover: another peer takes over and training goes on from
-# the last committed round.
+# the last committed round. The kill time (Unix ms) and peer are appended to RUN_DIR/kills.
 #   scripts/kill-leader.sh [RUN_DIR]      (default: the newest runs/*)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,6 +14,7 @@ while read -r peer; do
   [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null || continue
   if "$bin" ctl "$peer" diagnostic 2>/dev/null | grep -q '"status":"Leader"'; then
     kill -9 "$(cat "$pidfile")"
+    echo "$(date +%s%3N) $peer" >>"$run_dir/kills"
     echo "kill-leader.sh: killed the aggregator $peer (pid $(cat "$pidfile")) at $(date +%T.%N | cut -c1-12)"
     exit 0
   fi

@@ -55,6 +55,7 @@ set style histogram clustered gap 1
 set style fill solid 0.8
 set key top left
 unset arrow
+unset offsets
 plot "$run_dir/traffic.dat" using 2:xtic(1) title "Raft UDP", "" using 3 title "client TCP", "" using 4 title "data plane TCP"
 GP
 echo "plot.sh: wrote $run_dir/accuracy.png and $run_dir/traffic.png"
