@@ -33,7 +33,7 @@ if [[ -f "$run_dir/kills" ]]; then
     # shellcheck disable=SC2086
     next=$(cat $events | grep '"event":"round_start"' | awk -v k="$kill_ms" '
       { match($0, /"ts":[0-9]+/); ts = substr($0, RSTART + 5, RLENGTH - 5) + 0; if (ts > k && (best == 0 || ts < best)) best = ts }
-      END { print best }')
+      END { printf "%.0f\n", best }')
     if [[ "$next" -gt 0 ]]; then
       echo "failover after killing $peer: $((next - kill_ms)) ms to the next committed round_start"
     else
