@@ -39,6 +39,10 @@ std::string attempt_key(const fl::RoundStart& s) {
 // data port, which --data-port may have moved), then remembered. Used from the transfer thread.
 class DataAddressBook {
  public:
+  void forget(const std::string& peer) {
+    std::lock_guard lock(mu_);
+    known_.erase(peer);
+  }
   std::optional<PeerAddress> lookup(const std::string& peer) {
     {
       std::lock_guard lock(mu_);
@@ -263,7 +267,7 @@ void RoleController::propose_config() {
         if (host_.role() != raft::Role::kLeader || host_.term() != term || host_.rounds().config()) return;
         spdlog::info("proposing the run configuration: {} rounds of {} on {}, initial model {}", c.rounds, c.model,
                      c.dataset, c.initial_model_id.substr(0, 12));
-        host_.propose(fl::RoundState::encode_config(c));
+        if (!host_.propose(fl::RoundState::encode_config(c))) config_term_ = 0;  // try again next poll
       });
     };
   });
@@ -416,6 +420,10 @@ void RoleController::aggregate() {
     std::shared_ptr<const fl::Dataset> test;
     if (s.ok()) s = fl::fedavg(cu, &global);
     if (s.ok()) s = store.put(global, &id);
+    // Updates are not models anyone fetches; once averaged they only take disk space.
+    for (const auto& u : updates) {
+      if (s.ok() && u.model_id != id) store.remove(u.model_id);
+    }
     if (s.ok()) s = ws->get(c, dir, false, &test);
     if (s.ok()) {
       fl::Dataset limited;
@@ -496,6 +504,7 @@ void RoleController::replicate(const std::string& model_id, std::function<void(s
           auto addr = address_book().lookup(peer);
           if (!addr) return std::make_pair(Status::error(peer + ": data port unknown (peer unreachable)"), st);
           Status s = net::push_blob(*addr, model_id, bytes, kTransferTimeout, &st);
+          if (!s.ok()) address_book().forget(peer);  // it may have come back on another port
           return std::make_pair(s, st);
         }));
       }
@@ -662,6 +671,7 @@ std::vector<std::string> RoleController::data_sources(raft::NodeId preferred) co
 
 void RoleController::fetch_model(const std::string& id, raft::NodeId preferred) {
   if (fetching_.count(id)) return;
+  if (auto retry = fetch_retry_at_.find(id); retry != fetch_retry_at_.end() && Clock::now() < retry->second) return;
   std::vector<std::string> sources = data_sources(preferred);
   if (sources.empty()) return;
   fetching_.insert(id);
@@ -678,14 +688,17 @@ void RoleController::fetch_model(const std::string& id, raft::NodeId preferred) 
         from = peer;
         break;
       }
+      address_book().forget(peer);
     }
     return [this, id, s, st, from]() {
       count(st);
       fetching_.erase(id);
       if (s.ok()) {
+        fetch_retry_at_.erase(id);
         events_.write("model_fetched", JsonLine().add("model_id", id).add("from", from));
       } else {
-        spdlog::warn("model {}: fetch failed: {}", id.substr(0, 12), s.message());
+        fetch_retry_at_[id] = Clock::now() + std::chrono::seconds(2);
+        spdlog::warn("model {}: fetch failed: {}; trying again in 2 s", id.substr(0, 12), s.message());
       }
     };
   });

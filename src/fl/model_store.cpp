@@ -33,6 +33,11 @@ Status ModelStore::put(const ModelWeights& weights, std::string* id) {
   return put_bytes(serialize_weights(weights), id);
 }
 
+void ModelStore::remove(const std::string& id) const {
+  std::error_code ec;
+  if (valid_id(id)) std::filesystem::remove(path_of(id), ec);
+}
+
 bool ModelStore::has(const std::string& id) const {
   return valid_id(id) && std::filesystem::exists(path_of(id));
 }

@@ -131,6 +131,7 @@ class RoleController {
   std::map<raft::NodeId, Clock::time_point> last_heard_;
   std::string training_key_;  // the round attempt this node trains (or trained) for
   std::set<std::string> fetching_;
+  std::map<std::string, Clock::time_point> fetch_retry_at_;
   bool stopped_ = false;
 };
 

@@ -21,6 +21,8 @@ class ModelStore {
   Status get_bytes(const std::string& id, std::string* bytes) const;
   Status get(const std::string& id, ModelWeights* weights) const;
   bool has(const std::string& id) const;
+  // Deletes a blob (trainers' updates once aggregated); absent is fine.
+  void remove(const std::string& id) const;
   std::string path_of(const std::string& id) const { return dir_ + "/" + id; }
 
   static bool valid_id(std::string_view id);  // 64 lower-case hex digits
