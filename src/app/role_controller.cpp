@@ -82,6 +82,26 @@ DataAddressBook& address_book() {
   return book;
 }
 
+// Fetches blob `id` from the first of `sources` (HOST:PORT client addresses) that has it and
+// stores it; `from` names the source. Runs on the transfer thread.
+Status fetch_from(const std::vector<std::string>& sources, const std::string& id, fl::ModelStore store,
+                  net::TransferStats* stats, std::string* from) {
+  Status s = Status::error("model " + id.substr(0, 12) + " found on no peer");
+  for (const auto& peer : sources) {
+    auto addr = address_book().lookup(peer);
+    if (!addr) continue;
+    std::string bytes, stored;
+    s = net::fetch_blob(*addr, id, &bytes, kTransferTimeout, net::kDefaultMaxFrame, stats);
+    if (s.ok()) s = store.put_bytes(bytes, &stored);
+    if (s.ok()) {
+      *from = peer;
+      return s;
+    }
+    address_book().forget(peer);  // it may have come back on another port
+  }
+  return s;
+}
+
 }  // namespace
 
 // Data sets stay loaded between rounds; only jobs on the compute thread touch this.
@@ -677,19 +697,8 @@ void RoleController::fetch_model(const std::string& id, raft::NodeId preferred) 
   fetching_.insert(id);
   transfer_->submit([this, id, sources, store = store_]() mutable -> std::function<void()> {
     net::TransferStats st;
-    std::string bytes, stored, from;
-    Status s = Status::error("no source");
-    for (const auto& peer : sources) {
-      auto addr = address_book().lookup(peer);
-      if (!addr) continue;
-      s = net::fetch_blob(*addr, id, &bytes, kTransferTimeout, net::kDefaultMaxFrame, &st);
-      if (s.ok()) s = store.put_bytes(bytes, &stored);
-      if (s.ok()) {
-        from = peer;
-        break;
-      }
-      address_book().forget(peer);
-    }
+    std::string from;
+    Status s = fetch_from(sources, id, store, &st, &from);
     return [this, id, s, st, from]() {
       count(st);
       fetching_.erase(id);
@@ -720,15 +729,8 @@ void RoleController::train(const fl::RoundStart& start) {
     net::TransferStats st;
     Status s;
     if (!store.has(start.base_model_id)) {
-      s = Status::error("base model " + start.base_model_id.substr(0, 12) + " found on no peer");
-      for (const auto& peer : sources) {
-        std::string bytes, stored;
-        auto addr = address_book().lookup(peer);
-        if (!addr) continue;
-        s = net::fetch_blob(*addr, start.base_model_id, &bytes, kTransferTimeout, net::kDefaultMaxFrame, &st);
-        if (s.ok()) s = store.put_bytes(bytes, &stored);
-        if (s.ok()) break;
-      }
+      std::string from;
+      s = fetch_from(sources, start.base_model_id, store, &st, &from);
     }
     return [=, this]() {
       count(st);
