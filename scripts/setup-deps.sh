@@ -2,16 +2,17 @@
 # Installs the Debian packages fednode needs, and nothing when all are present.
 #   scripts/setup-deps.sh           build + test dependencies
 #   scripts/setup-deps.sh --bench   also PyTorch-Python and PySyncObj for the side-by-side benchmarks
-#   scripts/setup-deps.sh --tools   also gnuplot (plots) and tshark (traffic capture)
+#   scripts/setup-deps.sh --tools   also gnuplot (plots), tshark and iftop (traffic capture)
 set -euo pipefail
 
 packages=(cmake g++ make pkg-config
   libtorch-dev libasio-dev libmsgpack-cxx-dev libspdlog-dev libcli11-dev libgtest-dev
-  libsodium-dev zlib1g-dev dataset-fashion-mnist curl python3)
+  libsodium-dev zlib1g-dev dataset-fashion-mnist curl python3
+  iproute2 iptables faketime)  # the namespace testbed's tests: hosts, partitions, clock skew
 for arg in "$@"; do
   case "$arg" in
     --bench) packages+=(python3 python3-torch python3-pysyncobj) ;;
-    --tools) packages+=(gnuplot-nox tshark) ;;
+    --tools) packages+=(gnuplot-nox tshark iftop) ;;
     *) echo "setup-deps.sh: unknown option '$arg' (use --bench or --tools)" >&2; exit 2 ;;
   esac
 done

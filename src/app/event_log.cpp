@@ -1,6 +1,7 @@
 #include "fednode/app/event_log.h"
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "fednode/fl/round_state.h"
@@ -20,8 +21,11 @@ Status EventLog::open(const std::string& path, const std::string& node) {
 
 void EventLog::write(const std::string& event, const JsonLine& fields) {
   if (!file_) return;
-  std::string line = "{\"ts\":" + std::to_string(fl::unix_ms()) + ",\"node\":" + json_quote(node_) +
-                     ",\"event\":" + json_quote(event);
+  // ts (wall clock) is for people; mono_ms (this machine's monotonic clock) is for durations
+  // between events of one node, or of nodes that share a kernel (the namespace testbed).
+  auto mono = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch());
+  std::string line = "{\"ts\":" + std::to_string(fl::unix_ms()) + ",\"mono_ms\":" + std::to_string(mono.count()) +
+                     ",\"node\":" + json_quote(node_) + ",\"event\":" + json_quote(event);
   std::string rest = fields.str();
   if (rest.size() > 2) line += "," + rest.substr(1, rest.size() - 2);
   line += "}\n";

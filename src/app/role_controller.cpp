@@ -597,6 +597,7 @@ void RoleController::on_round_event(fl::RoundEvent event, const std::string& why
     }
     case fl::RoundEvent::kStart: {
       const auto& s = *rounds.current();
+      note_start_applied(s);
       std::vector<std::string> names;
       for (auto id : s.participants) names.push_back(host_.address_of(id));
       events_.write("round_start", JsonLine()
@@ -669,9 +670,19 @@ void RoleController::follow() {
   if (!std::binary_search(s->participants.begin(), s->participants.end(), host_.self_id())) return;
   std::string key = attempt_key(*s);
   if (key == training_key_) return;
-  if (fl::unix_ms() > s->start_ms + s->deadline_ms) return;  // a stale start (catching up on the log)
+  note_start_applied(*s);
+  if (Clock::now() - applied_start_at_ > std::chrono::milliseconds(s->deadline_ms)) return;  // stale start
   training_key_ = key;
   train(*s);
+}
+
+// The first time this node sees a round attempt (applied from the log, or restored from a
+// snapshot) starts its local clock for that attempt's deadline.
+void RoleController::note_start_applied(const fl::RoundStart& s) {
+  std::string key = attempt_key(s);
+  if (key == applied_start_key_) return;
+  applied_start_key_ = key;
+  applied_start_at_ = Clock::now();
 }
 
 // Who may hold a model: the preferred peer (the round's aggregator), then the aggregators of

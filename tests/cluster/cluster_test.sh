@@ -6,13 +6,15 @@
 set -euo pipefail
 bin=$1
 n=${2:-3}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=lib.sh
+source "$root/tests/cluster/lib.sh"
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; for f in "$work"/log*; do echo "== $f"; tail -5 "$f"; done >&2; exit 1; }
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ports=()
 for i in $(seq 0 $((n - 1))); do ports+=("$(free_port)"); done
 addr() { echo "127.0.0.1:${ports[$1]}"; }

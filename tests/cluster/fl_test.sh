@@ -24,16 +24,9 @@ scenario=$2
 point=${3:-}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 
-cifar=${FEDNODE_CIFAR10_DIR:-$root/../shared/datasets/cifar10-subset/cifar-10-batches-bin}
-if [[ -f "$cifar/data_batch_1.bin" ]]; then
-  data=(--dataset cifar10 --dataset-dir "$cifar")
-elif [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
-  echo "CIFAR-10 subset not found at $cifar; using Debian's Fashion-MNIST"
-  data=(--dataset fashion-mnist --train-limit 6000 --test-limit 2000)
-else
-  echo "SKIP: no CIFAR-10 subset at $cifar (set FEDNODE_CIFAR10_DIR) and no dataset-fashion-mnist"
-  exit 77
-fi
+# shellcheck source=lib.sh
+source "$root/tests/cluster/lib.sh"
+fl_pick_dataset
 
 work=$(mktemp -d)
 pids=()
@@ -46,7 +39,6 @@ fail() {
   exit 1
 }
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 n=4
 rounds=3
 extra=()
@@ -58,7 +50,8 @@ case "$scenario" in
   trainers) rounds=4; extra=(--min-clients 2 --rotate-every 1 --local-epochs 3) ;;
   twokills)
     n=5; rounds=4
-    extra=(--crash-at training:2 --crash-at aggregating:3 --crash-marker-dir "$work" --snapshot-entries 16 --train-limit 2400) ;;
+    extra=(--crash-at training:2 --crash-at aggregating:3 --crash-marker-dir "$work" --snapshot-entries 16)
+    train_limit=(--train-limit 2400) ;;
   *) echo "usage: fl_test.sh BIN basic|kill POINT|trainers|twokills" >&2; exit 2 ;;
 esac
 
@@ -70,7 +63,7 @@ start() {
   for j in $(seq 0 $((n - 1))); do [[ $j -ne $i ]] && others+=("$(addr "$j")"); done
   # Data ports: free ones too, passed explicitly (peers learn them over the client channel).
   "$bin" "$(addr "$i")" "${others[@]}" --data-dir "$work/d$i" --data-port "${dports[$i]}" --rounds "$rounds" \
-    --deadline-s 60 "${data[@]}" "${extra[@]}" >>"$work/log$i" 2>&1 &
+    --deadline-s 60 "${data[@]}" "${train_limit[@]}" "${extra[@]}" >>"$work/log$i" 2>&1 &
   pids[$i]=$!
 }
 dports=()
@@ -88,6 +81,7 @@ wait_rounds() {  # node|any count seconds
     fi
     sleep 0.2
   done
+  if [[ $1 == any ]]; then fail "no live node reached $2 committed rounds in $3 s"; fi
   fail "node $1 did not reach $2 committed rounds in $3 s (has $(committed "$1"))"
 }
 first_alive() { for i in $(seq 0 $((n - 1))); do alive "$i" && { echo "$i"; return; }; done; }

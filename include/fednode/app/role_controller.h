@@ -95,6 +95,7 @@ class RoleController {
   void replicate(const std::string& model_id, std::function<void(std::size_t holders)> then);
   void propose_commit();
   void follow();
+  void note_start_applied(const fl::RoundStart& start);
   void train(const fl::RoundStart& start);
   void fetch_model(const std::string& id, raft::NodeId preferred);
   std::string on_update(const net::UpdateNotice& notice);
@@ -130,6 +131,11 @@ class RoleController {
   Clock::time_point leader_since_;  // pause after a round had to be run again
   std::map<raft::NodeId, Clock::time_point> last_heard_;
   std::string training_key_;  // the round attempt this node trains (or trained) for
+  // When this node applied the current round_start, on its own monotonic clock: a start older
+  // than its deadline is stale (catching up on the log). Never compared with another machine's
+  // clock: the leader's start_ms is for display only.
+  std::string applied_start_key_;
+  Clock::time_point applied_start_at_;
   std::set<std::string> fetching_;
   std::map<std::string, Clock::time_point> fetch_retry_at_;
   bool stopped_ = false;

@@ -1,0 +1,34 @@
+# shellcheck shell=bash
+# Helpers the multi-process test scripts share (sourced; expects $root, the repository).
+
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# Sets data=(...) and train_limit=(...) for a federated run: the real CIFAR-10 subset
+# ($FEDNODE_CIFAR10_DIR or ../shared/datasets) when present, else Debian's Fashion-MNIST, else
+# exits 77 (skip). FEDNODE_TEST_DATASET=cifar10|fashion-mnist forces one (CI runs a scenario on
+# each, so both paths stay tested wherever ../shared is).
+fl_pick_dataset() {
+  local want=${FEDNODE_TEST_DATASET:-auto}
+  local cifar=${FEDNODE_CIFAR10_DIR:-$root/../shared/datasets/cifar10-subset/cifar-10-batches-bin}
+  local fmnist=/usr/share/datasets/fashion-mnist
+  train_limit=()
+  case "$want" in
+    auto | cifar10 | fashion-mnist) ;;
+    *) echo "FEDNODE_TEST_DATASET='$want' is not cifar10 or fashion-mnist" >&2; exit 2 ;;
+  esac
+  if [[ "$want" != fashion-mnist && -f "$cifar/data_batch_1.bin" ]]; then
+    data=(--dataset cifar10 --dataset-dir "$cifar")
+  elif [[ "$want" == cifar10 ]]; then
+    echo "SKIP: FEDNODE_TEST_DATASET=cifar10 but no CIFAR-10 subset at $cifar (set FEDNODE_CIFAR10_DIR)"
+    exit 77
+  elif [[ -f $fmnist/train-images-idx3-ubyte.gz ]]; then
+    [[ "$want" == fashion-mnist ]] || echo "CIFAR-10 subset not found at $cifar; using Debian's Fashion-MNIST"
+    data=(--dataset fashion-mnist --dataset-dir "$fmnist" --test-limit 2000)
+    train_limit=(--train-limit 6000)
+  else
+    echo "SKIP: no CIFAR-10 subset at $cifar (set FEDNODE_CIFAR10_DIR) and no dataset-fashion-mnist"
+    exit 77
+  fi
+}
+
+events_py() { /usr/bin/python3 "$root/tests/cluster/events.py" "$@"; }
