@@ -22,6 +22,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$root/tests/cluster/lib.sh"
 # shellcheck source=lib.sh
 source "$root/tests/testbed/lib.sh"
+# shellcheck source=peers.sh
+source "$root/tests/testbed/peers.sh"
 
 case "$scenario" in basic | partition | skew | straggler) ;; *)
   echo "usage: fl_testbed_test.sh BIN basic|partition|skew|straggler" >&2; exit 2 ;;
@@ -42,13 +44,13 @@ n=4
 rounds=3
 deadline=60
 extra=()
-declare -A skew=() flags=()
 case "$scenario" in
   skew)
     rounds=4
     extra=(--rotate-every 1)
-    skew[1]=-300s
-    skew[2]=+300s ;;
+    TBP_SKEW[1]=-300s
+    TBP_SKEW[2]=+300s
+    [[ -f $TBP_FAKETIME_LIB ]] || { echo "SKIP: libfaketime is missing (apt-get install faketime)"; exit 77; } ;;
   straggler)
     # Small shards keep local training well under the deadline; the straggler's update alone
     # (about 180 KB for the Fashion-MNIST CNN, 250 KB for CIFAR's) needs over a second at 1 Mbit/s.
@@ -56,34 +58,18 @@ case "$scenario" in
     extra=(--min-clients 2)
     train_limit=(--train-limit 900)
     # A host on a slow link waits longer before it calls an election (it would rarely win one).
-    flags[4]="--election-timeout-min-ms 3000 --election-timeout-max-ms 4000" ;;
+    TBP_HOST_FLAGS[4]="--election-timeout-min-ms 3000 --election-timeout-max-ms 4000" ;;
 esac
+TBP_BIN=$bin
+TBP_WORK=$work
+TBP_N=$n
+TBP_FLAGS=(--rounds "$rounds" --deadline-s "$deadline" --torch-threads 1 "${data[@]}" "${train_limit[@]}" "${extra[@]}")
 
-faketime_lib=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
-if [[ ${#skew[@]} -gt 0 && ! -f $faketime_lib ]]; then echo "SKIP: libfaketime is missing (apt-get install faketime)"; exit 77; fi
-
-addr() { echo "$(tb_ip "$1"):5000"; }
-start() {
-  local k=$1 j peers=() pre=() own=()
-  for j in $(seq 1 "$n"); do [[ $j -ne $k ]] && peers+=("$(addr "$j")"); done
-  [[ -n "${skew[$k]:-}" ]] && pre=(env FAKETIME="${skew[$k]}" FAKETIME_DONT_FAKE_MONOTONIC=1 LD_PRELOAD="$faketime_lib")
-  # shellcheck disable=SC2206
-  [[ -n "${flags[$k]:-}" ]] && own=(${flags[$k]})
-  tb_spawn "$k" "$work/log$k" "${pre[@]}" "$bin" "$(addr "$k")" "${peers[@]}" --data-dir "$work/d$k" --rounds "$rounds" \
-    --deadline-s "$deadline" --torch-threads 1 "${data[@]}" "${train_limit[@]}" "${extra[@]}" "${own[@]}"
-}
-events() { echo "$work/d$1/events.jsonl"; }
-committed() { events_py rounds "$(events "$1")" | wc -l; }
-wait_rounds() {  # HOST COUNT SECONDS
-  local until=$((SECONDS + $3))
-  while [[ $SECONDS -lt $until ]]; do
-    [[ $(committed "$1") -ge $2 ]] && return 0
-    tb_alive "$1" || fail "host $1 stopped"
-    sleep 0.2
-  done
-  fail "host $1 did not reach $2 committed rounds in $3 s (has $(committed "$1"))"
-}
-ctl() { local k=$1; shift; tb_exec "$k" "$bin" ctl "$(addr "$k")" "$@"; }
+addr() { tbp_addr "$1"; }
+events() { tbp_events "$1"; }
+committed() { tbp_committed "$1"; }
+wait_rounds() { tbp_wait_rounds "$@" || fail "waiting for rounds"; }
+ctl() { tbp_ctl "$@"; }
 # Every host: exactly rounds 1..R, the same model ids, and it holds the latest model.
 check_history() {
   local k want got
@@ -97,35 +83,29 @@ check_history() {
   done
   return 0
 }
-# aggregator and trainers of a committed round (from host 1's events)
+# A column of a committed round in host 1's events: 3 aggregator, 4 update count, 5 trainers.
 round_field() { events_py rounds "$(events 1)" | awk -F'\t' -v r="$1" -v c="$2" '$1 == r {print $c}'; }
 
 tb_init "$n"
 t0=$SECONDS
-for k in $(seq 1 "$n"); do
-  [[ $scenario == straggler && $k -eq 4 ]] && tb_rate 4 1
-  start "$k"
-done
+[[ $scenario == straggler ]] && tb_rate 4 1
+tbp_start_all
 
 case "$scenario" in
   basic)
     wait_rounds 1 "$rounds" 240
     ;;
   partition)
-    agg=""
+    trainer=""
     until=$((SECONDS + 240))
-    while [[ -z "$agg" && $SECONDS -lt $until ]]; do
+    while [[ -z "$trainer" && $SECONDS -lt $until ]]; do
       for k in $(seq 1 "$n"); do
-        if [[ $(events_py field training round "$(events "$k")" | grep -c '^2$') -gt 0 ]]; then
-          agg=$(events_py field round_start aggregator "$(events "$k")" | tail -1)
-          break
-        fi
+        events_py field training round "$(events "$k")" | grep -qx 2 && { trainer=$k; break; }
       done
       sleep 0.05
     done
-    [[ -n "$agg" ]] || fail "nobody trained round 2"
-    agg=${agg%:5000}
-    agg=${agg##*.}
+    [[ -n "$trainer" ]] || fail "nobody trained round 2"
+    agg=$(tbp_current_aggregator "$trainer")
     others=$(seq 1 "$n" | grep -vx "$agg" | tr '\n' ' ')
     before=$(committed "$agg")
     tb_partition "$agg" "$others"
@@ -143,12 +123,12 @@ case "$scenario" in
     # The skew took hold: the hosts' wall clocks (event stamps) differ by about 300 s each way.
     for k in 1 2; do
       off=$(( $(events_py field config ts "$(events "$k")" | head -1) - $(events_py field config ts "$(events 3)" | head -1) ))
-      [[ ${off#-} -gt 250000 && ${off#-} -lt 350000 ]] || fail "host $k's clock is off by $off ms, not ${skew[$k]}"
+      [[ ${off#-} -gt 250000 && ${off#-} -lt 350000 ]] || fail "host $k's clock is off by $off ms, not ${TBP_SKEW[$k]}"
     done
     aggs=$(for r in $(seq 1 "$rounds"); do round_field "$r" 3; done)
     grep -qx -e "$(addr 1)" -e "$(addr 2)" <<<"$aggs" || fail "no skewed host aggregated a round: $(tr '\n' ' ' <<<"$aggs")"
     for k in 1 2; do
-      [[ $(events_py count trained "$(events "$k")") -ge 1 ]] || fail "skewed host $k (${skew[$k]}) never trained"
+      [[ $(events_py count trained "$(events "$k")") -ge 1 ]] || fail "skewed host $k (${TBP_SKEW[$k]}) never trained"
     done
     for r in $(seq 1 "$rounds"); do
       [[ $(round_field "$r" 4) -eq $((n - 1)) ]] || fail "round $r aggregated $(round_field "$r" 4) of $((n - 1)) updates"

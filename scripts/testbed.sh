@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Separate machines on one computer: N hosts as network namespaces joined by a bridge, host K
+# at 198.18.0.K (RFC 2544's benchmarking range), each running `fednode 198.18.0.K:5000 PEERS...`
+# with the same port everywhere, as on real machines. Needs root. Everything it creates (the
+# namespaces, their links, tc and iptables rules, the peers) is deleted when it ends, fails or is
+# interrupted; no host has a route out of the testbed.
+#   scripts/testbed.sh [--hosts N] [--rounds R] [--rate MBIT | --rate K=MBIT]... [--skew K=OFFSET]...
+#                      [--dataset cifar10|fashion-mnist] [--shell] [-- EXTRA FEDNODE FLAGS]
+#     --rate MBIT      every host's link (both ways) limited to MBIT Mbit/s with tc tbf;
+#                      K=MBIT only host K's (repeatable)
+#     --skew K=OFFSET  host K's wall clock moved by OFFSET (libfaketime, e.g. 2=+300s)
+#     --shell          start the peers, then open a shell with these commands (exit tears down):
+#                        host K CMD...     run CMD on host K (e.g. host 2 ip addr)
+#                        ctl K ARGS...     fednode ctl against host K (status, rounds, diagnostic)
+#                        stop K            kill -9 host K's peer;   restart K: start it again
+#                        partition "A B" "C D E"   cut the groups apart;   heal: undo every cut
+#                        rate K MBIT|off   change host K's link rate
+#                        rounds            the committed rounds as host 1 has them
+# Without --shell it waits for R committed rounds, prints every host's history and stops.
+# Data and logs go to runs/testbed-<time>/ (node K: dK/ and logK).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+hosts=4
+rounds=3
+dataset=""
+shell=0
+rates=()
+skews=()
+extra=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --hosts) hosts=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --rate) rates+=("$2"); shift 2 ;;
+    --skew) skews+=("$2"); shift 2 ;;
+    --dataset) dataset=$2; shift 2 ;;
+    --shell) shell=1; shift ;;
+    --) shift; extra=("$@"); break ;;
+    *) echo "testbed.sh: unknown option '$1' (see the top of scripts/testbed.sh)" >&2; exit 2 ;;
+  esac
+done
+[[ "$hosts" =~ ^[1-9][0-9]*$ && $hosts -le 64 ]] || { echo "testbed.sh: --hosts '$hosts' is not in 1..64" >&2; exit 2; }
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "testbed.sh: --rounds '$rounds' is not a positive number" >&2; exit 2; }
+[[ -z "$dataset" || "$dataset" == cifar10 || "$dataset" == fashion-mnist ]] || { echo "testbed.sh: --dataset '$dataset' is not cifar10 or fashion-mnist" >&2; exit 2; }
+
+# shellcheck source=../tests/cluster/lib.sh
+source "$root/tests/cluster/lib.sh"
+# shellcheck source=../tests/testbed/lib.sh
+source "$root/tests/testbed/lib.sh"
+# shellcheck source=../tests/testbed/peers.sh
+source "$root/tests/testbed/peers.sh"
+why=$(tb_can_run) || { echo "testbed.sh: $why" >&2; exit 1; }
+
+declare -A host_rate=()
+for r in "${rates[@]}"; do
+  if [[ "$r" =~ ^([0-9]+)=([0-9.]+|off)$ ]]; then host_rate[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
+  elif [[ "$r" =~ ^[0-9.]+$ ]]; then for k in $(seq 1 "$hosts"); do host_rate[$k]=$r; done
+  else echo "testbed.sh: --rate '$r' is not MBIT or K=MBIT" >&2; exit 2; fi
+done
+for s in "${skews[@]}"; do
+  [[ "$s" =~ ^([0-9]+)=([+-][0-9]+[smhd]?)$ ]] || { echo "testbed.sh: --skew '$s' is not K=+SECONDSs or K=-SECONDSs" >&2; exit 2; }
+  TBP_SKEW[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
+done
+
+"$root/scripts/build.sh"
+bin=${FEDNODE_BUILD_DIR:-$root/build}/fednode
+cifar=${FEDNODE_CIFAR10_DIR:-$root/data/cifar-10-batches-bin}
+[[ -f "$cifar/data_batch_1.bin" ]] || cifar=$root/../shared/datasets/cifar10-subset/cifar-10-batches-bin
+if [[ "$dataset" != fashion-mnist && -f "$cifar/data_batch_1.bin" ]]; then
+  data=(--dataset cifar10 --dataset-dir "$cifar")
+elif [[ "$dataset" == cifar10 ]]; then
+  echo "testbed.sh: no CIFAR-10 in data/ (scripts/get-cifar10.sh) or \$FEDNODE_CIFAR10_DIR" >&2; exit 1
+else
+  data=(--dataset fashion-mnist --dataset-dir /usr/share/datasets/fashion-mnist)
+fi
+
+run_dir="$root/runs/testbed-$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$run_dir"
+TBP_BIN=$bin
+TBP_WORK=$run_dir
+TBP_N=$hosts
+TBP_FLAGS=(--rounds "$rounds" --torch-threads 1 "${data[@]}" "${extra[@]}")
+tb_init "$hosts"
+for k in "${!host_rate[@]}"; do tb_rate "$k" "${host_rate[$k]}"; done
+tbp_start_all
+echo "testbed.sh: $hosts hosts (198.18.0.1-$hosts, port $TBP_PORT), ${data[1]}, $rounds rounds; run in $run_dir"
+
+if [[ $shell -eq 1 ]]; then
+  rc="$run_dir/shellrc"
+  {
+    echo "source '$root/tests/cluster/lib.sh'; source '$root/tests/testbed/lib.sh'; source '$root/tests/testbed/peers.sh'"
+    declare -p root TB_PREFIX TB_N TB_PID TBP_BIN TBP_WORK TBP_N TBP_FLAGS TBP_SKEW TBP_HOST_FLAGS | sed 's/^declare -/declare -g -/'
+    cat <<'EOF'
+host() { local k=$1; shift; tb_exec "$k" "$@"; }
+ctl() { tbp_ctl "$@"; }
+stop() { tb_kill "$1" KILL; echo "host $1 stopped"; }
+restart() { tbp_start "$1"; echo "host $1 started"; }
+partition() { tb_partition "$1" "$2"; echo "cut: {$1} | {$2}"; }
+heal() { tb_heal; echo "healed"; }
+rate() { tb_rate "$1" "$2"; }
+rounds() { ctl 1 rounds; }
+trap - EXIT INT TERM
+PS1='testbed> '
+echo "commands: host K CMD, ctl K ARGS, stop K, restart K, partition \"A..\" \"B..\", heal, rate K MBIT|off, rounds; exit to tear down"
+EOF
+  } >"$rc"
+  bash --rcfile "$rc" -i || true
+  exit 0
+fi
+
+tbp_wait_rounds any "$rounds" $((600 + 120 * rounds)) || { echo "testbed.sh: the run did not finish; logs in $run_dir" >&2; exit 1; }
+for k in $(seq 1 "$hosts"); do
+  tb_alive "$k" || continue
+  tbp_wait_rounds "$k" "$rounds" 60 || true
+  echo "== host $k ($(tbp_addr "$k"))"
+  tbp_ctl "$k" rounds
+done

@@ -1,0 +1,61 @@
+# shellcheck shell=bash
+# fednode peers on the namespace testbed (source lib.sh and ../cluster/lib.sh first): host K runs
+# `fednode 198.18.0.K:5000 PEERS...` with its data in $TBP_WORK/dK and its output in
+# $TBP_WORK/logK. Set before use:
+#   TBP_BIN        the fednode binary
+#   TBP_WORK       a directory for data dirs and logs
+#   TBP_N          how many hosts run a peer (hosts 1..TBP_N)
+#   TBP_FLAGS      array: flags every peer gets (rounds, data set, ...)
+#   TBP_HOST_FLAGS associative array: extra flags of host K (one string, split on spaces)
+#   TBP_SKEW       associative array: host K's wall-clock offset for libfaketime ("+300s", "-300s")
+#   TBP_PORT       the peer port on every host (default 5000)
+
+TBP_PORT=${TBP_PORT:-5000}
+TBP_FAKETIME_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
+declare -A TBP_HOST_FLAGS=() TBP_SKEW=()
+
+tbp_addr() { echo "$(tb_ip "$1"):$TBP_PORT"; }
+tbp_host_of() { local a=${1%:*}; echo "${a##*.}"; }  # 198.18.0.K:PORT -> K
+tbp_events() { echo "$TBP_WORK/d$1/events.jsonl"; }
+
+tbp_start() {
+  local k=$1 j peers=() pre=() own=()
+  for j in $(seq 1 "$TBP_N"); do [[ $j -ne $k ]] && peers+=("$(tbp_addr "$j")"); done
+  if [[ -n "${TBP_SKEW[$k]:-}" ]]; then
+    [[ -f $TBP_FAKETIME_LIB ]] || { echo "testbed: libfaketime is missing (apt-get install faketime)" >&2; return 1; }
+    # Only the wall clock moves: fednode measures every duration on the monotonic clock.
+    pre=(env FAKETIME="${TBP_SKEW[$k]}" FAKETIME_DONT_FAKE_MONOTONIC=1 LD_PRELOAD="$TBP_FAKETIME_LIB")
+  fi
+  # shellcheck disable=SC2206
+  [[ -n "${TBP_HOST_FLAGS[$k]:-}" ]] && own=(${TBP_HOST_FLAGS[$k]})
+  tb_spawn "$k" "$TBP_WORK/log$k" "${pre[@]}" "$TBP_BIN" "$(tbp_addr "$k")" "${peers[@]}" --data-dir "$TBP_WORK/d$k" \
+    "${TBP_FLAGS[@]}" "${own[@]}"
+}
+
+tbp_start_all() { local k; for k in $(seq 1 "$TBP_N"); do tbp_start "$k"; done; }
+tbp_ctl() { local k=$1; shift; tb_exec "$k" "$TBP_BIN" ctl "$(tbp_addr "$k")" "$@"; }
+tbp_committed() { events_py rounds "$(tbp_events "$1")" | wc -l; }
+tbp_max_committed() { local k best=0 c; for k in $(seq 1 "$TBP_N"); do c=$(tbp_committed "$k"); [[ $c -gt $best ]] && best=$c; done; echo "$best"; }
+
+# Waits until host K (or "any" host) has COUNT committed rounds; fails after SECONDS.
+tbp_wait_rounds() {
+  local who=$1 count=$2 until=$((SECONDS + $3)) k
+  while [[ $SECONDS -lt $until ]]; do
+    if [[ $who == any ]]; then
+      [[ $(tbp_max_committed) -ge $count ]] && return 0
+    else
+      [[ $(tbp_committed "$who") -ge $count ]] && return 0
+      tb_alive "$who" || { echo "host $who stopped" >&2; return 1; }
+    fi
+    sleep 0.2
+  done
+  echo "host $who did not reach $count committed rounds in $3 s" >&2
+  return 1
+}
+
+# The host named as aggregator by the latest round_start host K applied.
+tbp_current_aggregator() {
+  local a
+  a=$(events_py field round_start aggregator "$(tbp_events "$1")" | tail -1)
+  [[ -n "$a" ]] && tbp_host_of "$a"
+}
