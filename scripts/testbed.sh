@@ -64,15 +64,7 @@ done
 
 "$root/scripts/build.sh"
 bin=${FEDNODE_BUILD_DIR:-$root/build}/fednode
-cifar=${FEDNODE_CIFAR10_DIR:-$root/data/cifar-10-batches-bin}
-[[ -f "$cifar/data_batch_1.bin" ]] || cifar=$root/../shared/datasets/cifar10-subset/cifar-10-batches-bin
-if [[ "$dataset" != fashion-mnist && -f "$cifar/data_batch_1.bin" ]]; then
-  data=(--dataset cifar10 --dataset-dir "$cifar")
-elif [[ "$dataset" == cifar10 ]]; then
-  echo "testbed.sh: no CIFAR-10 in data/ (scripts/get-cifar10.sh) or \$FEDNODE_CIFAR10_DIR" >&2; exit 1
-else
-  data=(--dataset fashion-mnist --dataset-dir /usr/share/datasets/fashion-mnist)
-fi
+tbp_pick_dataset "$dataset" || { echo "testbed.sh: no CIFAR-10 in data/ (scripts/get-cifar10.sh), \$FEDNODE_CIFAR10_DIR or ../shared" >&2; exit 1; }
 
 run_dir="$root/runs/testbed-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$run_dir"

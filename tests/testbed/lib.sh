@@ -127,6 +127,8 @@ tb_cleanup() {
     ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
     ip netns del "$ns" 2>/dev/null || echo "testbed: could not delete namespace $ns" >&2
   done
+  TB_PID=()
+  TB_N=0
   if declare -F tb_on_cleanup >/dev/null; then tb_on_cleanup; fi
   return 0
 }

@@ -59,3 +59,18 @@ tbp_current_aggregator() {
   a=$(events_py field round_start aggregator "$(tbp_events "$1")" | tail -1)
   [[ -n "$a" ]] && tbp_host_of "$a"
 }
+
+# Sets data=(...) for scripts: CIFAR-10 from $FEDNODE_CIFAR10_DIR, data/ (scripts/get-cifar10.sh)
+# or ../shared's subset, else Debian's Fashion-MNIST. WANT (cifar10|fashion-mnist|"") forces one;
+# fails when cifar10 is wanted and absent.
+tbp_pick_dataset() {
+  local want=${1:-} dir
+  for dir in "${FEDNODE_CIFAR10_DIR:-}" "$root/data/cifar-10-batches-bin" "$root/../shared/datasets/cifar10-subset/cifar-10-batches-bin"; do
+    if [[ "$want" != fashion-mnist && -n "$dir" && -f "$dir/data_batch_1.bin" ]]; then
+      data=(--dataset cifar10 --dataset-dir "$dir")
+      return 0
+    fi
+  done
+  [[ "$want" == cifar10 ]] && return 1
+  data=(--dataset fashion-mnist --dataset-dir /usr/share/datasets/fashion-mnist)
+}
