@@ -6,7 +6,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <future>
 #include <mutex>
 
 #include "fednode/fl/dataset.h"
@@ -77,9 +76,10 @@ class DataAddressBook {
   std::map<std::string, PeerAddress> known_;
 };
 
+// Never destroyed: detached push threads (model_push.h) may still use it while the process exits.
 DataAddressBook& address_book() {
-  static DataAddressBook book;
-  return book;
+  static auto* book = new DataAddressBook;
+  return *book;
 }
 
 // Fetches blob `id` from the first of `sources` (HOST:PORT client addresses) that has it and
@@ -169,10 +169,11 @@ void RoleController::schedule_poll() {
 
 net::ChannelCounters RoleController::data_counters() const {
   net::ChannelCounters c = server_.counters();
-  c.bytes_in += client_counters_.bytes_in;
-  c.bytes_out += client_counters_.bytes_out;
-  c.messages_in += client_counters_.messages_in;
-  c.messages_out += client_counters_.messages_out;
+  net::TransferStats late = late_->read();
+  c.bytes_in += client_counters_.bytes_in + late.bytes_in;
+  c.bytes_out += client_counters_.bytes_out + late.bytes_out;
+  c.messages_in += client_counters_.messages_in + late.messages_in;
+  c.messages_out += client_counters_.messages_out + late.messages_out;
   return c;
 }
 
@@ -513,34 +514,23 @@ void RoleController::replicate(const std::string& model_id, std::function<void(s
     if (!f.learner) targets.emplace_back(f.id, host_.address_of(f.id));
   }
   std::size_t majority = voter_count() / 2 + 1;
-  transfer_->submit([this, model_id, then, term, targets, majority, store = store_]() -> std::function<void()> {
-    std::string bytes;
-    Status read = store.get_bytes(model_id, &bytes);
-    std::vector<std::future<std::pair<Status, net::TransferStats>>> pushes;
+  transfer_->submit([this, model_id, then, term, targets, majority, store = store_, late = late_]() -> std::function<void()> {
+    auto bytes = std::make_shared<std::string>();
+    Status read = store.get_bytes(model_id, bytes.get());
+    PushOutcome pushed;
     if (read.ok()) {
-      for (const auto& [id, peer] : targets) {
-        pushes.push_back(std::async(std::launch::async, [&bytes, &model_id, peer = peer]() {
-          net::TransferStats st;
-          auto addr = address_book().lookup(peer);
-          if (!addr) return std::make_pair(Status::error(peer + ": data port unknown (peer unreachable)"), st);
-          Status s = net::push_blob(*addr, model_id, bytes, kTransferTimeout, &st);
-          if (!s.ok()) address_book().forget(peer);  // it may have come back on another port
-          return std::make_pair(s, st);
-        }));
-      }
+      PushPlan plan;
+      for (const auto& [id, peer] : targets) plan.peers.push_back(peer);
+      plan.id = model_id;
+      plan.bytes = bytes;
+      plan.enough = majority - 1;  // this node holds it
+      plan.timeout = kTransferTimeout;
+      plan.resolve = [](const std::string& peer) { return address_book().lookup(peer); };
+      plan.forget = [](const std::string& peer) { address_book().forget(peer); };
+      pushed = push_to_peers(plan, late);
     }
-    std::vector<std::string> holders;
-    std::vector<std::string> failures;
-    net::TransferStats total;
-    for (std::size_t i = 0; i < pushes.size(); ++i) {
-      auto [s, st] = pushes[i].get();
-      total.bytes_in += st.bytes_in;
-      total.bytes_out += st.bytes_out;
-      total.messages_in += st.messages_in;
-      total.messages_out += st.messages_out;
-      (s.ok() ? holders : failures).push_back(s.ok() ? targets[i].second : s.message());
-    }
-    return [this, model_id, then, term, majority, read, holders, failures, total]() {
+    return [this, model_id, then, term, majority, read, holders = pushed.holders, failures = pushed.failures,
+            total = pushed.stats]() {
       count(total);
       if (host_.role() != raft::Role::kLeader || host_.term() != term || stopped_) return;
       if (!read.ok()) {

@@ -8,6 +8,8 @@
   events.py count EVENT FILE...   how many EVENT lines the files hold
   events.py first EVENT AFTER_MONO FILE...
                                   the smallest mono_ms of an EVENT later than AFTER_MONO, or -1
+  events.py first-other EVENT AFTER_MONO AGGREGATOR FILE...
+                                  the same, among EVENTs whose aggregator is not AGGREGATOR
   events.py field EVENT KEY FILE...
                                   KEY of every EVENT, one a line, in file order
 """
@@ -48,6 +50,12 @@ def main(argv):
     if len(argv) >= 4 and argv[0] == "first":
         after = int(argv[2])
         stamps = [e["mono_ms"] for f in argv[3:] for e in lines(f) if e.get("event") == argv[1] and e.get("mono_ms", -1) > after]
+        print(min(stamps) if stamps else -1)
+        return 0
+    if len(argv) >= 5 and argv[0] == "first-other":
+        after, other = int(argv[2]), argv[3]
+        stamps = [e["mono_ms"] for f in argv[4:] for e in lines(f)
+                  if e.get("event") == argv[1] and e.get("mono_ms", -1) > after and e.get("aggregator") != other]
         print(min(stamps) if stamps else -1)
         return 0
     if len(argv) >= 4 and argv[0] == "field":

@@ -3,7 +3,7 @@
 # its own, run as `fednode 198.18.0.K:5000 PEERS...` (the same port on every host, as on real
 # machines). Needs root; skipped (exit 77) where network namespaces cannot be made.
 #   fl_testbed_test.sh BIN basic       4 hosts train 3 rounds.
-#   fl_testbed_test.sh BIN partition   4 hosts, 3 rounds: the aggregator is cut off from the
+#   fl_testbed_test.sh BIN partition   4 hosts, 3 rounds of 3 epochs: the aggregator is cut off from the
 #       three others while round 2 trains. The majority elects another aggregator and finishes;
 #       the old one commits nothing while cut off, and catches up after the partition heals.
 #   fl_testbed_test.sh BIN skew        4 hosts, 4 rounds, --rotate-every 1: host 1's wall clock
@@ -45,6 +45,7 @@ rounds=3
 deadline=60
 extra=()
 case "$scenario" in
+  partition) extra=(--local-epochs 3) ;;
   skew)
     rounds=4
     extra=(--rotate-every 1)
@@ -107,16 +108,19 @@ case "$scenario" in
     [[ -n "$trainer" ]] || fail "nobody trained round 2"
     agg=$(tbp_current_aggregator "$trainer")
     others=$(seq 1 "$n" | grep -vx "$agg" | tr '\n' ' ')
-    before=$(committed "$agg")
     tb_partition "$agg" "$others"
-    echo "round 2 in training: aggregator host $agg cut off from hosts $others (it had $before committed rounds)"
+    sleep 1  # a commit already on its way when the cut fell lands now; then the old aggregator is frozen
+    before=$(committed "$agg")
+    cut_round=$((before + 1))
+    [[ $cut_round -le $rounds ]] || fail "the run ended before the cut (rounds too short?)"
+    echo "round $cut_round in training: aggregator host $agg cut off from hosts $others"
     majority=$(awk '{print $1}' <<<"$others")
     wait_rounds "$majority" "$rounds" 240
     [[ $(committed "$agg") -eq $before ]] || fail "host $agg committed rounds while cut off in a minority"
     tb_heal
     echo "healed after the majority committed $rounds rounds"
     wait_rounds "$agg" "$rounds" 120
-    [[ "$(round_field 2 3)" != "$(addr "$agg")" ]] || fail "round 2 was committed by the cut-off aggregator"
+    [[ "$(round_field "$cut_round" 3)" != "$(addr "$agg")" ]] || fail "round $cut_round, cut midway, was committed by the cut-off aggregator"
     ;;
   skew)
     wait_rounds 1 "$rounds" 300

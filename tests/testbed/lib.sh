@@ -96,16 +96,17 @@ tb_shape() {  # NAMESPACE DEVICE MBIT|off
   tc -n "$1" qdisc add dev "$2" root tbf rate "${3}mbit" burst 32kb latency 200ms
 }
 
+# One iptables-restore per host, so that the cut takes effect at about the same moment everywhere.
 tb_partition() {
   local a b
-  for a in $1; do
-    for b in $2; do
-      tb_exec "$a" iptables -A INPUT -s "$(tb_ip "$b")" -j DROP
-      tb_exec "$a" iptables -A OUTPUT -d "$(tb_ip "$b")" -j DROP
-      tb_exec "$b" iptables -A INPUT -s "$(tb_ip "$a")" -j DROP
-      tb_exec "$b" iptables -A OUTPUT -d "$(tb_ip "$a")" -j DROP
-    done
-  done
+  for a in $1; do tb_drop_from "$a" "$2"; done
+  for b in $2; do tb_drop_from "$b" "$1"; done
+}
+
+tb_drop_from() {  # HOST "OTHERS..": host HOST stops talking with OTHERS
+  local k=$1 o rules="*filter"$'\n'
+  for o in $2; do rules+="-A INPUT -s $(tb_ip "$o") -j DROP"$'\n'"-A OUTPUT -d $(tb_ip "$o") -j DROP"$'\n'; done
+  tb_exec "$k" iptables-restore --noflush <<<"${rules}COMMIT"
 }
 
 tb_heal() {

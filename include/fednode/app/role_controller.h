@@ -22,6 +22,7 @@
 
 #include "fednode/app/cli.h"
 #include "fednode/app/event_log.h"
+#include "fednode/app/model_push.h"
 #include "fednode/app/worker_thread.h"
 #include "fednode/fl/model_store.h"
 #include "fednode/fl/round_state.h"
@@ -115,6 +116,7 @@ class RoleController {
   fl::ModelStore store_;
   net::DataPlaneServer server_;
   net::ChannelCounters client_counters_;
+  std::shared_ptr<LateTransferCounters> late_ = std::make_shared<LateTransferCounters>();  // pushes that outlived their wait
   asio::steady_timer poll_timer_;
   std::shared_ptr<Workspace> workspace_;
   std::shared_ptr<std::atomic<std::uint64_t>> train_generation_;

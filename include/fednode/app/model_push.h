@@ -1,0 +1,48 @@
+#pragma once
+// Pushes one blob to several peers' data planes at once and returns as soon as `enough` of them
+// hold it, or every push has ended: one unreachable voter must not hold a round for a whole
+// transfer timeout when a majority already holds the model. Pushes still under way then finish on
+// their own threads and add their bytes to `late`, which the caller keeps. Blocks: call it from a
+// transfer thread, never from the control loop.
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fednode/net/data_plane.h"
+#include "fednode/util/peer_address.h"
+
+namespace fednode {
+
+// Bytes of transfers that ended after their caller stopped waiting; read from any thread.
+class LateTransferCounters {
+ public:
+  void add(const net::TransferStats& s);
+  net::TransferStats read() const;
+
+ private:
+  std::atomic<std::uint64_t> bytes_in_{0}, bytes_out_{0}, messages_in_{0}, messages_out_{0};
+};
+
+struct PushOutcome {
+  std::vector<std::string> holders;   // peers that acknowledged the blob before the return
+  std::vector<std::string> failures;  // "peer: reason" of pushes that failed before the return
+  net::TransferStats stats;           // bytes of the pushes that ended before the return
+};
+
+struct PushPlan {
+  std::vector<std::string> peers;  // HOST:PORT client addresses
+  std::string id;
+  std::shared_ptr<const std::string> bytes;
+  std::size_t enough = 0;  // return once this many peers hold it
+  std::chrono::milliseconds timeout{10000};
+  std::function<std::optional<PeerAddress>(const std::string& peer)> resolve;  // data-plane address
+  std::function<void(const std::string& peer)> forget;                         // after a failure
+};
+
+PushOutcome push_to_peers(const PushPlan& plan, std::shared_ptr<LateTransferCounters> late);
+
+}  // namespace fednode

@@ -1,0 +1,64 @@
+#include "fednode/app/model_push.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace fednode {
+
+void LateTransferCounters::add(const net::TransferStats& s) {
+  bytes_in_ += s.bytes_in;
+  bytes_out_ += s.bytes_out;
+  messages_in_ += s.messages_in;
+  messages_out_ += s.messages_out;
+}
+
+net::TransferStats LateTransferCounters::read() const {
+  return net::TransferStats{bytes_in_.load(), bytes_out_.load(), messages_in_.load(), messages_out_.load()};
+}
+
+namespace {
+
+// Shared by the caller and every push thread; whoever ends last frees it.
+struct PushState {
+  std::mutex mu;
+  std::condition_variable changed;
+  std::size_t ended = 0;
+  bool returned = false;  // the caller has its outcome; later pushes count as late
+  PushOutcome outcome;
+};
+
+}  // namespace
+
+PushOutcome push_to_peers(const PushPlan& plan, std::shared_ptr<LateTransferCounters> late) {
+  auto state = std::make_shared<PushState>();
+  for (const auto& peer : plan.peers) {
+    std::thread([state, late, peer, plan_id = plan.id, bytes = plan.bytes, timeout = plan.timeout,
+                 resolve = plan.resolve, forget = plan.forget] {
+      net::TransferStats st;
+      auto addr = resolve(peer);
+      Status s = addr ? net::push_blob(*addr, plan_id, *bytes, timeout, &st)
+                      : Status::error(peer + ": data port unknown (peer unreachable)");
+      if (!s.ok() && addr) forget(peer);  // it may have come back on another port
+      std::lock_guard lock(state->mu);
+      ++state->ended;
+      if (state->returned) {
+        late->add(st);
+      } else {
+        auto& o = state->outcome;
+        (s.ok() ? o.holders : o.failures).push_back(s.ok() ? peer : s.message());
+        o.stats.bytes_in += st.bytes_in;
+        o.stats.bytes_out += st.bytes_out;
+        o.stats.messages_in += st.messages_in;
+        o.stats.messages_out += st.messages_out;
+      }
+      state->changed.notify_all();
+    }).detach();
+  }
+  std::unique_lock lock(state->mu);
+  state->changed.wait(lock, [&] { return state->ended == plan.peers.size() || state->outcome.holders.size() >= plan.enough; });
+  state->returned = true;
+  return state->outcome;
+}
+
+}  // namespace fednode
