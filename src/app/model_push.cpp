@@ -55,8 +55,12 @@ PushOutcome push_to_peers(const PushPlan& plan, std::shared_ptr<LateTransferCoun
       state->changed.notify_all();
     }).detach();
   }
+  auto start = std::chrono::steady_clock::now();
+  auto all_ended = [&] { return state->ended == plan.peers.size(); };
   std::unique_lock lock(state->mu);
-  state->changed.wait(lock, [&] { return state->ended == plan.peers.size() || state->outcome.holders.size() >= plan.enough; });
+  state->changed.wait(lock, [&] { return all_ended() || state->outcome.holders.size() >= plan.enough; });
+  auto linger_until = std::chrono::steady_clock::now() + (std::chrono::steady_clock::now() - start);
+  state->changed.wait_until(lock, linger_until, all_ended);
   state->returned = true;
   return state->outcome;
 }

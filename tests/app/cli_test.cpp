@@ -161,6 +161,10 @@ TEST(CliConfig, ShippedConfigsParse) {
                      "127.0.0.1:5001", "127.0.0.1:5002"});
   EXPECT_EQ(l.cluster_id, "fednode-local4");
   EXPECT_EQ(l.peers.size(), 3u);
+  auto m = parse_ok({"--config", dir + "machine.toml"});
+  EXPECT_EQ(m.self.host, "198.18.0.1");
+  EXPECT_EQ(m.peers.size(), 3u);
+  EXPECT_EQ(m.data_dir, "/var/lib/fednode");
 }
 
 }  // namespace

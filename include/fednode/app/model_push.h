@@ -1,9 +1,11 @@
 #pragma once
-// Pushes one blob to several peers' data planes at once and returns as soon as `enough` of them
-// hold it, or every push has ended: one unreachable voter must not hold a round for a whole
-// transfer timeout when a majority already holds the model. Pushes still under way then finish on
-// their own threads and add their bytes to `late`, which the caller keeps. Blocks: call it from a
-// transfer thread, never from the control loop.
+// Pushes one blob to several peers' data planes at once. Once `enough` of them hold it, it waits
+// for the others at most as long again as that took, then returns: an unreachable voter must not
+// hold a round for a whole transfer timeout when a majority holds the model, while peers that are
+// merely a little slower still get it pushed (returning at once would make them fetch it a second
+// time over the same link). Pushes still under way then finish on their own threads and add their
+// bytes to `late`, which the caller keeps. Blocks: call it from a transfer thread, never from the
+// control loop.
 #include <atomic>
 #include <chrono>
 #include <functional>

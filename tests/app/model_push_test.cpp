@@ -1,0 +1,94 @@
+#include "fednode/app/model_push.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "../storage/temp_dir.h"
+#include "fednode/fl/model_store.h"
+#include "fednode/fl/model_weights.h"
+
+namespace fednode {
+namespace {
+
+using namespace std::chrono_literals;
+
+// One real data-plane server stands for every peer that answers.
+class ModelPushTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(store_.init().ok());
+    ASSERT_TRUE(server_.listen(PeerAddress{"127.0.0.1", 0}).ok());
+    guard_.emplace(asio::make_work_guard(io_));
+    thread_ = std::thread([this] { io_.run(); });
+    plan_.bytes = std::make_shared<const std::string>(std::string(64 * 1024, 'm'));
+    plan_.id = fl::sha256_hex(*plan_.bytes);
+    plan_.timeout = 5s;
+    plan_.forget = [](const std::string&) {};
+  }
+  void TearDown() override {
+    asio::post(io_, [this] { server_.close(); });
+    guard_.reset();
+    io_.stop();
+    thread_.join();
+  }
+  PeerAddress server() const { return PeerAddress{"127.0.0.1", server_.port()}; }
+
+  testing::TempDir dir_;
+  fl::ModelStore store_{dir_.sub("models")};
+  asio::io_context io_;
+  net::DataPlaneServer server_{io_, store_, 1 << 20, 2000ms};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
+  std::thread thread_;
+  PushPlan plan_;
+};
+
+// A majority holding the model is enough: a voter whose address takes seconds to fail (a peer cut
+// off by a partition) does not hold the round until its push times out.
+TEST_F(ModelPushTest, ReturnsWhenEnoughHoldItWithoutWaitingForAnUnreachablePeer) {
+  plan_.peers = {"a:1", "b:1", "cut-off:1"};
+  plan_.enough = 2;
+  plan_.resolve = [this](const std::string& peer) -> std::optional<PeerAddress> {
+    if (peer == "cut-off:1") {
+      std::this_thread::sleep_for(3s);
+      return std::nullopt;
+    }
+    return server();
+  };
+  auto late = std::make_shared<LateTransferCounters>();
+  PushOutcome out = push_to_peers(plan_, late);
+  EXPECT_EQ(out.holders.size(), 2u);
+  EXPECT_TRUE(out.failures.empty()) << "returned only after the unreachable peer failed: " << out.failures.front();
+  EXPECT_TRUE(store_.has(plan_.id));
+  EXPECT_GE(out.stats.bytes_out, 2 * plan_.bytes->size());
+}
+
+// Bytes of a push that ends after the caller stopped waiting are not lost: they go to `late`.
+TEST_F(ModelPushTest, PushesThatEndLateAreCounted) {
+  plan_.peers = {"a:1", "slow:1"};
+  plan_.enough = 1;
+  plan_.resolve = [this](const std::string& peer) -> std::optional<PeerAddress> {
+    if (peer == "slow:1") std::this_thread::sleep_for(1s);
+    return server();
+  };
+  auto late = std::make_shared<LateTransferCounters>();
+  PushOutcome out = push_to_peers(plan_, late);
+  ASSERT_EQ(out.holders, std::vector<std::string>{"a:1"});
+  for (int i = 0; i < 100 && late->read().bytes_out == 0; ++i) std::this_thread::sleep_for(50ms);
+  EXPECT_GE(late->read().bytes_out, plan_.bytes->size());
+  EXPECT_EQ(late->read().messages_out, out.stats.messages_out);
+}
+
+// With no peer able to take it, every failure is reported (the caller pushes again).
+TEST_F(ModelPushTest, ReportsEveryFailureWhenNoPeerTakesIt) {
+  plan_.peers = {"x:1", "y:1"};
+  plan_.enough = 1;
+  plan_.resolve = [](const std::string&) -> std::optional<PeerAddress> { return std::nullopt; };
+  PushOutcome out = push_to_peers(plan_, std::make_shared<LateTransferCounters>());
+  EXPECT_TRUE(out.holders.empty());
+  ASSERT_EQ(out.failures.size(), 2u);
+  EXPECT_NE(out.failures[0].find("data port unknown"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fednode
