@@ -134,12 +134,14 @@ RoleController::RoleController(asio::io_context& io, RaftHost& host, const NodeO
       workspace_(std::make_shared<Workspace>()),
       train_generation_(std::make_shared<std::atomic<std::uint64_t>>(0)),
       compute_(std::make_unique<WorkerThread>(io, 16)),
-      transfer_(std::make_unique<WorkerThread>(io, 64)) {}
+      transfer_(std::make_unique<WorkerThread>(io, 64)),
+      push_(std::make_unique<WorkerThread>(io, 16)) {}
 
 RoleController::~RoleController() {
   stop();
   compute_.reset();  // joins: a running training job sees the generation change and ends
   transfer_.reset();
+  push_.reset();
 }
 
 Status RoleController::start() {
@@ -514,7 +516,7 @@ void RoleController::replicate(const std::string& model_id, std::function<void(s
     if (!f.learner) targets.emplace_back(f.id, host_.address_of(f.id));
   }
   std::size_t majority = voter_count() / 2 + 1;
-  transfer_->submit([this, model_id, then, term, targets, majority, store = store_, late = late_]() -> std::function<void()> {
+  push_->submit([this, model_id, then, term, targets, majority, store = store_, late = late_]() -> std::function<void()> {
     auto bytes = std::make_shared<std::string>();
     Status read = store.get_bytes(model_id, bytes.get());
     PushOutcome pushed;

@@ -121,7 +121,10 @@ class RoleController {
   std::shared_ptr<Workspace> workspace_;
   std::shared_ptr<std::atomic<std::uint64_t>> train_generation_;
   std::unique_ptr<WorkerThread> compute_;
+  // A trainer's fetches and uploads; a new aggregator's model pushes get a thread of their own,
+  // so that they never queue behind an upload to a deposed aggregator that is timing out.
   std::unique_ptr<WorkerThread> transfer_;
+  std::unique_ptr<WorkerThread> push_;
 
   raft::Role last_role_ = raft::Role::kFollower;
   raft::Term last_term_ = 0;
