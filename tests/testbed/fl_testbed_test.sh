@@ -137,6 +137,8 @@ case "$scenario" in
     for r in $(seq 1 "$rounds"); do
       [[ $(round_field "$r" 4) -eq $((n - 1)) ]] || fail "round $r aggregated $(round_field "$r" 4) of $((n - 1)) updates"
     done
+    # No round waited for its deadline: the whole run took less than one deadline.
+    [[ $((SECONDS - t0)) -lt $deadline ]] || fail "the run took $((SECONDS - t0)) s, over one $deadline s deadline"
     echo "aggregators by round: $(tr '\n' ' ' <<<"$aggs")"
     ;;
   straggler)
