@@ -100,9 +100,16 @@ class PeerDaemon : public RaftHost {
   Status start();
   void schedule_tick();
   void on_peer_message(const raft::Message& m) {
+    auto dropped = node_->malformed_dropped();
     node_->step(m);
+    if (node_->malformed_dropped() != dropped && Clock::now() - malformed_warned_ > std::chrono::seconds(1)) {
+      malformed_warned_ = Clock::now();
+      spdlog::warn("dropped a malformed {} from peer {:x} (term {}, index {}, {} entries); {} so far",
+                   raft::message_type_name(m.type), m.from, m.term, m.index, m.entries.size(), node_->malformed_dropped());
+    }
     schedule_ready();
   }
+  Clock::time_point malformed_warned_{};
   // Group commit: inputs that arrive in one turn of the loop share one Ready, so one fdatasync
   // covers all of them.
   void schedule_ready() {
@@ -490,7 +497,9 @@ std::string PeerDaemon::diagnostic(const msgpack::object* id) {
     p.pack("dropped_out");
     p.pack(c.dropped_out);
   };
-  channel("raft_udp", peers_.counters());
+  net::ChannelCounters raft_udp = peers_.counters();
+  raft_udp.dropped_in += node_->malformed_dropped();  // well-formed datagrams carrying impossible messages
+  channel("raft_udp", raft_udp);
   channel("client_tcp", clients_.counters());
   channel("data_tcp", controller_->data_counters());
   r.finish();

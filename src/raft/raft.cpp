@@ -4,6 +4,7 @@
 #include <cassert>
 
 #include "fednode/raft/conf_change.h"
+#include "message_check.h"
 
 namespace fednode::raft {
 namespace {
@@ -248,6 +249,10 @@ void Raft::become_leader() {
 
 void Raft::step(const Message& m) {
   if (m.from == config_.id || m.from == kNoNode) return;
+  if (malformed(m)) {
+    ++malformed_dropped_;
+    return;
+  }
   if (m.term > term_) {
     if (is_vote_request(m.type)) {
       bool forced = m.context == kTransferCampaign;

@@ -40,6 +40,7 @@ class Raft {
   Role role() const { return role_; }
   NodeId leader() const { return leader_; }
   Term term() const { return term_; }
+  std::uint64_t malformed_dropped() const { return malformed_dropped_; }
   const ConfState& conf() const { return conf_; }
   NodeId transfer_target() const { return transfer_target_; }
   const std::map<NodeId, Progress>& progress() const { return progress_; }
@@ -101,6 +102,7 @@ class Raft {
   const Storage& storage_;
   RaftLog log_;
   Term term_ = 0;
+  std::uint64_t malformed_dropped_ = 0;  // messages no correct peer sends (message_check.h)
   NodeId vote_ = kNoNode;
   Role role_ = Role::kFollower;
   NodeId leader_ = kNoNode;

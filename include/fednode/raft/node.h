@@ -131,6 +131,7 @@ class Node {
   Role role() const;
   NodeId leader() const;
   Term term() const;
+  std::uint64_t malformed_dropped() const;  // messages no correct peer sends, dropped unread
   Index commit_index() const;
   Index applied_index() const;
   Index last_index() const;

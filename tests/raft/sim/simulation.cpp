@@ -449,7 +449,13 @@ void Simulation::deliver_due() {
             std::to_string(m.snapshot.index) + " offset " + std::to_string(m.offset) +
             (m.done ? " done" : ""));
     }
+    auto dropped = it->second.node->malformed_dropped();
     it->second.node->step(f.message);
+    // Every message here comes from a correct core: none may look malformed (message_check.h).
+    if (it->second.node->malformed_dropped() != dropped) {
+      fail(std::string("node ") + std::to_string(f.message.to) + " dropped a correct " +
+           message_type_name(f.message.type) + " from " + std::to_string(f.message.from) + " as malformed");
+    }
     ++result_.stats.messages_delivered;
   }
 }

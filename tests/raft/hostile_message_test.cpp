@@ -1,0 +1,78 @@
+// Messages no correct peer sends (a buggy or compromised member, or any host in --insecure mode)
+// are dropped by the core before they touch its term, vote or log: a node must never persist a
+// term it cannot campaign past, nor let an append size its log by an index it was handed.
+#include <gtest/gtest.h>
+
+#include <limits>
+
+#include "test_cluster.h"
+
+namespace fednode::raft {
+namespace {
+
+using testing::TestCluster;
+
+constexpr Term kHugeTerm = std::numeric_limits<Term>::max();
+
+TEST(HostileMessage, TermThatWouldWrapIsDroppedBeforeItIsPersisted) {
+  TestCluster c(3);
+  c.elect(1);
+  Term before = c.node(2).term();
+  for (auto type : {MessageType::kVote, MessageType::kAppend, MessageType::kHeartbeat, MessageType::kTimeoutNow}) {
+    Message m;
+    m.type = type;
+    m.from = 3;
+    m.to = 2;
+    m.term = kHugeTerm;
+    c.node(2).step(m);
+    EXPECT_EQ(c.node(2).term(), before) << message_type_name(type);
+  }
+  EXPECT_GE(c.node(2).malformed_dropped(), 4u);
+  // The group still works.
+  (void)c.node(1).propose("after");
+  c.deliver_all();
+  EXPECT_EQ(c.node(2).commit_index(), c.node(1).commit_index());
+}
+
+TEST(HostileMessage, AppendWhoseEntriesSkipAheadIsDropped) {
+  TestCluster c(3);
+  c.elect(1);
+  Index last = c.node(2).last_index();
+  Message m;
+  m.type = MessageType::kAppend;
+  m.from = 1;
+  m.to = 2;
+  m.term = c.node(1).term();
+  m.index = last;
+  m.log_term = c.node(1).term();
+  Entry e;
+  e.index = last + (Index{1} << 40);  // not last + 1: would size the log by a trillion entries
+  e.term = m.term;
+  m.entries = {e};
+  c.node(2).step(m);  // must not throw std::length_error (or allocate)
+  EXPECT_EQ(c.node(2).last_index(), last);
+  EXPECT_EQ(c.node(2).malformed_dropped(), 1u);
+}
+
+TEST(HostileMessage, AppendEntriesWithTermsAboveTheMessageTermAreDropped) {
+  TestCluster c(3);
+  c.elect(1);
+  Index last = c.node(2).last_index();
+  Message m;
+  m.type = MessageType::kAppend;
+  m.from = 1;
+  m.to = 2;
+  m.term = c.node(1).term();
+  m.index = last;
+  m.log_term = c.node(1).term();
+  Entry e;
+  e.index = last + 1;
+  e.term = m.term + 5;  // a leader only ships entries of its own term or older
+  m.entries = {e};
+  c.node(2).step(m);
+  EXPECT_EQ(c.node(2).last_index(), last);
+  EXPECT_EQ(c.node(2).malformed_dropped(), 1u);
+}
+
+}  // namespace
+}  // namespace fednode::raft
