@@ -72,8 +72,8 @@ class PeerDaemon : public RaftHost {
   bool term_start_applied() const override {
     return node_->role() == raft::Role::kLeader && term_start_index_ > 0 && applied_ >= term_start_index_;
   }
-  bool propose(const std::string& command) override {
-    if (node_->propose(command) != raft::RequestStatus::kOk) return false;
+  bool propose(const std::string& command) override {  // the role controller's round commands
+    if (node_->propose(StateMachine::tagged(StateMachine::Kind::kRound, command)) != raft::RequestStatus::kOk) return false;
     schedule_ready();
     return true;
   }
@@ -571,7 +571,7 @@ void PeerDaemon::on_client(const msgpack::object& req, const std::string& type, 
       reply(redirect(id), false);
       return;
     }
-    answer_when_applied(node_->propose(command), id, std::move(reply));
+    answer_when_applied(node_->propose(StateMachine::tagged(StateMachine::Kind::kKeyValue, command)), id, std::move(reply));
   } else if (type == "config") {
     std::string action = net::as_string(net::map_field(req, "action"));
     const msgpack::object* learner = net::map_field(req, "learner");

@@ -6,16 +6,30 @@
 
 namespace fednode {
 
+std::string StateMachine::tagged(Kind kind, std::string_view command) {
+  std::string out(1, static_cast<char>(kind));
+  out.append(command);
+  return out;
+}
+
 Status StateMachine::apply(std::string_view command, fl::RoundEvent* event, std::string* why) {
   *event = fl::RoundEvent::kIgnored;
+  if (command.empty()) return Status::error("empty command");
+  auto kind = static_cast<Kind>(static_cast<std::uint8_t>(command.front()));
+  command.remove_prefix(1);
+  if (kind == Kind::kKeyValue) return kv_.apply(command);
+  if (kind != Kind::kRound) {
+    return Status::error("command of unknown kind " + std::to_string(static_cast<unsigned>(kind)) +
+                         " (a log written before commands were tagged?)");
+  }
   msgpack::object_handle h;
   try {
     h = msgpack::unpack(command.data(), command.size());
   } catch (const std::exception& e) {
-    return Status::error(std::string("command is not msgpack: ") + e.what());
+    return Status::error(std::string("round command is not msgpack: ") + e.what());
   }
-  if (fl::RoundState::is_command(h.get())) return rounds_.apply(h.get(), event, why);
-  return kv_.apply(command);
+  if (!fl::RoundState::is_command(h.get())) return Status::error("round command without its fl field");
+  return rounds_.apply(h.get(), event, why);
 }
 
 std::string StateMachine::snapshot() const {

@@ -1,6 +1,7 @@
 #pragma once
 // The replicated state machine every node applies committed entries to: the zatt-compatible
 // key-value map with the members' addresses (KvStore) and the federated rounds (RoundState).
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -11,7 +12,13 @@ namespace fednode {
 
 class StateMachine {
  public:
-  // FL commands go to the rounds (event says what they changed), the rest to the map.
+  // Every command in the log starts with a byte naming its kind, so that what a client writes
+  // can never be read as a round command, whatever fields it carries. (A msgpack map, which the
+  // log held before, never starts with these bytes: such an entry is refused, not guessed at.)
+  enum class Kind : std::uint8_t { kKeyValue = 1, kRound = 2 };
+  static std::string tagged(Kind kind, std::string_view command);
+
+  // Round commands go to the rounds (event says what they changed), key-value ones to the map.
   Status apply(std::string_view command, fl::RoundEvent* event, std::string* why);
 
   KvStore& kv() { return kv_; }
