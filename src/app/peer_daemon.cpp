@@ -226,6 +226,14 @@ Status PeerDaemon::start() {
   c.max_message_bytes = opt_.max_datagram - kDatagramHeadroom;
   c.snapshot_entries = opt_.snapshot_entries;
   c.random_seed = self_id_ ^ static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
+  // A snapshot a leader streams must restore into a state machine before it is installed and
+  // persisted: garbage from a peer would otherwise stop this node for good at its next start.
+  c.snapshot_acceptable = [](const std::string& data) {
+    StateMachine probe;
+    Status s = probe.restore(data);
+    if (!s.ok()) spdlog::warn("refused a snapshot from the leader: {}", s.message());
+    return s.ok();
+  };
   node_ = std::make_unique<raft::Node>(c, *storage_);
 
   if (Status s = events_.open(opt_.data_dir + "/events.jsonl", opt_.self.to_string()); !s.ok()) return s;

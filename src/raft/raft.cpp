@@ -431,12 +431,24 @@ void Raft::handle_snapshot_chunk(const Message& m) {
     incoming_data_.clear();
   }
   if (m.offset == incoming_data_.size()) {
+    if (incoming_data_.size() + m.data.size() > config_.max_snapshot_bytes) {
+      ++malformed_dropped_;  // a stream longer than any snapshot we accept: forget it
+      incoming_meta_ = SnapshotMeta{};
+      incoming_data_.clear();
+      return;
+    }
     incoming_data_ += m.data;
     if (m.done) {
       Snapshot snapshot{incoming_meta_, std::move(incoming_data_)};
       incoming_meta_ = SnapshotMeta{};
       incoming_data_.clear();
       ack.type = MessageType::kAppendResponse;
+      if (config_.snapshot_acceptable && !config_.snapshot_acceptable(snapshot.data)) {
+        ++malformed_dropped_;
+        ack.index = log_.committed();
+        send(std::move(ack));
+        return;
+      }
       ack.index = restore(snapshot) ? log_.last_index() : log_.committed();
       send(std::move(ack));
       return;

@@ -74,5 +74,47 @@ TEST(HostileMessage, AppendEntriesWithTermsAboveTheMessageTermAreDropped) {
   EXPECT_EQ(c.node(2).malformed_dropped(), 1u);
 }
 
+// A snapshot stream whose assembled data the application cannot restore is dropped before the
+// core installs it: nothing reaches a Ready, so nothing is persisted.
+TEST(HostileMessage, SnapshotTheApplicationRefusesIsNeverInstalled) {
+  TestCluster c(3, [](Config& cfg) { cfg.snapshot_acceptable = [](const std::string& d) { return d.rfind("state@", 0) == 0; }; });
+  c.elect(1);
+  Index committed = c.node(2).commit_index();
+  Message m;
+  m.type = MessageType::kSnapshotChunk;
+  m.from = 1;
+  m.to = 2;
+  m.term = c.node(1).term();
+  m.snapshot.index = committed + 1000;
+  m.snapshot.term = m.term;
+  m.snapshot.conf = c.node(2).conf_state();
+  m.data = "garbage";
+  m.done = true;
+  c.node(2).step(m);
+  EXPECT_EQ(c.node(2).malformed_dropped(), 1u);
+  EXPECT_EQ(c.node(2).commit_index(), committed);
+  Ready rd = c.node(2).ready();
+  EXPECT_FALSE(rd.snapshot) << "the refused snapshot would be persisted";
+}
+
+TEST(HostileMessage, SnapshotStreamPastTheSizeBoundIsDropped) {
+  TestCluster c(3, [](Config& cfg) { cfg.max_snapshot_bytes = 1000; });
+  c.elect(1);
+  Message m;
+  m.type = MessageType::kSnapshotChunk;
+  m.from = 1;
+  m.to = 2;
+  m.term = c.node(1).term();
+  m.snapshot.index = c.node(2).commit_index() + 1000;
+  m.snapshot.term = m.term;
+  for (int i = 0; i < 3; ++i) {
+    m.offset = static_cast<std::uint64_t>(i) * 600;
+    m.data = std::string(600, 'x');
+    c.node(2).step(m);
+  }
+  EXPECT_GE(c.node(2).malformed_dropped(), 1u);
+  EXPECT_FALSE(c.node(2).ready().snapshot);
+}
+
 }  // namespace
 }  // namespace fednode::raft

@@ -9,6 +9,7 @@
 // randomness comes from the seed in Config, so a run is reproduced exactly by its inputs.
 // Not thread-safe: one thread (the control loop, or the simulation) owns a Node.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,6 +52,11 @@ struct Config {
   std::uint64_t snapshot_entries = 10000;
   std::uint64_t snapshot_bytes = 64ull << 20;
   std::uint64_t random_seed = 1;
+  // A snapshot streamed by a leader is assembled up to this size; a longer stream is dropped.
+  std::uint64_t max_snapshot_bytes = 1ull << 30;
+  // The application's check of an assembled snapshot's data before the core installs it (a pure
+  // function): data it refuses never reaches a Ready, so a peer's garbage is never persisted.
+  std::function<bool(const std::string& data)> snapshot_acceptable;
   InjectedBugs bugs;
 };
 
