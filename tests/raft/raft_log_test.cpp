@@ -97,3 +97,24 @@ TEST(RaftLog, RestoreFromSnapshot) {
 
 }  // namespace
 }  // namespace fednode::raft
+
+namespace fednode::raft {
+namespace {
+
+// The core's invariant asserts stay on in every build type (the project builds RelWithDebInfo,
+// which defines NDEBUG elsewhere): overwriting a committed entry stops the process.
+TEST(RaftLogDeathTest, OverwritingACommittedEntryStopsTheProcessInThisBuild) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        MemoryStorage s;
+        s.append(entries({{1, 1}, {2, 1}, {3, 1}}));
+        RaftLog log(s);
+        log.commit_to(3);
+        log.maybe_append(1, 1, 3, entries({{2, 2}}));
+      },
+      "overwrite a committed entry");
+}
+
+}  // namespace
+}  // namespace fednode::raft
