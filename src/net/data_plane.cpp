@@ -1,5 +1,7 @@
 #include "fednode/net/data_plane.h"
 
+#include <array>
+
 #include <msgpack.hpp>
 #include <spdlog/spdlog.h>
 
@@ -70,13 +72,25 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
       if (ec) return close_quietly();
       std::uint32_t n = frame_length(header_);
       if (n > max_frame_) return close("frame of " + std::to_string(n) + " bytes exceeds the bound " + std::to_string(max_frame_));
-      body_.resize(n);
-      asio::async_read(socket_, asio::buffer(body_), [this, self](const std::error_code& ec2, std::size_t) {
-        if (ec2) return close_quietly();
-        counters_->bytes_in += 4 + body_.size();
-        ++counters_->messages_in;
-        handle();
-      });
+      body_.clear();
+      read_body(n);
+    });
+  }
+  // The body grows as its bytes arrive: a header alone claims no memory, so connections that
+  // announce big frames and send nothing cannot exhaust the node.
+  void read_body(std::size_t remaining) {
+    if (remaining == 0) {
+      counters_->bytes_in += 4 + body_.size();
+      ++counters_->messages_in;
+      return handle();
+    }
+    auto self = shared_from_this();
+    std::size_t n = std::min(remaining, chunk_.size());
+    asio::async_read(socket_, asio::buffer(chunk_.data(), n), [this, self, remaining](const std::error_code& ec, std::size_t got) {
+      if (ec) return close_quietly();
+      body_.append(chunk_.data(), got);
+      arm_timer();  // idle means no bytes for a while, not a long transfer
+      read_body(remaining - got);
     });
   }
   void handle() {
@@ -161,6 +175,7 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
   std::shared_ptr<ChannelCounters> counters_;
   std::shared_ptr<DataPlaneServer::UpdateHandler> handler_;
   unsigned char header_[4] = {};
+  std::array<char, 64 * 1024> chunk_{};
   std::string body_;
 };
 

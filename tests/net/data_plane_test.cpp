@@ -4,6 +4,7 @@
 
 #include <msgpack.hpp>
 
+#include <cstdio>
 #include <future>
 #include <optional>
 #include <thread>
@@ -176,6 +177,54 @@ TEST_F(DataPlaneTest, UpdateWithoutItsFieldsClosesTheConnection) {
   framed[3] = static_cast<char>(payload.size());
   EXPECT_EQ(raw(framed + payload), "<closed>");
   EXPECT_EQ(server_.counters().dropped_in, 1u);
+}
+
+}  // namespace
+}  // namespace fednode::net
+
+namespace fednode::net {
+namespace {
+
+long resident_kib() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  long pages = 0, resident = 0;
+  if (f) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return resident * 4;
+}
+
+// A frame's body grows as its bytes arrive: headers that announce frames at the bound (256 MiB)
+// and then send nothing claim no memory, so a few dozen such connections cannot exhaust a node.
+TEST(DataPlaneMemory, AnnouncedFramesClaimNoMemoryUpFront) {
+  testing::TempDir dir;
+  fl::ModelStore store(dir.sub("models"));
+  ASSERT_TRUE(store.init().ok());
+  asio::io_context io;
+  DataPlaneServer server(io, store, kDefaultMaxFrame, 5000ms);
+  ASSERT_TRUE(server.listen(PeerAddress{"127.0.0.1", 0}).ok());
+  auto guard = asio::make_work_guard(io);
+  std::thread loop([&] { io.run(); });
+  long before = resident_kib();
+  asio::io_context cio;
+  std::vector<asio::ip::tcp::socket> conns;
+  const std::uint32_t n = static_cast<std::uint32_t>(kDefaultMaxFrame);
+  const unsigned char header[4] = {static_cast<unsigned char>(n >> 24), static_cast<unsigned char>(n >> 16),
+                                   static_cast<unsigned char>(n >> 8), static_cast<unsigned char>(n)};
+  for (int i = 0; i < 16; ++i) {
+    conns.emplace_back(cio);
+    conns.back().connect({asio::ip::make_address("127.0.0.1"), server.port()});
+    asio::write(conns.back(), asio::buffer(header, 4));
+    asio::write(conns.back(), asio::buffer(std::string(1000, 'x')));  // a first chunk arrives too
+  }
+  std::this_thread::sleep_for(500ms);
+  long grown_mib = (resident_kib() - before) / 1024;
+  EXPECT_LT(grown_mib, 64) << "16 announced frames of 256 MiB made the server grow by " << grown_mib << " MiB";
+  asio::post(io, [&] { server.close(); });
+  guard.reset();
+  io.stop();
+  loop.join();
 }
 
 }  // namespace
