@@ -273,7 +273,7 @@ void RoleController::propose_config() {
   c.train_limit = opt_.fl.train_limit;
   c.test_limit = opt_.fl.test_limit;
   raft::Term term = host_.term();
-  compute_->submit([this, c, term, store = store_]() mutable -> std::function<void()> {
+  run_job(*compute_, [this, c, term, store = store_]() mutable -> std::function<void()> {
     fl::ModelWeights w;
     std::string id;
     Status s = fl::initial_weights(c.model, c.seed, &w);
@@ -293,6 +293,9 @@ void RoleController::propose_config() {
         if (!host_.propose(fl::RoundState::encode_config(c))) config_term_ = 0;  // try again next poll
       });
     };
+  }, [this](const std::string& why) {
+    spdlog::error("initial model: {}", why);
+    config_term_ = 0;
   });
 }
 
@@ -427,7 +430,7 @@ void RoleController::aggregate() {
   raft::Term term = a.term;
   std::uint64_t attempt = a.start.attempt;
   spdlog::info("round {}: aggregating {} update(s)", a.start.round, updates.size());
-  compute_->submit([this, updates, c, dir, term, attempt, store = store_, ws = workspace_]() mutable -> std::function<void()> {
+  run_job(*compute_, [this, updates, c, dir, term, attempt, store = store_, ws = workspace_]() mutable -> std::function<void()> {
     auto t0 = Clock::now();
     std::vector<fl::ClientUpdate> cu;
     Status s;
@@ -500,6 +503,10 @@ void RoleController::aggregate() {
         propose_commit();
       });
     };
+  }, [this, term, attempt](const std::string& why) {
+    if (!current(term, attempt)) return;
+    spdlog::error("round {}: aggregation failed: {}; running the round again", agg_->start.round, why);
+    agg_.reset();
   });
 }
 
@@ -516,7 +523,7 @@ void RoleController::replicate(const std::string& model_id, std::function<void(s
     if (!f.learner) targets.emplace_back(f.id, host_.address_of(f.id));
   }
   std::size_t majority = voter_count() / 2 + 1;
-  push_->submit([this, model_id, then, term, targets, majority, store = store_, late = late_]() -> std::function<void()> {
+  run_job(*push_, [this, model_id, then, term, targets, majority, store = store_, late = late_]() -> std::function<void()> {
     auto bytes = std::make_shared<std::string>();
     Status read = store.get_bytes(model_id, bytes.get());
     PushOutcome pushed;
@@ -544,12 +551,25 @@ void RoleController::replicate(const std::string& model_id, std::function<void(s
       if (holders.size() + 1 >= majority) return then(holders.size() + 1);
       spdlog::warn("model {}: only {} of {} voters hold it; pushing again", model_id.substr(0, 12), holders.size() + 1,
                    majority);
-      auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(500));
-      timer->async_wait([this, timer, model_id, then](const std::error_code& ec) {
-        if (!ec) replicate(model_id, then);
-      });
+      retry_replicate(model_id, then);
     };
+  }, [this, model_id, then](const std::string& why) {
+    spdlog::warn("model {}: push job failed: {}; pushing again", model_id.substr(0, 12), why);
+    retry_replicate(model_id, then);
   });
+}
+
+void RoleController::retry_replicate(const std::string& model_id, std::function<void(std::size_t)> then) {
+  auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(500));
+  timer->async_wait([this, timer, model_id, then](const std::error_code& ec) {
+    if (!ec && !stopped_ && host_.role() == raft::Role::kLeader) replicate(model_id, then);
+  });
+}
+
+// Nothing handed to a worker is lost: a full queue or a job that throws reaches `failed` on the
+// control loop (at once for a full queue), like any other outcome.
+void RoleController::run_job(WorkerThread& worker, WorkerThread::Job job, WorkerThread::Failure failed) {
+  if (!worker.submit(std::move(job), failed)) failed("worker queue full");
 }
 
 void RoleController::propose_commit() {
@@ -698,7 +718,7 @@ void RoleController::fetch_model(const std::string& id, raft::NodeId preferred) 
   std::vector<std::string> sources = data_sources(preferred);
   if (sources.empty()) return;
   fetching_.insert(id);
-  transfer_->submit([this, id, sources, store = store_]() mutable -> std::function<void()> {
+  run_job(*transfer_, [this, id, sources, store = store_]() mutable -> std::function<void()> {
     net::TransferStats st;
     std::string from;
     Status s = fetch_from(sources, id, store, &st, &from);
@@ -713,6 +733,10 @@ void RoleController::fetch_model(const std::string& id, raft::NodeId preferred) 
         spdlog::warn("model {}: fetch failed: {}; trying again in 2 s", id.substr(0, 12), s.message());
       }
     };
+  }, [this, id](const std::string& why) {
+    fetching_.erase(id);
+    fetch_retry_at_[id] = Clock::now() + std::chrono::seconds(2);
+    spdlog::warn("model {}: fetch job failed: {}; trying again in 2 s", id.substr(0, 12), why);
   });
 }
 
@@ -725,10 +749,14 @@ void RoleController::train(const fl::RoundStart& start) {
   std::string dir = dataset_dir(c.dataset);
   raft::NodeId self = host_.self_id();
   auto gen = train_generation_;
+  auto training_failed = [this, round = start.round](const std::string& why) {
+    spdlog::error("round {}: training job failed: {}", round, why);
+    events_.write("training_failed", JsonLine().add("round", round).add("reason", why));
+  };
   spdlog::info("round {}: training as participant {} of {}", start.round, position + 1, start.participants.size());
   events_.write("training", JsonLine().add("round", start.round).add("attempt", start.attempt));
   // 1. the base model (transfer thread), 2. training (compute thread), 3. the upload (transfer).
-  transfer_->submit([=, this, store = store_]() mutable -> std::function<void()> {
+  run_job(*transfer_, [=, this, store = store_]() mutable -> std::function<void()> {
     net::TransferStats st;
     Status s;
     if (!store.has(start.base_model_id)) {
@@ -742,7 +770,7 @@ void RoleController::train(const fl::RoundStart& start) {
         spdlog::warn("round {}: {}", start.round, s.message());
         return;
       }
-      compute_->submit([=, this, store = store, ws = workspace_]() mutable -> std::function<void()> {
+      run_job(*compute_, [=, this, store = store, ws = workspace_]() mutable -> std::function<void()> {
         fl::TrainResult result;
         std::string update_bytes;
         std::shared_ptr<const fl::Dataset> data;
@@ -792,7 +820,7 @@ void RoleController::train(const fl::RoundStart& start) {
           notice.samples = result.samples;
           notice.train_loss = result.train_loss;
           notice.train_seconds = result.seconds;
-          transfer_->submit([=, this]() -> std::function<void()> {
+          run_job(*transfer_, [=, this]() -> std::function<void()> {
             net::TransferStats up;
             auto addr = address_book().lookup(aggregator);
             Status u = addr ? net::upload_update(*addr, notice, update_bytes, kTransferTimeout, &up)
@@ -805,11 +833,11 @@ void RoleController::train(const fl::RoundStart& start) {
                 spdlog::warn("round {}: upload to {} failed: {}", start.round, aggregator, u.message());
               }
             };
-          });
+          }, training_failed);
         };
-      });
+      }, training_failed);
     };
-  });
+  }, training_failed);
 }
 
 std::string RoleController::dataset_dir(const std::string& dataset) const {

@@ -1,5 +1,7 @@
 #include "fednode/app/worker_thread.h"
 
+#include <spdlog/spdlog.h>
+
 namespace fednode {
 
 WorkerThread::WorkerThread(asio::io_context& loop, std::size_t max_queued)
@@ -15,11 +17,11 @@ WorkerThread::~WorkerThread() {
   thread_.join();
 }
 
-bool WorkerThread::submit(Job job) {
+bool WorkerThread::submit(Job job, Failure on_failure) {
   {
     std::lock_guard lock(mu_);
     if (stopping_ || jobs_.size() >= max_queued_) return false;
-    jobs_.push_back(std::move(job));
+    jobs_.emplace_back(std::move(job), std::move(on_failure));
   }
   cv_.notify_one();
   return true;
@@ -32,15 +34,28 @@ std::size_t WorkerThread::queued() const {
 
 void WorkerThread::run() {
   for (;;) {
-    Job job;
+    std::pair<Job, Failure> next;
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
       if (stopping_) return;
-      job = std::move(jobs_.front());
+      next = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    std::function<void()> done = job();
+    std::function<void()> done;
+    std::string failed;
+    try {
+      done = next.first();
+    } catch (const std::exception& e) {
+      failed = e.what();
+    } catch (...) {
+      failed = "unknown exception";
+    }
+    if (!failed.empty()) {
+      spdlog::error("worker job failed: {}", failed);
+      if (next.second) asio::post(loop_, [f = std::move(next.second), failed] { f(failed); });
+      continue;
+    }
     if (done) asio::post(loop_, std::move(done));
   }
 }

@@ -58,5 +58,22 @@ TEST(WorkerThread, QueueIsBounded) {
   release = true;
 }
 
+// A job that throws (a corrupt blob, a libtorch error) does not end the process: its failure
+// reaches the control loop, and the worker goes on with the next job.
+TEST(WorkerThread, AJobThatThrowsIsReportedAndTheWorkerGoesOn) {
+  asio::io_context loop;
+  WorkerThread worker(loop, 4);
+  std::string failure;
+  bool next_ran = false;
+  ASSERT_TRUE(
+      worker.submit([]() -> std::function<void()> { throw std::runtime_error("bad tensor shape"); },
+                    [&](const std::string& what) { failure = what; }));
+  ASSERT_TRUE(worker.submit([&] { return std::function<void()>([&] { next_ran = true; }); }));
+  auto guard = asio::make_work_guard(loop);
+  for (int i = 0; i < 200 && !next_ran; ++i) loop.run_for(10ms);
+  EXPECT_EQ(failure, "bad tensor shape");
+  EXPECT_TRUE(next_ran);
+}
+
 }  // namespace
 }  // namespace fednode

@@ -47,7 +47,7 @@ class RaftHost {
   virtual void flush() = 0;  // persist and send what the last input produced, now
   virtual std::vector<raft::FollowerStatus> followers() const = 0;
   virtual std::string address_of(raft::NodeId id) const = 0;  // HOST:PORT, "" if unknown
-  virtual std::vector<raft::NodeId> member_ids() const = 0;    // voters and learners
+  virtual std::vector<raft::NodeId> member_ids() const = 0;   // voters and learners
   virtual bool transfer_leadership(raft::NodeId to) = 0;
   virtual const fl::RoundState& rounds() const = 0;
   virtual void add_traffic(JsonLine* line) const = 0;  // per-channel counters, for events
@@ -55,7 +55,8 @@ class RaftHost {
 
 class RoleController {
  public:
-  RoleController(asio::io_context& io, RaftHost& host, const NodeOptions& options, EventLog& events);
+  RoleController(asio::io_context& io, RaftHost& host, const NodeOptions& options,
+                 EventLog& events);
   ~RoleController();
   RoleController(const RoleController&) = delete;
   RoleController& operator=(const RoleController&) = delete;
@@ -95,6 +96,8 @@ class RoleController {
   void aggregate();
   void replicate(const std::string& model_id, std::function<void(std::size_t holders)> then);
   void propose_commit();
+  void retry_replicate(const std::string& model_id, std::function<void(std::size_t holders)> then);
+  void run_job(WorkerThread& worker, WorkerThread::Job job, WorkerThread::Failure failed);
   void follow();
   void note_start_applied(const fl::RoundStart& start);
   void train(const fl::RoundStart& start);
@@ -116,7 +119,8 @@ class RoleController {
   fl::ModelStore store_;
   net::DataPlaneServer server_;
   net::ChannelCounters client_counters_;
-  std::shared_ptr<LateTransferCounters> late_ = std::make_shared<LateTransferCounters>();  // pushes that outlived their wait
+  std::shared_ptr<LateTransferCounters> late_ =
+      std::make_shared<LateTransferCounters>();  // pushes that outlived their wait
   asio::steady_timer poll_timer_;
   std::shared_ptr<Workspace> workspace_;
   std::shared_ptr<std::atomic<std::uint64_t>> train_generation_;

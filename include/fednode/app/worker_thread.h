@@ -9,7 +9,9 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
 
 namespace fednode {
 
@@ -23,8 +25,12 @@ class WorkerThread {
   WorkerThread(const WorkerThread&) = delete;
   WorkerThread& operator=(const WorkerThread&) = delete;
 
-  // False when the queue is full (the caller decides: retry later or give up).
-  bool submit(Job job);
+  // Runs on the control loop when a job throws instead of returning its continuation.
+  using Failure = std::function<void(const std::string& what)>;
+
+  // False when the queue is full (the caller decides: retry later or give up). A job that throws
+  // never ends the process: its failure is logged and `on_failure`, if given, is posted.
+  bool submit(Job job, Failure on_failure = {});
   std::size_t queued() const;
 
  private:
@@ -34,7 +40,7 @@ class WorkerThread {
   std::size_t max_queued_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Job> jobs_;
+  std::deque<std::pair<Job, Failure>> jobs_;
   bool stopping_ = false;
   std::thread thread_;
 };
