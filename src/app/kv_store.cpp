@@ -1,5 +1,7 @@
 #include "fednode/app/kv_store.h"
 
+#include "fednode/util/msgpack_limits.h"
+
 #include <msgpack.hpp>
 
 namespace fednode {
@@ -13,7 +15,7 @@ Status parse(std::string_view bytes, Command* out) {
   msgpack::object_handle h;
   try {
     std::size_t off = 0;
-    h = msgpack::unpack(bytes.data(), bytes.size(), off);
+    h = bounded_unpack(bytes.data(), bytes.size(), off, kMaxClientDepth);
   } catch (const std::exception& e) {
     return Status::error(std::string("command is not msgpack: ") + e.what());
   }
@@ -96,7 +98,7 @@ std::string KvStore::snapshot() const {
 Status KvStore::restore(std::string_view bytes) {
   try {
     std::size_t off = 0;
-    auto h = msgpack::unpack(bytes.data(), bytes.size(), off);
+    auto h = bounded_unpack(bytes.data(), bytes.size(), off, kMaxClientDepth + 4);  // values nest inside the snapshot
     const auto& o = h.get();
     if (o.type != msgpack::type::ARRAY || o.via.array.size != 2 || o.via.array.ptr[0].type != msgpack::type::MAP) {
       return Status::error("snapshot: not a key-value state");

@@ -1,5 +1,7 @@
 #include "fednode/app/state_machine.h"
 
+#include "fednode/util/msgpack_limits.h"
+
 #include <msgpack.hpp>
 
 #include "fednode/util/msgpack_pack.h"
@@ -24,7 +26,7 @@ Status StateMachine::apply(std::string_view command, fl::RoundEvent* event, std:
   }
   msgpack::object_handle h;
   try {
-    h = msgpack::unpack(command.data(), command.size());
+    h = bounded_unpack_one(command.data(), command.size());
   } catch (const std::exception& e) {
     return Status::error(std::string("round command is not msgpack: ") + e.what());
   }
@@ -44,7 +46,7 @@ std::string StateMachine::snapshot() const {
 Status StateMachine::restore(std::string_view bytes) {
   msgpack::object_handle h;
   try {
-    h = msgpack::unpack(bytes.data(), bytes.size());
+    h = bounded_unpack_one(bytes.data(), bytes.size());
   } catch (const std::exception& e) {
     return Status::error(std::string("snapshot is not msgpack: ") + e.what());
   }

@@ -1,5 +1,7 @@
 #include "fednode/net/client_server.h"
 
+#include "fednode/util/msgpack_limits.h"
+
 #include <spdlog/spdlog.h>
 
 #include "fednode/net/tcp_listener.h"
@@ -46,7 +48,12 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, std::size_t max_bytes, ClientServer::Handler& handler,
           std::shared_ptr<ChannelCounters> counters)
-      : socket_(std::move(socket)), max_bytes_(max_bytes), handler_(handler), counters_(std::move(counters)) {}
+      : socket_(std::move(socket)),
+        max_bytes_(max_bytes),
+        handler_(handler),
+        counters_(std::move(counters)),
+        // A request holds no more elements or bytes than the channel's bound on one request.
+        unpacker_(nullptr, nullptr, MSGPACK_UNPACKER_INIT_BUFFER_SIZE, input_limit(max_bytes, kMaxClientDepth)) {}
   void start() { read(); }
 
  private:

@@ -1,5 +1,7 @@
 #include "fednode/net/data_plane.h"
 
+#include "fednode/util/msgpack_limits.h"
+
 #include <array>
 
 #include <msgpack.hpp>
@@ -97,7 +99,7 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
     msgpack::object_handle h;
     try {
       std::size_t off = 0;
-      h = msgpack::unpack(body_.data(), body_.size(), off);
+      h = bounded_unpack(body_.data(), body_.size(), off);
       if (off != body_.size()) return close("trailing bytes in frame");
     } catch (const std::exception& e) {
       return close(std::string("frame is not msgpack: ") + e.what());
@@ -217,7 +219,7 @@ Status call(const PeerAddress& server, const std::string& request, msgpack::obje
   if (result == asio::error::would_block) return Status::error("data plane " + server.to_string() + ": timed out");
   if (result) return Status::error("data plane " + server.to_string() + ": " + result.message());
   try {
-    *out = msgpack::unpack(body.data(), body.size());
+    *out = bounded_unpack_one(body.data(), body.size());
   } catch (const std::exception& e) {
     return Status::error("data plane " + server.to_string() + ": bad answer: " + e.what());
   }

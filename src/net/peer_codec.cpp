@@ -1,5 +1,7 @@
 #include "fednode/net/peer_codec.h"
 
+#include "fednode/util/msgpack_limits.h"
+
 #include <msgpack.hpp>
 
 #include "fednode/util/msgpack_pack.h"
@@ -87,7 +89,7 @@ Status decode_peer_message(std::string_view datagram, const std::string& cluster
   msgpack::object_handle handle;
   try {
     std::size_t offset = 0;
-    handle = msgpack::unpack(datagram.data(), datagram.size(), offset);
+    handle = bounded_unpack(datagram.data(), datagram.size(), offset);
     if (offset != datagram.size()) return Status::error(std::to_string(datagram.size() - offset) + " trailing bytes");
   } catch (const std::exception& e) {
     return Status::error(std::string("not msgpack: ") + e.what());

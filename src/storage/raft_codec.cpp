@@ -1,5 +1,7 @@
 #include "fednode/storage/raft_codec.h"
 
+#include "fednode/util/msgpack_limits.h"
+
 #include <msgpack.hpp>
 
 #include "fednode/util/msgpack_pack.h"
@@ -14,7 +16,7 @@ using Packer = MsgpackPacker;
 std::optional<msgpack::object_handle> unpack_array(std::string_view bytes, std::uint32_t size) {
   try {
     std::size_t offset = 0;
-    auto handle = msgpack::unpack(bytes.data(), bytes.size(), offset);
+    auto handle = bounded_unpack(bytes.data(), bytes.size(), offset);
     if (offset != bytes.size()) return std::nullopt;
     const msgpack::object& o = handle.get();
     if (o.type != msgpack::type::ARRAY || o.via.array.size != size) return std::nullopt;

@@ -103,3 +103,31 @@ TEST(PeerCodec, BudgetedAppendFitsTheDatagram) {
 
 }  // namespace
 }  // namespace fednode::net
+
+namespace fednode::net {
+namespace {
+
+// Headers are not believed: nesting and announced sizes are bounded by the datagram itself, so a
+// hostile datagram costs no more than its bytes to refuse.
+TEST(PeerCodecLimits, DeeplyNestedArraysAreRefused) {
+  std::string nested(64 * 1024 - 1, '\x91');  // [[[[...nil]]]]: complete, 65,535 levels deep
+  nested += '\xc0';
+  raft::Message m;
+  Status s = decode_peer_message(nested, "fednode", &m);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("depth"), std::string::npos) << s.message();
+}
+
+TEST(PeerCodecLimits, AnnouncedHugeContainersAllocateNothing) {
+  raft::Message m;
+  // (A bin or str header is checked against the bytes present by msgpack-c itself.)
+  for (std::string datagram : {std::string("\xdd\xff\xff\xff\xff", 5), std::string("\xdf\xff\xff\xff\xff", 5),
+                               std::string("\x92\x01\xdd\x10\x00\x00\x00", 7)}) {
+    Status s = decode_peer_message(datagram, "fednode", &m);
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.message().find("size overflow"), std::string::npos) << s.message();
+  }
+}
+
+}  // namespace
+}  // namespace fednode::net
