@@ -26,13 +26,7 @@ done
 source "$root/tests/cluster/lib.sh"
 source "$root/tests/testbed/lib.sh"
 source "$root/tests/testbed/peers.sh"
-why=$(tb_can_run) || { echo "testbed-failover.sh: $why" >&2; exit 1; }
-"$root/scripts/build.sh"
-tbp_pick_dataset "$dataset" || { echo "testbed-failover.sh: CIFAR-10 not found" >&2; exit 1; }
-
-out="$root/runs/testbed-failover-$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$out"
-TBP_BIN=${FEDNODE_BUILD_DIR:-$root/build}/fednode
+tbp_prepare_experiment testbed-failover "$dataset"
 TBP_WORK=$out
 TBP_N=$hosts
 TBP_FLAGS=(--rounds 100000 --torch-threads 1 "${data[@]}" "${extra[@]}")

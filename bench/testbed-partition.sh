@@ -31,13 +31,7 @@ done
 source "$root/tests/cluster/lib.sh"
 source "$root/tests/testbed/lib.sh"
 source "$root/tests/testbed/peers.sh"
-why=$(tb_can_run) || { echo "testbed-partition.sh: $why" >&2; exit 1; }
-"$root/scripts/build.sh"
-tbp_pick_dataset "$dataset" || { echo "testbed-partition.sh: CIFAR-10 not found" >&2; exit 1; }
-
-out="$root/runs/testbed-partition-$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$out"
-TBP_BIN=${FEDNODE_BUILD_DIR:-$root/build}/fednode
+tbp_prepare_experiment testbed-partition "$dataset"
 TBP_WORK=$out
 TBP_N=$hosts
 TBP_FLAGS=(--rounds "$rounds" --local-epochs "$epochs" --torch-threads 1 "${data[@]}" "${extra[@]}")
@@ -47,22 +41,13 @@ mono() { python3 -c 'import time; print(int(time.monotonic() * 1000))'; }
 tb_init "$hosts"
 tbp_start_all
 
-trainer=""
-for _ in $(seq 3000); do
-  for k in $(seq 1 "$hosts"); do
-    events_py field training round "$(tbp_events "$k")" | grep -qx 3 && { trainer=$k; break 2; }
-  done
-  sleep 0.05
-done
-[[ -n "$trainer" ]] || die "nobody trained round 3"
+trainer=$(tbp_wait_training 3 300) || die "nobody trained round 3"
 agg=$(tbp_current_aggregator "$trainer")
 minority="$agg $trainer"
 majority=$(seq 1 "$hosts" | grep -vx -e "$agg" -e "$trainer" | tr '\n' ' ')
 [[ $trainer -ne $agg ]] || die "the aggregator trains?"
 cut=$(mono)  # taken before the first rule: times below are upper bounds
-tb_partition "$minority" "$majority"
-sleep 1  # a commit already on its way when the cut fell lands now; after this the minority is frozen
-before=$(tbp_committed "$agg")
+before=$(tbp_cut "$minority" "$majority")
 cut_round=$((before + 1))
 [[ $cut_round -le $rounds ]] || die "the run ended before the cut"
 report "cut {aggregator $agg, trainer $trainer} from {$majority} while round 3 trained; the minority stays at $before committed rounds, round $cut_round is cut midway"

@@ -26,13 +26,7 @@ done
 source "$root/tests/cluster/lib.sh"
 source "$root/tests/testbed/lib.sh"
 source "$root/tests/testbed/peers.sh"
-why=$(tb_can_run) || { echo "testbed-rates.sh: $why" >&2; exit 1; }
-"$root/scripts/build.sh"
-tbp_pick_dataset "$dataset" || { echo "testbed-rates.sh: CIFAR-10 not found" >&2; exit 1; }
-
-out="$root/runs/testbed-rates-$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$out"
-TBP_BIN=${FEDNODE_BUILD_DIR:-$root/build}/fednode
+tbp_prepare_experiment testbed-rates "$dataset"
 TBP_FLAGS=(--rounds "$rounds" --torch-threads 1 "${data[@]}" "${extra[@]}")
 {
   echo "round time against link rate: ${data[1]}, $rounds rounds per run, every link limited both ways (tc tbf)"

@@ -23,16 +23,11 @@ done
 source "$root/tests/cluster/lib.sh"
 source "$root/tests/testbed/lib.sh"
 source "$root/tests/testbed/peers.sh"
-why=$(tb_can_run) || { echo "testbed-traffic.sh: $why" >&2; exit 1; }
 for tool in tshark iftop; do
   command -v "$tool" >/dev/null || { echo "testbed-traffic.sh: $tool is missing (scripts/setup-deps.sh --tools)" >&2; exit 1; }
 done
-"$root/scripts/build.sh"
-tbp_pick_dataset "$dataset" || { echo "testbed-traffic.sh: CIFAR-10 not found" >&2; exit 1; }
-
-run_dir="$root/runs/testbed-traffic-$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$run_dir"
-TBP_BIN=${FEDNODE_BUILD_DIR:-$root/build}/fednode
+tbp_prepare_experiment testbed-traffic "$dataset"
+run_dir=$out
 TBP_WORK=$run_dir
 TBP_N=$hosts
 TBP_FLAGS=(--rounds "$rounds" --torch-threads 1 "${data[@]}" "${extra[@]}")

@@ -5,6 +5,8 @@
 // controller act on what changed.
 #include "fednode/app/peer_daemon.h"
 
+#include <sys/stat.h>
+
 #include <asio.hpp>
 #include <msgpack.hpp>
 #include <spdlog/spdlog.h>
@@ -673,6 +675,8 @@ void PeerDaemon::shutdown(int signo) {
 }  // namespace
 
 int run_peer(const NodeOptions& options) {
+  // The log, models, updates and events are this node's owner's alone: files 0600, dirs 0700.
+  ::umask(077);
   init_logging(options.self.to_string(), options.log_level);
   return PeerDaemon(options).run();
 }

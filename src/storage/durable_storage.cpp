@@ -206,7 +206,7 @@ Status DurableStorage::open_new_segment(Index first) {
   Segment seg;
   seg.first = first;
   seg.path = dir_ + "/" + segment_name(first);
-  int fd = ::open(seg.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  int fd = ::open(seg.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return errno_error("cannot create", seg.path);
   if (tail_fd_ >= 0) ::close(tail_fd_);
   tail_fd_ = fd;

@@ -59,7 +59,7 @@ Status fsync_directory(const std::string& dir) {
 
 Status write_file_atomically(const std::string& path, std::string_view bytes, bool sync) {
   std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return errno_error("cannot create", tmp);
   Status s = write_all(fd, bytes, tmp);
   if (s.ok() && sync && ::fsync(fd) != 0) s = errno_error("cannot fsync", tmp);

@@ -16,12 +16,15 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; for f in "$work"/log*; do echo "== $f"; tail -5 "$f"; done >&2; exit 1; }
 
 ports=()
-for i in $(seq 0 $((n - 1))); do ports+=("$(free_port)"); done
+# Peer and data ports of the n founders and of the node added later, all distinct.
+mapfile -t all_ports < <(free_ports $((2 * (n + 1))))
+ports=("${all_ports[@]:0:n+1}")
+dports=("${all_ports[@]:n+1}")
 addr() { echo "127.0.0.1:${ports[$1]}"; }
 start() {
   local i=$1 others=()
   for j in $(seq 0 $((n - 1))); do [[ $j -ne $i ]] && others+=("$(addr "$j")"); done
-  "$bin" "$(addr "$i")" "${others[@]}" --data-dir "$work/d$i" --log-level info >>"$work/log$i" 2>&1 &
+  "$bin" "$(addr "$i")" "${others[@]}" --data-dir "$work/d$i" --data-port "${dports[$i]}" --log-level info >>"$work/log$i" 2>&1 &
   pids[$i]=$!
 }
 ctl() { "$bin" ctl "$@"; }
@@ -48,6 +51,9 @@ for k in $(seq 1 10); do
 done
 got=$(ctl "$(addr 0)" get)
 for k in $(seq 1 10); do [[ "$got" == *"\"k$k\":\"v$k\""* ]] || fail "k$k missing from $got"; done
+# A node's files are its owner's alone (0600, directories 0700).
+shared=$(find "$work/d0" -perm /077 | head -3)
+[[ -z "$shared" ]] || fail "files readable by others in the data dir: $shared"
 
 # kill -9 the leader during a write load; every acknowledged write must survive.
 acked=()
@@ -138,11 +144,10 @@ start "$victim"
 echo "writes continued with a follower down"
 
 # Add a node while writing (learner, then voter), then remove it.
-ports+=("$(free_port)")
 j=$n
 others=()
 for i in $(seq 0 $((n - 1))); do others+=("$(addr "$i")"); done
-"$bin" "$(addr "$j")" "${others[@]}" --join --data-dir "$work/d$j" >>"$work/log$j" 2>&1 &
+"$bin" "$(addr "$j")" "${others[@]}" --join --data-dir "$work/d$j" --data-port "${dports[$j]}" >>"$work/log$j" 2>&1 &
 pids[$j]=$!
 out=$(ctl "$(addr "$new")" add-peer "$(addr "$j")" --learner) && [[ "$out" == ok ]] || fail "add learner: $out"
 ctl "$(addr "$new")" set during-add 1 >/dev/null || fail "write during add"

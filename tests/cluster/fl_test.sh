@@ -56,7 +56,9 @@ case "$scenario" in
 esac
 
 ports=()
-for i in $(seq 0 $((n - 1))); do ports+=("$(free_port)"); done
+mapfile -t all_ports < <(free_ports $((2 * n)))
+ports=("${all_ports[@]:0:n}")
+dports=("${all_ports[@]:n}")
 addr() { echo "127.0.0.1:${ports[$1]}"; }
 start() {
   local i=$1 others=()
@@ -66,8 +68,6 @@ start() {
     --deadline-s 60 "${data[@]}" "${train_limit[@]}" "${extra[@]}" >>"$work/log$i" 2>&1 &
   pids[$i]=$!
 }
-dports=()
-for i in $(seq 0 $((n - 1))); do dports+=("$(free_port)"); done
 ctl() { "$bin" ctl "$@"; }
 alive() { kill -0 "${pids[$1]}" 2>/dev/null; }
 committed() { ctl "$(addr "$1")" rounds --tsv 2>/dev/null | wc -l; }

@@ -1,7 +1,16 @@
 # shellcheck shell=bash
 # Helpers the multi-process test scripts share (sourced; expects $root, the repository).
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# N distinct free ports, one a line: all held at once while chosen, so none repeats. Peers get
+# their data port from here too (the default, port + 1000, may be another peer's port).
+free_ports() {
+  /usr/bin/python3 -c '
+import socket, sys
+held = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); held.append(s)
+print("\n".join(str(s.getsockname()[1]) for s in held))' "$1"
+}
 
 # Sets data=(...) and train_limit=(...) for a federated run: the real CIFAR-10 subset
 # ($FEDNODE_CIFAR10_DIR or ../shared/datasets) when present, else Debian's Fashion-MNIST, else

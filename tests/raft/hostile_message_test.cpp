@@ -34,22 +34,28 @@ TEST(HostileMessage, TermThatWouldWrapIsDroppedBeforeItIsPersisted) {
   EXPECT_EQ(c.node(2).commit_index(), c.node(1).commit_index());
 }
 
-TEST(HostileMessage, AppendWhoseEntriesSkipAheadIsDropped) {
-  TestCluster c(3);
-  c.elect(1);
-  Index last = c.node(2).last_index();
+// Node 1 (the leader) sends node 2 one entry after node 2's last, at `index` with `term`.
+void append_one(TestCluster& c, Index index, Term term) {
   Message m;
   m.type = MessageType::kAppend;
   m.from = 1;
   m.to = 2;
   m.term = c.node(1).term();
-  m.index = last;
+  m.index = c.node(2).last_index();
   m.log_term = c.node(1).term();
   Entry e;
-  e.index = last + (Index{1} << 40);  // not last + 1: would size the log by a trillion entries
-  e.term = m.term;
+  e.index = index;
+  e.term = term;
   m.entries = {e};
-  c.node(2).step(m);  // must not throw std::length_error (or allocate)
+  c.node(2).step(m);
+}
+
+TEST(HostileMessage, AppendWhoseEntriesSkipAheadIsDropped) {
+  TestCluster c(3);
+  c.elect(1);
+  Index last = c.node(2).last_index();
+  // Not last + 1: would size the log by a trillion entries (std::length_error, or the memory).
+  append_one(c, last + (Index{1} << 40), c.node(1).term());
   EXPECT_EQ(c.node(2).last_index(), last);
   EXPECT_EQ(c.node(2).malformed_dropped(), 1u);
 }
@@ -58,18 +64,7 @@ TEST(HostileMessage, AppendEntriesWithTermsAboveTheMessageTermAreDropped) {
   TestCluster c(3);
   c.elect(1);
   Index last = c.node(2).last_index();
-  Message m;
-  m.type = MessageType::kAppend;
-  m.from = 1;
-  m.to = 2;
-  m.term = c.node(1).term();
-  m.index = last;
-  m.log_term = c.node(1).term();
-  Entry e;
-  e.index = last + 1;
-  e.term = m.term + 5;  // a leader only ships entries of its own term or older
-  m.entries = {e};
-  c.node(2).step(m);
+  append_one(c, last + 1, c.node(1).term() + 5);  // a leader ships entries of its own term or older
   EXPECT_EQ(c.node(2).last_index(), last);
   EXPECT_EQ(c.node(2).malformed_dropped(), 1u);
 }

@@ -97,20 +97,10 @@ case "$scenario" in
     wait_rounds 1 "$rounds" 240
     ;;
   partition)
-    trainer=""
-    until=$((SECONDS + 240))
-    while [[ -z "$trainer" && $SECONDS -lt $until ]]; do
-      for k in $(seq 1 "$n"); do
-        events_py field training round "$(events "$k")" | grep -qx 2 && { trainer=$k; break; }
-      done
-      sleep 0.05
-    done
-    [[ -n "$trainer" ]] || fail "nobody trained round 2"
+    trainer=$(tbp_wait_training 2 240) || fail "nobody trained round 2"
     agg=$(tbp_current_aggregator "$trainer")
     others=$(seq 1 "$n" | grep -vx "$agg" | tr '\n' ' ')
-    tb_partition "$agg" "$others"
-    sleep 1  # a commit already on its way when the cut fell lands now; then the old aggregator is frozen
-    before=$(committed "$agg")
+    before=$(tbp_cut "$agg" "$others")
     cut_round=$((before + 1))
     [[ $cut_round -le $rounds ]] || fail "the run ended before the cut (rounds too short?)"
     echo "round $cut_round in training: aggregator host $agg cut off from hosts $others"

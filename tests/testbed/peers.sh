@@ -74,3 +74,35 @@ tbp_pick_dataset() {
   [[ "$want" == cifar10 ]] && return 1
   data=(--dataset fashion-mnist --dataset-dir /usr/share/datasets/fashion-mnist)
 }
+
+# The start of every testbed experiment (bench/testbed-*.sh): checks it can run, builds, picks the
+# data set (WANT as for tbp_pick_dataset) and makes runs/NAME-<time>/, named in $out; TBP_BIN set.
+tbp_prepare_experiment() {
+  local name=$1 want=${2:-} why
+  why=$(tb_can_run) || { echo "$name: $why" >&2; exit 1; }
+  "$root/scripts/build.sh"
+  tbp_pick_dataset "$want" || { echo "$name: CIFAR-10 not found (data/, \$FEDNODE_CIFAR10_DIR or ../shared)" >&2; exit 1; }
+  out="$root/runs/$name-$(date +%Y%m%d-%H%M%S)"
+  mkdir -p "$out"
+  TBP_BIN=${FEDNODE_BUILD_DIR:-$root/build}/fednode
+}
+
+# Waits until some host trains ROUND (a "training" event); prints that host, or fails after SECONDS.
+tbp_wait_training() {
+  local round=$1 until=$((SECONDS + $2)) k
+  while [[ $SECONDS -lt $until ]]; do
+    for k in $(seq 1 "$TBP_N"); do
+      events_py field training round "$(tbp_events "$k")" | grep -qx "$round" && { echo "$k"; return 0; }
+    done
+    sleep 0.05
+  done
+  return 1
+}
+
+# Cuts the hosts "A.." off from "B..", then waits a second for a commit already on its way when
+# the cut fell to land; prints the committed rounds of A's first host, frozen from then on.
+tbp_cut() {
+  tb_partition "$1" "$2"
+  sleep 1
+  tbp_committed "$(awk '{print $1}' <<<"$1")"
+}
