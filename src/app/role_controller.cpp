@@ -823,7 +823,10 @@ void RoleController::train(const fl::RoundStart& start) {
           run_job(*transfer_, [=, this]() -> std::function<void()> {
             net::TransferStats up;
             auto addr = address_book().lookup(aggregator);
-            Status u = addr ? net::upload_update(*addr, notice, update_bytes, kTransferTimeout, &up)
+            // A newer attempt of this node's training makes this upload useless: drop it at once
+            // rather than hold the next upload behind a deposed aggregator's timeout.
+            Status u = addr ? net::upload_update(*addr, notice, update_bytes, kTransferTimeout, &up,
+                                                 [gen, generation] { return *gen != generation; })
                             : Status::error("aggregator " + aggregator + " unreachable");
             return [=, this]() {
               count(up);

@@ -182,7 +182,8 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
 };
 
 Status call(const PeerAddress& server, const std::string& request, msgpack::object_handle* out,
-            std::chrono::milliseconds timeout, std::size_t max_frame, TransferStats* stats) {
+            std::chrono::milliseconds timeout, std::size_t max_frame, TransferStats* stats,
+            const std::function<bool()>& abandon = {}) {
   asio::io_context io;
   tcp::socket socket(io);
   tcp::resolver resolver(io);
@@ -207,7 +208,17 @@ Status call(const PeerAddress& server, const std::string& request, msgpack::obje
       });
     });
   });
-  io.run_for(timeout);
+  // In slices, so that a caller whose call became useless (a superseded round attempt) is not held
+  // for the whole timeout by a peer that stopped answering.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (auto now = std::chrono::steady_clock::now(); result == asio::error::would_block && now < deadline;
+       now = std::chrono::steady_clock::now()) {
+    io.run_for(std::min<std::chrono::steady_clock::duration>(deadline - now, std::chrono::milliseconds(100)));
+    if (result == asio::error::would_block && abandon && abandon()) {
+      result = asio::error::operation_aborted;
+      break;
+    }
+  }
   if (stats) {
     stats->bytes_out += framed.size();
     ++stats->messages_out;
@@ -217,6 +228,7 @@ Status call(const PeerAddress& server, const std::string& request, msgpack::obje
     }
   }
   if (result == asio::error::would_block) return Status::error("data plane " + server.to_string() + ": timed out");
+  if (result == asio::error::operation_aborted) return Status::error("data plane " + server.to_string() + ": abandoned");
   if (result) return Status::error("data plane " + server.to_string() + ": " + result.message());
   try {
     *out = bounded_unpack_one(body.data(), body.size());
@@ -307,9 +319,9 @@ Status push_blob(const PeerAddress& server, const std::string& id, const std::st
 }
 
 Status upload_update(const PeerAddress& server, const UpdateNotice& notice, const std::string& data,
-                     std::chrono::milliseconds timeout, TransferStats* stats) {
+                     std::chrono::milliseconds timeout, TransferStats* stats, const std::function<bool()>& abandon) {
   msgpack::object_handle h;
-  return call(server, request("update", notice.id, &data, &notice), &h, timeout, kDefaultMaxFrame, stats);
+  return call(server, request("update", notice.id, &data, &notice), &h, timeout, kDefaultMaxFrame, stats, abandon);
 }
 
 }  // namespace fednode::net

@@ -229,3 +229,28 @@ TEST(DataPlaneMemory, AnnouncedFramesClaimNoMemoryUpFront) {
 
 }  // namespace
 }  // namespace fednode::net
+
+namespace fednode::net {
+namespace {
+
+// An upload to a peer that stopped answering ends as soon as its caller abandons it (a newer
+// round attempt), not at its timeout: the next upload must not wait behind it.
+TEST(DataPlaneClient, AnUploadEndsWhenItsCallerAbandonsIt) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor silent(io, {asio::ip::make_address("127.0.0.1"), 0});  // accepts, never answers
+  PeerAddress server{"127.0.0.1", silent.local_endpoint().port()};
+  UpdateNotice notice;
+  notice.id = std::string(64, 'a');
+  notice.round = 1;
+  notice.samples = 1;
+  auto start = std::chrono::steady_clock::now();
+  auto abandon_at = start + 300ms;
+  Status s = upload_update(server, notice, std::string(1000, 'u'), 20000ms, nullptr,
+                           [&] { return std::chrono::steady_clock::now() > abandon_at; });
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("abandoned"), std::string::npos) << s.message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s) << "held until its 20 s timeout";
+}
+
+}  // namespace
+}  // namespace fednode::net

@@ -65,7 +65,9 @@ Status fetch_blob(const PeerAddress& server, const std::string& id, std::string*
                   TransferStats* stats = nullptr);
 Status push_blob(const PeerAddress& server, const std::string& id, const std::string& data,
                  std::chrono::milliseconds timeout, TransferStats* stats = nullptr);
+// `abandon`, polled every 100 ms, ends the upload early ("abandoned") once it returns true.
 Status upload_update(const PeerAddress& server, const UpdateNotice& notice, const std::string& data,
-                     std::chrono::milliseconds timeout, TransferStats* stats = nullptr);
+                     std::chrono::milliseconds timeout, TransferStats* stats = nullptr,
+                     const std::function<bool()>& abandon = {});
 
 }  // namespace fednode::net
