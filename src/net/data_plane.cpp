@@ -195,6 +195,17 @@ Status call(const PeerAddress& server, const std::string& request, msgpack::obje
   unsigned char header[4];
   std::string body;
   std::string framed = frame(request);
+  // The answer's body grows as its bytes arrive, as on the server: a header alone claims nothing.
+  std::array<char, 64 * 1024> chunk;
+  std::function<void(std::size_t)> read_body = [&](std::size_t remaining) {
+    if (remaining == 0) return void(result = std::error_code());
+    asio::async_read(socket, asio::buffer(chunk.data(), std::min(remaining, chunk.size())),
+                     [&, remaining](const std::error_code& e4, std::size_t got) {
+                       if (e4) return void(result = e4);
+                       body.append(chunk.data(), got);
+                       read_body(remaining - got);
+                     });
+  };
   asio::async_connect(socket, results, [&](const std::error_code& e, const tcp::endpoint&) {
     if (e) return void(result = e);
     asio::async_write(socket, asio::buffer(framed), [&](const std::error_code& e2, std::size_t) {
@@ -203,8 +214,7 @@ Status call(const PeerAddress& server, const std::string& request, msgpack::obje
         if (e3) return void(result = e3);
         std::uint32_t n = frame_length(header);
         if (n > max_frame) return void(result = asio::error::message_size);
-        body.resize(n);
-        asio::async_read(socket, asio::buffer(body), [&](const std::error_code& e4, std::size_t) { result = e4; });
+        read_body(n);
       });
     });
   });

@@ -254,3 +254,45 @@ TEST(DataPlaneClient, AnUploadEndsWhenItsCallerAbandonsIt) {
 
 }  // namespace
 }  // namespace fednode::net
+
+namespace fednode::net {
+namespace {
+
+long peak_resident_kib() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  long kib = 0;
+  char line[256];
+  while (f && std::fgets(line, sizeof line, f)) {
+    if (std::sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
+  }
+  if (f) std::fclose(f);
+  return kib;
+}
+
+// The client side too: an answer whose header announces 256 MiB and then stalls makes the
+// caller allocate nothing up front (a hostile or broken peer cannot exhaust a trainer).
+TEST(DataPlaneClient, AnnouncedAnswerClaimsNoMemoryUpFront) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor liar(io, {asio::ip::make_address("127.0.0.1"), 0});
+  std::thread server([&] {
+    for (int i = 0; i < 4; ++i) {
+      asio::ip::tcp::socket s(io);
+      liar.accept(s);
+      const unsigned char header[4] = {0x10, 0x00, 0x00, 0x00};  // 256 MiB
+      asio::write(s, asio::buffer(header, 4));
+      std::this_thread::sleep_for(400ms);
+    }
+  });
+  // The peak, not the current size: a buffer sized up front is freed again when the call fails.
+  long before = peak_resident_kib();
+  for (int i = 0; i < 4; ++i) {
+    std::string data;
+    EXPECT_FALSE(fetch_blob(PeerAddress{"127.0.0.1", liar.local_endpoint().port()}, std::string(64, 'a'), &data, 300ms).ok());
+  }
+  long grown_mib = (peak_resident_kib() - before) / 1024;
+  server.join();
+  EXPECT_LT(grown_mib, 64) << "4 announced answers of 256 MiB made the client grow by " << grown_mib << " MiB";
+}
+
+}  // namespace
+}  // namespace fednode::net
