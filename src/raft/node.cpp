@@ -147,6 +147,7 @@ NodeId Node::id() const { return raft_->id(); }
 Role Node::role() const { return raft_->role(); }
 NodeId Node::leader() const { return raft_->leader(); }
 Term Node::term() const { return raft_->term(); }
+Index Node::term_start_index() const { return raft_->term_start_index(); }
 std::uint64_t Node::malformed_dropped() const { return raft_->malformed_dropped(); }
 Index Node::commit_index() const { return raft_->log().committed(); }
 Index Node::applied_index() const { return raft_->log().applied(); }

@@ -239,6 +239,7 @@ void Raft::become_leader() {
   // No membership change until everything before this term is committed (the fix for the
   // single-server change bug, thesis errata): the no-op below commits it.
   pending_conf_index_ = log_.last_index();
+  term_start_ = log_.last_index() + 1;
   Entry noop;
   noop.type = EntryType::kNormal;
   append_entries({noop});  // §8: a leader commits an entry of its own term at the start

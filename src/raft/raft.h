@@ -40,6 +40,7 @@ class Raft {
   Role role() const { return role_; }
   NodeId leader() const { return leader_; }
   Term term() const { return term_; }
+  Index term_start_index() const { return role_ == Role::kLeader ? term_start_ : 0; }
   std::uint64_t malformed_dropped() const { return malformed_dropped_; }
   const ConfState& conf() const { return conf_; }
   NodeId transfer_target() const { return transfer_target_; }
@@ -116,6 +117,7 @@ class Raft {
   int randomized_election_timeout_ = 0;
   NodeId transfer_target_ = kNoNode;
   Index pending_conf_index_ = 0;
+  Index term_start_ = 0;  // leader: index of its first entry of this term
   std::size_t uncommitted_bytes_ = 0;  // leader: bytes appended in this term, not yet committed
 
   struct PendingRead {

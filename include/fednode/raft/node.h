@@ -137,6 +137,9 @@ class Node {
   Role role() const;
   NodeId leader() const;
   Term term() const;
+  // Leader: the index of its first entry of this term (once applied, the state it sees is
+  // current); 0 on other roles.
+  Index term_start_index() const;
   std::uint64_t malformed_dropped() const;  // messages no correct peer sends, dropped unread
   Index commit_index() const;
   Index applied_index() const;

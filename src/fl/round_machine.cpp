@@ -1,0 +1,497 @@
+#include "fednode/fl/round_machine.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace fednode::fl {
+namespace {
+
+std::string hex(NodeId id) {
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(id));
+  return buf;
+}
+
+std::string short_id(const std::string& id) { return id.substr(0, 12); }
+
+bool invited(const RoundStart& s, NodeId id) {
+  return std::binary_search(s.participants.begin(), s.participants.end(), id);
+}
+
+}  // namespace
+
+const char* job_kind_name(JobKind kind) {
+  switch (kind) {
+    case JobKind::kInitialModel: return "initial-model";
+    case JobKind::kFetch: return "fetch";
+    case JobKind::kTrain: return "train";
+    case JobKind::kUpload: return "upload";
+    case JobKind::kAggregate: return "aggregate";
+    case JobKind::kPush: return "push";
+  }
+  return "?";
+}
+
+std::string attempt_key(const RoundStart& s) {
+  return std::to_string(s.round) + "/" + std::to_string(s.term) + "/" + std::to_string(s.attempt);
+}
+
+RoundMachine::RoundMachine(RoundSettings settings) : settings_(std::move(settings)) {}
+
+RoundReady RoundMachine::take() {
+  RoundReady out = std::move(out_);
+  out_ = RoundReady{};
+  return out;
+}
+
+std::uint64_t RoundMachine::submit(Job job) {
+  job.id = ++next_job_;
+  jobs_[job.id] = job;
+  out_.jobs.push_back(std::move(job));
+  return next_job_;
+}
+
+// ---- inputs -------------------------------------------------------------------------------------
+
+void RoundMachine::tick(const View& v) {
+  track_role(v);
+  if (agg_ && (!v.raft.leader || agg_->term != v.raft.term)) {
+    log(LogLine::Level::kInfo, "round " + std::to_string(agg_->start.round) + ": no longer leader, stopped aggregating");
+    note({"stopped_aggregating", JsonLine().add("round", agg_->start.round).add("term", agg_->term), {}});
+    agg_.reset();
+  }
+  if (config_work_ && (!v.raft.leader || config_work_->term != v.raft.term)) config_work_.reset();
+  // Every node but the aggregator keeps a copy of the latest global model (a wiped node gets it
+  // back here).
+  const RoundState& rounds = *v.rounds;
+  if (std::string last = rounds.last_model_id(); !last.empty() && !v.raft.leader && !v.holds(last)) {
+    want_model(v, last, rounds.committed().empty() ? 0 : rounds.committed().back().aggregator);
+  }
+  if (v.raft.leader) {
+    for (const auto& f : v.raft.followers) {
+      if (f.active) heard_at_[f.id] = v.now;
+    }
+    lead(v);
+  } else {
+    follow(v);
+  }
+}
+
+void RoundMachine::applied(const View& v, RoundEvent event, const std::string& why) {
+  switch (event) {
+    case RoundEvent::kIgnored:
+      if (!why.empty()) log(LogLine::Level::kDebug, "FL command ignored: " + why);
+      return;
+    case RoundEvent::kConfig:
+      return;
+    case RoundEvent::kStart:
+      note_start_applied(v, *v.rounds->current());
+      return;
+    case RoundEvent::kCommit:
+      rotate(v, v.rounds->committed().back());
+      return;
+  }
+}
+
+std::string RoundMachine::offer_update(const View& v, const UpdateOffer& u) {
+  if (!agg_ || !v.raft.leader || agg_->term != v.raft.term) return "this node is not aggregating";
+  Aggregation& a = *agg_;
+  bool same_attempt = u.term == a.term && u.attempt == a.start.attempt;
+  if (u.round != a.start.round || (!same_attempt && !settings_.bugs.accept_earlier_attempt)) {
+    return "update for round " + std::to_string(u.round) + " attempt " + std::to_string(u.term) + "/" +
+           std::to_string(u.attempt) + " does not match the round being aggregated";
+  }
+  if (a.phase != Phase::kCollecting) return "round " + std::to_string(u.round) + " no longer takes updates";
+  if (!invited(a.start, u.node)) {
+    return "node " + hex(u.node) + " is not a participant of round " + std::to_string(u.round);
+  }
+  if (u.samples == 0) return "update with no samples";
+  a.updates[u.node] = {u.id, TrainerResult{u.node, u.samples, u.train_loss, u.train_seconds}};
+  note({"update_received",
+        JsonLine()
+            .add("round", u.round)
+            .add("samples", u.samples)
+            .add("train_loss", u.train_loss)
+            .add("train_seconds", u.train_seconds),
+        {{"from", u.node}}});
+  return "";
+}
+
+void RoundMachine::job_done(const View& v, const JobResult& r) {
+  auto it = jobs_.find(r.id);
+  if (it == jobs_.end()) return;
+  Job job = std::move(it->second);
+  jobs_.erase(it);
+  if (!r.ok && settings_.bugs.drop_failed_jobs) return;
+  switch (job.kind) {
+    case JobKind::kInitialModel:
+      if (config_work_ && config_work_->job == job.id && v.raft.leader && v.raft.term == job.term) on_initial_model(v, r);
+      return;
+    case JobKind::kPush:
+      if (job.round == 0) {
+        if (config_work_ && config_work_->job == job.id && v.raft.leader && v.raft.term == job.term) on_config_pushed(v, r);
+      } else if (current(v, job.term, job.attempt) && agg_->job == job.id) {
+        on_pushed(v, r);
+      }
+      return;
+    case JobKind::kAggregate:
+      if (current(v, job.term, job.attempt) && agg_->job == job.id) on_aggregated(v, r);
+      return;
+    case JobKind::kTrain:
+      if (training_ && training_->job == job.id) on_trained(v, r);
+      return;
+    case JobKind::kUpload:
+      if (training_ && training_->job == job.id) on_uploaded(v, r);
+      return;
+    case JobKind::kFetch:
+      on_fetched(v, job, r);
+      return;
+  }
+}
+
+void RoundMachine::proposal_refused(const View& v, const Proposal& p) {
+  switch (p.kind) {
+    case Proposal::Kind::kConfig:
+      if (config_work_ && config_work_->term == p.term) config_work_.reset();  // again next tick
+      return;
+    case Proposal::Kind::kStart:
+      if (agg_ && agg_->term == p.term && agg_->start.attempt == p.attempt) agg_.reset();
+      return;
+    case Proposal::Kind::kCommit:
+      if (agg_ && agg_->term == p.term && agg_->start.attempt == p.attempt) {
+        rerun("round_commit refused by Raft", v, 0);
+      }
+      return;
+  }
+}
+
+// ---- roles --------------------------------------------------------------------------------------
+
+void RoundMachine::track_role(const View& v) {
+  if (v.raft.leader == was_leader_ && v.raft.term == last_term_) return;
+  if (v.raft.leader && !was_leader_) {
+    note({"became_leader", JsonLine().add("term", v.raft.term), {}});
+    heard_at_.clear();
+    leader_since_ = v.now;
+    if (training_) out_.stop_training = true;  // an aggregator does not train
+    training_.reset();
+  } else if (!v.raft.leader && was_leader_) {
+    note({"lost_leadership", JsonLine().add("term", v.raft.term), {}});
+  }
+  was_leader_ = v.raft.leader;
+  last_term_ = v.raft.term;
+}
+
+// Followers Raft hears from: acknowledged an entry of this term and were active within the
+// liveness window (activity is sampled at every tick; one sample is not enough).
+std::vector<NodeId> RoundMachine::live_trainers(const View& v) const {
+  std::vector<NodeId> live;
+  for (const auto& f : v.raft.followers) {
+    auto seen = heard_at_.find(f.id);
+    if (f.acked_term && seen != heard_at_.end() && v.now - seen->second < settings_.timings.liveness_window) {
+      live.push_back(f.id);
+    }
+  }
+  return live;
+}
+
+std::vector<NodeId> RoundMachine::voters_besides_self(const View& v) const {
+  std::vector<NodeId> out;
+  for (const auto& f : v.raft.followers) {
+    if (!f.learner) out.push_back(f.id);
+  }
+  return out;
+}
+
+std::size_t RoundMachine::majority(const View& v) const { return (voters_besides_self(v).size() + 1) / 2 + 1; }
+
+bool RoundMachine::current(const View& v, std::uint64_t term, std::uint64_t attempt) const {
+  return agg_ && agg_->term == term && agg_->start.attempt == attempt && v.raft.leader && v.raft.term == term;
+}
+
+// ---- aggregator ---------------------------------------------------------------------------------
+
+void RoundMachine::lead(const View& v) {
+  if (!v.raft.term_start_applied) return;
+  const RoundState& rounds = *v.rounds;
+  if (!rounds.config()) {
+    if (settings_.proposed && settings_.proposed->rounds > 0) start_config(v);
+    return;
+  }
+  config_work_.reset();
+  if (rounds.done()) return;
+  if (!agg_) {
+    if (v.now >= next_start_) propose_start(v);
+    return;
+  }
+  advance(v);
+}
+
+// The initial model is made here, stored on a majority of voters, and only then named in the
+// configuration, like every later model.
+void RoundMachine::start_config(const View& v) {
+  if (!config_work_) {
+    config_work_ = ConfigWork{};
+    config_work_->term = v.raft.term;
+    config_work_->config = *settings_.proposed;
+    Job job;
+    job.kind = JobKind::kInitialModel;
+    job.term = v.raft.term;
+    job.config = config_work_->config;
+    config_work_->job = submit(std::move(job));
+    return;
+  }
+  ConfigWork& w = *config_work_;
+  if (w.proposed) {
+    if (v.now - w.proposed_at > settings_.timings.proposal_patience) config_work_.reset();
+    return;
+  }
+  if (w.job == 0 && !w.config.initial_model_id.empty() && v.now >= w.push_retry_at) {
+    push(v, w.config.initial_model_id, 0, v.raft.term, 0);
+    w.job = next_job_;
+  }
+}
+
+void RoundMachine::on_initial_model(const View& v, const JobResult& r) {
+  ConfigWork& w = *config_work_;
+  if (!r.ok) {
+    log(LogLine::Level::kError, "initial model: " + r.error);
+    config_work_.reset();
+    return;
+  }
+  w.config.initial_model_id = r.model_id;
+  push(v, r.model_id, 0, v.raft.term, 0);
+  w.job = next_job_;
+}
+
+void RoundMachine::on_config_pushed(const View& v, const JobResult& r) {
+  ConfigWork& w = *config_work_;
+  w.job = 0;
+  std::size_t needed = majority(v);
+  if (!r.ok || r.holders + 1 < needed) {
+    log(LogLine::Level::kWarn, "initial model " + short_id(w.config.initial_model_id) + ": " +
+                                   (r.ok ? "held by " + std::to_string(r.holders + 1) + " of " + std::to_string(needed)
+                                         : r.error) +
+                                   "; pushing again");
+    w.push_retry_at = v.now + settings_.timings.push_backoff;
+    return;
+  }
+  if (v.rounds->config()) return;
+  const RoundConfig& c = w.config;
+  log(LogLine::Level::kInfo, "proposing the run configuration: " + std::to_string(c.rounds) + " rounds of " + c.model +
+                                 " on " + c.dataset + ", initial model " + short_id(c.initial_model_id));
+  out_.proposals.push_back({Proposal::Kind::kConfig, 0, v.raft.term, 0, RoundState::encode_config(c)});
+  w.proposed = true;
+  w.proposed_at = v.now;
+}
+
+void RoundMachine::propose_start(const View& v) {
+  const RoundState& rounds = *v.rounds;
+  const RoundConfig& c = *rounds.config();
+  // A new leader gives every follower a moment to acknowledge its term before inviting.
+  bool all_acked = std::all_of(v.raft.followers.begin(), v.raft.followers.end(),
+                               [](const FollowerView& f) { return f.acked_term; });
+  if (!all_acked && v.now - leader_since_ < settings_.timings.grace_for_new_term) return;
+  RoundStart s;
+  s.round = rounds.last_round() + 1;
+  s.participants = choose_participants(live_trainers(v), c.fraction, c.seed, s.round);
+  if (s.participants.size() < c.min_clients) {
+    if (waiting_logged_ == 0 || v.now - waiting_logged_ > 5000) {
+      waiting_logged_ = v.now == 0 ? 1 : v.now;
+      log(LogLine::Level::kInfo, "round " + std::to_string(s.round) + ": waiting for trainers (" +
+                                     std::to_string(s.participants.size()) + " live, --min-clients " +
+                                     std::to_string(c.min_clients) + ")");
+    }
+    return;
+  }
+  s.term = v.raft.term;
+  s.attempt = ++attempts_;
+  s.base_model_id = rounds.last_model_id();
+  s.aggregator = v.raft.self;
+  s.deadline_ms = c.deadline_ms;
+  s.start_ms = v.wall_ms;
+  out_.proposals.push_back({Proposal::Kind::kStart, s.round, s.term, s.attempt, RoundState::encode_start(s)});
+  agg_ = Aggregation{};
+  agg_->term = s.term;
+  agg_->start = s;
+  agg_->since = v.now;
+  log(LogLine::Level::kInfo, "round " + std::to_string(s.round) + ": proposed round_start with " +
+                                 std::to_string(s.participants.size()) + " participant(s)");
+  out_.checkpoints.push_back({"start", s.round, true});
+}
+
+void RoundMachine::advance(const View& v) {
+  const RoundState& rounds = *v.rounds;
+  Aggregation& a = *agg_;
+  switch (a.phase) {
+    case Phase::kStarting: {
+      const auto& cur = rounds.current();
+      if (cur && cur->term == a.term && cur->attempt == a.start.attempt) {
+        a.phase = Phase::kCollecting;
+        a.since = v.now;
+        a.deadline = v.now + a.start.deadline_ms;
+        out_.checkpoints.push_back({"training", a.start.round, false});
+      } else if (v.now - a.since > settings_.timings.proposal_patience) {
+        agg_.reset();  // the proposal was lost; propose again
+      }
+      return;
+    }
+    case Phase::kCollecting: {
+      // Stop waiting for participants Raft no longer hears from.
+      std::vector<NodeId> live = live_trainers(v);
+      bool waiting = false;
+      for (NodeId id : a.start.participants) {
+        waiting |= !a.updates.count(id) && std::find(live.begin(), live.end(), id) != live.end();
+      }
+      if (waiting && v.now < a.deadline) return;
+      if (a.updates.size() < rounds.config()->min_clients) {
+        return rerun(std::to_string(a.updates.size()) + " of " + std::to_string(a.start.participants.size()) +
+                         " update(s) arrived, fewer than --min-clients " + std::to_string(rounds.config()->min_clients),
+                     v, settings_.timings.rerun_pause);
+      }
+      return aggregate(v);
+    }
+    case Phase::kPushing:
+      if (a.job == 0 && v.now >= a.push_retry_at) {
+        push(v, a.record.model_id, a.start.round, a.term, a.start.attempt);
+        a.job = next_job_;
+      }
+      return;
+    case Phase::kCommitting:
+      if (rounds.last_round() >= a.start.round || v.now - a.since > settings_.timings.proposal_patience) agg_.reset();
+      return;
+    case Phase::kAggregating:
+      return;
+  }
+}
+
+void RoundMachine::rerun(const std::string& why, const View& v, Millis pause) {
+  log(LogLine::Level::kWarn, "round " + std::to_string(agg_->start.round) + ": " + why + "; running the round again");
+  note({"round_rerun",
+        JsonLine().add("round", agg_->start.round).add("updates", std::uint64_t{agg_->updates.size()}).add("reason", why),
+        {}});
+  agg_.reset();
+  next_start_ = v.now + pause;
+}
+
+void RoundMachine::aggregate(const View& v) {
+  Aggregation& a = *agg_;
+  a.phase = Phase::kAggregating;
+  out_.checkpoints.push_back({"aggregating", a.start.round, false});
+  Job job;
+  job.kind = JobKind::kAggregate;
+  job.round = a.start.round;
+  job.term = a.term;
+  job.attempt = a.start.attempt;
+  job.config = *v.rounds->config();
+  for (const auto& [node, u] : a.updates) job.updates.push_back(u);
+  log(LogLine::Level::kInfo, "round " + std::to_string(a.start.round) + ": aggregating " +
+                                 std::to_string(a.updates.size()) + " update(s)");
+  a.job = submit(std::move(job));
+}
+
+void RoundMachine::on_aggregated(const View& v, const JobResult& r) {
+  Aggregation& a = *agg_;
+  a.job = 0;
+  if (!r.ok) return rerun("aggregation failed: " + r.error, v, 0);
+  RoundRecord& rec = a.record;
+  rec = RoundRecord{};
+  rec.round = a.start.round;
+  rec.term = a.term;
+  rec.attempt = a.start.attempt;
+  rec.model_id = r.model_id;
+  rec.base_model_id = a.start.base_model_id;
+  rec.aggregator = v.raft.self;
+  rec.participants = a.start.participants;
+  double loss = 0;
+  std::uint64_t samples = 0;
+  for (const auto& [node, u] : a.updates) {
+    rec.results.push_back(u.second);
+    loss += u.second.train_loss * static_cast<double>(u.second.samples);
+    samples += u.second.samples;
+  }
+  rec.train_loss = samples ? loss / static_cast<double>(samples) : 0;
+  rec.test_loss = r.test_loss;
+  rec.test_accuracy = r.test_accuracy;
+  rec.start_ms = a.start.start_ms;
+  note({"aggregated",
+        JsonLine()
+            .add("round", rec.round)
+            .add("model_id", rec.model_id)
+            .add("updates", std::uint64_t{a.updates.size()})
+            .add("test_accuracy", rec.test_accuracy)
+            .add("seconds", r.seconds),
+        {}});
+  a.phase = Phase::kPushing;
+  if (settings_.bugs.commit_before_majority) return propose_commit(v);
+  push(v, rec.model_id, rec.round, a.term, rec.attempt);
+  a.job = next_job_;
+}
+
+// Stores a model on voters until a majority, this node included, holds it.
+void RoundMachine::push(const View& v, const std::string& model_id, std::uint64_t round, std::uint64_t term,
+                        std::uint64_t attempt) {
+  Job job;
+  job.kind = JobKind::kPush;
+  job.model_id = model_id;
+  job.round = round;
+  job.term = term;
+  job.attempt = attempt;
+  job.peers = voters_besides_self(v);
+  job.enough = majority(v) - 1;
+  submit(std::move(job));
+}
+
+void RoundMachine::on_pushed(const View& v, const JobResult& r) {
+  Aggregation& a = *agg_;
+  a.job = 0;
+  std::size_t needed = majority(v);
+  if (r.ok) {
+    note({"model_pushed",
+          JsonLine()
+              .add("model_id", a.record.model_id)
+              .add("holders", std::uint64_t{r.holders + 1})
+              .add("majority", std::uint64_t{needed}),
+          {}});
+  }
+  if (!r.ok || r.holders + 1 < needed) {
+    log(LogLine::Level::kWarn, "model " + short_id(a.record.model_id) + ": " +
+                                   (r.ok ? "only " + std::to_string(r.holders + 1) + " of " + std::to_string(needed) +
+                                               " voters hold it"
+                                         : "push failed: " + r.error) +
+                                   "; pushing again");
+    a.push_retry_at = v.now + settings_.timings.push_backoff;
+    return;
+  }
+  out_.checkpoints.push_back({"pushed", a.start.round, false});
+  propose_commit(v);
+}
+
+void RoundMachine::propose_commit(const View& v) {
+  Aggregation& a = *agg_;
+  a.record.end_ms = v.wall_ms;
+  out_.proposals.push_back(
+      {Proposal::Kind::kCommit, a.start.round, a.term, a.start.attempt, RoundState::encode_commit(a.record)});
+  a.phase = Phase::kCommitting;
+  a.since = v.now;
+}
+
+// Fair rotation: the next voter (by id, wrapping) that Raft hears from takes over.
+void RoundMachine::rotate(const View& v, const RoundRecord& r) {
+  if (!v.raft.leader || settings_.rotate_every == 0 || r.round % settings_.rotate_every != 0 || v.rounds->done()) return;
+  std::vector<NodeId> voters = voters_besides_self(v);
+  voters.push_back(v.raft.self);
+  std::sort(voters.begin(), voters.end());
+  auto me = static_cast<std::size_t>(std::find(voters.begin(), voters.end(), v.raft.self) - voters.begin());
+  for (std::size_t k = 1; k < voters.size(); ++k) {
+    NodeId next = voters[(me + k) % voters.size()];
+    auto f = std::find_if(v.raft.followers.begin(), v.raft.followers.end(),
+                          [&](const FollowerView& x) { return x.id == next; });
+    if (f == v.raft.followers.end() || !f->active) continue;
+    out_.transfer_to = next;
+    note({"rotate", JsonLine().add("round", r.round), {{"to", next}}});
+    return;
+  }
+}
+
+}  // namespace fednode::fl

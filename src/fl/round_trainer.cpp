@@ -1,0 +1,178 @@
+// RoundMachine, the trainer's side: an applied round_start that names this node -> the base
+// model -> training -> the upload, with retries until the attempt's local deadline.
+#include <algorithm>
+
+#include "fednode/fl/round_machine.h"
+
+namespace fednode::fl {
+namespace {
+
+std::string short_id(const std::string& id) { return id.substr(0, 12); }
+
+}  // namespace
+
+// ---- trainer ------------------------------------------------------------------------------------
+
+// The first time this node sees a round attempt (applied from the log, or restored from a
+// snapshot) starts its local clock for that attempt's deadline.
+void RoundMachine::note_start_applied(const View& v, const RoundStart& s) {
+  std::string key = attempt_key(s);
+  if (key == applied_start_key_) return;
+  applied_start_key_ = key;
+  applied_start_at_ = v.now;
+}
+
+void RoundMachine::follow(const View& v) {
+  const RoundState& rounds = *v.rounds;
+  const auto& s = rounds.current();
+  if (!s || !rounds.config() || !std::binary_search(s->participants.begin(), s->participants.end(), v.raft.self)) return;
+  std::string key = attempt_key(*s);
+  if (training_ && training_->key == key) return continue_training(v);
+  note_start_applied(v, *s);
+  bool stale = settings_.bugs.trust_remote_wall_clock ? v.wall_ms > s->start_ms + s->deadline_ms
+                                                      : v.now - applied_start_at_ > s->deadline_ms;
+  if (stale) return;  // catching up on the log: that attempt is over
+  if (training_) out_.stop_training = true;  // a newer attempt supersedes it
+  training_ = Training{};
+  training_->start = *s;
+  training_->key = key;
+  auto position = std::find(s->participants.begin(), s->participants.end(), v.raft.self) - s->participants.begin();
+  log(LogLine::Level::kInfo, "round " + std::to_string(s->round) + ": training as participant " +
+                                 std::to_string(position + 1) + " of " + std::to_string(s->participants.size()));
+  note({"training", JsonLine().add("round", s->round).add("attempt", s->attempt), {}});
+  continue_training(v);
+}
+
+void RoundMachine::continue_training(const View& v) {
+  Training& t = *training_;
+  bool expired = v.now - applied_start_at_ > t.start.deadline_ms;
+  switch (t.step) {
+    case Training::Step::kWaitingForBase: {
+      if (!v.holds(t.start.base_model_id)) {
+        if (expired) {
+          log(LogLine::Level::kWarn, "round " + std::to_string(t.start.round) + ": base model " +
+                                         short_id(t.start.base_model_id) + " not obtained before the deadline");
+          t.step = Training::Step::kDone;
+          return;
+        }
+        return want_model(v, t.start.base_model_id, t.start.aggregator);
+      }
+      Job job;
+      job.kind = JobKind::kTrain;
+      job.round = t.start.round;
+      job.term = t.start.term;
+      job.attempt = t.start.attempt;
+      job.model_id = t.start.base_model_id;
+      job.start = t.start;
+      job.config = *v.rounds->config();
+      t.job = submit(std::move(job));
+      t.step = Training::Step::kTraining;
+      return;
+    }
+    case Training::Step::kWaitingToUpload:
+      if (v.now >= t.retry_at) upload();
+      return;
+    case Training::Step::kTraining:
+    case Training::Step::kUploading:
+    case Training::Step::kDone:
+      return;
+  }
+}
+
+void RoundMachine::on_trained(const View& v, const JobResult& r) {
+  Training& t = *training_;
+  t.job = 0;
+  if (!r.ok) {
+    log(LogLine::Level::kError, "round " + std::to_string(t.start.round) + ": training failed: " + r.error);
+    note({"training_failed", JsonLine().add("round", t.start.round).add("reason", r.error), {}});
+    t.step = Training::Step::kDone;
+    return;
+  }
+  note({"trained",
+        JsonLine()
+            .add("round", t.start.round)
+            .add("samples", r.trained.samples)
+            .add("train_loss", r.trained.train_loss)
+            .add("seconds", r.trained.train_seconds),
+        {}});
+  t.update = UpdateOffer{r.model_id,          t.start.round,      t.start.term,
+                         t.start.attempt,     v.raft.self,        r.trained.samples,
+                         r.trained.train_loss, r.trained.train_seconds};
+  upload();
+}
+
+void RoundMachine::upload() {
+  Training& t = *training_;
+  Job job;
+  job.kind = JobKind::kUpload;
+  job.round = t.start.round;
+  job.term = t.start.term;
+  job.attempt = t.start.attempt;
+  job.peers = {t.start.aggregator};
+  job.upload = t.update;
+  t.job = submit(std::move(job));
+  t.step = Training::Step::kUploading;
+  ++t.uploads;
+}
+
+void RoundMachine::on_uploaded(const View& v, const JobResult& r) {
+  Training& t = *training_;
+  t.job = 0;
+  std::string round = "round " + std::to_string(t.start.round);
+  if (r.ok) {
+    log(LogLine::Level::kInfo, round + ": update uploaded to the aggregator");
+    t.step = Training::Step::kDone;
+    return;
+  }
+  bool in_time = v.now - applied_start_at_ <= t.start.deadline_ms;
+  if (t.uploads < settings_.timings.upload_tries && in_time) {
+    log(LogLine::Level::kWarn, round + ": upload failed: " + r.error + "; trying again");
+    t.step = Training::Step::kWaitingToUpload;
+    t.retry_at = v.now + settings_.timings.upload_backoff;
+    return;
+  }
+  log(LogLine::Level::kWarn, round + ": upload failed: " + r.error + "; giving up on this attempt");
+  note({"upload_failed", JsonLine().add("round", t.start.round).add("reason", r.error), {}});
+  t.step = Training::Step::kDone;
+}
+
+// Who may hold a model: the preferred peer (the round's aggregator), then the aggregators of
+// committed rounds (latest first), then every other member.
+std::vector<NodeId> RoundMachine::sources(const View& v, NodeId preferred) const {
+  std::vector<NodeId> out;
+  auto add = [&](NodeId id) {
+    if (id != 0 && id != v.raft.self && std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
+  };
+  add(preferred);
+  const auto& done = v.rounds->committed();
+  for (auto it = done.rbegin(); it != done.rend(); ++it) add(it->aggregator);
+  for (NodeId id : v.raft.members) add(id);
+  return out;
+}
+
+void RoundMachine::want_model(const View& v, const std::string& id, NodeId preferred) {
+  if (fetching_.count(id)) return;
+  if (auto retry = fetch_retry_at_.find(id); retry != fetch_retry_at_.end() && v.now < retry->second) return;
+  std::vector<NodeId> from = sources(v, preferred);
+  if (from.empty()) return;
+  Job job;
+  job.kind = JobKind::kFetch;
+  job.model_id = id;
+  job.peers = std::move(from);
+  fetching_[id] = submit(std::move(job));
+}
+
+void RoundMachine::on_fetched(const View& v, const Job& job, const JobResult& r) {
+  auto it = fetching_.find(job.model_id);
+  if (it != fetching_.end() && it->second == job.id) fetching_.erase(it);
+  if (r.ok) {
+    fetch_retry_at_.erase(job.model_id);
+    note({"model_fetched", JsonLine().add("model_id", job.model_id), {{"from", r.from}}});
+    return;
+  }
+  fetch_retry_at_[job.model_id] = v.now + settings_.timings.fetch_backoff;
+  log(LogLine::Level::kWarn, "model " + short_id(job.model_id) + ": fetch failed: " + r.error + "; trying again in " +
+                                 std::to_string(settings_.timings.fetch_backoff) + " ms");
+}
+
+}  // namespace fednode::fl

@@ -1,0 +1,32 @@
+#include "fednode/raft/ready_driver.h"
+
+namespace fednode::raft {
+
+Status handle_ready(Node& node, ReadyHandler& handler) {
+  if (!node.has_ready()) return {};
+  Ready rd = node.ready();
+  if (Status s = handler.persist(rd); !s.ok()) return s;
+  if (rd.snapshot) {
+    if (Status s = handler.install(*rd.snapshot); !s.ok()) return s;
+  }
+  for (const auto& m : rd.messages) handler.send(m);
+  for (const auto& e : rd.committed_entries) {
+    if (Status s = handler.apply(e); !s.ok()) return s;
+  }
+  for (const auto& r : rd.read_states) handler.read_ready(r);
+  handler.applied_batch();
+  if (rd.snapshot_due) {
+    if (Status s = handler.snapshot(node.conf_state()); !s.ok()) return s;
+  }
+  node.advance(rd);
+  return {};
+}
+
+Status drain_ready(Node& node, ReadyHandler& handler) {
+  while (node.has_ready()) {
+    if (Status s = handle_ready(node, handler); !s.ok()) return s;
+  }
+  return {};
+}
+
+}  // namespace fednode::raft

@@ -1,0 +1,680 @@
+#include "fl_simulation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+
+#include "fednode/fl/raft_view.h"
+#include "fednode/raft/ready_driver.h"
+#include "fednode/raft/storage.h"
+#include "fednode/util/msgpack_limits.h"
+#include "fednode/util/seeded_rng.h"
+
+namespace fednode::fl::sim {
+namespace {
+
+constexpr Millis kTickMs = 10;
+
+// Blobs are named as the model store names them (64 hex digits), from a readable description.
+std::string blob_id(const std::string& what) {
+  std::string out;
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (int part = 0; part < 4; ++part) {
+    for (unsigned char c : what) h = (h ^ c) * 0x100000001b3ull;
+    h = (h ^ static_cast<unsigned>(part)) * 0x100000001b3ull;
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+    out += buf;
+  }
+  return out;
+}
+
+struct RunningJob {
+  Job job;
+  std::uint64_t finish_at = 0;
+  bool fails = false;
+};
+
+struct Peer {
+  raft::NodeId id = 0;
+  // The disk: survives crashes.
+  raft::MemoryStorage storage;
+  std::set<std::string> store;
+  // Lost at a crash.
+  std::unique_ptr<raft::Node> node;
+  std::unique_ptr<RoundMachine> machine;
+  RoundState rounds;
+  raft::Index applied = 0;
+  std::vector<RunningJob> running;
+  std::map<std::string, std::uint64_t> start_applied_at;  // attempt key -> tick
+  bool alive = false;
+  std::uint64_t restart_at = 0;
+  int side = 0;
+  // Clocks: this peer's monotonic and wall clocks run at the true rate from their own origins.
+  Millis mono_origin = 0;
+  std::int64_t wall_offset = 0;
+  bool was_leader = false;
+};
+
+struct InFlight {
+  std::uint64_t deliver_at;
+  std::uint64_t order;
+  raft::Message message;
+};
+
+struct UpdateOrigin {
+  std::uint64_t round, term, attempt;
+  NodeId node;
+};
+
+class FlSimulation;
+
+// What the driver does with a peer's Ready: MemoryStorage as the disk, the simulated network,
+// the round state as the state machine, checks at every apply.
+class SimHandler : public raft::ReadyHandler {
+ public:
+  SimHandler(FlSimulation& sim, Peer& peer) : sim_(sim), p_(peer) {}
+  Status persist(const raft::Ready& rd) override;
+  Status install(const raft::Snapshot& s) override;
+  void send(const raft::Message& m) override;
+  Status apply(const raft::Entry& e) override;
+  void read_ready(const raft::ReadState&) override {}
+  Status snapshot(const raft::ConfState& conf) override;
+
+ private:
+  FlSimulation& sim_;
+  Peer& p_;
+};
+
+class FlSimulation {
+ public:
+  explicit FlSimulation(const FlSimOptions& o) : opt_(o), rng_(o.seed ^ 0x5851f42d4c957f2dull) { configure(); }
+  FlSimResult run();
+
+  // For the handler.
+  void send(const raft::Message& m);
+  void applied_command(Peer& p, const raft::Entry& e);
+  void trace(const std::string& line) {
+    if (opt_.trace) result_.trace.push_back("t=" + std::to_string(now_) + " " + line);
+  }
+  void fail(const std::string& why) {
+    if (!result_.ok) return;
+    result_.ok = false;
+    result_.failure = "seed " + std::to_string(opt_.seed) + " step " + std::to_string(now_) + ": " + why;
+    trace("FAIL " + why);
+  }
+  std::uint64_t snapshot_every() const { return snapshot_every_; }
+  FlSimResult& result() { return result_; }
+
+ private:
+  void configure();
+  void start(Peer& p);
+  void crash(Peer& p);
+  View view(Peer& p);
+  void drive(Peer& p);
+  void carry_out(Peer& p);
+  void submit(Peer& p, Job job);
+  void finish_jobs(Peer& p);
+  JobResult execute(Peer& p, const Job& job);
+  void deliver_due();
+  void faults();
+  void check_training();
+  bool connected(const Peer& a, const Peer& b) const { return a.alive && b.alive && a.side == b.side; }
+  Peer* peer(NodeId id) {
+    auto it = peers_.find(id);
+    return it == peers_.end() ? nullptr : &it->second;
+  }
+  std::size_t voters_holding(const Peer& p, const std::string& model) const;
+
+  FlSimOptions opt_;
+  SeededRng rng_;
+  FlSimResult result_;
+  std::map<NodeId, Peer> peers_;
+  std::vector<InFlight> network_;
+  std::uint64_t now_ = 0, order_ = 0;
+  bool faults_on_ = true;
+  bool partitioned_ = false;
+  raft::Config raft_config_;
+  RoundConfig run_;
+  std::uint64_t rotate_every_ = 0;
+  std::uint64_t snapshot_every_ = 0;
+  double drop_ = 0, dup_ = 0, crash_rate_ = 0, leader_crash_rate_ = 0, checkpoint_crash_ = 0, partition_rate_ = 0,
+         heal_rate_ = 0, job_fail_ = 0, queue_full_ = 0;
+  int max_delay_ = 1;
+  std::uint64_t train_min_ = 5, train_max_ = 50;
+  // Global knowledge for the checks.
+  std::map<std::uint64_t, RoundRecord> history_;       // round -> what committed
+  std::map<std::string, std::string> commit_proposed_;  // round/term/attempt -> "" or why it lacked a majority
+  std::map<std::string, UpdateOrigin> updates_;         // update id -> who trained it for which attempt
+  std::set<NodeId> aggregators_;
+};
+
+// ---- the driver's handler -----------------------------------------------------------------------
+
+Status SimHandler::persist(const raft::Ready& rd) {
+  if (rd.snapshot) p_.storage.apply_snapshot(*rd.snapshot);
+  p_.storage.append(rd.entries);
+  if (rd.hard_state) p_.storage.set_hard_state(*rd.hard_state);
+  return {};
+}
+
+Status restore_rounds(const std::string& data, RoundState* rounds) {
+  msgpack::object_handle h = bounded_unpack_one(data.data(), data.size());
+  return rounds->restore(h.get());
+}
+
+Status SimHandler::install(const raft::Snapshot& s) {
+  RoundState r;
+  if (Status st = restore_rounds(s.data, &r); !st.ok()) {
+    sim_.fail("node " + std::to_string(p_.id) + " got a snapshot it cannot restore: " + st.message());
+    return st;
+  }
+  p_.rounds = std::move(r);
+  p_.applied = s.meta.index;
+  ++sim_.result().stats.snapshots_installed;
+  return {};
+}
+
+void SimHandler::send(const raft::Message& m) { sim_.send(m); }
+
+Status SimHandler::apply(const raft::Entry& e) {
+  if (e.index != p_.applied + 1) sim_.fail("node " + std::to_string(p_.id) + " applied " + std::to_string(e.index) + " after " + std::to_string(p_.applied));
+  p_.applied = e.index;
+  if (e.type == raft::EntryType::kNormal && !e.data.empty()) sim_.applied_command(p_, e);
+  return {};
+}
+
+Status SimHandler::snapshot(const raft::ConfState& conf) {
+  if (p_.applied <= p_.storage.snapshot().meta.index || p_.applied > p_.storage.last_index()) return {};
+  msgpack::sbuffer b;
+  msgpack::packer<msgpack::sbuffer> pk(b);
+  p_.rounds.pack(pk);
+  p_.storage.create_snapshot(p_.applied, conf, std::string(b.data(), b.size()));
+  return {};
+}
+
+// ---- set-up -------------------------------------------------------------------------------------
+
+void FlSimulation::configure() {
+  int voters = rng_.chance(0.6) ? 3 : 5;
+  raft_config_.election_ticks_min = 10;
+  raft_config_.election_ticks_max = 20;
+  raft_config_.heartbeat_ticks = 2;
+  raft_config_.max_message_bytes = rng_.chance(0.5) ? 600 : 4096;
+  static constexpr std::uint64_t kSnap[] = {10, 30, 100000};
+  snapshot_every_ = kSnap[rng_.below(3)];
+  raft_config_.snapshot_entries = snapshot_every_;
+  drop_ = 0.1 * rng_.uniform();
+  dup_ = 0.03 * rng_.uniform();
+  max_delay_ = static_cast<int>(rng_.between(1, 4));
+  crash_rate_ = 0.002 * rng_.uniform();
+  leader_crash_rate_ = 0.002 * rng_.uniform();
+  checkpoint_crash_ = 0.2 * rng_.uniform();
+  partition_rate_ = 0.002 * rng_.uniform();
+  heal_rate_ = 0.01;
+  job_fail_ = 0.1 * rng_.uniform();
+  queue_full_ = 0.03 * rng_.uniform();
+  run_.rounds = rng_.between(2, 5);
+  run_.fraction = rng_.chance(0.7) ? 1.0 : 0.6;
+  // A run that can make progress: min_clients no more than the share of trainers invited.
+  auto invited = static_cast<std::uint64_t>(std::ceil(run_.fraction * (voters - 1)));
+  run_.min_clients = rng_.between(1, invited);
+  run_.seed = opt_.seed;
+  train_max_ = rng_.between(10, 120);
+  train_min_ = train_max_ / 4 + 1;
+  // A deadline the slowest training meets once the faults stop (a shorter one is a run that
+  // cannot finish, whatever the code does).
+  run_.deadline_ms = rng_.between(train_max_ * 3 / 2 + 30, train_max_ * 3 + 60) * kTickMs;
+  rotate_every_ = rng_.chance(0.3) ? rng_.between(1, 2) : 0;
+  bool skewed = rng_.chance(0.5);
+  char text[400];
+  std::snprintf(text, sizeof text,
+                "voters=%d rounds=%llu deadline=%llums min_clients=%llu fraction=%.1f train=%llu-%llu ticks "
+                "rotate=%llu snapshot_every=%llu drop=%.3f crash=%.4f leader_crash=%.4f checkpoint_crash=%.2f "
+                "partition=%.4f job_fail=%.3f queue_full=%.3f clocks=%s",
+                voters, static_cast<unsigned long long>(run_.rounds), static_cast<unsigned long long>(run_.deadline_ms),
+                static_cast<unsigned long long>(run_.min_clients), run_.fraction,
+                static_cast<unsigned long long>(train_min_), static_cast<unsigned long long>(train_max_),
+                static_cast<unsigned long long>(rotate_every_), static_cast<unsigned long long>(snapshot_every_), drop_,
+                crash_rate_, leader_crash_rate_, checkpoint_crash_, partition_rate_, job_fail_, queue_full_,
+                skewed ? "skewed" : "close");
+  result_.stats.parameters = text;
+  result_.stats.rounds = run_.rounds;
+  trace(std::string("parameters ") + text);
+
+  std::vector<raft::ConfChange> founders;
+  for (int i = 1; i <= voters; ++i) founders.push_back({raft::ConfChangeType::kAddVoter, static_cast<NodeId>(i), ""});
+  auto entries = raft::Node::bootstrap_entries(founders);
+  for (const auto& f : founders) {
+    Peer& p = peers_[f.node];
+    p.id = f.node;
+    p.storage.append(entries);
+    p.storage.set_hard_state({1, raft::kNoNode, entries.back().index});
+    // Monotonic clocks start anywhere; wall clocks disagree by up to 30 s where skewed.
+    p.mono_origin = rng_.below(1u << 30);
+    p.wall_offset = skewed ? static_cast<std::int64_t>(rng_.below(60001)) - 30000 : static_cast<std::int64_t>(rng_.below(21)) - 10;
+    start(p);
+  }
+}
+
+void FlSimulation::start(Peer& p) {
+  raft::Config c = raft_config_;
+  c.id = p.id;
+  c.random_seed = opt_.seed * 1000003 + now_;
+  p.node = std::make_unique<raft::Node>(c, p.storage);
+  RoundSettings settings;
+  settings.proposed = run_;  // every peer would propose the same run; the first committed wins
+  settings.rotate_every = rotate_every_;
+  settings.bugs = opt_.bugs;
+  p.machine = std::make_unique<RoundMachine>(settings);
+  p.rounds = RoundState{};
+  p.applied = 0;
+  p.running.clear();
+  p.start_applied_at.clear();
+  p.was_leader = false;
+  p.alive = true;
+  if (!p.storage.snapshot().empty()) {
+    if (!restore_rounds(p.storage.snapshot().data, &p.rounds).ok()) fail("node cannot restore its own snapshot");
+    p.applied = p.storage.snapshot().meta.index;
+  }
+  trace("start " + std::to_string(p.id));
+}
+
+void FlSimulation::crash(Peer& p) {
+  trace("crash " + std::to_string(p.id));
+  p.node.reset();
+  p.machine.reset();
+  p.running.clear();
+  p.alive = false;
+  p.restart_at = now_ + rng_.between(20, 200);
+  ++result_.stats.crashes;
+}
+
+View FlSimulation::view(Peer& p) {
+  View v;
+  std::vector<NodeId> members;
+  for (auto id : p.node->conf_state().voters) members.push_back(id);
+  for (auto id : p.node->conf_state().learners) members.push_back(id);
+  v.raft = raft_view_of(*p.node, p.applied, std::move(members));
+  v.rounds = &p.rounds;
+  v.holds = [&p](const std::string& id) { return p.store.count(id) > 0; };
+  v.now = p.mono_origin + now_ * kTickMs;
+  std::int64_t wall = 1'700'000'000'000 + static_cast<std::int64_t>(now_ * kTickMs) + p.wall_offset;
+  v.wall_ms = static_cast<std::uint64_t>(wall);
+  return v;
+}
+
+// ---- the network --------------------------------------------------------------------------------
+
+void FlSimulation::send(const raft::Message& m) {
+  if (faults_on_ && rng_.chance(drop_)) return;
+  std::uint64_t delay = faults_on_ ? rng_.between(1, static_cast<std::uint64_t>(max_delay_)) : 1;
+  network_.push_back({now_ + delay, order_++, m});
+  if (faults_on_ && rng_.chance(dup_)) network_.push_back({now_ + rng_.between(1, 6), order_++, m});
+}
+
+void FlSimulation::deliver_due() {
+  auto split = std::partition(network_.begin(), network_.end(), [&](const InFlight& f) { return f.deliver_at > now_; });
+  std::vector<InFlight> due(std::make_move_iterator(split), std::make_move_iterator(network_.end()));
+  network_.erase(split, network_.end());
+  std::sort(due.begin(), due.end(), [](const InFlight& a, const InFlight& b) { return a.order < b.order; });
+  if (faults_on_) {
+    for (std::size_t i = due.size(); i > 1; --i) std::swap(due[i - 1], due[rng_.below(i)]);
+  }
+  for (auto& f : due) {
+    Peer* to = peer(f.message.to);
+    Peer* from = peer(f.message.from);
+    if (!to || !from || !connected(*to, *from)) continue;
+    to->node->step(f.message);
+  }
+}
+
+// ---- applying and checking ----------------------------------------------------------------------
+
+void FlSimulation::applied_command(Peer& p, const raft::Entry& e) {
+  msgpack::object_handle h;
+  try {
+    h = bounded_unpack_one(e.data.data(), e.data.size());
+  } catch (const std::exception& ex) {
+    return fail(std::string("undecodable command in the log: ") + ex.what());
+  }
+  std::optional<RoundStart> before = p.rounds.current();
+  std::size_t committed_before = p.rounds.committed().size();
+  RoundEvent event;
+  std::string why;
+  if (Status s = p.rounds.apply(h.get(), &event, &why); !s.ok()) return fail("malformed round command: " + s.message());
+  View v = view(p);
+  p.machine->applied(v, event, why);
+  if (event == RoundEvent::kStart) {
+    p.start_applied_at.emplace(attempt_key(*p.rounds.current()), now_);
+  } else if (event == RoundEvent::kCommit) {
+    const RoundRecord& r = p.rounds.committed().back();
+    std::string at = "node " + std::to_string(p.id) + " applied the commit of round " + std::to_string(r.round);
+    if (r.round != committed_before + 1 || p.rounds.committed().size() != committed_before + 1) {
+      return fail(at + " after " + std::to_string(committed_before) + " committed rounds");
+    }
+    if (r.round > run_.rounds) return fail(at + " beyond the run's " + std::to_string(run_.rounds) + " rounds");
+    if (!before || before->round != r.round || before->term != r.term || before->attempt != r.attempt) {
+      return fail(at + ", attempt " + std::to_string(r.term) + "/" + std::to_string(r.attempt) +
+                  ", which is not the current start");
+    }
+    std::string key = std::to_string(r.round) + "/" + std::to_string(r.term) + "/" + std::to_string(r.attempt);
+    auto proposed = commit_proposed_.find(key);
+    if (proposed == commit_proposed_.end()) return fail(at + " that nobody proposed");
+    if (!proposed->second.empty()) return fail(at + ": " + proposed->second);
+    auto [it, fresh] = history_.emplace(r.round, r);
+    if (fresh) {
+      ++result_.stats.commits;
+      aggregators_.insert(r.aggregator);
+      trace("committed round " + std::to_string(r.round) + " model " + r.model_id);
+    } else if (it->second.model_id != r.model_id || it->second.term != r.term || it->second.attempt != r.attempt) {
+      return fail(at + " with model " + r.model_id + " but another peer applied " + it->second.model_id);
+    }
+  }
+}
+
+std::size_t FlSimulation::voters_holding(const Peer& p, const std::string& model) const {
+  std::size_t n = 0;
+  for (auto id : p.node->conf_state().voters) {
+    auto it = peers_.find(id);
+    if (it != peers_.end() && it->second.store.count(model)) ++n;
+  }
+  return n;
+}
+
+// An invited trainer that applied a fresh start (by the simulation's true clock) trains it.
+void FlSimulation::check_training() {
+  for (auto& [id, p] : peers_) {
+    if (!p.alive || p.node->role() == raft::Role::kLeader || !p.rounds.current() || !p.rounds.config()) continue;
+    const RoundStart& s = *p.rounds.current();
+    if (!std::binary_search(s.participants.begin(), s.participants.end(), p.id)) continue;
+    auto at = p.start_applied_at.find(attempt_key(s));
+    if (at == p.start_applied_at.end()) continue;
+    std::uint64_t age = now_ - at->second;
+    if (age >= 2 && age * kTickMs < s.deadline_ms / 2 && p.machine->training_key() != attempt_key(s)) {
+      fail("node " + std::to_string(p.id) + " was invited to round " + attempt_key(s) + " and applied it " +
+           std::to_string(age) + " ticks ago, but does not train it");
+    }
+  }
+}
+
+// ---- the executor -------------------------------------------------------------------------------
+
+void FlSimulation::submit(Peer& p, Job job) {
+  ++result_.stats.jobs;
+  std::string what = std::string(job_kind_name(job.kind)) + " job of node " + std::to_string(p.id);
+  if (job.kind == JobKind::kTrain) {
+    const RoundStart& s = job.start;
+    auto applied = p.start_applied_at.find(attempt_key(s));
+    bool invited = std::binary_search(s.participants.begin(), s.participants.end(), p.id);
+    if (!invited || (applied == p.start_applied_at.end() &&
+                     (!p.rounds.current() || attempt_key(*p.rounds.current()) != attempt_key(s)))) {
+      return fail(what + " for round " + attempt_key(s) + ", to which it is not invited");
+    }
+    if (!p.store.count(s.base_model_id)) return fail(what + " without its base model");
+  }
+  if (job.kind == JobKind::kAggregate) {
+    for (const auto& [update, result] : job.updates) {
+      auto origin = updates_.find(update);
+      if (origin == updates_.end()) return fail(what + " aggregates an update nobody trained");
+      const UpdateOrigin& o = origin->second;
+      if (o.round != job.round || o.term != job.term || o.attempt != job.attempt || o.node != result.node) {
+        return fail(what + " for round " + std::to_string(job.round) + "/" + std::to_string(job.term) + "/" +
+                    std::to_string(job.attempt) + " aggregates an update trained for " + std::to_string(o.round) + "/" +
+                    std::to_string(o.term) + "/" + std::to_string(o.attempt));
+      }
+    }
+  }
+  RunningJob r;
+  r.job = std::move(job);
+  bool full = faults_on_ && rng_.chance(queue_full_);
+  std::uint64_t lo = 1, hi = 5;
+  if (r.job.kind == JobKind::kTrain) lo = train_min_, hi = train_max_;
+  if (r.job.kind == JobKind::kAggregate) lo = 2, hi = 20;
+  if (r.job.kind == JobKind::kPush || r.job.kind == JobKind::kFetch) lo = 1, hi = 15;
+  r.finish_at = full ? now_ : now_ + rng_.between(lo, hi);
+  r.fails = full || (faults_on_ && rng_.chance(job_fail_));
+  p.running.push_back(std::move(r));
+}
+
+JobResult FlSimulation::execute(Peer& p, const Job& job) {
+  JobResult r;
+  r.id = job.id;
+  switch (job.kind) {
+    case JobKind::kInitialModel:
+      r.model_id = blob_id("init-" + std::to_string(opt_.seed));
+      p.store.insert(r.model_id);
+      return r;
+    case JobKind::kFetch:
+      for (NodeId from : job.peers) {
+        Peer* src = peer(from);
+        if (src && connected(p, *src) && src->store.count(job.model_id)) {
+          p.store.insert(job.model_id);
+          r.from = from;
+          return r;
+        }
+      }
+      return JobResult::failed(job.id, "found on no reachable peer");
+    case JobKind::kTrain:
+      r.model_id = blob_id("update-" + attempt_key(job.start) + "-" + std::to_string(p.id));
+      r.trained = TrainerResult{p.id, rng_.between(1, 100), 1.0, 0.5};
+      updates_[r.model_id] = UpdateOrigin{job.round, job.term, job.attempt, p.id};
+      return r;
+    case JobKind::kUpload: {
+      Peer* agg = job.peers.empty() ? nullptr : peer(job.peers[0]);
+      if (!agg || !connected(p, *agg)) return JobResult::failed(job.id, "aggregator unreachable");
+      agg->store.insert(job.upload.id);
+      View av = view(*agg);
+      std::string refused = agg->machine->offer_update(av, job.upload);
+      if (!refused.empty()) return JobResult::failed(job.id, refused);
+      return r;
+    }
+    case JobKind::kAggregate:
+      r.model_id = blob_id("model-" + std::to_string(job.round) + "/" + std::to_string(job.term) + "/" + std::to_string(job.attempt));
+      r.test_accuracy = 0.5;
+      p.store.insert(r.model_id);
+      return r;
+    case JobKind::kPush:
+      for (NodeId to : job.peers) {
+        Peer* dst = peer(to);
+        if (dst && connected(p, *dst)) {
+          dst->store.insert(job.model_id);
+          ++r.holders;
+        }
+      }
+      return r;
+  }
+  return r;
+}
+
+void FlSimulation::finish_jobs(Peer& p) {
+  std::vector<RunningJob> due;
+  auto split = std::partition(p.running.begin(), p.running.end(), [&](const RunningJob& j) { return j.finish_at > now_; });
+  due.assign(std::make_move_iterator(split), std::make_move_iterator(p.running.end()));
+  p.running.erase(split, p.running.end());
+  for (const auto& j : due) {
+    JobResult r = j.fails ? JobResult::failed(j.job.id, "injected failure") : execute(p, j.job);
+    if (!r.ok) ++result_.stats.jobs_failed;
+    trace("node " + std::to_string(p.id) + " " + job_kind_name(j.job.kind) + " job " + std::to_string(j.job.id) +
+          (r.ok ? " done" : " failed: " + r.error));
+    View v = view(p);
+    p.machine->job_done(v, r);
+  }
+}
+
+// ---- one node's turn ----------------------------------------------------------------------------
+
+void FlSimulation::drive(Peer& p) {
+  SimHandler handler(*this, p);
+  if (Status s = raft::drain_ready(*p.node, handler); !s.ok()) return fail("driver: " + s.message());
+  bool leader = p.node->role() == raft::Role::kLeader;
+  if (leader && !p.was_leader) ++result_.stats.leaders_elected;
+  p.was_leader = leader;
+  View v = view(p);
+  p.machine->tick(v);
+  carry_out(p);
+}
+
+void FlSimulation::carry_out(Peer& p) {
+  for (int rounds = 0; p.alive && p.machine->has_ready() && rounds < 8; ++rounds) {
+    RoundReady out = p.machine->take();
+    for (const auto& n : out.notes) {
+      if (n.type == "round_rerun") ++result_.stats.reruns;
+      trace("node " + std::to_string(p.id) + " " + n.type + " " + n.fields.str());
+    }
+    for (const auto& l : out.logs) trace("node " + std::to_string(p.id) + ": " + l.text);
+    for (const auto& c : out.checkpoints) {
+      if (!c.after_proposals && faults_on_ && rng_.chance(checkpoint_crash_)) {
+        trace("crash at checkpoint " + c.point);
+        return crash(p);
+      }
+    }
+    for (const auto& prop : out.proposals) {
+      if (prop.kind == Proposal::Kind::kCommit) {
+        RoundRecord rec;
+        msgpack::object_handle h = bounded_unpack_one(prop.command.data(), prop.command.size());
+        std::string key = std::to_string(prop.round) + "/" + std::to_string(prop.term) + "/" + std::to_string(prop.attempt);
+        std::string model;
+        if (const auto* body = h.get().via.map.size == 2 ? &h.get().via.map.ptr[1].val : nullptr) {
+          rec = body->as<RoundRecord>();
+          model = rec.model_id;
+        }
+        std::size_t holding = voters_holding(p, model), voters = p.node->conf_state().voters.size();
+        commit_proposed_[key] = holding >= voters / 2 + 1 ? "" : "its model " + model + " was held by " +
+                                std::to_string(holding) + " of " + std::to_string(voters) + " voters when proposed";
+      }
+      if (p.node->propose(prop.command) != raft::RequestStatus::kOk) {
+        View v = view(p);
+        p.machine->proposal_refused(v, prop);
+      }
+    }
+    SimHandler handler(*this, p);
+    if (Status s = raft::drain_ready(*p.node, handler); !s.ok()) return fail("driver: " + s.message());
+    for (const auto& c : out.checkpoints) {
+      if (c.after_proposals && faults_on_ && rng_.chance(checkpoint_crash_)) {
+        trace("crash at checkpoint " + c.point);
+        return crash(p);
+      }
+    }
+    if (out.stop_training) {
+      std::erase_if(p.running, [](const RunningJob& j) { return j.job.kind == JobKind::kTrain; });
+    }
+    for (auto& job : out.jobs) submit(p, std::move(job));
+    if (out.transfer_to) p.node->transfer_leadership(*out.transfer_to);
+  }
+}
+
+void FlSimulation::faults() {
+  for (auto& [id, p] : peers_) {
+    if (!p.alive && now_ >= p.restart_at) start(p);
+  }
+  Peer* leader = nullptr;
+  for (auto& [id, p] : peers_) {
+    if (p.alive && p.node->role() == raft::Role::kLeader) leader = &p;
+  }
+  if (leader && rng_.chance(leader_crash_rate_)) {
+    crash(*leader);
+  } else if (rng_.chance(crash_rate_)) {
+    auto it = peers_.begin();
+    std::advance(it, static_cast<long>(rng_.below(peers_.size())));
+    if (it->second.alive) crash(it->second);
+  }
+  if (!partitioned_ && rng_.chance(partition_rate_)) {
+    partitioned_ = true;
+    ++result_.stats.partitions;
+    std::string sides;
+    for (auto& [id, p] : peers_) {
+      p.side = static_cast<int>(rng_.below(2));
+      sides += " " + std::to_string(id) + ":" + std::to_string(p.side);
+    }
+    trace("partition" + sides);
+  } else if (partitioned_ && rng_.chance(heal_rate_)) {
+    partitioned_ = false;
+    for (auto& [id, p] : peers_) p.side = 0;
+    trace("heal");
+  }
+}
+
+FlSimResult FlSimulation::run() {
+  const int total = opt_.steps + opt_.quiet_steps;
+  for (int step = 0; step < total && result_.ok; ++step) {
+    ++now_;
+    if (step == opt_.steps) {
+      faults_on_ = false;
+      partitioned_ = false;
+      for (auto& [id, p] : peers_) {
+        p.side = 0;
+        if (!p.alive) start(p);
+      }
+      trace("quiet phase");
+    }
+    if (faults_on_) faults();
+    for (auto& [id, p] : peers_) {
+      if (p.alive) p.node->tick();
+    }
+    deliver_due();
+    for (auto& [id, p] : peers_) {
+      if (p.alive) finish_jobs(p);
+    }
+    for (auto& [id, p] : peers_) {
+      if (p.alive) drive(p);
+    }
+    check_training();
+    if (!faults_on_) {
+      bool all = std::all_of(peers_.begin(), peers_.end(), [&](const auto& kv) {
+        return kv.second.alive && kv.second.rounds.committed().size() == run_.rounds;
+      });
+      if (all) {
+        result_.stats.liveness_ticks = step - opt_.steps;
+        break;
+      }
+    }
+  }
+  if (result_.ok && result_.stats.liveness_ticks < 0) {
+    std::string where;
+    for (auto& [id, p] : peers_) where += " " + std::to_string(id) + ":" + std::to_string(p.rounds.committed().size());
+    fail("liveness: the run did not reach its " + std::to_string(run_.rounds) + " rounds on every peer within " +
+         std::to_string(opt_.quiet_steps) + " fault-free ticks (rounds per peer:" + where + ")");
+  }
+  result_.stats.distinct_aggregators = aggregators_.size();
+  return std::move(result_);
+}
+
+}  // namespace
+
+FlSimResult run_fl_simulation(const FlSimOptions& options) { return FlSimulation(options).run(); }
+
+FlSimResult run_fl_seeds(std::uint64_t first, std::uint64_t count, FlSimOptions base, std::uint64_t* failing_seed,
+                         FlSimStats* totals) {
+  for (std::uint64_t s = first; s < first + count; ++s) {
+    base.seed = s;
+    base.trace = false;
+    FlSimResult r = run_fl_simulation(base);
+    if (totals) {
+      totals->leaders_elected += r.stats.leaders_elected;
+      totals->crashes += r.stats.crashes;
+      totals->partitions += r.stats.partitions;
+      totals->reruns += r.stats.reruns;
+      totals->jobs += r.stats.jobs;
+      totals->jobs_failed += r.stats.jobs_failed;
+      totals->commits += r.stats.commits;
+      totals->snapshots_installed += r.stats.snapshots_installed;
+      totals->liveness_ticks = std::max(totals->liveness_ticks, r.stats.liveness_ticks);
+    }
+    if (!r.ok) {
+      if (failing_seed) *failing_seed = s;
+      base.trace = true;
+      FlSimResult traced = run_fl_simulation(base);
+      if (traced.ok) traced.failure = r.failure + " (did not reproduce with tracing: a determinism bug)";
+      traced.ok = false;
+      return traced;
+    }
+  }
+  return FlSimResult{};
+}
+
+}  // namespace fednode::fl::sim

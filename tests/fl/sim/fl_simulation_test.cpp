@@ -1,0 +1,86 @@
+// The FL simulation as ctest runs it: thousands of seeds must pass, and each known bug injected
+// into the round machine must be caught within the same seed budget (the harness has teeth).
+#include <gtest/gtest.h>
+
+#include "fl_simulation.h"
+
+namespace fednode::fl::sim {
+namespace {
+
+constexpr std::uint64_t kSeedsPerShard = 1000;  // 2 shards: 2,000 seeds of 2,000 faulty ticks
+constexpr std::uint64_t kBugSeedBudget = 2 * kSeedsPerShard;
+
+std::string tail_of(const FlSimResult& r) {
+  std::string tail;
+  std::size_t from = r.trace.size() > 80 ? r.trace.size() - 80 : 0;
+  for (std::size_t i = from; i < r.trace.size(); ++i) tail += r.trace[i] + "\n";
+  return tail;
+}
+
+void expect_shard_passes(std::uint64_t shard) {
+  std::uint64_t failing = 0;
+  FlSimStats totals;
+  FlSimResult r = run_fl_seeds(1 + shard * kSeedsPerShard, kSeedsPerShard, FlSimOptions{}, &failing, &totals);
+  if (!r.ok) FAIL() << r.failure << "\nreproduce: fl-sim --trace-seed " << failing << "\n" << tail_of(r);
+  // The runs must exercise what they claim to: rounds re-run, leaders and jobs lost, snapshots.
+  EXPECT_GT(totals.commits, kSeedsPerShard * 2);
+  EXPECT_GT(totals.reruns, kSeedsPerShard / 2);
+  EXPECT_GT(totals.leaders_elected, kSeedsPerShard * 3);
+  EXPECT_GT(totals.crashes, kSeedsPerShard * 3);
+  EXPECT_GT(totals.partitions, kSeedsPerShard);
+  EXPECT_GT(totals.jobs_failed, kSeedsPerShard * 3);
+  EXPECT_GT(totals.snapshots_installed, kSeedsPerShard / 10);
+  // Liveness: once faults stop, every peer reaches exactly R rounds within the bound.
+  EXPECT_GE(totals.liveness_ticks, 0);
+  EXPECT_LE(totals.liveness_ticks, FlSimOptions{}.quiet_steps);
+}
+
+TEST(FlSimulation, RoundSafetyAndLivenessSeeds1To1000) { expect_shard_passes(0); }
+TEST(FlSimulation, RoundSafetyAndLivenessSeeds1001To2000) { expect_shard_passes(1); }
+
+TEST(FlSimulation, SameSeedSameRun) {
+  FlSimOptions o;
+  o.seed = 91;
+  o.trace = true;
+  FlSimResult a = run_fl_simulation(o);
+  FlSimResult b = run_fl_simulation(o);
+  EXPECT_FALSE(a.trace.empty());
+  EXPECT_EQ(a.trace, b.trace);
+  EXPECT_EQ(a.stats.commits, b.stats.commits);
+}
+
+void expect_caught(RoundBugs bugs, const std::string& property) {
+  FlSimOptions o;
+  o.bugs = bugs;
+  std::uint64_t failing = 0;
+  FlSimResult r = run_fl_seeds(1, kBugSeedBudget, o, &failing);
+  ASSERT_FALSE(r.ok) << "the injected bug went unnoticed for " << kBugSeedBudget << " seeds";
+  EXPECT_NE(r.failure.find(property), std::string::npos) << r.failure;
+}
+
+TEST(FlSimulationTeeth, CatchesACommitBeforeAMajorityHoldsTheModel) {
+  RoundBugs bugs;
+  bugs.commit_before_majority = true;
+  expect_caught(bugs, "voters when proposed");
+}
+
+TEST(FlSimulationTeeth, CatchesAnUpdateOfAnEarlierAttemptAccepted) {
+  RoundBugs bugs;
+  bugs.accept_earlier_attempt = true;
+  expect_caught(bugs, "aggregates an update trained for");
+}
+
+TEST(FlSimulationTeeth, CatchesTrustInARemoteWallClock) {
+  RoundBugs bugs;
+  bugs.trust_remote_wall_clock = true;
+  expect_caught(bugs, "but does not train it");
+}
+
+TEST(FlSimulationTeeth, CatchesAFailedJobDroppedOnTheFloor) {
+  RoundBugs bugs;
+  bugs.drop_failed_jobs = true;
+  expect_caught(bugs, "liveness");
+}
+
+}  // namespace
+}  // namespace fednode::fl::sim
