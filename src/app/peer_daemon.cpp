@@ -22,6 +22,8 @@
 #include "fednode/net/peer_transport.h"
 #include "fednode/raft/conf_change.h"
 #include "fednode/raft/node.h"
+#include "fednode/raft/ready_driver.h"
+#include "fednode/fl/raft_view.h"
 #include "fednode/storage/durable_storage.h"
 #include "fednode/util/logging.h"
 
@@ -38,7 +40,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t kDatagramHeadroom = 1024;  // header, snapshot metadata
 
-class PeerDaemon : public RaftHost {
+class PeerDaemon : public RaftHost, private raft::ReadyHandler {
  public:
   explicit PeerDaemon(const NodeOptions& o)
       : opt_(o),
@@ -67,12 +69,10 @@ class PeerDaemon : public RaftHost {
   }
 
   // RaftHost, for the role controller.
-  raft::NodeId self_id() const override { return self_id_; }
-  raft::Role role() const override { return node_->role(); }
-  raft::Term term() const override { return node_->term(); }
-  raft::Index term_start_index() const override { return term_start_index_; }
-  bool term_start_applied() const override {
-    return node_->role() == raft::Role::kLeader && term_start_index_ > 0 && applied_ >= term_start_index_;
+  fl::RaftView raft_view() const override {
+    std::vector<fl::NodeId> members;
+    for (const auto& [id, addr] : sm_.kv().members()) members.push_back(id);
+    return fl::raft_view_of(*node_, applied_, std::move(members));
   }
   bool propose(const std::string& command) override {  // the role controller's round commands
     if (node_->propose(StateMachine::tagged(StateMachine::Kind::kRound, command)) != raft::RequestStatus::kOk) return false;
@@ -80,15 +80,9 @@ class PeerDaemon : public RaftHost {
     return true;
   }
   void flush() override { process_ready(); }
-  std::vector<raft::FollowerStatus> followers() const override { return node_->followers(); }
   std::string address_of(raft::NodeId id) const override {
     auto it = addresses_.find(id);
     return it == addresses_.end() ? "" : it->second;
-  }
-  std::vector<raft::NodeId> member_ids() const override {
-    std::vector<raft::NodeId> ids;
-    for (const auto& [id, addr] : sm_.kv().members()) ids.push_back(id);
-    return ids;
   }
   bool transfer_leadership(raft::NodeId to) override {
     if (node_->transfer_leadership(to) != raft::RequestStatus::kOk) return false;
@@ -126,7 +120,14 @@ class PeerDaemon : public RaftHost {
                  net::ClientServer::Reply reply);
   void process_ready();
   void answer_when_applied(raft::RequestStatus status, const msgpack::object* id, net::ClientServer::Reply reply);
-  void apply(const raft::Entry& e);
+  // raft::ReadyHandler: what the driver does with each Ready.
+  Status persist(const raft::Ready& ready) override;
+  Status install(const raft::Snapshot& snapshot) override;
+  void send(const raft::Message& m) override { peers_.send(m); }
+  Status apply(const raft::Entry& e) override;
+  void read_ready(const raft::ReadState& read) override;
+  void applied_batch() override { serve_reads(); }
+  Status snapshot(const raft::ConfState& conf) override;
   void serve_reads();
   void learn_member(raft::NodeId id, const std::string& address);   // replicated membership
   void learn_address(raft::NodeId id, const std::string& address);  // transport + address book
@@ -135,7 +136,6 @@ class PeerDaemon : public RaftHost {
   std::string state_map(const msgpack::object* id);
   std::string diagnostic(const msgpack::object* id);
   std::string fl_status(const msgpack::object* id);
-  void note_leadership();
   void shutdown(int signo);
   void fatal(const Status& s) {
     spdlog::critical("{}; stopping", s.message());
@@ -155,9 +155,8 @@ class PeerDaemon : public RaftHost {
   StateMachine sm_;
   EventLog events_;
   std::unique_ptr<RoleController> controller_;
-  raft::Index term_start_index_ = 0;
-  raft::Term leader_term_ = 0;
   bool polling_ = false;
+  bool in_ready_ = false;
   std::map<raft::NodeId, std::string> addresses_;  // every peer we know how to reach
   raft::Index applied_ = 0;
   struct PendingWrite {
@@ -270,16 +269,6 @@ void PeerDaemon::learn_address(raft::NodeId id, const std::string& address) {
   if (Status s = peers_.add_peer(id, *parsed); !s.ok()) spdlog::warn("member {:x}: {}", id, s.message());
 }
 
-// A new leader remembers where its term starts in the log: once that entry is applied, the
-// replicated state is current and the role controller may act on it.
-void PeerDaemon::note_leadership() {
-  if (node_->role() != raft::Role::kLeader || leader_term_ == node_->term()) return;
-  leader_term_ = node_->term();
-  raft::Index i = node_->last_index();
-  while (i > node_->first_index() && node_->log_term(i - 1) == leader_term_) --i;
-  term_start_index_ = i;
-}
-
 void PeerDaemon::add_traffic(JsonLine* line) const {
   auto channel = [](const net::ChannelCounters& c) {
     return JsonLine()
@@ -305,44 +294,14 @@ void PeerDaemon::schedule_tick() {
 }
 
 void PeerDaemon::process_ready() {
-  while (node_->has_ready()) {
-    raft::Ready rd = node_->ready();
-    // 1. durable before anything that depends on it
-    if (Status s = storage_->save(rd); !s.ok()) {
-      fatal(s);
-      return;
-    }
-    if (rd.snapshot) {
-      if (Status s = sm_.restore(rd.snapshot->data); !s.ok()) {
-        fatal(Status::error("snapshot from leader: " + s.message()));
-        return;
-      }
-      for (const auto& [id, addr] : sm_.kv().members()) learn_address(id, addr);
-      applied_ = rd.snapshot->meta.index;
-      spdlog::info("installed a snapshot from the leader at index {} ({} committed rounds)", applied_,
-                   sm_.rounds().committed().size());
-    }
-    // 2. send
-    for (const auto& m : rd.messages) peers_.send(m);
-    // 3. apply
-    for (const auto& e : rd.committed_entries) apply(e);
-    for (const auto& rs : rd.read_states) {
-      auto it = pending_reads_.find(rs.request_id);
-      if (it == pending_reads_.end()) continue;
-      it->second.index = rs.index;
-      it->second.confirmed = true;
-    }
-    serve_reads();
-    if (rd.snapshot_due && applied_ > storage_->snapshot().meta.index) {
-      if (Status s = storage_->create_snapshot(applied_, node_->conf_state(), sm_.snapshot()); !s.ok()) {
-        fatal(s);
-        return;
-      }
-    }
-    node_->advance(rd);
-    note_leadership();
+  if (in_ready_) {  // a flush asked for from inside a Ready (an apply): after this one
+    schedule_ready();
+    return;
   }
-  note_leadership();
+  in_ready_ = true;
+  Status s = raft::drain_ready(*node_, *this);
+  in_ready_ = false;
+  if (!s.ok()) return fatal(s);
   if (controller_ && !polling_) {
     polling_ = true;
     controller_->poll();
@@ -361,7 +320,30 @@ void PeerDaemon::process_ready() {
   }
 }
 
-void PeerDaemon::apply(const raft::Entry& e) {
+Status PeerDaemon::persist(const raft::Ready& rd) { return storage_->save(rd); }
+
+Status PeerDaemon::install(const raft::Snapshot& snapshot) {
+  if (Status s = sm_.restore(snapshot.data); !s.ok()) return Status::error("snapshot from leader: " + s.message());
+  for (const auto& [id, addr] : sm_.kv().members()) learn_address(id, addr);
+  applied_ = snapshot.meta.index;
+  spdlog::info("installed a snapshot from the leader at index {} ({} committed rounds)", applied_,
+               sm_.rounds().committed().size());
+  return {};
+}
+
+void PeerDaemon::read_ready(const raft::ReadState& rs) {
+  auto it = pending_reads_.find(rs.request_id);
+  if (it == pending_reads_.end()) return;
+  it->second.index = rs.index;
+  it->second.confirmed = true;
+}
+
+Status PeerDaemon::snapshot(const raft::ConfState& conf) {
+  if (applied_ <= storage_->snapshot().meta.index) return {};
+  return storage_->create_snapshot(applied_, conf, sm_.snapshot());
+}
+
+Status PeerDaemon::apply(const raft::Entry& e) {
   applied_ = e.index;
   if (e.type == raft::EntryType::kConfChange) {
     if (auto cc = raft::decode_conf_change(e.data)) {
@@ -387,6 +369,7 @@ void PeerDaemon::apply(const raft::Entry& e) {
     it->second.reply(result(it->second.term == e.term, id_of(it->second.id)), false);
     pending_writes_.erase(it);
   }
+  return {};
 }
 
 void PeerDaemon::serve_reads() {

@@ -1,0 +1,51 @@
+#pragma once
+// The blocking work behind the round machine's jobs (fl/round_machine.h). Each function runs on
+// a worker thread, never on the control loop, and returns what the machine needs to know plus
+// the bytes it moved; it never decides anything about the round.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fednode/app/model_push.h"
+#include "fednode/fl/dataset.h"
+#include "fednode/fl/model_store.h"
+#include "fednode/fl/round_machine.h"
+#include "fednode/net/data_plane.h"
+
+namespace fednode {
+
+struct JobOutcome {
+  fl::JobResult result;
+  net::TransferStats traffic;
+  std::shared_ptr<const std::string> update;  // train: the update's bytes, for the upload
+};
+
+// Data sets stay loaded between rounds. Only jobs on the compute thread touch it.
+class DatasetCache {
+ public:
+  Status get(const fl::RoundConfig& c, const std::string& dir, bool train, std::shared_ptr<const fl::Dataset>* out);
+
+ private:
+  std::map<std::string, std::shared_ptr<const fl::Dataset>> cache_;
+};
+
+// A peer to talk to: its node id and its client address (HOST:PORT).
+using PeerRef = std::pair<fl::NodeId, std::string>;
+
+JobOutcome make_initial_model(const fl::Job& job, fl::ModelStore store);
+JobOutcome fetch_model(const fl::Job& job, const std::vector<PeerRef>& sources, fl::ModelStore store);
+JobOutcome train_update(const fl::Job& job, fl::NodeId self, const std::string& dataset_dir, fl::ModelStore store,
+                        DatasetCache& data, std::function<bool()> should_stop);
+JobOutcome upload_update(const fl::Job& job, const std::string& aggregator, std::shared_ptr<const std::string> update,
+                         std::function<bool()> abandon);
+JobOutcome aggregate_updates(const fl::Job& job, const std::string& dataset_dir, fl::ModelStore store,
+                             DatasetCache& data);
+JobOutcome push_model(const fl::Job& job, const std::vector<std::string>& voters, fl::ModelStore store,
+                      std::shared_ptr<LateTransferCounters> late);
+
+}  // namespace fednode

@@ -1,0 +1,204 @@
+#include "fednode/app/round_jobs.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "fednode/app/peer_directory.h"
+#include "fednode/fl/fedavg.h"
+#include "fednode/fl/partition.h"
+#include "fednode/fl/trainer.h"
+
+namespace fednode {
+namespace {
+
+constexpr auto kTransferTimeout = std::chrono::seconds(10);
+using Clock = std::chrono::steady_clock;
+
+JobOutcome failed(const fl::Job& job, const Status& s) { return {fl::JobResult::failed(job.id, s.message()), {}, {}}; }
+
+}  // namespace
+
+Status DatasetCache::get(const fl::RoundConfig& c, const std::string& dir, bool train,
+                         std::shared_ptr<const fl::Dataset>* out) {
+  std::string key = c.dataset + "|" + dir + "|" + (train ? "train" : "test");
+  if (auto it = cache_.find(key); it != cache_.end()) {
+    *out = it->second;
+    return {};
+  }
+  auto d = std::make_shared<fl::Dataset>();
+  Status s = c.dataset == "cifar10" ? fl::load_cifar10(dir, train, d.get()) : fl::load_fashion_mnist(dir, train, d.get());
+  if (!s.ok()) return s;
+  cache_[key] = d;
+  *out = d;
+  return {};
+}
+
+JobOutcome make_initial_model(const fl::Job& job, fl::ModelStore store) {
+  fl::ModelWeights w;
+  JobOutcome out;
+  out.result.id = job.id;
+  Status s = fl::initial_weights(job.config.model, job.config.seed, &w);
+  if (s.ok()) s = store.put(w, &out.result.model_id);
+  return s.ok() ? out : failed(job, Status::error("initial model: " + s.message()));
+}
+
+// From the first source that has it; a source that fails is forgotten in the directory (it may
+// have come back on another port).
+JobOutcome fetch_model(const fl::Job& job, const std::vector<PeerRef>& sources, fl::ModelStore store) {
+  JobOutcome out;
+  out.result.id = job.id;
+  Status s = Status::error("model " + job.model_id.substr(0, 12) + " found on no peer");
+  for (const auto& [id, peer] : sources) {
+    auto addr = PeerDirectory::shared().data_address(peer);
+    if (!addr) continue;
+    std::string bytes, stored;
+    s = net::fetch_blob(*addr, job.model_id, &bytes, kTransferTimeout, net::kDefaultMaxFrame, &out.traffic);
+    if (s.ok()) s = store.put_bytes(bytes, &stored);
+    if (s.ok()) {
+      out.result.from = id;
+      return out;
+    }
+    PeerDirectory::shared().forget(peer);
+  }
+  JobOutcome f = failed(job, s);
+  f.traffic = out.traffic;
+  return f;
+}
+
+JobOutcome train_update(const fl::Job& job, fl::NodeId self, const std::string& dataset_dir, fl::ModelStore store,
+                        DatasetCache& cache, std::function<bool()> should_stop) {
+  const fl::RoundConfig& c = job.config;
+  const fl::RoundStart& start = job.start;
+  auto position = static_cast<std::size_t>(std::find(start.participants.begin(), start.participants.end(), self) -
+                                           start.participants.begin());
+  std::shared_ptr<const fl::Dataset> data;
+  fl::ModelWeights base;
+  Status t = store.get(start.base_model_id, &base);
+  if (t.ok()) t = cache.get(c, dataset_dir, true, &data);
+  fl::Shards shards;
+  if (t.ok()) {
+    std::size_t n = c.train_limit > 0 ? std::min<std::size_t>(c.train_limit, data->size()) : data->size();
+    if (c.partition == "dirichlet") {
+      std::vector<std::uint8_t> labels(data->labels.begin(), data->labels.begin() + static_cast<std::ptrdiff_t>(n));
+      t = fl::partition_dirichlet(labels, data->classes, start.participants.size(), c.alpha, 1, c.seed, &shards);
+    } else {
+      shards = fl::partition_iid(n, start.participants.size(), c.seed);
+    }
+  }
+  if (t.ok() && position >= shards.size()) t = Status::error("this node is not a participant of the round");
+  fl::TrainResult result;
+  if (t.ok()) {
+    fl::TrainConfig tc;
+    tc.epochs = c.local_epochs;
+    tc.batch_size = c.batch_size;
+    tc.lr = c.lr;
+    tc.momentum = c.momentum;
+    tc.seed = c.seed ^ (start.round * 0x9E3779B97F4A7C15ull) ^ self;
+    tc.should_stop = std::move(should_stop);
+    t = fl::train_local(c.model, base, *data, shards[position], tc, nullptr, &result);
+  }
+  if (!t.ok()) return failed(job, t);
+  auto bytes = std::make_shared<std::string>(fl::serialize_weights(result.weights));
+  JobOutcome out;
+  out.result.id = job.id;
+  out.result.model_id = fl::sha256_hex(*bytes);
+  out.result.trained = fl::TrainerResult{self, result.samples, result.train_loss, result.seconds};
+  out.update = std::move(bytes);
+  return out;
+}
+
+JobOutcome upload_update(const fl::Job& job, const std::string& aggregator, std::shared_ptr<const std::string> update,
+                         std::function<bool()> abandon) {
+  JobOutcome out;
+  out.result.id = job.id;
+  if (!update) return failed(job, Status::error("the update to upload is gone"));
+  auto addr = PeerDirectory::shared().data_address(aggregator);
+  if (!addr) return failed(job, Status::error("aggregator " + aggregator + " unreachable"));
+  net::UpdateNotice n;
+  n.id = job.upload.id;
+  n.round = job.upload.round;
+  n.term = job.upload.term;
+  n.attempt = job.upload.attempt;
+  n.node = job.upload.node;
+  n.samples = job.upload.samples;
+  n.train_loss = job.upload.train_loss;
+  n.train_seconds = job.upload.train_seconds;
+  // A newer attempt of this node's training makes this upload useless: it is dropped at once
+  // rather than hold the next upload behind a deposed aggregator's timeout.
+  Status s = net::upload_update(*addr, n, *update, kTransferTimeout, &out.traffic, std::move(abandon));
+  if (!s.ok()) {
+    JobOutcome f = failed(job, Status::error("upload to " + aggregator + ": " + s.message()));
+    f.traffic = out.traffic;
+    return f;
+  }
+  return out;
+}
+
+JobOutcome aggregate_updates(const fl::Job& job, const std::string& dataset_dir, fl::ModelStore store,
+                             DatasetCache& cache) {
+  auto t0 = Clock::now();
+  const fl::RoundConfig& c = job.config;
+  std::vector<fl::ClientUpdate> updates;
+  Status s;
+  for (const auto& [id, result] : job.updates) {
+    fl::ClientUpdate one;
+    if (s = store.get(id, &one.weights); !s.ok()) break;
+    one.samples = result.samples;
+    updates.push_back(std::move(one));
+  }
+  fl::ModelWeights global;
+  JobOutcome out;
+  out.result.id = job.id;
+  if (s.ok()) s = fl::fedavg(updates, &global);
+  if (s.ok()) s = store.put(global, &out.result.model_id);
+  // Updates are not models anyone fetches; once averaged they only take disk space.
+  for (const auto& [id, result] : job.updates) {
+    if (s.ok() && id != out.result.model_id) store.remove(id);
+  }
+  std::shared_ptr<const fl::Dataset> test;
+  if (s.ok()) s = cache.get(c, dataset_dir, false, &test);
+  fl::EvalResult eval;
+  if (s.ok()) {
+    fl::Dataset limited;
+    const fl::Dataset* data = test.get();
+    if (c.test_limit > 0 && c.test_limit < test->size()) {
+      limited = *test;
+      limited.labels.resize(c.test_limit);
+      limited.pixels.resize(c.test_limit * test->image_bytes());
+      data = &limited;
+    }
+    s = fl::evaluate(c.model, global, *data, 256, &eval);
+  }
+  if (!s.ok()) return failed(job, s);
+  out.result.test_loss = eval.loss;
+  out.result.test_accuracy = eval.accuracy;
+  out.result.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return out;
+}
+
+JobOutcome push_model(const fl::Job& job, const std::vector<std::string>& voters, fl::ModelStore store,
+                      std::shared_ptr<LateTransferCounters> late) {
+  auto bytes = std::make_shared<std::string>();
+  if (Status s = store.get_bytes(job.model_id, bytes.get()); !s.ok()) return failed(job, s);
+  PushPlan plan;
+  plan.peers = voters;
+  plan.id = job.model_id;
+  plan.bytes = bytes;
+  plan.enough = job.enough;
+  plan.timeout = kTransferTimeout;
+  plan.resolve = [](const std::string& peer) { return PeerDirectory::shared().data_address(peer); };
+  plan.forget = [](const std::string& peer) { PeerDirectory::shared().forget(peer); };
+  PushOutcome pushed = push_to_peers(plan, std::move(late));
+  JobOutcome out;
+  out.result.id = job.id;
+  out.result.holders = pushed.holders.size();
+  out.traffic = pushed.stats;
+  if (!pushed.failures.empty()) {
+    std::string all;
+    for (const auto& f : pushed.failures) all += (all.empty() ? "" : "; ") + f;
+    out.result.error = all;  // informative only: the holders count decides
+  }
+  return out;
+}
+
+}  // namespace fednode
