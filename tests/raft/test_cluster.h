@@ -8,6 +8,9 @@
 
 #include "fednode/raft/conf_change.h"
 #include "fednode/raft/node.h"
+#include "fednode/raft/ready_driver.h"
+
+#include <gtest/gtest.h>
 
 namespace fednode::raft::testing {
 
@@ -16,6 +19,34 @@ struct TestNode {
   std::unique_ptr<Node> node;
   std::vector<Entry> applied;
   std::vector<ReadState> reads;
+};
+
+// Ready handling for the tests: MemoryStorage as the disk, messages collected, entries and
+// reads recorded, snapshots of a stand-in state ("state@INDEX").
+struct Collector : ReadyHandler {
+  Collector(TestNode& node, std::vector<Message>& out) : n(node), sent(out) {}
+  Status persist(const Ready& rd) override {
+    if (rd.snapshot) n.storage->apply_snapshot(*rd.snapshot);
+    n.storage->append(rd.entries);
+    if (rd.hard_state) n.storage->set_hard_state(*rd.hard_state);
+    return {};
+  }
+  Status install(const Snapshot&) override { return {}; }
+  void send(const Message& m) override { sent.push_back(m); }
+  Status apply(const Entry& e) override {
+    n.applied.push_back(e);
+    last_applied = e.index;
+    return {};
+  }
+  void read_ready(const ReadState& r) override { n.reads.push_back(r); }
+  Status snapshot(const ConfState& conf) override {
+    Index applied = last_applied ? last_applied : n.node->applied_index();
+    n.storage->create_snapshot(applied, conf, "state@" + std::to_string(applied));
+    return {};
+  }
+  TestNode& n;
+  std::vector<Message>& sent;
+  Index last_applied = 0;
 };
 
 class TestCluster {
@@ -54,24 +85,13 @@ class TestCluster {
   Node& node(NodeId id) { return *nodes_.at(id).node; }
   TestNode& at(NodeId id) { return nodes_.at(id); }
 
-  // Persists and collects each node's Ready; returns the messages produced.
+  // Persists and collects each node's Ready through the one driver; returns the messages.
   std::vector<Message> collect() {
     std::vector<Message> out;
     for (auto& [id, n] : nodes_) {
-      while (n.node->has_ready()) {
-        Ready rd = n.node->ready();
-        if (rd.snapshot) n.storage->apply_snapshot(*rd.snapshot);
-        n.storage->append(rd.entries);
-        if (rd.hard_state) n.storage->set_hard_state(*rd.hard_state);
-        out.insert(out.end(), rd.messages.begin(), rd.messages.end());
-        n.applied.insert(n.applied.end(), rd.committed_entries.begin(), rd.committed_entries.end());
-        n.reads.insert(n.reads.end(), rd.read_states.begin(), rd.read_states.end());
-        if (rd.snapshot_due) {
-          Index applied = rd.committed_entries.empty() ? n.node->applied_index() : rd.committed_entries.back().index;
-          n.storage->create_snapshot(applied, n.node->conf_state(), "state@" + std::to_string(applied));
-        }
-        n.node->advance(rd);
-      }
+      Collector c{n, out};
+      Status s = drain_ready(*n.node, c);
+      if (!s.ok()) ADD_FAILURE() << s.message();
     }
     return out;
   }

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "fednode/raft/conf_change.h"
+#include "fednode/raft/ready_driver.h"
 
 namespace fednode::raft::sim {
 namespace {
@@ -100,6 +101,8 @@ struct InFlight {
   Message message;
 };
 
+class PeerHandler;
+
 class Simulation {
  public:
   explicit Simulation(const SimOptions& o) : opt_(o), rng_(o.seed) { configure(); }
@@ -148,7 +151,9 @@ class Simulation {
   Peer& add_peer(NodeId id);
   void start(Peer& p);
   void crash(Peer& p);
+  friend class PeerHandler;
   void handle_ready(Peer& p);
+  void serve_reads(Peer& p);
   void apply(Peer& p, const Entry& e);
   void install_snapshot(Peer& p, const Snapshot& s);
   void send(const Message& m);
@@ -357,28 +362,44 @@ void Simulation::apply(Peer& p, const Entry& e) {
   }
 }
 
-void Simulation::handle_ready(Peer& p) {
-  if (!p.alive || !p.node->has_ready()) return;
-  Ready rd = p.node->ready();
-  // 1. durable first
-  p.disk->save(rd);
-  if (rd.snapshot) {
-    install_snapshot(p, *rd.snapshot);
-    ++result_.stats.snapshots_installed;
+// What the one driver (ready_driver.h) does with a simulated peer's Ready.
+class PeerHandler : public ReadyHandler {
+ public:
+  PeerHandler(Simulation& sim, Peer& peer) : sim_(sim), p_(peer) {}
+  Status persist(const Ready& rd) override {
+    p_.disk->save(rd);
+    return {};
   }
-  // 2. then the messages that depend on it
-  for (const auto& m : rd.messages) send(m);
-  // 3. then apply
-  for (const auto& e : rd.committed_entries) apply(p, e);
-  for (const auto& rs : rd.read_states) {
-    auto req = read_required_.find(rs.request_id);
-    if (req == read_required_.end()) {
-      fail("read state for unknown request");
-      continue;
+  Status install(const Snapshot& s) override {
+    sim_.install_snapshot(p_, s);
+    ++sim_.result_.stats.snapshots_installed;
+    return {};
+  }
+  void send(const Message& m) override { sim_.send(m); }
+  Status apply(const Entry& e) override {
+    sim_.apply(p_, e);
+    return {};
+  }
+  void read_ready(const ReadState& rs) override {
+    auto req = sim_.read_required_.find(rs.request_id);
+    if (req == sim_.read_required_.end()) return sim_.fail("read state for unknown request");
+    p_.waiting_reads.push_back({rs, req->second});
+    sim_.read_required_.erase(req);
+  }
+  void applied_batch() override { sim_.serve_reads(p_); }
+  Status snapshot(const ConfState& conf) override {
+    if (p_.applied > p_.disk->storage().snapshot().meta.index && p_.applied <= p_.disk->storage().last_index()) {
+      p_.disk->create_snapshot(p_.applied, conf, snapshot_data(p_.applied, p_.hash, sim_.snapshot_pad_));
     }
-    p.waiting_reads.push_back({rs, req->second});
-    read_required_.erase(req);
+    return {};
   }
+
+ private:
+  Simulation& sim_;
+  Peer& p_;
+};
+
+void Simulation::serve_reads(Peer& p) {
   auto ready_reads = std::partition(p.waiting_reads.begin(), p.waiting_reads.end(),
                                     [&](const Peer::WaitingRead& w) { return w.state.index > p.applied; });
   for (auto it = ready_reads; it != p.waiting_reads.end(); ++it) {
@@ -391,12 +412,12 @@ void Simulation::handle_ready(Peer& p) {
     ++result_.stats.reads_served;
   }
   p.waiting_reads.erase(ready_reads, p.waiting_reads.end());
-  if (rd.snapshot_due && p.applied > p.disk->storage().snapshot().meta.index &&
-      p.applied <= p.disk->storage().last_index()) {
-    p.disk->create_snapshot(p.applied, p.node->conf_state(),
-                            snapshot_data(p.applied, p.hash, snapshot_pad_));
-  }
-  p.node->advance(rd);
+}
+
+void Simulation::handle_ready(Peer& p) {
+  if (!p.alive) return;
+  PeerHandler handler(*this, p);
+  if (Status s = raft::handle_ready(*p.node, handler); !s.ok()) fail("driver: " + s.message());
 }
 
 void Simulation::send(const Message& m) {
