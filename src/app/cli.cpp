@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "fednode/fl/dataset.h"
 #include "fednode/util/logging.h"
 #include "fednode/version.h"
 
@@ -147,7 +148,7 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
 
   if (train_cmd->parsed()) {
     if (train.dataset_dir.empty()) {
-      train.dataset_dir = train.dataset == "cifar10" ? "data/cifar-10-batches-bin" : "/usr/share/datasets/fashion-mnist";
+      train.dataset_dir = fl::default_dataset_dir(train.dataset);
     }
     return train;
   }

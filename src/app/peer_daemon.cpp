@@ -14,7 +14,9 @@
 #include <chrono>
 #include <map>
 
+#include "fednode/app/client_service.h"
 #include "fednode/app/event_log.h"
+#include "fednode/app/membership.h"
 #include "fednode/app/role_controller.h"
 #include "fednode/app/state_machine.h"
 #include "fednode/net/client_connection.h"
@@ -29,18 +31,13 @@
 
 namespace fednode {
 
-raft::NodeId node_id_of(const PeerAddress& address) {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : address.to_string()) h = (h ^ c) * 0x100000001b3ull;
-  return h == 0 ? 1 : h;
-}
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t kDatagramHeadroom = 1024;  // header, snapshot metadata
 
-class PeerDaemon : public RaftHost, private raft::ReadyHandler {
+class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRaft {
  public:
   explicit PeerDaemon(const NodeOptions& o)
       : opt_(o),
@@ -50,6 +47,8 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler {
         peers_(io_, o.cluster_id, o.max_datagram, [this](const raft::Message& m) { on_peer_message(m); }),
         clients_(io_, 1u << 20, [this](const msgpack::object& req, const std::string& type, const msgpack::object* id,
                                        net::ClientServer::Reply reply) { on_client(req, type, id, std::move(reply)); }),
+        members_(self_id_, sm_.kv(), peers_),
+        service_(*this, sm_.kv(), o.max_datagram - kDatagramHeadroom - 64),
         started_(Clock::now()) {}
 
   int run() {
@@ -69,21 +68,14 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler {
   }
 
   // RaftHost, for the role controller.
-  fl::RaftView raft_view() const override {
-    std::vector<fl::NodeId> members;
-    for (const auto& [id, addr] : sm_.kv().members()) members.push_back(id);
-    return fl::raft_view_of(*node_, applied_, std::move(members));
-  }
+  fl::RaftView raft_view() const override { return fl::raft_view_of(*node_, applied_, members_.member_ids()); }
   bool propose(const std::string& command) override {  // the role controller's round commands
     if (node_->propose(StateMachine::tagged(StateMachine::Kind::kRound, command)) != raft::RequestStatus::kOk) return false;
     schedule_ready();
     return true;
   }
   void flush() override { process_ready(); }
-  std::string address_of(raft::NodeId id) const override {
-    auto it = addresses_.find(id);
-    return it == addresses_.end() ? "" : it->second;
-  }
+  std::string address_of(raft::NodeId id) const override { return members_.address_of(id); }
   bool transfer_leadership(raft::NodeId to) override {
     if (node_->transfer_leadership(to) != raft::RequestStatus::kOk) return false;
     schedule_ready();
@@ -117,23 +109,35 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler {
     });
   }
   void on_client(const msgpack::object& req, const std::string& type, const msgpack::object* id,
-                 net::ClientServer::Reply reply);
+                 net::ClientServer::Reply reply) {
+    service_.handle(req, type, id, std::move(reply));
+    schedule_ready();
+  }
   void process_ready();
-  void answer_when_applied(raft::RequestStatus status, const msgpack::object* id, net::ClientServer::Reply reply);
+  // ClientRaft: the client service's view of the node.
+  bool is_leader() const override { return node_->role() == raft::Role::kLeader; }
+  std::optional<PeerAddress> leader_address() const override { return members_.address(node_->leader()); }
+  raft::RequestStatus propose_key_value(const std::string& command) override {
+    return node_->propose(StateMachine::tagged(StateMachine::Kind::kKeyValue, command));
+  }
+  raft::RequestStatus propose_conf_change(const raft::ConfChange& change) override {
+    return node_->propose_conf_change(change);
+  }
+  raft::RequestStatus request_transfer(raft::NodeId to) override { return node_->transfer_leadership(to); }
+  raft::RequestStatus read_index(std::uint64_t request) override { return node_->read_index(request); }
+  raft::Index last_index() const override { return node_->last_index(); }
+  raft::Term term() const override { return node_->term(); }
+  std::string status_page(const std::string& type, const msgpack::object* id) override {
+    return type == "fl_status" ? fl_status(id) : diagnostic(id);
+  }
   // raft::ReadyHandler: what the driver does with each Ready.
   Status persist(const raft::Ready& ready) override;
   Status install(const raft::Snapshot& snapshot) override;
   void send(const raft::Message& m) override { peers_.send(m); }
   Status apply(const raft::Entry& e) override;
   void read_ready(const raft::ReadState& read) override;
-  void applied_batch() override { serve_reads(); }
+  void applied_batch() override { service_.serve_reads(applied_); }
   Status snapshot(const raft::ConfState& conf) override;
-  void serve_reads();
-  void learn_member(raft::NodeId id, const std::string& address);   // replicated membership
-  void learn_address(raft::NodeId id, const std::string& address);  // transport + address book
-  std::string redirect(const msgpack::object* id);
-  std::string result(bool success, const msgpack::object* id, const std::string& reason = "");
-  std::string state_map(const msgpack::object* id);
   std::string diagnostic(const msgpack::object* id);
   std::string fl_status(const msgpack::object* id);
   void shutdown(int signo);
@@ -157,43 +161,14 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler {
   std::unique_ptr<RoleController> controller_;
   bool polling_ = false;
   bool in_ready_ = false;
-  std::map<raft::NodeId, std::string> addresses_;  // every peer we know how to reach
   raft::Index applied_ = 0;
-  struct PendingWrite {
-    raft::Term term;
-    net::ClientServer::Reply reply;
-    std::shared_ptr<msgpack::object_handle> id;
-  };
-  std::map<raft::Index, PendingWrite> pending_writes_;
-  struct PendingRead {
-    net::ClientServer::Reply reply;
-    std::shared_ptr<msgpack::object_handle> id;
-    raft::Index index = 0;
-    bool confirmed = false;
-  };
-  std::map<std::uint64_t, PendingRead> pending_reads_;
-  std::uint64_t next_read_ = 0;
+  Membership members_;
+  ClientService service_;
   Clock::time_point started_;
   bool stopping_ = false;
   bool ready_scheduled_ = false;
   int exit_code_ = 0;
 };
-
-std::shared_ptr<msgpack::object_handle> copy_id(const msgpack::object* id) {
-  if (!id) return nullptr;
-  msgpack::sbuffer b;
-  msgpack::pack(b, *id);
-  return std::make_shared<msgpack::object_handle>(msgpack::unpack(b.data(), b.size()));
-}
-
-const msgpack::object* id_of(const std::shared_ptr<msgpack::object_handle>& h) { return h ? &h->get() : nullptr; }
-
-// The peer named by a request's `address` and `port` fields.
-std::optional<PeerAddress> request_peer(const msgpack::object& req, std::string* why) {
-  const msgpack::object* port = net::map_field(req, "port");
-  if (!port || port->type != msgpack::type::POSITIVE_INTEGER) return std::nullopt;
-  return parse_peer_address(net::as_string(net::map_field(req, "address")) + ":" + std::to_string(port->via.u64), why);
-}
 
 Status PeerDaemon::start() {
   storage::DurableOptions so;
@@ -216,8 +191,8 @@ Status PeerDaemon::start() {
   }
   // Peers named on the command line are reachable before the log says who the members are;
   // they go to the transport and the local address book, not into the replicated state.
-  for (const auto& p : opt_.peers) learn_address(node_id_of(p), p.to_string());
-  for (const auto& [id, addr] : sm_.kv().members()) learn_address(id, addr);
+  for (const auto& p : opt_.peers) members_.learn_address(node_id_of(p), p.to_string());
+  members_.restored();
 
   raft::Config c;
   c.id = self_id_;
@@ -250,23 +225,6 @@ Status PeerDaemon::start() {
                opt_.peers.size(), opt_.data_dir);
   process_ready();
   return {};
-}
-
-void PeerDaemon::learn_member(raft::NodeId id, const std::string& address) {
-  sm_.kv().members()[id] = address;
-  learn_address(id, address);
-}
-
-void PeerDaemon::learn_address(raft::NodeId id, const std::string& address) {
-  addresses_[id] = address;
-  if (id == self_id_) return;
-  std::string why;
-  auto parsed = parse_peer_address(address, &why);
-  if (!parsed) {
-    spdlog::warn("member {:x}: {}", id, why);
-    return;
-  }
-  if (Status s = peers_.add_peer(id, *parsed); !s.ok()) spdlog::warn("member {:x}: {}", id, s.message());
 }
 
 void PeerDaemon::add_traffic(JsonLine* line) const {
@@ -308,35 +266,21 @@ void PeerDaemon::process_ready() {
     polling_ = false;
   }
   // A node that lost leadership cannot confirm reads any more.
-  if (node_->role() != raft::Role::kLeader) {
-    for (auto it = pending_reads_.begin(); it != pending_reads_.end();) {
-      if (it->second.confirmed) {
-        ++it;
-        continue;
-      }
-      it->second.reply(redirect(id_of(it->second.id)), false);
-      it = pending_reads_.erase(it);
-    }
-  }
+  if (node_->role() != raft::Role::kLeader) service_.leadership_lost();
 }
 
 Status PeerDaemon::persist(const raft::Ready& rd) { return storage_->save(rd); }
 
 Status PeerDaemon::install(const raft::Snapshot& snapshot) {
   if (Status s = sm_.restore(snapshot.data); !s.ok()) return Status::error("snapshot from leader: " + s.message());
-  for (const auto& [id, addr] : sm_.kv().members()) learn_address(id, addr);
+  members_.restored();
   applied_ = snapshot.meta.index;
   spdlog::info("installed a snapshot from the leader at index {} ({} committed rounds)", applied_,
                sm_.rounds().committed().size());
   return {};
 }
 
-void PeerDaemon::read_ready(const raft::ReadState& rs) {
-  auto it = pending_reads_.find(rs.request_id);
-  if (it == pending_reads_.end()) return;
-  it->second.index = rs.index;
-  it->second.confirmed = true;
-}
+void PeerDaemon::read_ready(const raft::ReadState& rs) { service_.read_confirmed(rs.request_id, rs.index); }
 
 Status PeerDaemon::snapshot(const raft::ConfState& conf) {
   if (applied_ <= storage_->snapshot().meta.index) return {};
@@ -346,15 +290,7 @@ Status PeerDaemon::snapshot(const raft::ConfState& conf) {
 Status PeerDaemon::apply(const raft::Entry& e) {
   applied_ = e.index;
   if (e.type == raft::EntryType::kConfChange) {
-    if (auto cc = raft::decode_conf_change(e.data)) {
-      if (cc->type == raft::ConfChangeType::kRemove) {
-        sm_.kv().members().erase(cc->node);
-        addresses_.erase(cc->node);
-        peers_.remove_peer(cc->node);
-      } else if (!cc->context.empty()) {
-        learn_member(cc->node, cc->context);
-      }
-    }
+    if (auto cc = raft::decode_conf_change(e.data)) members_.apply(*cc);
   } else if (!e.data.empty()) {
     fl::RoundEvent event;
     std::string why;
@@ -364,73 +300,8 @@ Status PeerDaemon::apply(const raft::Entry& e) {
       controller_->on_round_event(event, why);
     }
   }
-  auto it = pending_writes_.find(e.index);
-  if (it != pending_writes_.end()) {
-    it->second.reply(result(it->second.term == e.term, id_of(it->second.id)), false);
-    pending_writes_.erase(it);
-  }
+  service_.applied(e.index, e.term);
   return {};
-}
-
-void PeerDaemon::serve_reads() {
-  for (auto it = pending_reads_.begin(); it != pending_reads_.end();) {
-    if (it->second.confirmed && applied_ >= it->second.index) {
-      it->second.reply(state_map(id_of(it->second.id)), false);
-      it = pending_reads_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-}
-
-std::string PeerDaemon::redirect(const msgpack::object* id) {
-  net::Response r(2, id);
-  r.pack().pack("type");
-  r.pack().pack("redirect");
-  r.pack().pack("leader");
-  auto leader = addresses_.find(node_->leader());
-  std::string why;
-  std::optional<PeerAddress> addr;
-  if (node_->leader() != raft::kNoNode && leader != addresses_.end()) addr = parse_peer_address(leader->second, &why);
-  if (addr) {
-    r.pack().pack_array(2);
-    r.pack().pack(addr->host);
-    r.pack().pack(addr->port);
-  } else {
-    r.pack().pack_nil();
-  }
-  r.finish();
-  return r.bytes();
-}
-
-std::string PeerDaemon::result(bool success, const msgpack::object* id, const std::string& reason) {
-  net::Response r(reason.empty() ? 2 : 3, id);
-  r.pack().pack("type");
-  r.pack().pack("result");
-  r.pack().pack("success");
-  r.pack().pack(success);
-  if (!reason.empty()) {
-    r.pack().pack("reason");
-    r.pack().pack(reason);
-  }
-  r.finish();
-  return r.bytes();
-}
-
-std::string PeerDaemon::state_map(const msgpack::object* id) {
-  // zatt answers `get` with the state map itself.
-  msgpack::sbuffer b;
-  msgpack::packer<msgpack::sbuffer> p(b);
-  p.pack_map(static_cast<std::uint32_t>(sm_.kv().entries().size() + (id ? 1 : 0)));
-  for (const auto& [k, v] : sm_.kv().entries()) {
-    p.pack(k);
-    b.write(v.data(), v.size());
-  }
-  if (id) {
-    p.pack("id");
-    p.pack(*id);
-  }
-  return std::string(b.data(), b.size());
 }
 
 std::string PeerDaemon::diagnostic(const msgpack::object* id) {
@@ -453,9 +324,7 @@ std::string PeerDaemon::diagnostic(const msgpack::object* id) {
   p.pack("leaderId");
   p.pack(node_->leader());
   p.pack("cluster");
-  std::vector<std::string> cluster;
-  for (const auto& [mid, addr] : sm_.kv().members()) cluster.push_back(addr);
-  p.pack(cluster);
+  p.pack(members_.member_addresses());
   p.pack("address");
   p.pack(opt_.self.to_string());
   p.pack("id");
@@ -519,103 +388,6 @@ std::string PeerDaemon::fl_status(const msgpack::object* id) {
   p.pack(have);
   r.finish();
   return r.bytes();
-}
-
-void PeerDaemon::on_client(const msgpack::object& req, const std::string& type, const msgpack::object* id,
-                           net::ClientServer::Reply reply) {
-  bool leader = node_->role() == raft::Role::kLeader;
-  if (type == "diagnostic") {
-    reply(diagnostic(id), false);
-  } else if (type == "fl_status") {
-    reply(fl_status(id), false);
-  } else if (type == "get") {
-    const msgpack::object* stale = net::map_field(req, "stale");
-    if ((stale && stale->type == msgpack::type::BOOLEAN && stale->via.boolean)) {
-      reply(state_map(id), false);
-    } else if (!leader) {
-      reply(redirect(id), false);
-    } else {
-      std::uint64_t rid = ++next_read_;
-      pending_reads_[rid] = PendingRead{std::move(reply), copy_id(id)};
-      if (node_->read_index(rid) != raft::RequestStatus::kOk) {
-        pending_reads_[rid].reply(redirect(id), false);
-        pending_reads_.erase(rid);
-      }
-      schedule_ready();
-    }
-  } else if (type == "append") {
-    const msgpack::object* data = net::map_field(req, "data");
-    if (!data || data->type != msgpack::type::MAP) {
-      reply(net::error_response("field data must be a map {action, key, value}", id), true);
-      return;
-    }
-    msgpack::sbuffer b;
-    msgpack::pack(b, *data);
-    std::string command(b.data(), b.size());
-    if (Status s = KvStore::validate(command); !s.ok()) {
-      reply(net::error_response(s.message(), id), true);
-      return;
-    }
-    if (command.size() + 64 > opt_.max_datagram - kDatagramHeadroom) {
-      reply(net::error_response("command of " + std::to_string(command.size()) + " bytes exceeds the datagram bound (--max-datagram)", id), true);
-      return;
-    }
-    if (!leader) {
-      reply(redirect(id), false);
-      return;
-    }
-    answer_when_applied(node_->propose(StateMachine::tagged(StateMachine::Kind::kKeyValue, command)), id, std::move(reply));
-  } else if (type == "config") {
-    std::string action = net::as_string(net::map_field(req, "action"));
-    const msgpack::object* learner = net::map_field(req, "learner");
-    std::string why;
-    auto addr = request_peer(req, &why);
-    if ((action != "add" && action != "delete") || !addr) {
-      reply(net::error_response(addr ? "field action must be add or delete" : "fields address and port must name a peer " + why, id), true);
-      return;
-    }
-    if (!leader) {
-      reply(redirect(id), false);
-      return;
-    }
-    raft::ConfChange cc;
-    cc.node = node_id_of(*addr);
-    cc.context = addr->to_string();
-    bool as_learner = learner && learner->type == msgpack::type::BOOLEAN && learner->via.boolean;
-    cc.type = action == "delete" ? raft::ConfChangeType::kRemove
-              : as_learner       ? raft::ConfChangeType::kAddLearner
-                                 : raft::ConfChangeType::kAddVoter;
-    answer_when_applied(node_->propose_conf_change(cc), id, std::move(reply));
-  } else if (type == "transfer") {
-    // Our own request: hand leadership to the peer at {address, port}.
-    std::string why;
-    auto addr = request_peer(req, &why);
-    if (!addr) {
-      reply(net::error_response("fields address and port must name a peer " + why, id), true);
-      return;
-    }
-    if (!leader) {
-      reply(redirect(id), false);
-      return;
-    }
-    auto status = node_->transfer_leadership(node_id_of(*addr));
-    reply(result(status == raft::RequestStatus::kOk, id,
-                 status == raft::RequestStatus::kOk ? "" : raft::request_status_name(status)), false);
-    schedule_ready();
-  } else {
-    reply(net::error_response("unknown request type '" + type + "'", id), true);
-  }
-}
-
-// A proposal the node took is answered once its entry is applied (success if it is still ours).
-void PeerDaemon::answer_when_applied(raft::RequestStatus status, const msgpack::object* id,
-                                     net::ClientServer::Reply reply) {
-  if (status != raft::RequestStatus::kOk) {
-    reply(result(false, id, raft::request_status_name(status)), false);
-    return;
-  }
-  pending_writes_[node_->last_index()] = PendingWrite{node_->term(), std::move(reply), copy_id(id)};
-  schedule_ready();
 }
 
 void PeerDaemon::shutdown(int signo) {

@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "fednode/app/round_events.h"
+#include "fednode/fl/dataset.h"
 #include "fednode/fl/trainer.h"
 
 namespace fednode {
@@ -285,7 +286,7 @@ void RoleController::maybe_crash(const std::string& point, std::uint64_t round) 
 
 std::string RoleController::dataset_dir(const std::string& dataset) const {
   if (dataset == opt_.fl.dataset && !opt_.fl.dataset_dir.empty()) return opt_.fl.dataset_dir;
-  return dataset == "cifar10" ? "data/cifar-10-batches-bin" : "/usr/share/datasets/fashion-mnist";
+  return fl::default_dataset_dir(dataset);
 }
 
 }  // namespace fednode

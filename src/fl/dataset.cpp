@@ -164,4 +164,8 @@ std::vector<float> Dataset::channel_std() const {
   return out;
 }
 
+std::string default_dataset_dir(const std::string& dataset) {
+  return dataset == "cifar10" ? "data/cifar-10-batches-bin" : "/usr/share/datasets/fashion-mnist";
+}
+
 }  // namespace fednode::fl

@@ -15,13 +15,6 @@ Status ModelStore::init() {
   return {};
 }
 
-bool ModelStore::valid_id(std::string_view id) {
-  if (id.size() != 64) return false;
-  for (char c : id) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
 
 Status ModelStore::put_bytes(std::string_view bytes, std::string* id) {
   *id = sha256_hex(bytes);

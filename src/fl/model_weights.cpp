@@ -110,18 +110,6 @@ Status deserialize_weights(std::string_view bytes, ModelWeights* out) {
   return {};
 }
 
-std::string sha256_hex(std::string_view bytes) {
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : digest) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
-  return out;
-}
-
 Status same_layout(const ModelWeights& a, const ModelWeights& b) {
   if (a.parameters.size() != b.parameters.size()) {
     return Status::error("model has " + std::to_string(b.parameters.size()) + " parameters, expected " +

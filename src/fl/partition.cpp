@@ -1,3 +1,4 @@
+#include "fednode/util/seeded_rng.h"
 #include "fednode/fl/partition.h"
 
 #include <algorithm>
@@ -10,13 +11,8 @@ namespace {
 // Our own generator and samplers, so shards are identical on every machine and compiler.
 class Rng {
  public:
-  explicit Rng(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t next() {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
+  explicit Rng(std::uint64_t seed) : base_(seed) {}
+  std::uint64_t next() { return base_.next(); }
   double uniform() { return (static_cast<double>(next() >> 11) + 0.5) * 0x1.0p-53; }  // (0, 1)
   double normal() {
     return std::sqrt(-2.0 * std::log(uniform())) * std::cos(6.283185307179586 * uniform());
@@ -39,7 +35,7 @@ class Rng {
   }
 
  private:
-  std::uint64_t state_;
+  SeededRng base_;
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "fednode/fl/round_machine.h"
 
+#include "fednode/raft/types.h"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -203,7 +205,7 @@ std::vector<NodeId> RoundMachine::voters_besides_self(const View& v) const {
   return out;
 }
 
-std::size_t RoundMachine::majority(const View& v) const { return (voters_besides_self(v).size() + 1) / 2 + 1; }
+std::size_t RoundMachine::majority(const View& v) const { return raft::majority(voters_besides_self(v).size() + 1); }
 
 bool RoundMachine::current(const View& v, std::uint64_t term, std::uint64_t attempt) const {
   return agg_ && agg_->term == term && agg_->start.attempt == attempt && v.raft.leader && v.raft.term == term;

@@ -5,6 +5,8 @@
 #include <cmath>
 
 #include "fednode/fl/model_store.h"
+#include "fednode/util/msgpack_fields.h"
+#include "fednode/util/seeded_rng.h"
 
 namespace fednode::fl {
 namespace {
@@ -21,16 +23,6 @@ std::string encode(const char* kind, const T& body) {
   return std::string(b.data(), b.size());
 }
 
-const msgpack::object* field(const msgpack::object& map, std::string_view key) {
-  if (map.type != msgpack::type::MAP) return nullptr;
-  for (std::uint32_t i = 0; i < map.via.map.size; ++i) {
-    const auto& kv = map.via.map.ptr[i];
-    if (kv.key.type == msgpack::type::STR && std::string_view(kv.key.via.str.ptr, kv.key.via.str.size) == key) {
-      return &kv.val;
-    }
-  }
-  return nullptr;
-}
 
 }  // namespace
 
@@ -44,7 +36,7 @@ std::string RoundState::encode_config(const RoundConfig& c) { return encode("con
 std::string RoundState::encode_start(const RoundStart& s) { return encode("start", s); }
 std::string RoundState::encode_commit(const RoundRecord& r) { return encode("commit", r); }
 
-bool RoundState::is_command(const msgpack::object& o) { return field(o, "fl") != nullptr; }
+bool RoundState::is_command(const msgpack::object& o) { return map_field(o, "fl") != nullptr; }
 
 std::string RoundState::last_model_id() const {
   if (!committed_.empty()) return committed_.back().model_id;
@@ -53,8 +45,8 @@ std::string RoundState::last_model_id() const {
 
 Status RoundState::apply(const msgpack::object& command, RoundEvent* event, std::string* why) {
   *event = RoundEvent::kIgnored;
-  const msgpack::object* kind = field(command, "fl");
-  const msgpack::object* body = field(command, "body");
+  const msgpack::object* kind = map_field(command, "fl");
+  const msgpack::object* body = map_field(command, "body");
   if (!kind || kind->type != msgpack::type::STR || !body || body->type != msgpack::type::MAP) {
     return Status::error("FL command needs fields fl (string) and body (map)");
   }
@@ -128,9 +120,9 @@ Status RoundState::restore(const msgpack::object& o) {
     std::optional<RoundConfig> config;
     std::optional<RoundStart> current;
     std::vector<RoundRecord> committed;
-    const msgpack::object* c = field(o, "config");
-    const msgpack::object* s = field(o, "current");
-    const msgpack::object* r = field(o, "committed");
+    const msgpack::object* c = map_field(o, "config");
+    const msgpack::object* s = map_field(o, "current");
+    const msgpack::object* r = map_field(o, "committed");
     if (!c || !s || !r) return Status::error("round state: missing config, current or committed");
     if (c->type != msgpack::type::NIL) config = c->as<RoundConfig>();
     if (s->type != msgpack::type::NIL) current = s->as<RoundStart>();
@@ -161,13 +153,8 @@ std::vector<std::uint64_t> choose_participants(std::vector<std::uint64_t> live, 
   auto want = static_cast<std::size_t>(std::ceil(std::clamp(fraction, 0.0, 1.0) * static_cast<double>(live.size())));
   want = std::clamp<std::size_t>(want, 1, live.size());
   if (want < live.size()) {
-    std::uint64_t x = seed * 0x9E3779B97F4A7C15ull ^ (round + 1) * 0xBF58476D1CE4E5B9ull;
-    for (std::size_t i = live.size(); i > 1; --i) {
-      x ^= x >> 31;
-      x *= 0x94D049BB133111EBull;
-      x ^= x >> 29;
-      std::swap(live[i - 1], live[x % i]);
-    }
+    SeededRng rng(seed * 0x9E3779B97F4A7C15ull ^ (round + 1) * 0xBF58476D1CE4E5B9ull);
+    for (std::size_t i = live.size(); i > 1; --i) std::swap(live[i - 1], live[rng.below(i)]);
     live.resize(want);
     std::sort(live.begin(), live.end());
   }

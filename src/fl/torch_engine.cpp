@@ -6,6 +6,7 @@
 #include <fstream>
 #include <numeric>
 
+#include "fednode/util/seeded_rng.h"
 #include "fednode/fl/trainer.h"
 
 namespace fednode::fl {
@@ -94,18 +95,11 @@ Status check_data(const ModelSpec& spec, const Dataset& data) {
   return {};
 }
 
-std::uint64_t mix(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 // A normalised batch; with `augment`, each image is shifted by up to 4 pixels (zero padding)
 // and flipped horizontally with probability 1/2.
 std::pair<torch::Tensor, torch::Tensor> make_batch(const ModelSpec& spec, const Dataset& data,
                                                    const std::uint32_t* idx, std::size_t n, bool augment,
-                                                   std::uint64_t& rng) {
+                                                   SeededRng& rng) {
   const int C = spec.channels, H = spec.height, W = spec.width;
   torch::Tensor x = torch::empty({static_cast<long>(n), C, H, W}, torch::kFloat32);
   torch::Tensor y = torch::empty({static_cast<long>(n)}, torch::kLong);
@@ -130,7 +124,7 @@ std::pair<torch::Tensor, torch::Tensor> make_batch(const ModelSpec& spec, const 
       }
       continue;
     }
-    std::uint64_t r = mix(rng);
+    std::uint64_t r = rng.next();
     int dx = static_cast<int>(r % 9) - 4, dy = static_cast<int>((r >> 8) % 9) - 4;
     bool flip = (r >> 16) & 1;
     for (int c = 0; c < C; ++c) {
@@ -192,11 +186,11 @@ Status train_local(const std::string& model, const ModelWeights& base, const Dat
   torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(config.lr)
                                                 .momentum(config.momentum)
                                                 .weight_decay(config.weight_decay));
-  std::uint64_t rng = config.seed * 0x2545F4914F6CDD1Dull + 1;
+  SeededRng rng(config.seed * 0x2545F4914F6CDD1Dull + 1);
   std::vector<std::uint32_t> order = indices;
   double epoch_loss = 0;
   for (int epoch = 1; epoch <= config.epochs; ++epoch) {
-    for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[mix(rng) % i]);
+    for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.next() % i]);
     std::size_t batches = (order.size() + config.batch_size - 1) / config.batch_size;
     double sum = 0;
     for (std::size_t b = 0; b < batches; ++b) {
@@ -234,7 +228,7 @@ Status evaluate(const std::string& model, const ModelWeights& weights, const Dat
   std::iota(all.begin(), all.end(), 0u);
   std::vector<std::uint64_t> correct(10, 0), seen(10, 0);
   double loss_sum = 0;
-  std::uint64_t rng = 0;
+  SeededRng rng(0);
   for (std::size_t start = 0; start < all.size(); start += static_cast<std::size_t>(batch_size)) {
     std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(batch_size), all.size() - start);
     auto [x, y] = make_batch(*spec, data, &all[start], n, false, rng);

@@ -64,18 +64,4 @@ void ClientConnection::close() {
   socket_.close(ec);
 }
 
-const msgpack::object* map_field(const msgpack::object& map, std::string_view key) {
-  if (map.type != msgpack::type::MAP) return nullptr;
-  for (std::uint32_t i = 0; i < map.via.map.size; ++i) {
-    const auto& k = map.via.map.ptr[i].key;
-    if (k.type == msgpack::type::STR && std::string_view(k.via.str.ptr, k.via.str.size) == key) return &map.via.map.ptr[i].val;
-  }
-  return nullptr;
-}
-
-std::string as_string(const msgpack::object* o) {
-  if (!o || o->type != msgpack::type::STR) return "";
-  return std::string(o->via.str.ptr, o->via.str.size);
-}
-
 }  // namespace fednode::net

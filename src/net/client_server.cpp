@@ -1,5 +1,7 @@
 #include "fednode/net/client_server.h"
 
+#include "fednode/util/msgpack_fields.h"
+
 #include "fednode/util/msgpack_limits.h"
 
 #include <spdlog/spdlog.h>
@@ -33,15 +35,6 @@ std::string error_response(const std::string& reason, const msgpack::object* id)
 
 namespace {
 
-const msgpack::object* find_field(const msgpack::object& map, const char* key) {
-  for (std::uint32_t i = 0; i < map.via.map.size; ++i) {
-    const auto& k = map.via.map.ptr[i].key;
-    if (k.type == msgpack::type::STR && std::string_view(k.via.str.ptr, k.via.str.size) == key) {
-      return &map.via.map.ptr[i].val;
-    }
-  }
-  return nullptr;
-}
 
 // One client connection. Requests on one connection are answered in order.
 class Session : public std::enable_shared_from_this<Session> {
@@ -90,14 +83,14 @@ class Session : public std::enable_shared_from_this<Session> {
       fail("request is not a map");
       return;
     }
-    const msgpack::object* type = find_field(req, "type");
+    const msgpack::object* type = map_field(req, "type");
     if (!type || type->type != msgpack::type::STR) {
       fail("request has no string field 'type'");
       return;
     }
     // Keep the request alive until the handler replies (the reply may come later).
     auto zone = std::make_shared<msgpack::object_handle>(std::move(handle));
-    const msgpack::object* id = find_field(zone->get(), "id");
+    const msgpack::object* id = map_field(zone->get(), "id");
     bool keep_open = id != nullptr;
     auto self = shared_from_this();
     handler_(zone->get(), std::string(type->via.str.ptr, type->via.str.size), id,

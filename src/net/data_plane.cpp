@@ -10,6 +10,7 @@
 #include "fednode/net/tcp_listener.h"
 
 #include "fednode/net/client_connection.h"
+#include "fednode/util/blob_id.h"
 #include "fednode/util/msgpack_pack.h"
 
 namespace fednode::net {
@@ -53,7 +54,7 @@ std::string bin_field(const msgpack::object& map, const char* key) {
 
 class DataSession : public std::enable_shared_from_this<DataSession> {
  public:
-  DataSession(tcp::socket s, fl::ModelStore& store, std::size_t max_frame, std::chrono::milliseconds idle,
+  DataSession(tcp::socket s, BlobStore& store, std::size_t max_frame, std::chrono::milliseconds idle,
               std::shared_ptr<ChannelCounters> counters, std::shared_ptr<DataPlaneServer::UpdateHandler> handler)
       : socket_(std::move(s)), timer_(socket_.get_executor()), store_(store), max_frame_(max_frame), idle_(idle),
         counters_(std::move(counters)), handler_(std::move(handler)) {}
@@ -109,14 +110,14 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
     if (req.type != msgpack::type::MAP || (op != "fetch" && op != "push" && op != "update")) {
       return close("frame has no op fetch|push|update");
     }
-    if (!fl::ModelStore::valid_id(id)) return reply(answer(false, "id must be 64 hex digits", false));
+    if (!valid_blob_id(id)) return reply(answer(false, "id must be 64 hex digits", false));
     if (op == "fetch") {
       std::string data;
       Status s = store_.get_bytes(id, &data);
       return reply(s.ok() ? answer(true, data, true) : answer(false, s.message(), false));
     }
     std::string data = bin_field(req, "data");
-    if (fl::sha256_hex(data) != id) return reply(answer(false, "data does not hash to id " + id, false));
+    if (sha256_hex(data) != id) return reply(answer(false, "data does not hash to id " + id, false));
     UpdateNotice notice;
     if (op == "update" && !parse_notice(req, &notice)) {
       return close("update frame needs unsigned round, term, attempt, node, samples and numeric train_loss");
@@ -171,7 +172,7 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
 
   tcp::socket socket_;
   asio::steady_timer timer_;
-  fl::ModelStore& store_;
+  BlobStore& store_;
   std::size_t max_frame_;
   std::chrono::milliseconds idle_;
   std::shared_ptr<ChannelCounters> counters_;
@@ -285,7 +286,7 @@ std::string request(const char* op, const std::string& id, const std::string* da
 
 }  // namespace
 
-DataPlaneServer::DataPlaneServer(asio::io_context& io, fl::ModelStore& store, std::size_t max_frame,
+DataPlaneServer::DataPlaneServer(asio::io_context& io, BlobStore& store, std::size_t max_frame,
                                  std::chrono::milliseconds idle_timeout)
     : acceptor_(io), store_(store), max_frame_(max_frame), idle_timeout_(idle_timeout) {}
 
@@ -318,7 +319,7 @@ Status fetch_blob(const PeerAddress& server, const std::string& id, std::string*
   msgpack::object_handle h;
   if (Status s = call(server, request("fetch", id, nullptr), &h, timeout, max_frame, stats); !s.ok()) return s;
   *data = bin_field(h.get(), "data");
-  if (fl::sha256_hex(*data) != id) return Status::error("data plane " + server.to_string() + ": blob does not hash to " + id);
+  if (sha256_hex(*data) != id) return Status::error("data plane " + server.to_string() + ": blob does not hash to " + id);
   return {};
 }
 

@@ -21,11 +21,10 @@ bool from_leader(MessageType t) {
 }  // namespace
 
 Raft::Raft(const Config& config, const Storage& storage)
-    : config_(config), storage_(storage), log_(storage) {
+    : config_(config), storage_(storage), log_(storage), rng_(config.random_seed * 0x9e3779b97f4a7c15ull + config.id) {
   assert(config_.id != kNoNode);
   assert(config_.heartbeat_ticks > 0 && config_.election_ticks_min > config_.heartbeat_ticks);
   assert(config_.election_ticks_max > config_.election_ticks_min);
-  rng_state_ = config_.random_seed * 0x9e3779b97f4a7c15ull + config_.id;
   HardState hs = storage.hard_state();
   term_ = hs.term;
   vote_ = hs.vote;
@@ -35,13 +34,7 @@ Raft::Raft(const Config& config, const Storage& storage)
   become_follower(term_, kNoNode);
 }
 
-std::uint64_t Raft::next_random() {
-  // splitmix64: tiny, fast, and identical on every platform.
-  std::uint64_t z = (rng_state_ += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
+std::uint64_t Raft::next_random() { return rng_.next(); }
 
 HardState Raft::hard_state() const {
   HardState hs{term_, vote_, log_.committed()};
@@ -112,7 +105,7 @@ bool Raft::quorum_active() {
     if (id == config_.id || pr.recent_active) ++active;
     pr.recent_active = false;
   }
-  return active >= conf_.voters.size() / 2 + 1;
+  return active >= majority(conf_.voters.size());
 }
 
 // ---- elections ------------------------------------------------------------------------------
@@ -168,7 +161,7 @@ int Raft::poll(NodeId from, bool granted) {
   votes_.emplace(from, granted);
   std::size_t yes = 0, no = 0;
   for (const auto& [id, g] : votes_) (g ? yes : no)++;
-  std::size_t quorum = conf_.voters.size() / 2 + 1;
+  std::size_t quorum = majority(conf_.voters.size());
   if (yes >= quorum) return 1;
   if (no >= quorum || conf_.voters.size() - no < quorum) return -1;
   return 0;
@@ -546,7 +539,7 @@ void Raft::handle_heartbeat_response(const Message& m, Progress& pr) {
       read.acks.insert(m.from);
       std::size_t voters = 0;
       for (NodeId id : read.acks) voters += contains_voter(id) ? 1 : 0;
-      if (voters >= conf_.voters.size() / 2 + 1) release_reads_up_to(m.context);
+      if (voters >= majority(conf_.voters.size())) release_reads_up_to(m.context);
       break;
     }
   }

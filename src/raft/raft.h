@@ -10,6 +10,7 @@
 #include <set>
 #include <vector>
 
+#include "fednode/util/seeded_rng.h"
 #include "fednode/raft/node.h"
 #include "progress.h"
 #include "raft_log.h"
@@ -136,7 +137,7 @@ class Raft {
   std::string incoming_data_;
 
   std::shared_ptr<const Snapshot> snapshot_cache_;  // storage's latest, shared by streams
-  std::uint64_t rng_state_;
+  SeededRng rng_;  // election timeouts
 };
 
 }  // namespace fednode::raft

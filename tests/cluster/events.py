@@ -12,6 +12,10 @@
                                   the same, among EVENTs whose aggregator is not AGGREGATOR
   events.py field EVENT KEY FILE...
                                   KEY of every EVENT, one a line, in file order
+  events.py select EVENT NAME=VALUE KEY FILE...
+                                  the same, among EVENTs whose NAME is VALUE
+  events.py json PATH             reads one JSON object on stdin (ctl output), prints the
+                                  value at PATH (keys joined by dots)
 """
 import json
 import sys
@@ -64,6 +68,20 @@ def main(argv):
                 if e.get("event") == argv[1] and argv[2] in e:
                     v = e[argv[2]]
                     print(",".join(map(str, v)) if isinstance(v, list) else v)
+        return 0
+    if len(argv) >= 5 and argv[0] == "select":
+        name, _, value = argv[2].partition("=")
+        for f in argv[4:]:
+            for e in lines(f):
+                if e.get("event") == argv[1] and str(e.get(name)) == value and argv[3] in e:
+                    v = e[argv[3]]
+                    print(",".join(map(str, v)) if isinstance(v, list) else v)
+        return 0
+    if len(argv) == 2 and argv[0] == "json":
+        v = json.load(sys.stdin)
+        for key in argv[1].split("."):
+            v = v[key]
+        print(v)
         return 0
     print(__doc__, file=sys.stderr)
     return 2

@@ -111,11 +111,11 @@ case "$scenario" in
     acc1=$(ctl "$(addr 0)" rounds --tsv | awk -F'\t' '$1==1 {print $8}')
     accn=$(ctl "$(addr 0)" rounds --tsv | awk -F'\t' -v r="$rounds" '$1==r {print $8}')
     awk -v a="$acc1" -v b="$accn" 'BEGIN { exit !(b > a) }' || fail "accuracy did not improve: round 1 $acc1, round $rounds $accn"
-    elections=$(cat "$work"/d*/events.jsonl | grep -c '"event":"became_leader"' || true)
+    elections=$(events_py count became_leader "$work"/d*/events.jsonl)
     [[ "$elections" -eq 1 ]] || fail "$elections leaders elected during the run (heartbeats stalled while training?)"
-    trained=$(cat "$work"/d*/events.jsonl | grep -c '"event":"trained"' || true)
+    trained=$(events_py count trained "$work"/d*/events.jsonl)
     [[ "$trained" -ge $((rounds * (n - 1))) ]] || fail "only $trained local trainings for $rounds rounds of $((n - 1)) trainers"
-    data_bytes=$(ctl "$(addr 0)" diagnostic | grep -o '"data_tcp":{"bytes_in":[0-9]*' | grep -o '[0-9]*$')
+    data_bytes=$(ctl "$(addr 0)" diagnostic | events_py json stats.data_tcp.bytes_in)
     [[ "$data_bytes" -gt 200000 ]] || fail "data plane counters show $data_bytes bytes in on node 0"
     echo "ok: $rounds rounds, same model ids on $n nodes, accuracy $acc1 -> $accn, one election, $(($(date +%s) - t0)) s"
     ;;
@@ -152,7 +152,7 @@ case "$scenario" in
     until=$((SECONDS + 120))
     while [[ -z "$victim" && $SECONDS -lt $until ]]; do
       for i in $(seq 0 $((n - 1))); do
-        if grep -q '"event":"training","round":2' "$work/d$i/events.jsonl" 2>/dev/null; then victim=$i; break; fi
+        if [[ -n "$(events_py select training round=2 round "$work/d$i/events.jsonl")" ]]; then victim=$i; break; fi
       done
       sleep 0.05
     done
@@ -168,9 +168,9 @@ case "$scenario" in
     r2=$(awk -F'\t' '$1==2 {print $4}' <<<"$tsv")
     [[ "$r2" != *"$(addr "$victim")"* ]] || fail "round 2 aggregated an update of the dead trainer: $r2"
     [[ $(tr ',' '\n' <<<"$r2" | wc -l) -eq 2 ]] || fail "round 2 should aggregate the 2 live trainers' updates, got '$r2'"
-    grep -q '"event":"round_start","round":2[^}]*"participants":\[[^]]*'"$(addr "$victim")" "$work/d$ref/events.jsonl" ||
+    events_py select round_start round=2 participants "$work/d$ref/events.jsonl" | grep -q "$(addr "$victim")" ||
       fail "the dead trainer was not invited to round 2 (the test killed nobody relevant)"
-    grep '"event":"round_start","round":4' "$work/d$ref/events.jsonl" | tail -1 | grep -q "$(addr "$victim")" &&
+    events_py select round_start round=4 participants "$work/d$ref/events.jsonl" | tail -1 | grep -q "$(addr "$victim")" &&
       fail "the dead trainer was invited to round 4"
     aggs=$(awk -F'\t' '{print $3}' <<<"$tsv" | uniq | wc -l)
     [[ $aggs -ge 3 ]] || fail "with --rotate-every 1 the aggregator should change between rounds: $(awk -F'\t' '{print $3}' <<<"$tsv" | tr '\n' ' ')"
@@ -191,7 +191,7 @@ case "$scenario" in
     # The node that died in round 2 committed nothing after; the one that died in round 3
     # aggregated round 2 (it was the second aggregator) but no round after.
     for d in "${dead[@]}"; do
-      died=$(grep -o '"point":"[a-z]*","round":[0-9]*' "$work/d$d/events.jsonl" | grep -o '[0-9]*$')
+      died=$(events_py field crash_injected round "$work/d$d/events.jsonl" | head -1)
       for r in $(seq "$died" "$rounds"); do
         agg=$(ctl "$(addr "$ref")" rounds --tsv | awk -F'\t' -v r="$r" '$1==r {print $3}')
         [[ "$agg" != "$(addr "$d")" ]] || fail "round $r committed by node $d, which died in round $died"
@@ -212,7 +212,7 @@ case "$scenario" in
     start "$victim"
     check_same_rounds "$ref"
     grep -q "installed a snapshot from the leader" "$work/log$victim" || fail "the wiped node did not get a snapshot"
-    grep -q '"event":"model_fetched"' "$work/d$victim/events.jsonl" || fail "the wiped node did not fetch the model"
+    [[ $(events_py count model_fetched "$work/d$victim/events.jsonl") -gt 0 ]] || fail "the wiped node did not fetch the model"
     echo "ok: two aggregator kills, exactly $rounds rounds, wiped node $victim caught up, $(($(date +%s) - t0)) s"
     ;;
 esac

@@ -1,5 +1,7 @@
 #include "fednode/net/data_plane.h"
 
+#include "fednode/fl/model_store.h"
+
 #include <gtest/gtest.h>
 
 #include <msgpack.hpp>

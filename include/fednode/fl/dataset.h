@@ -31,6 +31,10 @@ Status load_cifar10(const std::string& dir, bool train, Dataset* out);
 // `dir`, e.g. /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist).
 Status load_fashion_mnist(const std::string& dir, bool train, Dataset* out);
 
+// Where a data set is read from unless --dataset-dir says otherwise: the CIFAR-10 download's
+// data/cifar-10-batches-bin (scripts/get_cifar10.sh), Debian's dataset-fashion-mnist.
+std::string default_dataset_dir(const std::string& dataset);
+
 // Reads a whole file, transparently gunzipping names ending in .gz.
 Status read_maybe_gzip(const std::string& path, std::string* out);
 

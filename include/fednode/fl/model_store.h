@@ -6,26 +6,27 @@
 #include <string_view>
 
 #include "fednode/fl/model_weights.h"
+#include "fednode/net/blob_store.h"
 
 namespace fednode::fl {
 
-class ModelStore {
+class ModelStore : public net::BlobStore {
  public:
   explicit ModelStore(std::string dir);
   Status init();  // creates the directory
 
   // Stores canonical model bytes; returns their id.
-  Status put_bytes(std::string_view bytes, std::string* id);
+  Status put_bytes(std::string_view bytes, std::string* id) override;
   Status put(const ModelWeights& weights, std::string* id);
   // Reads and verifies a blob.
-  Status get_bytes(const std::string& id, std::string* bytes) const;
+  Status get_bytes(const std::string& id, std::string* bytes) const override;
   Status get(const std::string& id, ModelWeights* weights) const;
   bool has(const std::string& id) const;
   // Deletes a blob (trainers' updates once aggregated); absent is fine.
   void remove(const std::string& id) const;
   std::string path_of(const std::string& id) const { return dir_ + "/" + id; }
 
-  static bool valid_id(std::string_view id);  // 64 lower-case hex digits
+  static bool valid_id(std::string_view id) { return valid_blob_id(id); }
 
  private:
   std::string dir_;

@@ -11,9 +11,12 @@
 #include <string_view>
 #include <vector>
 
+#include "fednode/util/blob_id.h"
 #include "fednode/util/status.h"
 
 namespace fednode::fl {
+
+using ::fednode::sha256_hex;  // blob ids (util/blob_id.h)
 
 struct Parameter {
   std::string name;
@@ -32,7 +35,6 @@ std::string serialize_weights(const ModelWeights& weights);
 Status deserialize_weights(std::string_view bytes, ModelWeights* out);
 
 // SHA-256 of the canonical bytes, lower-case hex: the model id.
-std::string sha256_hex(std::string_view bytes);
 inline std::string model_id(const ModelWeights& w) { return sha256_hex(serialize_weights(w)); }
 
 // Checks that `b` has the same parameter names and shapes as `a`.

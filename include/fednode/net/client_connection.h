@@ -7,6 +7,7 @@
 #include <msgpack.hpp>
 #include <string>
 
+#include "fednode/util/msgpack_fields.h"
 #include "fednode/util/peer_address.h"
 #include "fednode/util/status.h"
 
@@ -28,7 +29,7 @@ class ClientConnection {
 };
 
 // Field lookup in a msgpack map; nullptr when absent.
-const msgpack::object* map_field(const msgpack::object& map, std::string_view key);
-std::string as_string(const msgpack::object* o);
+using ::fednode::map_field;  // util/msgpack_fields.h
+using ::fednode::as_string;
 
 }  // namespace fednode::net

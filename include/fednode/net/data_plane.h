@@ -8,7 +8,7 @@
 //   {op: update, id, data: bin, round, term, attempt, node, samples, train_loss, train_seconds}
 //                              -> stored like push, then handed to the update handler, whose
 //                                 answer ("" = accepted, else the reason) is returned
-// Blobs live in a fl::ModelStore. Server runs on the control loop's io_context.
+// Blobs live in a BlobStore (the FL engine's model store). Server runs on the control loop's io_context.
 #include <asio.hpp>
 
 #include <chrono>
@@ -16,7 +16,7 @@
 #include <memory>
 #include <string>
 
-#include "fednode/fl/model_store.h"
+#include "fednode/net/blob_store.h"
 #include "fednode/net/channel_counters.h"
 #include "fednode/util/peer_address.h"
 #include "fednode/util/status.h"
@@ -40,7 +40,7 @@ struct TransferStats {
 class DataPlaneServer {
  public:
   using UpdateHandler = std::function<std::string(const UpdateNotice&)>;
-  DataPlaneServer(asio::io_context& io, fl::ModelStore& store, std::size_t max_frame,
+  DataPlaneServer(asio::io_context& io, BlobStore& store, std::size_t max_frame,
                   std::chrono::milliseconds idle_timeout);
   Status listen(const PeerAddress& address);
   void close();
@@ -52,7 +52,7 @@ class DataPlaneServer {
  private:
   void accept();
   asio::ip::tcp::acceptor acceptor_;
-  fl::ModelStore& store_;
+  BlobStore& store_;
   std::size_t max_frame_;
   std::chrono::milliseconds idle_timeout_;
   std::shared_ptr<ChannelCounters> counters_ = std::make_shared<ChannelCounters>();

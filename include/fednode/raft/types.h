@@ -1,10 +1,15 @@
 #pragma once
 // Plain data of the Raft core: entries, hard state, membership, snapshots. No behaviour here.
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace fednode::raft {
+
+// The smallest number of voters that is more than half of `voters`: the quorum of every
+// decision in Raft and of every "a majority holds it" rule above it.
+constexpr std::size_t majority(std::size_t voters) { return voters / 2 + 1; }
 
 using NodeId = std::uint64_t;
 using Term = std::uint64_t;

@@ -544,7 +544,7 @@ void FlSimulation::carry_out(Peer& p) {
           model = rec.model_id;
         }
         std::size_t holding = voters_holding(p, model), voters = p.node->conf_state().voters.size();
-        commit_proposed_[key] = holding >= voters / 2 + 1 ? "" : "its model " + model + " was held by " +
+        commit_proposed_[key] = holding >= raft::majority(voters) ? "" : "its model " + model + " was held by " +
                                 std::to_string(holding) + " of " + std::to_string(voters) + " voters when proposed";
       }
       if (p.node->propose(prop.command) != raft::RequestStatus::kOk) {

@@ -11,6 +11,7 @@
 
 #include "fednode/raft/conf_change.h"
 #include "fednode/raft/ready_driver.h"
+#include "fednode/util/seeded_rng.h"
 
 namespace fednode::raft::sim {
 namespace {
@@ -36,20 +37,9 @@ class MemoryDisk : public SimDisk {
 };
 
 // Deterministic on every platform (unlike std:: distributions).
-class Rng {
+class Rng : public SeededRng {
  public:
-  explicit Rng(std::uint64_t seed) : state_(seed ^ 0x5851f42d4c957f2dull) {}
-  std::uint64_t next() {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  std::uint64_t below(std::uint64_t n) { return n == 0 ? 0 : next() % n; }
-  bool chance(double p) { return static_cast<double>(next() >> 11) * 0x1.0p-53 < p; }
-
- private:
-  std::uint64_t state_;
+  explicit Rng(std::uint64_t seed) : SeededRng(seed ^ 0x5851f42d4c957f2dull) {}
 };
 
 std::uint64_t fnv(std::uint64_t h, const std::string& s) {
@@ -675,7 +665,7 @@ bool Simulation::liveness_reached() {
     auto it = peers_.find(v);
     if (it != peers_.end() && it->second.alive && it->second.applied >= marker_index) ++applied;
   }
-  return applied >= voters.size() / 2 + 1;
+  return applied >= majority(voters.size());
 }
 
 SimResult Simulation::run() {

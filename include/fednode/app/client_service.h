@@ -1,0 +1,84 @@
+#pragma once
+// ClientService: the client channel's protocol (zatt-compatible `get`, `append`, `config`,
+// `diagnostic`, plus our `fl_status` and `transfer`) over a Raft node it reaches only through
+// ClientRaft, so that it is unit-tested with a fake. Writes are answered once their entry is
+// applied (success only if the entry applied at that index is still the one proposed); reads
+// are linearizable (ReadIndex) unless the request says `stale`; a node that is not the leader
+// redirects. Runs on the control loop.
+#include <msgpack.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "fednode/app/kv_store.h"
+#include "fednode/net/client_server.h"
+#include "fednode/raft/node.h"
+#include "fednode/util/peer_address.h"
+
+namespace fednode {
+
+class ClientRaft {
+ public:
+  virtual ~ClientRaft() = default;
+  virtual bool is_leader() const = 0;
+  virtual std::optional<PeerAddress> leader_address() const = 0;
+  virtual raft::RequestStatus propose_key_value(const std::string& command) = 0;
+  virtual raft::RequestStatus propose_conf_change(const raft::ConfChange& change) = 0;
+  virtual raft::RequestStatus request_transfer(raft::NodeId to) = 0;
+  virtual raft::RequestStatus read_index(std::uint64_t request) = 0;
+  virtual raft::Index last_index() const = 0;
+  virtual raft::Term term() const = 0;
+  virtual std::string status_page(const std::string& type, const msgpack::object* id) = 0;  // diagnostic, fl_status
+};
+
+class ClientService {
+ public:
+  // `max_command` bounds an append's command (it must fit one datagram with its entry).
+  ClientService(ClientRaft& raft, const KvStore& kv, std::size_t max_command);
+
+  void handle(const msgpack::object& request, const std::string& type, const msgpack::object* id,
+              net::ClientServer::Reply reply);
+  // The driver's news: an entry applied, a read confirmed, the batch applied up to `applied`.
+  void applied(raft::Index index, raft::Term term);
+  void read_confirmed(std::uint64_t request, raft::Index index);
+  void serve_reads(raft::Index applied);
+  void leadership_lost();  // reads not yet confirmed can never be: redirect them
+
+  std::size_t pending() const { return writes_.size() + reads_.size(); }
+
+ private:
+  void get(const msgpack::object& req, const msgpack::object* id, net::ClientServer::Reply reply);
+  void append(const msgpack::object& req, const msgpack::object* id, net::ClientServer::Reply reply);
+  void config(const msgpack::object& req, const msgpack::object* id, net::ClientServer::Reply reply);
+  void transfer(const msgpack::object& req, const msgpack::object* id, net::ClientServer::Reply reply);
+  void answer_when_applied(raft::RequestStatus status, const msgpack::object* id, net::ClientServer::Reply reply);
+  std::string redirect(const msgpack::object* id) const;
+  std::string state_map(const msgpack::object* id) const;
+
+  ClientRaft& raft_;
+  const KvStore& kv_;
+  std::size_t max_command_;
+  struct PendingWrite {
+    raft::Term term;
+    net::ClientServer::Reply reply;
+    std::shared_ptr<msgpack::object_handle> id;
+  };
+  std::map<raft::Index, PendingWrite> writes_;
+  struct PendingRead {
+    net::ClientServer::Reply reply;
+    std::shared_ptr<msgpack::object_handle> id;
+    raft::Index index = 0;
+    bool confirmed = false;
+  };
+  std::map<std::uint64_t, PendingRead> reads_;
+  std::uint64_t next_read_ = 0;
+};
+
+// {type: result, success, reason?}: the answer to writes, membership changes and transfers.
+std::string result_response(bool success, const msgpack::object* id, const std::string& reason = "");
+
+}  // namespace fednode

@@ -1,0 +1,20 @@
+#pragma once
+// What the data plane serves and fills: content-addressed blobs (util/blob_id.h). The FL
+// engine's model store implements it; the data plane knows nothing of models.
+#include <string>
+#include <string_view>
+
+#include "fednode/util/status.h"
+
+namespace fednode::net {
+
+class BlobStore {
+ public:
+  virtual ~BlobStore() = default;
+  // Reads a blob and checks it against its id.
+  virtual Status get_bytes(const std::string& id, std::string* bytes) const = 0;
+  // Stores bytes durably under their id.
+  virtual Status put_bytes(std::string_view bytes, std::string* id) = 0;
+};
+
+}  // namespace fednode::net

@@ -1,0 +1,194 @@
+#include "fednode/app/client_service.h"
+
+#include "fednode/app/membership.h"
+#include "fednode/app/state_machine.h"
+#include "fednode/util/msgpack_fields.h"
+
+namespace fednode {
+namespace {
+
+std::shared_ptr<msgpack::object_handle> copy_id(const msgpack::object* id) {
+  if (!id) return nullptr;
+  msgpack::sbuffer b;
+  msgpack::pack(b, *id);
+  return std::make_shared<msgpack::object_handle>(msgpack::unpack(b.data(), b.size()));
+}
+
+const msgpack::object* id_of(const std::shared_ptr<msgpack::object_handle>& h) { return h ? &h->get() : nullptr; }
+
+bool flag(const msgpack::object& req, const char* name) {
+  const msgpack::object* f = map_field(req, name);
+  return f && f->type == msgpack::type::BOOLEAN && f->via.boolean;
+}
+
+// The peer named by a request's `address` and `port` fields.
+std::optional<PeerAddress> request_peer(const msgpack::object& req, std::string* why) {
+  const msgpack::object* port = map_field(req, "port");
+  if (!port || port->type != msgpack::type::POSITIVE_INTEGER) return std::nullopt;
+  return parse_peer_address(as_string(map_field(req, "address")) + ":" + std::to_string(port->via.u64), why);
+}
+
+}  // namespace
+
+std::string result_response(bool success, const msgpack::object* id, const std::string& reason) {
+  net::Response r(reason.empty() ? 2 : 3, id);
+  r.pack().pack("type");
+  r.pack().pack("result");
+  r.pack().pack("success");
+  r.pack().pack(success);
+  if (!reason.empty()) {
+    r.pack().pack("reason");
+    r.pack().pack(reason);
+  }
+  r.finish();
+  return r.bytes();
+}
+
+ClientService::ClientService(ClientRaft& raft, const KvStore& kv, std::size_t max_command)
+    : raft_(raft), kv_(kv), max_command_(max_command) {}
+
+void ClientService::handle(const msgpack::object& req, const std::string& type, const msgpack::object* id,
+                           net::ClientServer::Reply reply) {
+  if (type == "diagnostic" || type == "fl_status") return reply(raft_.status_page(type, id), false);
+  if (type == "get") return get(req, id, std::move(reply));
+  if (type == "append") return append(req, id, std::move(reply));
+  if (type == "config") return config(req, id, std::move(reply));
+  if (type == "transfer") return transfer(req, id, std::move(reply));
+  reply(net::error_response("unknown request type '" + type + "'", id), true);
+}
+
+void ClientService::get(const msgpack::object& req, const msgpack::object* id, net::ClientServer::Reply reply) {
+  if (flag(req, "stale")) return reply(state_map(id), false);
+  if (!raft_.is_leader()) return reply(redirect(id), false);
+  std::uint64_t rid = ++next_read_;
+  if (raft_.read_index(rid) != raft::RequestStatus::kOk) return reply(redirect(id), false);
+  reads_[rid] = PendingRead{std::move(reply), copy_id(id)};
+}
+
+void ClientService::append(const msgpack::object& req, const msgpack::object* id, net::ClientServer::Reply reply) {
+  const msgpack::object* data = map_field(req, "data");
+  if (!data || data->type != msgpack::type::MAP) {
+    return reply(net::error_response("field data must be a map {action, key, value}", id), true);
+  }
+  msgpack::sbuffer b;
+  msgpack::pack(b, *data);
+  std::string command(b.data(), b.size());
+  if (Status s = KvStore::validate(command); !s.ok()) return reply(net::error_response(s.message(), id), true);
+  if (command.size() > max_command_) {
+    return reply(net::error_response("command of " + std::to_string(command.size()) +
+                                         " bytes exceeds the datagram bound (--max-datagram)",
+                                     id),
+                 true);
+  }
+  if (!raft_.is_leader()) return reply(redirect(id), false);
+  answer_when_applied(raft_.propose_key_value(command), id, std::move(reply));
+}
+
+void ClientService::config(const msgpack::object& req, const msgpack::object* id, net::ClientServer::Reply reply) {
+  std::string action = as_string(map_field(req, "action"));
+  std::string why;
+  auto addr = request_peer(req, &why);
+  if ((action != "add" && action != "delete") || !addr) {
+    return reply(net::error_response(addr ? "field action must be add or delete"
+                                          : "fields address and port must name a peer " + why,
+                                     id),
+                 true);
+  }
+  if (!raft_.is_leader()) return reply(redirect(id), false);
+  raft::ConfChange cc;
+  cc.node = node_id_of(*addr);
+  cc.context = addr->to_string();
+  cc.type = action == "delete"        ? raft::ConfChangeType::kRemove
+            : flag(req, "learner")    ? raft::ConfChangeType::kAddLearner
+                                      : raft::ConfChangeType::kAddVoter;
+  answer_when_applied(raft_.propose_conf_change(cc), id, std::move(reply));
+}
+
+// Our own request: hand leadership to the peer at {address, port}.
+void ClientService::transfer(const msgpack::object& req, const msgpack::object* id, net::ClientServer::Reply reply) {
+  std::string why;
+  auto addr = request_peer(req, &why);
+  if (!addr) return reply(net::error_response("fields address and port must name a peer " + why, id), true);
+  if (!raft_.is_leader()) return reply(redirect(id), false);
+  auto status = raft_.request_transfer(node_id_of(*addr));
+  reply(result_response(status == raft::RequestStatus::kOk, id,
+                        status == raft::RequestStatus::kOk ? "" : raft::request_status_name(status)),
+        false);
+}
+
+// A proposal the node took is answered once its entry is applied (success if it is still ours).
+void ClientService::answer_when_applied(raft::RequestStatus status, const msgpack::object* id,
+                                        net::ClientServer::Reply reply) {
+  if (status != raft::RequestStatus::kOk) return reply(result_response(false, id, raft::request_status_name(status)), false);
+  writes_[raft_.last_index()] = PendingWrite{raft_.term(), std::move(reply), copy_id(id)};
+}
+
+void ClientService::applied(raft::Index index, raft::Term term) {
+  auto it = writes_.find(index);
+  if (it == writes_.end()) return;
+  it->second.reply(result_response(it->second.term == term, id_of(it->second.id)), false);
+  writes_.erase(it);
+}
+
+void ClientService::read_confirmed(std::uint64_t request, raft::Index index) {
+  auto it = reads_.find(request);
+  if (it == reads_.end()) return;
+  it->second.index = index;
+  it->second.confirmed = true;
+}
+
+void ClientService::serve_reads(raft::Index applied) {
+  for (auto it = reads_.begin(); it != reads_.end();) {
+    if (it->second.confirmed && applied >= it->second.index) {
+      it->second.reply(state_map(id_of(it->second.id)), false);
+      it = reads_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void ClientService::leadership_lost() {
+  for (auto it = reads_.begin(); it != reads_.end();) {
+    if (it->second.confirmed) {
+      ++it;
+      continue;
+    }
+    it->second.reply(redirect(id_of(it->second.id)), false);
+    it = reads_.erase(it);
+  }
+}
+
+std::string ClientService::redirect(const msgpack::object* id) const {
+  net::Response r(2, id);
+  r.pack().pack("type");
+  r.pack().pack("redirect");
+  r.pack().pack("leader");
+  if (auto addr = raft_.leader_address()) {
+    r.pack().pack_array(2);
+    r.pack().pack(addr->host);
+    r.pack().pack(addr->port);
+  } else {
+    r.pack().pack_nil();
+  }
+  r.finish();
+  return r.bytes();
+}
+
+// zatt answers `get` with the state map itself.
+std::string ClientService::state_map(const msgpack::object* id) const {
+  msgpack::sbuffer b;
+  msgpack::packer<msgpack::sbuffer> p(b);
+  p.pack_map(static_cast<std::uint32_t>(kv_.entries().size() + (id ? 1 : 0)));
+  for (const auto& [k, v] : kv_.entries()) {
+    p.pack(k);
+    b.write(v.data(), v.size());
+  }
+  if (id) {
+    p.pack("id");
+    p.pack(*id);
+  }
+  return std::string(b.data(), b.size());
+}
+
+}  // namespace fednode

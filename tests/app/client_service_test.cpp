@@ -1,0 +1,208 @@
+// The client protocol against a fake Raft: redirects, validation, writes answered when their
+// entry applies (and only as success if the entry is still theirs), linearizable reads.
+#include "fednode/app/client_service.h"
+
+#include <gtest/gtest.h>
+
+#include <msgpack.hpp>
+
+#include <vector>
+
+#include "fednode/app/membership.h"
+
+namespace fednode {
+namespace {
+
+class FakeRaft : public ClientRaft {
+ public:
+  bool leader = true;
+  raft::Index last = 10;
+  raft::Term current_term = 3;
+  std::vector<std::string> proposed;
+  std::vector<raft::ConfChange> changes;
+  std::vector<std::uint64_t> reads;
+  raft::RequestStatus answer = raft::RequestStatus::kOk;
+
+  bool is_leader() const override { return leader; }
+  std::optional<PeerAddress> leader_address() const override { return PeerAddress{"10.0.0.9", 5009}; }
+  raft::RequestStatus propose_key_value(const std::string& command) override {
+    if (answer == raft::RequestStatus::kOk) proposed.push_back(command), ++last;
+    return answer;
+  }
+  raft::RequestStatus propose_conf_change(const raft::ConfChange& change) override {
+    if (answer == raft::RequestStatus::kOk) changes.push_back(change), ++last;
+    return answer;
+  }
+  raft::RequestStatus request_transfer(raft::NodeId) override { return answer; }
+  raft::RequestStatus read_index(std::uint64_t request) override {
+    reads.push_back(request);
+    return answer;
+  }
+  raft::Index last_index() const override { return last; }
+  raft::Term term() const override { return current_term; }
+  std::string status_page(const std::string& type, const msgpack::object*) override { return "page:" + type; }
+};
+
+struct Answers {
+  std::vector<std::pair<std::string, bool>> got;
+  net::ClientServer::Reply reply() {
+    return [this](std::string bytes, bool close) { got.emplace_back(std::move(bytes), close); };
+  }
+  msgpack::object_handle last() const {
+    return msgpack::unpack(got.back().first.data(), got.back().first.size());
+  }
+};
+
+msgpack::object_handle request(const std::function<void(msgpack::packer<msgpack::sbuffer>&)>& fill, int fields) {
+  static msgpack::sbuffer b;
+  b.clear();
+  msgpack::packer<msgpack::sbuffer> p(b);
+  p.pack_map(fields);
+  fill(p);
+  return msgpack::unpack(b.data(), b.size());
+}
+
+msgpack::object_handle append_request(const std::string& key, const std::string& value) {
+  return request(
+      [&](auto& p) {
+        p.pack("type");
+        p.pack("append");
+        p.pack("data");
+        p.pack_map(3);
+        p.pack("action");
+        p.pack("change");
+        p.pack("key");
+        p.pack(key);
+        p.pack("value");
+        p.pack(value);
+      },
+      2);
+}
+
+std::string field(const msgpack::object_handle& h, const char* key) {
+  const auto& m = h.get();
+  for (std::uint32_t i = 0; i < m.via.map.size; ++i) {
+    const auto& kv = m.via.map.ptr[i];
+    if (kv.key.as<std::string>() == key) {
+      if (kv.val.type == msgpack::type::BOOLEAN) return kv.val.via.boolean ? "true" : "false";
+      if (kv.val.type == msgpack::type::STR) return kv.val.as<std::string>();
+      if (kv.val.type == msgpack::type::NIL) return "nil";
+      if (kv.val.type == msgpack::type::ARRAY) return "array";
+    }
+  }
+  return "";
+}
+
+class ClientServiceTest : public ::testing::Test {
+ protected:
+  FakeRaft raft_;
+  KvStore kv_;
+  ClientService service_{raft_, kv_, 1000};
+  Answers answers_;
+};
+
+TEST_F(ClientServiceTest, AWriteIsAnsweredWhenItsEntryAppliesNotBefore) {
+  auto req = append_request("k", "v");
+  service_.handle(req.get(), "append", nullptr, answers_.reply());
+  ASSERT_EQ(raft_.proposed.size(), 1u);
+  EXPECT_TRUE(answers_.got.empty());
+  service_.applied(10, 3);  // an earlier entry: not this write's
+  EXPECT_TRUE(answers_.got.empty());
+  service_.applied(11, 3);
+  ASSERT_EQ(answers_.got.size(), 1u);
+  EXPECT_EQ(field(answers_.last(), "type"), "result");
+  EXPECT_EQ(field(answers_.last(), "success"), "true");
+  EXPECT_EQ(service_.pending(), 0u);
+}
+
+TEST_F(ClientServiceTest, AWriteWhoseIndexWasTakenByAnotherTermFails) {
+  auto req = append_request("k", "v");
+  service_.handle(req.get(), "append", nullptr, answers_.reply());
+  service_.applied(11, 4);  // a new leader's entry at that index
+  ASSERT_EQ(answers_.got.size(), 1u);
+  EXPECT_EQ(field(answers_.last(), "success"), "false");
+}
+
+TEST_F(ClientServiceTest, AFollowerRedirectsToTheLeader) {
+  raft_.leader = false;
+  auto req = append_request("k", "v");
+  service_.handle(req.get(), "append", nullptr, answers_.reply());
+  EXPECT_TRUE(raft_.proposed.empty());
+  ASSERT_EQ(answers_.got.size(), 1u);
+  EXPECT_EQ(field(answers_.last(), "type"), "redirect");
+  EXPECT_EQ(field(answers_.last(), "leader"), "array");
+}
+
+TEST_F(ClientServiceTest, ARefusedProposalIsAnsweredAtOnceWithTheReason) {
+  raft_.answer = raft::RequestStatus::kOverloaded;
+  auto req = append_request("k", "v");
+  service_.handle(req.get(), "append", nullptr, answers_.reply());
+  ASSERT_EQ(answers_.got.size(), 1u);
+  EXPECT_EQ(field(answers_.last(), "success"), "false");
+  EXPECT_NE(field(answers_.last(), "reason"), "");
+}
+
+TEST_F(ClientServiceTest, MalformedRequestsAreRefusedAndCloseTheConnection) {
+  auto no_data = request([](auto& p) { p.pack("type"), p.pack("append"); }, 1);
+  service_.handle(no_data.get(), "append", nullptr, answers_.reply());
+  auto big = append_request("k", std::string(2000, 'x'));
+  service_.handle(big.get(), "append", nullptr, answers_.reply());
+  auto bad_peer = request([](auto& p) { p.pack("action"), p.pack("add"), p.pack("port"), p.pack(0); }, 2);
+  service_.handle(bad_peer.get(), "config", nullptr, answers_.reply());
+  auto unknown = request([](auto& p) { p.pack("type"), p.pack("shutdown"); }, 1);
+  service_.handle(unknown.get(), "shutdown", nullptr, answers_.reply());
+  ASSERT_EQ(answers_.got.size(), 4u);
+  for (const auto& [bytes, close] : answers_.got) EXPECT_TRUE(close) << bytes;
+  EXPECT_TRUE(raft_.proposed.empty());
+  EXPECT_TRUE(raft_.changes.empty());
+}
+
+TEST_F(ClientServiceTest, AReadIsServedOnceConfirmedAndApplied) {
+  ASSERT_TRUE(kv_.apply(KvStore::change_command("k", "\xa1v")).ok());
+  auto get = request([](auto& p) { p.pack("type"), p.pack("get"); }, 1);
+  service_.handle(get.get(), "get", nullptr, answers_.reply());
+  ASSERT_EQ(raft_.reads.size(), 1u);
+  service_.serve_reads(100);
+  EXPECT_TRUE(answers_.got.empty()) << "served before the leader confirmed it still leads";
+  service_.read_confirmed(raft_.reads[0], 12);
+  service_.serve_reads(11);
+  EXPECT_TRUE(answers_.got.empty()) << "served before the state reached the read index";
+  service_.serve_reads(12);
+  ASSERT_EQ(answers_.got.size(), 1u);
+  EXPECT_EQ(field(answers_.last(), "k"), "v");
+}
+
+TEST_F(ClientServiceTest, UnconfirmedReadsAreRedirectedWhenLeadershipIsLost) {
+  auto get = request([](auto& p) { p.pack("type"), p.pack("get"); }, 1);
+  service_.handle(get.get(), "get", nullptr, answers_.reply());
+  service_.leadership_lost();
+  ASSERT_EQ(answers_.got.size(), 1u);
+  EXPECT_EQ(field(answers_.last(), "type"), "redirect");
+  EXPECT_EQ(service_.pending(), 0u);
+}
+
+TEST_F(ClientServiceTest, MembershipChangesNameThePeerByItsAddress) {
+  auto add = request(
+      [](auto& p) {
+        p.pack("action"), p.pack("add"), p.pack("address"), p.pack("10.0.0.5"), p.pack("port"), p.pack(5005);
+        p.pack("learner"), p.pack(true);
+      },
+      4);
+  service_.handle(add.get(), "config", nullptr, answers_.reply());
+  ASSERT_EQ(raft_.changes.size(), 1u);
+  EXPECT_EQ(raft_.changes[0].type, raft::ConfChangeType::kAddLearner);
+  EXPECT_EQ(raft_.changes[0].node, node_id_of(PeerAddress{"10.0.0.5", 5005}));
+  EXPECT_EQ(raft_.changes[0].context, "10.0.0.5:5005");
+}
+
+TEST_F(ClientServiceTest, StatusPagesComeFromTheDaemon) {
+  auto d = request([](auto& p) { p.pack("type"), p.pack("diagnostic"); }, 1);
+  service_.handle(d.get(), "diagnostic", nullptr, answers_.reply());
+  service_.handle(d.get(), "fl_status", nullptr, answers_.reply());
+  ASSERT_EQ(answers_.got.size(), 2u);
+  EXPECT_EQ(answers_.got[0].first, "page:diagnostic");
+  EXPECT_EQ(answers_.got[1].first, "page:fl_status");
+}
+
+}  // namespace
+}  // namespace fednode

@@ -1,0 +1,234 @@
+// Rules of the round machine, one input at a time (the FL simulation checks them in bulk).
+#include "fednode/fl/round_machine.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "fednode/util/msgpack_limits.h"
+
+namespace fednode::fl {
+namespace {
+
+const std::string kModel(64, 'a');
+
+class RoundMachineTest : public ::testing::Test {
+ protected:
+  RoundMachineTest() {
+    RoundConfig c;
+    c.rounds = 3;
+    c.min_clients = 2;
+    c.deadline_ms = 5000;
+    c.initial_model_id = kModel;
+    apply(RoundState::encode_config(c));
+  }
+  void apply(const std::string& command) {
+    auto h = bounded_unpack_one(command.data(), command.size());
+    RoundEvent e;
+    std::string why;
+    ASSERT_TRUE(rounds_.apply(h.get(), &e, &why).ok());
+    ASSERT_TRUE(why.empty()) << why;
+  }
+  View view(NodeId self, bool leader, Millis now) {
+    View v;
+    v.raft.self = self;
+    v.raft.leader = leader;
+    v.raft.term = 2;
+    v.raft.term_start_applied = leader;
+    if (leader) {
+      for (NodeId id : {2, 3, 4}) v.raft.followers.push_back({id, false, true, true});
+    }
+    v.raft.members = {1, 2, 3, 4};
+    v.rounds = &rounds_;
+    v.holds = [this](const std::string& id) { return held_.count(id) > 0; };
+    v.now = now;
+    v.wall_ms = 1'000'000 + now;
+    return v;
+  }
+  RoundStart start(std::uint64_t attempt) {
+    RoundStart s;
+    s.round = 1;
+    s.term = 2;
+    s.attempt = attempt;
+    s.base_model_id = kModel;
+    s.participants = {2, 3, 4};
+    s.aggregator = 1;
+    s.deadline_ms = 5000;
+    return s;
+  }
+  // Drives a leader to the collecting phase of round 1, attempt 1.
+  RoundMachine collecting_leader() {
+    RoundMachine m(RoundSettings{});
+    m.tick(view(1, true, 1000));
+    RoundReady out = m.take();
+    EXPECT_EQ(out.proposals.size(), 1u);
+    apply(out.proposals.at(0).command);
+    m.tick(view(1, true, 1100));
+    m.take();
+    return m;
+  }
+  UpdateOffer update(NodeId node, std::uint64_t attempt) {
+    return UpdateOffer{std::string(63, 'b') + static_cast<char>('0' + node), 1, 2, attempt, node, 10, 0.5, 1.0};
+  }
+
+  RoundState rounds_;
+  std::set<std::string> held_{kModel};
+};
+
+TEST_F(RoundMachineTest, AnUpdateMustBeForTheCurrentAttemptFromAnInvitedTrainer) {
+  RoundMachine m = collecting_leader();
+  auto v = view(1, true, 1200);
+  EXPECT_NE(m.offer_update(v, update(2, 7)).find("does not match"), std::string::npos);
+  EXPECT_NE(m.offer_update(v, update(9, 1)).find("not a participant"), std::string::npos);
+  UpdateOffer empty = update(2, 1);
+  empty.samples = 0;
+  EXPECT_NE(m.offer_update(v, empty), "");
+  EXPECT_EQ(m.offer_update(v, update(2, 1)), "");
+  EXPECT_EQ(m.offer_update(view(2, false, 1200), update(3, 1)), "this node is not aggregating");
+}
+
+TEST_F(RoundMachineTest, TheCommitIsProposedOnlyOnceAMajorityHoldsTheModel) {
+  RoundMachine m = collecting_leader();
+  for (NodeId n : {2, 3, 4}) ASSERT_EQ(m.offer_update(view(1, true, 1200), update(n, 1)), "");
+  m.tick(view(1, true, 1300));
+  RoundReady out = m.take();
+  ASSERT_EQ(out.jobs.size(), 1u);
+  ASSERT_EQ(out.jobs[0].kind, JobKind::kAggregate);
+  EXPECT_EQ(out.jobs[0].updates.size(), 3u);
+  JobResult agg;
+  agg.id = out.jobs[0].id;
+  agg.model_id = std::string(64, 'c');
+  m.job_done(view(1, true, 1400), agg);
+  out = m.take();
+  ASSERT_EQ(out.jobs.size(), 1u);
+  ASSERT_EQ(out.jobs[0].kind, JobKind::kPush);
+  EXPECT_EQ(out.jobs[0].enough, 2u);  // 4 voters: a majority is 3, this node included
+  EXPECT_TRUE(out.proposals.empty());
+  JobResult pushed;
+  pushed.id = out.jobs[0].id;
+  pushed.holders = 1;  // 2 of 4: not enough
+  m.job_done(view(1, true, 1500), pushed);
+  out = m.take();
+  EXPECT_TRUE(out.proposals.empty());
+  m.tick(view(1, true, 1600));  // before the back-off: nothing
+  EXPECT_TRUE(m.take().jobs.empty());
+  m.tick(view(1, true, 2100));
+  out = m.take();
+  ASSERT_EQ(out.jobs.size(), 1u);
+  pushed.id = out.jobs[0].id;
+  pushed.holders = 2;
+  m.job_done(view(1, true, 2200), pushed);
+  out = m.take();
+  ASSERT_EQ(out.proposals.size(), 1u);
+  EXPECT_EQ(out.proposals[0].kind, Proposal::Kind::kCommit);
+}
+
+TEST_F(RoundMachineTest, AResultOfAnOverAttemptIsDropped) {
+  RoundMachine m = collecting_leader();
+  for (NodeId n : {2, 3, 4}) ASSERT_EQ(m.offer_update(view(1, true, 1200), update(n, 1)), "");
+  m.tick(view(1, true, 1300));
+  RoundReady out = m.take();
+  ASSERT_EQ(out.jobs.size(), 1u);
+  auto deposed = view(1, false, 1350);
+  m.tick(deposed);  // lost leadership: the round is dropped
+  m.take();
+  JobResult agg;
+  agg.id = out.jobs[0].id;
+  agg.model_id = std::string(64, 'c');
+  m.job_done(view(1, true, 1400), agg);
+  EXPECT_FALSE(m.has_ready()) << "a deposed aggregator's result went on";
+}
+
+TEST_F(RoundMachineTest, AFailedAggregationRunsTheRoundAgain) {
+  RoundMachine m = collecting_leader();
+  for (NodeId n : {2, 3, 4}) ASSERT_EQ(m.offer_update(view(1, true, 1200), update(n, 1)), "");
+  m.tick(view(1, true, 1300));
+  RoundReady out = m.take();
+  m.job_done(view(1, true, 1400), JobResult::failed(out.jobs[0].id, "worker queue full"));
+  out = m.take();
+  ASSERT_EQ(out.notes.size(), 1u);
+  EXPECT_EQ(out.notes[0].type, "round_rerun");
+  EXPECT_FALSE(m.aggregating());
+  m.tick(view(1, true, 1500));
+  out = m.take();
+  ASSERT_EQ(out.proposals.size(), 1u);
+  EXPECT_EQ(out.proposals[0].kind, Proposal::Kind::kStart);
+}
+
+TEST_F(RoundMachineTest, ATrainerJudgesAStartStaleOnItsOwnClockOnly) {
+  apply(RoundState::encode_start(start(1)));
+  // Applied now: trains, whatever the leader's wall clock said (start_ms is 0 here).
+  RoundMachine fresh(RoundSettings{});
+  fresh.applied(view(2, false, 50'000), RoundEvent::kStart, "");
+  fresh.tick(view(2, false, 50'010));
+  RoundReady out = fresh.take();
+  ASSERT_EQ(out.jobs.size(), 1u);
+  EXPECT_EQ(out.jobs[0].kind, JobKind::kTrain);
+  EXPECT_EQ(fresh.training_key(), "1/2/1");
+  // Applied longer ago than the deadline (a log being caught up on): does not train.
+  RoundMachine late(RoundSettings{});
+  late.applied(view(3, false, 50'000), RoundEvent::kStart, "");
+  late.tick(view(3, false, 56'000));
+  EXPECT_TRUE(late.take().jobs.empty());
+  // Not invited: never trains.
+  RoundMachine other(RoundSettings{});
+  other.tick(view(5, false, 50'000));
+  EXPECT_TRUE(other.take().jobs.empty());
+}
+
+TEST_F(RoundMachineTest, ATrainerWithoutTheBaseModelFetchesItFirstAndRetriesAfterAFailure) {
+  held_.clear();
+  apply(RoundState::encode_start(start(1)));
+  RoundMachine m(RoundSettings{});
+  m.applied(view(2, false, 1000), RoundEvent::kStart, "");
+  m.tick(view(2, false, 1000));
+  RoundReady out = m.take();
+  ASSERT_EQ(out.jobs.size(), 1u);
+  ASSERT_EQ(out.jobs[0].kind, JobKind::kFetch);
+  EXPECT_EQ(out.jobs[0].peers.front(), 1u) << "the round's aggregator is asked first";
+  m.job_done(view(2, false, 1100), JobResult::failed(out.jobs[0].id, "connection refused"));
+  m.take();
+  m.tick(view(2, false, 1200));
+  EXPECT_TRUE(m.take().jobs.empty()) << "retried before the back-off";
+  m.tick(view(2, false, 3200));
+  out = m.take();
+  ASSERT_EQ(out.jobs.size(), 1u);
+  EXPECT_EQ(out.jobs[0].kind, JobKind::kFetch);
+  JobResult ok;
+  ok.id = out.jobs[0].id;
+  ok.from = 1;
+  m.job_done(view(2, false, 3300), ok);
+  held_.insert(kModel);
+  m.take();
+  m.tick(view(2, false, 3400));
+  out = m.take();
+  ASSERT_EQ(out.jobs.size(), 1u);
+  EXPECT_EQ(out.jobs[0].kind, JobKind::kTrain);
+}
+
+TEST_F(RoundMachineTest, AFailedUploadIsRetriedWithinTheDeadline) {
+  apply(RoundState::encode_start(start(1)));
+  RoundMachine m(RoundSettings{});
+  m.applied(view(2, false, 1000), RoundEvent::kStart, "");
+  m.tick(view(2, false, 1000));
+  RoundReady out = m.take();
+  JobResult trained;
+  trained.id = out.jobs.at(0).id;
+  trained.model_id = std::string(64, 'd');
+  trained.trained = TrainerResult{2, 10, 0.5, 1.0};
+  m.job_done(view(2, false, 2000), trained);
+  out = m.take();
+  ASSERT_EQ(out.jobs.size(), 1u);
+  ASSERT_EQ(out.jobs[0].kind, JobKind::kUpload);
+  EXPECT_EQ(out.jobs[0].peers, std::vector<NodeId>{1});
+  EXPECT_EQ(out.jobs[0].upload.attempt, 1u);
+  m.job_done(view(2, false, 2100), JobResult::failed(out.jobs[0].id, "timeout"));
+  m.take();
+  m.tick(view(2, false, 3200));
+  out = m.take();
+  ASSERT_EQ(out.jobs.size(), 1u);
+  EXPECT_EQ(out.jobs[0].kind, JobKind::kUpload);
+}
+
+}  // namespace
+}  // namespace fednode::fl
