@@ -94,6 +94,9 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   app.add_option("--momentum", fl.momentum)->check(CLI::Range(0.0, 1.0))->group(group)->capture_default_str();
   app.add_option("--min-clients", fl.min_clients, "Fewest updates a round may aggregate")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100000}))->group(group)->capture_default_str();
+  app.add_option("--max-update-norm", fl.max_update_norm,
+                 "Refuse updates whose change from the base model exceeds this times the base's norm (0: off)")
+      ->check(CLI::Range(0.0, 1e6))->group(group)->capture_default_str();
   app.add_option("--fraction", fl.fraction, "Share of the live trainers invited each round")
       ->check(CLI::Range(0.01, 1.0))->group(group)->capture_default_str();
   app.add_option("--deadline-s", fl.deadline_s, "Seconds the aggregator waits for updates")

@@ -29,6 +29,7 @@ fl::RoundSettings settings_of(const NodeOptions& o) {
   c.momentum = o.fl.momentum;
   c.min_clients = o.fl.min_clients;
   c.fraction = o.fl.fraction;
+  c.max_update_norm = o.fl.max_update_norm;
   c.deadline_ms = static_cast<std::uint64_t>(o.fl.deadline_s * 1000);
   c.dataset = o.fl.dataset;
   c.model = o.fl.model;

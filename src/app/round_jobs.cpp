@@ -7,6 +7,7 @@
 #include "fednode/fl/fedavg.h"
 #include "fednode/fl/partition.h"
 #include "fednode/fl/trainer.h"
+#include "fednode/fl/update_check.h"
 
 namespace fednode {
 namespace {
@@ -138,22 +139,30 @@ JobOutcome aggregate_updates(const fl::Job& job, const std::string& dataset_dir,
                              DatasetCache& cache) {
   auto t0 = Clock::now();
   const fl::RoundConfig& c = job.config;
+  JobOutcome out;
+  out.result.id = job.id;
+  fl::ModelWeights base;
+  if (Status s = store.get(job.model_id, &base); !s.ok()) return failed(job, Status::error("base model: " + s.message()));
+  // Every update is checked against the base model; a bad one is left out, named, not fatal.
   std::vector<fl::ClientUpdate> updates;
-  Status s;
   for (const auto& [id, result] : job.updates) {
     fl::ClientUpdate one;
-    if (s = store.get(id, &one.weights); !s.ok()) break;
+    Status s = store.get(id, &one.weights);
+    if (s.ok()) s = fl::check_update(base, one.weights, c.max_update_norm);
+    if (!s.ok()) {
+      out.result.refused.emplace_back(result.node, s.message());
+      continue;
+    }
     one.samples = result.samples;
     updates.push_back(std::move(one));
   }
+  if (updates.empty()) return failed(job, Status::error("no valid update to aggregate"));
   fl::ModelWeights global;
-  JobOutcome out;
-  out.result.id = job.id;
-  if (s.ok()) s = fl::fedavg(updates, &global);
+  Status s = fl::fedavg(updates, &global);
   if (s.ok()) s = store.put(global, &out.result.model_id);
-  // Updates are not models anyone fetches; once averaged they only take disk space.
+  // Updates are not models anyone fetches; once averaged (or refused) they only take disk space.
   for (const auto& [id, result] : job.updates) {
-    if (s.ok() && id != out.result.model_id) store.remove(id);
+    if (s.ok() && id != out.result.model_id && id != job.model_id) store.remove(id);
   }
   std::shared_ptr<const fl::Dataset> test;
   if (s.ok()) s = cache.get(c, dataset_dir, false, &test);

@@ -3,6 +3,7 @@
 #include "fednode/raft/types.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace fednode::fl {
@@ -108,6 +109,15 @@ std::string RoundMachine::offer_update(const View& v, const UpdateOffer& u) {
     return "node " + hex(u.node) + " is not a participant of round " + std::to_string(u.round);
   }
   if (u.samples == 0) return "update with no samples";
+  // A trainer declares its own sample count, which weighs its update: it cannot exceed the
+  // training set (--train-limit) nor any real data set (2^32), so no update takes the average.
+  const RoundConfig& c = *v.rounds->config();
+  std::uint64_t most = c.train_limit > 0 ? c.train_limit : (std::uint64_t{1} << 32);
+  if (u.samples > most) {
+    return "update claims " + std::to_string(u.samples) + " samples, more than the " + std::to_string(most) +
+           " the training set holds";
+  }
+  if (!std::isfinite(u.train_loss) || !std::isfinite(u.train_seconds)) return "update with a non-finite loss or time";
   a.updates[u.node] = {u.id, TrainerResult{u.node, u.samples, u.train_loss, u.train_seconds}};
   note({"update_received",
         JsonLine()
@@ -386,6 +396,7 @@ void RoundMachine::aggregate(const View& v) {
   job.term = a.term;
   job.attempt = a.start.attempt;
   job.config = *v.rounds->config();
+  job.model_id = a.start.base_model_id;
   for (const auto& [node, u] : a.updates) job.updates.push_back(u);
   log(LogLine::Level::kInfo, "round " + std::to_string(a.start.round) + ": aggregating " +
                                  std::to_string(a.updates.size()) + " update(s)");
@@ -396,6 +407,16 @@ void RoundMachine::on_aggregated(const View& v, const JobResult& r) {
   Aggregation& a = *agg_;
   a.job = 0;
   if (!r.ok) return rerun("aggregation failed: " + r.error, v, 0);
+  for (const auto& [node, why] : r.refused) {
+    log(LogLine::Level::kWarn, "round " + std::to_string(a.start.round) + ": refused the update of " + hex(node) + ": " + why);
+    note({"update_refused", JsonLine().add("round", a.start.round).add("reason", why), {{"from", node}}});
+    a.updates.erase(node);
+  }
+  if (a.updates.size() < v.rounds->config()->min_clients) {
+    return rerun(std::to_string(a.updates.size()) + " valid update(s), fewer than --min-clients " +
+                     std::to_string(v.rounds->config()->min_clients),
+                 v, settings_.timings.rerun_pause);
+  }
   RoundRecord& rec = a.record;
   rec = RoundRecord{};
   rec.round = a.start.round;

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <set>
 
 #include "fednode/util/msgpack_limits.h"
@@ -228,6 +229,59 @@ TEST_F(RoundMachineTest, AFailedUploadIsRetriedWithinTheDeadline) {
   out = m.take();
   ASSERT_EQ(out.jobs.size(), 1u);
   EXPECT_EQ(out.jobs[0].kind, JobKind::kUpload);
+}
+
+TEST_F(RoundMachineTest, ADeclaredSampleCountCannotTakeTheAverage) {
+  RoundMachine m = collecting_leader();
+  UpdateOffer greedy = update(2, 1);
+  greedy.samples = std::uint64_t{1} << 63;
+  EXPECT_NE(m.offer_update(view(1, true, 1200), greedy).find("more than"), std::string::npos);
+  UpdateOffer nan = update(3, 1);
+  nan.train_loss = std::nan("");
+  EXPECT_NE(m.offer_update(view(1, true, 1200), nan), "");
+}
+
+TEST_F(RoundMachineTest, ARefusedUpdateDoesNotCountAndTooFewValidOnesRunTheRoundAgain) {
+  RoundMachine m = collecting_leader();
+  for (NodeId n : {2, 3, 4}) ASSERT_EQ(m.offer_update(view(1, true, 1200), update(n, 1)), "");
+  m.tick(view(1, true, 1300));
+  RoundReady out = m.take();
+  ASSERT_EQ(out.jobs.at(0).model_id, kModel) << "the aggregate job names the base model to check against";
+  JobResult agg;
+  agg.id = out.jobs[0].id;
+  agg.model_id = std::string(64, 'c');
+  agg.refused = {{3, "parameter x holds a non-finite value"}, {4, "wrong shape"}};
+  m.job_done(view(1, true, 1400), agg);
+  out = m.take();
+  int refused = 0, reruns = 0;
+  for (const auto& n : out.notes) refused += n.type == "update_refused", reruns += n.type == "round_rerun";
+  EXPECT_EQ(refused, 2);
+  EXPECT_EQ(reruns, 1) << "1 valid update is fewer than --min-clients 2";
+  EXPECT_TRUE(out.jobs.empty());
+}
+
+TEST_F(RoundMachineTest, ARefusedUpdateIsLeftOutOfTheRecord) {
+  RoundMachine m = collecting_leader();
+  for (NodeId n : {2, 3, 4}) ASSERT_EQ(m.offer_update(view(1, true, 1200), update(n, 1)), "");
+  m.tick(view(1, true, 1300));
+  RoundReady out = m.take();
+  JobResult agg;
+  agg.id = out.jobs[0].id;
+  agg.model_id = std::string(64, 'c');
+  agg.refused = {{3, "non-finite"}};
+  m.job_done(view(1, true, 1400), agg);
+  out = m.take();
+  ASSERT_EQ(out.jobs.size(), 1u);
+  JobResult pushed;
+  pushed.id = out.jobs[0].id;
+  pushed.holders = 3;
+  m.job_done(view(1, true, 1500), pushed);
+  out = m.take();
+  ASSERT_EQ(out.proposals.size(), 1u);
+  auto h = bounded_unpack_one(out.proposals[0].command.data(), out.proposals[0].command.size());
+  RoundRecord rec = h.get().via.map.ptr[1].val.as<RoundRecord>();
+  ASSERT_EQ(rec.results.size(), 2u);
+  for (const auto& r : rec.results) EXPECT_NE(r.node, 3u);
 }
 
 }  // namespace

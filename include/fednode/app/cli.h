@@ -24,6 +24,7 @@ struct FlOptions {
   double momentum = 0.9;
   std::uint64_t min_clients = 1;
   double fraction = 1.0;
+  double max_update_norm = 0;  // 0: no bound
   double deadline_s = 120;
   std::string dataset = "cifar10";  // cifar10 | fashion-mnist
   std::string dataset_dir;          // default: data/cifar-10-batches-bin or Debian's fashion-mnist

@@ -71,7 +71,7 @@ struct Job {
   std::uint64_t id = 0;
   JobKind kind = JobKind::kFetch;
   std::uint64_t round = 0, term = 0, attempt = 0;  // what it serves (0 where nothing)
-  std::string model_id;       // fetch, push: the blob; train: the base model
+  std::string model_id;       // fetch, push: the blob; train, aggregate: the base model
   std::vector<NodeId> peers;  // fetch: sources, best first; push: voters; upload: the aggregator
   std::size_t enough = 0;     // push: peers that must hold it besides this node
   RoundConfig config;         // initial model, train, aggregate
@@ -89,6 +89,7 @@ struct JobResult {
   double test_loss = 0, test_accuracy = 0, seconds = 0;  // aggregate
   std::size_t holders = 0;  // push: peers that hold the blob now, besides this node
   NodeId from = 0;          // fetch: the peer it came from
+  std::vector<std::pair<NodeId, std::string>> refused;  // aggregate: updates left out, and why
   static JobResult failed(std::uint64_t id, std::string why) {
     JobResult r;
     r.id = id;

@@ -37,8 +37,9 @@ struct RoundConfig {
   std::uint64_t train_limit = 0;  // use only the first N training samples (0: all)
   std::uint64_t test_limit = 0;   // evaluate on the first N test samples (0: all)
   std::string initial_model_id;
+  double max_update_norm = 0;  // refuse updates changing the base by more than this x its norm (0: off)
   MSGPACK_DEFINE_MAP(rounds, local_epochs, batch_size, lr, momentum, min_clients, fraction, deadline_ms, dataset, model,
-                     partition, alpha, seed, train_limit, test_limit, initial_model_id);
+                     partition, alpha, seed, train_limit, test_limit, initial_model_id, max_update_norm);
 };
 
 struct RoundStart {

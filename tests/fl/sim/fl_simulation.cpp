@@ -474,6 +474,11 @@ JobResult FlSimulation::execute(Peer& p, const Job& job) {
       return r;
     }
     case JobKind::kAggregate:
+      // Now and then an update fails the aggregator's checks (NaN, wrong shape): left out.
+      for (const auto& [update, result] : job.updates) {
+        if (faults_on_ && rng_.chance(0.05)) r.refused.emplace_back(result.node, "injected: non-finite value");
+      }
+      if (r.refused.size() == job.updates.size()) return JobResult::failed(job.id, "no valid update to aggregate");
       r.model_id = blob_id("model-" + std::to_string(job.round) + "/" + std::to_string(job.term) + "/" + std::to_string(job.attempt));
       r.test_accuracy = 0.5;
       p.store.insert(r.model_id);
