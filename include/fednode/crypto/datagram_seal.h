@@ -1,0 +1,61 @@
+#pragma once
+// Sealed peer datagrams. Every datagram between two nodes is encrypted and authenticated with
+// XChaCha20-Poly1305 under a key for that direction of that pair, derived from the two nodes'
+// static keys (crypto_kx), so only the two of them can read or forge it. The header
+//   "FS" | version 1 | sender id (u64) | receiver id (u64) | epoch (u32) | counter (u64)
+// is the associated data, with the cluster id: a datagram cannot be re-addressed, re-attributed
+// or moved to another cluster. The nonce is (epoch, counter): the epoch is a boot counter the
+// node persists before it sends anything (boot_epoch.h), the counter counts datagrams within a
+// boot, so a nonce never repeats under a key, across restarts too. A receiver keeps, per sender,
+// the newest epoch and a 64-datagram window of counters: replays are dropped and counted.
+// Not thread-safe: the control loop owns it.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "fednode/crypto/node_key.h"
+#include "fednode/util/status.h"
+
+namespace fednode::crypto {
+
+class DatagramSealer {
+ public:
+  static constexpr std::size_t kHeaderBytes = 31;
+  static constexpr std::size_t kOverhead = kHeaderBytes + 16;
+
+  DatagramSealer(const NodeKey& self, std::uint32_t epoch, std::string cluster_id);
+  ~DatagramSealer();
+  DatagramSealer(const DatagramSealer&) = delete;
+  DatagramSealer& operator=(const DatagramSealer&) = delete;
+
+  std::uint64_t self_id() const { return self_id_; }
+  void add_peer(std::uint64_t id, const PublicKey& key);  // id must be node_id_of_key(key)
+  void remove_peer(std::uint64_t id);
+  bool knows(std::uint64_t id) const { return peers_.count(id) > 0; }
+
+  Status seal(std::uint64_t to, std::string_view plaintext, std::string* datagram);
+
+  enum class Verdict { kOk, kMalformed, kUnknownSender, kAuthFailed, kReplayed };
+  // On kOk, *from is the authenticated sender and *plaintext what it sealed.
+  Verdict open(std::string_view datagram, std::uint64_t* from, std::string* plaintext);
+
+ private:
+  struct Pair {
+    std::array<std::uint8_t, 32> tx{}, rx{};
+    std::uint32_t epoch = 0;     // newest epoch seen from the peer
+    std::uint64_t highest = 0;   // highest counter seen in that epoch
+    std::uint64_t window = 0;    // bit i: counter highest - i seen
+    bool seen_any = false;
+  };
+  bool fresh(Pair& p, std::uint32_t epoch, std::uint64_t counter, bool commit);
+
+  NodeKey self_;
+  std::uint64_t self_id_;
+  std::uint32_t epoch_;
+  std::uint64_t counter_ = 0;
+  std::string cluster_id_;
+  std::map<std::uint64_t, Pair> peers_;
+};
+
+}  // namespace fednode::crypto

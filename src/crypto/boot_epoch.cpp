@@ -1,0 +1,33 @@
+#include "fednode/crypto/boot_epoch.h"
+
+#include <cerrno>
+#include <filesystem>
+#include <string>
+
+#include "fednode/util/file_io.h"
+
+namespace fednode::crypto {
+
+Status next_boot_epoch(const std::string& data_dir, std::uint32_t* epoch) {
+  std::string path = data_dir + "/boot_epoch";
+  std::uint64_t last = 0;
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    std::string text;
+    if (Status s = read_file(path, &text); !s.ok()) return s;
+    try {
+      std::size_t used = 0;
+      last = std::stoull(text, &used);
+      if (used == 0) throw std::invalid_argument("empty");
+    } catch (const std::exception&) {
+      return Status::error(path + ": not a boot counter; a node must not guess it (nonces would repeat): "
+                           "restore the file or remove the node's keys and data");
+    }
+  }
+  if (last >= 0xffffffffull) return Status::error(path + ": the boot counter is exhausted; give this node a new key");
+  if (Status s = write_file_atomically(path, std::to_string(last + 1) + "\n"); !s.ok()) return s;
+  *epoch = static_cast<std::uint32_t>(last + 1);
+  return {};
+}
+
+}  // namespace fednode::crypto

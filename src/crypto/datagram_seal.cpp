@@ -1,0 +1,126 @@
+#include "fednode/crypto/datagram_seal.h"
+
+#include <sodium.h>
+
+#include <cstring>
+
+namespace fednode::crypto {
+namespace {
+
+void put_be(std::string& out, std::uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+std::uint64_t get_be(const unsigned char* p, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+void nonce_of(std::uint32_t epoch, std::uint64_t counter, unsigned char* nonce) {
+  std::memset(nonce, 0, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+  for (int i = 0; i < 4; ++i) nonce[i] = static_cast<unsigned char>(epoch >> (8 * (3 - i)));
+  for (int i = 0; i < 8; ++i) nonce[4 + i] = static_cast<unsigned char>(counter >> (8 * (7 - i)));
+}
+
+}  // namespace
+
+DatagramSealer::DatagramSealer(const NodeKey& self, std::uint32_t epoch, std::string cluster_id)
+    : self_(self), self_id_(node_id_of_key(self.public_key)), epoch_(epoch), cluster_id_(std::move(cluster_id)) {}
+
+DatagramSealer::~DatagramSealer() {
+  sodium_memzero(self_.secret.data(), self_.secret.size());
+  for (auto& [id, p] : peers_) {
+    sodium_memzero(p.tx.data(), p.tx.size());
+    sodium_memzero(p.rx.data(), p.rx.size());
+  }
+}
+
+void DatagramSealer::add_peer(std::uint64_t id, const PublicKey& key) {
+  if (peers_.count(id)) return;
+  Pair p;
+  // crypto_kx needs a client and a server: the node with the smaller public key is the client.
+  const auto& mine = self_.public_key.bytes;
+  int rc = std::memcmp(mine.data(), key.bytes.data(), mine.size()) < 0
+               ? crypto_kx_client_session_keys(p.rx.data(), p.tx.data(), mine.data(), self_.secret.data(), key.bytes.data())
+               : crypto_kx_server_session_keys(p.rx.data(), p.tx.data(), mine.data(), self_.secret.data(), key.bytes.data());
+  if (rc != 0) return;  // a degenerate public key: the peer stays unknown, its datagrams dropped
+  peers_[id] = p;
+}
+
+void DatagramSealer::remove_peer(std::uint64_t id) { peers_.erase(id); }
+
+Status DatagramSealer::seal(std::uint64_t to, std::string_view plaintext, std::string* datagram) {
+  auto it = peers_.find(to);
+  if (it == peers_.end()) return Status::error("no key for node " + std::to_string(to));
+  std::uint64_t counter = ++counter_;
+  std::string& out = *datagram;
+  out.clear();
+  out.reserve(kOverhead + plaintext.size());
+  out.append("FS");
+  out.push_back(1);
+  put_be(out, self_id_, 8);
+  put_be(out, to, 8);
+  put_be(out, epoch_, 4);
+  put_be(out, counter, 8);
+  std::string ad = out + cluster_id_;
+  unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+  nonce_of(epoch_, counter, nonce);
+  out.resize(kHeaderBytes + plaintext.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES);
+  unsigned long long written = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(
+      reinterpret_cast<unsigned char*>(out.data()) + kHeaderBytes, &written,
+      reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(),
+      reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr, nonce, it->second.tx.data());
+  out.resize(kHeaderBytes + written);
+  return {};
+}
+
+// Within the window and not seen yet; with `commit`, records it.
+bool DatagramSealer::fresh(Pair& p, std::uint32_t epoch, std::uint64_t counter, bool commit) {
+  if (p.seen_any && epoch < p.epoch) return false;  // an earlier boot of the sender
+  if (!p.seen_any || epoch > p.epoch) {
+    if (commit) p.seen_any = true, p.epoch = epoch, p.highest = counter, p.window = 1;
+    return true;
+  }
+  if (counter > p.highest) {
+    if (commit) {
+      std::uint64_t shift = counter - p.highest;
+      p.window = shift >= 64 ? 1 : (p.window << shift) | 1;
+      p.highest = counter;
+    }
+    return true;
+  }
+  std::uint64_t age = p.highest - counter;
+  if (age >= 64 || (p.window >> age) & 1) return false;
+  if (commit) p.window |= std::uint64_t{1} << age;
+  return true;
+}
+
+DatagramSealer::Verdict DatagramSealer::open(std::string_view d, std::uint64_t* from, std::string* plaintext) {
+  if (d.size() < kOverhead || d[0] != 'F' || d[1] != 'S' || d[2] != 1) return Verdict::kMalformed;
+  auto h = reinterpret_cast<const unsigned char*>(d.data());
+  std::uint64_t sender = get_be(h + 3, 8), receiver = get_be(h + 11, 8), counter = get_be(h + 23, 8);
+  auto epoch = static_cast<std::uint32_t>(get_be(h + 19, 4));
+  if (receiver != self_id_) return Verdict::kAuthFailed;
+  auto it = peers_.find(sender);
+  if (it == peers_.end()) return Verdict::kUnknownSender;
+  Pair& p = it->second;
+  if (!fresh(p, epoch, counter, false)) return Verdict::kReplayed;
+  std::string ad = std::string(d.substr(0, kHeaderBytes)) + cluster_id_;
+  unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+  nonce_of(epoch, counter, nonce);
+  plaintext->resize(d.size() - kOverhead);
+  unsigned long long got = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          reinterpret_cast<unsigned char*>(plaintext->data()), &got, nullptr, h + kHeaderBytes, d.size() - kHeaderBytes,
+          reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nonce, p.rx.data()) != 0) {
+    return Verdict::kAuthFailed;
+  }
+  plaintext->resize(got);
+  fresh(p, epoch, counter, true);  // only an authentic datagram moves the window
+  *from = sender;
+  return Verdict::kOk;
+}
+
+}  // namespace fednode::crypto

@@ -1,0 +1,113 @@
+#include "fednode/crypto/node_key.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <sstream>
+
+#include "fednode/util/file_io.h"
+
+namespace fednode::crypto {
+namespace {
+
+constexpr char kHeader[] = "fednode-node-key 1";
+constexpr int kVariant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+
+std::string b64(const std::uint8_t* data, std::size_t n) {
+  std::string out(sodium_base64_ENCODED_LEN(n, kVariant), '\0');
+  sodium_bin2base64(out.data(), out.size(), data, n, kVariant);
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+bool unb64(std::string_view text, std::array<std::uint8_t, 32>* out) {
+  std::size_t len = 0;
+  const char* end = nullptr;
+  if (sodium_base642bin(out->data(), out->size(), text.data(), text.size(), nullptr, &len, &end, kVariant) != 0) {
+    return false;
+  }
+  return len == out->size() && end == text.data() + text.size();
+}
+
+}  // namespace
+
+std::string PublicKey::text() const { return b64(bytes.data(), bytes.size()); }
+
+std::optional<PublicKey> PublicKey::parse(std::string_view text, std::string* why) {
+  PublicKey k;
+  if (text.size() != 43 || !unb64(text, &k.bytes)) {
+    *why = "'" + std::string(text.substr(0, 60)) + "' is not a node public key (43 characters of base64url, as " +
+           "`fednode keygen` prints)";
+    return std::nullopt;
+  }
+  return k;
+}
+
+Status generate_key_file(const std::string& path, PublicKey* public_key) {
+  if (sodium_init() < 0) return Status::error("libsodium failed to initialise");
+  NodeKey k;
+  crypto_kx_keypair(k.public_key.bytes.data(), k.secret.data());
+  std::string text = std::string(kHeader) + "\npublic " + k.public_key.text() + "\nsecret " +
+                     b64(k.secret.data(), k.secret.size()) + "\n";
+  sodium_memzero(k.secret.data(), k.secret.size());
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) {
+    return Status::error(path + ": " + std::strerror(errno) + (errno == EEXIST ? " (a key is never overwritten)" : ""));
+  }
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  int saved = errno;
+  ::close(fd);
+  sodium_memzero(text.data(), text.size());
+  if (!ok) return Status::error(path + ": " + std::strerror(saved));
+  *public_key = k.public_key;
+  return {};
+}
+
+Status load_key_file(const std::string& path, NodeKey* key) {
+  if (sodium_init() < 0) return Status::error("libsodium failed to initialise");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return Status::error("no node key at " + path + " (" + std::strerror(errno) +
+                         "): create one with `fednode keygen --out DIR`, or run with --insecure");
+  }
+  if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return Status::error(path + " is accessible to group or others (mode " + mode +
+                         "): a node key must be the owner's alone (chmod 600)");
+  }
+  std::string text;
+  if (Status s = read_file(path, &text); !s.ok()) return s;
+  std::istringstream in(text);
+  std::string header, word, pub, sec;
+  std::getline(in, header);
+  if (header != kHeader) return Status::error(path + ": not a fednode node key (first line '" + header + "')");
+  while (in >> word) {
+    if (word == "public") in >> pub;
+    else if (word == "secret") in >> sec;
+  }
+  sodium_memzero(text.data(), text.size());
+  NodeKey k;
+  if (!unb64(pub, &k.public_key.bytes) || !unb64(sec, &k.secret)) {
+    return Status::error(path + ": the public or secret line is not a 32-byte key in base64url");
+  }
+  std::array<std::uint8_t, 32> derived{};
+  crypto_scalarmult_base(derived.data(), k.secret.data());
+  if (derived != k.public_key.bytes) return Status::error(path + ": the public key does not belong to the secret key");
+  *key = k;
+  return {};
+}
+
+std::uint64_t node_id_of_key(const PublicKey& key) {
+  std::uint8_t digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, key.bytes.data(), key.bytes.size());
+  std::uint64_t id = 0;
+  for (int i = 0; i < 8; ++i) id = (id << 8) | digest[i];
+  return id == 0 ? 1 : id;
+}
+
+}  // namespace fednode::crypto

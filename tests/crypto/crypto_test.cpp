@@ -1,0 +1,184 @@
+// Node keys and sealed datagrams: who may speak, and that nothing sealed can be forged,
+// re-attributed, moved to another cluster or replayed.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../storage/temp_dir.h"
+#include "fednode/crypto/boot_epoch.h"
+#include "fednode/crypto/datagram_seal.h"
+#include "fednode/crypto/node_key.h"
+
+namespace fednode::crypto {
+namespace {
+
+NodeKey make_key(const std::string& dir, const std::string& name) {
+  PublicKey pub;
+  EXPECT_TRUE(generate_key_file(dir + "/" + name, &pub).ok());
+  NodeKey k;
+  EXPECT_TRUE(load_key_file(dir + "/" + name, &k).ok());
+  EXPECT_EQ(k.public_key, pub);
+  return k;
+}
+
+TEST(NodeKey, KeygenWritesAnOwnerOnlyFileAndNeverOverwrites) {
+  fednode::testing::TempDir dir;
+  PublicKey pub;
+  ASSERT_TRUE(generate_key_file(dir.path() + "/node.key", &pub).ok());
+  struct stat st {};
+  ASSERT_EQ(::stat((dir.path() + "/node.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(pub.text().size(), 43u);
+  std::string why;
+  auto parsed = PublicKey::parse(pub.text(), &why);
+  ASSERT_TRUE(parsed) << why;
+  EXPECT_EQ(*parsed, pub);
+  PublicKey again;
+  Status s = generate_key_file(dir.path() + "/node.key", &again);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("never overwritten"), std::string::npos) << s.message();
+}
+
+TEST(NodeKey, AKeyFileOthersCanReadIsRefused) {
+  fednode::testing::TempDir dir;
+  make_key(dir.path(), "node.key");
+  ::chmod((dir.path() + "/node.key").c_str(), 0640);
+  NodeKey k;
+  Status s = load_key_file(dir.path() + "/node.key", &k);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("0640"), std::string::npos) << s.message();
+  Status missing = load_key_file(dir.path() + "/absent.key", &k);
+  EXPECT_NE(missing.message().find("fednode keygen"), std::string::npos) << missing.message();
+}
+
+TEST(NodeKey, BadPublicKeysAndTamperedFilesAreRefused) {
+  std::string why;
+  EXPECT_FALSE(PublicKey::parse("short", &why));
+  EXPECT_FALSE(PublicKey::parse(std::string(43, '*'), &why));
+  fednode::testing::TempDir dir;
+  NodeKey a = make_key(dir.path(), "a.key");
+  NodeKey b = make_key(dir.path(), "b.key");
+  EXPECT_NE(node_id_of_key(a.public_key), node_id_of_key(b.public_key));
+  // A file whose public key is not the secret's.
+  std::string forged = "fednode-node-key 1\npublic " + b.public_key.text() + "\nsecret " + a.public_key.text() + "\n";
+  int fd = ::open((dir.path() + "/forged.key").c_str(), O_CREAT | O_WRONLY, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, forged.data(), forged.size()), static_cast<ssize_t>(forged.size()));
+  ::close(fd);
+  NodeKey k;
+  EXPECT_FALSE(load_key_file(dir.path() + "/forged.key", &k).ok());
+}
+
+class SealTest : public ::testing::Test {
+ protected:
+  SealTest() {
+    a_ = make_key(dir_.path(), "a.key");
+    b_ = make_key(dir_.path(), "b.key");
+    stranger_ = make_key(dir_.path(), "s.key");
+  }
+  std::uint64_t id(const NodeKey& k) { return node_id_of_key(k.public_key); }
+  fednode::testing::TempDir dir_;
+  NodeKey a_, b_, stranger_;
+};
+
+TEST_F(SealTest, APairReadsEachOthersDatagramsBothWays) {
+  DatagramSealer a(a_, 1, "c"), b(b_, 1, "c");
+  a.add_peer(id(b_), b_.public_key);
+  b.add_peer(id(a_), a_.public_key);
+  std::string d, text;
+  std::uint64_t from = 0;
+  ASSERT_TRUE(a.seal(id(b_), "append entries", &d).ok());
+  EXPECT_EQ(d.find("append entries"), std::string::npos) << "plaintext visible on the wire";
+  ASSERT_EQ(b.open(d, &from, &text), DatagramSealer::Verdict::kOk);
+  EXPECT_EQ(from, id(a_));
+  EXPECT_EQ(text, "append entries");
+  ASSERT_TRUE(b.seal(id(a_), "ack", &d).ok());
+  ASSERT_EQ(a.open(d, &from, &text), DatagramSealer::Verdict::kOk);
+  EXPECT_EQ(text, "ack");
+}
+
+TEST_F(SealTest, EveryFlippedBitIsCaught) {
+  DatagramSealer a(a_, 1, "c"), b(b_, 1, "c");
+  a.add_peer(id(b_), b_.public_key);
+  b.add_peer(id(a_), a_.public_key);
+  std::string d, text;
+  std::uint64_t from = 0;
+  ASSERT_TRUE(a.seal(id(b_), "vote for me", &d).ok());
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string bad = d;
+      bad[i] = static_cast<char>(bad[i] ^ (1 << bit));
+      EXPECT_NE(b.open(bad, &from, &text), DatagramSealer::Verdict::kOk) << "byte " << i << " bit " << bit;
+    }
+  }
+  EXPECT_EQ(b.open(d, &from, &text), DatagramSealer::Verdict::kOk) << "the intact datagram, after all the bad ones";
+}
+
+TEST_F(SealTest, StrangersAndImpostorsAreDropped) {
+  DatagramSealer b(b_, 1, "c");
+  b.add_peer(id(a_), a_.public_key);
+  std::string d, text;
+  std::uint64_t from = 0;
+  // A stranger with its own key: unknown.
+  DatagramSealer s(stranger_, 1, "c");
+  s.add_peer(id(b_), b_.public_key);
+  ASSERT_TRUE(s.seal(id(b_), "hello", &d).ok());
+  EXPECT_EQ(b.open(d, &from, &text), DatagramSealer::Verdict::kUnknownSender);
+  // The stranger writes a's id into the header: it cannot seal under a's key.
+  std::string forged = d;
+  std::uint64_t a_id = id(a_);
+  for (int i = 0; i < 8; ++i) forged[3 + i] = static_cast<char>(a_id >> (8 * (7 - i)));
+  EXPECT_EQ(b.open(forged, &from, &text), DatagramSealer::Verdict::kAuthFailed);
+  // Another cluster with the same keys.
+  DatagramSealer a_other(a_, 1, "other-cluster");
+  a_other.add_peer(id(b_), b_.public_key);
+  ASSERT_TRUE(a_other.seal(id(b_), "hello", &d).ok());
+  EXPECT_EQ(b.open(d, &from, &text), DatagramSealer::Verdict::kAuthFailed);
+  // Garbage and short input.
+  EXPECT_EQ(b.open("", &from, &text), DatagramSealer::Verdict::kMalformed);
+  EXPECT_EQ(b.open(std::string(200, 'F'), &from, &text), DatagramSealer::Verdict::kMalformed);
+}
+
+TEST_F(SealTest, ReplaysAreDroppedAcrossRestartsToo) {
+  DatagramSealer b(b_, 1, "c");
+  b.add_peer(id(a_), a_.public_key);
+  std::string text;
+  std::uint64_t from = 0;
+  DatagramSealer a1(a_, 1, "c");
+  a1.add_peer(id(b_), b_.public_key);
+  std::vector<std::string> sent(70);
+  for (auto& d : sent) ASSERT_TRUE(a1.seal(id(b_), "m", &d).ok());
+  // Out of order within the window: fine, once each.
+  ASSERT_EQ(b.open(sent[5], &from, &text), DatagramSealer::Verdict::kOk);
+  ASSERT_EQ(b.open(sent[3], &from, &text), DatagramSealer::Verdict::kOk);
+  EXPECT_EQ(b.open(sent[3], &from, &text), DatagramSealer::Verdict::kReplayed);
+  EXPECT_EQ(b.open(sent[5], &from, &text), DatagramSealer::Verdict::kReplayed);
+  ASSERT_EQ(b.open(sent[69], &from, &text), DatagramSealer::Verdict::kOk);
+  EXPECT_EQ(b.open(sent[4], &from, &text), DatagramSealer::Verdict::kReplayed) << "older than the window";
+  // The sender restarts with the next epoch: its counter starts again and is accepted.
+  DatagramSealer a2(a_, 2, "c");
+  a2.add_peer(id(b_), b_.public_key);
+  std::string d;
+  ASSERT_TRUE(a2.seal(id(b_), "after restart", &d).ok());
+  ASSERT_EQ(b.open(d, &from, &text), DatagramSealer::Verdict::kOk);
+  // A datagram of the earlier boot is a replay now, even one never received.
+  EXPECT_EQ(b.open(sent[68], &from, &text), DatagramSealer::Verdict::kReplayed);
+}
+
+TEST(BootEpoch, IncreasesAtEveryStartAndRefusesAGuess) {
+  fednode::testing::TempDir dir;
+  std::uint32_t e1 = 0, e2 = 0;
+  ASSERT_TRUE(next_boot_epoch(dir.path(), &e1).ok());
+  ASSERT_TRUE(next_boot_epoch(dir.path(), &e2).ok());
+  EXPECT_EQ(e1, 1u);
+  EXPECT_EQ(e2, 2u);
+  int fd = ::open((dir.path() + "/boot_epoch").c_str(), O_WRONLY | O_TRUNC);
+  ASSERT_EQ(::write(fd, "xx", 2), 2);
+  ::close(fd);
+  std::uint32_t e3 = 0;
+  EXPECT_FALSE(next_boot_epoch(dir.path(), &e3).ok());
+}
+
+}  // namespace
+}  // namespace fednode::crypto
