@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "fednode/crypto/node_key.h"
 #include "fednode/fl/dataset.h"
 #include "fednode/util/logging.h"
 #include "fednode/version.h"
@@ -68,7 +69,10 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   app.allow_config_extras(false);
   app.set_version_flag("--version", std::string("fednode ") + kVersion);
   app.add_option("self", self_text, "This peer's HOST:PORT (UDP for Raft, TCP for clients)");
-  app.add_option("peers", peer_texts, "The other peers' HOST:PORT");
+  app.add_option("peers", peer_texts, "The other peers' HOST:PORT=PUBLIC_KEY (HOST:PORT alone with --insecure)");
+  app.add_flag("--insecure", node.insecure,
+               "No node keys: plaintext channels and ids from addresses; for local experiments only");
+  app.add_option("--key-file", node.key_file, "This node's key (fednode keygen); default DATA_DIR/node.key");
   app.add_option("--data-dir", node.data_dir, "Directory for the log, snapshots and models");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off")
       ->capture_default_str();
@@ -161,14 +165,22 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   if (!self) return usage_error(why);
   node.self = *self;
   std::set<PeerAddress> seen;
-  for (const auto& text : peer_texts) {
+  for (const auto& spec : peer_texts) {
+    auto eq = spec.find('=');
+    std::string text = spec.substr(0, eq), key = eq == std::string::npos ? "" : spec.substr(eq + 1);
     auto peer = parse_peer_address(text, &why);
     if (!peer) return usage_error(why);
     if (*peer == node.self) {
       return usage_error("peer " + text + " is this node's own address (self listed twice)");
     }
     if (!seen.insert(*peer).second) return usage_error("peer " + text + " is listed twice");
+    if (!key.empty() && !crypto::PublicKey::parse(key, &why)) return usage_error("peer " + text + ": " + why);
+    if (key.empty() && !node.insecure) {
+      return usage_error("peer " + text + " has no public key: give it as HOST:PORT=KEY (`fednode keygen` prints a "
+                         "node's key), or run every peer with --insecure");
+    }
     node.peers.push_back(*peer);
+    node.peer_keys.push_back(node.insecure ? "" : key);
   }
   auto level = parse_log_level(log_level);
   if (!level) {
@@ -188,6 +200,7 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
     }
     node.data_dir = "fednode-data/" + host + "_" + std::to_string(node.self.port);
   }
+  if (node.key_file.empty()) node.key_file = node.data_dir + "/node.key";
   return node;
 }
 

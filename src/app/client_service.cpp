@@ -96,11 +96,17 @@ void ClientService::config(const msgpack::object& req, const msgpack::object* id
   }
   if (!raft_.is_leader()) return reply(redirect(id), false);
   raft::ConfChange cc;
-  cc.node = node_id_of(*addr);
-  cc.context = addr->to_string();
-  cc.type = action == "delete"        ? raft::ConfChangeType::kRemove
-            : flag(req, "learner")    ? raft::ConfChangeType::kAddLearner
-                                      : raft::ConfChangeType::kAddVoter;
+  if (action == "delete") {
+    auto member = raft_.member_at(*addr);
+    if (!member) return reply(result_response(false, id, "no member at " + addr->to_string()), false);
+    cc.node = *member;
+    cc.type = raft::ConfChangeType::kRemove;
+  } else {
+    if (Status s = raft_.identify(*addr, as_string(map_field(req, "key")), &cc.node, &cc.context); !s.ok()) {
+      return reply(net::error_response(s.message(), id), true);
+    }
+    cc.type = flag(req, "learner") ? raft::ConfChangeType::kAddLearner : raft::ConfChangeType::kAddVoter;
+  }
   answer_when_applied(raft_.propose_conf_change(cc), id, std::move(reply));
 }
 
@@ -110,7 +116,9 @@ void ClientService::transfer(const msgpack::object& req, const msgpack::object* 
   auto addr = request_peer(req, &why);
   if (!addr) return reply(net::error_response("fields address and port must name a peer " + why, id), true);
   if (!raft_.is_leader()) return reply(redirect(id), false);
-  auto status = raft_.request_transfer(node_id_of(*addr));
+  auto member = raft_.member_at(*addr);
+  if (!member) return reply(result_response(false, id, "no member at " + addr->to_string()), false);
+  auto status = raft_.request_transfer(*member);
   reply(result_response(status == raft::RequestStatus::kOk, id,
                         status == raft::RequestStatus::kOk ? "" : raft::request_status_name(status)),
         false);

@@ -50,11 +50,12 @@ std::string data(const std::string& action, const std::string& key, const std::s
   return std::string(b.data(), b.size());
 }
 
-// {type, id, [action], address, port, [learner]}: config and transfer requests.
-std::string peer_request(const char* type, const char* action, const PeerAddress& peer, bool learner) {
+// {type, id, [action], address, port, [learner], [key]}: config and transfer requests.
+std::string peer_request(const char* type, const char* action, const PeerAddress& peer, bool learner,
+                         const std::string& key = "") {
   msgpack::sbuffer b;
   msgpack::packer<msgpack::sbuffer> p(b);
-  p.pack_map(4 + (action ? 1 : 0) + (learner ? 1 : 0));
+  p.pack_map(4 + (action ? 1 : 0) + (learner ? 1 : 0) + (key.empty() ? 0 : 1));
   p.pack("type");
   p.pack(type);
   p.pack("id");
@@ -70,6 +71,10 @@ std::string peer_request(const char* type, const char* action, const PeerAddress
   if (learner) {
     p.pack("learner");
     p.pack(true);
+  }
+  if (!key.empty()) {
+    p.pack("key");
+    p.pack(key);
   }
   return std::string(b.data(), b.size());
 }
@@ -151,7 +156,7 @@ int print_cluster_status(const PeerAddress& first) {
 int run_ctl(const std::vector<std::string>& args) {
   auto usage = [] {
     std::fputs("usage: fednode ctl HOST:PORT get | set KEY VALUE | del KEY | status | diagnostic |\n"
-               "                    add-peer H:P [--learner] | remove-peer H:P | transfer-leader H:P |\n"
+               "                    add-peer H:P [--key KEY] [--learner] | remove-peer H:P | transfer-leader H:P |\n"
                "                    rounds [--tsv] [--since N]\n", stderr);
     return 2;
   };
@@ -189,8 +194,18 @@ int run_ctl(const std::vector<std::string>& args) {
       std::fprintf(stderr, "fednode ctl: %s\n", why.c_str());
       return 2;
     }
-    bool learner = args.size() == 4 && args[3] == "--learner";
-    req = peer_request("config", cmd == "add-peer" ? "add" : "delete", *peer, learner);
+    bool learner = false;
+    std::string key;
+    for (std::size_t i = 3; i < args.size(); ++i) {
+      if (args[i] == "--learner" && cmd == "add-peer") {
+        learner = true;
+      } else if (args[i] == "--key" && cmd == "add-peer" && i + 1 < args.size()) {
+        key = args[++i];
+      } else {
+        return usage();
+      }
+    }
+    req = peer_request("config", cmd == "add-peer" ? "add" : "delete", *peer, learner, key);
   } else {
     return usage();
   }

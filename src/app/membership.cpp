@@ -10,10 +10,17 @@ raft::NodeId node_id_of(const PeerAddress& address) {
   return h == 0 ? 1 : h;
 }
 
-Membership::Membership(raft::NodeId self, KvStore& kv, net::PeerTransport& transport)
-    : self_(self), kv_(kv), transport_(transport) {}
+namespace {
 
-void Membership::learn_address(raft::NodeId id, const std::string& address) {
+std::string address_part(const std::string& member) { return member.substr(0, member.find('=')); }
+
+}  // namespace
+
+Membership::Membership(raft::NodeId self, KvStore& kv, net::PeerTransport& transport, bool secure)
+    : self_(self), kv_(kv), transport_(transport), secure_(secure) {}
+
+void Membership::learn_address(raft::NodeId id, const std::string& member) {
+  std::string address = address_part(member);
   addresses_[id] = address;
   if (id == self_) return;
   std::string why;
@@ -22,7 +29,14 @@ void Membership::learn_address(raft::NodeId id, const std::string& address) {
     spdlog::warn("member {:x}: {}", id, why);
     return;
   }
-  if (Status s = transport_.add_peer(id, *parsed); !s.ok()) spdlog::warn("member {:x}: {}", id, s.message());
+  std::optional<crypto::PublicKey> key;
+  if (auto eq = member.find('='); secure_ && eq != std::string::npos) {
+    key = crypto::PublicKey::parse(member.substr(eq + 1), &why);
+    if (!key) spdlog::warn("member {:x} at {}: {}", id, address, why);
+  }
+  if (Status s = transport_.add_peer(id, *parsed, key ? &*key : nullptr); !s.ok()) {
+    spdlog::warn("member {:x}: {}", id, s.message());
+  }
 }
 
 void Membership::apply(const raft::ConfChange& cc) {
@@ -60,8 +74,37 @@ std::vector<raft::NodeId> Membership::member_ids() const {
 
 std::vector<std::string> Membership::member_addresses() const {
   std::vector<std::string> out;
-  for (const auto& [id, addr] : kv_.members()) out.push_back(addr);
+  for (const auto& [id, member] : kv_.members()) out.push_back(address_part(member));
   return out;
+}
+
+std::map<raft::NodeId, std::string> Membership::address_map() const {
+  std::map<raft::NodeId, std::string> out;
+  for (const auto& [id, member] : kv_.members()) out[id] = address_part(member);
+  return out;
+}
+
+std::optional<raft::NodeId> Membership::member_at(const PeerAddress& address) const {
+  for (const auto& [id, member] : kv_.members()) {
+    if (address_part(member) == address.to_string()) return id;
+  }
+  return std::nullopt;
+}
+
+Status Membership::identify(const PeerAddress& address, const std::string& key, raft::NodeId* id,
+                            std::string* member) const {
+  if (!secure_) {
+    *id = node_id_of(address);
+    *member = address.to_string();
+    return {};
+  }
+  std::string why;
+  if (key.empty()) return Status::error("a new peer needs its public key (add-peer HOST:PORT --key KEY)");
+  auto parsed = crypto::PublicKey::parse(key, &why);
+  if (!parsed) return Status::error(why);
+  *id = crypto::node_id_of_key(*parsed);
+  *member = address.to_string() + "=" + key;
+  return {};
 }
 
 }  // namespace fednode

@@ -12,11 +12,15 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <filesystem>
 #include <map>
 
 #include "fednode/app/client_service.h"
 #include "fednode/app/event_log.h"
 #include "fednode/app/membership.h"
+#include "fednode/crypto/boot_epoch.h"
+#include "fednode/crypto/datagram_seal.h"
+#include "fednode/crypto/node_key.h"
 #include "fednode/app/role_controller.h"
 #include "fednode/app/state_machine.h"
 #include "fednode/net/client_connection.h"
@@ -37,17 +41,45 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t kDatagramHeadroom = 1024;  // header, snapshot metadata
 
+// Who this node is: in secure mode its key (loaded from --key-file), the id derived from it and
+// this start's boot epoch; with --insecure an id derived from its address and no key.
+struct Identity {
+  raft::NodeId id = 0;
+  std::optional<crypto::NodeKey> key;
+  std::uint32_t epoch = 0;
+};
+
+Status establish_identity(const NodeOptions& o, Identity* out) {
+  if (o.insecure) {
+    spdlog::warn("--insecure: no node keys; peer datagrams are neither authenticated nor encrypted and any host "
+                 "that reaches this node's ports can act as a member. For local experiments only.");
+    out->id = node_id_of(o.self);
+    return {};
+  }
+  crypto::NodeKey key;
+  if (Status s = crypto::load_key_file(o.key_file, &key); !s.ok()) return s;
+  std::error_code ec;
+  std::filesystem::create_directories(o.data_dir, ec);
+  if (ec) return Status::error(o.data_dir + ": " + ec.message());
+  if (Status s = crypto::next_boot_epoch(o.data_dir, &out->epoch); !s.ok()) return s;
+  out->id = crypto::node_id_of_key(key.public_key);
+  out->key = key;
+  spdlog::info("node key {} (node id {:x}), boot epoch {}", key.public_key.text(), out->id, out->epoch);
+  return {};
+}
+
 class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRaft {
  public:
-  explicit PeerDaemon(const NodeOptions& o)
+  PeerDaemon(const NodeOptions& o, const Identity& identity)
       : opt_(o),
-        self_id_(node_id_of(o.self)),
+        self_id_(identity.id),
+        identity_(identity),
         tick_timer_(io_),
         signals_(io_, SIGINT, SIGTERM),
         peers_(io_, o.cluster_id, o.max_datagram, [this](const raft::Message& m) { on_peer_message(m); }),
         clients_(io_, 1u << 20, [this](const msgpack::object& req, const std::string& type, const msgpack::object* id,
                                        net::ClientServer::Reply reply) { on_client(req, type, id, std::move(reply)); }),
-        members_(self_id_, sm_.kv(), peers_),
+        members_(self_id_, sm_.kv(), peers_, identity.key.has_value()),
         service_(*this, sm_.kv(), o.max_datagram - kDatagramHeadroom - 64),
         started_(Clock::now()) {}
 
@@ -86,6 +118,7 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
 
  private:
   Status start();
+  std::vector<raft::ConfChange> founding_members() const;
   void schedule_tick();
   void on_peer_message(const raft::Message& m) {
     auto dropped = node_->malformed_dropped();
@@ -130,6 +163,11 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   std::string status_page(const std::string& type, const msgpack::object* id) override {
     return type == "fl_status" ? fl_status(id) : diagnostic(id);
   }
+  std::optional<raft::NodeId> member_at(const PeerAddress& address) const override { return members_.member_at(address); }
+  Status identify(const PeerAddress& address, const std::string& key, raft::NodeId* id,
+                  std::string* member) const override {
+    return members_.identify(address, key, id, member);
+  }
   // raft::ReadyHandler: what the driver does with each Ready.
   Status persist(const raft::Ready& ready) override;
   Status install(const raft::Snapshot& snapshot) override;
@@ -149,6 +187,7 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
 
   NodeOptions opt_;
   raft::NodeId self_id_;
+  Identity identity_;
   asio::io_context io_;
   asio::steady_timer tick_timer_;
   asio::signal_set signals_;
@@ -170,20 +209,32 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   int exit_code_ = 0;
 };
 
+// The voters named on the command line and this node, in the same order on every founder:
+// HOST:PORT=KEY with ids from keys, or HOST:PORT with ids from addresses (--insecure).
+std::vector<raft::ConfChange> PeerDaemon::founding_members() const {
+  std::vector<raft::ConfChange> founders;
+  auto add = [&](const PeerAddress& a, const std::string& key) {
+    raft::NodeId id = 0;
+    std::string member;
+    if (!members_.identify(a, key, &id, &member).ok()) return;  // keys were checked by the CLI
+    founders.push_back({raft::ConfChangeType::kAddVoter, id, member});
+  };
+  for (std::size_t i = 0; i < opt_.peers.size(); ++i) add(opt_.peers[i], i < opt_.peer_keys.size() ? opt_.peer_keys[i] : "");
+  add(opt_.self, identity_.key ? identity_.key->public_key.text() : "");
+  std::sort(founders.begin(), founders.end(), [](const auto& a, const auto& b) { return a.node < b.node; });
+  return founders;
+}
+
 Status PeerDaemon::start() {
   storage::DurableOptions so;
   if (Status s = storage::DurableStorage::open(opt_.data_dir + "/raft", so, &storage_); !s.ok()) return s;
   // A founding member writes the same bootstrap entries as every other founder.
   if (storage_->last_index() == 0 && storage_->snapshot().empty() && !opt_.join) {
-    std::vector<PeerAddress> all = opt_.peers;
-    all.push_back(opt_.self);
-    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return node_id_of(a) < node_id_of(b); });
-    std::vector<raft::ConfChange> founders;
-    for (const auto& a : all) founders.push_back({raft::ConfChangeType::kAddVoter, node_id_of(a), a.to_string()});
+    std::vector<raft::ConfChange> founders = founding_members();
     auto entries = raft::Node::bootstrap_entries(founders);
     if (Status s = storage_->append(entries); !s.ok()) return s;
     if (Status s = storage_->set_hard_state({1, raft::kNoNode, entries.back().index}, true); !s.ok()) return s;
-    spdlog::info("bootstrapped a group of {} voters", all.size());
+    spdlog::info("bootstrapped a group of {} voters", founders.size());
   }
   if (!storage_->snapshot().empty()) {
     if (Status s = sm_.restore(storage_->snapshot().data); !s.ok()) return Status::error(opt_.data_dir + ": " + s.message());
@@ -191,7 +242,10 @@ Status PeerDaemon::start() {
   }
   // Peers named on the command line are reachable before the log says who the members are;
   // they go to the transport and the local address book, not into the replicated state.
-  for (const auto& p : opt_.peers) members_.learn_address(node_id_of(p), p.to_string());
+  if (identity_.key) {
+    peers_.set_sealer(std::make_unique<crypto::DatagramSealer>(*identity_.key, identity_.epoch, opt_.cluster_id));
+  }
+  for (const auto& f : founding_members()) members_.learn_address(f.node, f.context);
   members_.restored();
 
   raft::Config c;
@@ -345,7 +399,7 @@ std::string PeerDaemon::diagnostic(const msgpack::object* id) {
   p.pack(std::chrono::duration<double>(Clock::now() - started_).count());
   auto channel = [&](const char* name, const net::ChannelCounters& c) {
     p.pack(name);
-    p.pack_map(6);
+    p.pack_map(8);
     p.pack("bytes_in");
     p.pack(c.bytes_in);
     p.pack("bytes_out");
@@ -358,6 +412,10 @@ std::string PeerDaemon::diagnostic(const msgpack::object* id) {
     p.pack(c.dropped_in);
     p.pack("dropped_out");
     p.pack(c.dropped_out);
+    p.pack("auth_failed");
+    p.pack(c.auth_failed);
+    p.pack("replayed");
+    p.pack(c.replayed);
   };
   net::ChannelCounters raft_udp = peers_.counters();
   raft_udp.dropped_in += node_->malformed_dropped();  // well-formed datagrams carrying impossible messages
@@ -377,7 +435,7 @@ std::string PeerDaemon::fl_status(const msgpack::object* id) {
   p.pack("type");
   p.pack("fl_status");
   p.pack("members");
-  p.pack(sm_.kv().members());
+  p.pack(members_.address_map());
   p.pack("rounds");
   rounds.pack(p);
   p.pack("have_models");
@@ -433,7 +491,12 @@ int run_peer(const NodeOptions& options) {
   // The log, models, updates and events are this node's owner's alone: files 0600, dirs 0700.
   ::umask(077);
   init_logging(options.self.to_string(), options.log_level);
-  return PeerDaemon(options).run();
+  Identity identity;
+  if (Status s = establish_identity(options, &identity); !s.ok()) {
+    spdlog::error("{}", s.message());
+    return 1;
+  }
+  return PeerDaemon(options, identity).run();
 }
 
 }  // namespace fednode

@@ -29,7 +29,14 @@ Status PeerTransport::bind(const PeerAddress& self) {
   return {};
 }
 
-Status PeerTransport::add_peer(raft::NodeId id, const PeerAddress& address) {
+Status PeerTransport::add_peer(raft::NodeId id, const PeerAddress& address, const crypto::PublicKey* key) {
+  if (sealer_) {
+    if (!key) return Status::error("peer " + address.to_string() + " has no public key (secure mode needs HOST:PORT=KEY)");
+    if (crypto::node_id_of_key(*key) != id) {
+      return Status::error("peer " + address.to_string() + ": its key does not match its node id");
+    }
+    sealer_->add_peer(id, *key);
+  }
   std::error_code ec;
   udp::resolver resolver(io_);
   auto results = resolver.resolve(udp::v4(), address.host, std::to_string(address.port), ec);
@@ -38,7 +45,10 @@ Status PeerTransport::add_peer(raft::NodeId id, const PeerAddress& address) {
   return {};
 }
 
-void PeerTransport::remove_peer(raft::NodeId id) { peers_.erase(id); }
+void PeerTransport::remove_peer(raft::NodeId id) {
+  peers_.erase(id);
+  if (sealer_) sealer_->remove_peer(id);
+}
 
 void PeerTransport::send(const raft::Message& m) {
   auto it = peers_.find(m.to);
@@ -47,6 +57,13 @@ void PeerTransport::send(const raft::Message& m) {
     return;
   }
   std::string bytes = encode_peer_message(cluster_id_, m);
+  if (sealer_) {
+    if (!sealer_->seal(m.to, bytes, &sealed_).ok()) {
+      ++counters_.dropped_out;
+      return;
+    }
+    bytes.swap(sealed_);
+  }
   if (bytes.size() > max_datagram_) {
     ++counters_.dropped_out;
     spdlog::error("peer channel: {} message of {} bytes to node {:x} exceeds --max-datagram {}; dropped",
@@ -69,7 +86,24 @@ void PeerTransport::receive() {
     if (!ec) {
       counters_.bytes_in += n;
       raft::Message m;
-      Status s = decode_peer_message(std::string_view(buffer_.data(), n), cluster_id_, &m);
+      std::string_view body(buffer_.data(), n);
+      Status s;
+      if (sealer_) {
+        std::uint64_t from = 0;
+        auto verdict = sealer_->open(body, &from, &sealed_);
+        using V = crypto::DatagramSealer::Verdict;
+        if (verdict == V::kOk) {
+          s = decode_peer_message(sealed_, cluster_id_, &m);
+          if (s.ok() && m.from != from) s = Status::error("the message names another sender than the one authenticated");
+        } else {
+          if (verdict == V::kReplayed) ++counters_.replayed;
+          else ++counters_.auth_failed;
+          s = Status::error(verdict == V::kReplayed ? "replayed" : verdict == V::kUnknownSender ? "from a stranger (no key for its sender id)"
+                            : verdict == V::kMalformed ? "not a sealed datagram" : "authentication failed");
+        }
+      } else {
+        s = decode_peer_message(body, cluster_id_, &m);
+      }
       if (!s.ok()) {
         ++counters_.dropped_in;
         warn_dropped(s.message(), sender_);

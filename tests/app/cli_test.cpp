@@ -8,6 +8,10 @@
 namespace fednode {
 namespace {
 
+// Real public keys (fednode keygen), for peers in the secure default form HOST:PORT=KEY.
+const std::string kKeyA = "-0bIvBjKC2L9RKyd12ewO2nR6Ddn2NPrPWmESSVwWig";
+const std::string kKeyB = "2rNEUKV_BNJguri22c9bYVOtQB48MDcypY-qtHeGcic";
+
 NodeOptions parse_ok(const std::vector<std::string>& args) {
   auto command = parse_cli(args);
   if (auto* exit = std::get_if<CliExit>(&command)) {
@@ -45,13 +49,31 @@ class TempFile {
 };
 
 TEST(Cli, SelfAndPeersInTheSeedsForm) {
-  auto o = parse_ok({"10.0.0.1:5000", "10.0.0.2:5000", "host-3:5000"});
+  auto o = parse_ok({"10.0.0.1:5000", "10.0.0.2:5000=" + kKeyA, "host-3:5000=" + kKeyB});
   EXPECT_EQ(o.self.to_string(), "10.0.0.1:5000");
   ASSERT_EQ(o.peers.size(), 2u);
   EXPECT_EQ(o.peers[1].to_string(), "host-3:5000");
+  EXPECT_EQ(o.peer_keys, (std::vector<std::string>{kKeyA, kKeyB}));
+  EXPECT_FALSE(o.insecure);
+  EXPECT_EQ(o.key_file, "fednode-data/10.0.0.1_5000/node.key");
   EXPECT_EQ(o.data_port, 6000);
   EXPECT_EQ(o.data_dir, "fednode-data/10.0.0.1_5000");
   EXPECT_EQ(o.log_level, spdlog::level::info);
+}
+
+TEST(Cli, SecureByDefaultAPeerNeedsItsKey) {
+  expect_usage_error({"10.0.0.1:5000", "10.0.0.2:5000"}, "10.0.0.2:5000 has no public key");
+  expect_usage_error({"10.0.0.1:5000", "10.0.0.2:5000=not-a-key"}, "not a node public key");
+  expect_usage_error({"10.0.0.1:5000", "10.0.0.2:5000="}, "has no public key");
+}
+
+TEST(Cli, InsecureModeTakesAddressesAloneAndIgnoresKeys) {
+  auto o = parse_ok({"10.0.0.1:5000", "10.0.0.2:5000", "10.0.0.3:5000=" + kKeyA, "--insecure"});
+  EXPECT_TRUE(o.insecure);
+  ASSERT_EQ(o.peers.size(), 2u);
+  EXPECT_EQ(o.peer_keys, (std::vector<std::string>{"", ""}));
+  auto k = parse_ok({"10.0.0.1:5000", "--key-file", "/etc/fednode/node.key"});
+  EXPECT_EQ(k.key_file, "/etc/fednode/node.key");
 }
 
 TEST(Cli, SinglePeerClusterIsAllowed) {
@@ -61,7 +83,7 @@ TEST(Cli, SinglePeerClusterIsAllowed) {
 
 TEST(Cli, ExplicitOptions) {
   auto o = parse_ok({"127.0.0.1:5000", "--data-dir", "/tmp/x", "--log-level", "debug",
-                     "--data-port", "7000", "--max-datagram", "1400", "127.0.0.1:5001"});
+                     "--data-port", "7000", "--max-datagram", "1400", "127.0.0.1:5001=" + kKeyA});
   EXPECT_EQ(o.data_dir, "/tmp/x");
   EXPECT_EQ(o.log_level, spdlog::level::debug);
   EXPECT_EQ(o.data_port, 7000);
@@ -86,13 +108,14 @@ TEST(Cli, BadPeerHostIsNamed) {
 TEST(Cli, PortOutOfRangeIsNamed) { expect_usage_error({"127.0.0.1:70000"}, "70000"); }
 TEST(Cli, PeerPortZeroIsNamed) { expect_usage_error({"127.0.0.1:5000", "127.0.0.1:0"}, "127.0.0.1:0"); }
 TEST(Cli, SelfListedTwiceIsAnError) {
-  expect_usage_error({"127.0.0.1:5000", "127.0.0.1:5001", "127.0.0.1:5000"}, "self listed twice");
+  expect_usage_error({"127.0.0.1:5000", "127.0.0.1:5001=" + kKeyA, "127.0.0.1:5000=" + kKeyB}, "self listed twice");
 }
 TEST(Cli, SelfListedTwiceIgnoresHostCase) {
   expect_usage_error({"Node1:5000", "node1:5000"}, "self listed twice");
 }
 TEST(Cli, DuplicatePeerIsAnError) {
-  expect_usage_error({"127.0.0.1:5000", "127.0.0.1:5001", "127.0.0.1:5001"}, "127.0.0.1:5001 is listed twice");
+  expect_usage_error({"127.0.0.1:5000", "127.0.0.1:5001=" + kKeyA, "127.0.0.1:5001=" + kKeyB},
+                     "127.0.0.1:5001 is listed twice");
 }
 TEST(Cli, UnknownFlagIsNamed) { expect_usage_error({"127.0.0.1:5000", "--frobnicate"}, "--frobnicate"); }
 TEST(Cli, BadLogLevelIsNamed) {
@@ -122,7 +145,7 @@ TEST(CliConfig, ReadsTomlWithTheSameOptionNames) {
   TempFile file(
       "# comment\n"
       "self = \"127.0.0.1:5000\"\n"
-      "peers = [\"127.0.0.1:5001\", \"127.0.0.1:5002\"]\n"
+      "peers = [\"127.0.0.1:5001=" + kKeyA + "\", \"127.0.0.1:5002=" + kKeyB + "\"]\n"
       "data-dir = \"/tmp/fednode-a\"\n"
       "log-level = \"warn\"\n"
       "heartbeat-ms = 40\n");
@@ -157,8 +180,8 @@ TEST(CliConfig, ShippedConfigsParse) {
   auto d = parse_ok({"--config", dir + "default.toml"});
   EXPECT_EQ(d.self.port, 5000);
   EXPECT_EQ(d.peers.size(), 2u);
-  auto l = parse_ok({"--config", dir + "local4.toml", "127.0.0.1:5003", "127.0.0.1:5000",
-                     "127.0.0.1:5001", "127.0.0.1:5002"});
+  auto l = parse_ok({"--config", dir + "local4.toml", "127.0.0.1:5003", "127.0.0.1:5000=" + kKeyA,
+                     "127.0.0.1:5001=" + kKeyB, "127.0.0.1:5002=" + kKeyA});
   EXPECT_EQ(l.cluster_id, "fednode-local4");
   EXPECT_EQ(l.peers.size(), 3u);
   auto m = parse_ok({"--config", dir + "machine.toml"});
@@ -200,7 +223,7 @@ namespace fednode {
 namespace {
 
 TEST(CliFederated, TrainingOptionsAndDefaults) {
-  auto o = parse_ok({"127.0.0.1:5000", "127.0.0.1:5001", "--rounds", "5", "--local-epochs", "2", "--dataset",
+  auto o = parse_ok({"127.0.0.1:5000", "127.0.0.1:5001=" + kKeyA, "--rounds", "5", "--local-epochs", "2", "--dataset",
                      "fashion-mnist", "--min-clients", "2", "--fraction", "0.5", "--deadline-s", "30", "--partition",
                      "dirichlet", "--alpha", "0.3", "--rotate-every", "2"});
   EXPECT_EQ(o.fl.rounds, 5u);

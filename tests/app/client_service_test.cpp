@@ -41,6 +41,17 @@ class FakeRaft : public ClientRaft {
   raft::Index last_index() const override { return last; }
   raft::Term term() const override { return current_term; }
   std::string status_page(const std::string& type, const msgpack::object*) override { return "page:" + type; }
+  std::optional<raft::NodeId> member_at(const PeerAddress& address) const override {
+    if (address.to_string() == "10.0.0.7:5007") return 77;
+    return std::nullopt;
+  }
+  Status identify(const PeerAddress& address, const std::string& key, raft::NodeId* id,
+                  std::string* member) const override {
+    if (key.empty()) return Status::error("a new peer needs its public key");
+    *id = 1000 + address.port;
+    *member = address.to_string() + "=" + key;
+    return {};
+  }
 };
 
 struct Answers {
@@ -185,14 +196,30 @@ TEST_F(ClientServiceTest, MembershipChangesNameThePeerByItsAddress) {
   auto add = request(
       [](auto& p) {
         p.pack("action"), p.pack("add"), p.pack("address"), p.pack("10.0.0.5"), p.pack("port"), p.pack(5005);
-        p.pack("learner"), p.pack(true);
+        p.pack("learner"), p.pack(true), p.pack("key"), p.pack("KEY");
       },
-      4);
+      5);
   service_.handle(add.get(), "config", nullptr, answers_.reply());
   ASSERT_EQ(raft_.changes.size(), 1u);
   EXPECT_EQ(raft_.changes[0].type, raft::ConfChangeType::kAddLearner);
-  EXPECT_EQ(raft_.changes[0].node, node_id_of(PeerAddress{"10.0.0.5", 5005}));
-  EXPECT_EQ(raft_.changes[0].context, "10.0.0.5:5005");
+  EXPECT_EQ(raft_.changes[0].node, 6005u) << "the id comes from identify (the key in secure mode)";
+  EXPECT_EQ(raft_.changes[0].context, "10.0.0.5:5005=KEY");
+}
+
+TEST_F(ClientServiceTest, AddingAPeerWithoutItsKeyIsRefusedAndRemovingNamesAMember) {
+  auto add = request([](auto& p) { p.pack("action"), p.pack("add"), p.pack("address"), p.pack("10.0.0.5"), p.pack("port"), p.pack(5005); }, 3);
+  service_.handle(add.get(), "config", nullptr, answers_.reply());
+  ASSERT_EQ(answers_.got.size(), 1u);
+  EXPECT_TRUE(answers_.got.back().second) << "an error answer";
+  EXPECT_TRUE(raft_.changes.empty());
+  auto stranger = request([](auto& p) { p.pack("action"), p.pack("delete"), p.pack("address"), p.pack("10.0.0.8"), p.pack("port"), p.pack(5008); }, 3);
+  service_.handle(stranger.get(), "config", nullptr, answers_.reply());
+  EXPECT_EQ(field(answers_.last(), "success"), "false");
+  auto member = request([](auto& p) { p.pack("action"), p.pack("delete"), p.pack("address"), p.pack("10.0.0.7"), p.pack("port"), p.pack(5007); }, 3);
+  service_.handle(member.get(), "config", nullptr, answers_.reply());
+  ASSERT_EQ(raft_.changes.size(), 1u);
+  EXPECT_EQ(raft_.changes[0].node, 77u);
+  EXPECT_EQ(raft_.changes[0].type, raft::ConfChangeType::kRemove);
 }
 
 TEST_F(ClientServiceTest, StatusPagesComeFromTheDaemon) {

@@ -17,14 +17,16 @@ fail() { echo "FAIL: $*" >&2; for f in "$work"/log*; do echo "== $f"; tail -5 "$
 
 ports=()
 # Peer and data ports of the n founders and of the node added later, all distinct.
-mapfile -t all_ports < <(free_ports $((2 * (n + 1))))
-ports=("${all_ports[@]:0:n+1}")
-dports=("${all_ports[@]:n+1}")
+mapfile -t all_ports < <(free_ports $((2 * (n + 2))))
+ports=("${all_ports[@]:0:n+2}")
+dports=("${all_ports[@]:n+2}")
 addr() { echo "127.0.0.1:${ports[$1]}"; }
+make_keys $((n + 2))  # the founders, the node added later, a stranger
 start() {
   local i=$1 others=()
-  for j in $(seq 0 $((n - 1))); do [[ $j -ne $i ]] && others+=("$(addr "$j")"); done
-  "$bin" "$(addr "$i")" "${others[@]}" --data-dir "$work/d$i" --data-port "${dports[$i]}" --log-level info >>"$work/log$i" 2>&1 &
+  for j in $(seq 0 $((n - 1))); do [[ $j -ne $i ]] && others+=("$(peer_spec "$j")"); done
+  "$bin" "$(addr "$i")" "${others[@]}" --key-file "$(key_file "$i")" --data-dir "$work/d$i" --data-port "${dports[$i]}" \
+    --log-level info >>"$work/log$i" 2>&1 &
   pids[$i]=$!
 }
 ctl() { "$bin" ctl "$@"; }
@@ -103,6 +105,31 @@ for _ in 1 2 3; do printf 'garbage' > "/dev/udp/127.0.0.1/${ports[$new]}"; done
 sleep 0.2
 ctl "$(addr "$new")" diagnostic | grep -q '"dropped_in":[1-9]' || fail "garbage datagrams not counted"
 
+# Strangers with the right cluster id: one with a key of its own (not in the membership) that
+# bootstraps a group with the members' real keys and campaigns, one in --insecure mode. Their
+# datagrams are dropped unread and counted; the group's term and membership do not move.
+diag() { ctl "$(addr "$new")" diagnostic | events_py json "$1"; }
+s=$((n + 1))
+term_before=$(diag persist.currentTerm)
+failed_before=$(diag stats.raft_udp.auth_failed)
+members=(); plain=()
+for i in $(seq 0 $((n - 1))); do members+=("$(peer_spec "$i")"); plain+=("$(addr "$i")"); done
+"$bin" "$(addr "$s")" "${members[@]}" --key-file "$(key_file "$s")" --data-dir "$work/stranger" \
+  --data-port "${dports[$s]}" >>"$work/log-stranger" 2>&1 &
+spid=$!
+sleep 3
+kill -9 "$spid"; wait "$spid" 2>/dev/null || true
+"$bin" "$(addr "$s")" "${plain[@]}" --insecure --data-dir "$work/stranger-plain" --data-port "${dports[$s]}" \
+  >>"$work/log-stranger" 2>&1 &
+spid=$!
+sleep 3
+kill -9 "$spid"; wait "$spid" 2>/dev/null || true
+failed_after=$(diag stats.raft_udp.auth_failed)
+[[ $failed_after -gt $((failed_before + 4)) ]] || fail "strangers' datagrams not counted as auth_failed ($failed_before -> $failed_after)"
+[[ $(diag persist.currentTerm) -eq $term_before ]] || fail "a stranger moved the term from $term_before to $(diag persist.currentTerm)"
+[[ $(ctl "$(addr "$new")" status | grep -c 127.0.0.1) -eq $n ]] || fail "a stranger became a member"
+echo "strangers dropped: $((failed_after - failed_before)) datagrams failed authentication, term unchanged"
+
 # Raw bytes to the client port of node $1; prints the answer. Callers add `|| true`: the server
 # may close before reading everything (that is the point of some requests), and the writer's
 # SIGPIPE must not end the script under pipefail.
@@ -146,12 +173,14 @@ echo "writes continued with a follower down"
 # Add a node while writing (learner, then voter), then remove it.
 j=$n
 others=()
-for i in $(seq 0 $((n - 1))); do others+=("$(addr "$i")"); done
-"$bin" "$(addr "$j")" "${others[@]}" --join --data-dir "$work/d$j" --data-port "${dports[$j]}" >>"$work/log$j" 2>&1 &
+for i in $(seq 0 $((n - 1))); do others+=("$(peer_spec "$i")"); done
+"$bin" "$(addr "$j")" "${others[@]}" --join --key-file "$(key_file "$j")" --data-dir "$work/d$j" \
+  --data-port "${dports[$j]}" >>"$work/log$j" 2>&1 &
 pids[$j]=$!
-out=$(ctl "$(addr "$new")" add-peer "$(addr "$j")" --learner) && [[ "$out" == ok ]] || fail "add learner: $out"
+out=$(ctl "$(addr "$new")" add-peer "$(addr "$j")" --learner 2>&1) && fail "a peer was added without its key: $out"
+out=$(ctl "$(addr "$new")" add-peer "$(addr "$j")" --key "${keys[$j]}" --learner) && [[ "$out" == ok ]] || fail "add learner: $out"
 ctl "$(addr "$new")" set during-add 1 >/dev/null || fail "write during add"
-out=$(ctl "$(addr "$new")" add-peer "$(addr "$j")") && [[ "$out" == ok ]] || fail "promote learner: $out"
+out=$(ctl "$(addr "$new")" add-peer "$(addr "$j")" --key "${keys[$j]}") && [[ "$out" == ok ]] || fail "promote learner: $out"
 for _ in $(seq 50); do
   stale=$(printf '\x82\xa4type\xa3get\xa5stale\xc3' | raw "$j" || true)
   [[ "$stale" == *during-add* && "$stale" == *after-kill* ]] && break

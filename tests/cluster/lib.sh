@@ -40,4 +40,16 @@ fl_pick_dataset() {
   fi
 }
 
+# Node keys for nodes 0..N-1 (secure mode, the default): keys[I] is node I's public key, its key
+# file $work/keys/I/node.key, outside the data dirs (which scenarios wipe). Needs $bin, $work.
+make_keys() {
+  keys=()
+  for i in $(seq 0 $(($1 - 1))); do
+    keys[$i]=$("$bin" keygen --out "$work/keys/$i" 2>/dev/null) || { echo "fednode keygen failed" >&2; exit 1; }
+  done
+}
+# Node I as a peer names it on the command line: HOST:PORT=KEY. Needs addr().
+peer_spec() { echo "$(addr "$1")=${keys[$1]}"; }
+key_file() { echo "$work/keys/$1/node.key"; }
+
 events_py() { /usr/bin/python3 "$root/tests/cluster/events.py" "$@"; }

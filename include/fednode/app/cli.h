@@ -48,6 +48,9 @@ struct FlOptions {
 struct NodeOptions {
   PeerAddress self;
   std::vector<PeerAddress> peers;  // the other voters; never contains self, never duplicates
+  std::vector<std::string> peer_keys;  // their public keys (HOST:PORT=KEY), aligned with peers
+  bool insecure = false;  // no keys: plaintext channels, ids from addresses (local experiments)
+  std::string key_file;   // this node's key; default <data-dir>/node.key
   std::string data_dir;            // default: fednode-data/<host>_<port>
   spdlog::level::level_enum log_level = spdlog::level::info;
   std::string cluster_id = "fednode";

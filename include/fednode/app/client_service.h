@@ -33,6 +33,10 @@ class ClientRaft {
   virtual raft::Index last_index() const = 0;
   virtual raft::Term term() const = 0;
   virtual std::string status_page(const std::string& type, const msgpack::object* id) = 0;  // diagnostic, fl_status
+  // The member listening at `address`, if any; the id and member text of a peer to add.
+  virtual std::optional<raft::NodeId> member_at(const PeerAddress& address) const = 0;
+  virtual Status identify(const PeerAddress& address, const std::string& key, raft::NodeId* id,
+                          std::string* member) const = 0;
 };
 
 class ClientService {

@@ -9,6 +9,8 @@ struct ChannelCounters {
   std::uint64_t messages_in = 0, messages_out = 0;
   std::uint64_t dropped_in = 0;   // malformed, wrong cluster, unknown sender
   std::uint64_t dropped_out = 0;  // oversized or unroutable
+  std::uint64_t auth_failed = 0;  // sealed channels: forged, tampered or from a stranger (also in dropped_in)
+  std::uint64_t replayed = 0;     // sealed channels: seen before (also in dropped_in)
 };
 
 }  // namespace fednode::net

@@ -4,13 +4,20 @@
 // dropped), receives, decodes and hands messages to a callback. Malformed, foreign or truncated
 // datagrams are counted and dropped with a rate-limited warning. Runs on the control loop's
 // io_context; not thread-safe.
+//
+// With a DatagramSealer (secure mode, the default) every datagram is sealed for its receiver
+// and every received one opened before it is parsed: forged, tampered, replayed datagrams and
+// strangers' are dropped unread and counted (auth_failed, replayed); a sealed message whose
+// body names another sender than the one authenticated is dropped too.
 #include <asio.hpp>
 
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
+#include "fednode/crypto/datagram_seal.h"
 #include "fednode/net/channel_counters.h"
 #include "fednode/raft/message.h"
 #include "fednode/util/peer_address.h"
@@ -24,8 +31,11 @@ class PeerTransport {
   PeerTransport(asio::io_context& io, std::string cluster_id, std::size_t max_datagram, Handler handler);
 
   Status bind(const PeerAddress& self);
-  // Resolves and remembers where `id` listens.
-  Status add_peer(raft::NodeId id, const PeerAddress& address);
+  // Secure mode: seals and opens every datagram from now on.
+  void set_sealer(std::unique_ptr<crypto::DatagramSealer> sealer) { sealer_ = std::move(sealer); }
+  bool secure() const { return sealer_ != nullptr; }
+  // Resolves and remembers where `id` listens, and in secure mode its key (required there).
+  Status add_peer(raft::NodeId id, const PeerAddress& address, const crypto::PublicKey* key = nullptr);
   void remove_peer(raft::NodeId id);
   void send(const raft::Message& m);
   void close();
@@ -41,6 +51,8 @@ class PeerTransport {
   std::size_t max_datagram_;
   Handler handler_;
   std::map<raft::NodeId, asio::ip::udp::endpoint> peers_;
+  std::unique_ptr<crypto::DatagramSealer> sealer_;
+  std::string sealed_;
   std::string buffer_;
   asio::ip::udp::endpoint sender_;
   ChannelCounters counters_;
