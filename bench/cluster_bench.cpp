@@ -25,18 +25,37 @@ namespace {
 struct Node {
   PeerAddress address;
   pid_t pid = -1;
+  std::string key;  // public key (secure mode)
 };
 
 std::string fednode_bin;
 std::string work_dir;
 std::vector<Node> nodes;
+bool insecure = false;
+
+// `fednode keygen --out DIR`: the public key it prints.
+std::string make_key(const std::string& dir) {
+  std::string command = fednode_bin + " keygen --out " + dir + " 2>/dev/null";
+  FILE* out = popen(command.c_str(), "r");
+  char line[128] = {0};
+  if (!out || !std::fgets(line, sizeof line, out)) line[0] = 0;
+  if (out) pclose(out);
+  std::string key(line);
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
+  return key;
+}
 
 void start(std::size_t i) {
   std::vector<std::string> args{fednode_bin, nodes[i].address.to_string()};
   for (std::size_t j = 0; j < nodes.size(); ++j) {
-    if (j != i) args.push_back(nodes[j].address.to_string());
+    if (j != i) args.push_back(nodes[j].address.to_string() + (insecure ? "" : "=" + nodes[j].key));
   }
   args.insert(args.end(), {"--data-dir", work_dir + "/d" + std::to_string(i), "--log-level", "warn"});
+  if (insecure) {
+    args.push_back("--insecure");
+  } else {
+    args.insert(args.end(), {"--key-file", work_dir + "/k" + std::to_string(i) + "/node.key"});
+  }
   pid_t pid = fork();
   if (pid == 0) {
     std::vector<char*> argv;
@@ -126,18 +145,29 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", seconds, "Seconds per write load")->capture_default_str();
   app.add_option("--trials", trials, "Failover trials")->capture_default_str();
   app.add_option("--dir", work_dir, "Scratch directory (deleted)")->capture_default_str();
+  app.add_flag("--insecure", insecure, "Run the nodes with --insecure (plaintext, no keys)");
   CLI11_PARSE(app, argc, argv);
   std::filesystem::remove_all(work_dir);
   std::filesystem::create_directories(work_dir);
   int base = 20000 + static_cast<int>(getpid() % 20000);
-  for (int i = 0; i < 3; ++i) nodes.push_back({PeerAddress{"127.0.0.1", static_cast<std::uint16_t>(base + i)}});
+  for (int i = 0; i < 3; ++i) nodes.push_back({PeerAddress{"127.0.0.1", static_cast<std::uint16_t>(base + i)}, -1, ""});
+  if (!insecure) {
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      nodes[i].key = make_key(work_dir + "/k" + std::to_string(i));
+      if (nodes[i].key.empty()) {
+        std::fprintf(stderr, "cluster-bench: fednode keygen failed\n");
+        return 1;
+      }
+    }
+  }
   for (std::size_t i = 0; i < nodes.size(); ++i) start(i);
   int leader = wait_leader(10);
   if (leader < 0) {
     std::fprintf(stderr, "cluster-bench: no leader\n");
     return 1;
   }
-  std::printf("3 fednode nodes on loopback, fdatasync before every acknowledgement, 100-byte values\n");
+  std::printf("3 fednode nodes on loopback (%s), fdatasync before every acknowledgement, 100-byte values\n",
+              insecure ? "--insecure" : "secure: sealed peer datagrams");
   std::printf("%-10s %12s %10s %10s\n", "clients", "writes/s", "p50 ms", "p99 ms");
   const std::string value(100, 'v');
   for (int clients : {1, 16, 64}) {

@@ -75,10 +75,17 @@ stop() {
 }
 trap stop INT TERM EXIT
 
+# Secure mode, as on real machines: a node key per peer (in its run directory), and every peer
+# names the others with their public keys.
+keys=()
+for i in 0 1 2 3; do
+  keys[$i]=$("$bin" keygen --out "$run_dir/node-$((base_port + i))" 2>/dev/null) ||
+    { echo "run.sh: fednode keygen failed" >&2; exit 1; }
+done
 for i in 0 1 2 3; do
   self=${addresses[$i]}
   others=()
-  for j in 0 1 2 3; do [[ $j -ne $i ]] && others+=("${addresses[$j]}"); done
+  for j in 0 1 2 3; do [[ $j -ne $i ]] && others+=("${addresses[$j]}=${keys[$j]}"); done
   port=$((base_port + i))
   "$bin" --config "$root/configs/local4.toml" --data-dir "$run_dir/node-$port" "${flags[@]}" \
     "$self" "${others[@]}" >"$run_dir/node-$port.log" 2>&1 &

@@ -60,11 +60,12 @@ mapfile -t all_ports < <(free_ports $((2 * n)))
 ports=("${all_ports[@]:0:n}")
 dports=("${all_ports[@]:n}")
 addr() { echo "127.0.0.1:${ports[$1]}"; }
+make_keys "$n"
 start() {
   local i=$1 others=()
-  for j in $(seq 0 $((n - 1))); do [[ $j -ne $i ]] && others+=("$(addr "$j")"); done
+  for j in $(seq 0 $((n - 1))); do [[ $j -ne $i ]] && others+=("$(peer_spec "$j")"); done
   # Data ports: free ones too, passed explicitly (peers learn them over the client channel).
-  "$bin" "$(addr "$i")" "${others[@]}" --data-dir "$work/d$i" --data-port "${dports[$i]}" --rounds "$rounds" \
+  "$bin" "$(addr "$i")" "${others[@]}" --key-file "$(key_file "$i")" --data-dir "$work/d$i" --data-port "${dports[$i]}" --rounds "$rounds" \
     --deadline-s 60 "${data[@]}" "${train_limit[@]}" "${extra[@]}" >>"$work/log$i" 2>&1 &
   pids[$i]=$!
 }

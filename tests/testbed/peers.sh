@@ -18,9 +18,20 @@ tbp_addr() { echo "$(tb_ip "$1"):$TBP_PORT"; }
 tbp_host_of() { local a=${1%:*}; echo "${a##*.}"; }  # 198.18.0.K:PORT -> K
 tbp_events() { echo "$TBP_WORK/d$1/events.jsonl"; }
 
+# Every host's node key, made once under $TBP_WORK/keys (outside the data dirs): TBP_KEYS[K].
+declare -A TBP_KEYS=()
+tbp_keys() {
+  local k
+  for k in $(seq 1 "$TBP_N"); do
+    [[ -n "${TBP_KEYS[$k]:-}" ]] && continue
+    TBP_KEYS[$k]=$("$TBP_BIN" keygen --out "$TBP_WORK/keys/$k" 2>/dev/null) || { echo "testbed: keygen failed" >&2; return 1; }
+  done
+}
+
 tbp_start() {
   local k=$1 j peers=() pre=() own=()
-  for j in $(seq 1 "$TBP_N"); do [[ $j -ne $k ]] && peers+=("$(tbp_addr "$j")"); done
+  tbp_keys || return 1
+  for j in $(seq 1 "$TBP_N"); do [[ $j -ne $k ]] && peers+=("$(tbp_addr "$j")=${TBP_KEYS[$j]}"); done
   if [[ -n "${TBP_SKEW[$k]:-}" ]]; then
     [[ -f $TBP_FAKETIME_LIB ]] || { echo "testbed: libfaketime is missing (apt-get install faketime)" >&2; return 1; }
     # Only the wall clock moves: fednode measures every duration on the monotonic clock.
@@ -28,7 +39,8 @@ tbp_start() {
   fi
   # shellcheck disable=SC2206
   [[ -n "${TBP_HOST_FLAGS[$k]:-}" ]] && own=(${TBP_HOST_FLAGS[$k]})
-  tb_spawn "$k" "$TBP_WORK/log$k" "${pre[@]}" "$TBP_BIN" "$(tbp_addr "$k")" "${peers[@]}" --data-dir "$TBP_WORK/d$k" \
+  tb_spawn "$k" "$TBP_WORK/log$k" "${pre[@]}" "$TBP_BIN" "$(tbp_addr "$k")" "${peers[@]}" \
+    --key-file "$TBP_WORK/keys/$k/node.key" --data-dir "$TBP_WORK/d$k" \
     "${TBP_FLAGS[@]}" "${own[@]}"
 }
 
