@@ -3,6 +3,7 @@
 #include "fednode/util/msgpack_limits.h"
 
 #include <array>
+#include <optional>
 
 #include <msgpack.hpp>
 #include <spdlog/spdlog.h>
@@ -55,12 +56,39 @@ std::string bin_field(const msgpack::object& map, const char* key) {
 class DataSession : public std::enable_shared_from_this<DataSession> {
  public:
   DataSession(tcp::socket s, BlobStore& store, std::size_t max_frame, std::chrono::milliseconds idle,
-              std::shared_ptr<ChannelCounters> counters, std::shared_ptr<DataPlaneServer::UpdateHandler> handler)
+              std::shared_ptr<ChannelCounters> counters, std::shared_ptr<DataPlaneServer::UpdateHandler> handler,
+              std::shared_ptr<const DataPlaneKeys> keys)
       : socket_(std::move(s)), timer_(socket_.get_executor()), store_(store), max_frame_(max_frame), idle_(idle),
-        counters_(std::move(counters)), handler_(std::move(handler)) {}
-  void start() { read_header(); }
+        counters_(std::move(counters)), handler_(std::move(handler)), keys_(std::move(keys)) {}
+  void start() { keys_ ? read_handshake() : read_header(); }
 
  private:
+  // Secure mode: the initiator's handshake request, then our answer; strangers are closed.
+  void read_handshake() {
+    arm_timer();
+    auto self = shared_from_this();
+    handshake_.resize(crypto::kHandshakeRequestBytes);
+    asio::async_read(socket_, asio::buffer(handshake_), [this, self](const std::error_code& ec, std::size_t n) {
+      if (ec) return close_quietly();
+      counters_->bytes_in += n;
+      std::string response;
+      session_.emplace();
+      Status s = crypto::handshake_respond(keys_->self, keys_->prologue, handshake_, [this](const crypto::PublicKey& k) {
+        return keys_->admit(k, &peer_node_);
+      }, &response, &*session_);
+      if (!s.ok()) {
+        ++counters_->auth_failed;
+        session_.reset();
+        return close("handshake: " + s.message());
+      }
+      auto out = std::make_shared<std::string>(std::move(response));
+      counters_->bytes_out += out->size();
+      asio::async_write(socket_, asio::buffer(*out), [this, self, out](const std::error_code& e, std::size_t) {
+        if (e) return close_quietly();
+        read_header();
+      });
+    });
+  }
   void arm_timer() {
     timer_.expires_after(idle_);
     auto self = shared_from_this();
@@ -97,6 +125,14 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
     });
   }
   void handle() {
+    if (session_) {
+      std::string plain;
+      if (Status s = session_->receive.open(body_, &plain); !s.ok()) {
+        ++counters_->auth_failed;
+        return close(s.message());
+      }
+      body_.swap(plain);
+    }
     msgpack::object_handle h;
     try {
       std::size_t off = 0;
@@ -121,6 +157,9 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
     UpdateNotice notice;
     if (op == "update" && !parse_notice(req, &notice)) {
       return close("update frame needs unsigned round, term, attempt, node, samples and numeric train_loss");
+    }
+    if (op == "update" && session_ && notice.node != peer_node_) {
+      return reply(answer(false, "an update must come from the node it names (sent by another node's key)", false));
     }
     std::string stored;
     if (Status s = store_.put_bytes(data, &stored); !s.ok()) return reply(answer(false, s.message(), false));
@@ -148,7 +187,7 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
            u64("samples", &n->samples) && f64("train_loss", &n->train_loss) && f64("train_seconds", &n->train_seconds);
   }
   void reply(std::string payload) {
-    auto out = std::make_shared<std::string>(frame(payload));
+    auto out = std::make_shared<std::string>(session_ ? session_->send.seal(payload) : frame(payload));
     counters_->bytes_out += out->size();
     ++counters_->messages_out;
     auto self = shared_from_this();
@@ -177,6 +216,10 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
   std::chrono::milliseconds idle_;
   std::shared_ptr<ChannelCounters> counters_;
   std::shared_ptr<DataPlaneServer::UpdateHandler> handler_;
+  std::shared_ptr<const DataPlaneKeys> keys_;
+  std::string handshake_;
+  std::optional<crypto::SecureSession> session_;
+  std::uint64_t peer_node_ = 0;
   unsigned char header_[4] = {};
   std::array<char, 64 * 1024> chunk_{};
   std::string body_;
@@ -184,7 +227,7 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
 
 Status call(const PeerAddress& server, const std::string& request, msgpack::object_handle* out,
             std::chrono::milliseconds timeout, std::size_t max_frame, TransferStats* stats,
-            const std::function<bool()>& abandon = {}) {
+            const std::function<bool()>& abandon = {}, const SecureCall* secure = nullptr) {
   asio::io_context io;
   tcp::socket socket(io);
   tcp::resolver resolver(io);
@@ -195,7 +238,16 @@ Status call(const PeerAddress& server, const std::string& request, msgpack::obje
   std::error_code result = asio::error::would_block;
   unsigned char header[4];
   std::string body;
-  std::string framed = frame(request);
+  // Secure mode: the handshake first, then the request as a sealed frame.
+  std::optional<crypto::HandshakeInitiator> initiator;
+  std::optional<crypto::SecureSession> session;
+  std::string hello, answer_to_hello(crypto::kHandshakeResponseBytes, '\0');
+  if (secure) {
+    initiator.emplace(secure->self, secure->server, secure->prologue);
+    hello = initiator->request();
+  }
+  std::string framed = secure ? "" : frame(request);
+  bool handshake_failed = false;
   // The answer's body grows as its bytes arrive, as on the server: a header alone claims nothing.
   std::array<char, 64 * 1024> chunk;
   std::function<void(std::size_t)> read_body = [&](std::size_t remaining) {
@@ -207,8 +259,7 @@ Status call(const PeerAddress& server, const std::string& request, msgpack::obje
                        read_body(remaining - got);
                      });
   };
-  asio::async_connect(socket, results, [&](const std::error_code& e, const tcp::endpoint&) {
-    if (e) return void(result = e);
+  auto exchange = [&]() {
     asio::async_write(socket, asio::buffer(framed), [&](const std::error_code& e2, std::size_t) {
       if (e2) return void(result = e2);
       asio::async_read(socket, asio::buffer(header), [&](const std::error_code& e3, std::size_t) {
@@ -216,6 +267,23 @@ Status call(const PeerAddress& server, const std::string& request, msgpack::obje
         std::uint32_t n = frame_length(header);
         if (n > max_frame) return void(result = asio::error::message_size);
         read_body(n);
+      });
+    });
+  };
+  asio::async_connect(socket, results, [&](const std::error_code& e, const tcp::endpoint&) {
+    if (e) return void(result = e);
+    if (!secure) return exchange();
+    asio::async_write(socket, asio::buffer(hello), [&](const std::error_code& e1, std::size_t) {
+      if (e1) return void(result = e1);
+      asio::async_read(socket, asio::buffer(answer_to_hello), [&](const std::error_code& e2, std::size_t) {
+        if (e2) return void(result = e2);
+        session.emplace();
+        if (!initiator->finish(answer_to_hello, &*session).ok()) {
+          handshake_failed = true;
+          return void(result = asio::error::access_denied);
+        }
+        framed = session->send.seal(request);
+        exchange();
       });
     });
   });
@@ -231,7 +299,8 @@ Status call(const PeerAddress& server, const std::string& request, msgpack::obje
     }
   }
   if (stats) {
-    stats->bytes_out += framed.size();
+    stats->bytes_out += framed.size() + hello.size();
+    if (session) stats->bytes_in += answer_to_hello.size();
     ++stats->messages_out;
     if (!result) {
       stats->bytes_in += 4 + body.size();
@@ -240,7 +309,18 @@ Status call(const PeerAddress& server, const std::string& request, msgpack::obje
   }
   if (result == asio::error::would_block) return Status::error("data plane " + server.to_string() + ": timed out");
   if (result == asio::error::operation_aborted) return Status::error("data plane " + server.to_string() + ": abandoned");
-  if (result) return Status::error("data plane " + server.to_string() + ": " + result.message());
+  if (handshake_failed) {
+    return Status::error("data plane " + server.to_string() + ": the server failed the handshake (not the key expected)");
+  }
+  if (result) {
+    return Status::error("data plane " + server.to_string() + ": " + result.message() +
+                         (secure && !session ? " (during the handshake: is this node a member?)" : ""));
+  }
+  if (session) {
+    std::string plain;
+    if (Status s = session->receive.open(body, &plain); !s.ok()) return Status::error("data plane " + server.to_string() + ": " + s.message());
+    body.swap(plain);
+  }
   try {
     *out = bounded_unpack_one(body.data(), body.size());
   } catch (const std::exception& e) {
@@ -304,7 +384,9 @@ std::uint16_t DataPlaneServer::port() const {
 void DataPlaneServer::accept() {
   acceptor_.async_accept([this](const std::error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted) return;
-    if (!ec) std::make_shared<DataSession>(std::move(socket), store_, max_frame_, idle_timeout_, counters_, handler_)->start();
+    if (!ec) {
+      std::make_shared<DataSession>(std::move(socket), store_, max_frame_, idle_timeout_, counters_, handler_, keys_)->start();
+    }
     if (acceptor_.is_open()) accept();
   });
 }
@@ -315,24 +397,26 @@ void DataPlaneServer::close() {
 }
 
 Status fetch_blob(const PeerAddress& server, const std::string& id, std::string* data, std::chrono::milliseconds timeout,
-                  std::size_t max_frame, TransferStats* stats) {
+                  std::size_t max_frame, TransferStats* stats, const SecureCall* secure) {
   msgpack::object_handle h;
-  if (Status s = call(server, request("fetch", id, nullptr), &h, timeout, max_frame, stats); !s.ok()) return s;
+  if (Status s = call(server, request("fetch", id, nullptr), &h, timeout, max_frame, stats, {}, secure); !s.ok()) return s;
   *data = bin_field(h.get(), "data");
   if (sha256_hex(*data) != id) return Status::error("data plane " + server.to_string() + ": blob does not hash to " + id);
   return {};
 }
 
 Status push_blob(const PeerAddress& server, const std::string& id, const std::string& data,
-                 std::chrono::milliseconds timeout, TransferStats* stats) {
+                 std::chrono::milliseconds timeout, TransferStats* stats, const SecureCall* secure) {
   msgpack::object_handle h;
-  return call(server, request("push", id, &data), &h, timeout, kDefaultMaxFrame, stats);
+  return call(server, request("push", id, &data), &h, timeout, kDefaultMaxFrame, stats, {}, secure);
 }
 
 Status upload_update(const PeerAddress& server, const UpdateNotice& notice, const std::string& data,
-                     std::chrono::milliseconds timeout, TransferStats* stats, const std::function<bool()>& abandon) {
+                     std::chrono::milliseconds timeout, TransferStats* stats, const std::function<bool()>& abandon,
+                     const SecureCall* secure) {
   msgpack::object_handle h;
-  return call(server, request("update", notice.id, &data, &notice), &h, timeout, kDefaultMaxFrame, stats, abandon);
+  return call(server, request("update", notice.id, &data, &notice), &h, timeout, kDefaultMaxFrame, stats, abandon,
+              secure);
 }
 
 }  // namespace fednode::net

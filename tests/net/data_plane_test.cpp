@@ -296,5 +296,88 @@ TEST(DataPlaneClient, AnnouncedAnswerClaimsNoMemoryUpFront) {
   EXPECT_LT(grown_mib, 64) << "4 announced answers of 256 MiB made the client grow by " << grown_mib << " MiB";
 }
 
+// Secure mode: members only, both ends proven by their keys, updates only under one's own id.
+class SecureDataPlaneTest : public DataPlaneTest {
+ protected:
+  void SetUp() override {
+    member_ = key("member");
+    server_key_ = key("server");
+    stranger_ = key("stranger");
+    auto keys = std::make_shared<DataPlaneKeys>();
+    keys->self = server_key_;
+    keys->prologue = "test/data";
+    keys->admit = [m = member_.public_key](const crypto::PublicKey& k, std::uint64_t* node) {
+      if (!(k == m)) return Status::error("not a member");
+      *node = crypto::node_id_of_key(k);
+      return Status();
+    };
+    server_.set_keys(keys);
+    server_.set_update_handler([this](const UpdateNotice& n) {
+      accepted_.push_back(n.node);
+      return std::string();
+    });
+    DataPlaneTest::SetUp();
+  }
+  crypto::NodeKey key(const std::string& name) {
+    crypto::PublicKey pub;
+    EXPECT_TRUE(crypto::generate_key_file(dir_.sub(name + ".key"), &pub).ok());
+    crypto::NodeKey k;
+    EXPECT_TRUE(crypto::load_key_file(dir_.sub(name + ".key"), &k).ok());
+    return k;
+  }
+  SecureCall as(const crypto::NodeKey& who, const crypto::PublicKey& server) { return SecureCall{who, server, "test/data"}; }
+
+  crypto::NodeKey member_, server_key_, stranger_;
+  std::vector<std::uint64_t> accepted_;
+};
+
+TEST_F(SecureDataPlaneTest, AMemberPushesAndFetchesOverASealedStream) {
+  std::string blob(50000, 'w'), back;
+  std::string id = fl::sha256_hex(blob);
+  SecureCall call = as(member_, server_key_.public_key);
+  ASSERT_TRUE(push_blob(address_, id, blob, 2s, nullptr, &call).ok());
+  ASSERT_TRUE(fetch_blob(address_, id, &back, 2s, kDefaultMaxFrame, nullptr, &call).ok());
+  EXPECT_EQ(back, blob);
+}
+
+TEST_F(SecureDataPlaneTest, StrangersPlaintextClientsAndAWrongServerKeyGetNothing) {
+  std::string blob = "model bytes", back;
+  std::string id = fl::sha256_hex(blob);
+  SecureCall stranger = as(stranger_, server_key_.public_key);
+  Status s = push_blob(address_, id, blob, 2s, nullptr, &stranger);
+  EXPECT_FALSE(s.ok());
+  EXPECT_FALSE(store_.has(id));
+  EXPECT_FALSE(push_blob(address_, id, blob, 2s).ok()) << "a plaintext push was taken";
+  EXPECT_FALSE(store_.has(id));
+  SecureCall member = as(member_, server_key_.public_key);
+  ASSERT_TRUE(push_blob(address_, id, blob, 2s, nullptr, &member).ok());
+  EXPECT_FALSE(fetch_blob(address_, id, &back, 2s, kDefaultMaxFrame, nullptr, &stranger).ok());
+  EXPECT_FALSE(fetch_blob(address_, id, &back, 2s).ok()) << "a plaintext fetch was served";
+  // A client expecting another server key (a man in the middle) fails the handshake.
+  SecureCall wrong_server = as(member_, stranger_.public_key);
+  Status w = fetch_blob(address_, id, &back, 2s, kDefaultMaxFrame, nullptr, &wrong_server);
+  EXPECT_FALSE(w.ok());
+  EXPECT_GE(server_.counters().auth_failed, 3u);
+}
+
+TEST_F(SecureDataPlaneTest, AnUpdateIsAcceptedOnlyUnderTheSendersOwnId) {
+  std::string blob = "update bytes";
+  UpdateNotice n;
+  n.id = fl::sha256_hex(blob);
+  n.round = 1;
+  n.term = 1;
+  n.attempt = 1;
+  n.samples = 10;
+  n.node = 12345;  // not the member's id
+  SecureCall member = as(member_, server_key_.public_key);
+  Status s = upload_update(address_, n, blob, 2s, nullptr, {}, &member);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("the node it names"), std::string::npos) << s.message();
+  n.node = crypto::node_id_of_key(member_.public_key);
+  ASSERT_TRUE(upload_update(address_, n, blob, 2s, nullptr, {}, &member).ok());
+  ASSERT_EQ(accepted_.size(), 1u);
+  EXPECT_EQ(accepted_[0], n.node);
+}
+
 }  // namespace
 }  // namespace fednode::net

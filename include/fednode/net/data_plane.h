@@ -9,6 +9,11 @@
 //                              -> stored like push, then handed to the update handler, whose
 //                                 answer ("" = accepted, else the reason) is returned
 // Blobs live in a BlobStore (the FL engine's model store). Server runs on the control loop's io_context.
+//
+// Secure mode (DataPlaneKeys on the server, SecureCall on the client): a connection starts with
+// the handshake of crypto/handshake.h, in which both ends prove their node keys; the server admits
+// members only; every frame after it is sealed (its length counts the ciphertext). An update is
+// accepted only under the node id of the key that sent it.
 #include <asio.hpp>
 
 #include <chrono>
@@ -16,6 +21,7 @@
 #include <memory>
 #include <string>
 
+#include "fednode/crypto/handshake.h"
 #include "fednode/net/blob_store.h"
 #include "fednode/net/channel_counters.h"
 #include "fednode/util/peer_address.h"
@@ -30,6 +36,20 @@ struct UpdateNotice {
   std::string id;
   std::uint64_t round = 0, term = 0, attempt = 0, node = 0, samples = 0;
   double train_loss = 0, train_seconds = 0;
+};
+
+struct DataPlaneKeys {
+  crypto::NodeKey self;
+  std::string prologue;  // names the cluster and the channel; both ends use the same
+  // Who may connect: a member's key gives its node id, anything else an error.
+  std::function<Status(const crypto::PublicKey& key, std::uint64_t* node)> admit;
+};
+
+// A client's side of a secure call: its key, the key the server must hold, the prologue.
+struct SecureCall {
+  crypto::NodeKey self;
+  crypto::PublicKey server;
+  std::string prologue;
 };
 
 // Bytes a blocking client call moved, for the caller's channel counters.
@@ -48,6 +68,8 @@ class DataPlaneServer {
   std::uint16_t port() const;
   // Without a handler, updates are refused ("this node is not aggregating").
   void set_update_handler(UpdateHandler handler) { *handler_ = std::move(handler); }
+  // Secure mode for every connection accepted from now on.
+  void set_keys(std::shared_ptr<const DataPlaneKeys> keys) { keys_ = std::move(keys); }
 
  private:
   void accept();
@@ -57,17 +79,19 @@ class DataPlaneServer {
   std::chrono::milliseconds idle_timeout_;
   std::shared_ptr<ChannelCounters> counters_ = std::make_shared<ChannelCounters>();
   std::shared_ptr<UpdateHandler> handler_ = std::make_shared<UpdateHandler>();
+  std::shared_ptr<const DataPlaneKeys> keys_;
 };
 
 // Blocking client (worker threads and tests).
+// `secure`: null for a plaintext (--insecure) peer.
 Status fetch_blob(const PeerAddress& server, const std::string& id, std::string* data,
                   std::chrono::milliseconds timeout, std::size_t max_frame = kDefaultMaxFrame,
-                  TransferStats* stats = nullptr);
+                  TransferStats* stats = nullptr, const SecureCall* secure = nullptr);
 Status push_blob(const PeerAddress& server, const std::string& id, const std::string& data,
-                 std::chrono::milliseconds timeout, TransferStats* stats = nullptr);
+                 std::chrono::milliseconds timeout, TransferStats* stats = nullptr, const SecureCall* secure = nullptr);
 // `abandon`, polled every 100 ms, ends the upload early ("abandoned") once it returns true.
 Status upload_update(const PeerAddress& server, const UpdateNotice& notice, const std::string& data,
                      std::chrono::milliseconds timeout, TransferStats* stats = nullptr,
-                     const std::function<bool()>& abandon = {});
+                     const std::function<bool()>& abandon = {}, const SecureCall* secure = nullptr);
 
 }  // namespace fednode::net
