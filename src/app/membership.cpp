@@ -78,6 +78,13 @@ std::vector<std::string> Membership::member_addresses() const {
   return out;
 }
 
+std::string Membership::key_of(raft::NodeId id) const {
+  auto it = kv_.members().find(id);
+  if (it == kv_.members().end()) return "";
+  auto eq = it->second.find('=');
+  return eq == std::string::npos ? "" : it->second.substr(eq + 1);
+}
+
 std::map<raft::NodeId, std::string> Membership::address_map() const {
   std::map<raft::NodeId, std::string> out;
   for (const auto& [id, member] : kv_.members()) out[id] = address_part(member);

@@ -34,10 +34,11 @@ PushOutcome push_to_peers(const PushPlan& plan, std::shared_ptr<LateTransferCoun
   auto state = std::make_shared<PushState>();
   for (const auto& peer : plan.peers) {
     std::thread([state, late, peer, plan_id = plan.id, bytes = plan.bytes, timeout = plan.timeout,
-                 resolve = plan.resolve, forget = plan.forget] {
+                 resolve = plan.resolve, forget = plan.forget, secure = plan.secure] {
       net::TransferStats st;
       auto addr = resolve(peer);
-      Status s = addr ? net::push_blob(*addr, plan_id, *bytes, timeout, &st)
+      auto call = secure.find(peer);
+      Status s = addr ? net::push_blob(*addr, plan_id, *bytes, timeout, &st, call == secure.end() ? nullptr : &call->second)
                       : Status::error(peer + ": data port unknown (peer unreachable)");
       if (!s.ok() && addr) forget(peer);  // it may have come back on another port
       std::lock_guard lock(state->mu);

@@ -108,6 +108,8 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   }
   void flush() override { process_ready(); }
   std::string address_of(raft::NodeId id) const override { return members_.address_of(id); }
+  std::string key_of(raft::NodeId id) const override { return members_.key_of(id); }
+  std::optional<crypto::NodeKey> node_key() const override { return identity_.key; }
   bool transfer_leadership(raft::NodeId to) override {
     if (node_->transfer_leadership(to) != raft::RequestStatus::kOk) return false;
     schedule_ready();

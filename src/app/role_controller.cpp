@@ -74,6 +74,19 @@ Status RoleController::start() {
   if (Status s = store_.init(); !s.ok()) return s;
   if (Status s = server_.listen(PeerAddress{opt_.self.host, opt_.data_port}); !s.ok()) return s;
   server_.set_update_handler([this](const net::UpdateNotice& n) { return on_update(n); });
+  // Secure mode: the data plane admits members only, each by the key the membership gives it.
+  if (auto key = host_.node_key()) {
+    auto keys = std::make_shared<net::DataPlaneKeys>();
+    keys->self = *key;
+    keys->prologue = data_prologue();
+    keys->admit = [this](const crypto::PublicKey& k, std::uint64_t* node) {
+      fl::NodeId id = crypto::node_id_of_key(k);
+      if (host_.key_of(id) != k.text()) return Status::error("key " + k.text() + " is not a member's");
+      *node = id;
+      return Status();
+    };
+    server_.set_keys(std::move(keys));
+  }
   fl::set_torch_threads(opt_.fl.torch_threads);
   schedule_poll();
   return {};
@@ -188,14 +201,26 @@ void RoleController::carry_out() {
   carrying_out_ = false;
 }
 
+// Where each peer is, and in secure mode the sealed call its data plane expects (its key from
+// the replicated membership); a peer with no address, or no key in secure mode, is left out.
 std::vector<PeerRef> RoleController::peers(const std::vector<fl::NodeId>& ids) const {
   std::vector<PeerRef> out;
+  auto self_key = host_.node_key();
   for (auto id : ids) {
-    std::string a = host_.address_of(id);
-    if (!a.empty()) out.emplace_back(id, a);
+    PeerRef ref{id, host_.address_of(id), std::nullopt};
+    if (ref.address.empty()) continue;
+    if (self_key) {
+      std::string why;
+      auto key = crypto::PublicKey::parse(host_.key_of(id), &why);
+      if (!key) continue;
+      ref.secure = net::SecureCall{*self_key, *key, data_prologue()};
+    }
+    out.push_back(std::move(ref));
   }
   return out;
 }
+
+std::string RoleController::data_prologue() const { return "fednode data plane 1 " + opt_.cluster_id; }
 
 void RoleController::run(const fl::Job& job) {
   fl::ModelStore store = store_;
@@ -217,7 +242,8 @@ void RoleController::run(const fl::Job& job) {
     case fl::JobKind::kUpload: {
       auto gen = train_generation_;
       std::uint64_t generation = *gen;
-      std::string aggregator = job.peers.empty() ? "" : host_.address_of(job.peers[0]);
+      auto to = peers(job.peers);
+      PeerRef aggregator = to.empty() ? PeerRef{} : to.front();
       auto it = updates_.find(job.upload.id);
       std::shared_ptr<const std::string> bytes = it == updates_.end() ? nullptr : it->second;
       return submit(*transfer_, job, [=] {
@@ -229,9 +255,7 @@ void RoleController::run(const fl::Job& job) {
       return submit(*compute_, job, [=] { return aggregate_updates(job, dir, store, *data); });
     }
     case fl::JobKind::kPush: {
-      std::vector<std::string> voters;
-      for (const auto& [id, address] : peers(job.peers)) voters.push_back(address);
-      return submit(*push_, job, [=, late = late_] { return push_model(job, voters, store, late); });
+      return submit(*push_, job, [=, voters = peers(job.peers), late = late_] { return push_model(job, voters, store, late); });
     }
   }
 }

@@ -49,17 +49,18 @@ JobOutcome fetch_model(const fl::Job& job, const std::vector<PeerRef>& sources, 
   JobOutcome out;
   out.result.id = job.id;
   Status s = Status::error("model " + job.model_id.substr(0, 12) + " found on no peer");
-  for (const auto& [id, peer] : sources) {
-    auto addr = PeerDirectory::shared().data_address(peer);
+  for (const auto& peer : sources) {
+    auto addr = PeerDirectory::shared().data_address(peer.address);
     if (!addr) continue;
     std::string bytes, stored;
-    s = net::fetch_blob(*addr, job.model_id, &bytes, kTransferTimeout, net::kDefaultMaxFrame, &out.traffic);
+    s = net::fetch_blob(*addr, job.model_id, &bytes, kTransferTimeout, net::kDefaultMaxFrame, &out.traffic,
+                        peer.secure ? &*peer.secure : nullptr);
     if (s.ok()) s = store.put_bytes(bytes, &stored);
     if (s.ok()) {
-      out.result.from = id;
+      out.result.from = peer.id;
       return out;
     }
-    PeerDirectory::shared().forget(peer);
+    PeerDirectory::shared().forget(peer.address);
   }
   JobOutcome f = failed(job, s);
   f.traffic = out.traffic;
@@ -108,11 +109,13 @@ JobOutcome train_update(const fl::Job& job, fl::NodeId self, const std::string& 
   return out;
 }
 
-JobOutcome upload_update(const fl::Job& job, const std::string& aggregator, std::shared_ptr<const std::string> update,
+JobOutcome upload_update(const fl::Job& job, const PeerRef& to, std::shared_ptr<const std::string> update,
                          std::function<bool()> abandon) {
   JobOutcome out;
   out.result.id = job.id;
+  const std::string& aggregator = to.address;
   if (!update) return failed(job, Status::error("the update to upload is gone"));
+  if (aggregator.empty()) return failed(job, Status::error("the aggregator's address is unknown"));
   auto addr = PeerDirectory::shared().data_address(aggregator);
   if (!addr) return failed(job, Status::error("aggregator " + aggregator + " unreachable"));
   net::UpdateNotice n;
@@ -126,7 +129,8 @@ JobOutcome upload_update(const fl::Job& job, const std::string& aggregator, std:
   n.train_seconds = job.upload.train_seconds;
   // A newer attempt of this node's training makes this upload useless: it is dropped at once
   // rather than hold the next upload behind a deposed aggregator's timeout.
-  Status s = net::upload_update(*addr, n, *update, kTransferTimeout, &out.traffic, std::move(abandon));
+  Status s = net::upload_update(*addr, n, *update, kTransferTimeout, &out.traffic, std::move(abandon),
+                                to.secure ? &*to.secure : nullptr);
   if (!s.ok()) {
     JobOutcome f = failed(job, Status::error("upload to " + aggregator + ": " + s.message()));
     f.traffic = out.traffic;
@@ -185,12 +189,15 @@ JobOutcome aggregate_updates(const fl::Job& job, const std::string& dataset_dir,
   return out;
 }
 
-JobOutcome push_model(const fl::Job& job, const std::vector<std::string>& voters, fl::ModelStore store,
+JobOutcome push_model(const fl::Job& job, const std::vector<PeerRef>& voters, fl::ModelStore store,
                       std::shared_ptr<LateTransferCounters> late) {
   auto bytes = std::make_shared<std::string>();
   if (Status s = store.get_bytes(job.model_id, bytes.get()); !s.ok()) return failed(job, s);
   PushPlan plan;
-  plan.peers = voters;
+  for (const auto& v : voters) {
+    plan.peers.push_back(v.address);
+    if (v.secure) plan.secure.emplace(v.address, *v.secure);
+  }
   plan.id = job.model_id;
   plan.bytes = bytes;
   plan.enough = job.enough;

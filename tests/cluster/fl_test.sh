@@ -118,6 +118,9 @@ case "$scenario" in
     [[ "$trained" -ge $((rounds * (n - 1))) ]] || fail "only $trained local trainings for $rounds rounds of $((n - 1)) trainers"
     data_bytes=$(ctl "$(addr 0)" diagnostic | events_py json stats.data_tcp.bytes_in)
     [[ "$data_bytes" -gt 200000 ]] || fail "data plane counters show $data_bytes bytes in on node 0"
+    # Secure mode: the latest model is not served to a plaintext stranger.
+    latest=$(round_ids 0 | awk -v r="$rounds" '$1==r {print $2}')
+    [[ "$(plaintext_fetch "${dports[1]}" "$latest")" == refused ]] || fail "a plaintext stranger fetched model $latest"
     echo "ok: $rounds rounds, same model ids on $n nodes, accuracy $acc1 -> $accn, one election, $(($(date +%s) - t0)) s"
     ;;
   kill)

@@ -52,4 +52,27 @@ make_keys() {
 peer_spec() { echo "$(addr "$1")=${keys[$1]}"; }
 key_file() { echo "$work/keys/$1/node.key"; }
 
+# A plaintext data-plane fetch of blob ID from 127.0.0.1:PORT, as a stranger would send it:
+# prints "served" if the blob came back, "refused" otherwise.
+plaintext_fetch() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import socket, sys
+port, blob = int(sys.argv[1]), sys.argv[2].encode()
+def s(x): return bytes([0xa0 | len(x)]) + x
+body = b"\x83" + s(b"op") + s(b"fetch") + s(b"id") + b"\xd9\x40" + blob + s(b"pad") + s(b"x" * 20)
+sock = socket.create_connection(("127.0.0.1", port), timeout=3)
+sock.sendall(len(body).to_bytes(4, "big") + body)
+got = b""
+try:
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk: break
+        got += chunk
+        if b"\xa2ok" in got and len(got) > 200: break
+except OSError:
+    pass
+print("served" if b"\xa2ok\xc3" in got else "refused")
+PY
+}
+
 events_py() { /usr/bin/python3 "$root/tests/cluster/events.py" "$@"; }

@@ -34,6 +34,7 @@ class Membership {
   std::optional<PeerAddress> address(raft::NodeId id) const;
   std::vector<raft::NodeId> member_ids() const;                     // voters and learners
   std::vector<std::string> member_addresses() const;
+  std::string key_of(raft::NodeId id) const;  // from the replicated member text; "" if none
   std::map<raft::NodeId, std::string> address_map() const;  // members' HOST:PORT, without keys
   std::optional<raft::NodeId> member_at(const PeerAddress& address) const;
   // The id and member text of a peer to be added: from its key in secure mode (required there).

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +44,7 @@ struct PushPlan {
   std::chrono::milliseconds timeout{10000};
   std::function<std::optional<PeerAddress>(const std::string& peer)> resolve;  // data-plane address
   std::function<void(const std::string& peer)> forget;                         // after a failure
+  std::map<std::string, net::SecureCall> secure;  // secure mode: each peer's call (absent: plaintext)
 };
 
 PushOutcome push_to_peers(const PushPlan& plan, std::shared_ptr<LateTransferCounters> late);

@@ -54,6 +54,7 @@ class RoleController {
   std::string on_update(const net::UpdateNotice& notice);
   std::vector<PeerRef> peers(const std::vector<fl::NodeId>& ids) const;
   std::string dataset_dir(const std::string& dataset) const;
+  std::string data_prologue() const;
   void count(const net::TransferStats& stats);
   void maybe_crash(const std::string& point, std::uint64_t round);
   void schedule_poll();

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -34,18 +35,23 @@ class DatasetCache {
   std::map<std::string, std::shared_ptr<const fl::Dataset>> cache_;
 };
 
-// A peer to talk to: its node id and its client address (HOST:PORT).
-using PeerRef = std::pair<fl::NodeId, std::string>;
+// A peer to talk to: its node id, its client address (HOST:PORT) and, in secure mode, the
+// sealed call to make to its data plane.
+struct PeerRef {
+  fl::NodeId id = 0;
+  std::string address;
+  std::optional<net::SecureCall> secure;
+};
 
 JobOutcome make_initial_model(const fl::Job& job, fl::ModelStore store);
 JobOutcome fetch_model(const fl::Job& job, const std::vector<PeerRef>& sources, fl::ModelStore store);
 JobOutcome train_update(const fl::Job& job, fl::NodeId self, const std::string& dataset_dir, fl::ModelStore store,
                         DatasetCache& data, std::function<bool()> should_stop);
-JobOutcome upload_update(const fl::Job& job, const std::string& aggregator, std::shared_ptr<const std::string> update,
+JobOutcome upload_update(const fl::Job& job, const PeerRef& aggregator, std::shared_ptr<const std::string> update,
                          std::function<bool()> abandon);
 JobOutcome aggregate_updates(const fl::Job& job, const std::string& dataset_dir, fl::ModelStore store,
                              DatasetCache& data);
-JobOutcome push_model(const fl::Job& job, const std::vector<std::string>& voters, fl::ModelStore store,
+JobOutcome push_model(const fl::Job& job, const std::vector<PeerRef>& voters, fl::ModelStore store,
                       std::shared_ptr<LateTransferCounters> late);
 
 }  // namespace fednode
