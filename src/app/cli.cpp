@@ -73,6 +73,10 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   app.add_flag("--insecure", node.insecure,
                "No node keys: plaintext channels and ids from addresses; for local experiments only");
   app.add_option("--key-file", node.key_file, "This node's key (fednode keygen); default DATA_DIR/node.key");
+  app.add_option("--operator-key", node.operator_keys,
+                 "A public key that may write, change membership and transfer leadership (repeatable)");
+  app.add_flag("--plaintext-clients", node.plaintext_clients,
+               "Serve zatt's plaintext client protocol from any address (default: loopback only)");
   app.add_option("--data-dir", node.data_dir, "Directory for the log, snapshots and models");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off")
       ->capture_default_str();
@@ -181,6 +185,9 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
     }
     node.peers.push_back(*peer);
     node.peer_keys.push_back(node.insecure ? "" : key);
+  }
+  for (const auto& key : node.operator_keys) {
+    if (!crypto::PublicKey::parse(key, &why)) return usage_error("--operator-key: " + why);
   }
   auto level = parse_log_level(log_level);
   if (!level) {

@@ -48,9 +48,12 @@ ClientService::ClientService(ClientRaft& raft, const KvStore& kv, std::size_t ma
     : raft_(raft), kv_(kv), max_command_(max_command) {}
 
 void ClientService::handle(const msgpack::object& req, const std::string& type, const msgpack::object* id,
-                           net::ClientServer::Reply reply) {
+                           net::ClientServer::Reply reply, net::ClientCaller caller) {
   if (type == "diagnostic" || type == "fl_status") return reply(raft_.status_page(type, id), false);
   if (type == "get") return get(req, id, std::move(reply));
+  if (caller == net::ClientCaller::kMember && (type == "append" || type == "config" || type == "transfer")) {
+    return reply(result_response(false, id, type + " needs an operator key (a member's key may only read)"), false);
+  }
   if (type == "append") return append(req, id, std::move(reply));
   if (type == "config") return config(req, id, std::move(reply));
   if (type == "transfer") return transfer(req, id, std::move(reply));
@@ -180,7 +183,24 @@ std::string ClientService::redirect(const msgpack::object* id) const {
     r.pack().pack_nil();
   }
   r.finish();
-  return r.bytes();
+  std::string out = r.bytes();
+  if (std::string key = raft_.leader_key(); !key.empty()) {
+    // A second map field for clients that follow redirects over sealed connections: the key
+    // the leader must prove. (zatt clients read `leader` and ignore the rest.)
+    net::Response with_key(3, id);
+    with_key.pack().pack("type");
+    with_key.pack().pack("redirect");
+    with_key.pack().pack("leader");
+    auto addr = raft_.leader_address();
+    with_key.pack().pack_array(2);
+    with_key.pack().pack(addr->host);
+    with_key.pack().pack(addr->port);
+    with_key.pack().pack("leader_key");
+    with_key.pack().pack(key);
+    with_key.finish();
+    out = with_key.bytes();
+  }
+  return out;
 }
 
 // zatt answers `get` with the state map itself.

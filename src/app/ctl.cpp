@@ -1,12 +1,46 @@
 #include "fednode/app/ctl.h"
 
 #include <cstdio>
+#include <map>
+#include <optional>
 #include <sstream>
 #include <msgpack.hpp>
 
+#include "fednode/crypto/node_key.h"
 #include "fednode/net/client_connection.h"
 
 namespace fednode {
+
+namespace {
+
+struct CtlKeys {
+  std::optional<crypto::NodeKey> self;
+  std::string default_server;  // --server-key, else the key file's own public key
+  std::string cluster_id = "fednode";
+  std::map<std::string, std::string> known;  // HOST:PORT -> key
+};
+CtlKeys& ctl_keys() {
+  static CtlKeys keys;
+  return keys;
+}
+
+}  // namespace
+
+void ctl_learn_key(const std::string& address, const std::string& key) {
+  if (!key.empty()) ctl_keys().known[address] = key;
+}
+
+Status ctl_connect(net::ClientConnection& c, const PeerAddress& address, std::chrono::milliseconds timeout) {
+  const CtlKeys& k = ctl_keys();
+  if (k.self) {
+    auto known = k.known.find(address.to_string());
+    std::string text = known != k.known.end() ? known->second : k.default_server, why;
+    auto server = crypto::PublicKey::parse(text, &why);
+    if (!server) return Status::error(address.to_string() + ": no key known for it (--server-key): " + why);
+    c.set_keys(net::ClientKeys{*k.self, *server, net::client_channel_prologue(k.cluster_id)});
+  }
+  return c.connect(address, timeout);
+}
 namespace {
 
 constexpr auto kTimeout = std::chrono::milliseconds(5000);
@@ -83,7 +117,7 @@ std::string peer_request(const char* type, const char* action, const PeerAddress
 Status call(PeerAddress address, const std::string& req, msgpack::object_handle* answer) {
   for (int hop = 0; hop < 5; ++hop) {
     net::ClientConnection c;
-    if (Status s = c.connect(address, kTimeout); !s.ok()) return s;
+    if (Status s = ctl_connect(c, address, kTimeout); !s.ok()) return s;
     if (Status s = c.call(req, answer, kTimeout); !s.ok()) return Status::error(address.to_string() + ": " + s.message());
     const auto& o = answer->get();
     if (net::as_string(net::map_field(o, "type")) != "redirect") return {};
@@ -95,6 +129,7 @@ Status call(PeerAddress address, const std::string& req, msgpack::object_handle*
     auto next = parse_peer_address(net::as_string(&leader->via.array.ptr[0]) + ":" +
                                        std::to_string(leader->via.array.ptr[1].via.u64), &why);
     if (!next) return Status::error("bad redirect: " + why);
+    ctl_learn_key(next->to_string(), net::as_string(net::map_field(o, "leader_key")));
     address = *next;
   }
   return Status::error("too many redirects");
@@ -113,7 +148,7 @@ std::uint64_t u64_at(const msgpack::object& map, std::initializer_list<const cha
 int print_cluster_status(const PeerAddress& first) {
   msgpack::object_handle seed;
   net::ClientConnection c;
-  if (Status s = c.connect(first, kTimeout); !s.ok() || !(s = c.call(request("diagnostic", {}), &seed, kTimeout)).ok()) {
+  if (Status s = ctl_connect(c, first, kTimeout); !s.ok() || !(s = c.call(request("diagnostic", {}), &seed, kTimeout)).ok()) {
     std::fprintf(stderr, "fednode ctl: %s\n", s.message().c_str());
     return 1;
   }
@@ -121,6 +156,11 @@ int print_cluster_status(const PeerAddress& first) {
   if (const auto* vol = net::map_field(seed.get(), "volatile")) {
     if (const auto* cl = net::map_field(*vol, "cluster"); cl && cl->type == msgpack::type::ARRAY) {
       for (std::uint32_t i = 0; i < cl->via.array.size; ++i) members.push_back(net::as_string(&cl->via.array.ptr[i]));
+    }
+    if (const auto* keys = net::map_field(*vol, "cluster_keys"); keys && keys->type == msgpack::type::MAP) {
+      for (std::uint32_t i = 0; i < keys->via.map.size; ++i) {
+        ctl_learn_key(net::as_string(&keys->via.map.ptr[i].key), net::as_string(&keys->via.map.ptr[i].val));
+      }
     }
   }
   std::printf("%-22s %-9s %6s %8s %8s %12s %12s %12s %12s %12s %12s\n", "node", "role", "term", "commit", "applied",
@@ -130,7 +170,7 @@ int print_cluster_status(const PeerAddress& first) {
     auto addr = parse_peer_address(m, &why);
     msgpack::object_handle h;
     net::ClientConnection conn;
-    if (!addr || !conn.connect(*addr, std::chrono::milliseconds(1000)).ok() ||
+    if (!addr || !ctl_connect(conn, *addr, std::chrono::milliseconds(1000)).ok() ||
         !conn.call(request("diagnostic", {}), &h, std::chrono::milliseconds(1000)).ok()) {
       std::printf("%-22s %-9s\n", m.c_str(), "unreachable");
       continue;
@@ -153,9 +193,31 @@ int print_cluster_status(const PeerAddress& first) {
 
 }  // namespace
 
-int run_ctl(const std::vector<std::string>& args) {
+int run_ctl(const std::vector<std::string>& all_args) {
+  // Options anywhere: --key-file F (an operator's key, or this node's), --server-key K,
+  // --cluster-id ID (the prologue of the sealed channel).
+  std::vector<std::string> args;
+  std::string key_file;
+  CtlKeys& keys = ctl_keys();
+  for (std::size_t i = 0; i < all_args.size(); ++i) {
+    const std::string& a = all_args[i];
+    if ((a == "--key-file" || a == "--server-key" || a == "--cluster-id") && i + 1 < all_args.size()) {
+      (a == "--key-file" ? key_file : a == "--server-key" ? keys.default_server : keys.cluster_id) = all_args[++i];
+    } else {
+      args.push_back(a);
+    }
+  }
+  if (!key_file.empty()) {
+    crypto::NodeKey k;
+    if (Status s = crypto::load_key_file(key_file, &k); !s.ok()) {
+      std::fprintf(stderr, "fednode ctl: %s\n", s.message().c_str());
+      return 2;
+    }
+    keys.self = k;
+    if (keys.default_server.empty()) keys.default_server = k.public_key.text();
+  }
   auto usage = [] {
-    std::fputs("usage: fednode ctl HOST:PORT get | set KEY VALUE | del KEY | status | diagnostic |\n"
+    std::fputs("usage: fednode ctl [--key-file F [--server-key K] [--cluster-id ID]] HOST:PORT get | set KEY VALUE | del KEY | status | diagnostic |\n"
                "                    add-peer H:P [--key KEY] [--learner] | remove-peer H:P | transfer-leader H:P |\n"
                "                    rounds [--tsv] [--since N]\n", stderr);
     return 2;

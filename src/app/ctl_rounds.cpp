@@ -34,7 +34,7 @@ int print_rounds(const PeerAddress& address, const std::vector<std::string>& fla
   net::ClientConnection c;
   msgpack::object_handle h;
   const auto timeout = std::chrono::milliseconds(5000);
-  Status s = c.connect(address, timeout);
+  Status s = ctl_connect(c, address, timeout);
   if (s.ok()) s = c.call(std::string(b.data(), b.size()), &h, timeout);
   if (!s.ok()) {
     std::fprintf(stderr, "fednode ctl: %s: %s\n", address.to_string().c_str(), s.message().c_str());

@@ -78,7 +78,9 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
         signals_(io_, SIGINT, SIGTERM),
         peers_(io_, o.cluster_id, o.max_datagram, [this](const raft::Message& m) { on_peer_message(m); }),
         clients_(io_, 1u << 20, [this](const msgpack::object& req, const std::string& type, const msgpack::object* id,
-                                       net::ClientServer::Reply reply) { on_client(req, type, id, std::move(reply)); }),
+                                       net::ClientServer::Reply reply, net::ClientCaller caller) {
+          on_client(req, type, id, std::move(reply), caller);
+        }),
         members_(self_id_, sm_.kv(), peers_, identity.key.has_value()),
         service_(*this, sm_.kv(), o.max_datagram - kDatagramHeadroom - 64),
         started_(Clock::now()) {}
@@ -144,14 +146,17 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
     });
   }
   void on_client(const msgpack::object& req, const std::string& type, const msgpack::object* id,
-                 net::ClientServer::Reply reply) {
-    service_.handle(req, type, id, std::move(reply));
+                 net::ClientServer::Reply reply, net::ClientCaller caller) {
+    service_.handle(req, type, id, std::move(reply), caller);
     schedule_ready();
   }
   void process_ready();
   // ClientRaft: the client service's view of the node.
   bool is_leader() const override { return node_->role() == raft::Role::kLeader; }
   std::optional<PeerAddress> leader_address() const override { return members_.address(node_->leader()); }
+  std::string leader_key() const override {
+    return identity_.key && leader_address() ? members_.key_of(node_->leader()) : "";
+  }
   raft::RequestStatus propose_key_value(const std::string& command) override {
     return node_->propose(StateMachine::tagged(StateMachine::Kind::kKeyValue, command));
   }
@@ -246,6 +251,26 @@ Status PeerDaemon::start() {
   // they go to the transport and the local address book, not into the replicated state.
   if (identity_.key) {
     peers_.set_sealer(std::make_unique<crypto::DatagramSealer>(*identity_.key, identity_.epoch, opt_.cluster_id));
+    // The client channel: operators (and this node's own key) may do everything, other members
+    // read; strangers fail the handshake.
+    auto keys = std::make_shared<net::ClientChannelKeys>();
+    keys->self = *identity_.key;
+    keys->prologue = net::client_channel_prologue(opt_.cluster_id);
+    keys->plaintext_anywhere = opt_.plaintext_clients;
+    keys->admit = [this](const crypto::PublicKey& k, net::ClientCaller* caller) {
+      bool op = k == identity_.key->public_key ||
+                std::find(opt_.operator_keys.begin(), opt_.operator_keys.end(), k.text()) != opt_.operator_keys.end();
+      if (op) {
+        *caller = net::ClientCaller::kOperator;
+        return Status();
+      }
+      if (members_.key_of(crypto::node_id_of_key(k)) == k.text()) {
+        *caller = net::ClientCaller::kMember;
+        return Status();
+      }
+      return Status::error("key " + k.text() + " is neither an operator's nor a member's");
+    };
+    clients_.set_keys(std::move(keys));
   }
   for (const auto& f : founding_members()) members_.learn_address(f.node, f.context);
   members_.restored();
@@ -376,11 +401,17 @@ std::string PeerDaemon::diagnostic(const msgpack::object* id) {
   p.pack("currentTerm");
   p.pack(node_->term());
   p.pack("volatile");
-  p.pack_map(4);
+  p.pack_map(5);
   p.pack("leaderId");
   p.pack(node_->leader());
   p.pack("cluster");
   p.pack(members_.member_addresses());
+  p.pack("cluster_keys");  // HOST:PORT -> public key (secure mode), for clients that talk to every member
+  std::map<std::string, std::string> keys;
+  for (auto id : members_.member_ids()) {
+    if (std::string k = members_.key_of(id); !k.empty()) keys[members_.address_of(id)] = k;
+  }
+  p.pack(keys);
   p.pack("address");
   p.pack(opt_.self.to_string());
   p.pack("id");

@@ -18,7 +18,7 @@ void PeerDirectory::forget(const std::string& peer) {
   known_.erase(peer);
 }
 
-std::optional<PeerAddress> PeerDirectory::data_address(const std::string& peer) {
+std::optional<PeerAddress> PeerDirectory::data_address(const std::string& peer, const net::ClientKeys* keys) {
   {
     std::lock_guard lock(mu_);
     if (auto it = known_.find(peer); it != known_.end()) return it->second;
@@ -34,6 +34,7 @@ std::optional<PeerAddress> PeerDirectory::data_address(const std::string& peer) 
   p.pack("id");
   p.pack(1);
   net::ClientConnection c;
+  if (keys) c.set_keys(*keys);
   msgpack::object_handle h;
   const auto timeout = std::chrono::milliseconds(2000);
   if (!c.connect(*addr, timeout).ok() || !c.call(std::string(b.data(), b.size()), &h, timeout).ok()) return std::nullopt;

@@ -207,13 +207,14 @@ std::vector<PeerRef> RoleController::peers(const std::vector<fl::NodeId>& ids) c
   std::vector<PeerRef> out;
   auto self_key = host_.node_key();
   for (auto id : ids) {
-    PeerRef ref{id, host_.address_of(id), std::nullopt};
+    PeerRef ref{id, host_.address_of(id), std::nullopt, std::nullopt};
     if (ref.address.empty()) continue;
     if (self_key) {
       std::string why;
       auto key = crypto::PublicKey::parse(host_.key_of(id), &why);
       if (!key) continue;
       ref.secure = net::SecureCall{*self_key, *key, data_prologue()};
+      ref.client = net::ClientKeys{*self_key, *key, net::client_channel_prologue(opt_.cluster_id)};
     }
     out.push_back(std::move(ref));
   }

@@ -50,7 +50,7 @@ JobOutcome fetch_model(const fl::Job& job, const std::vector<PeerRef>& sources, 
   out.result.id = job.id;
   Status s = Status::error("model " + job.model_id.substr(0, 12) + " found on no peer");
   for (const auto& peer : sources) {
-    auto addr = PeerDirectory::shared().data_address(peer.address);
+    auto addr = PeerDirectory::shared().data_address(peer.address, peer.client ? &*peer.client : nullptr);
     if (!addr) continue;
     std::string bytes, stored;
     s = net::fetch_blob(*addr, job.model_id, &bytes, kTransferTimeout, net::kDefaultMaxFrame, &out.traffic,
@@ -116,7 +116,7 @@ JobOutcome upload_update(const fl::Job& job, const PeerRef& to, std::shared_ptr<
   const std::string& aggregator = to.address;
   if (!update) return failed(job, Status::error("the update to upload is gone"));
   if (aggregator.empty()) return failed(job, Status::error("the aggregator's address is unknown"));
-  auto addr = PeerDirectory::shared().data_address(aggregator);
+  auto addr = PeerDirectory::shared().data_address(aggregator, to.client ? &*to.client : nullptr);
   if (!addr) return failed(job, Status::error("aggregator " + aggregator + " unreachable"));
   net::UpdateNotice n;
   n.id = job.upload.id;
@@ -194,15 +194,20 @@ JobOutcome push_model(const fl::Job& job, const std::vector<PeerRef>& voters, fl
   auto bytes = std::make_shared<std::string>();
   if (Status s = store.get_bytes(job.model_id, bytes.get()); !s.ok()) return failed(job, s);
   PushPlan plan;
+  std::map<std::string, net::ClientKeys> client_keys;
   for (const auto& v : voters) {
     plan.peers.push_back(v.address);
     if (v.secure) plan.secure.emplace(v.address, *v.secure);
+    if (v.client) client_keys.emplace(v.address, *v.client);
   }
   plan.id = job.model_id;
   plan.bytes = bytes;
   plan.enough = job.enough;
   plan.timeout = kTransferTimeout;
-  plan.resolve = [](const std::string& peer) { return PeerDirectory::shared().data_address(peer); };
+  plan.resolve = [client_keys](const std::string& peer) {
+    auto k = client_keys.find(peer);
+    return PeerDirectory::shared().data_address(peer, k == client_keys.end() ? nullptr : &k->second);
+  };
   plan.forget = [](const std::string& peer) { PeerDirectory::shared().forget(peer); };
   PushOutcome pushed = push_to_peers(plan, std::move(late));
   JobOutcome out;

@@ -1,5 +1,9 @@
 #include "fednode/net/client_connection.h"
 
+#include <cstring>
+
+#include "fednode/net/client_server.h"
+
 namespace fednode::net {
 
 using asio::ip::tcp;
@@ -21,6 +25,37 @@ Status ClientConnection::connect(const PeerAddress& address, std::chrono::millis
   }
   if (result) return Status::error("cannot connect to " + address.to_string() + ": " + result.message());
   socket_.set_option(tcp::no_delay(true), ec);
+  if (!keys_) return {};
+  crypto::HandshakeInitiator hi(keys_->self, keys_->server, keys_->prologue);
+  if (Status s = send_raw(std::string(kSecurePrefix, 4) + hi.request()); !s.ok()) return s;
+  std::string response;
+  if (Status s = read_exactly(&response, crypto::kHandshakeResponseBytes, std::chrono::steady_clock::now() + timeout);
+      !s.ok()) {
+    return Status::error(address.to_string() + " refused the handshake (" + s.message() +
+                         "): is the key an operator's or a member's?");
+  }
+  session_.emplace();
+  if (Status s = hi.finish(response, &*session_); !s.ok()) {
+    session_.reset();
+    return Status::error(address.to_string() + ": " + s.message());
+  }
+  return {};
+}
+
+Status ClientConnection::read_exactly(std::string* out, std::size_t n, std::chrono::steady_clock::time_point deadline) {
+  out->resize(n);
+  std::error_code result = asio::error::would_block;
+  asio::async_read(socket_, asio::buffer(*out), [&](const std::error_code& e, std::size_t) { result = e; });
+  io_.restart();
+  io_.run_until(deadline);
+  if (result == asio::error::would_block) {
+    std::error_code ec;
+    socket_.cancel(ec);
+    io_.restart();
+    io_.run();
+    return Status::error("timed out");
+  }
+  if (result) return Status::error("connection closed: " + result.message());
   return {};
 }
 
@@ -32,8 +67,26 @@ Status ClientConnection::send_raw(const std::string& bytes) {
 }
 
 Status ClientConnection::call(const std::string& request, msgpack::object_handle* answer, std::chrono::milliseconds timeout) {
-  if (Status s = send_raw(request); !s.ok()) return s;
+  if (Status s = send_raw(session_ ? session_->send.seal(request) : request); !s.ok()) return s;
   auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (session_) {
+    try {
+      if (unpacker_.next(*answer)) return {};
+    } catch (const std::exception& e) {
+      return Status::error(std::string("bad answer: ") + e.what());
+    }
+    std::string header, frame, plain;
+    if (Status s = read_exactly(&header, 4, deadline); !s.ok()) return s;
+    std::size_t n = (std::size_t{static_cast<unsigned char>(header[0])} << 24) |
+                    (std::size_t{static_cast<unsigned char>(header[1])} << 16) |
+                    (std::size_t{static_cast<unsigned char>(header[2])} << 8) | static_cast<unsigned char>(header[3]);
+    if (n > (64u << 20)) return Status::error("answer frame of " + std::to_string(n) + " bytes is too large");
+    if (Status s = read_exactly(&frame, n, deadline); !s.ok()) return s;
+    if (Status s = session_->receive.open(frame, &plain); !s.ok()) return s;
+    unpacker_.reserve_buffer(plain.size());
+    std::memcpy(unpacker_.buffer(), plain.data(), plain.size());
+    unpacker_.buffer_consumed(plain.size());
+  }
   for (;;) {
     try {
       if (unpacker_.next(*answer)) return {};

@@ -130,6 +130,22 @@ failed_after=$(diag stats.raft_udp.auth_failed)
 [[ $(ctl "$(addr "$new")" status | grep -c 127.0.0.1) -eq $n ]] || fail "a stranger became a member"
 echo "strangers dropped: $((failed_after - failed_before)) datagrams failed authentication, term unchanged"
 
+# The sealed client channel: a node's own key may write; another member's key may only read; a
+# stranger's key fails the handshake.
+o=$(( (new + 1) % n ))
+out=$("$bin" ctl --key-file "$(key_file "$new")" "$(addr "$new")" set sealed yes) && [[ "$out" == ok ]] ||
+  fail "the node's own key could not write over the sealed channel: $out"
+out=$("$bin" ctl --key-file "$(key_file "$o")" --server-key "${keys[$new]}" "$(addr "$new")" get) ||
+  fail "a member's key could not read: $out"
+[[ "$out" == *sealed* ]] || fail "read over the sealed channel: $out"
+if out=$("$bin" ctl --key-file "$(key_file "$o")" --server-key "${keys[$new]}" "$(addr "$new")" set by member 2>&1); then
+  [[ "$out" == *operator* ]] || fail "a member's key wrote: $out"
+fi
+if out=$("$bin" ctl --key-file "$(key_file "$s")" --server-key "${keys[$new]}" "$(addr "$new")" get 2>&1); then
+  fail "a stranger's key was served: $out"
+fi
+echo "client channel: own key writes, a member's key reads only, a stranger's key is refused"
+
 # Raw bytes to the client port of node $1; prints the answer. Callers add `|| true`: the server
 # may close before reading everything (that is the point of some requests), and the writer's
 # SIGPIPE must not end the script under pipefail.

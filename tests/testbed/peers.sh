@@ -45,7 +45,8 @@ tbp_start() {
 }
 
 tbp_start_all() { local k; for k in $(seq 1 "$TBP_N"); do tbp_start "$k"; done; }
-tbp_ctl() { local k=$1; shift; tb_exec "$k" "$TBP_BIN" ctl "$(tbp_addr "$k")" "$@"; }
+# ctl on host K with K's own node key (an operator of its own node; sealed: K's address is not loopback).
+tbp_ctl() { local k=$1; shift; tb_exec "$k" "$TBP_BIN" ctl --key-file "$TBP_WORK/keys/$k/node.key" "$(tbp_addr "$k")" "$@"; }
 tbp_committed() { events_py rounds "$(tbp_events "$1")" | wc -l; }
 tbp_max_committed() { local k best=0 c; for k in $(seq 1 "$TBP_N"); do c=$(tbp_committed "$k"); [[ $c -gt $best ]] && best=$c; done; echo "$best"; }
 

@@ -51,6 +51,8 @@ struct NodeOptions {
   std::vector<std::string> peer_keys;  // their public keys (HOST:PORT=KEY), aligned with peers
   bool insecure = false;  // no keys: plaintext channels, ids from addresses (local experiments)
   std::string key_file;   // this node's key; default <data-dir>/node.key
+  std::vector<std::string> operator_keys;  // may write, change membership, transfer (besides this node's key)
+  bool plaintext_clients = false;  // zatt's plaintext client protocol from any address (not only loopback)
   std::string data_dir;            // default: fednode-data/<host>_<port>
   spdlog::level::level_enum log_level = spdlog::level::info;
   std::string cluster_id = "fednode";

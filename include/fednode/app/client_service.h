@@ -26,6 +26,7 @@ class ClientRaft {
   virtual ~ClientRaft() = default;
   virtual bool is_leader() const = 0;
   virtual std::optional<PeerAddress> leader_address() const = 0;
+  virtual std::string leader_key() const { return ""; }  // secure mode: in redirects
   virtual raft::RequestStatus propose_key_value(const std::string& command) = 0;
   virtual raft::RequestStatus propose_conf_change(const raft::ConfChange& change) = 0;
   virtual raft::RequestStatus request_transfer(raft::NodeId to) = 0;
@@ -44,8 +45,10 @@ class ClientService {
   // `max_command` bounds an append's command (it must fit one datagram with its entry).
   ClientService(ClientRaft& raft, const KvStore& kv, std::size_t max_command);
 
+  // Writes, membership changes and transfers need an operator (or a local plaintext client);
+  // a member's key may read (get, diagnostic, fl_status).
   void handle(const msgpack::object& request, const std::string& type, const msgpack::object* id,
-              net::ClientServer::Reply reply);
+              net::ClientServer::Reply reply, net::ClientCaller caller = net::ClientCaller::kOperator);
   // The driver's news: an entry applied, a read confirmed, the batch applied up to `applied`.
   void applied(raft::Index index, raft::Term term);
   void read_confirmed(std::uint64_t request, raft::Index index);

@@ -1,7 +1,9 @@
 #pragma once
+#include <chrono>
 #include <string>
 #include <vector>
 
+#include "fednode/net/client_connection.h"
 #include "fednode/util/peer_address.h"
 
 namespace fednode {
@@ -9,6 +11,12 @@ namespace fednode {
 // `fednode ctl HOST:PORT get|set K V|del K|status`: talks to a node over the client channel and
 // follows redirects to the leader. Returns the exit code.
 int run_ctl(const std::vector<std::string>& args);
+
+// Connects ctl to a node: sealed with --key-file (the server's key from --server-key, a redirect
+// or the member list, else the key file's own: talking to the local node), plaintext otherwise.
+Status ctl_connect(net::ClientConnection& connection, const PeerAddress& address, std::chrono::milliseconds timeout);
+// Remembers the key a node at `address` must hold (from redirects and member lists).
+void ctl_learn_key(const std::string& address, const std::string& key);
 
 // `ctl HOST:PORT rounds [--tsv] [--since N]` (ctl_rounds.cpp).
 int print_rounds(const PeerAddress& address, const std::vector<std::string>& flags);

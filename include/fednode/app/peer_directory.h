@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "fednode/net/client_connection.h"
 #include "fednode/util/peer_address.h"
 
 namespace fednode {
@@ -18,7 +19,8 @@ class PeerDirectory {
   // still use it while the process exits.
   static PeerDirectory& shared();
 
-  std::optional<PeerAddress> data_address(const std::string& peer);  // blocks up to 2 s
+  // Blocks up to 2 s. `keys`: the sealed client-channel call to make (secure mode).
+  std::optional<PeerAddress> data_address(const std::string& peer, const net::ClientKeys* keys = nullptr);
   void forget(const std::string& peer);
 
  private:

@@ -16,6 +16,7 @@
 #include "fednode/fl/dataset.h"
 #include "fednode/fl/model_store.h"
 #include "fednode/fl/round_machine.h"
+#include "fednode/net/client_connection.h"
 #include "fednode/net/data_plane.h"
 
 namespace fednode {
@@ -41,6 +42,7 @@ struct PeerRef {
   fl::NodeId id = 0;
   std::string address;
   std::optional<net::SecureCall> secure;
+  std::optional<net::ClientKeys> client;  // to ask the peer for its data port (secure mode)
 };
 
 JobOutcome make_initial_model(const fl::Job& job, fl::ModelStore store);

@@ -4,18 +4,29 @@
 #include <asio.hpp>
 
 #include <chrono>
+#include <optional>
 #include <msgpack.hpp>
 #include <string>
 
+#include "fednode/crypto/handshake.h"
 #include "fednode/util/msgpack_fields.h"
 #include "fednode/util/peer_address.h"
 #include "fednode/util/status.h"
 
 namespace fednode::net {
 
+// The client side of a sealed client-channel connection (secure mode).
+struct ClientKeys {
+  crypto::NodeKey self;      // an operator key, or this node's own
+  crypto::PublicKey server;  // the key the node at the address must hold
+  std::string prologue;
+};
+
 class ClientConnection {
  public:
   ClientConnection();
+  // With keys, connect() also makes the handshake and every call is sealed.
+  void set_keys(const ClientKeys& keys) { keys_ = keys; }
   Status connect(const PeerAddress& address, std::chrono::milliseconds timeout);
   // Sends raw request bytes and waits for one msgpack answer.
   Status call(const std::string& request_bytes, msgpack::object_handle* answer, std::chrono::milliseconds timeout);
@@ -24,9 +35,17 @@ class ClientConnection {
 
  private:
   asio::io_context io_;
+  Status read_exactly(std::string* out, std::size_t n, std::chrono::steady_clock::time_point deadline);
   asio::ip::tcp::socket socket_;
   msgpack::unpacker unpacker_;
+  std::optional<ClientKeys> keys_;
+  std::optional<crypto::SecureSession> session_;
 };
+
+// The prologue of the client channel's handshake (both ends must agree).
+inline std::string client_channel_prologue(const std::string& cluster_id) {
+  return "fednode client channel 1 " + cluster_id;
+}
 
 // Field lookup in a msgpack map; nullptr when absent.
 using ::fednode::map_field;  // util/msgpack_fields.h

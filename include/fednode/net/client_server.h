@@ -13,6 +13,7 @@
 #include <msgpack.hpp>
 #include <string>
 
+#include "fednode/crypto/handshake.h"
 #include "fednode/net/channel_counters.h"
 #include "fednode/util/peer_address.h"
 #include "fednode/util/status.h"
@@ -35,6 +36,21 @@ class Response {
 
 std::string error_response(const std::string& reason, const msgpack::object* id);
 
+// Who sent a request. In secure mode a connection that starts with kSecurePrefix makes the
+// handshake of crypto/handshake.h and is then sealed: its caller is an operator (an operator key,
+// or this node's own) or a member (another member's node key). zatt's plaintext protocol is
+// served to loopback connections only (or from anywhere with --plaintext-clients), as a local
+// operator. Without keys (--insecure) every caller is kPlaintext.
+enum class ClientCaller { kPlaintext, kMember, kOperator };
+inline constexpr char kSecurePrefix[] = "FNS1";  // never the first bytes of a msgpack map
+
+struct ClientChannelKeys {
+  crypto::NodeKey self;
+  std::string prologue;
+  std::function<Status(const crypto::PublicKey& key, ClientCaller* caller)> admit;
+  bool plaintext_anywhere = false;
+};
+
 class ClientServer {
  public:
   // close: end the connection after this answer (errors do, whatever the id says).
@@ -42,12 +58,13 @@ class ClientServer {
   // Handles one request (a msgpack map with a string `type`); must call reply exactly once,
   // now or later. `id` is the request's id field or nullptr.
   using Handler = std::function<void(const msgpack::object& request, const std::string& type,
-                                     const msgpack::object* id, Reply reply)>;
+                                     const msgpack::object* id, Reply reply, ClientCaller caller)>;
 
   ClientServer(asio::io_context& io, std::size_t max_request_bytes, Handler handler);
   Status listen(const PeerAddress& self);
   void close();
   const ChannelCounters& counters() const { return *counters_; }
+  void set_keys(std::shared_ptr<const ClientChannelKeys> keys) { keys_ = std::move(keys); }
 
  private:
   void accept();
@@ -55,6 +72,7 @@ class ClientServer {
   std::size_t max_request_bytes_;
   Handler handler_;
   std::shared_ptr<ChannelCounters> counters_ = std::make_shared<ChannelCounters>();
+  std::shared_ptr<const ClientChannelKeys> keys_;
 };
 
 }  // namespace fednode::net
