@@ -22,11 +22,12 @@ ports=("${all_ports[@]:0:n+2}")
 dports=("${all_ports[@]:n+2}")
 addr() { echo "127.0.0.1:${ports[$1]}"; }
 make_keys $((n + 2))  # the founders, the node added later, a stranger
+opkey=$("$bin" keygen --out "$work/keys/operator" 2>/dev/null)  # an operator who runs no node
 start() {
   local i=$1 others=()
   for j in $(seq 0 $((n - 1))); do [[ $j -ne $i ]] && others+=("$(peer_spec "$j")"); done
-  "$bin" "$(addr "$i")" "${others[@]}" --key-file "$(key_file "$i")" --data-dir "$work/d$i" --data-port "${dports[$i]}" \
-    --log-level info >>"$work/log$i" 2>&1 &
+  "$bin" "$(addr "$i")" "${others[@]}" --key-file "$(key_file "$i")" --operator-key "$opkey" --data-dir "$work/d$i" \
+    --data-port "${dports[$i]}" --log-level info >>"$work/log$i" 2>&1 &
   pids[$i]=$!
 }
 ctl() { "$bin" ctl "$@"; }
@@ -144,7 +145,9 @@ fi
 if out=$("$bin" ctl --key-file "$(key_file "$s")" --server-key "${keys[$new]}" "$(addr "$new")" get 2>&1); then
   fail "a stranger's key was served: $out"
 fi
-echo "client channel: own key writes, a member's key reads only, a stranger's key is refused"
+out=$("$bin" ctl --key-file "$work/keys/operator/node.key" --server-key "${keys[$o]}" "$(addr "$o")" set by-operator 1) &&
+  [[ "$out" == ok ]] || fail "an operator key could not write through a follower (redirect with the leader's key): $out"
+echo "client channel: own key and an operator key write, a member's key reads only, a stranger's key is refused"
 
 # Raw bytes to the client port of node $1; prints the answer. Callers add `|| true`: the server
 # may close before reading everything (that is the point of some requests), and the writer's
