@@ -168,6 +168,12 @@ void RoundMachine::on_fetched(const View& v, const Job& job, const JobResult& r)
   if (r.ok) {
     fetch_retry_at_.erase(job.model_id);
     note({"model_fetched", JsonLine().add("model_id", job.model_id), {{"from", r.from}}});
+    // A trainer waiting for this base model starts at once, not at the next tick.
+    // (Through follow(), which first checks that the attempt is still the current one.)
+    if (training_ && training_->step == Training::Step::kWaitingForBase && training_->start.base_model_id == job.model_id &&
+        !v.raft.leader) {
+      follow(v);
+    }
     return;
   }
   fetch_retry_at_[job.model_id] = v.now + settings_.timings.fetch_backoff;

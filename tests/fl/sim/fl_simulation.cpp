@@ -508,6 +508,8 @@ void FlSimulation::finish_jobs(Peer& p) {
           (r.ok ? " done" : " failed: " + r.error));
     View v = view(p);
     p.machine->job_done(v, r);
+    carry_out(p);  // as the shell does: a result's consequences before anything else happens
+    if (!p.alive) return;
   }
 }
 
