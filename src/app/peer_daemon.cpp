@@ -18,6 +18,7 @@
 #include "fednode/app/client_service.h"
 #include "fednode/app/event_log.h"
 #include "fednode/app/membership.h"
+#include "fednode/app/node_identity.h"
 #include "fednode/crypto/boot_epoch.h"
 #include "fednode/crypto/datagram_seal.h"
 #include "fednode/crypto/node_key.h"
@@ -40,33 +41,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t kDatagramHeadroom = 1024;  // header, snapshot metadata
-
-// Who this node is: in secure mode its key (loaded from --key-file), the id derived from it and
-// this start's boot epoch; with --insecure an id derived from its address and no key.
-struct Identity {
-  raft::NodeId id = 0;
-  std::optional<crypto::NodeKey> key;
-  std::uint32_t epoch = 0;
-};
-
-Status establish_identity(const NodeOptions& o, Identity* out) {
-  if (o.insecure) {
-    spdlog::warn("--insecure: no node keys; peer datagrams are neither authenticated nor encrypted and any host "
-                 "that reaches this node's ports can act as a member. For local experiments only.");
-    out->id = node_id_of(o.self);
-    return {};
-  }
-  crypto::NodeKey key;
-  if (Status s = crypto::load_key_file(o.key_file, &key); !s.ok()) return s;
-  std::error_code ec;
-  std::filesystem::create_directories(o.data_dir, ec);
-  if (ec) return Status::error(o.data_dir + ": " + ec.message());
-  if (Status s = crypto::next_boot_epoch(o.data_dir, &out->epoch); !s.ok()) return s;
-  out->id = crypto::node_id_of_key(key.public_key);
-  out->key = key;
-  spdlog::info("node key {} (node id {:x}), boot epoch {}", key.public_key.text(), out->id, out->epoch);
-  return {};
-}
 
 class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRaft {
  public:
@@ -122,7 +96,6 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
 
  private:
   Status start();
-  std::vector<raft::ConfChange> founding_members() const;
   void schedule_tick();
   void on_peer_message(const raft::Message& m) {
     auto dropped = node_->malformed_dropped();
@@ -216,28 +189,12 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   int exit_code_ = 0;
 };
 
-// The voters named on the command line and this node, in the same order on every founder:
-// HOST:PORT=KEY with ids from keys, or HOST:PORT with ids from addresses (--insecure).
-std::vector<raft::ConfChange> PeerDaemon::founding_members() const {
-  std::vector<raft::ConfChange> founders;
-  auto add = [&](const PeerAddress& a, const std::string& key) {
-    raft::NodeId id = 0;
-    std::string member;
-    if (!members_.identify(a, key, &id, &member).ok()) return;  // keys were checked by the CLI
-    founders.push_back({raft::ConfChangeType::kAddVoter, id, member});
-  };
-  for (std::size_t i = 0; i < opt_.peers.size(); ++i) add(opt_.peers[i], i < opt_.peer_keys.size() ? opt_.peer_keys[i] : "");
-  add(opt_.self, identity_.key ? identity_.key->public_key.text() : "");
-  std::sort(founders.begin(), founders.end(), [](const auto& a, const auto& b) { return a.node < b.node; });
-  return founders;
-}
-
 Status PeerDaemon::start() {
   storage::DurableOptions so;
   if (Status s = storage::DurableStorage::open(opt_.data_dir + "/raft", so, &storage_); !s.ok()) return s;
   // A founding member writes the same bootstrap entries as every other founder.
   if (storage_->last_index() == 0 && storage_->snapshot().empty() && !opt_.join) {
-    std::vector<raft::ConfChange> founders = founding_members();
+    std::vector<raft::ConfChange> founders = founding_members(opt_, identity_, members_);
     auto entries = raft::Node::bootstrap_entries(founders);
     if (Status s = storage_->append(entries); !s.ok()) return s;
     if (Status s = storage_->set_hard_state({1, raft::kNoNode, entries.back().index}, true); !s.ok()) return s;
@@ -272,7 +229,7 @@ Status PeerDaemon::start() {
     };
     clients_.set_keys(std::move(keys));
   }
-  for (const auto& f : founding_members()) members_.learn_address(f.node, f.context);
+  for (const auto& f : founding_members(opt_, identity_, members_)) members_.learn_address(f.node, f.context);
   members_.restored();
 
   raft::Config c;
