@@ -171,36 +171,27 @@ void ClientService::leadership_lost() {
 }
 
 std::string ClientService::redirect(const msgpack::object* id) const {
-  net::Response r(2, id);
+  auto addr = raft_.leader_address();
+  // In secure mode a third field names the key the leader must prove, for clients that follow
+  // redirects over sealed connections (zatt clients read `leader` and ignore the rest).
+  std::string key = addr ? raft_.leader_key() : "";
+  net::Response r(key.empty() ? 2 : 3, id);
   r.pack().pack("type");
   r.pack().pack("redirect");
   r.pack().pack("leader");
-  if (auto addr = raft_.leader_address()) {
+  if (addr) {
     r.pack().pack_array(2);
     r.pack().pack(addr->host);
     r.pack().pack(addr->port);
   } else {
     r.pack().pack_nil();
   }
-  r.finish();
-  std::string out = r.bytes();
-  if (std::string key = raft_.leader_key(); !key.empty()) {
-    // A second map field for clients that follow redirects over sealed connections: the key
-    // the leader must prove. (zatt clients read `leader` and ignore the rest.)
-    net::Response with_key(3, id);
-    with_key.pack().pack("type");
-    with_key.pack().pack("redirect");
-    with_key.pack().pack("leader");
-    auto addr = raft_.leader_address();
-    with_key.pack().pack_array(2);
-    with_key.pack().pack(addr->host);
-    with_key.pack().pack(addr->port);
-    with_key.pack().pack("leader_key");
-    with_key.pack().pack(key);
-    with_key.finish();
-    out = with_key.bytes();
+  if (!key.empty()) {
+    r.pack().pack("leader_key");
+    r.pack().pack(key);
   }
-  return out;
+  r.finish();
+  return r.bytes();
 }
 
 // zatt answers `get` with the state map itself.

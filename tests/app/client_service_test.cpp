@@ -24,7 +24,9 @@ class FakeRaft : public ClientRaft {
   raft::RequestStatus answer = raft::RequestStatus::kOk;
 
   bool is_leader() const override { return leader; }
+  std::string key_of_leader;  // secure mode: named in redirects
   std::optional<PeerAddress> leader_address() const override { return PeerAddress{"10.0.0.9", 5009}; }
+  std::string leader_key() const override { return key_of_leader; }
   raft::RequestStatus propose_key_value(const std::string& command) override {
     if (answer == raft::RequestStatus::kOk) proposed.push_back(command), ++last;
     return answer;
@@ -142,6 +144,17 @@ TEST_F(ClientServiceTest, AFollowerRedirectsToTheLeader) {
   ASSERT_EQ(answers_.got.size(), 1u);
   EXPECT_EQ(field(answers_.last(), "type"), "redirect");
   EXPECT_EQ(field(answers_.last(), "leader"), "array");
+}
+
+TEST_F(ClientServiceTest, ARedirectNamesTheLeadersKeyInSecureMode) {
+  raft_.leader = false;
+  raft_.key_of_leader = "LEADERKEY";
+  auto req = append_request("k", "v");
+  service_.handle(req.get(), "append", nullptr, answers_.reply());
+  ASSERT_EQ(answers_.got.size(), 1u);
+  EXPECT_EQ(field(answers_.last(), "type"), "redirect");
+  EXPECT_EQ(field(answers_.last(), "leader"), "array");
+  EXPECT_EQ(field(answers_.last(), "leader_key"), "LEADERKEY");
 }
 
 TEST_F(ClientServiceTest, ARefusedProposalIsAnsweredAtOnceWithTheReason) {
