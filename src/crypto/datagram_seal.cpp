@@ -4,23 +4,14 @@
 
 #include <cstring>
 
+#include "fednode/util/big_endian.h"
 namespace fednode::crypto {
 namespace {
 
-void put_be(std::string& out, std::uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-std::uint64_t get_be(const unsigned char* p, int bytes) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | p[i];
-  return v;
-}
-
 void nonce_of(std::uint32_t epoch, std::uint64_t counter, unsigned char* nonce) {
   std::memset(nonce, 0, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-  for (int i = 0; i < 4; ++i) nonce[i] = static_cast<unsigned char>(epoch >> (8 * (3 - i)));
-  for (int i = 0; i < 8; ++i) nonce[4 + i] = static_cast<unsigned char>(counter >> (8 * (7 - i)));
+  store_be(nonce, epoch, 4);
+  store_be(nonce + 4, counter, 8);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <memory>
 
+#include "fednode/util/big_endian.h"
 namespace fednode::crypto {
 namespace {
 
@@ -32,7 +33,7 @@ std::string_view view(const Key& k) { return {reinterpret_cast<const char*>(k.da
 
 void nonce_of(std::uint64_t n, unsigned char* nonce) {
   std::memset(nonce, 0, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-  for (int i = 0; i < 8; ++i) nonce[16 + i] = static_cast<unsigned char>(n >> (8 * (7 - i)));
+  store_be(nonce + 16, n, 8);
 }
 
 std::string encrypt(const Key& k, std::uint64_t n, std::string_view ad, std::string_view plain) {
@@ -119,7 +120,7 @@ std::string FrameCipher::seal(std::string_view plaintext) {
   std::string c = encrypt(key_, counter_++, {}, plaintext);
   std::string out;
   out.reserve(4 + c.size());
-  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((c.size() >> (8 * i)) & 0xff));
+  put_be(out, c.size(), 4);
   out += c;
   return out;
 }

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "fednode/net/client_server.h"
+#include "fednode/util/big_endian.h"
 
 namespace fednode::net {
 
@@ -77,9 +78,7 @@ Status ClientConnection::call(const std::string& request, msgpack::object_handle
     }
     std::string header, frame, plain;
     if (Status s = read_exactly(&header, 4, deadline); !s.ok()) return s;
-    std::size_t n = (std::size_t{static_cast<unsigned char>(header[0])} << 24) |
-                    (std::size_t{static_cast<unsigned char>(header[1])} << 16) |
-                    (std::size_t{static_cast<unsigned char>(header[2])} << 8) | static_cast<unsigned char>(header[3]);
+    std::size_t n = get_be(header.data(), 4);
     if (n > (64u << 20)) return Status::error("answer frame of " + std::to_string(n) + " bytes is too large");
     if (Status s = read_exactly(&frame, n, deadline); !s.ok()) return s;
     if (Status s = session_->receive.open(frame, &plain); !s.ok()) return s;

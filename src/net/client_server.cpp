@@ -3,6 +3,7 @@
 #include <cstring>
 #include <optional>
 
+#include "fednode/util/big_endian.h"
 #include "fednode/util/msgpack_fields.h"
 
 #include "fednode/util/msgpack_limits.h"
@@ -121,9 +122,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto self = shared_from_this();
     asio::async_read(socket_, asio::buffer(prefix_), [this, self](const std::error_code& ec, std::size_t) {
       if (ec) return;
-      std::size_t n = (std::size_t{static_cast<unsigned char>(prefix_[0])} << 24) |
-                      (std::size_t{static_cast<unsigned char>(prefix_[1])} << 16) |
-                      (std::size_t{static_cast<unsigned char>(prefix_[2])} << 8) | static_cast<unsigned char>(prefix_[3]);
+      std::size_t n = get_be(prefix_, 4);
       if (n > max_bytes_ + 16) return fail("request larger than " + std::to_string(max_bytes_) + " bytes");
       frame_.resize(n);
       asio::async_read(socket_, asio::buffer(frame_), [this, self](const std::error_code& e, std::size_t got) {

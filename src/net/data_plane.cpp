@@ -11,6 +11,7 @@
 #include "fednode/net/tcp_listener.h"
 
 #include "fednode/net/client_connection.h"
+#include "fednode/util/big_endian.h"
 #include "fednode/util/blob_id.h"
 #include "fednode/util/msgpack_pack.h"
 
@@ -21,15 +22,13 @@ using asio::ip::tcp;
 namespace {
 
 std::string frame(const std::string& payload) {
-  std::string out(4, '\0');
-  auto n = static_cast<std::uint32_t>(payload.size());
-  for (int i = 0; i < 4; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>((n >> (24 - 8 * i)) & 0xff);
+  std::string out;
+  out.reserve(4 + payload.size());
+  put_be(out, payload.size(), 4);
   return out + payload;
 }
 
-std::uint32_t frame_length(const unsigned char* h) {
-  return (std::uint32_t{h[0]} << 24) | (std::uint32_t{h[1]} << 16) | (std::uint32_t{h[2]} << 8) | h[3];
-}
+std::uint32_t frame_length(const unsigned char* h) { return static_cast<std::uint32_t>(get_be(h, 4)); }
 
 std::string answer(bool ok, const std::string& reason_or_data, bool with_data) {
   msgpack::sbuffer b;
