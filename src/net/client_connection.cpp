@@ -43,10 +43,10 @@ Status ClientConnection::connect(const PeerAddress& address, std::chrono::millis
   return {};
 }
 
-Status ClientConnection::read_exactly(std::string* out, std::size_t n, std::chrono::steady_clock::time_point deadline) {
-  out->resize(n);
-  std::error_code result = asio::error::would_block;
-  asio::async_read(socket_, asio::buffer(*out), [&](const std::error_code& e, std::size_t) { result = e; });
+// Runs the connection's io until the pending operation sets `result` or the deadline passes
+// (then the operation is cancelled and `timeout` is the error).
+Status ClientConnection::wait(const std::error_code& result, std::chrono::steady_clock::time_point deadline,
+                              const char* timeout) {
   io_.restart();
   io_.run_until(deadline);
   if (result == asio::error::would_block) {
@@ -54,9 +54,42 @@ Status ClientConnection::read_exactly(std::string* out, std::size_t n, std::chro
     socket_.cancel(ec);
     io_.restart();
     io_.run();
-    return Status::error("timed out");
+    return Status::error(timeout);
   }
   if (result) return Status::error("connection closed: " + result.message());
+  return {};
+}
+
+Status ClientConnection::read_exactly(std::string* out, std::size_t n, std::chrono::steady_clock::time_point deadline) {
+  out->resize(n);
+  std::error_code result = asio::error::would_block;
+  asio::async_read(socket_, asio::buffer(*out), [&](const std::error_code& e, std::size_t) { result = e; });
+  return wait(result, deadline, "timed out");
+}
+
+// Secure mode: one sealed frame, its plaintext appended to the unpacker's input.
+Status ClientConnection::read_sealed(std::chrono::steady_clock::time_point deadline) {
+  std::string header, frame, plain;
+  if (Status s = read_exactly(&header, 4, deadline); !s.ok()) return s;
+  std::size_t n = get_be(header.data(), 4);
+  if (n > (64u << 20)) return Status::error("answer frame of " + std::to_string(n) + " bytes is too large");
+  if (Status s = read_exactly(&frame, n, deadline); !s.ok()) return s;
+  if (Status s = session_->receive.open(frame, &plain); !s.ok()) return s;
+  unpacker_.reserve_buffer(plain.size());
+  std::memcpy(unpacker_.buffer(), plain.data(), plain.size());
+  unpacker_.buffer_consumed(plain.size());
+  return {};
+}
+
+// Plaintext: whatever bytes have arrived, into the unpacker.
+Status ClientConnection::read_plain(std::chrono::steady_clock::time_point deadline) {
+  unpacker_.reserve_buffer(16384);
+  std::error_code result = asio::error::would_block;
+  std::size_t got = 0;
+  socket_.async_read_some(asio::buffer(unpacker_.buffer(), unpacker_.buffer_capacity()),
+                          [&](const std::error_code& e, std::size_t n) { result = e; got = n; });
+  if (Status s = wait(result, deadline, "timed out waiting for an answer"); !s.ok()) return s;
+  unpacker_.buffer_consumed(got);
   return {};
 }
 
@@ -70,44 +103,13 @@ Status ClientConnection::send_raw(const std::string& bytes) {
 Status ClientConnection::call(const std::string& request, msgpack::object_handle* answer, std::chrono::milliseconds timeout) {
   if (Status s = send_raw(session_ ? session_->send.seal(request) : request); !s.ok()) return s;
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (session_) {
-    try {
-      if (unpacker_.next(*answer)) return {};
-    } catch (const std::exception& e) {
-      return Status::error(std::string("bad answer: ") + e.what());
-    }
-    std::string header, frame, plain;
-    if (Status s = read_exactly(&header, 4, deadline); !s.ok()) return s;
-    std::size_t n = get_be(header.data(), 4);
-    if (n > (64u << 20)) return Status::error("answer frame of " + std::to_string(n) + " bytes is too large");
-    if (Status s = read_exactly(&frame, n, deadline); !s.ok()) return s;
-    if (Status s = session_->receive.open(frame, &plain); !s.ok()) return s;
-    unpacker_.reserve_buffer(plain.size());
-    std::memcpy(unpacker_.buffer(), plain.data(), plain.size());
-    unpacker_.buffer_consumed(plain.size());
-  }
   for (;;) {
     try {
       if (unpacker_.next(*answer)) return {};
     } catch (const std::exception& e) {
       return Status::error(std::string("bad answer: ") + e.what());
     }
-    unpacker_.reserve_buffer(16384);
-    std::error_code result = asio::error::would_block;
-    std::size_t got = 0;
-    socket_.async_read_some(asio::buffer(unpacker_.buffer(), unpacker_.buffer_capacity()),
-                            [&](const std::error_code& e, std::size_t n) { result = e; got = n; });
-    io_.restart();
-    io_.run_until(deadline);
-    if (result == asio::error::would_block) {
-      std::error_code ec;
-      socket_.cancel(ec);
-      io_.restart();
-      io_.run();
-      return Status::error("timed out waiting for an answer");
-    }
-    if (result) return Status::error("connection closed: " + result.message());
-    unpacker_.buffer_consumed(got);
+    if (Status s = session_ ? read_sealed(deadline) : read_plain(deadline); !s.ok()) return s;
   }
 }
 

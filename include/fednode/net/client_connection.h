@@ -36,6 +36,9 @@ class ClientConnection {
  private:
   asio::io_context io_;
   Status read_exactly(std::string* out, std::size_t n, std::chrono::steady_clock::time_point deadline);
+  Status read_sealed(std::chrono::steady_clock::time_point deadline);
+  Status read_plain(std::chrono::steady_clock::time_point deadline);
+  Status wait(const std::error_code& result, std::chrono::steady_clock::time_point deadline, const char* timeout);
   asio::ip::tcp::socket socket_;
   msgpack::unpacker unpacker_;
   std::optional<ClientKeys> keys_;
