@@ -93,6 +93,14 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   app.add_option("--snapshot-entries", node.snapshot_entries, "Compact the log after this many applied entries")
       ->check(CLI::Range(std::uint64_t{16}, std::uint64_t{100000000}))->capture_default_str();
   app.add_flag("--join", node.join, "Start empty and wait to be added by the leader (fednode ctl add-peer)");
+  app.add_option("--max-store-bytes", node.max_store_bytes,
+                 "Model store size past which blobs pushed or uploaded by peers are refused (0: no bound)")
+      ->capture_default_str();
+  app.add_option("--min-free-bytes", node.min_free_bytes,
+                 "Free disk space that blobs from peers must leave under the data dir (0: no bound)")
+      ->capture_default_str();
+  app.add_option("--max-kv-bytes", node.max_kv_bytes, "Bytes of keys and values clients may store (0: no bound)")
+      ->capture_default_str();
   FlOptions& fl = node.fl;
   const char* group = "Federated training";
   app.add_option("--rounds", fl.rounds, "Rounds to train (0: no training)")->group(group)->capture_default_str();

@@ -44,8 +44,8 @@ std::string result_response(bool success, const msgpack::object* id, const std::
   return r.bytes();
 }
 
-ClientService::ClientService(ClientRaft& raft, const KvStore& kv, std::size_t max_command)
-    : raft_(raft), kv_(kv), max_command_(max_command) {}
+ClientService::ClientService(ClientRaft& raft, const KvStore& kv, std::size_t max_command, std::size_t max_kv_bytes)
+    : raft_(raft), kv_(kv), max_command_(max_command), max_kv_bytes_(max_kv_bytes) {}
 
 void ClientService::handle(const msgpack::object& req, const std::string& type, const msgpack::object* id,
                            net::ClientServer::Reply reply, net::ClientCaller caller) {
@@ -84,7 +84,19 @@ void ClientService::append(const msgpack::object& req, const msgpack::object* id
                  true);
   }
   if (!raft_.is_leader()) return reply(redirect(id), false);
-  answer_when_applied(raft_.propose_key_value(command), id, std::move(reply));
+  // Deletes always pass: they are how a full store is emptied.
+  std::size_t adds = KvStore::added_bytes(command);
+  if (max_kv_bytes_ != 0 && adds != 0) {
+    std::size_t proposed = 0;
+    for (const auto& [index, w] : writes_) proposed += w.kv_bytes;
+    if (kv_.bytes() + proposed + adds > max_kv_bytes_) {
+      return reply(result_response(false, id,
+                                   "key-value store full: " + std::to_string(kv_.bytes() + proposed) +
+                                       " bytes stored or proposed, --max-kv-bytes " + std::to_string(max_kv_bytes_)),
+                   false);
+    }
+  }
+  answer_when_applied(raft_.propose_key_value(command), id, std::move(reply), adds);
 }
 
 void ClientService::config(const msgpack::object& req, const msgpack::object* id, net::ClientServer::Reply reply) {
@@ -129,9 +141,9 @@ void ClientService::transfer(const msgpack::object& req, const msgpack::object* 
 
 // A proposal the node took is answered once its entry is applied (success if it is still ours).
 void ClientService::answer_when_applied(raft::RequestStatus status, const msgpack::object* id,
-                                        net::ClientServer::Reply reply) {
+                                        net::ClientServer::Reply reply, std::size_t kv_bytes) {
   if (status != raft::RequestStatus::kOk) return reply(result_response(false, id, raft::request_status_name(status)), false);
-  writes_[raft_.last_index()] = PendingWrite{raft_.term(), std::move(reply), copy_id(id)};
+  writes_[raft_.last_index()] = PendingWrite{raft_.term(), std::move(reply), copy_id(id), kv_bytes};
 }
 
 void ClientService::applied(raft::Index index, raft::Term term) {

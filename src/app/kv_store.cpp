@@ -46,13 +46,23 @@ Status KvStore::validate(std::string_view command) {
   return parse(command, &c);
 }
 
+std::size_t KvStore::added_bytes(std::string_view command) {
+  Command c;
+  if (!parse(command, &c).ok() || c.action != "change") return 0;
+  return c.key.size() + c.value.size();
+}
+
 Status KvStore::apply(std::string_view command) {
   Command c;
   if (Status s = parse(command, &c); !s.ok()) return s;
+  auto it = map_.find(c.key);
+  if (it != map_.end()) {
+    bytes_ -= it->first.size() + it->second.size();
+    if (c.action == "delete") map_.erase(it);
+  }
   if (c.action == "change") {
-    map_[c.key] = c.value;
-  } else {
-    map_.erase(c.key);
+    bytes_ += c.key.size() + c.value.size();
+    map_[c.key] = std::move(c.value);
   }
   return {};
 }
@@ -104,6 +114,7 @@ Status KvStore::restore(std::string_view bytes) {
       return Status::error("snapshot: not a key-value state");
     }
     std::map<std::string, std::string> map;
+    std::size_t bytes = 0;
     const auto& m = o.via.array.ptr[0].via.map;
     for (std::uint32_t i = 0; i < m.size; ++i) {
       if (m.ptr[i].key.type != msgpack::type::STR || m.ptr[i].val.type != msgpack::type::BIN) {
@@ -111,10 +122,12 @@ Status KvStore::restore(std::string_view bytes) {
       }
       map.emplace(std::string(m.ptr[i].key.via.str.ptr, m.ptr[i].key.via.str.size),
                   std::string(m.ptr[i].val.via.bin.ptr, m.ptr[i].val.via.bin.size));
+      bytes += m.ptr[i].key.via.str.size + m.ptr[i].val.via.bin.size;
     }
     std::map<raft::NodeId, std::string> members;
     o.via.array.ptr[1].convert(members);
     map_ = std::move(map);
+    bytes_ = bytes;
     members_ = std::move(members);
   } catch (const std::exception& e) {
     return Status::error(std::string("snapshot: ") + e.what());

@@ -10,6 +10,7 @@
 #include <asio.hpp>
 #include <msgpack.hpp>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <filesystem>
@@ -56,7 +57,7 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
           on_client(req, type, id, std::move(reply), caller);
         }),
         members_(self_id_, sm_.kv(), peers_, identity.key.has_value()),
-        service_(*this, sm_.kv(), o.max_datagram - kDatagramHeadroom - 64),
+        service_(*this, sm_.kv(), o.max_datagram - kDatagramHeadroom - 64, o.max_kv_bytes),
         started_(Clock::now()) {}
 
   int run() {
@@ -389,7 +390,7 @@ std::string PeerDaemon::diagnostic(const msgpack::object* id) {
   p.pack(std::chrono::duration<double>(Clock::now() - started_).count());
   auto channel = [&](const char* name, const net::ChannelCounters& c) {
     p.pack(name);
-    p.pack_map(8);
+    p.pack_map(10);
     p.pack("bytes_in");
     p.pack(c.bytes_in);
     p.pack("bytes_out");
@@ -406,6 +407,10 @@ std::string PeerDaemon::diagnostic(const msgpack::object* id) {
     p.pack(c.auth_failed);
     p.pack("replayed");
     p.pack(c.replayed);
+    p.pack("connections_refused");
+    p.pack(c.connections_refused);
+    p.pack("idle_closed");
+    p.pack(c.idle_closed);
   };
   net::ChannelCounters raft_udp = peers_.counters();
   raft_udp.dropped_in += node_->malformed_dropped();  // well-formed datagrams carrying impossible messages
@@ -481,6 +486,12 @@ int run_peer(const NodeOptions& options) {
   // The log, models, updates and events are this node's owner's alone: files 0600, dirs 0700.
   ::umask(077);
   init_logging(options.self.to_string(), options.log_level);
+  // Descriptors up to the hard limit: the connection caps, not the soft default of 1024, should
+  // be what stops a flood of connections, and the log must always be able to open a file.
+  if (rlimit r{}; ::getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &r);
+  }
   Identity identity;
   if (Status s = establish_identity(options, &identity); !s.ok()) {
     spdlog::error("{}", s.message());

@@ -57,7 +57,7 @@ RoleController::RoleController(asio::io_context& io, RaftHost& host, const NodeO
       events_(events),
       machine_(settings_of(options)),
       store_(options.data_dir + "/models"),
-      server_(io, store_, net::kDefaultMaxFrame, std::chrono::milliseconds(30000)),
+      server_(io, store_, net::kDefaultMaxFrame),
       poll_timer_(io),
       compute_(std::make_unique<WorkerThread>(io, 16)),
       transfer_(std::make_unique<WorkerThread>(io, 64)),
@@ -72,6 +72,7 @@ RoleController::~RoleController() {
 
 Status RoleController::start() {
   if (Status s = store_.init(); !s.ok()) return s;
+  store_.set_quota(opt_.max_store_bytes, opt_.min_free_bytes);
   if (Status s = server_.listen(PeerAddress{opt_.self.host, opt_.data_port}); !s.ok()) return s;
   server_.set_update_handler([this](const net::UpdateNotice& n) { return on_update(n); });
   // Secure mode: the data plane admits members only, each by the key the membership gives it.

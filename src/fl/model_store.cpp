@@ -12,6 +12,10 @@ Status ModelStore::init() {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) return Status::error("cannot create model store " + dir_ + ": " + ec.message());
+  for (const auto& f : std::filesystem::directory_iterator(dir_, ec)) {
+    std::error_code ignored;
+    if (is_interrupted_write(f.path().filename().string())) std::filesystem::remove(f.path(), ignored);
+  }
   return {};
 }
 
@@ -41,6 +45,37 @@ Status ModelStore::get_bytes(const std::string& id, std::string* bytes) const {
   std::string actual = sha256_hex(*bytes);
   if (actual != id) {
     return Status::error("model blob " + path_of(id) + " is corrupt: its SHA-256 is " + actual);
+  }
+  return {};
+}
+
+std::uint64_t ModelStore::stored_bytes() const {
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
+    std::error_code size_error;
+    if (e.is_regular_file(size_error)) total += e.file_size(size_error);
+  }
+  return total;
+}
+
+Status ModelStore::admit(std::size_t bytes) const {
+  if (max_store_bytes_ != 0) {
+    std::uint64_t used = stored_bytes();
+    if (used + bytes > max_store_bytes_) {
+      return Status::error("model store " + dir_ + " is full: " + std::to_string(used) + " bytes held, " +
+                           std::to_string(bytes) + " more would pass --max-store-bytes " +
+                           std::to_string(max_store_bytes_));
+    }
+  }
+  if (min_free_bytes_ != 0) {
+    std::error_code ec;
+    auto space = std::filesystem::space(dir_, ec);
+    if (!ec && space.available < bytes + min_free_bytes_) {
+      return Status::error("only " + std::to_string(space.available) + " bytes free under " + dir_ +
+                           ": storing " + std::to_string(bytes) + " would leave less than --min-free-bytes " +
+                           std::to_string(min_free_bytes_));
+    }
   }
   return {};
 }

@@ -1,6 +1,7 @@
 #include "fednode/net/client_server.h"
 
 #include <cstring>
+#include <deque>
 #include <optional>
 
 #include "fednode/util/big_endian.h"
@@ -40,13 +41,19 @@ std::string error_response(const std::string& reason, const msgpack::object* id)
 namespace {
 
 
-// One client connection. Requests on one connection are answered in order.
+// One client connection. Requests on one connection are answered in order, one at a time: the
+// next is read only once the previous one's answer is queued and the queue is short, so a client
+// that sends without reading answers fills its own socket buffers, not this node's memory.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, std::size_t max_bytes, ClientServer::Handler& handler,
-          std::shared_ptr<ChannelCounters> counters, std::shared_ptr<const ClientChannelKeys> keys)
+  Session(tcp::socket socket, ConnectionGate::Ticket ticket, std::size_t max_bytes, std::chrono::milliseconds idle,
+          ClientServer::Handler& handler, std::shared_ptr<ChannelCounters> counters,
+          std::shared_ptr<const ClientChannelKeys> keys)
       : socket_(std::move(socket)),
+        idle_timer_(socket_.get_executor()),
+        ticket_(std::move(ticket)),
         max_bytes_(max_bytes),
+        idle_(idle),
         handler_(handler),
         counters_(std::move(counters)),
         keys_(std::move(keys)),
@@ -55,13 +62,34 @@ class Session : public std::enable_shared_from_this<Session> {
   void start() { keys_ ? read_prefix() : read(); }
 
  private:
+  // Every read waits at most the idle timeout for its first bytes.
+  template <typename Buffers, typename Then>
+  void read_into(const Buffers& buffers, bool whole, Then then) {
+    reading_ = true;
+    idle_timer_.expires_after(idle_);
+    auto self = shared_from_this();
+    idle_timer_.async_wait([this, self](const std::error_code& ec) {
+      if (ec || !reading_) return;
+      ++counters_->idle_closed;
+      close_now();
+    });
+    auto done = [this, self, then](const std::error_code& ec, std::size_t n) {
+      reading_ = false;
+      idle_timer_.cancel();
+      if (ec) return close_now();
+      counters_->bytes_in += n;
+      then(n);
+    };
+    if (whole) {
+      asio::async_read(socket_, buffers, done);
+    } else {
+      socket_.async_read_some(buffers, done);
+    }
+  }
+
   // Secure mode: a sealed connection announces itself; anything else is zatt's plaintext.
   void read_prefix() {
-    auto self = shared_from_this();
-    socket_.async_read_some(asio::buffer(prefix_ + prefix_len_, sizeof prefix_ - prefix_len_),
-                            [this, self](const std::error_code& ec, std::size_t n) {
-      if (ec) return;
-      counters_->bytes_in += n;
+    read_into(asio::buffer(prefix_ + prefix_len_, sizeof prefix_ - prefix_len_), false, [this](std::size_t n) {
       prefix_len_ += n;
       bool could_be_sealed = std::memcmp(prefix_, kSecurePrefix, prefix_len_) == 0;
       if (could_be_sealed && prefix_len_ < sizeof prefix_) return read_prefix();
@@ -73,18 +101,12 @@ class Session : public std::enable_shared_from_this<Session> {
         ++counters_->auth_failed;
         return fail("plaintext clients are served on loopback only: use fednode ctl --key-file");
       }
-      unpacker_.reserve_buffer(prefix_len_);
-      std::memcpy(unpacker_.buffer(), prefix_, prefix_len_);
-      unpacker_.buffer_consumed(prefix_len_);
-      drain();
+      feed(prefix_, prefix_len_);
     });
   }
   void read_handshake() {
-    auto self = shared_from_this();
     handshake_.resize(crypto::kHandshakeRequestBytes);
-    asio::async_read(socket_, asio::buffer(handshake_), [this, self](const std::error_code& ec, std::size_t n) {
-      if (ec) return;
-      counters_->bytes_in += n;
+    read_into(asio::buffer(handshake_), true, [this](std::size_t) {
       std::string response;
       session_.emplace();
       Status s = crypto::handshake_respond(keys_->self, keys_->prologue, handshake_, [this](const crypto::PublicKey& k) {
@@ -93,118 +115,124 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!s.ok()) {
         ++counters_->auth_failed;
         session_.reset();
-        std::error_code e;
-        socket_.close(e);
-        return;
+        return close_now();
       }
-      write_raw(std::move(response), false);
+      queue_write(std::move(response), false);
       read();
     });
   }
   void read() {
     if (session_) return read_frame();
-    auto self = shared_from_this();
     unpacker_.reserve_buffer(16384);
-    socket_.async_read_some(asio::buffer(unpacker_.buffer(), unpacker_.buffer_capacity()),
-                            [this, self](const std::error_code& ec, std::size_t n) {
-                              if (ec) return;
-                              counters_->bytes_in += n;
-                              unpacker_.buffer_consumed(n);
-                              if (unpacker_.nonparsed_size() > max_bytes_) {
-                                fail("request larger than " + std::to_string(max_bytes_) + " bytes");
-                                return;
-                              }
-                              drain();
-                            });
+    read_into(asio::buffer(unpacker_.buffer(), unpacker_.buffer_capacity()), false, [this](std::size_t n) {
+      unpacker_.buffer_consumed(n);
+      drain();
+    });
   }
   // A sealed frame: its plaintext goes to the same unpacker as a plaintext stream's bytes.
   void read_frame() {
-    auto self = shared_from_this();
-    asio::async_read(socket_, asio::buffer(prefix_), [this, self](const std::error_code& ec, std::size_t) {
-      if (ec) return;
+    read_into(asio::buffer(prefix_), true, [this](std::size_t) {
       std::size_t n = get_be(prefix_, 4);
       if (n > max_bytes_ + 16) return fail("request larger than " + std::to_string(max_bytes_) + " bytes");
       frame_.resize(n);
-      asio::async_read(socket_, asio::buffer(frame_), [this, self](const std::error_code& e, std::size_t got) {
-        if (e) return;
-        counters_->bytes_in += 4 + got;
+      read_into(asio::buffer(frame_), true, [this](std::size_t) {
         std::string plain;
         if (!session_->receive.open(frame_, &plain).ok()) {
           ++counters_->auth_failed;
-          std::error_code ignored;
-          socket_.close(ignored);
-          return;
+          return close_now();
         }
-        if (unpacker_.nonparsed_size() + plain.size() > max_bytes_) {
-          return fail("request larger than " + std::to_string(max_bytes_) + " bytes");
-        }
-        unpacker_.reserve_buffer(plain.size());
-        std::memcpy(unpacker_.buffer(), plain.data(), plain.size());
-        unpacker_.buffer_consumed(plain.size());
-        drain();
+        feed(plain.data(), plain.size());
       });
     });
   }
+  void feed(const char* data, std::size_t size) {
+    unpacker_.reserve_buffer(size);
+    std::memcpy(unpacker_.buffer(), data, size);
+    unpacker_.buffer_consumed(size);
+    drain();
+  }
 
+  // Serves the requests already received, one after another, then reads more. A loop rather than
+  // a call per answer: a handler that answers at once must not deepen the stack per request.
   void drain() {
-    msgpack::object_handle handle;
-    try {
-      if (!unpacker_.next(handle)) {
-        if (!closing_) read();
-        return;
+    while (!closing_ && !busy_ && queued_bytes_ <= kMaxQueuedBytes) {
+      if (unpacker_.nonparsed_size() > max_bytes_) {
+        return fail("request larger than " + std::to_string(max_bytes_) + " bytes");
       }
-    } catch (const std::exception& e) {
-      fail(std::string("not msgpack: ") + e.what());
-      return;
+      msgpack::object_handle handle;
+      try {
+        if (!unpacker_.next(handle)) return read();
+      } catch (const std::exception& e) {
+        return fail(std::string("not msgpack: ") + e.what());
+      }
+      dispatch(std::move(handle));
     }
+  }
+  void dispatch(msgpack::object_handle handle) {
     ++counters_->messages_in;
     const msgpack::object& req = handle.get();
-    if (req.type != msgpack::type::MAP) {
-      fail("request is not a map");
-      return;
-    }
+    if (req.type != msgpack::type::MAP) return fail("request is not a map");
     const msgpack::object* type = map_field(req, "type");
-    if (!type || type->type != msgpack::type::STR) {
-      fail("request has no string field 'type'");
-      return;
-    }
+    if (!type || type->type != msgpack::type::STR) return fail("request has no string field 'type'");
     // Keep the request alive until the handler replies (the reply may come later).
     auto zone = std::make_shared<msgpack::object_handle>(std::move(handle));
     const msgpack::object* id = map_field(zone->get(), "id");
     bool keep_open = id != nullptr;
+    busy_ = true;
+    in_handler_ = true;
     auto self = shared_from_this();
     handler_(zone->get(), std::string(type->via.str.ptr, type->via.str.size), id,
              [this, self, zone, keep_open](std::string bytes, bool close) {
                write(std::move(bytes), close || !keep_open);
-               if (keep_open && !close) drain();
+               busy_ = false;
+               if (!in_handler_) drain();  // an answer that came later resumes the loop
              },
              session_ ? caller_ : ClientCaller::kPlaintext);
+    in_handler_ = false;
   }
 
-  void fail(const std::string& reason) {
-    write(error_response(reason, nullptr), true);
-  }
+  void fail(const std::string& reason) { write(error_response(reason, nullptr), true); }
 
   void write(std::string bytes, bool close_after) {
     ++counters_->messages_out;
-    write_raw(session_ ? session_->send.seal(bytes) : std::move(bytes), close_after);
+    queue_write(session_ ? session_->send.seal(bytes) : std::move(bytes), close_after);
   }
-  void write_raw(std::string bytes, bool close_after) {
-    closing_ = closing_ || close_after;
+  // One write at a time on the socket; the rest wait their turn in order.
+  void queue_write(std::string bytes, bool close_after) {
+    if (closing_) return;
+    closing_ = close_after;
     counters_->bytes_out += bytes.size();
+    queued_bytes_ += bytes.size();
+    queue_.push_back(std::move(bytes));
+    if (queue_.size() == 1) write_next();
+  }
+  void write_next() {
     auto self = shared_from_this();
-    auto data = std::make_shared<std::string>(std::move(bytes));
-    asio::async_write(socket_, asio::buffer(*data), [this, self, data, close_after](const std::error_code&, std::size_t) {
-      if (close_after) {
-        std::error_code ec;
-        socket_.shutdown(tcp::socket::shutdown_both, ec);
-        socket_.close(ec);
-      }
+    asio::async_write(socket_, asio::buffer(queue_.front()), [this, self](const std::error_code& ec, std::size_t) {
+      if (ec) return close_now();
+      queued_bytes_ -= queue_.front().size();
+      queue_.pop_front();
+      if (!queue_.empty()) return write_next();
+      if (closing_) return close_now();
+      if (!busy_ && !reading_) drain();  // the queue was full: serve what waits
     });
   }
+  void close_now() {
+    closing_ = true;
+    queue_.clear();
+    queued_bytes_ = 0;
+    idle_timer_.cancel();
+    std::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+  }
 
+  static constexpr std::size_t kMaxQueuedBytes = 1u << 20;
   tcp::socket socket_;
+  asio::steady_timer idle_timer_;
+  ConnectionGate::Ticket ticket_;
   std::size_t max_bytes_;
+  std::chrono::milliseconds idle_;
   ClientServer::Handler& handler_;
   std::shared_ptr<ChannelCounters> counters_;
   std::shared_ptr<const ClientChannelKeys> keys_;
@@ -214,35 +242,41 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string handshake_, frame_;
   std::optional<crypto::SecureSession> session_;
   ClientCaller caller_ = ClientCaller::kMember;
-  bool closing_ = false;
+  std::deque<std::string> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool closing_ = false, busy_ = false, in_handler_ = false, reading_ = false;
 };
 
 }  // namespace
 
-ClientServer::ClientServer(asio::io_context& io, std::size_t max_request_bytes, Handler handler)
-    : acceptor_(io), max_request_bytes_(max_request_bytes), handler_(std::move(handler)) {}
+ClientServer::ClientServer(asio::io_context& io, std::size_t max_request_bytes, Handler handler, ConnectionLimits limits)
+    : acceptor_(io),
+      max_request_bytes_(max_request_bytes),
+      idle_(limits.idle),
+      handler_(std::move(handler)),
+      gate_(std::make_shared<ConnectionGate>(limits)),
+      accept_loop_(acceptor_, gate_, counters_, "client channel", [this](tcp::socket socket, ConnectionGate::Ticket t) {
+        std::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);  // answers are small and latency-bound
+        std::make_shared<Session>(std::move(socket), std::move(t), max_request_bytes_, idle_, handler_, counters_, keys_)
+            ->start();
+      }) {}
 
 Status ClientServer::listen(const PeerAddress& self) {
   if (Status s = open_listener(acceptor_, self, "TCP"); !s.ok()) return s;
-  accept();
+  accept_loop_.start();
   return {};
 }
 
-void ClientServer::accept() {
-  acceptor_.async_accept([this](const std::error_code& ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted) return;
-    if (!ec) {
-      std::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);  // answers are small and latency-bound
-      std::make_shared<Session>(std::move(socket), max_request_bytes_, handler_, counters_, keys_)->start();
-    }
-    if (acceptor_.is_open()) accept();
-  });
+std::uint16_t ClientServer::port() const {
+  std::error_code ec;
+  return acceptor_.local_endpoint(ec).port();
 }
 
 void ClientServer::close() {
   std::error_code ec;
   acceptor_.close(ec);
+  accept_loop_.stop();
 }
 
 }  // namespace fednode::net

@@ -52,13 +52,41 @@ std::string bin_field(const msgpack::object& map, const char* key) {
   return std::string(o->via.bin.ptr, o->via.bin.size);
 }
 
+bool parse_notice(const msgpack::object& req, UpdateNotice* n) {
+  auto u64 = [&](const char* k, std::uint64_t* out) {
+    const msgpack::object* o = map_field(req, k);
+    if (!o || o->type != msgpack::type::POSITIVE_INTEGER) return false;
+    *out = o->via.u64;
+    return true;
+  };
+  auto f64 = [&](const char* k, double* out) {
+    const msgpack::object* o = map_field(req, k);
+    if (!o) return false;
+    if (o->type == msgpack::type::FLOAT32 || o->type == msgpack::type::FLOAT64) *out = o->via.f64;
+    else if (o->type == msgpack::type::POSITIVE_INTEGER) *out = static_cast<double>(o->via.u64);
+    else return false;
+    return true;
+  };
+  return u64("round", &n->round) && u64("term", &n->term) && u64("attempt", &n->attempt) && u64("node", &n->node) &&
+         u64("samples", &n->samples) && f64("train_loss", &n->train_loss) && f64("train_seconds", &n->train_seconds);
+}
+
+// What a blob thread made of one request frame, for the control loop to finish.
+struct Prepared {
+  enum Kind { kClose, kReply, kUpdate } kind = kClose;
+  std::string text;  // kClose: the reason; kReply: the framed (sealed) answer
+  bool auth_failed = false;
+  UpdateNotice notice;  // kUpdate: stored; the handler decides
+};
+
 class DataSession : public std::enable_shared_from_this<DataSession> {
  public:
-  DataSession(tcp::socket s, BlobStore& store, std::size_t max_frame, std::chrono::milliseconds idle,
-              std::shared_ptr<ChannelCounters> counters, std::shared_ptr<DataPlaneServer::UpdateHandler> handler,
-              std::shared_ptr<const DataPlaneKeys> keys)
-      : socket_(std::move(s)), timer_(socket_.get_executor()), store_(store), max_frame_(max_frame), idle_(idle),
-        counters_(std::move(counters)), handler_(std::move(handler)), keys_(std::move(keys)) {}
+  DataSession(tcp::socket s, ConnectionGate::Ticket ticket, BlobStore& store, asio::thread_pool& blob_threads,
+              std::size_t max_frame, std::chrono::milliseconds idle, std::shared_ptr<ChannelCounters> counters,
+              std::shared_ptr<DataPlaneServer::UpdateHandler> handler, std::shared_ptr<const DataPlaneKeys> keys)
+      : socket_(std::move(s)), timer_(socket_.get_executor()), ticket_(std::move(ticket)), store_(store),
+        blob_threads_(blob_threads), max_frame_(max_frame), idle_(idle), counters_(std::move(counters)),
+        handler_(std::move(handler)), keys_(std::move(keys)) {}
   void start() { keys_ ? read_handshake() : read_header(); }
 
  private:
@@ -92,7 +120,9 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
     timer_.expires_after(idle_);
     auto self = shared_from_this();
     timer_.async_wait([this, self](const std::error_code& ec) {
-      if (!ec) close("idle for " + std::to_string(idle_.count()) + " ms");
+      if (ec) return;
+      ++counters_->idle_closed;
+      close("idle for " + std::to_string(idle_.count()) + " ms");
     });
   }
   void read_header() {
@@ -123,70 +153,58 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
       read_body(remaining - got);
     });
   }
+  // Opening, hashing, storing and reading blobs of up to the frame bound take long: a blob thread
+  // does them, and the control loop only hands the notice of an update to the round and answers.
+  // The session reads nothing meanwhile, so its state is used by one thread at a time.
   void handle() {
+    timer_.cancel();
+    auto self = shared_from_this();
+    // `self` moves on, so the session always ends on the control loop, never on a blob thread.
+    asio::post(blob_threads_, [this, self]() mutable {
+      auto prepared = std::make_shared<Prepared>(prepare());
+      std::string().swap(body_);  // an idle connection keeps no frame-sized buffer
+      asio::post(socket_.get_executor(), [this, self = std::move(self), prepared] { finish(std::move(*prepared)); });
+    });
+  }
+  Prepared prepare() {
+    auto close_for = [](std::string why, bool auth = false) { return Prepared{Prepared::kClose, std::move(why), auth, {}}; };
+    auto reply_with = [this](const std::string& payload) { return Prepared{Prepared::kReply, framed(payload), false, {}}; };
     if (session_) {
       std::string plain;
-      if (Status s = session_->receive.open(body_, &plain); !s.ok()) {
-        ++counters_->auth_failed;
-        return close(s.message());
-      }
+      if (Status s = session_->receive.open(body_, &plain); !s.ok()) return close_for(s.message(), true);
       body_.swap(plain);
     }
-    msgpack::object_handle h;
-    try {
-      std::size_t off = 0;
-      h = bounded_unpack(body_.data(), body_.size(), off);
-      if (off != body_.size()) return close("trailing bytes in frame");
-    } catch (const std::exception& e) {
-      return close(std::string("frame is not msgpack: ") + e.what());
-    }
-    const auto& req = h.get();
-    std::string op = as_string(map_field(req, "op")), id = as_string(map_field(req, "id"));
-    if (req.type != msgpack::type::MAP || (op != "fetch" && op != "push" && op != "update")) {
-      return close("frame has no op fetch|push|update");
-    }
-    if (!valid_blob_id(id)) return reply(answer(false, "id must be 64 hex digits", false));
-    if (op == "fetch") {
+    DataRequest req;
+    if (Status s = decode_data_request(body_, &req); !s.ok()) return close_for(s.message());
+    const std::string& id = req.id;
+    if (!valid_blob_id(id)) return reply_with(answer(false, "id must be 64 hex digits", false));
+    if (req.op == "fetch") {
       std::string data;
       Status s = store_.get_bytes(id, &data);
-      return reply(s.ok() ? answer(true, data, true) : answer(false, s.message(), false));
+      return reply_with(s.ok() ? answer(true, data, true) : answer(false, s.message(), false));
     }
-    std::string data = bin_field(req, "data");
-    if (sha256_hex(data) != id) return reply(answer(false, "data does not hash to id " + id, false));
-    UpdateNotice notice;
-    if (op == "update" && !parse_notice(req, &notice)) {
-      return close("update frame needs unsigned round, term, attempt, node, samples and numeric train_loss");
-    }
-    if (op == "update" && session_ && notice.node != peer_node_) {
-      return reply(answer(false, "an update must come from the node it names (sent by another node's key)", false));
+    const std::string& data = req.data;
+    if (sha256_hex(data) != id) return reply_with(answer(false, "data does not hash to id " + id, false));
+    if (req.op == "update" && session_ && req.notice.node != peer_node_) {
+      return reply_with(answer(false, "an update must come from the node it names (sent by another node's key)", false));
     }
     std::string stored;
-    if (Status s = store_.put_bytes(data, &stored); !s.ok()) return reply(answer(false, s.message(), false));
-    if (op == "push") return reply(answer(true, "", false));
-    notice.id = id;
-    std::string refused = *handler_ ? (*handler_)(notice) : "this node is not aggregating";
-    reply(refused.empty() ? answer(true, "", false) : answer(false, refused, false));
+    if (Status s = store_.admit(data.size()); !s.ok()) return reply_with(answer(false, s.message(), false));
+    if (Status s = store_.put_bytes(data, &stored); !s.ok()) return reply_with(answer(false, s.message(), false));
+    if (req.op == "push") return reply_with(answer(true, "", false));
+    req.notice.id = id;
+    return Prepared{Prepared::kUpdate, "", false, req.notice};
   }
-  static bool parse_notice(const msgpack::object& req, UpdateNotice* n) {
-    auto u64 = [&](const char* k, std::uint64_t* out) {
-      const msgpack::object* o = map_field(req, k);
-      if (!o || o->type != msgpack::type::POSITIVE_INTEGER) return false;
-      *out = o->via.u64;
-      return true;
-    };
-    auto f64 = [&](const char* k, double* out) {
-      const msgpack::object* o = map_field(req, k);
-      if (!o) return false;
-      if (o->type == msgpack::type::FLOAT32 || o->type == msgpack::type::FLOAT64) *out = o->via.f64;
-      else if (o->type == msgpack::type::POSITIVE_INTEGER) *out = static_cast<double>(o->via.u64);
-      else return false;
-      return true;
-    };
-    return u64("round", &n->round) && u64("term", &n->term) && u64("attempt", &n->attempt) && u64("node", &n->node) &&
-           u64("samples", &n->samples) && f64("train_loss", &n->train_loss) && f64("train_seconds", &n->train_seconds);
+  void finish(Prepared p) {
+    if (p.auth_failed) ++counters_->auth_failed;
+    if (p.kind == Prepared::kClose) return close(p.text);
+    if (p.kind == Prepared::kReply) return send(std::move(p.text));
+    std::string refused = *handler_ ? (*handler_)(p.notice) : "this node is not aggregating";
+    send(framed(refused.empty() ? answer(true, "", false) : answer(false, refused, false)));
   }
-  void reply(std::string payload) {
-    auto out = std::make_shared<std::string>(session_ ? session_->send.seal(payload) : frame(payload));
+  std::string framed(const std::string& payload) { return session_ ? session_->send.seal(payload) : frame(payload); }
+  void send(std::string bytes) {
+    auto out = std::make_shared<std::string>(std::move(bytes));
     counters_->bytes_out += out->size();
     ++counters_->messages_out;
     auto self = shared_from_this();
@@ -210,7 +228,9 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
 
   tcp::socket socket_;
   asio::steady_timer timer_;
+  ConnectionGate::Ticket ticket_;
   BlobStore& store_;
+  asio::thread_pool& blob_threads_;
   std::size_t max_frame_;
   std::chrono::milliseconds idle_;
   std::shared_ptr<ChannelCounters> counters_;
@@ -365,13 +385,51 @@ std::string request(const char* op, const std::string& id, const std::string* da
 
 }  // namespace
 
+Status decode_data_request(std::string_view body, DataRequest* out) {
+  msgpack::object_handle h;
+  try {
+    std::size_t off = 0;
+    h = bounded_unpack(body.data(), body.size(), off);
+    if (off != body.size()) return Status::error("trailing bytes in frame");
+  } catch (const std::exception& e) {
+    return Status::error(std::string("frame is not msgpack: ") + e.what());
+  }
+  const auto& req = h.get();
+  out->op = as_string(map_field(req, "op"));
+  out->id = as_string(map_field(req, "id"));
+  if (req.type != msgpack::type::MAP || (out->op != "fetch" && out->op != "push" && out->op != "update")) {
+    return Status::error("frame has no op fetch|push|update");
+  }
+  if (out->op == "fetch") return {};
+  out->data = bin_field(req, "data");
+  if (out->op == "update" && !parse_notice(req, &out->notice)) {
+    return Status::error("update frame needs unsigned round, term, attempt, node, samples and numeric train_loss");
+  }
+  return {};
+}
+
 DataPlaneServer::DataPlaneServer(asio::io_context& io, BlobStore& store, std::size_t max_frame,
-                                 std::chrono::milliseconds idle_timeout)
-    : acceptor_(io), store_(store), max_frame_(max_frame), idle_timeout_(idle_timeout) {}
+                                 ConnectionLimits limits)
+    : acceptor_(io),
+      store_(store),
+      max_frame_(max_frame),
+      idle_timeout_(limits.idle),
+      gate_(std::make_shared<ConnectionGate>(limits)),
+      accept_loop_(acceptor_, gate_, counters_, "data plane", [this](tcp::socket socket, ConnectionGate::Ticket t) {
+        std::make_shared<DataSession>(std::move(socket), std::move(t), store_, blob_threads_, max_frame_, idle_timeout_,
+                                      counters_, handler_, keys_)
+            ->start();
+      }) {}
+
+DataPlaneServer::~DataPlaneServer() {
+  // Blob work still queued is dropped; work under way finishes before the store may go.
+  blob_threads_.stop();
+  blob_threads_.join();
+}
 
 Status DataPlaneServer::listen(const PeerAddress& address) {
   if (Status s = open_listener(acceptor_, address, "data plane"); !s.ok()) return s;
-  accept();
+  accept_loop_.start();
   return {};
 }
 
@@ -380,19 +438,10 @@ std::uint16_t DataPlaneServer::port() const {
   return acceptor_.local_endpoint(ec).port();
 }
 
-void DataPlaneServer::accept() {
-  acceptor_.async_accept([this](const std::error_code& ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted) return;
-    if (!ec) {
-      std::make_shared<DataSession>(std::move(socket), store_, max_frame_, idle_timeout_, counters_, handler_, keys_)->start();
-    }
-    if (acceptor_.is_open()) accept();
-  });
-}
-
 void DataPlaneServer::close() {
   std::error_code ec;
   acceptor_.close(ec);
+  accept_loop_.stop();
 }
 
 Status fetch_blob(const PeerAddress& server, const std::string& id, std::string* data, std::chrono::milliseconds timeout,

@@ -13,6 +13,7 @@
 
 #include "fednode/storage/raft_codec.h"
 #include "fednode/storage/record_file.h"
+#include "fednode/util/file_io.h"
 
 namespace fednode::storage {
 namespace fs = std::filesystem;
@@ -80,7 +81,7 @@ Status DurableStorage::open(const std::string& dir, const DurableOptions& option
 
 Status DurableStorage::recover() {
   for (const auto& f : fs::directory_iterator(dir_)) {
-    if (f.path().extension() == ".tmp") fs::remove(f.path());  // an interrupted atomic write
+    if (is_interrupted_write(f.path().filename().string())) fs::remove(f.path());
   }
   std::optional<std::string> payload;
   raft::Snapshot snapshot;

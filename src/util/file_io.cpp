@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -57,8 +58,14 @@ Status fsync_directory(const std::string& dir) {
   return s;
 }
 
+bool is_interrupted_write(const std::string& file_name) {
+  return file_name.find(".tmp.") != std::string::npos || (file_name.size() > 4 && file_name.ends_with(".tmp"));
+}
+
 Status write_file_atomically(const std::string& path, std::string_view bytes, bool sync) {
-  std::string tmp = path + ".tmp";
+  // Unique per call: two threads may store the same content-addressed blob at once.
+  static std::atomic<std::uint64_t> sequence{0};
+  std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(sequence++);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return errno_error("cannot create", tmp);
   Status s = write_all(fd, bytes, tmp);

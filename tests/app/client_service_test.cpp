@@ -128,6 +128,57 @@ TEST_F(ClientServiceTest, AWriteIsAnsweredWhenItsEntryAppliesNotBefore) {
   EXPECT_EQ(service_.pending(), 0u);
 }
 
+// --max-kv-bytes: changes proposed and stored count; a change past the quota is refused with the
+// reason, a delete always passes (it is how a full store is emptied), and applied deletes free room.
+TEST(ClientServiceQuota, ChangesPastTheKeyValueQuotaAreRefusedDeletesPass) {
+  FakeRaft raft;
+  KvStore kv;
+  ClientService service(raft, kv, 1000, 100);
+  Answers answers;
+  std::string value(40, 'x');
+  for (int i = 0; i < 2; ++i) {  // 44 bytes of key and value each, proposed and not yet applied
+    auto req = append_request("k" + std::to_string(i), value);
+    service.handle(req.get(), "append", nullptr, answers.reply());
+  }
+  ASSERT_EQ(raft.proposed.size(), 2u);
+  auto third = append_request("k2", value);
+  service.handle(third.get(), "append", nullptr, answers.reply());
+  ASSERT_EQ(raft.proposed.size(), 2u);
+  ASSERT_EQ(answers.got.size(), 1u);
+  EXPECT_EQ(field(answers.last(), "success"), "false");
+  EXPECT_NE(field(answers.last(), "reason").find("--max-kv-bytes 100"), std::string::npos);
+  // Applied, the two changes still count (now as stored bytes).
+  for (std::size_t i = 0; i < raft.proposed.size(); ++i) {
+    ASSERT_TRUE(kv.apply(raft.proposed[i]).ok());
+    service.applied(11 + i, 3);
+  }
+  EXPECT_EQ(kv.bytes(), 88u);
+  KvStore restored;
+  ASSERT_TRUE(restored.restore(kv.snapshot()).ok());
+  EXPECT_EQ(restored.bytes(), kv.bytes());
+  service.handle(third.get(), "append", nullptr, answers.reply());
+  EXPECT_EQ(raft.proposed.size(), 2u);
+  // A delete is proposed whatever the quota; once applied the room is back.
+  auto del = request(
+      [](auto& p) {
+        p.pack("type");
+        p.pack("append");
+        p.pack("data");
+        p.pack_map(2);
+        p.pack("action");
+        p.pack("delete");
+        p.pack("key");
+        p.pack("k0");
+      },
+      2);
+  service.handle(del.get(), "append", nullptr, answers.reply());
+  ASSERT_EQ(raft.proposed.size(), 3u);
+  ASSERT_TRUE(kv.apply(raft.proposed[2]).ok());
+  service.applied(13, 3);
+  service.handle(third.get(), "append", nullptr, answers.reply());
+  EXPECT_EQ(raft.proposed.size(), 4u);
+}
+
 TEST_F(ClientServiceTest, AWriteWhoseIndexWasTakenByAnotherTermFails) {
   auto req = append_request("k", "v");
   service_.handle(req.get(), "append", nullptr, answers_.reply());

@@ -37,7 +37,7 @@ class ModelPushTest : public ::testing::Test {
   testing::TempDir dir_;
   fl::ModelStore store_{dir_.sub("models")};
   asio::io_context io_;
-  net::DataPlaneServer server_{io_, store_, 1 << 20, 2000ms};
+  net::DataPlaneServer server_{io_, store_, 1 << 20, net::ConnectionLimits{16, 16, 2000ms}};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
   std::thread thread_;
   PushPlan plan_;

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <future>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -59,7 +60,7 @@ class DataPlaneTest : public ::testing::Test {
   testing::TempDir dir_;
   fl::ModelStore store_{dir_.sub("models")};
   asio::io_context io_;
-  DataPlaneServer server_{io_, store_, 1 << 20, 300ms};
+  DataPlaneServer server_{io_, store_, 1 << 20, ConnectionLimits{8, 6, 300ms}};
   PeerAddress address_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
   std::thread thread_;
@@ -204,7 +205,7 @@ TEST(DataPlaneMemory, AnnouncedFramesClaimNoMemoryUpFront) {
   fl::ModelStore store(dir.sub("models"));
   ASSERT_TRUE(store.init().ok());
   asio::io_context io;
-  DataPlaneServer server(io, store, kDefaultMaxFrame, 5000ms);
+  DataPlaneServer server(io, store, kDefaultMaxFrame, {16, 16, 5000ms});
   ASSERT_TRUE(server.listen(PeerAddress{"127.0.0.1", 0}).ok());
   auto guard = asio::make_work_guard(io);
   std::thread loop([&] { io.run(); });
@@ -227,6 +228,76 @@ TEST(DataPlaneMemory, AnnouncedFramesClaimNoMemoryUpFront) {
   guard.reset();
   io.stop();
   loop.join();
+}
+
+// A store that notes which threads read and write it.
+class ThreadNotingStore : public BlobStore {
+ public:
+  explicit ThreadNotingStore(BlobStore& inner) : inner_(inner) {}
+  Status get_bytes(const std::string& id, std::string* bytes) const override {
+    note();
+    return inner_.get_bytes(id, bytes);
+  }
+  Status put_bytes(std::string_view bytes, std::string* id) override {
+    note();
+    return inner_.put_bytes(bytes, id);
+  }
+  std::vector<std::thread::id> threads() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return threads_;
+  }
+
+ private:
+  void note() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    threads_.push_back(std::this_thread::get_id());
+  }
+  BlobStore& inner_;
+  mutable std::mutex mu_;
+  mutable std::vector<std::thread::id> threads_;
+};
+
+// Hashing, storing and reading blobs of up to 256 MiB must not hold the control loop (where Raft
+// heartbeats are sent): the store is only ever used from the server's blob threads.
+TEST(DataPlaneThreads, BlobsAreStoredAndReadOffTheControlLoop) {
+  testing::TempDir dir;
+  fl::ModelStore models(dir.sub("models"));
+  ASSERT_TRUE(models.init().ok());
+  ThreadNotingStore store(models);
+  asio::io_context io;
+  DataPlaneServer server(io, store, kDefaultMaxFrame, {16, 16, 5000ms});
+  ASSERT_TRUE(server.listen(PeerAddress{"127.0.0.1", 0}).ok());
+  auto guard = asio::make_work_guard(io);
+  std::thread loop([&] { io.run(); });
+  PeerAddress address{"127.0.0.1", server.port()};
+  std::string blob(1 << 20, 'b'), id = sha256_hex(blob), back;
+  ASSERT_TRUE(push_blob(address, id, blob, 5s).ok());
+  ASSERT_TRUE(fetch_blob(address, id, &back, 5s).ok());
+  EXPECT_EQ(back, blob);
+  auto threads = store.threads();
+  ASSERT_EQ(threads.size(), 2u);
+  for (auto t : threads) EXPECT_NE(t, loop.get_id()) << "the control loop touched the blob store";
+  asio::post(io, [&] { server.close(); });
+  guard.reset();
+  io.stop();
+  loop.join();
+}
+
+// --max-store-bytes and --min-free-bytes: a push or update past the quota is refused with the
+// reason, the connection stays usable, and nothing is stored.
+TEST_F(DataPlaneTest, BlobsPastTheStoreQuotaAreRefusedWithTheReason) {
+  std::string small(1000, 's'), big(5000, 'B');
+  store_.set_quota(4000, 0);
+  ASSERT_TRUE(push_blob(address_, sha256_hex(small), small, 2s).ok());
+  Status s = push_blob(address_, sha256_hex(big), big, 2s);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("--max-store-bytes 4000"), std::string::npos) << s.message();
+  EXPECT_FALSE(store_.has(sha256_hex(big)));
+  store_.set_quota(0, std::uint64_t{1} << 62);  // more free space than any disk has
+  s = push_blob(address_, sha256_hex(big), big, 2s);
+  EXPECT_NE(s.message().find("--min-free-bytes"), std::string::npos) << s.message();
+  store_.set_quota(0, 0);
+  EXPECT_TRUE(push_blob(address_, sha256_hex(big), big, 2s).ok());
 }
 
 }  // namespace

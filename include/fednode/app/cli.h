@@ -65,6 +65,11 @@ struct NodeOptions {
   std::size_t max_datagram = 60 * 1024;  // bytes per UDP datagram on the peer channel
   std::uint64_t snapshot_entries = 10000;  // compact the log past this many applied entries
   bool join = false;  // start empty and wait to be added (no bootstrap)
+  // Quotas against members that flood: blobs pushed or uploaded over the data plane, and the
+  // replicated key-value map written by clients.
+  std::uint64_t max_store_bytes = 16ull << 30;
+  std::uint64_t min_free_bytes = 256ull << 20;
+  std::uint64_t max_kv_bytes = 256ull << 20;
   FlOptions fl;
 };
 

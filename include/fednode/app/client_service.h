@@ -42,8 +42,9 @@ class ClientRaft {
 
 class ClientService {
  public:
-  // `max_command` bounds an append's command (it must fit one datagram with its entry).
-  ClientService(ClientRaft& raft, const KvStore& kv, std::size_t max_command);
+  // `max_command` bounds an append's command (it must fit one datagram with its entry);
+  // `max_kv_bytes` the keys and values stored and proposed (0: no bound).
+  ClientService(ClientRaft& raft, const KvStore& kv, std::size_t max_command, std::size_t max_kv_bytes = 0);
 
   // Writes, membership changes and transfers need an operator (or a local plaintext client);
   // a member's key may read (get, diagnostic, fl_status).
@@ -62,17 +63,20 @@ class ClientService {
   void append(const msgpack::object& req, const msgpack::object* id, net::ClientServer::Reply reply);
   void config(const msgpack::object& req, const msgpack::object* id, net::ClientServer::Reply reply);
   void transfer(const msgpack::object& req, const msgpack::object* id, net::ClientServer::Reply reply);
-  void answer_when_applied(raft::RequestStatus status, const msgpack::object* id, net::ClientServer::Reply reply);
+  void answer_when_applied(raft::RequestStatus status, const msgpack::object* id, net::ClientServer::Reply reply,
+                           std::size_t kv_bytes = 0);
   std::string redirect(const msgpack::object* id) const;
   std::string state_map(const msgpack::object* id) const;
 
   ClientRaft& raft_;
   const KvStore& kv_;
   std::size_t max_command_;
+  std::size_t max_kv_bytes_;
   struct PendingWrite {
     raft::Term term;
     net::ClientServer::Reply reply;
     std::shared_ptr<msgpack::object_handle> id;
+    std::size_t kv_bytes = 0;  // a change proposed: counted against the quota until applied
   };
   std::map<raft::Index, PendingWrite> writes_;
   struct PendingRead {

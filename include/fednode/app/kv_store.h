@@ -16,10 +16,13 @@ class KvStore {
   // validates commands before proposing them).
   Status apply(std::string_view command);
   static Status validate(std::string_view command);
+  // What a valid command adds to bytes(): key and value of a change, 0 for a delete.
+  static std::size_t added_bytes(std::string_view command);
   static std::string change_command(const std::string& key, const std::string& value_msgpack);
   static std::string delete_command(const std::string& key);
 
   const std::map<std::string, std::string>& entries() const { return map_; }  // value: msgpack
+  std::size_t bytes() const { return bytes_; }  // of keys and values, what --max-kv-bytes bounds
   std::map<raft::NodeId, std::string>& members() { return members_; }           // id -> HOST:PORT
   const std::map<raft::NodeId, std::string>& members() const { return members_; }
 
@@ -28,6 +31,7 @@ class KvStore {
 
  private:
   std::map<std::string, std::string> map_;
+  std::size_t bytes_ = 0;
   std::map<raft::NodeId, std::string> members_;
 };
 

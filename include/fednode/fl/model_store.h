@@ -26,10 +26,20 @@ class ModelStore : public net::BlobStore {
   void remove(const std::string& id) const;
   std::string path_of(const std::string& id) const { return dir_ + "/" + id; }
 
+  // What blobs arriving from the network may use: the store's total size, and the free space
+  // they must leave on its file system (the Raft log needs it). 0 = no bound.
+  void set_quota(std::uint64_t max_store_bytes, std::uint64_t min_free_bytes) {
+    max_store_bytes_ = max_store_bytes;
+    min_free_bytes_ = min_free_bytes;
+  }
+  Status admit(std::size_t bytes) const override;
+  std::uint64_t stored_bytes() const;
+
   static bool valid_id(std::string_view id) { return valid_blob_id(id); }
 
  private:
   std::string dir_;
+  std::uint64_t max_store_bytes_ = 0, min_free_bytes_ = 0;
 };
 
 }  // namespace fednode::fl

@@ -1,6 +1,7 @@
 #pragma once
 // What the data plane serves and fills: content-addressed blobs (util/blob_id.h). The FL
 // engine's model store implements it; the data plane knows nothing of models.
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,8 @@ class BlobStore {
   virtual Status get_bytes(const std::string& id, std::string* bytes) const = 0;
   // Stores bytes durably under their id.
   virtual Status put_bytes(std::string_view bytes, std::string* id) = 0;
+  // Whether `bytes` more from the network fit the store's quota. Called from any thread.
+  virtual Status admit(std::size_t /*bytes*/) const { return {}; }
 };
 
 }  // namespace fednode::net

@@ -5,7 +5,9 @@
 // `id` field gets its answer and the connection is closed (zatt's behaviour); one with an `id`
 // gets it echoed and the connection stays open for more (pipelining). A request that is not
 // msgpack, not a map, has no string `type`, or exceeds the size bound gets
-// {type: error, reason} and the connection is closed. Runs on the control loop.
+// {type: error, reason} and the connection is closed. Requests on one connection are served one
+// at a time; connections are capped (in all and per address) and closed when idle
+// (ConnectionLimits). Runs on the control loop.
 #include <asio.hpp>
 
 #include <functional>
@@ -15,6 +17,7 @@
 
 #include "fednode/crypto/handshake.h"
 #include "fednode/net/channel_counters.h"
+#include "fednode/net/tcp_listener.h"
 #include "fednode/util/peer_address.h"
 #include "fednode/util/status.h"
 
@@ -60,19 +63,24 @@ class ClientServer {
   using Handler = std::function<void(const msgpack::object& request, const std::string& type,
                                      const msgpack::object* id, Reply reply, ClientCaller caller)>;
 
-  ClientServer(asio::io_context& io, std::size_t max_request_bytes, Handler handler);
+  ClientServer(asio::io_context& io, std::size_t max_request_bytes, Handler handler, ConnectionLimits limits = {});
   Status listen(const PeerAddress& self);
   void close();
+  std::uint16_t port() const;
   const ChannelCounters& counters() const { return *counters_; }
+  std::size_t open_connections() const { return gate_->open(); }
+  std::uint64_t accept_errors() const { return accept_loop_.accept_errors(); }
   void set_keys(std::shared_ptr<const ClientChannelKeys> keys) { keys_ = std::move(keys); }
 
  private:
-  void accept();
   asio::ip::tcp::acceptor acceptor_;
   std::size_t max_request_bytes_;
+  std::chrono::milliseconds idle_;
   Handler handler_;
   std::shared_ptr<ChannelCounters> counters_ = std::make_shared<ChannelCounters>();
   std::shared_ptr<const ClientChannelKeys> keys_;
+  std::shared_ptr<ConnectionGate> gate_;
+  AcceptLoop accept_loop_;
 };
 
 }  // namespace fednode::net

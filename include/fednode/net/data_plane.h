@@ -8,7 +8,9 @@
 //   {op: update, id, data: bin, round, term, attempt, node, samples, train_loss, train_seconds}
 //                              -> stored like push, then handed to the update handler, whose
 //                                 answer ("" = accepted, else the reason) is returned
-// Blobs live in a BlobStore (the FL engine's model store). Server runs on the control loop's io_context.
+// Blobs live in a BlobStore (the FL engine's model store), whose quota a push or update must fit.
+// The server runs on the control loop's io_context; decrypting, hashing, storing and reading
+// blobs run on its own two blob threads. Connections are capped (ConnectionLimits).
 //
 // Secure mode (DataPlaneKeys on the server, SecureCall on the client): a connection starts with
 // the handshake of crypto/handshake.h, in which both ends prove their node keys; the server admits
@@ -24,6 +26,7 @@
 #include "fednode/crypto/handshake.h"
 #include "fednode/net/blob_store.h"
 #include "fednode/net/channel_counters.h"
+#include "fednode/net/tcp_listener.h"
 #include "fednode/util/peer_address.h"
 #include "fednode/util/status.h"
 
@@ -37,6 +40,15 @@ struct UpdateNotice {
   std::uint64_t round = 0, term = 0, attempt = 0, node = 0, samples = 0;
   double train_loss = 0, train_seconds = 0;
 };
+
+// One request frame's content (after the seal is opened).
+struct DataRequest {
+  std::string op, id, data;  // op: fetch | push | update; data: push and update only
+  UpdateNotice notice;       // update only (its id is set from `id` once the data is stored)
+};
+// Decodes a frame's msgpack body. An error (the connection is closed) names what is wrong; the
+// id's form and the data's hash are the caller's to check.
+Status decode_data_request(std::string_view body, DataRequest* out);
 
 struct DataPlaneKeys {
   crypto::NodeKey self;
@@ -60,11 +72,16 @@ struct TransferStats {
 class DataPlaneServer {
  public:
   using UpdateHandler = std::function<std::string(const UpdateNotice&)>;
+  // Data-plane connections come from members only (trainers and voters), but in loopback tests
+  // all of them from one address.
+  static ConnectionLimits default_limits() { return {256, 128, std::chrono::milliseconds(30000)}; }
   DataPlaneServer(asio::io_context& io, BlobStore& store, std::size_t max_frame,
-                  std::chrono::milliseconds idle_timeout);
+                  ConnectionLimits limits = default_limits());
+  ~DataPlaneServer();
   Status listen(const PeerAddress& address);
   void close();
   const ChannelCounters& counters() const { return *counters_; }
+  std::size_t open_connections() const { return gate_->open(); }
   std::uint16_t port() const;
   // Without a handler, updates are refused ("this node is not aggregating").
   void set_update_handler(UpdateHandler handler) { *handler_ = std::move(handler); }
@@ -72,7 +89,6 @@ class DataPlaneServer {
   void set_keys(std::shared_ptr<const DataPlaneKeys> keys) { keys_ = std::move(keys); }
 
  private:
-  void accept();
   asio::ip::tcp::acceptor acceptor_;
   BlobStore& store_;
   std::size_t max_frame_;
@@ -80,6 +96,10 @@ class DataPlaneServer {
   std::shared_ptr<ChannelCounters> counters_ = std::make_shared<ChannelCounters>();
   std::shared_ptr<UpdateHandler> handler_ = std::make_shared<UpdateHandler>();
   std::shared_ptr<const DataPlaneKeys> keys_;
+  // Decrypting, hashing, storing and reading blobs: never on the control loop.
+  asio::thread_pool blob_threads_{2};
+  std::shared_ptr<ConnectionGate> gate_;
+  AcceptLoop accept_loop_;
 };
 
 // Blocking client (worker threads and tests).

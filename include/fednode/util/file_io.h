@@ -13,5 +13,7 @@ Status read_file(const std::string& path, std::string* out);
 // the file before the rename and of the directory after it).
 Status write_file_atomically(const std::string& path, std::string_view bytes, bool sync = true);
 Status fsync_directory(const std::string& dir);
+// Whether a file name is one of write_file_atomically's temp files (left by a crash: delete it).
+bool is_interrupted_write(const std::string& file_name);
 
 }  // namespace fednode
