@@ -36,14 +36,19 @@ for t in "${targets[@]}"; do
   mkdir -p "$dir"
   before=$(ls "$dir" | wc -l)
   echo "== $t: ${seconds}s from $before corpus inputs"
-  # -max_len: the datagram bound; larger inputs only slow the search.
+  # New finds go to a scratch directory first; -merge then keeps only those that reach code the
+  # kept corpus does not. -max_len: the datagram bound; larger inputs only slow the search.
+  scratch=$(mktemp -d)
+  trap 'rm -rf "$scratch"' EXIT
   if ! (cd build-fuzz/fuzz && ./fuzz_"$t" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-        -print_final_stats=1 "../../$dir" 2>"fuzz_$t.log"); then
+        -print_final_stats=1 "$scratch" "$OLDPWD/$dir" 2>"fuzz_$t.log" &&
+        ./fuzz_"$t" -merge=1 "$OLDPWD/$dir" "$scratch" 2>>"fuzz_$t.log"); then
     echo "== $t: FAILED; see build-fuzz/fuzz/fuzz_$t.log and build-fuzz/fuzz/crash-*" >&2
     tail -30 "build-fuzz/fuzz/fuzz_$t.log" >&2
     failed=1
   fi
-  grep -E "stat::number_of_executed_units|cov:" "build-fuzz/fuzz/fuzz_$t.log" | tail -2
+  rm -rf "$scratch"
+  grep -E "stat::number_of_executed_units|DONE" "build-fuzz/fuzz/fuzz_$t.log" | tail -2
   echo "== $t: corpus $before -> $(ls "$dir" | wc -l) inputs"
 done
 exit $failed
