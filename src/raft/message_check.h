@@ -10,6 +10,14 @@ namespace fednode::raft {
 // elections, and a node holding it could still campaign and compare without wrapping.
 inline constexpr std::uint64_t kMaxTermOrIndex = std::uint64_t{1} << 62;
 
+// A correct peer's term is ahead of ours by the elections we missed, never by 2^32 (at one
+// election a second, 136 years of them): a lying member cannot push a group's term to
+// kMaxTermOrIndex, where no message would be accepted any more, in fewer than 2^30 messages.
+inline constexpr std::uint64_t kMaxTermJump = std::uint64_t{1} << 32;
+// From a node our configuration lists as a learner the bound is 2^16 (2^46 messages to exhaust
+// the term): a learner campaigns only once promoted, in a change we may not have applied yet.
+inline constexpr std::uint64_t kMaxLearnerTermJump = std::uint64_t{1} << 16;
+
 // nullptr for a well-formed message, else what is wrong with it.
 const char* malformed(const Message& m);
 

@@ -243,7 +243,7 @@ void Raft::become_leader() {
 
 void Raft::step(const Message& m) {
   if (m.from == config_.id || m.from == kNoNode) return;
-  if (malformed(m)) {
+  if (malformed(m) || implausible(m)) {
     ++malformed_dropped_;
     return;
   }
@@ -292,6 +292,25 @@ void Raft::step(const Message& m) {
     case Role::kCandidate: step_candidate(m); break;
     case Role::kFollower: step_follower(m); break;
   }
+}
+
+// What a well-formed message may still not do, given what this node knows. Each is something no
+// correct peer does (the simulation checks that no correct message is ever dropped), while a
+// member that lies (or any host in --insecure mode) could otherwise push the group's term to the
+// bound past which nothing is accepted, or lead followers in a term that has a leader.
+const char* Raft::implausible(const Message& m) const {
+  if (m.term > term_) {
+    // A node this one lists as a learner may have been promoted and elected since (a change not
+    // applied here yet), but only a few elections ahead of us.
+    bool learner = std::binary_search(conf_.learners.begin(), conf_.learners.end(), m.from);
+    if (m.term - term_ > (learner ? kMaxLearnerTermJump : kMaxTermJump)) return "term jumps too far ahead";
+  }
+  // One leader per term (election safety): another node's leader messages in a term whose
+  // leader we know can only be forged.
+  if (from_leader(m.type) && m.term == term_ && leader_ != kNoNode && m.from != leader_) {
+    return "a second leader in one term";
+  }
+  return nullptr;
 }
 
 void Raft::handle_vote_request(const Message& m) {

@@ -70,6 +70,7 @@ class Raft {
   void step_candidate(const Message& m);
   void step_follower(const Message& m);
   void handle_vote_request(const Message& m);
+  const char* implausible(const Message& m) const;
   void handle_append(const Message& m);
   void handle_heartbeat(const Message& m);
   void handle_snapshot_chunk(const Message& m);

@@ -111,5 +111,98 @@ TEST(HostileMessage, SnapshotStreamPastTheSizeBoundIsDropped) {
   EXPECT_FALSE(c.node(2).ready().snapshot);
 }
 
+// A member that lies (found by bench/soak.sh: a learner's crafted messages pushed the group's
+// term from 53 to 4.6e18, within reach of the bound past which no message is accepted).
+TEST(HostileMessage, TermJumpsPastTheBoundAreDropped) {
+  TestCluster c(3);
+  c.elect(1);
+  Term before = c.node(2).term();
+  Message m;
+  m.type = MessageType::kHeartbeat;
+  m.from = 3;
+  m.to = 2;
+  m.term = before + (Term{1} << 32) + 1;  // past kMaxTermJump
+  c.node(2).step(m);
+  EXPECT_EQ(c.node(2).term(), before);
+  EXPECT_EQ(c.node(2).malformed_dropped(), 1u);
+  m.term = before + 1;  // an election missed: taken
+  c.node(2).step(m);
+  EXPECT_EQ(c.node(2).term(), before + 1);
+}
+
+// The group of three with node 4 as a learner, caught up.
+void with_learner(TestCluster& c) {
+  c.elect(1);
+  ASSERT_EQ(c.node(1).propose_conf_change({ConfChangeType::kAddLearner, 4, "h4:1"}), RequestStatus::kOk);
+  c.add_empty(4);
+  c.deliver_all();
+  ASSERT_EQ(c.node(2).conf_state().learners, std::vector<NodeId>{4});
+}
+
+// A learner's messages may raise a term by 2^16 at most: it campaigns only once promoted (a change
+// the receiver may not have applied yet), a few elections ahead.
+TEST(HostileMessage, ALearnersTermJumpIsBoundedMoreTightly) {
+  TestCluster c(3);
+  with_learner(c);
+  Term term = c.node(2).term();
+  for (auto type : {MessageType::kHeartbeat, MessageType::kAppendResponse, MessageType::kVote}) {
+    Message m;
+    m.type = type;
+    m.from = 4;
+    m.to = 2;
+    m.term = term + (Term{1} << 16) + 1;
+    c.node(2).step(m);
+    EXPECT_EQ(c.node(2).term(), term) << message_type_name(type);
+  }
+  EXPECT_EQ(c.node(2).malformed_dropped(), 3u);
+  (void)c.node(1).propose("still leading");
+  c.deliver_all();
+  EXPECT_EQ(c.node(2).commit_index(), c.node(1).commit_index());
+}
+
+TEST(HostileMessage, ASecondLeaderInOneTermIsIgnored) {
+  TestCluster c(3);
+  c.elect(1);
+  Index last = c.node(2).last_index();
+  Message m;
+  m.type = MessageType::kAppend;
+  m.from = 3;  // not the leader of this term
+  m.to = 2;
+  m.term = c.node(2).term();
+  m.index = last;
+  m.log_term = c.node(2).term();
+  m.entries = {Entry{m.term, last + 1, EntryType::kNormal, "forged"}};
+  c.node(2).step(m);
+  EXPECT_EQ(c.node(2).last_index(), last);
+  EXPECT_EQ(c.node(2).malformed_dropped(), 1u);
+}
+
+// Leader completeness: no correct leader replaces a committed entry. A forged append that asks
+// for it must neither change the log nor reach the log's invariant assert (which would abort):
+// an append starting below the commit index is answered with the commit index and ignored.
+TEST(HostileMessage, AnAppendReplacingACommittedEntryChangesNothing) {
+  TestCluster c(3);
+  c.elect(1);
+  (void)c.node(1).propose("a");
+  (void)c.node(1).propose("b");
+  c.deliver_all();
+  Index committed = c.node(2).commit_index();
+  ASSERT_GE(committed, 3u);
+  Message m;
+  m.type = MessageType::kAppend;
+  m.from = 1;
+  m.to = 2;
+  m.term = c.node(1).term() + 1;  // a newer leader's term, so the follower adopts it first
+  m.index = committed - 2;
+  m.log_term = c.node(2).term();
+  for (Index i = committed - 1; i <= committed; ++i) m.entries.push_back(Entry{m.term, i, EntryType::kNormal, "rewrite"});
+  Index last = c.node(2).last_index();
+  c.node(2).step(m);
+  EXPECT_EQ(c.node(2).commit_index(), committed);
+  EXPECT_EQ(c.node(2).last_index(), last);
+  Ready rd = c.node(2).ready();
+  EXPECT_TRUE(rd.entries.empty()) << "entries of the forged append would be persisted";
+}
+
 }  // namespace
 }  // namespace fednode::raft
