@@ -191,7 +191,10 @@ class Session : public std::enable_shared_from_this<Session> {
     in_handler_ = false;
   }
 
-  void fail(const std::string& reason) { write(error_response(reason, nullptr), true); }
+  void fail(const std::string& reason) {
+    ++counters_->dropped_in;
+    write(error_response(reason, nullptr), true);
+  }
 
   void write(std::string bytes, bool close_after) {
     ++counters_->messages_out;
