@@ -17,7 +17,8 @@ while [[ $# -gt 0 ]]; do
 done
 [[ -x "$build/cluster-bench" && -x "$build/fednode" ]] || { echo "secure-cost.sh: build first (scripts/build.sh)" >&2; exit 1; }
 out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+# Kept when a step fails, for its output; removed after a clean run.
+trap 'if [[ $? -eq 0 ]]; then rm -rf "$out"; else echo "secure-cost.sh: failed; outputs in $out" >&2; fi' EXIT
 
 for p in $(seq "$pairs"); do
   for mode in secure insecure; do

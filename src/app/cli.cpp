@@ -1,5 +1,8 @@
 #include "fednode/app/cli.h"
 
+#include "fednode/fl/attack.h"
+#include "fednode/fl/robust_aggregation.h"
+
 #include <CLI/CLI.hpp>
 
 #include <set>
@@ -45,6 +48,14 @@ std::string check_node_options(const NodeOptions& o) {
     }
   }
   if (!o.fl.crash_at.empty() && o.fl.crash_marker_dir.empty()) return "--crash-at needs --crash-marker-dir";
+  if (!fl::parse_attack(o.fl.attack)) return "--attack '" + o.fl.attack + "' is not one of none|sign-flip|noise|constant";
+  auto aggregator = fl::parse_aggregator(o.fl.aggregator);
+  if (!aggregator) return "--aggregator '" + o.fl.aggregator + "' is not one of fedavg|trimmed-mean|median|krum|multi-krum";
+  if ((*aggregator == fl::AggregatorKind::kKrum || *aggregator == fl::AggregatorKind::kMultiKrum) &&
+      o.fl.min_clients < 2 * o.fl.byzantine_f + 3) {
+    return "--aggregator " + o.fl.aggregator + " with --byzantine-f " + std::to_string(o.fl.byzantine_f) +
+           " needs --min-clients of at least " + std::to_string(2 * o.fl.byzantine_f + 3);
+  }
   if (o.fl.model.size() && o.fl.model != "cifar10-cnn" && o.fl.model != "fmnist-cnn") {
     return "--model '" + o.fl.model + "' is not one of cifar10-cnn|fmnist-cnn";
   }
@@ -110,6 +121,15 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   app.add_option("--momentum", fl.momentum)->check(CLI::Range(0.0, 1.0))->group(group)->capture_default_str();
   app.add_option("--min-clients", fl.min_clients, "Fewest updates a round may aggregate")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100000}))->group(group)->capture_default_str();
+  app.add_option("--aggregator", fl.aggregator, "fedavg | trimmed-mean | median | krum | multi-krum")
+      ->group(group)->capture_default_str();
+  app.add_option("--trim-fraction", fl.trim_fraction, "trimmed-mean: share of values cut from each end, per coordinate")
+      ->check(CLI::Range(0.0, 0.49))->group(group)->capture_default_str();
+  app.add_option("--byzantine-f", fl.byzantine_f, "krum, multi-krum: bad updates to tolerate")
+      ->group(group)->capture_default_str();
+  app.add_option("--attack", fl.attack,
+                 "TESTS AND EXPERIMENTS ONLY: this trainer corrupts its updates (none|sign-flip|noise|constant)")
+      ->group(group)->capture_default_str();
   app.add_option("--max-update-norm", fl.max_update_norm,
                  "Refuse updates whose change from the base model exceeds this times the base's norm (0: off)")
       ->check(CLI::Range(0.0, 1e6))->group(group)->capture_default_str();

@@ -30,6 +30,9 @@ fl::RoundSettings settings_of(const NodeOptions& o) {
   c.min_clients = o.fl.min_clients;
   c.fraction = o.fl.fraction;
   c.max_update_norm = o.fl.max_update_norm;
+  c.aggregator = o.fl.aggregator;
+  c.trim_fraction = o.fl.trim_fraction;
+  c.byzantine_f = o.fl.byzantine_f;
   c.deadline_ms = static_cast<std::uint64_t>(o.fl.deadline_s * 1000);
   c.dataset = o.fl.dataset;
   c.model = o.fl.model;
@@ -237,8 +240,9 @@ void RoleController::run(const fl::Job& job) {
       std::uint64_t generation = *gen;
       std::string dir = dataset_dir(job.config.dataset);
       fl::NodeId self = host_.raft_view().self;
+      fl::Attack attack = *fl::parse_attack(opt_.fl.attack);  // checked by the CLI
       return submit(*compute_, job, [=] {
-        return train_update(job, self, dir, store, *data, [gen, generation] { return *gen != generation; });
+        return train_update(job, self, dir, store, *data, [gen, generation] { return *gen != generation; }, attack);
       });
     }
     case fl::JobKind::kUpload: {

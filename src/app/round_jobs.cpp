@@ -1,5 +1,7 @@
 #include "fednode/app/round_jobs.h"
 
+#include "fednode/fl/robust_aggregation.h"
+
 #include <algorithm>
 #include <chrono>
 
@@ -68,7 +70,7 @@ JobOutcome fetch_model(const fl::Job& job, const std::vector<PeerRef>& sources, 
 }
 
 JobOutcome train_update(const fl::Job& job, fl::NodeId self, const std::string& dataset_dir, fl::ModelStore store,
-                        DatasetCache& cache, std::function<bool()> should_stop) {
+                        DatasetCache& cache, std::function<bool()> should_stop, fl::Attack attack) {
   const fl::RoundConfig& c = job.config;
   const fl::RoundStart& start = job.start;
   auto position = static_cast<std::size_t>(std::find(start.participants.begin(), start.participants.end(), self) -
@@ -100,6 +102,7 @@ JobOutcome train_update(const fl::Job& job, fl::NodeId self, const std::string& 
     t = fl::train_local(c.model, base, *data, shards[position], tc, nullptr, &result);
   }
   if (!t.ok()) return failed(job, t);
+  fl::apply_attack(attack, base, c.seed ^ start.round ^ self, &result.weights);
   auto bytes = std::make_shared<std::string>(fl::serialize_weights(result.weights));
   JobOutcome out;
   out.result.id = job.id;
@@ -162,7 +165,8 @@ JobOutcome aggregate_updates(const fl::Job& job, const std::string& dataset_dir,
   }
   if (updates.empty()) return failed(job, Status::error("no valid update to aggregate"));
   fl::ModelWeights global;
-  Status s = fl::fedavg(updates, &global);
+  fl::AggregatorSettings rule{*fl::parse_aggregator(c.aggregator), c.trim_fraction, c.byzantine_f};
+  Status s = fl::aggregate(rule, updates, &global);
   if (s.ok()) s = store.put(global, &out.result.model_id);
   // Updates are not models anyone fetches; once averaged (or refused) they only take disk space.
   for (const auto& [id, result] : job.updates) {

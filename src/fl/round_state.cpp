@@ -1,5 +1,7 @@
 #include "fednode/fl/round_state.h"
 
+#include "fednode/fl/robust_aggregation.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -59,6 +61,8 @@ Status RoundState::apply(const msgpack::object& command, RoundEvent* event, std:
         *why = "a run configuration is already committed";
       } else if (!ModelStore::valid_id(c.initial_model_id) || c.rounds == 0) {
         *why = "configuration without rounds or initial model";
+      } else if (!parse_aggregator(c.aggregator)) {
+        *why = "configuration names an unknown aggregator '" + c.aggregator + "'";
       } else {
         config_ = c;
         *event = RoundEvent::kConfig;

@@ -91,6 +91,20 @@ TEST(Cli, ExplicitOptions) {
   ASSERT_EQ(o.peers.size(), 1u);
 }
 
+TEST(Cli, RobustAggregatorsAndQuotas) {
+  auto o = parse_ok({"127.0.0.1:5000", "--insecure", "--aggregator", "multi-krum", "--byzantine-f", "1",
+                     "--min-clients", "5", "--max-kv-bytes", "1000", "--max-store-bytes", "0"});
+  EXPECT_EQ(o.fl.aggregator, "multi-krum");
+  EXPECT_EQ(o.fl.byzantine_f, 1u);
+  EXPECT_EQ(o.max_kv_bytes, 1000u);
+  EXPECT_EQ(o.max_store_bytes, 0u);
+  expect_usage_error({"127.0.0.1:5000", "--insecure", "--aggregator", "bulyan"}, "'bulyan'");
+  expect_usage_error({"127.0.0.1:5000", "--insecure", "--aggregator", "krum", "--byzantine-f", "2"},
+                     "--min-clients of at least 7");
+  expect_usage_error({"127.0.0.1:5000", "--insecure", "--trim-fraction", "0.5"}, "--trim-fraction");
+  expect_usage_error({"127.0.0.1:5000", "--insecure", "--attack", "backdoor"}, "'backdoor'");
+}
+
 TEST(Cli, HelpAndVersionExitZero) {
   auto help = std::get<CliExit>(parse_cli({"--help"}));
   EXPECT_EQ(help.code, 0);

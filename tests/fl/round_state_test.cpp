@@ -75,6 +75,18 @@ TEST(RoundState, ConfigurationWithoutInitialModelIsIgnored) {
   EXPECT_FALSE(s.config());
 }
 
+TEST(RoundState, ConfigurationNamingAnUnknownAggregatorIsIgnored) {
+  RoundState s;
+  RoundConfig c = config();
+  c.aggregator = "bulyan";
+  std::string why;
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_config(c), &why), RoundEvent::kIgnored);
+  EXPECT_NE(why.find("'bulyan'"), std::string::npos) << why;
+  c.aggregator = "median";
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_config(c)), RoundEvent::kConfig);
+  EXPECT_EQ(s.config()->aggregator, "median");
+}
+
 TEST(RoundState, StartMustFollowTheLastCommittedRoundAndModel) {
   RoundState s;
   EXPECT_EQ(apply_cmd(s, RoundState::encode_start(start(1, 2, 1, kModel0))), RoundEvent::kIgnored);  // no config yet

@@ -25,6 +25,9 @@ struct FlOptions {
   std::uint64_t min_clients = 1;
   double fraction = 1.0;
   double max_update_norm = 0;  // 0: no bound
+  std::string aggregator = "fedavg";  // fedavg | trimmed-mean | median | krum | multi-krum
+  double trim_fraction = 0.1;
+  std::uint64_t byzantine_f = 1;
   double deadline_s = 120;
   std::string dataset = "cifar10";  // cifar10 | fashion-mnist
   std::string dataset_dir;          // default: data/cifar-10-batches-bin or Debian's fashion-mnist
@@ -39,6 +42,7 @@ struct FlOptions {
   // Fault injection for tests: "POINT:ROUND" (POINT = start|training|aggregating|pushed) makes
   // this node exit at once, like kill -9, when it reaches POINT of ROUND as aggregator, unless
   // crash_marker_dir already holds the marker of that point (so one crash per group).
+  std::string attack = "none";  // tests and experiments only: this trainer corrupts its updates
   std::vector<std::string> crash_at;
   std::string crash_marker_dir;
 };

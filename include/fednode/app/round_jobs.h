@@ -15,6 +15,7 @@
 #include "fednode/app/model_push.h"
 #include "fednode/fl/dataset.h"
 #include "fednode/fl/model_store.h"
+#include "fednode/fl/attack.h"
 #include "fednode/fl/round_machine.h"
 #include "fednode/net/client_connection.h"
 #include "fednode/net/data_plane.h"
@@ -47,8 +48,9 @@ struct PeerRef {
 
 JobOutcome make_initial_model(const fl::Job& job, fl::ModelStore store);
 JobOutcome fetch_model(const fl::Job& job, const std::vector<PeerRef>& sources, fl::ModelStore store);
+// `attack` (tests and experiments only, --attack) corrupts the trained update before it is stored.
 JobOutcome train_update(const fl::Job& job, fl::NodeId self, const std::string& dataset_dir, fl::ModelStore store,
-                        DatasetCache& data, std::function<bool()> should_stop);
+                        DatasetCache& data, std::function<bool()> should_stop, fl::Attack attack = fl::Attack::kNone);
 JobOutcome upload_update(const fl::Job& job, const PeerRef& aggregator, std::shared_ptr<const std::string> update,
                          std::function<bool()> abandon);
 JobOutcome aggregate_updates(const fl::Job& job, const std::string& dataset_dir, fl::ModelStore store,

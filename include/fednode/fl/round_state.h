@@ -38,8 +38,12 @@ struct RoundConfig {
   std::uint64_t test_limit = 0;   // evaluate on the first N test samples (0: all)
   std::string initial_model_id;
   double max_update_norm = 0;  // refuse updates changing the base by more than this x its norm (0: off)
+  std::string aggregator = "fedavg";  // robust_aggregation.h: fedavg | trimmed-mean | median | krum | multi-krum
+  double trim_fraction = 0.1;         // trimmed-mean
+  std::uint64_t byzantine_f = 1;      // krum, multi-krum
   MSGPACK_DEFINE_MAP(rounds, local_epochs, batch_size, lr, momentum, min_clients, fraction, deadline_ms, dataset, model,
-                     partition, alpha, seed, train_limit, test_limit, initial_model_id, max_update_norm);
+                     partition, alpha, seed, train_limit, test_limit, initial_model_id, max_update_norm, aggregator,
+                     trim_fraction, byzantine_f);
 };
 
 struct RoundStart {

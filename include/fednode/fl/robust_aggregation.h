@@ -1,0 +1,48 @@
+#pragma once
+// Aggregation rules that survive bad trainers: each looks at the updates coordinate by coordinate
+// or as whole vectors and leaves out what is far from the rest, instead of averaging everything
+// (one update scaled by 1,000 moves FedAvg's mean by as much). All take the updates as the
+// trainers' full weights (not deltas) with the same layout, accumulate in double precision, and
+// are deterministic: the same updates in any order give the same model, on any aggregator.
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fednode/fl/fedavg.h"
+
+namespace fednode::fl {
+
+// What `--aggregator` names (replicated in the run configuration).
+enum class AggregatorKind { kFedAvg, kTrimmedMean, kMedian, kKrum, kMultiKrum };
+std::optional<AggregatorKind> parse_aggregator(std::string_view name);
+const char* aggregator_name(AggregatorKind kind);
+
+// Coordinate-wise trimmed mean (Yin et al. 2018): per coordinate, the floor(trim_fraction * n)
+// lowest and highest values are dropped and the rest averaged, unweighted. trim_fraction in
+// [0, 0.5); at least one value must remain.
+Status trimmed_mean(const std::vector<ClientUpdate>& updates, double trim_fraction, ModelWeights* out);
+
+// Coordinate-wise median (Yin et al. 2018), unweighted; the mean of the two middle values when n
+// is even.
+Status coordinate_median(const std::vector<ClientUpdate>& updates, ModelWeights* out);
+
+// Krum and Multi-Krum (Blanchard et al. 2017) for at most `f` Byzantine updates among n: each
+// update's score is the sum of squared distances to its n - f - 2 nearest others; Krum returns
+// the update with the lowest score, Multi-Krum the sample-weighted mean of the `m` lowest (ties
+// broken by position in the sorted order of the updates' contents, so order does not matter).
+// Needs n >= 2f + 3. `chosen` (optional) gets the indexes of the selected updates.
+Status multi_krum(const std::vector<ClientUpdate>& updates, std::size_t f, std::size_t m, ModelWeights* out,
+                  std::vector<std::size_t>* chosen = nullptr);
+
+struct AggregatorSettings {
+  AggregatorKind kind = AggregatorKind::kFedAvg;
+  double trim_fraction = 0.1;  // trimmed-mean
+  std::size_t byzantine_f = 1;  // krum, multi-krum
+};
+
+// The rule `settings` names, over `updates`.
+Status aggregate(const AggregatorSettings& settings, const std::vector<ClientUpdate>& updates, ModelWeights* out);
+
+}  // namespace fednode::fl
