@@ -220,10 +220,9 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!busy_ && !reading_) drain();  // the queue was full: serve what waits
     });
   }
+  // The queue stays: a write under way still points into its front string until it completes.
   void close_now() {
     closing_ = true;
-    queue_.clear();
-    queued_bytes_ = 0;
     idle_timer_.cancel();
     std::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_both, ec);
