@@ -14,6 +14,10 @@
 #       4 peers, 4 rounds, --min-clients 2, --rotate-every 1: a trainer is killed while it trains
 #       round 2, which commits with the two updates that arrived (partial aggregation); round 3
 #       invites only the live trainers; the aggregator role rotates to another voter every round.
+#   fl_test.sh FEDNODE_BINARY robust AGGREGATOR
+#       5 peers, 5 rounds; one trainer (with a long election timeout, so that it trains) sends its updates sign-flipped and scaled by 10 (--attack sign-flip). With a robust
+#       aggregator (median, trimmed-mean) the final accuracy stays above the data set's bound;
+#       with fedavg it collapses below it (the test shows both, so the bound separates them).
 #   fl_test.sh FEDNODE_BINARY twokills
 #       5 peers, 4 rounds; aggregators die during training of round 2 and during aggregation of
 #       round 3: round numbers stay absolute and the run ends after exactly 4 rounds. Then a
@@ -48,11 +52,16 @@ case "$scenario" in
     [[ "$point" =~ ^(start|training|aggregating|pushed)$ ]] || { echo "usage: fl_test.sh BIN kill start|training|aggregating|pushed" >&2; exit 2; }
     extra=(--crash-at "$point:2" --crash-marker-dir "$work") ;;
   trainers) rounds=4; extra=(--min-clients 2 --rotate-every 1 --local-epochs 3) ;;
+  robust)
+    [[ "$point" =~ ^(fedavg|median|trimmed-mean)$ ]] || { echo "usage: fl_test.sh BIN robust fedavg|median|trimmed-mean" >&2; exit 2; }
+    n=5; rounds=5
+    extra=(--aggregator "$point" --trim-fraction 0.25 --min-clients 3 --local-epochs 2)
+    train_limit=(--train-limit 8000) ;;
   twokills)
     n=5; rounds=4
     extra=(--crash-at training:2 --crash-at aggregating:3 --crash-marker-dir "$work" --snapshot-entries 16)
     train_limit=(--train-limit 2400) ;;
-  *) echo "usage: fl_test.sh BIN basic|kill POINT|trainers|twokills" >&2; exit 2 ;;
+  *) echo "usage: fl_test.sh BIN basic|kill POINT|trainers|robust AGGREGATOR|twokills" >&2; exit 2 ;;
 esac
 
 ports=()
@@ -61,12 +70,14 @@ ports=("${all_ports[@]:0:n}")
 dports=("${all_ports[@]:n}")
 addr() { echo "127.0.0.1:${ports[$1]}"; }
 make_keys "$n"
+attacker=-1
 start() {
-  local i=$1 others=()
+  local i=$1 others=() attack=()
+  [[ $i -eq $attacker ]] && attack=(--attack sign-flip --election-timeout-min-ms 1500 --election-timeout-max-ms 2000)
   for j in $(seq 0 $((n - 1))); do [[ $j -ne $i ]] && others+=("$(peer_spec "$j")"); done
   # Data ports: free ones too, passed explicitly (peers learn them over the client channel).
   "$bin" "$(addr "$i")" "${others[@]}" --key-file "$(key_file "$i")" --data-dir "$work/d$i" --data-port "${dports[$i]}" --rounds "$rounds" \
-    --deadline-s 60 "${data[@]}" "${train_limit[@]}" "${extra[@]}" >>"$work/log$i" 2>&1 &
+    --deadline-s 60 "${data[@]}" "${train_limit[@]}" "${extra[@]}" "${attack[@]}" >>"$work/log$i" 2>&1 &
   pids[$i]=$!
 }
 ctl() { "$bin" ctl "$@"; }
@@ -102,6 +113,9 @@ check_same_rounds() {  # every live node: same (round, model id) list, and it ho
 }
 
 t0=$(date +%s)
+# robust: the last node attacks; its long election timeout leaves the first election to the others,
+# so that it trains rather than aggregates.
+[[ $scenario == robust ]] && attacker=$((n - 1))
 for i in $(seq 0 $((n - 1))); do start "$i"; done
 
 case "$scenario" in
@@ -122,6 +136,31 @@ case "$scenario" in
     latest=$(round_ids 0 | awk -v r="$rounds" '$1==r {print $2}')
     [[ "$(plaintext_fetch "${dports[1]}" "$latest")" == refused ]] || fail "a plaintext stranger fetched model $latest"
     echo "ok: $rounds rounds, same model ids on $n nodes, accuracy $acc1 -> $accn, one election, $(($(date +%s) - t0)) s"
+    ;;
+  robust)
+    if [[ $point == fedavg ]]; then
+      # FedAvg follows the attacker. Once its model's loss is no longer finite, every honest
+      # update is refused too (non-finite loss) and the round runs again and again: the run may
+      # stop short, so the last committed round is judged.
+      until=$((SECONDS + 30))
+      while [[ $SECONDS -lt $until && $(committed 0) -lt $rounds ]]; do sleep 0.5; done
+    else
+      wait_rounds any "$rounds" 300
+    fi
+    ref=$(first_alive)
+    ctl "$(addr "$ref")" rounds
+    trained_bad=$(events_py count trained "$work/d$attacker/events.jsonl")
+    [[ "$trained_bad" -ge 1 ]] || fail "the attacker never trained (it must be a trainer for the test to mean anything)"
+    acc=$(ctl "$(addr "$ref")" rounds --tsv | tail -1 | cut -f8)
+    # Chance is 0.10 on both data sets; honest training reaches about 0.75 (Fashion-MNIST, 8,000
+    # images) or 0.35 (CIFAR subset) in 5 rounds of 2 epochs.
+    bound=0.5; [[ "${data[1]}" == cifar10 ]] && bound=0.2
+    if [[ $point == fedavg ]]; then
+      awk -v a="$acc" -v b="$bound" 'BEGIN { exit !(a < b) }' || fail "fedavg kept accuracy $acc >= $bound against a sign-flipping trainer: the attack has no teeth"
+    else
+      awk -v a="$acc" -v b="$bound" 'BEGIN { exit !(a >= b) }' || fail "$point fell to accuracy $acc < $bound against one sign-flipping trainer"
+    fi
+    echo "ok: $point with one sign-flipping trainer ($trained_bad trainings): accuracy $acc after $(committed "$ref") of $rounds rounds (bound $bound), $(($(date +%s) - t0)) s"
     ;;
   kill)
     # Round 1 commits normally (its aggregator may die right after); remember its id.
