@@ -167,3 +167,29 @@ TEST(Attack, EachCorruptionAgainstAHandComputation) {
 
 }  // namespace
 }  // namespace fednode::fl
+
+namespace fednode::fl {
+namespace {
+
+// global 1, one update 2 (delta 1), then the same update again from 1.1 (delta 0.9):
+//   step 1: m = 0.1, v = 0.01 (Adam; Yogi: 0 - 0.01 * 1 * sign(0 - 1) = 0.01), 1 + 0.1*0.1/0.1 = 1.1
+//   step 2 Adam: m = 0.18, v = 0.99*0.01 + 0.01*0.81 = 0.018,  1.1 + 0.018/sqrt(0.018) = 1.234164
+//   step 2 Yogi: v = 0.01 - 0.0081 * sign(0.01 - 0.81) = 0.0181, 1.1 + 0.018/sqrt(0.0181) = 1.233793
+TEST(ServerAdaptive, AdamAndYogiAgainstAHandComputation) {
+  ModelWeights global;
+  global.parameters.push_back({"w", {1}, {1.0f}});
+  ClientUpdate u;
+  u.weights.parameters.push_back({"w", {1}, {2.0f}});
+  u.samples = 10;
+  for (auto [rule, second] : {std::pair{ServerAdaptive::Rule::kAdam, 1.234164}, std::pair{ServerAdaptive::Rule::kYogi, 1.233793}}) {
+    ServerAdaptive opt(rule);
+    ModelWeights once, twice;
+    ASSERT_TRUE(opt.step(global, {u}, &once).ok());
+    EXPECT_NEAR(once.parameters[0].values[0], 1.1, 1e-5);
+    ASSERT_TRUE(opt.step(once, {u}, &twice).ok());
+    EXPECT_NEAR(twice.parameters[0].values[0], second, 2e-5);
+  }
+}
+
+}  // namespace
+}  // namespace fednode::fl
