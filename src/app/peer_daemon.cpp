@@ -34,6 +34,7 @@
 #include "fednode/fl/raft_view.h"
 #include "fednode/storage/durable_storage.h"
 #include "fednode/util/logging.h"
+#include "fednode/util/once_per.h"
 
 namespace fednode {
 
@@ -101,14 +102,13 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   void on_peer_message(const raft::Message& m) {
     auto dropped = node_->malformed_dropped();
     node_->step(m);
-    if (node_->malformed_dropped() != dropped && Clock::now() - malformed_warned_ > std::chrono::seconds(1)) {
-      malformed_warned_ = Clock::now();
+    if (node_->malformed_dropped() != dropped && malformed_warnings_.allow()) {
       spdlog::warn("dropped a malformed {} from peer {:x} (term {}, index {}, {} entries); {} so far",
                    raft::message_type_name(m.type), m.from, m.term, m.index, m.entries.size(), node_->malformed_dropped());
     }
     schedule_ready();
   }
-  Clock::time_point malformed_warned_{};
+  OncePer malformed_warnings_;
   // Group commit: inputs that arrive in one turn of the loop share one Ready, so one fdatasync
   // covers all of them.
   void schedule_ready() {

@@ -117,15 +117,9 @@ void PeerTransport::receive() {
 }
 
 void PeerTransport::warn_dropped(const std::string& why, const udp::endpoint& from) {
-  auto now = std::chrono::steady_clock::now();
-  if (now - last_warning_ < std::chrono::seconds(1)) {
-    ++suppressed_warnings_;
-    return;
-  }
+  if (!warnings_.allow()) return;
   spdlog::warn("peer channel: dropped datagram from {}:{}: {} ({} similar warnings suppressed, {} dropped in all)",
-               from.address().to_string(), from.port(), why, suppressed_warnings_, counters_.dropped_in);
-  last_warning_ = now;
-  suppressed_warnings_ = 0;
+               from.address().to_string(), from.port(), why, warnings_.held_back(), counters_.dropped_in);
 }
 
 void PeerTransport::close() {

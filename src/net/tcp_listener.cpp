@@ -100,10 +100,7 @@ void AcceptLoop::retry_later(const std::error_code& ec) {
 
 // At most one warning a second: a flood must not become a flood of log lines.
 void AcceptLoop::warn_now_and_then(const std::string& text) {
-  auto now = std::chrono::steady_clock::now();
-  if (now - last_warning_ < std::chrono::seconds(1)) return;
-  last_warning_ = now;
-  spdlog::warn("{}", text);
+  if (warnings_.allow()) spdlog::warn("{} ({} similar warnings suppressed)", text, warnings_.held_back());
 }
 
 }  // namespace fednode::net

@@ -19,6 +19,7 @@
 
 #include "fednode/crypto/datagram_seal.h"
 #include "fednode/net/channel_counters.h"
+#include "fednode/util/once_per.h"
 #include "fednode/raft/message.h"
 #include "fednode/util/peer_address.h"
 #include "fednode/util/status.h"
@@ -56,8 +57,7 @@ class PeerTransport {
   std::string buffer_;
   asio::ip::udp::endpoint sender_;
   ChannelCounters counters_;
-  std::chrono::steady_clock::time_point last_warning_{};
-  std::uint64_t suppressed_warnings_ = 0;
+  OncePer warnings_;
 };
 
 }  // namespace fednode::net

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "fednode/net/channel_counters.h"
+#include "fednode/util/once_per.h"
 #include "fednode/util/peer_address.h"
 #include "fednode/util/status.h"
 
@@ -72,7 +73,7 @@ class AcceptLoop {
   std::string channel_;
   OnConnection on_connection_;
   std::uint64_t accept_errors_ = 0;
-  std::chrono::steady_clock::time_point last_warning_{};
+  OncePer warnings_;
 };
 
 }  // namespace fednode::net
