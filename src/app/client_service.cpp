@@ -76,7 +76,8 @@ void ClientService::append(const msgpack::object& req, const msgpack::object* id
   msgpack::sbuffer b;
   msgpack::pack(b, *data);
   std::string command(b.data(), b.size());
-  if (Status s = KvStore::validate(command); !s.ok()) return reply(net::error_response(s.message(), id), true);
+  std::size_t adds = 0;
+  if (Status s = KvStore::validate(command, &adds); !s.ok()) return reply(net::error_response(s.message(), id), true);
   if (command.size() > max_command_) {
     return reply(net::error_response("command of " + std::to_string(command.size()) +
                                          " bytes exceeds the datagram bound (--max-datagram)",
@@ -85,7 +86,6 @@ void ClientService::append(const msgpack::object& req, const msgpack::object* id
   }
   if (!raft_.is_leader()) return reply(redirect(id), false);
   // Deletes always pass: they are how a full store is emptied.
-  std::size_t adds = KvStore::added_bytes(command);
   if (max_kv_bytes_ != 0 && adds != 0) {
     std::size_t proposed = 0;
     for (const auto& [index, w] : writes_) proposed += w.kv_bytes;

@@ -41,15 +41,11 @@ Status parse(std::string_view bytes, Command* out) {
 
 }  // namespace
 
-Status KvStore::validate(std::string_view command) {
+Status KvStore::validate(std::string_view command, std::size_t* added) {
   Command c;
-  return parse(command, &c);
-}
-
-std::size_t KvStore::added_bytes(std::string_view command) {
-  Command c;
-  if (!parse(command, &c).ok() || c.action != "change") return 0;
-  return c.key.size() + c.value.size();
+  if (Status s = parse(command, &c); !s.ok()) return s;
+  if (added) *added = c.action == "change" ? c.key.size() + c.value.size() : 0;
+  return {};
 }
 
 Status KvStore::apply(std::string_view command) {

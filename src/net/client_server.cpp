@@ -254,13 +254,13 @@ class Session : public std::enable_shared_from_this<Session> {
 ClientServer::ClientServer(asio::io_context& io, std::size_t max_request_bytes, Handler handler, ConnectionLimits limits)
     : acceptor_(io),
       max_request_bytes_(max_request_bytes),
-      idle_(limits.idle),
       handler_(std::move(handler)),
       gate_(std::make_shared<ConnectionGate>(limits)),
       accept_loop_(acceptor_, gate_, counters_, "client channel", [this](tcp::socket socket, ConnectionGate::Ticket t) {
         std::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);  // answers are small and latency-bound
-        std::make_shared<Session>(std::move(socket), std::move(t), max_request_bytes_, idle_, handler_, counters_, keys_)
+        std::make_shared<Session>(std::move(socket), std::move(t), max_request_bytes_, gate_->limits().idle, handler_,
+                                  counters_, keys_)
             ->start();
       }) {}
 

@@ -413,10 +413,9 @@ DataPlaneServer::DataPlaneServer(asio::io_context& io, BlobStore& store, std::si
     : acceptor_(io),
       store_(store),
       max_frame_(max_frame),
-      idle_timeout_(limits.idle),
       gate_(std::make_shared<ConnectionGate>(limits)),
       accept_loop_(acceptor_, gate_, counters_, "data plane", [this](tcp::socket socket, ConnectionGate::Ticket t) {
-        std::make_shared<DataSession>(std::move(socket), std::move(t), store_, blob_threads_, max_frame_, idle_timeout_,
+        std::make_shared<DataSession>(std::move(socket), std::move(t), store_, blob_threads_, max_frame_, gate_->limits().idle,
                                       counters_, handler_, keys_)
             ->start();
       }) {}

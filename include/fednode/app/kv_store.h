@@ -15,9 +15,9 @@ class KvStore {
   // Applies one command; an undecodable one is an error (it cannot be in the log: the leader
   // validates commands before proposing them).
   Status apply(std::string_view command);
-  static Status validate(std::string_view command);
-  // What a valid command adds to bytes(): key and value of a change, 0 for a delete.
-  static std::size_t added_bytes(std::string_view command);
+  // Checks a command; `added` (optional) gets what it would add to bytes(): key and value of a
+  // change, 0 for a delete.
+  static Status validate(std::string_view command, std::size_t* added = nullptr);
   static std::string change_command(const std::string& key, const std::string& value_msgpack);
   static std::string delete_command(const std::string& key);
 

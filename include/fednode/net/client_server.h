@@ -75,7 +75,6 @@ class ClientServer {
  private:
   asio::ip::tcp::acceptor acceptor_;
   std::size_t max_request_bytes_;
-  std::chrono::milliseconds idle_;
   Handler handler_;
   std::shared_ptr<ChannelCounters> counters_ = std::make_shared<ChannelCounters>();
   std::shared_ptr<const ClientChannelKeys> keys_;

@@ -92,7 +92,6 @@ class DataPlaneServer {
   asio::ip::tcp::acceptor acceptor_;
   BlobStore& store_;
   std::size_t max_frame_;
-  std::chrono::milliseconds idle_timeout_;
   std::shared_ptr<ChannelCounters> counters_ = std::make_shared<ChannelCounters>();
   std::shared_ptr<UpdateHandler> handler_ = std::make_shared<UpdateHandler>();
   std::shared_ptr<const DataPlaneKeys> keys_;
