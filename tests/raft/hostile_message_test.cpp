@@ -14,17 +14,21 @@ using testing::TestCluster;
 
 constexpr Term kHugeTerm = std::numeric_limits<Term>::max();
 
+Message message(MessageType type, NodeId from, NodeId to, Term term) {
+  Message m;
+  m.type = type;
+  m.from = from;
+  m.to = to;
+  m.term = term;
+  return m;
+}
+
 TEST(HostileMessage, TermThatWouldWrapIsDroppedBeforeItIsPersisted) {
   TestCluster c(3);
   c.elect(1);
   Term before = c.node(2).term();
   for (auto type : {MessageType::kVote, MessageType::kAppend, MessageType::kHeartbeat, MessageType::kTimeoutNow}) {
-    Message m;
-    m.type = type;
-    m.from = 3;
-    m.to = 2;
-    m.term = kHugeTerm;
-    c.node(2).step(m);
+    c.node(2).step(message(type, 3, 2, kHugeTerm));
     EXPECT_EQ(c.node(2).term(), before) << message_type_name(type);
   }
   EXPECT_GE(c.node(2).malformed_dropped(), 4u);
@@ -36,11 +40,7 @@ TEST(HostileMessage, TermThatWouldWrapIsDroppedBeforeItIsPersisted) {
 
 // Node 1 (the leader) sends node 2 one entry after node 2's last, at `index` with `term`.
 void append_one(TestCluster& c, Index index, Term term) {
-  Message m;
-  m.type = MessageType::kAppend;
-  m.from = 1;
-  m.to = 2;
-  m.term = c.node(1).term();
+  Message m = message(MessageType::kAppend, 1, 2, c.node(1).term());
   m.index = c.node(2).last_index();
   m.log_term = c.node(1).term();
   Entry e;
@@ -75,11 +75,7 @@ TEST(HostileMessage, SnapshotTheApplicationRefusesIsNeverInstalled) {
   TestCluster c(3, [](Config& cfg) { cfg.snapshot_acceptable = [](const std::string& d) { return d.rfind("state@", 0) == 0; }; });
   c.elect(1);
   Index committed = c.node(2).commit_index();
-  Message m;
-  m.type = MessageType::kSnapshotChunk;
-  m.from = 1;
-  m.to = 2;
-  m.term = c.node(1).term();
+  Message m = message(MessageType::kSnapshotChunk, 1, 2, c.node(1).term());
   m.snapshot.index = committed + 1000;
   m.snapshot.term = m.term;
   m.snapshot.conf = c.node(2).conf_state();
@@ -95,11 +91,7 @@ TEST(HostileMessage, SnapshotTheApplicationRefusesIsNeverInstalled) {
 TEST(HostileMessage, SnapshotStreamPastTheSizeBoundIsDropped) {
   TestCluster c(3, [](Config& cfg) { cfg.max_snapshot_bytes = 1000; });
   c.elect(1);
-  Message m;
-  m.type = MessageType::kSnapshotChunk;
-  m.from = 1;
-  m.to = 2;
-  m.term = c.node(1).term();
+  Message m = message(MessageType::kSnapshotChunk, 1, 2, c.node(1).term());
   m.snapshot.index = c.node(2).commit_index() + 1000;
   m.snapshot.term = m.term;
   for (int i = 0; i < 3; ++i) {
@@ -117,11 +109,7 @@ TEST(HostileMessage, TermJumpsPastTheBoundAreDropped) {
   TestCluster c(3);
   c.elect(1);
   Term before = c.node(2).term();
-  Message m;
-  m.type = MessageType::kHeartbeat;
-  m.from = 3;
-  m.to = 2;
-  m.term = before + (Term{1} << 32) + 1;  // past kMaxTermJump
+  Message m = message(MessageType::kHeartbeat, 3, 2, before + (Term{1} << 32) + 1);  // past kMaxTermJump
   c.node(2).step(m);
   EXPECT_EQ(c.node(2).term(), before);
   EXPECT_EQ(c.node(2).malformed_dropped(), 1u);
@@ -146,12 +134,7 @@ TEST(HostileMessage, ALearnersTermJumpIsBoundedMoreTightly) {
   with_learner(c);
   Term term = c.node(2).term();
   for (auto type : {MessageType::kHeartbeat, MessageType::kAppendResponse, MessageType::kVote}) {
-    Message m;
-    m.type = type;
-    m.from = 4;
-    m.to = 2;
-    m.term = term + (Term{1} << 16) + 1;
-    c.node(2).step(m);
+    c.node(2).step(message(type, 4, 2, term + (Term{1} << 16) + 1));
     EXPECT_EQ(c.node(2).term(), term) << message_type_name(type);
   }
   EXPECT_EQ(c.node(2).malformed_dropped(), 3u);
@@ -164,11 +147,7 @@ TEST(HostileMessage, ASecondLeaderInOneTermIsIgnored) {
   TestCluster c(3);
   c.elect(1);
   Index last = c.node(2).last_index();
-  Message m;
-  m.type = MessageType::kAppend;
-  m.from = 3;  // not the leader of this term
-  m.to = 2;
-  m.term = c.node(2).term();
+  Message m = message(MessageType::kAppend, 3, 2, c.node(2).term());  // not the leader of this term
   m.index = last;
   m.log_term = c.node(2).term();
   m.entries = {Entry{m.term, last + 1, EntryType::kNormal, "forged"}};
@@ -188,11 +167,8 @@ TEST(HostileMessage, AnAppendReplacingACommittedEntryChangesNothing) {
   c.deliver_all();
   Index committed = c.node(2).commit_index();
   ASSERT_GE(committed, 3u);
-  Message m;
-  m.type = MessageType::kAppend;
-  m.from = 1;
-  m.to = 2;
-  m.term = c.node(1).term() + 1;  // a newer leader's term, so the follower adopts it first
+  // A newer leader's term, so the follower adopts it first.
+  Message m = message(MessageType::kAppend, 1, 2, c.node(1).term() + 1);
   m.index = committed - 2;
   m.log_term = c.node(2).term();
   for (Index i = committed - 1; i <= committed; ++i) m.entries.push_back(Entry{m.term, i, EntryType::kNormal, "rewrite"});
