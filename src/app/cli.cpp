@@ -50,7 +50,7 @@ std::string check_node_options(const NodeOptions& o) {
   if (!o.fl.crash_at.empty() && o.fl.crash_marker_dir.empty()) return "--crash-at needs --crash-marker-dir";
   if (!fl::parse_attack(o.fl.attack)) return "--attack '" + o.fl.attack + "' is not one of none|sign-flip|noise|constant";
   auto aggregator = fl::parse_aggregator(o.fl.aggregator);
-  if (!aggregator) return "--aggregator '" + o.fl.aggregator + "' is not one of fedavg|trimmed-mean|median|krum|multi-krum";
+  if (!aggregator) return "--aggregator '" + o.fl.aggregator + "' is not one of " + fl::aggregator_names();
   if ((*aggregator == fl::AggregatorKind::kKrum || *aggregator == fl::AggregatorKind::kMultiKrum) &&
       o.fl.min_clients < 2 * o.fl.byzantine_f + 3) {
     return "--aggregator " + o.fl.aggregator + " with --byzantine-f " + std::to_string(o.fl.byzantine_f) +
@@ -121,8 +121,15 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   app.add_option("--momentum", fl.momentum)->check(CLI::Range(0.0, 1.0))->group(group)->capture_default_str();
   app.add_option("--min-clients", fl.min_clients, "Fewest updates a round may aggregate")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100000}))->group(group)->capture_default_str();
-  app.add_option("--aggregator", fl.aggregator, "fedavg | trimmed-mean | median | krum | multi-krum")
-      ->group(group)->capture_default_str();
+  app.add_option("--aggregator", fl.aggregator, fl::aggregator_names())->group(group)->capture_default_str();
+  app.add_option("--server-lr", fl.server_lr, "fedavgm, fedadam, fedyogi: server learning rate (0: 1 for fedavgm, 0.01 for the others)")
+      ->check(CLI::Range(0.0, 100.0))->group(group)->capture_default_str();
+  app.add_option("--server-momentum", fl.server_momentum, "fedavgm: server momentum")
+      ->check(CLI::Range(0.0, 0.999))->group(group)->capture_default_str();
+  app.add_option("--server-tau", fl.server_tau, "fedadam, fedyogi: adaptivity (added to the root of the second moment)")
+      ->check(CLI::Range(1e-12, 1.0))->group(group)->capture_default_str();
+  app.add_option("--proximal-mu", fl.proximal_mu, "FedProx: trainers add mu/2 |w - base|^2 to their loss (0: off)")
+      ->check(CLI::Range(0.0, 100.0))->group(group)->capture_default_str();
   app.add_option("--trim-fraction", fl.trim_fraction, "trimmed-mean: share of values cut from each end, per coordinate")
       ->check(CLI::Range(0.0, 0.49))->group(group)->capture_default_str();
   app.add_option("--byzantine-f", fl.byzantine_f, "krum, multi-krum: bad updates to tolerate")

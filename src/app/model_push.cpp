@@ -33,13 +33,15 @@ struct PushState {
 PushOutcome push_to_peers(const PushPlan& plan, std::shared_ptr<LateTransferCounters> late) {
   auto state = std::make_shared<PushState>();
   for (const auto& peer : plan.peers) {
-    std::thread([state, late, peer, plan_id = plan.id, bytes = plan.bytes, timeout = plan.timeout,
-                 resolve = plan.resolve, forget = plan.forget, secure = plan.secure] {
+    std::thread([state, late, peer, blobs = plan.blobs, timeout = plan.timeout, resolve = plan.resolve,
+                 forget = plan.forget, secure = plan.secure] {
       net::TransferStats st;
       auto addr = resolve(peer);
       auto call = secure.find(peer);
-      Status s = addr ? net::push_blob(*addr, plan_id, *bytes, timeout, &st, call == secure.end() ? nullptr : &call->second)
-                      : Status::error(peer + ": data port unknown (peer unreachable)");
+      Status s = addr ? Status{} : Status::error(peer + ": data port unknown (peer unreachable)");
+      for (std::size_t b = 0; s.ok() && b < blobs.size(); ++b) {
+        s = net::push_blob(*addr, blobs[b].id, *blobs[b].bytes, timeout, &st, call == secure.end() ? nullptr : &call->second);
+      }
       if (!s.ok() && addr) forget(peer);  // it may have come back on another port
       std::lock_guard lock(state->mu);
       ++state->ended;

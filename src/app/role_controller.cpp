@@ -33,6 +33,10 @@ fl::RoundSettings settings_of(const NodeOptions& o) {
   c.aggregator = o.fl.aggregator;
   c.trim_fraction = o.fl.trim_fraction;
   c.byzantine_f = o.fl.byzantine_f;
+  c.server_lr = o.fl.server_lr;
+  c.server_momentum = o.fl.server_momentum;
+  c.server_tau = o.fl.server_tau;
+  c.proximal_mu = o.fl.proximal_mu;
   c.deadline_ms = static_cast<std::uint64_t>(o.fl.deadline_s * 1000);
   c.dataset = o.fl.dataset;
   c.model = o.fl.model;

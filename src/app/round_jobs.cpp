@@ -97,6 +97,7 @@ JobOutcome train_update(const fl::Job& job, fl::NodeId self, const std::string& 
     tc.batch_size = c.batch_size;
     tc.lr = c.lr;
     tc.momentum = c.momentum;
+    tc.proximal_mu = c.proximal_mu;
     tc.seed = c.seed ^ (start.round * 0x9E3779B97F4A7C15ull) ^ self;
     tc.should_stop = std::move(should_stop);
     t = fl::train_local(c.model, base, *data, shards[position], tc, nullptr, &result);
@@ -142,6 +143,21 @@ JobOutcome upload_update(const fl::Job& job, const PeerRef& to, std::shared_ptr<
   return out;
 }
 
+namespace {
+
+fl::AggregatorSettings aggregator_settings(const fl::RoundConfig& c) {
+  fl::AggregatorSettings rule{*fl::parse_aggregator(c.aggregator), c.trim_fraction, c.byzantine_f, {}};
+  if (auto server = fl::server_rule(rule.kind)) {
+    rule.server.rule = *server;
+    rule.server.lr = c.server_lr > 0 ? c.server_lr : fl::default_server_lr(*server);
+    rule.server.momentum = c.server_momentum;
+    rule.server.tau = c.server_tau;
+  }
+  return rule;
+}
+
+}  // namespace
+
 JobOutcome aggregate_updates(const fl::Job& job, const std::string& dataset_dir, fl::ModelStore store,
                              DatasetCache& cache) {
   auto t0 = Clock::now();
@@ -164,13 +180,16 @@ JobOutcome aggregate_updates(const fl::Job& job, const std::string& dataset_dir,
     updates.push_back(std::move(one));
   }
   if (updates.empty()) return failed(job, Status::error("no valid update to aggregate"));
-  fl::ModelWeights global;
-  fl::AggregatorSettings rule{*fl::parse_aggregator(c.aggregator), c.trim_fraction, c.byzantine_f};
-  Status s = fl::aggregate(rule, updates, &global);
+  fl::ModelWeights global, state, next_state;
+  if (!job.state_id.empty()) {
+    if (Status s = store.get(job.state_id, &state); !s.ok()) return failed(job, Status::error("server state: " + s.message()));
+  }
+  Status s = fl::aggregate_round(aggregator_settings(c), base, state, updates, &global, &next_state);
   if (s.ok()) s = store.put(global, &out.result.model_id);
+  if (s.ok() && !next_state.parameters.empty()) s = store.put(next_state, &out.result.state_id);
   // Updates are not models anyone fetches; once averaged (or refused) they only take disk space.
   for (const auto& [id, result] : job.updates) {
-    if (s.ok() && id != out.result.model_id && id != job.model_id) store.remove(id);
+    if (s.ok() && id != out.result.model_id && id != job.model_id && id != out.result.state_id) store.remove(id);
   }
   std::shared_ptr<const fl::Dataset> test;
   if (s.ok()) s = cache.get(c, dataset_dir, false, &test);
@@ -195,17 +214,19 @@ JobOutcome aggregate_updates(const fl::Job& job, const std::string& dataset_dir,
 
 JobOutcome push_model(const fl::Job& job, const std::vector<PeerRef>& voters, fl::ModelStore store,
                       std::shared_ptr<LateTransferCounters> late) {
-  auto bytes = std::make_shared<std::string>();
-  if (Status s = store.get_bytes(job.model_id, bytes.get()); !s.ok()) return failed(job, s);
   PushPlan plan;
+  for (const std::string& id : {job.model_id, job.state_id}) {
+    if (id.empty()) continue;
+    auto bytes = std::make_shared<std::string>();
+    if (Status s = store.get_bytes(id, bytes.get()); !s.ok()) return failed(job, s);
+    plan.blobs.push_back({id, std::move(bytes)});
+  }
   std::map<std::string, net::ClientKeys> client_keys;
   for (const auto& v : voters) {
     plan.peers.push_back(v.address);
     if (v.secure) plan.secure.emplace(v.address, *v.secure);
     if (v.client) client_keys.emplace(v.address, *v.client);
   }
-  plan.id = job.model_id;
-  plan.bytes = bytes;
   plan.enough = job.enough;
   plan.timeout = kTransferTimeout;
   plan.resolve = [client_keys](const std::string& peer) {

@@ -55,14 +55,32 @@ bool values_less(const ModelWeights& a, const ModelWeights& b) {
   return false;
 }
 
+constexpr AggregatorKind kAllKinds[] = {AggregatorKind::kFedAvg,  AggregatorKind::kFedAvgM,     AggregatorKind::kFedAdam,
+                                        AggregatorKind::kFedYogi, AggregatorKind::kTrimmedMean, AggregatorKind::kMedian,
+                                        AggregatorKind::kKrum,    AggregatorKind::kMultiKrum};
+
 }  // namespace
 
 std::optional<AggregatorKind> parse_aggregator(std::string_view name) {
-  for (auto kind : {AggregatorKind::kFedAvg, AggregatorKind::kTrimmedMean, AggregatorKind::kMedian,
-                    AggregatorKind::kKrum, AggregatorKind::kMultiKrum}) {
+  for (auto kind : kAllKinds) {
     if (name == aggregator_name(kind)) return kind;
   }
   return std::nullopt;
+}
+
+std::string aggregator_names() {
+  std::string out;
+  for (auto kind : kAllKinds) out += (out.empty() ? "" : "|") + std::string(aggregator_name(kind));
+  return out;
+}
+
+std::optional<ServerRule> server_rule(AggregatorKind kind) {
+  switch (kind) {
+    case AggregatorKind::kFedAvgM: return ServerRule::kFedAvgM;
+    case AggregatorKind::kFedAdam: return ServerRule::kFedAdam;
+    case AggregatorKind::kFedYogi: return ServerRule::kFedYogi;
+    default: return std::nullopt;
+  }
 }
 
 const char* aggregator_name(AggregatorKind kind) {
@@ -72,6 +90,9 @@ const char* aggregator_name(AggregatorKind kind) {
     case AggregatorKind::kMedian: return "median";
     case AggregatorKind::kKrum: return "krum";
     case AggregatorKind::kMultiKrum: return "multi-krum";
+    case AggregatorKind::kFedAvgM: return "fedavgm";
+    case AggregatorKind::kFedAdam: return "fedadam";
+    case AggregatorKind::kFedYogi: return "fedyogi";
   }
   return "?";
 }
@@ -141,7 +162,10 @@ Status multi_krum(const std::vector<ClientUpdate>& updates, std::size_t f, std::
 
 Status aggregate(const AggregatorSettings& settings, const std::vector<ClientUpdate>& updates, ModelWeights* out) {
   switch (settings.kind) {
-    case AggregatorKind::kFedAvg: return fedavg(updates, out);
+    case AggregatorKind::kFedAvg:
+    case AggregatorKind::kFedAvgM:
+    case AggregatorKind::kFedAdam:
+    case AggregatorKind::kFedYogi: return fedavg(updates, out);
     case AggregatorKind::kTrimmedMean: return trimmed_mean(updates, settings.trim_fraction, out);
     case AggregatorKind::kMedian: return coordinate_median(updates, out);
     case AggregatorKind::kKrum: return multi_krum(updates, settings.byzantine_f, 1, out);
@@ -151,6 +175,23 @@ Status aggregate(const AggregatorSettings& settings, const std::vector<ClientUpd
     }
   }
   return Status::error("unknown aggregator");
+}
+
+Status aggregate_round(const AggregatorSettings& settings, const ModelWeights& base, const ModelWeights& state,
+                       const std::vector<ClientUpdate>& updates, ModelWeights* next, ModelWeights* next_state) {
+  *next_state = ModelWeights{};
+  std::optional<ServerRule> rule = server_rule(settings.kind);
+  if (!rule) {
+    if (!state.parameters.empty()) {
+      return Status::error(std::string(aggregator_name(settings.kind)) + " keeps no server state, but one was given");
+    }
+    return aggregate(settings, updates, next);
+  }
+  ModelWeights average;
+  if (Status s = aggregate(settings, updates, &average); !s.ok()) return s;
+  ServerOptimizer opt = settings.server;
+  opt.rule = *rule;
+  return server_step(opt, base, average, state, next, next_state);
 }
 
 }  // namespace fednode::fl

@@ -32,7 +32,7 @@ void RoundMachine::start_config(const View& v) {
     return;
   }
   if (w.job == 0 && !w.config.initial_model_id.empty() && v.now >= w.push_retry_at) {
-    push(v, w.config.initial_model_id, 0, v.raft.term, 0);
+    push(v, w.config.initial_model_id, "", 0, v.raft.term, 0);
     w.job = next_job_;
   }
 }
@@ -45,7 +45,7 @@ void RoundMachine::on_initial_model(const View& v, const JobResult& r) {
     return;
   }
   w.config.initial_model_id = r.model_id;
-  push(v, r.model_id, 0, v.raft.term, 0);
+  push(v, r.model_id, "", 0, v.raft.term, 0);
   w.job = next_job_;
 }
 

@@ -233,10 +233,24 @@ void RoundMachine::lead(const View& v) {
   config_work_.reset();
   if (rounds.done()) return;
   if (!agg_) {
-    if (v.now >= next_start_) propose_start(v);
+    if (v.now >= next_start_ && holds_round_inputs(v)) propose_start(v);
     return;
   }
   advance(v);
+}
+
+// An aggregator needs the base model and the server state committed with it; a new leader that
+// lacks either (it was away when they were pushed) fetches them before inviting anyone.
+bool RoundMachine::holds_round_inputs(const View& v) {
+  const RoundState& rounds = *v.rounds;
+  NodeId last = rounds.committed().empty() ? 0 : rounds.committed().back().aggregator;
+  bool all = true;
+  for (const std::string& id : {rounds.last_model_id(), rounds.last_server_state_id()}) {
+    if (id.empty() || v.holds(id)) continue;
+    want_model(v, id, last);
+    all = false;
+  }
+  return all;
 }
 
 void RoundMachine::propose_start(const View& v) {
@@ -307,7 +321,7 @@ void RoundMachine::advance(const View& v) {
     }
     case Phase::kPushing:
       if (a.job == 0 && v.now >= a.push_retry_at) {
-        push(v, a.record.model_id, a.start.round, a.term, a.start.attempt);
+        push(v, a.record.model_id, a.record.server_state_id, a.start.round, a.term, a.start.attempt);
         a.job = next_job_;
       }
       return;
@@ -339,6 +353,7 @@ void RoundMachine::aggregate(const View& v) {
   job.attempt = a.start.attempt;
   job.config = *v.rounds->config();
   job.model_id = a.start.base_model_id;
+  if (!settings_.bugs.fresh_server_state) job.state_id = v.rounds->last_server_state_id();
   for (const auto& [node, u] : a.updates) job.updates.push_back(u);
   log(LogLine::Level::kInfo, "round " + std::to_string(a.start.round) + ": aggregating " +
                                  std::to_string(a.updates.size()) + " update(s)");
@@ -366,6 +381,8 @@ void RoundMachine::on_aggregated(const View& v, const JobResult& r) {
   rec.attempt = a.start.attempt;
   rec.model_id = r.model_id;
   rec.base_model_id = a.start.base_model_id;
+  rec.base_state_id = v.rounds->last_server_state_id();
+  rec.server_state_id = r.state_id;
   rec.aggregator = v.raft.self;
   rec.participants = a.start.participants;
   double loss = 0;
@@ -389,16 +406,18 @@ void RoundMachine::on_aggregated(const View& v, const JobResult& r) {
         {}});
   a.phase = Phase::kPushing;
   if (settings_.bugs.commit_before_majority) return propose_commit(v);
-  push(v, rec.model_id, rec.round, a.term, rec.attempt);
+  push(v, rec.model_id, rec.server_state_id, rec.round, a.term, rec.attempt);
   a.job = next_job_;
 }
 
-// Stores a model on voters until a majority, this node included, holds it.
-void RoundMachine::push(const View& v, const std::string& model_id, std::uint64_t round, std::uint64_t term,
-                        std::uint64_t attempt) {
+// Stores a model (and the server state that goes with it) on voters until a majority, this node
+// included, holds both.
+void RoundMachine::push(const View& v, const std::string& model_id, const std::string& state_id, std::uint64_t round,
+                        std::uint64_t term, std::uint64_t attempt) {
   Job job;
   job.kind = JobKind::kPush;
   job.model_id = model_id;
+  job.state_id = state_id;
   job.round = round;
   job.term = term;
   job.attempt = attempt;

@@ -45,6 +45,19 @@ std::string RoundState::last_model_id() const {
   return config_ ? config_->initial_model_id : "";
 }
 
+// A commit must continue the server optimiser's state of the previous one, and leave one exactly
+// when the aggregator keeps state: so no aggregator can restart or fork the optimiser.
+std::string RoundState::state_mismatch(const RoundRecord& r) const {
+  auto kind = parse_aggregator(config_->aggregator);
+  bool stateful = kind && server_rule(*kind);
+  if (!stateful) return r.server_state_id.empty() && r.base_state_id.empty() ? "" : config_->aggregator + " keeps no server state";
+  if (r.base_state_id != last_server_state_id()) {
+    return "it continues server state '" + r.base_state_id.substr(0, 12) + "', not the committed '" +
+           last_server_state_id().substr(0, 12) + "'";
+  }
+  return ModelStore::valid_id(r.server_state_id) ? "" : "no valid server state id";
+}
+
 Status RoundState::apply(const msgpack::object& command, RoundEvent* event, std::string* why) {
   *event = RoundEvent::kIgnored;
   const msgpack::object* kind = map_field(command, "fl");
@@ -63,6 +76,9 @@ Status RoundState::apply(const msgpack::object& command, RoundEvent* event, std:
         *why = "configuration without rounds or initial model";
       } else if (!parse_aggregator(c.aggregator)) {
         *why = "configuration names an unknown aggregator '" + c.aggregator + "'";
+      } else if (!(c.server_lr >= 0 && c.server_momentum >= 0 && c.server_tau > 0 && c.proximal_mu >= 0) ||
+                 !std::isfinite(c.server_lr + c.server_momentum + c.server_tau + c.proximal_mu)) {
+        *why = "configuration with a negative or non-finite server_lr, server_momentum, server_tau or proximal_mu";
       } else {
         config_ = c;
         *event = RoundEvent::kConfig;
@@ -87,6 +103,8 @@ Status RoundState::apply(const msgpack::object& command, RoundEvent* event, std:
         *why = "round_commit for round " + std::to_string(r.round) + " does not match the current round_start";
       } else if (!ModelStore::valid_id(r.model_id)) {
         *why = "round_commit without a valid model id";
+      } else if (std::string stateful = state_mismatch(r); !stateful.empty()) {
+        *why = "round_commit for round " + std::to_string(r.round) + ": " + stateful;
       } else {
         committed_.push_back(std::move(r));
         current_.reset();

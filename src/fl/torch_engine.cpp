@@ -186,6 +186,11 @@ Status train_local(const std::string& model, const ModelWeights& base, const Dat
   torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(config.lr)
                                                 .momentum(config.momentum)
                                                 .weight_decay(config.weight_decay));
+  if (!(config.proximal_mu >= 0)) return Status::error("train: proximal mu must not be negative");
+  std::vector<torch::Tensor> params = net->parameters(), anchor;
+  if (config.proximal_mu > 0) {
+    for (const auto& p : params) anchor.push_back(p.detach().clone());
+  }
   SeededRng rng(config.seed * 0x2545F4914F6CDD1Dull + 1);
   std::vector<std::uint32_t> order = indices;
   double epoch_loss = 0;
@@ -200,6 +205,10 @@ Status train_local(const std::string& model, const ModelWeights& base, const Dat
       opt.zero_grad();
       torch::Tensor loss = torch::nn::functional::cross_entropy(net->forward(x), y);
       loss.backward();
+      if (!anchor.empty()) {  // the gradient of mu/2 |w - base|^2, added without building its graph
+        torch::NoGradGuard no_grad;
+        for (std::size_t i = 0; i < params.size(); ++i) params[i].mutable_grad().add_(params[i] - anchor[i], config.proximal_mu);
+      }
       opt.step();
       sum += loss.item<double>() * static_cast<double>(n);
       if (progress) progress({epoch, b + 1, batches, sum / static_cast<double>(start + n)});

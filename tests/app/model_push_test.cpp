@@ -21,8 +21,7 @@ class ModelPushTest : public ::testing::Test {
     ASSERT_TRUE(server_.listen(PeerAddress{"127.0.0.1", 0}).ok());
     guard_.emplace(asio::make_work_guard(io_));
     thread_ = std::thread([this] { io_.run(); });
-    plan_.bytes = std::make_shared<const std::string>(std::string(64 * 1024, 'm'));
-    plan_.id = fl::sha256_hex(*plan_.bytes);
+    plan_.blobs = {{id_, bytes_}};
     plan_.timeout = 5s;
     plan_.forget = [](const std::string&) {};
   }
@@ -40,6 +39,8 @@ class ModelPushTest : public ::testing::Test {
   net::DataPlaneServer server_{io_, store_, 1 << 20, net::ConnectionLimits{16, 16, 2000ms}};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
   std::thread thread_;
+  std::shared_ptr<const std::string> bytes_ = std::make_shared<const std::string>(std::string(64 * 1024, 'm'));
+  std::string id_ = fl::sha256_hex(*bytes_);
   PushPlan plan_;
 };
 
@@ -59,8 +60,8 @@ TEST_F(ModelPushTest, ReturnsWhenEnoughHoldItWithoutWaitingForAnUnreachablePeer)
   PushOutcome out = push_to_peers(plan_, late);
   EXPECT_EQ(out.holders.size(), 2u);
   EXPECT_TRUE(out.failures.empty()) << "returned only after the unreachable peer failed: " << out.failures.front();
-  EXPECT_TRUE(store_.has(plan_.id));
-  EXPECT_GE(out.stats.bytes_out, 2 * plan_.bytes->size());
+  EXPECT_TRUE(store_.has(id_));
+  EXPECT_GE(out.stats.bytes_out, 2 * bytes_->size());
 }
 
 // Bytes of a push that ends after the caller stopped waiting are not lost: they go to `late`.
@@ -75,7 +76,7 @@ TEST_F(ModelPushTest, PushesThatEndLateAreCounted) {
   PushOutcome out = push_to_peers(plan_, late);
   ASSERT_EQ(out.holders, std::vector<std::string>{"a:1"});
   for (int i = 0; i < 100 && late->read().bytes_out == 0; ++i) std::this_thread::sleep_for(50ms);
-  EXPECT_GE(late->read().bytes_out, plan_.bytes->size());
+  EXPECT_GE(late->read().bytes_out, bytes_->size());
   EXPECT_EQ(late->read().messages_out, out.stats.messages_out);
 }
 
@@ -88,6 +89,20 @@ TEST_F(ModelPushTest, ReportsEveryFailureWhenNoPeerTakesIt) {
   EXPECT_TRUE(out.holders.empty());
   ASSERT_EQ(out.failures.size(), 2u);
   EXPECT_NE(out.failures[0].find("data port unknown"), std::string::npos);
+}
+
+// A model and its server state travel together: a peer counts as a holder once it holds both.
+TEST_F(ModelPushTest, EveryBlobOfThePlanIsStoredOnEachHolder) {
+  auto state = std::make_shared<const std::string>(std::string(96 * 1024, 's'));
+  plan_.blobs.push_back({fl::sha256_hex(*state), state});
+  plan_.peers = {"a:1"};
+  plan_.enough = 1;
+  plan_.resolve = [this](const std::string&) -> std::optional<PeerAddress> { return server(); };
+  PushOutcome out = push_to_peers(plan_, std::make_shared<LateTransferCounters>());
+  ASSERT_EQ(out.holders, std::vector<std::string>{"a:1"});
+  EXPECT_TRUE(store_.has(id_));
+  EXPECT_TRUE(store_.has(plan_.blobs[1].id));
+  EXPECT_GE(out.stats.bytes_out, bytes_->size() + state->size());
 }
 
 }  // namespace

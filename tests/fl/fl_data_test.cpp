@@ -201,17 +201,6 @@ TEST(FedAvg, RejectsEmptyZeroAndMismatched) {
   EXPECT_NE(s.message().find("update 1"), std::string::npos);
 }
 
-TEST(FedAvgM, ServerMomentumAccumulates) {
-  FedAvgM strategy(1.0, 0.9);
-  ModelWeights global = weights(1, 1, 1), next;
-  // Every client moves to 0: delta = 1, v = 1, global = 0.
-  ASSERT_TRUE(strategy.step(global, {{weights(0, 0, 0), 5}}, &next).ok());
-  EXPECT_FLOAT_EQ(next.parameters[1].values[0], 0.0f);
-  // Clients stay at the global 0: delta = 0, v = 0.9, global = -0.9 (momentum carries on).
-  ASSERT_TRUE(strategy.step(next, {{weights(0, 0, 0), 5}}, &next).ok());
-  EXPECT_FLOAT_EQ(next.parameters[1].values[0], -0.9f);
-}
-
 TEST(ModelWeights, CanonicalBytesRoundTripAndStableId) {
   ModelWeights w = weights(1.5f, -2.25f, 0.0f);
   ModelWeights back;

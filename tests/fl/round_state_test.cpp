@@ -97,6 +97,48 @@ TEST(RoundState, StartMustFollowTheLastCommittedRoundAndModel) {
   EXPECT_EQ(s.current()->round, 1u);
 }
 
+// A server optimiser's state is a chain: each commit must name the state of the previous one as
+// its base and leave a new one; a commit that restarts or forks it is ignored on every node, and
+// a stateless aggregator's commit carries none.
+TEST(RoundState, ServerStateCommitsMustContinueTheCommittedState) {
+  const std::string kState1(64, '1'), kState2(64, '2'), kOther(64, '9');
+  RoundState s;
+  RoundConfig c = config();
+  c.aggregator = "fedadam";
+  apply_cmd(s, RoundState::encode_config(c));
+  RoundStart r1 = start(1, 2, 1, kModel0);
+  apply_cmd(s, RoundState::encode_start(r1));
+  RoundRecord stateless = commit(r1, kModel1);
+  std::string why;
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_commit(stateless), &why), RoundEvent::kIgnored);  // no state left
+  EXPECT_NE(why.find("no valid server state"), std::string::npos) << why;
+  RoundRecord c1 = commit(r1, kModel1);
+  c1.server_state_id = kState1;
+  ASSERT_EQ(apply_cmd(s, RoundState::encode_commit(c1)), RoundEvent::kCommit);
+  EXPECT_EQ(s.last_server_state_id(), kState1);
+
+  RoundStart r2 = start(2, 3, 1, kModel1);
+  apply_cmd(s, RoundState::encode_start(r2));
+  RoundRecord restarted = commit(r2, kModel2);
+  restarted.server_state_id = kState2;  // continues "" (a fresh optimiser), not kState1
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_commit(restarted), &why), RoundEvent::kIgnored);
+  EXPECT_NE(why.find("continues server state"), std::string::npos) << why;
+  RoundRecord forked = restarted;
+  forked.base_state_id = kOther;
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_commit(forked)), RoundEvent::kIgnored);
+  RoundRecord c2 = restarted;
+  c2.base_state_id = kState1;
+  ASSERT_EQ(apply_cmd(s, RoundState::encode_commit(c2)), RoundEvent::kCommit);
+  EXPECT_EQ(s.last_server_state_id(), kState2);
+
+  RoundState plain;
+  apply_cmd(plain, RoundState::encode_config(config()));
+  apply_cmd(plain, RoundState::encode_start(r1));
+  EXPECT_EQ(apply_cmd(plain, RoundState::encode_commit(c1), &why), RoundEvent::kIgnored);
+  EXPECT_NE(why.find("keeps no server state"), std::string::npos) << why;
+  EXPECT_EQ(apply_cmd(plain, RoundState::encode_commit(stateless)), RoundEvent::kCommit);
+}
+
 TEST(RoundState, DeposedAggregatorsLateCommitCannotOverwriteTheRerun) {
   RoundState s;
   apply_cmd(s, RoundState::encode_config(config()));

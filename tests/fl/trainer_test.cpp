@@ -2,6 +2,8 @@
 // subset where present.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -73,6 +75,49 @@ TEST(Training, LearnsASeparableProblemAndReportsProgress) {
   ASSERT_TRUE(evaluate("fmnist-cnn", r.weights, d, 64, &e).ok());
   EXPECT_GT(e.accuracy, 0.95);
   EXPECT_EQ(e.per_class_accuracy.size(), 10u);
+}
+
+double distance(const ModelWeights& a, const ModelWeights& b) {
+  double sum = 0;
+  for (std::size_t p = 0; p < a.parameters.size(); ++p) {
+    for (std::size_t i = 0; i < a.parameters[p].values.size(); ++i) {
+      double d = static_cast<double>(a.parameters[p].values[i]) - b.parameters[p].values[i];
+      sum += d * d;
+    }
+  }
+  return std::sqrt(sum);
+}
+
+// FedProx's proximal term pulls the local model towards the base: the same training with a
+// larger mu ends nearer the base model, step by step, and still learns the problem.
+TEST(Training, ProximalTermKeepsTheModelNearTheBase) {
+  set_torch_threads(1);
+  Dataset d = tiny_fmnist(200);
+  ModelWeights base;
+  ASSERT_TRUE(initial_weights("fmnist-cnn", 3, &base).ok());
+  std::vector<std::uint32_t> all(200);
+  for (std::uint32_t i = 0; i < 200; ++i) all[i] = i;
+  std::vector<double> moved;
+  for (double mu : {0.0, 1.0, 10.0}) {
+    TrainConfig cfg;
+    cfg.epochs = 3;
+    cfg.lr = 0.05;
+    cfg.proximal_mu = mu;
+    TrainResult r;
+    ASSERT_TRUE(train_local("fmnist-cnn", base, d, all, cfg, {}, &r).ok());
+    moved.push_back(distance(base, r.weights));
+    if (mu == 1.0) {
+      EvalResult e;
+      ASSERT_TRUE(evaluate("fmnist-cnn", r.weights, d, 64, &e).ok());
+      EXPECT_GT(e.accuracy, 0.95);
+    }
+  }
+  EXPECT_LT(moved[1], 0.9 * moved[0]) << moved[0] << " " << moved[1];
+  EXPECT_LT(moved[2], 0.5 * moved[1]) << moved[1] << " " << moved[2];
+  TrainConfig negative;
+  negative.proximal_mu = -1;
+  TrainResult r;
+  EXPECT_FALSE(train_local("fmnist-cnn", base, d, all, negative, {}, &r).ok());
 }
 
 TEST(Training, BadInputIsRefused) {

@@ -25,9 +25,13 @@ struct FlOptions {
   std::uint64_t min_clients = 1;
   double fraction = 1.0;
   double max_update_norm = 0;  // 0: no bound
-  std::string aggregator = "fedavg";  // fedavg | trimmed-mean | median | krum | multi-krum
+  std::string aggregator = "fedavg";  // fl::aggregator_names()
   double trim_fraction = 0.1;
   std::uint64_t byzantine_f = 1;
+  double server_lr = 0;  // 0: the server optimiser's default
+  double server_momentum = 0.9;
+  double server_tau = 1e-3;
+  double proximal_mu = 0;  // FedProx (0: off)
   double deadline_s = 120;
   std::string dataset = "cifar10";  // cifar10 | fashion-mnist
   std::string dataset_dir;          // default: data/cifar-10-batches-bin or Debian's fashion-mnist

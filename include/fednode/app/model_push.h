@@ -1,5 +1,6 @@
 #pragma once
-// Pushes one blob to several peers' data planes at once. Once `enough` of them hold it, it waits
+// Pushes blobs (a model, and the server state that goes with it) to several peers' data planes
+// at once. Once `enough` of them hold it, it waits
 // for the others at most as long again as that took, then returns: an unreachable voter must not
 // hold a round for a whole transfer timeout when a majority holds the model, while peers that are
 // merely a little slower still get it pushed (returning at once would make them fetch it a second
@@ -36,10 +37,14 @@ struct PushOutcome {
   net::TransferStats stats;           // bytes of the pushes that ended before the return
 };
 
-struct PushPlan {
-  std::vector<std::string> peers;  // HOST:PORT client addresses
+struct PushBlob {
   std::string id;
   std::shared_ptr<const std::string> bytes;
+};
+
+struct PushPlan {
+  std::vector<std::string> peers;  // HOST:PORT client addresses
+  std::vector<PushBlob> blobs;     // pushed in this order; a peer holds "it" once it holds all
   std::size_t enough = 0;  // return once this many peers hold it
   std::chrono::milliseconds timeout{10000};
   std::function<std::optional<PeerAddress>(const std::string& peer)> resolve;  // data-plane address

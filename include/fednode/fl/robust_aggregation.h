@@ -11,13 +11,19 @@
 #include <vector>
 
 #include "fednode/fl/fedavg.h"
+#include "fednode/fl/server_optimizer.h"
 
 namespace fednode::fl {
 
-// What `--aggregator` names (replicated in the run configuration).
-enum class AggregatorKind { kFedAvg, kTrimmedMean, kMedian, kKrum, kMultiKrum };
+// What `--aggregator` names (replicated in the run configuration). FedAvgM, FedAdam and FedYogi
+// are server optimisers over the FedAvg average (server_optimizer.h), with a state.
+enum class AggregatorKind { kFedAvg, kTrimmedMean, kMedian, kKrum, kMultiKrum, kFedAvgM, kFedAdam, kFedYogi };
 std::optional<AggregatorKind> parse_aggregator(std::string_view name);
 const char* aggregator_name(AggregatorKind kind);
+// "fedavg | trimmed-mean | ...", for help texts and errors.
+std::string aggregator_names();
+// The server optimiser of a stateful kind, none for the others.
+std::optional<ServerRule> server_rule(AggregatorKind kind);
 
 // Coordinate-wise trimmed mean (Yin et al. 2018): per coordinate, the floor(trim_fraction * n)
 // lowest and highest values are dropped and the rest averaged, unweighted. trim_fraction in
@@ -40,9 +46,16 @@ struct AggregatorSettings {
   AggregatorKind kind = AggregatorKind::kFedAvg;
   double trim_fraction = 0.1;  // trimmed-mean
   std::size_t byzantine_f = 1;  // krum, multi-krum
+  ServerOptimizer server;       // fedavgm, fedadam, fedyogi (its rule is set from `kind`)
 };
 
-// The rule `settings` names, over `updates`.
+// The rule `settings` names, over `updates`: for the server optimisers, the FedAvg average.
 Status aggregate(const AggregatorSettings& settings, const std::vector<ClientUpdate>& updates, ModelWeights* out);
+
+// One round's aggregation from the base model and the server state committed with it (no
+// parameters: none yet): the next global model and, for the stateful rules, the next state
+// (left without parameters by the stateless ones). A function of its inputs only.
+Status aggregate_round(const AggregatorSettings& settings, const ModelWeights& base, const ModelWeights& state,
+                       const std::vector<ClientUpdate>& updates, ModelWeights* next, ModelWeights* next_state);
 
 }  // namespace fednode::fl

@@ -72,6 +72,8 @@ struct Job {
   JobKind kind = JobKind::kFetch;
   std::uint64_t round = 0, term = 0, attempt = 0;  // what it serves (0 where nothing)
   std::string model_id;       // fetch, push: the blob; train, aggregate: the base model
+  std::string state_id;       // aggregate: the committed server state to continue ("" none); push: a
+                              // second blob (the new state), held with the model by every holder
   std::vector<NodeId> peers;  // fetch: sources, best first; push: voters; upload: the aggregator
   std::size_t enough = 0;     // push: peers that must hold it besides this node
   RoundConfig config;         // initial model, train, aggregate
@@ -85,6 +87,7 @@ struct JobResult {
   bool ok = true;
   std::string error;
   std::string model_id;   // initial model, aggregate: the new model; train: the update's id
+  std::string state_id;   // aggregate: the new server state ("" for stateless aggregators)
   TrainerResult trained;  // train
   double test_loss = 0, test_accuracy = 0, seconds = 0;  // aggregate
   std::size_t holders = 0;  // push: peers that hold the blob now, besides this node
@@ -158,6 +161,7 @@ struct RoundBugs {
   bool accept_earlier_attempt = false;   // take an update of the round whatever its attempt
   bool trust_remote_wall_clock = false;  // judge a start stale by the leader's start_ms
   bool drop_failed_jobs = false;         // a failed job's result is ignored
+  bool fresh_server_state = false;       // aggregate from a zero server state, not the committed one
 };
 
 struct RoundSettings {
@@ -225,8 +229,9 @@ class RoundMachine {
   void propose_start(const View& v);
   void advance(const View& v);
   void aggregate(const View& v);
-  void push(const View& v, const std::string& model_id, std::uint64_t round, std::uint64_t term,
-            std::uint64_t attempt);
+  void push(const View& v, const std::string& model_id, const std::string& state_id, std::uint64_t round,
+            std::uint64_t term, std::uint64_t attempt);
+  bool holds_round_inputs(const View& v);
   void propose_commit(const View& v);
   void rerun(const std::string& why, const View& v, Millis pause);
   void follow(const View& v);

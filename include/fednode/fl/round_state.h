@@ -38,12 +38,16 @@ struct RoundConfig {
   std::uint64_t test_limit = 0;   // evaluate on the first N test samples (0: all)
   std::string initial_model_id;
   double max_update_norm = 0;  // refuse updates changing the base by more than this x its norm (0: off)
-  std::string aggregator = "fedavg";  // robust_aggregation.h: fedavg | trimmed-mean | median | krum | multi-krum
+  std::string aggregator = "fedavg";  // robust_aggregation.h: fedavg | fedavgm | fedadam | median | ...
   double trim_fraction = 0.1;         // trimmed-mean
   std::uint64_t byzantine_f = 1;      // krum, multi-krum
+  double server_lr = 0;               // fedavgm, fedadam, fedyogi (0: the rule's default)
+  double server_momentum = 0.9;       // fedavgm
+  double server_tau = 1e-3;           // fedadam, fedyogi
+  double proximal_mu = 0;             // FedProx: trainers add mu/2 |w - base|^2 to their loss (0: off)
   MSGPACK_DEFINE_MAP(rounds, local_epochs, batch_size, lr, momentum, min_clients, fraction, deadline_ms, dataset, model,
                      partition, alpha, seed, train_limit, test_limit, initial_model_id, max_update_norm, aggregator,
-                     trim_fraction, byzantine_f);
+                     trim_fraction, byzantine_f, server_lr, server_momentum, server_tau, proximal_mu);
 };
 
 struct RoundStart {
@@ -72,6 +76,9 @@ struct RoundRecord {
   std::uint64_t attempt = 0;
   std::string model_id;
   std::string base_model_id;
+  // Server optimisers (fedavgm, fedadam, fedyogi): the state this round continued (that of the
+  // previous commit; "" in round 1) and the one it leaves, a blob stored like the model.
+  std::string base_state_id, server_state_id;
   std::uint64_t aggregator = 0;
   std::vector<std::uint64_t> participants;  // invited
   std::vector<TrainerResult> results;       // aggregated (a subset under partial aggregation)
@@ -80,8 +87,8 @@ struct RoundRecord {
   double test_accuracy = 0;
   std::uint64_t start_ms = 0, end_ms = 0;
   std::uint64_t samples() const;
-  MSGPACK_DEFINE_MAP(round, term, attempt, model_id, base_model_id, aggregator, participants, results, train_loss,
-                     test_loss, test_accuracy, start_ms, end_ms);
+  MSGPACK_DEFINE_MAP(round, term, attempt, model_id, base_model_id, base_state_id, server_state_id, aggregator,
+                     participants, results, train_loss, test_loss, test_accuracy, start_ms, end_ms);
 };
 
 enum class RoundEvent { kIgnored, kConfig, kStart, kCommit };
@@ -104,12 +111,16 @@ class RoundState {
   std::uint64_t last_round() const { return committed_.empty() ? 0 : committed_.back().round; }
   // The model the next round starts from: the last committed one, or the initial model.
   std::string last_model_id() const;
+  // The server optimiser's state the next round continues ("" before the first commit and for
+  // stateless aggregators).
+  std::string last_server_state_id() const { return committed_.empty() ? "" : committed_.back().server_state_id; }
   bool done() const { return config_ && last_round() >= config_->rounds; }
 
   void pack(msgpack::packer<msgpack::sbuffer>& p) const;
   Status restore(const msgpack::object& o);
 
  private:
+  std::string state_mismatch(const RoundRecord& r) const;
   std::optional<RoundConfig> config_;
   std::optional<RoundStart> current_;
   std::vector<RoundRecord> committed_;

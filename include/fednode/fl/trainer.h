@@ -18,6 +18,10 @@ struct TrainConfig {
   double lr = 0.01;
   double momentum = 0.9;
   double weight_decay = 0.0;
+  // FedProx (Li et al. 2020): the local objective gains mu/2 |w - base|^2, which keeps a trainer
+  // with skewed data near the global model. 0: plain local SGD. The reported loss stays the
+  // cross-entropy, comparable across strategies.
+  double proximal_mu = 0.0;
   bool augment = false;  // CIFAR-10: random crop (4-pixel padding) and horizontal flip
   std::uint64_t seed = 1;
   // Called after each epoch with the weights so far (e.g. to evaluate a centralised baseline).

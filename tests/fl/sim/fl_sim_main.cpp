@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
   app.add_option("--steps", steps, "Faulty ticks per seed (a fault-free phase follows)")->capture_default_str();
   app.add_option("--bug", bug, "Inject a known bug")
       ->check(CLI::IsMember({"commit-before-majority", "accept-earlier-attempt", "trust-remote-wall-clock",
-                             "drop-failed-jobs"}));
+                             "drop-failed-jobs", "fresh-server-state"}));
   app.add_option("--trace-seed", trace_seed, "Run one seed and print its trace");
   app.add_flag("--list-failures", list_failures, "Run every seed; print each failure with its parameters");
   CLI11_PARSE(app, argc, argv);
@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   options.bugs.accept_earlier_attempt = bug == "accept-earlier-attempt";
   options.bugs.trust_remote_wall_clock = bug == "trust-remote-wall-clock";
   options.bugs.drop_failed_jobs = bug == "drop-failed-jobs";
+  options.bugs.fresh_server_state = bug == "fresh-server-state";
 
   if (trace_seed != 0) {
     options.seed = trace_seed;

@@ -33,6 +33,13 @@ std::string blob_id(const std::string& what) {
   return out;
 }
 
+// A server optimiser's next state, named by the state it continued: a chain of commits whose
+// states do not follow each other shows as a name that does not match.
+std::string next_state(const std::string& from, std::uint64_t round, std::uint64_t term, std::uint64_t attempt) {
+  return blob_id("state-" + std::to_string(round) + "/" + std::to_string(term) + "/" + std::to_string(attempt) +
+                 "-after-" + from);
+}
+
 struct RunningJob {
   Job job;
   std::uint64_t finish_at = 0;
@@ -224,6 +231,9 @@ void FlSimulation::configure() {
   auto invited = static_cast<std::uint64_t>(std::ceil(run_.fraction * (voters - 1)));
   run_.min_clients = rng_.between(1, invited);
   run_.seed = opt_.seed;
+  // Odd seeds run a server optimiser, whose state must pass from aggregator to aggregator (a
+  // parity, not a draw, so the other parameters of a seed stay what they were).
+  run_.aggregator = opt_.seed % 2 ? "fedadam" : "fedavg";
   train_max_ = rng_.between(10, 120);
   train_min_ = train_max_ / 4 + 1;
   // A deadline the slowest training meets once the faults stop (a shorter one is a run that
@@ -231,17 +241,17 @@ void FlSimulation::configure() {
   run_.deadline_ms = rng_.between(train_max_ * 3 / 2 + 30, train_max_ * 3 + 60) * kTickMs;
   rotate_every_ = rng_.chance(0.3) ? rng_.between(1, 2) : 0;
   bool skewed = rng_.chance(0.5);
-  char text[400];
+  char text[440];
   std::snprintf(text, sizeof text,
                 "voters=%d rounds=%llu deadline=%llums min_clients=%llu fraction=%.1f train=%llu-%llu ticks "
                 "rotate=%llu snapshot_every=%llu drop=%.3f crash=%.4f leader_crash=%.4f checkpoint_crash=%.2f "
-                "partition=%.4f job_fail=%.3f queue_full=%.3f clocks=%s",
+                "partition=%.4f job_fail=%.3f queue_full=%.3f clocks=%s aggregator=%s",
                 voters, static_cast<unsigned long long>(run_.rounds), static_cast<unsigned long long>(run_.deadline_ms),
                 static_cast<unsigned long long>(run_.min_clients), run_.fraction,
                 static_cast<unsigned long long>(train_min_), static_cast<unsigned long long>(train_max_),
                 static_cast<unsigned long long>(rotate_every_), static_cast<unsigned long long>(snapshot_every_), drop_,
                 crash_rate_, leader_crash_rate_, checkpoint_crash_, partition_rate_, job_fail_, queue_full_,
-                skewed ? "skewed" : "close");
+                skewed ? "skewed" : "close", run_.aggregator.c_str());
   result_.stats.parameters = text;
   result_.stats.rounds = run_.rounds;
   trace(std::string("parameters ") + text);
@@ -366,6 +376,14 @@ void FlSimulation::applied_command(Peer& p, const raft::Entry& e) {
     auto proposed = commit_proposed_.find(key);
     if (proposed == commit_proposed_.end()) return fail(at + " that nobody proposed");
     if (!proposed->second.empty()) return fail(at + ": " + proposed->second);
+    if (run_.aggregator != "fedavg") {
+      auto prev = history_.find(r.round - 1);
+      std::string from = r.round == 1 || prev == history_.end() ? "" : prev->second.server_state_id;
+      if (r.server_state_id != next_state(from, r.round, r.term, r.attempt)) {
+        return fail(at + " whose server state does not continue the state committed with round " +
+                    std::to_string(r.round - 1));
+      }
+    }
     auto [it, fresh] = history_.emplace(r.round, r);
     if (fresh) {
       ++result_.stats.commits;
@@ -474,6 +492,7 @@ JobResult FlSimulation::execute(Peer& p, const Job& job) {
       return r;
     }
     case JobKind::kAggregate:
+      if (!job.state_id.empty() && !p.store.count(job.state_id)) return JobResult::failed(job.id, "server state not held");
       // Now and then an update fails the aggregator's checks (NaN, wrong shape): left out.
       for (const auto& [update, result] : job.updates) {
         if (faults_on_ && rng_.chance(0.05)) r.refused.emplace_back(result.node, "injected: non-finite value");
@@ -482,12 +501,17 @@ JobResult FlSimulation::execute(Peer& p, const Job& job) {
       r.model_id = blob_id("model-" + std::to_string(job.round) + "/" + std::to_string(job.term) + "/" + std::to_string(job.attempt));
       r.test_accuracy = 0.5;
       p.store.insert(r.model_id);
+      if (run_.aggregator != "fedavg") {
+        r.state_id = next_state(job.state_id, job.round, job.term, job.attempt);
+        p.store.insert(r.state_id);
+      }
       return r;
     case JobKind::kPush:
       for (NodeId to : job.peers) {
         Peer* dst = peer(to);
         if (dst && connected(p, *dst)) {
           dst->store.insert(job.model_id);
+          if (!job.state_id.empty()) dst->store.insert(job.state_id);
           ++r.holders;
         }
       }
@@ -553,6 +577,11 @@ void FlSimulation::carry_out(Peer& p) {
         std::size_t holding = voters_holding(p, model), voters = p.node->conf_state().voters.size();
         commit_proposed_[key] = holding >= raft::majority(voters) ? "" : "its model " + model + " was held by " +
                                 std::to_string(holding) + " of " + std::to_string(voters) + " voters when proposed";
+        std::size_t state_holders = rec.server_state_id.empty() ? voters : voters_holding(p, rec.server_state_id);
+        if (commit_proposed_[key].empty() && state_holders < raft::majority(voters)) {
+          commit_proposed_[key] = "its server state was held by " + std::to_string(state_holders) + " of " +
+                                  std::to_string(voters) + " voters when proposed";
+        }
       }
       if (p.node->propose(prop.command) != raft::RequestStatus::kOk) {
         View v = view(p);

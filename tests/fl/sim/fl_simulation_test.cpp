@@ -76,6 +76,12 @@ TEST(FlSimulationTeeth, CatchesTrustInARemoteWallClock) {
   expect_caught(bugs, "but does not train it");
 }
 
+TEST(FlSimulationTeeth, CatchesAnAggregatorThatRestartsTheServerOptimiser) {
+  RoundBugs bugs;
+  bugs.fresh_server_state = true;
+  expect_caught(bugs, "does not continue the state committed");
+}
+
 TEST(FlSimulationTeeth, CatchesAFailedJobDroppedOnTheFloor) {
   RoundBugs bugs;
   bugs.drop_failed_jobs = true;
