@@ -67,9 +67,13 @@ int print_rounds(const PeerAddress& address, const std::vector<std::string>& fla
       return 0;
     }
     const auto& cfg = *rounds.config();
-    std::printf("run: %llu rounds, %s on %s, %d local epoch(s), lr %g, batch %d, %s partition, min clients %llu\n",
+    char prox[48] = "";
+    if (cfg.proximal_mu > 0) std::snprintf(prox, sizeof prox, ", FedProx mu %g", cfg.proximal_mu);
+    std::printf("run: %llu rounds, %s on %s, %d local epoch(s), lr %g, batch %d, %s partition, min clients %llu, "
+                "aggregator %s%s\n",
                 static_cast<unsigned long long>(cfg.rounds), cfg.model.c_str(), cfg.dataset.c_str(), cfg.local_epochs,
-                cfg.lr, cfg.batch_size, cfg.partition.c_str(), static_cast<unsigned long long>(cfg.min_clients));
+                cfg.lr, cfg.batch_size, cfg.partition.c_str(), static_cast<unsigned long long>(cfg.min_clients),
+                cfg.aggregator.c_str(), prox);
     std::printf("%5s  %-22s %8s %8s %10s %9s %8s  %s\n", "round", "aggregator", "trainers", "samples", "train loss",
                 "test acc", "seconds", "model");
   }
@@ -80,11 +84,12 @@ int print_rounds(const PeerAddress& address, const std::vector<std::string>& fla
     if (tsv) {
       std::string names;
       for (const auto& t : r.results) names += (names.empty() ? "" : ",") + name(t.node);
-      std::printf("%llu\t%s\t%s\t%s\t%llu\t%.6f\t%.6f\t%.6f\t%llu\t%llu\t%s\n", static_cast<unsigned long long>(r.round),
+      auto or_dash = [](const std::string& id) { return id.empty() ? "-" : id.c_str(); };
+      std::printf("%llu\t%s\t%s\t%s\t%llu\t%.6f\t%.6f\t%.6f\t%llu\t%llu\t%s\t%s\t%s\n", static_cast<unsigned long long>(r.round),
                   r.model_id.c_str(), name(r.aggregator).c_str(), names.c_str(),
                   static_cast<unsigned long long>(r.samples()), r.train_loss, r.test_loss, r.test_accuracy,
                   static_cast<unsigned long long>(r.start_ms), static_cast<unsigned long long>(r.end_ms),
-                  held ? "have" : "missing");
+                  held ? "have" : "missing", or_dash(r.base_state_id), or_dash(r.server_state_id));
     } else {
       std::printf("%5llu  %-22s %4zu/%-3zu %8llu %10.4f %9.4f %8.2f  %.12s%s\n", static_cast<unsigned long long>(r.round),
                   name(r.aggregator).c_str(), r.results.size(), r.participants.size(),

@@ -18,6 +18,12 @@
 #       5 peers, 5 rounds; one trainer (with a long election timeout, so that it trains) sends its updates sign-flipped and scaled by 10 (--attack sign-flip). With a robust
 #       aggregator (median, trimmed-mean) the final accuracy stays above the data set's bound;
 #       with fedavg it collapses below it (the test shows both, so the bound separates them).
+#   fl_test.sh FEDNODE_BINARY optimizer AGGREGATOR     (AGGREGATOR = fedavgm|fedadam|fedyogi)
+#       4 peers, 4 rounds with a server optimiser; the aggregator of round 2 dies (like kill -9)
+#       once its model and server state are on a majority, before its commit. Every round
+#       continues the server state committed with the one before (ids: base state of round r =
+#       state of round r-1) across the change of aggregator; a majority of voters holds each
+#       state; every node reports the same history.
 #   fl_test.sh FEDNODE_BINARY twokills
 #       5 peers, 4 rounds; aggregators die during training of round 2 and during aggregation of
 #       round 3: round numbers stay absolute and the run ends after exactly 4 rounds. Then a
@@ -57,11 +63,15 @@ case "$scenario" in
     n=5; rounds=5
     extra=(--aggregator "$point" --trim-fraction 0.25 --min-clients 3 --local-epochs 2)
     train_limit=(--train-limit 8000) ;;
+  optimizer)
+    [[ "$point" =~ ^(fedavgm|fedadam|fedyogi)$ ]] || { echo "usage: fl_test.sh BIN optimizer fedavgm|fedadam|fedyogi" >&2; exit 2; }
+    rounds=4
+    extra=(--aggregator "$point" --crash-at pushed:2 --crash-marker-dir "$work" --min-clients 2) ;;
   twokills)
     n=5; rounds=4
     extra=(--crash-at training:2 --crash-at aggregating:3 --crash-marker-dir "$work" --snapshot-entries 16)
     train_limit=(--train-limit 2400) ;;
-  *) echo "usage: fl_test.sh BIN basic|kill POINT|trainers|robust AGGREGATOR|twokills" >&2; exit 2 ;;
+  *) echo "usage: fl_test.sh BIN basic|kill POINT|trainers|robust AGGREGATOR|optimizer AGGREGATOR|twokills" >&2; exit 2 ;;
 esac
 
 ports=()
@@ -188,6 +198,35 @@ case "$scenario" in
     start "$killed"
     check_same_rounds "$ref"
     echo "ok: killed at $point, round 2 aggregated by $agg2, node $killed restarted and caught up, $(($(date +%s) - t0)) s"
+    ;;
+  optimizer)
+    wait_rounds any 1 120
+    for _ in $(seq 600); do [[ -e "$work/pushed-2" ]] && break; sleep 0.1; done
+    [[ -e "$work/pushed-2" ]] || fail "no aggregator reached pushed of round 2"
+    sleep 0.3
+    killed=""
+    for i in $(seq 0 $((n - 1))); do alive "$i" || killed=$i; done
+    [[ -n "$killed" ]] || fail "the aggregator did not exit after pushing round 2"
+    ref=$(first_alive)
+    wait_rounds "$ref" "$rounds" 180
+    check_same_rounds "$ref"
+    ctl "$(addr "$ref")" rounds
+    tsv=$(ctl "$(addr "$ref")" rounds --tsv)
+    prev="-"
+    for r in $(seq 1 "$rounds"); do
+      base=$(awk -F'\t' -v r="$r" '$1==r {print $12}' <<<"$tsv")
+      state=$(awk -F'\t' -v r="$r" '$1==r {print $13}' <<<"$tsv")
+      [[ "$base" == "$prev" ]] || fail "round $r continues server state ${base:0:12}, but round $((r - 1)) committed ${prev:0:12}"
+      [[ "$state" =~ ^[0-9a-f]{64}$ ]] || fail "round $r committed no server state ('$state')"
+      holders=0
+      for i in $(seq 0 $((n - 1))); do [[ -f "$work/d$i/models/$state" ]] && holders=$((holders + 1)); done
+      [[ $holders -ge 3 ]] || fail "the server state of round $r is on $holders of $n voters, not a majority"
+      prev=$state
+    done
+    agg1=$(awk -F'\t' '$1==1 {print $3}' <<<"$tsv")
+    agg2=$(awk -F'\t' '$1==2 {print $3}' <<<"$tsv")
+    [[ "$agg2" != "$(addr "$killed")" && "$agg2" != "$agg1" ]] || fail "round 2 should be aggregated by a new node, got $agg2 (round 1: $agg1, dead: $(addr "$killed"))"
+    echo "ok: $point state chained across aggregators $agg1 -> $agg2 (node $killed died after pushing round 2), $(($(date +%s) - t0)) s"
     ;;
   trainers)
     # Kill a trainer as soon as it starts round 2.
