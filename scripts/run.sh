@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Four local fednode peers (127.0.0.1:5000-5003) train a CNN together: the Raft leader
+# Local fednode peers (four by default: 127.0.0.1:5000-5003) train a CNN together: the Raft leader
 # aggregates, the three others train, the rounds are replicated through the Raft log.
 #   scripts/run.sh [--rounds R] [--epochs E] [--base-port P] [--dataset cifar10|fashion-mnist]
-#                  [--keep-running] [-- EXTRA FEDNODE FLAGS]
+#                  [--peers N] [--run-dir DIR] [--timeout S] [--keep-running] [-- EXTRA FEDNODE FLAGS]
+#                  [--attackers K]   EXPERIMENTS ONLY: the last K peers send sign-flipped updates
+#                                    scaled by 10 (--attack sign-flip) and, with a long election
+#                                    timeout, stay trainers
 # Uses data/cifar-10-batches-bin (downloading it with scripts/get-cifar10.sh if missing); when
 # that fails (offline), Debian's Fashion-MNIST, with a warning. Prints one line per committed
 # round and a summary, then stops the peers (Ctrl-C stops them at any time). Everything goes to
-# runs/<time>/: node-<port>.log, node-<port>/events.jsonl (JSON lines), rounds.tsv, summary.txt.
+# runs/<time>/ (or --run-dir): node-<port>.log, node-<port>/events.jsonl (JSON lines), rounds.tsv, summary.txt.
+# FEDNODE_BIN=PATH runs that binary instead of building build/fednode first.
 # scripts/kill-leader.sh kills the current aggregator during a run; scripts/plot.sh RUN_DIR plots.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,6 +19,10 @@ rounds=""
 epochs=""
 dataset=""
 keep=0
+peers=4
+attackers=0
+timeout=0
+run_dir=""
 extra=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -23,16 +31,27 @@ while [[ $# -gt 0 ]]; do
     --epochs) epochs=$2; shift 2 ;;
     --dataset) dataset=$2; shift 2 ;;
     --keep-running) keep=1; shift ;;
+    --peers) peers=$2; shift 2 ;;
+    --attackers) attackers=$2; shift 2 ;;
+    --run-dir) run_dir=$2; shift 2 ;;
+    --timeout) timeout=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    *) echo "run.sh: unknown option '$1' (use --rounds R, --epochs E, --base-port P, --dataset D, --keep-running, -- FLAGS)" >&2; exit 2 ;;
+    *) echo "run.sh: unknown option '$1' (use --rounds R, --epochs E, --base-port P, --dataset D, --peers N, --run-dir DIR, --attackers K, --keep-running, -- FLAGS)" >&2; exit 2 ;;
   esac
 done
 [[ -z "$rounds" || "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --rounds '$rounds' is not a positive number" >&2; exit 2; }
 [[ -z "$epochs" || "$epochs" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --epochs '$epochs' is not a positive number" >&2; exit 2; }
+[[ "$timeout" =~ ^[0-9]+$ ]] || { echo "run.sh: --timeout '$timeout' is not a number of seconds" >&2; exit 2; }
+[[ "$peers" =~ ^[0-9]+$ && $peers -ge 2 && $peers -le 32 ]] || { echo "run.sh: --peers '$peers' is not a number from 2 to 32" >&2; exit 2; }
+[[ "$attackers" =~ ^[0-9]+$ && $attackers -lt $((peers - 1)) ]] || { echo "run.sh: --attackers '$attackers' must leave an honest aggregator and trainer (fewer than $((peers - 1)))" >&2; exit 2; }
 [[ -z "$dataset" || "$dataset" == cifar10 || "$dataset" == fashion-mnist ]] || { echo "run.sh: --dataset '$dataset' is not cifar10 or fashion-mnist" >&2; exit 2; }
 
-"$root/scripts/build.sh"
-bin=${FEDNODE_BUILD_DIR:-$root/build}/fednode
+bin=${FEDNODE_BIN:-}
+if [[ -z "$bin" ]]; then
+  "$root/scripts/build.sh"
+  bin=${FEDNODE_BUILD_DIR:-$root/build}/fednode
+fi
+[[ -x "$bin" ]] || { echo "run.sh: FEDNODE_BIN '$bin' is not an executable" >&2; exit 2; }
 
 data_flags=()
 cifar_dir=${FEDNODE_CIFAR10_DIR:-$root/data/cifar-10-batches-bin}
@@ -59,10 +78,13 @@ flags=("${data_flags[@]}")
 flags+=("${extra[@]}")
 want=${rounds:-$(awk -F'= *' '/^rounds *=/ {print $2}' "$root/configs/local4.toml")}
 
-run_dir="$root/runs/$(date +%Y%m%d-%H%M%S)"
+[[ -n "$run_dir" ]] || run_dir="$root/runs/$(date +%Y%m%d-%H%M%S)"
+[[ ! -e "$run_dir/peers" ]] || { echo "run.sh: $run_dir already holds a run" >&2; exit 2; }
 mkdir -p "$run_dir"
+run_dir=$(cd "$run_dir" && pwd)
 addresses=()
-for i in 0 1 2 3; do addresses+=("127.0.0.1:$((base_port + i))"); done
+nodes=$(seq 0 $((peers - 1)))
+for i in $nodes; do addresses+=("127.0.0.1:$((base_port + i))"); done
 printf '%s\n' "${addresses[@]}" >"$run_dir/peers"
 
 pids=()
@@ -78,21 +100,25 @@ trap stop INT TERM EXIT
 # Secure mode, as on real machines: a node key per peer (in its run directory), and every peer
 # names the others with their public keys.
 keys=()
-for i in 0 1 2 3; do
+for i in $nodes; do
   keys[$i]=$("$bin" keygen --out "$run_dir/node-$((base_port + i))" 2>/dev/null) ||
     { echo "run.sh: fednode keygen failed" >&2; exit 1; }
 done
-for i in 0 1 2 3; do
+for i in $nodes; do
   self=${addresses[$i]}
   others=()
-  for j in 0 1 2 3; do [[ $j -ne $i ]] && others+=("${addresses[$j]}=${keys[$j]}"); done
+  for j in $nodes; do [[ $j -ne $i ]] && others+=("${addresses[$j]}=${keys[$j]}"); done
   port=$((base_port + i))
-  "$bin" --config "$root/configs/local4.toml" --data-dir "$run_dir/node-$port" "${flags[@]}" \
+  attack=()
+  [[ $i -ge $((peers - attackers)) ]] &&
+    attack=(--attack sign-flip --election-timeout-min-ms 1500 --election-timeout-max-ms 2000)
+  "$bin" --config "$root/configs/local4.toml" --data-dir "$run_dir/node-$port" "${flags[@]}" "${attack[@]}" \
     "$self" "${others[@]}" >"$run_dir/node-$port.log" 2>&1 &
   pids+=($!)
   echo "$!" >"$run_dir/node-$port.pid"
 done
-echo "run.sh: 4 peers on ${addresses[*]}, ${data_flags[1]}, $want rounds; run dir $run_dir"
+echo "run.sh: $peers peers on ${addresses[*]}, ${data_flags[1]}, $want rounds; run dir $run_dir"
+[[ $attackers -eq 0 ]] || echo "run.sh: EXPERIMENT: the last $attackers peer(s) send sign-flipped updates"
 printf '%-6s %-16s %-12s %-9s %s\n' round aggregator participants accuracy seconds
 
 started=$(date +%s.%N)
@@ -100,7 +126,7 @@ last=0
 while [[ $last -lt $want ]]; do
   sleep 1
   alive=0
-  for i in 0 1 2 3; do
+  for i in $nodes; do
     kill -0 "${pids[$i]}" 2>/dev/null || continue
     alive=$((alive + 1))
     if lines=$("$bin" ctl "${addresses[$i]}" rounds --tsv --since "$last" 2>/dev/null); then
@@ -115,6 +141,10 @@ while [[ $last -lt $want ]]; do
     fi
   done
   [[ $alive -gt 0 ]] || { echo "run.sh: every peer has exited; see $run_dir/node-*.log" >&2; exit 1; }
+  if [[ $timeout -gt 0 ]] && awk -v a="$started" -v b="$(date +%s.%N)" -v t="$timeout" 'BEGIN{exit !(b - a > t)}'; then
+    echo "run.sh: --timeout: $last of $want rounds committed in $timeout s" | tee "$run_dir/timed-out" >&2
+    exit 3
+  fi
 done
 
 elapsed=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')

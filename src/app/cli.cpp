@@ -38,6 +38,10 @@ std::string check_node_options(const NodeOptions& o) {
   if (o.data_port != 0 && o.data_port == o.self.port) {
     return "--data-port " + std::to_string(o.data_port) + " equals the peer port";
   }
+  if (o.metrics_port != 0 && (o.metrics_port == o.self.port || o.metrics_port == o.data_port ||
+                              (o.data_port == 0 && o.metrics_port == o.self.port + 1000))) {
+    return "--metrics-port " + std::to_string(o.metrics_port) + " is already the peer or data port";
+  }
   for (const auto& spec : o.fl.crash_at) {
     auto colon = spec.find(':');
     std::string point = spec.substr(0, colon);
@@ -94,6 +98,8 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   app.add_option("--cluster-id", node.cluster_id, "Datagrams of other clusters are dropped")
       ->capture_default_str();
   app.add_option("--data-port", data_port, "TCP data-plane port (default: peer port + 1000)");
+  unsigned metrics_port = 0;
+  app.add_option("--metrics-port", metrics_port, "Serve Prometheus metrics at http://HOST:PORT/metrics (0: off)");
   app.add_option("--tick-ms", node.tick_ms, "Raft tick period")->capture_default_str();
   app.add_option("--heartbeat-ms", node.heartbeat_ms, "Leader heartbeat period")
       ->capture_default_str();
@@ -232,6 +238,8 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   node.log_level = *level;
   if (data_port > 65535) return usage_error("--data-port " + std::to_string(data_port) + " is out of range 1-65535");
   node.data_port = static_cast<std::uint16_t>(data_port);
+  if (metrics_port > 65535) return usage_error("--metrics-port " + std::to_string(metrics_port) + " is out of range 1-65535");
+  node.metrics_port = static_cast<std::uint16_t>(metrics_port);
   if (auto problem = check_node_options(node); !problem.empty()) return usage_error(problem);
   if (node.data_port == 0) node.data_port = static_cast<std::uint16_t>(node.self.port + 1000);
   if (node.fl.model.empty()) node.fl.model = node.fl.dataset == "cifar10" ? "cifar10-cnn" : "fmnist-cnn";

@@ -20,6 +20,7 @@
 #include "fednode/app/event_log.h"
 #include "fednode/app/membership.h"
 #include "fednode/app/node_identity.h"
+#include "fednode/app/node_metrics.h"
 #include "fednode/crypto/boot_epoch.h"
 #include "fednode/crypto/datagram_seal.h"
 #include "fednode/crypto/node_key.h"
@@ -27,6 +28,7 @@
 #include "fednode/app/state_machine.h"
 #include "fednode/net/client_connection.h"
 #include "fednode/net/client_server.h"
+#include "fednode/net/metrics_http.h"
 #include "fednode/net/peer_transport.h"
 #include "fednode/raft/conf_change.h"
 #include "fednode/raft/node.h"
@@ -35,6 +37,7 @@
 #include "fednode/storage/durable_storage.h"
 #include "fednode/util/logging.h"
 #include "fednode/util/once_per.h"
+#include "fednode/version.h"
 
 namespace fednode {
 
@@ -159,6 +162,7 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   Status snapshot(const raft::ConfState& conf) override;
   std::string diagnostic(const msgpack::object* id);
   std::string fl_status(const msgpack::object* id);
+  std::string metrics_text() const;
   void shutdown(int signo);
   void fatal(const Status& s) {
     spdlog::critical("{}; stopping", s.message());
@@ -179,6 +183,9 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   StateMachine sm_;
   EventLog events_;
   std::unique_ptr<RoleController> controller_;
+  std::unique_ptr<net::MetricsHttpServer> metrics_;
+  std::uint64_t leader_changes_ = 0, snapshots_installed_ = 0;
+  raft::NodeId known_leader_ = raft::kNoNode;
   bool polling_ = false;
   bool in_ready_ = false;
   raft::Index applied_ = 0;
@@ -256,6 +263,11 @@ Status PeerDaemon::start() {
   if (Status s = clients_.listen(opt_.self); !s.ok()) return s;
   controller_ = std::make_unique<RoleController>(io_, *this, opt_, events_);
   if (Status s = controller_->start(); !s.ok()) return s;
+  if (opt_.metrics_port != 0) {
+    metrics_ = std::make_unique<net::MetricsHttpServer>(io_, [this] { return metrics_text(); });
+    if (Status s = metrics_->listen(PeerAddress{opt_.self.host, opt_.metrics_port}); !s.ok()) return s;
+    spdlog::info("Prometheus metrics at http://{}:{}/metrics", opt_.self.host, opt_.metrics_port);
+  }
   events_.write("started", JsonLine().add("data_port", std::uint64_t{opt_.data_port}).add("applied", applied_));
   signals_.async_wait([this](const std::error_code&, int signo) { shutdown(signo); });
   schedule_tick();
@@ -299,6 +311,10 @@ void PeerDaemon::process_ready() {
   Status s = raft::drain_ready(*node_, *this);
   in_ready_ = false;
   if (!s.ok()) return fatal(s);
+  if (node_->leader() != known_leader_) {
+    known_leader_ = node_->leader();
+    if (known_leader_ != raft::kNoNode) ++leader_changes_;
+  }
   if (controller_ && !polling_) {
     polling_ = true;
     controller_->poll();
@@ -314,6 +330,7 @@ Status PeerDaemon::install(const raft::Snapshot& snapshot) {
   if (Status s = sm_.restore(snapshot.data); !s.ok()) return Status::error("snapshot from leader: " + s.message());
   members_.restored();
   applied_ = snapshot.meta.index;
+  ++snapshots_installed_;
   spdlog::info("installed a snapshot from the leader at index {} ({} committed rounds)", applied_,
                sm_.rounds().committed().size());
   return {};
@@ -419,6 +436,38 @@ std::string PeerDaemon::diagnostic(const msgpack::object* id) {
   channel("data_tcp", controller_->data_counters());
   r.finish();
   return r.bytes();
+}
+
+std::string PeerDaemon::metrics_text() const {
+  NodeMetrics m;
+  m.version = kVersion;
+  m.uptime_seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+  m.term = node_->term();
+  m.role = node_->role() == raft::Role::kLeader ? "leader" : node_->role() == raft::Role::kFollower ? "follower" : "candidate";
+  m.commit_index = node_->commit_index();
+  m.applied_index = applied_;
+  m.last_index = node_->last_index();
+  m.snapshot_index = storage_->snapshot().meta.index;
+  m.voters = node_->conf_state().voters.size();
+  m.learners = node_->conf_state().learners.size();
+  m.leader_changes = leader_changes_;
+  m.proposals_dropped = node_->proposals_dropped();
+  m.snapshots_installed = snapshots_installed_;
+  m.malformed_dropped = node_->malformed_dropped();
+  net::ChannelCounters raft_udp = peers_.counters();
+  raft_udp.dropped_in += node_->malformed_dropped();
+  m.channels = {{"raft_udp", raft_udp}, {"client_tcp", clients_.counters()}, {"data_tcp", controller_->data_counters()}};
+  if (metrics_) m.channels.emplace_back("metrics_http", metrics_->counters());
+  m.storage = &storage_->stats();
+  m.log_bytes = storage_->log_bytes();
+  m.model_store_bytes = controller_->model_store_bytes();
+  const auto& rounds = sm_.rounds();
+  m.round = rounds.last_round();
+  m.rounds_planned = rounds.config() ? rounds.config()->rounds : 0;
+  m.have_accuracy = !rounds.committed().empty();
+  if (m.have_accuracy) m.test_accuracy = rounds.committed().back().test_accuracy;
+  m.fl = &controller_->fl_metrics();
+  return render_metrics(m);
 }
 
 // Our own request: the replicated round state as this node has applied it, with the members'

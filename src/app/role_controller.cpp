@@ -136,6 +136,12 @@ void RoleController::poll() {
 
 void RoleController::on_round_event(fl::RoundEvent event, const std::string& why) {
   write_applied_round_event(events_, host_, event);
+  if (event == fl::RoundEvent::kStart) metrics_.start_applied = std::chrono::steady_clock::now();
+  if (event == fl::RoundEvent::kCommit && metrics_.start_applied) {
+    metrics_.round_seconds.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - *metrics_.start_applied).count());
+    metrics_.start_applied.reset();
+  }
   if (stopped_) return;
   machine_.applied(view(), event, why);
   carry_out();
@@ -157,6 +163,10 @@ void RoleController::report(const JobOutcome& o) {
     updates_[o.result.model_id] = o.update;
   }
   if (o.result.ok && !o.result.error.empty()) spdlog::warn("job {}: {}", o.result.id, o.result.error);
+  if (o.result.ok && o.result.trained.samples > 0) {
+    ++metrics_.trainings;
+    metrics_.training_seconds += o.result.trained.train_seconds;
+  }
   machine_.job_done(view(), o.result);
   carry_out();
 }
@@ -181,6 +191,7 @@ void RoleController::carry_out() {
       }
     }
     for (const auto& n : out.notes) {
+      metrics_.note(n.type);
       JsonLine fields = n.fields;
       for (const auto& [key, id] : n.nodes) fields.add(key, host_.address_of(id));
       events_.write(n.type, fields);

@@ -63,9 +63,11 @@ std::vector<Entry> Node::bootstrap_entries(const std::vector<ConfChange>& voters
 
 void Node::tick() { raft_->tick(); }
 void Node::step(const Message& message) { raft_->step(message); }
-RequestStatus Node::propose(std::string data) { return raft_->propose(std::move(data)); }
-RequestStatus Node::propose_conf_change(const ConfChange& change) {
-  return raft_->propose_conf_change(change);
+RequestStatus Node::propose(std::string data) { return counted(raft_->propose(std::move(data))); }
+RequestStatus Node::propose_conf_change(const ConfChange& change) { return counted(raft_->propose_conf_change(change)); }
+RequestStatus Node::counted(RequestStatus status) {
+  if (status != RequestStatus::kOk) ++proposals_dropped_;
+  return status;
 }
 RequestStatus Node::transfer_leadership(NodeId to) { return raft_->transfer_leadership(to); }
 RequestStatus Node::read_index(std::uint64_t request_id) { return raft_->read_index(request_id); }

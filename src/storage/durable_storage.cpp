@@ -1,5 +1,7 @@
 #include "fednode/storage/durable_storage.h"
 
+#include <chrono>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -216,6 +218,12 @@ Status DurableStorage::open_new_segment(Index first) {
   return sync_directory();
 }
 
+std::uint64_t DurableStorage::log_bytes() const {
+  std::uint64_t total = 0;
+  for (const auto& seg : segments_) total += seg.size;
+  return total;
+}
+
 Status DurableStorage::sync_directory() {
   return options_.sync ? fsync_directory(dir_) : Status{};
 }
@@ -223,7 +231,9 @@ Status DurableStorage::sync_directory() {
 Status DurableStorage::sync_tail() {
   if (!options_.sync || tail_fd_ < 0) return {};
   ++stats_.syncs;
+  auto t0 = std::chrono::steady_clock::now();
   if (::fdatasync(tail_fd_) != 0) return errno_error("cannot fdatasync", segments_.back().path);
+  stats_.sync_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   return {};
 }
 

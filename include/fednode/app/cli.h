@@ -65,6 +65,7 @@ struct NodeOptions {
   spdlog::level::level_enum log_level = spdlog::level::info;
   std::string cluster_id = "fednode";
   std::uint16_t data_port = 0;  // TCP data plane; default self.port + 1000
+  std::uint16_t metrics_port = 0;  // Prometheus /metrics over HTTP on the node's host; 0: off
   // Raft timing. The core counts ticks; the daemon ticks every tick_ms.
   unsigned tick_ms = 10;
   unsigned heartbeat_ms = 50;

@@ -16,6 +16,7 @@
 
 #include "fednode/app/cli.h"
 #include "fednode/app/event_log.h"
+#include "fednode/app/fl_metrics.h"
 #include "fednode/app/model_push.h"
 #include "fednode/app/raft_host.h"
 #include "fednode/app/round_jobs.h"
@@ -44,6 +45,8 @@ class RoleController {
   net::ChannelCounters data_counters() const;  // server side + this node's client calls
   std::uint16_t data_port() const { return server_.port(); }
   bool has_model(const std::string& id) const { return store_.has(id); }
+  const FlMetrics& fl_metrics() const { return metrics_; }
+  std::uint64_t model_store_bytes() const { return store_.stored_bytes(); }
 
  private:
   fl::View view() const;
@@ -64,6 +67,7 @@ class RoleController {
   NodeOptions opt_;
   EventLog& events_;
   fl::RoundMachine machine_;
+  FlMetrics metrics_;
   fl::ModelStore store_;
   net::DataPlaneServer server_;
   net::ChannelCounters client_counters_;

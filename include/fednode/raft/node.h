@@ -141,6 +141,7 @@ class Node {
   // current); 0 on other roles.
   Index term_start_index() const;
   std::uint64_t malformed_dropped() const;  // messages no correct peer sends, dropped unread
+  std::uint64_t proposals_dropped() const { return proposals_dropped_; }  // proposals refused (not leader, ...)
   Index commit_index() const;
   Index applied_index() const;
   Index last_index() const;
@@ -153,11 +154,13 @@ class Node {
   std::vector<FollowerStatus> followers() const;
 
  private:
+  RequestStatus counted(RequestStatus status);
   Index committed_to_deliver() const;
   Index first_undelivered() const;
   bool snapshot_due() const;
 
   std::unique_ptr<Raft> raft_;
+  std::uint64_t proposals_dropped_ = 0;
   // What Node remembers between ready() calls to tell what changed.
   struct Bookkeeping {
     HardState persisted;

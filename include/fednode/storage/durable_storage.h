@@ -22,6 +22,7 @@
 
 #include "fednode/raft/node.h"
 #include "fednode/raft/storage.h"
+#include "fednode/util/histogram.h"
 #include "fednode/util/status.h"
 
 namespace fednode::storage {
@@ -39,6 +40,7 @@ struct DurableOptions {
 
 struct StorageStats {
   std::uint64_t syncs = 0;
+  Histogram sync_seconds{{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}};  // fdatasync
   std::uint64_t bytes_written = 0;
   std::uint64_t segments_created = 0;
   std::uint64_t segments_deleted = 0;
@@ -71,6 +73,7 @@ class DurableStorage : public raft::Storage {
 
   const std::string& directory() const { return dir_; }
   const StorageStats& stats() const { return stats_; }
+  std::uint64_t log_bytes() const;  // the segments' sizes on disk
 
  private:
   struct Segment {

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The aggregation experiments of the README, each a series of scripts/run.sh runs (6 local peers:
+# one aggregator, five trainers), one after the other on this machine:
+#   bench/fl-experiments.sh robust [--dataset D] [--rounds R] [--out DIR]
+#       one trainer of five sends sign-flipped updates scaled by 10 (run.sh --attackers 1):
+#       fedavg, trimmed-mean (trim 0.2), median, krum (f = 1), against a clean fedavg run
+#   bench/fl-experiments.sh noniid [--dataset D] [--rounds R] [--out DIR]
+#       IID, Dirichlet alpha 0.5 and 0.1 shards: fedavg, fedavgm, fedprox (mu 0.1), fedadam
+# D is cifar10 (the subset in ../shared or $FEDNODE_CIFAR10_DIR) or fashion-mnist (Debian's, its
+# first 15,000 training and 2,000 test images). Writes DIR/<run>/ (run.sh's run directory),
+# DIR/accuracy.tsv (experiment, dataset, run, round, test accuracy) and DIR/final.tsv (accuracy of
+# the last committed round, rounds committed), and plots DIR/<dataset>-<experiment>.png with
+# gnuplot. A run that stops committing (FedAvg once its model is no longer finite) ends at its
+# timeout and counts with what it committed. Uses $FEDNODE_BIN if set (see run.sh), else builds.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+experiment=${1:-}
+shift || true
+dataset=fashion-mnist
+rounds=10
+out=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --dataset) dataset=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    *) echo "fl-experiments.sh: unknown option '$1'" >&2; exit 2 ;;
+  esac
+done
+[[ "$experiment" == robust || "$experiment" == noniid ]] ||
+  { echo "usage: fl-experiments.sh robust|noniid [--dataset cifar10|fashion-mnist] [--rounds R] [--out DIR]" >&2; exit 2; }
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "fl-experiments.sh: --rounds '$rounds' is not a positive number" >&2; exit 2; }
+command -v gnuplot >/dev/null || { echo "fl-experiments.sh: gnuplot is missing (apt-get install gnuplot-nox)" >&2; exit 1; }
+out=${out:-$root/runs/experiments-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$out"
+
+data=()
+case "$dataset" in
+  cifar10)
+    cifar=${FEDNODE_CIFAR10_DIR:-$root/../shared/datasets/cifar10-subset/cifar-10-batches-bin}
+    [[ -f "$cifar/data_batch_1.bin" ]] || { echo "fl-experiments.sh: no CIFAR-10 at $cifar (set FEDNODE_CIFAR10_DIR)" >&2; exit 1; }
+    export FEDNODE_CIFAR10_DIR=$cifar
+    timeout=240 ;;
+  fashion-mnist)
+    data=(--train-limit 15000 --test-limit 2000)
+    timeout=480 ;;
+  *) echo "fl-experiments.sh: --dataset '$dataset' is not cifar10 or fashion-mnist" >&2; exit 2 ;;
+esac
+
+# name | run.sh options | fednode options
+if [[ $experiment == robust ]]; then
+  runs=("clean||--aggregator fedavg"
+        "fedavg|--attackers 1|--aggregator fedavg"
+        "trimmed-mean|--attackers 1|--aggregator trimmed-mean --trim-fraction 0.2"
+        "median|--attackers 1|--aggregator median"
+        "krum|--attackers 1|--aggregator krum --byzantine-f 1")
+else
+  runs=()
+  for part in "iid|--partition iid" "dir0.5|--partition dirichlet --alpha 0.5" "dir0.1|--partition dirichlet --alpha 0.1"; do
+    pname=${part%%|*} pflags=${part#*|}
+    runs+=("$pname-fedavg||$pflags --aggregator fedavg"
+           "$pname-fedavgm||$pflags --aggregator fedavgm"
+           "$pname-fedprox||$pflags --aggregator fedavg --proximal-mu 0.1"
+           "$pname-fedadam||$pflags --aggregator fedadam")
+  done
+fi
+
+acc="$out/accuracy.tsv" final="$out/final.tsv"
+[[ -f "$acc" ]] || printf 'experiment\tdataset\trun\tround\ttest_accuracy\n' >"$acc"
+[[ -f "$final" ]] || printf 'experiment\tdataset\trun\tfinal_accuracy\trounds_committed\tseconds\n' >"$final"
+for spec in "${runs[@]}"; do
+  IFS='|' read -r name runsh_flags node_flags <<<"$spec"
+  dir="$out/$dataset-$name"
+  rm -rf "$dir"
+  t0=$(date +%s)
+  # shellcheck disable=SC2086 # the flag strings are word lists
+  "$root/scripts/run.sh" --peers 6 --rounds "$rounds" --epochs 1 --dataset "$dataset" --run-dir "$dir" \
+    --timeout "$timeout" $runsh_flags -- --min-clients 5 --deadline-s 60 "${data[@]}" $node_flags \
+    >"$dir.out" 2>&1 || echo "fl-experiments.sh: $name ended early (exit $?; see $dir.out)" >&2
+  committed=$( [[ -f "$dir/rounds.tsv" ]] && wc -l <"$dir/rounds.tsv" || echo 0)
+  last=$( [[ -s "$dir/rounds.tsv" ]] && tail -1 "$dir/rounds.tsv" | cut -f8 || echo 0)
+  [[ -f "$dir/rounds.tsv" ]] && awk -F'\t' -v e="$experiment" -v d="$dataset" -v n="$name" \
+    '{printf "%s\t%s\t%s\t%s\t%s\n", e, d, n, $1, $8}' "$dir/rounds.tsv" >>"$acc"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$experiment" "$dataset" "$name" "$last" "$committed" "$(($(date +%s) - t0))" >>"$final"
+  echo "$dataset $name: accuracy $last after $committed of $rounds rounds ($(($(date +%s) - t0)) s)"
+done
+
+# One line per run: accuracy per round.
+png="$out/$dataset-$experiment.png"
+plots=()
+for spec in "${runs[@]}"; do
+  name=${spec%%|*}
+  awk -F'\t' -v d="$dataset" -v n="$name" '$2==d && $3==n {print $4, $5}' "$acc" >"$out/$dataset-$name.dat"
+  [[ -s "$out/$dataset-$name.dat" ]] && plots+=("'$out/$dataset-$name.dat' using 1:2 with linespoints title '$name'")
+done
+[[ ${#plots[@]} -gt 0 ]] || { echo "fl-experiments.sh: no run committed a round" >&2; exit 1; }
+joined=$(printf '%s, ' "${plots[@]}")
+gnuplot <<EOF
+set terminal pngcairo size 900,540
+set output '$png'
+set title '$experiment, $dataset: 5 trainers, 1 local epoch per round'
+set xlabel 'round'
+set ylabel 'test accuracy'
+set yrange [0:1]
+set key outside right
+set grid
+plot ${joined%, }
+EOF
+echo "fl-experiments.sh: $final, $png"
+column -t -s $'\t' "$final"

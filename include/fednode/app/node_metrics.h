@@ -1,0 +1,39 @@
+#pragma once
+// A node's /metrics page: everything a scrape reads, gathered by the daemon on the control loop
+// into plain values, then written in the Prometheus text format by a pure function (unit-tested,
+// and checked with promtool where it is installed).
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fednode/app/fl_metrics.h"
+#include "fednode/net/channel_counters.h"
+#include "fednode/storage/durable_storage.h"
+
+namespace fednode {
+
+struct NodeMetrics {
+  std::string version;
+  double uptime_seconds = 0;
+  // Raft
+  std::uint64_t term = 0;
+  std::string role;  // leader | follower | candidate
+  std::uint64_t commit_index = 0, applied_index = 0, last_index = 0, snapshot_index = 0;
+  std::uint64_t voters = 0, learners = 0;
+  std::uint64_t leader_changes = 0, proposals_dropped = 0, snapshots_installed = 0, malformed_dropped = 0;
+  // Channels by name (raft_udp, client_tcp, data_tcp, metrics_http)
+  std::vector<std::pair<std::string, net::ChannelCounters>> channels;
+  // Storage
+  const storage::StorageStats* storage = nullptr;
+  std::uint64_t log_bytes = 0, model_store_bytes = 0;
+  // Federated rounds (the replicated state as applied here, and this node's own counters)
+  std::uint64_t round = 0, rounds_planned = 0;
+  bool have_accuracy = false;
+  double test_accuracy = 0;
+  const FlMetrics* fl = nullptr;
+};
+
+std::string render_metrics(const NodeMetrics& m);
+
+}  // namespace fednode
