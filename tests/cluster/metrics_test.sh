@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# A real Prometheus (Debian package prometheus) scrapes a 3-node fednode group (secure mode) on
+# loopback and answers queries about it:
+#   metrics_test.sh FEDNODE_BINARY
+# Checks: every node's page passes `promtool check metrics`; Prometheus sees all three targets
+# up, three terms, exactly one leader, the client writes the test makes in the Raft log's
+# commit index, and fsyncs counted; after the leader is killed, another node leads and both
+# survivors' leader-change counters moved. Skips (77) where prometheus is not installed.
+set -euo pipefail
+bin=$1
+root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=lib.sh
+source "$root/tests/cluster/lib.sh"
+command -v prometheus >/dev/null && command -v promtool >/dev/null ||
+  { echo "SKIP: prometheus/promtool not installed (apt-get install prometheus)"; exit 77; }
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*" >&2
+  for f in "$work"/log* "$work/prometheus.log"; do [[ -f $f ]] && { echo "== $f"; tail -5 "$f"; }; done >&2
+  exit 1
+}
+
+n=3
+mapfile -t all_ports < <(free_ports $((3 * n + 1)))
+ports=("${all_ports[@]:0:n}")
+dports=("${all_ports[@]:n:n}")
+mports=("${all_ports[@]:2*n:n}")
+prom_port=${all_ports[3*n]}
+addr() { echo "127.0.0.1:${ports[$1]}"; }
+make_keys "$n"
+for i in $(seq 0 $((n - 1))); do
+  others=()
+  for j in $(seq 0 $((n - 1))); do [[ $j -ne $i ]] && others+=("$(peer_spec "$j")"); done
+  "$bin" "$(addr "$i")" "${others[@]}" --key-file "$(key_file "$i")" --data-dir "$work/d$i" \
+    --data-port "${dports[$i]}" --metrics-port "${mports[$i]}" >"$work/log$i" 2>&1 &
+  pids[$i]=$!
+done
+
+metrics() { curl -sf "http://127.0.0.1:${mports[$1]}/metrics"; }
+for i in $(seq 0 $((n - 1))); do
+  for _ in $(seq 50); do metrics "$i" >/dev/null && break; sleep 0.1; done
+  metrics "$i" | promtool check metrics || fail "promtool rejects node $i's page"
+done
+
+# The node's own key is an operator key: 20 writes through node 0 (redirected to the leader).
+# The first waits out the election.
+for _ in $(seq 50); do "$bin" ctl "$(addr 0)" --key-file "$(key_file 0)" set k0 v0 >/dev/null 2>&1 && break; sleep 0.2; done
+for k in $(seq 20); do
+  "$bin" ctl "$(addr 0)" --key-file "$(key_file 0)" set "k$k" "v$k" >/dev/null || fail "write $k failed"
+done
+
+targets=""
+for i in $(seq 0 $((n - 1))); do targets+="'127.0.0.1:${mports[$i]}',"; done
+cat >"$work/prometheus.yml" <<YML
+global:
+  scrape_interval: 1s
+  scrape_timeout: 900ms
+scrape_configs:
+  - job_name: fednode
+    static_configs:
+      - targets: [${targets%,}]
+YML
+promtool check config "$work/prometheus.yml" >/dev/null || fail "promtool rejects the scrape configuration"
+prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
+  --web.listen-address="127.0.0.1:$prom_port" >"$work/prometheus.log" 2>&1 &
+pids+=($!)
+
+# query EXPR: the instant vector's values, one "instance value" a line, sorted.
+query() {
+  curl -sfG "http://127.0.0.1:$prom_port/api/v1/query" --data-urlencode "query=$1" | /usr/bin/python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+assert r["status"] == "success", r
+for s in sorted(r["data"]["result"], key=lambda s: s["metric"].get("instance", "")):
+    print(s["metric"].get("instance", "-"), s["value"][1])'
+}
+# wait_for EXPR WANT SECONDS: until query EXPR prints exactly WANT.
+wait_for() {
+  local until=$((SECONDS + $3)) got=""
+  while [[ $SECONDS -lt $until ]]; do
+    got=$(query "$1" 2>/dev/null || true)
+    [[ "$got" == "$2" ]] && return 0
+    sleep 0.5
+  done
+  fail "Prometheus query '$1' gave '$got', wanted '$2'"
+}
+
+wait_for 'count(up{job="fednode"} == 1)' "- 3" 60
+wait_for 'count(fednode_raft_term)' "- 3" 30
+wait_for 'sum(fednode_raft_role{role="leader"})' "- 1" 30
+wait_for 'count(fednode_raft_commit_index >= 20)' "- 3" 30
+wait_for 'count(fednode_storage_fsyncs_total > 0)' "- 3" 30
+wait_for 'count(fednode_channel_bytes_total{channel="client_tcp",direction="in"} > 0) > 0' "- 1" 30
+
+leader_port=$(query 'fednode_raft_role{role="leader"} == 1' | awk '{print $1}' | cut -d: -f2)
+victim=""
+for i in $(seq 0 $((n - 1))); do [[ ${mports[$i]} == "$leader_port" ]] && victim=$i; done
+[[ -n "$victim" ]] || fail "no node serves the leader's metrics port $leader_port"
+# The counter is scraped once a second: each survivor's moves once the new leader is known.
+wait_for 'sum(changes(fednode_raft_leader_changes_total[1m]))' "- 0" 10
+kill -9 "${pids[$victim]}"
+wait_for 'count(up{job="fednode"} == 1)' "- 2" 30
+wait_for 'sum(fednode_raft_role{role="leader"} and on(instance) up == 1)' "- 1" 30
+new_leader=$(query 'fednode_raft_role{role="leader"} == 1 and on(instance) up == 1' | awk '{print $1}')
+[[ "$new_leader" != "127.0.0.1:$leader_port" ]] || fail "the dead node still counts as leader"
+wait_for 'count(changes(fednode_raft_leader_changes_total[1m]) > 0 and on(instance) up == 1)' "- 2" 20
+echo "ok: Prometheus scraped 3 nodes (promtool clean), one leader, 20 writes committed; after killing node $victim the leader is $new_leader"
