@@ -6,6 +6,7 @@
 #include <sstream>
 #include <msgpack.hpp>
 
+#include "fednode/app/ctl_watch.h"
 #include "fednode/crypto/node_key.h"
 #include "fednode/net/client_connection.h"
 
@@ -44,6 +45,29 @@ Status ctl_connect(net::ClientConnection& c, const PeerAddress& address, std::ch
 namespace {
 
 constexpr auto kTimeout = std::chrono::milliseconds(5000);
+
+std::string status_request(const std::string& type) {
+  msgpack::sbuffer b;
+  msgpack::packer<msgpack::sbuffer> p(b);
+  p.pack_map(2);
+  p.pack("type");
+  p.pack(type);
+  p.pack("id");
+  p.pack(1);
+  return std::string(b.data(), b.size());
+}
+
+}  // namespace
+
+Status ctl_ask(const PeerAddress& address, const std::string& type, msgpack::object_handle* answer,
+               std::chrono::milliseconds timeout) {
+  net::ClientConnection c;
+  if (Status s = ctl_connect(c, address, timeout); !s.ok()) return s;
+  if (Status s = c.call(status_request(type), answer, timeout); !s.ok()) return Status::error(address.to_string() + ": " + s.message());
+  return {};
+}
+
+namespace {
 
 void pack_str(msgpack::packer<msgpack::sbuffer>& p, const std::string& s) { p.pack(s); }
 
@@ -147,8 +171,7 @@ std::uint64_t u64_at(const msgpack::object& map, std::initializer_list<const cha
 // One line per member: role, term, commit, applied, traffic per channel.
 int print_cluster_status(const PeerAddress& first) {
   msgpack::object_handle seed;
-  net::ClientConnection c;
-  if (Status s = ctl_connect(c, first, kTimeout); !s.ok() || !(s = c.call(request("diagnostic", {}), &seed, kTimeout)).ok()) {
+  if (Status s = ctl_ask(first, "diagnostic", &seed, kTimeout); !s.ok()) {
     std::fprintf(stderr, "fednode ctl: %s\n", s.message().c_str());
     return 1;
   }
@@ -163,21 +186,20 @@ int print_cluster_status(const PeerAddress& first) {
       }
     }
   }
-  std::printf("%-22s %-9s %6s %8s %8s %12s %12s %12s %12s %12s %12s\n", "node", "role", "term", "commit", "applied",
+  std::printf("%-22s %-19s %6s %8s %8s %12s %12s %12s %12s %12s %12s\n", "node", "role", "term", "commit", "applied",
               "raft in", "raft out", "client in", "client out", "data in", "data out");
   for (const auto& m : members) {
     std::string why;
     auto addr = parse_peer_address(m, &why);
     msgpack::object_handle h;
-    net::ClientConnection conn;
-    if (!addr || !ctl_connect(conn, *addr, std::chrono::milliseconds(1000)).ok() ||
-        !conn.call(request("diagnostic", {}), &h, std::chrono::milliseconds(1000)).ok()) {
-      std::printf("%-22s %-9s\n", m.c_str(), "unreachable");
+    if (!addr || !ctl_ask(*addr, "diagnostic", &h, std::chrono::milliseconds(1000)).ok()) {
+      std::printf("%-22s %-19s\n", m.c_str(), "unreachable");
       continue;
     }
     const auto& o = h.get();
-    std::printf("%-22s %-9s %6llu %8llu %8llu %12llu %12llu %12llu %12llu %12llu %12llu\n", m.c_str(),
-                net::as_string(net::map_field(o, "status")).c_str(),
+    std::string role = net::as_string(net::map_field(o, "status"));
+    if (net::as_string(net::map_field(o, "membership")) == "learner") role += " (learner)";
+    std::printf("%-22s %-19s %6llu %8llu %8llu %12llu %12llu %12llu %12llu %12llu %12llu\n", m.c_str(), role.c_str(),
                 static_cast<unsigned long long>(u64_at(o, {"persist", "currentTerm"})),
                 static_cast<unsigned long long>(u64_at(o, {"log", "commitIndex"})),
                 static_cast<unsigned long long>(u64_at(o, {"log", "lastApplied"})),
@@ -219,7 +241,7 @@ int run_ctl(const std::vector<std::string>& all_args) {
   auto usage = [] {
     std::fputs("usage: fednode ctl [--key-file F [--server-key K] [--cluster-id ID]] HOST:PORT get | set KEY VALUE | del KEY | status | diagnostic |\n"
                "                    add-peer H:P [--key KEY] [--learner] | remove-peer H:P | transfer-leader H:P |\n"
-               "                    rounds [--tsv] [--since N]\n", stderr);
+               "                    rounds [--tsv] [--since N] | watch [--interval S] [--count N]\n", stderr);
     return 2;
   };
   if (args.size() < 2) return usage();
@@ -241,6 +263,8 @@ int run_ctl(const std::vector<std::string>& all_args) {
     return print_cluster_status(*address);
   } else if (cmd == "rounds") {
     return print_rounds(*address, {args.begin() + 2, args.end()});
+  } else if (cmd == "watch") {
+    return run_watch(*address, {args.begin() + 2, args.end()});
   } else if (cmd == "transfer-leader" && args.size() == 3) {
     auto peer = parse_peer_address(args[2], &why);
     if (!peer) {

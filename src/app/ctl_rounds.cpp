@@ -24,20 +24,9 @@ int print_rounds(const PeerAddress& address, const std::vector<std::string>& fla
       return 2;
     }
   }
-  msgpack::sbuffer b;
-  msgpack::packer<msgpack::sbuffer> p(b);
-  p.pack_map(2);
-  p.pack("type");
-  p.pack("fl_status");
-  p.pack("id");
-  p.pack(1);
-  net::ClientConnection c;
   msgpack::object_handle h;
-  const auto timeout = std::chrono::milliseconds(5000);
-  Status s = ctl_connect(c, address, timeout);
-  if (s.ok()) s = c.call(std::string(b.data(), b.size()), &h, timeout);
-  if (!s.ok()) {
-    std::fprintf(stderr, "fednode ctl: %s: %s\n", address.to_string().c_str(), s.message().c_str());
+  if (Status s = ctl_ask(address, "fl_status", &h, std::chrono::milliseconds(5000)); !s.ok()) {
+    std::fprintf(stderr, "fednode ctl: %s\n", s.message().c_str());
     return 1;
   }
   fl::RoundState rounds;

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -363,10 +364,14 @@ Status PeerDaemon::apply(const raft::Entry& e) {
 std::string PeerDaemon::diagnostic(const msgpack::object* id) {
   const char* status = node_->role() == raft::Role::kLeader ? "Leader"
                        : node_->role() == raft::Role::kFollower ? "Follower" : "Candidate";
-  net::Response r(6, id);
+  net::Response r(7, id);
   auto& p = r.pack();
   p.pack("data_port");
   p.pack(opt_.data_port);
+  p.pack("membership");  // voter | learner | none (not, or not yet, a member)
+  const auto& conf = node_->conf_state();
+  auto has = [this](const std::vector<raft::NodeId>& ids) { return std::find(ids.begin(), ids.end(), self_id_) != ids.end(); };
+  p.pack(has(conf.voters) ? "voter" : has(conf.learners) ? "learner" : "none");
   p.pack("status");
   p.pack(status);
   p.pack("persist");
@@ -474,10 +479,25 @@ std::string PeerDaemon::metrics_text() const {
 // addresses (to name aggregators and participants) and whether this node holds each model.
 std::string PeerDaemon::fl_status(const msgpack::object* id) {
   const auto& rounds = sm_.rounds();
-  net::Response r(4, id);
+  auto progress = controller_->progress();
+  net::Response r(progress ? 5 : 4, id);
   auto& p = r.pack();
   p.pack("type");
   p.pack("fl_status");
+  if (progress) {  // this node aggregates: where the round stands
+    p.pack("progress");
+    p.pack_map(5);
+    p.pack("round");
+    p.pack(progress->round);
+    p.pack("phase");
+    p.pack(progress->phase);
+    p.pack("updates");
+    p.pack(progress->updates);
+    p.pack("invited");
+    p.pack(progress->invited);
+    p.pack("seconds");
+    p.pack(static_cast<double>(progress->elapsed) / 1000.0);
+  }
   p.pack("members");
   p.pack(members_.address_map());
   p.pack("rounds");

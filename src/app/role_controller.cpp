@@ -128,6 +128,8 @@ fl::View RoleController::view() const {
 
 // ---- inputs -------------------------------------------------------------------------------------
 
+std::optional<fl::AggregationProgress> RoleController::progress() const { return machine_.progress(monotonic_ms()); }
+
 void RoleController::poll() {
   if (stopped_) return;
   machine_.tick(view());

@@ -221,6 +221,18 @@ bool RoundMachine::current(const View& v, std::uint64_t term, std::uint64_t atte
   return agg_ && agg_->term == term && agg_->start.attempt == attempt && v.raft.leader && v.raft.term == term;
 }
 
+std::optional<AggregationProgress> RoundMachine::progress(Millis now) const {
+  if (!agg_) return std::nullopt;
+  static const char* const kPhases[] = {"starting", "collecting", "aggregating", "pushing", "committing"};
+  AggregationProgress p;
+  p.round = agg_->start.round;
+  p.phase = kPhases[static_cast<int>(agg_->phase)];
+  p.updates = agg_->updates.size();
+  p.invited = agg_->start.participants.size();
+  p.elapsed = now >= agg_->begun ? now - agg_->begun : 0;
+  return p;
+}
+
 // ---- aggregator ---------------------------------------------------------------------------------
 
 void RoundMachine::lead(const View& v) {
@@ -283,6 +295,7 @@ void RoundMachine::propose_start(const View& v) {
   agg_->term = s.term;
   agg_->start = s;
   agg_->since = v.now;
+  agg_->begun = v.now;
   log(LogLine::Level::kInfo, "round " + std::to_string(s.round) + ": proposed round_start with " +
                                  std::to_string(s.participants.size()) + " participant(s)");
   out_.checkpoints.push_back({"start", s.round, true});

@@ -24,6 +24,11 @@
 #       continues the server state committed with the one before (ids: base state of round r =
 #       state of round r-1) across the change of aggregator; a majority of voters holds each
 #       state; every node reports the same history.
+#   fl_test.sh FEDNODE_BINARY watch
+#       4 peers, 3 rounds, `fednode ctl ... watch` running in a tmux session (skipped without
+#       tmux): the screen shows every member with its role and kind, the leader's channel rates,
+#       the run, a round under way with its phase and updates, and the accuracy of committed
+#       rounds; it redraws (the clock moves) and ends with the run complete.
 #   fl_test.sh FEDNODE_BINARY twokills
 #       5 peers, 4 rounds; aggregators die during training of round 2 and during aggregation of
 #       round 3: round numbers stay absolute and the run ends after exactly 4 rounds. Then a
@@ -67,11 +72,14 @@ case "$scenario" in
     [[ "$point" =~ ^(fedavgm|fedadam|fedyogi)$ ]] || { echo "usage: fl_test.sh BIN optimizer fedavgm|fedadam|fedyogi" >&2; exit 2; }
     rounds=4
     extra=(--aggregator "$point" --crash-at pushed:2 --crash-marker-dir "$work" --min-clients 2) ;;
+  watch)
+    command -v tmux >/dev/null || { echo "SKIP: tmux not installed"; exit 77; }
+    extra=(--local-epochs 2) ;;
   twokills)
     n=5; rounds=4
     extra=(--crash-at training:2 --crash-at aggregating:3 --crash-marker-dir "$work" --snapshot-entries 16)
     train_limit=(--train-limit 2400) ;;
-  *) echo "usage: fl_test.sh BIN basic|kill POINT|trainers|robust AGGREGATOR|optimizer AGGREGATOR|twokills" >&2; exit 2 ;;
+  *) echo "usage: fl_test.sh BIN basic|kill POINT|trainers|robust AGGREGATOR|optimizer AGGREGATOR|watch|twokills" >&2; exit 2 ;;
 esac
 
 ports=()
@@ -227,6 +235,36 @@ case "$scenario" in
     agg2=$(awk -F'\t' '$1==2 {print $3}' <<<"$tsv")
     [[ "$agg2" != "$(addr "$killed")" && "$agg2" != "$agg1" ]] || fail "round 2 should be aggregated by a new node, got $agg2 (round 1: $agg1, dead: $(addr "$killed"))"
     echo "ok: $point state chained across aggregators $agg1 -> $agg2 (node $killed died after pushing round 2), $(($(date +%s) - t0)) s"
+    ;;
+  watch)
+    session="fednode-watch-$$"
+    screen() { tmux capture-pane -p -t "$session"; }
+    tmux new-session -d -s "$session" -x 150 -y 30 "$bin ctl $(addr 0) --key-file $(key_file 0) watch --interval 0.5"
+    trap 'tmux kill-session -t "$session" 2>/dev/null || true; cleanup' EXIT
+    # A round under way, as the aggregator reports it (phase, updates of invited).
+    seen_round=""
+    for _ in $(seq 600); do
+      if screen | grep -Eq "^round [0-9]+ of $rounds: (collecting|aggregating|pushing|committing), [0-9]+ of 3 updates"; then
+        seen_round=$(screen | grep -E "^round [0-9]+ of $rounds:"); break
+      fi
+      sleep 0.1
+    done
+    [[ -n "$seen_round" ]] || { screen >&2; fail "the watch never showed a round under way"; }
+    wait_rounds 0 "$rounds" 180
+    sleep 1.5
+    final=$(screen)
+    echo "$final"
+    for i in $(seq 0 $((n - 1))); do
+      grep -Eq "^$(addr "$i") +(Leader|Follower) +voter " <<<"$final" || fail "the watch does not show member $(addr "$i") with its role"
+    done
+    [[ $(grep -Ec " Leader +voter " <<<"$final") -eq 1 ]] || fail "the watch does not show exactly one leader"
+    grep -E " Leader +voter " <<<"$final" | grep -Eq "[0-9.]+k? +[0-9.]+[kM]? +[0-9.]+[kM]?$" || fail "no channel rates on the leader's line"
+    grep -q "^run: $rounds rounds of " <<<"$final" || fail "the watch does not show the run"
+    grep -q "$rounds of $rounds rounds committed: run complete" <<<"$final" || fail "the watch does not show the run complete"
+    grep -Eq "^accuracy:  r1 0\.[0-9]{3}  r2 0\.[0-9]{3}  r3 0\.[0-9]{3}$" <<<"$final" || fail "the watch does not show the accuracy of rounds 1-3"
+    clock1=$(screen | head -1 | awk '{print $4}'); sleep 1.2; clock2=$(screen | head -1 | awk '{print $4}')
+    [[ "$clock1" != "$clock2" ]] || fail "the watch did not redraw (clock $clock1)"
+    echo "ok: watch under tmux showed '$seen_round', 4 members, the accuracy and the end of the run, $(($(date +%s) - t0)) s"
     ;;
   trainers)
     # Kill a trainer as soon as it starts round 2.

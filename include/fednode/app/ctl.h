@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include <msgpack.hpp>
+
 #include "fednode/net/client_connection.h"
 #include "fednode/util/peer_address.h"
 
@@ -15,6 +17,10 @@ int run_ctl(const std::vector<std::string>& args);
 // Connects ctl to a node: sealed with --key-file (the server's key from --server-key, a redirect
 // or the member list, else the key file's own: talking to the local node), plaintext otherwise.
 Status ctl_connect(net::ClientConnection& connection, const PeerAddress& address, std::chrono::milliseconds timeout);
+// Sends {type: TYPE, id: 1} to the node at `address` (no redirect) and returns its answer: the
+// status requests (diagnostic, fl_status) any node answers.
+Status ctl_ask(const PeerAddress& address, const std::string& type, msgpack::object_handle* answer,
+               std::chrono::milliseconds timeout);
 // Remembers the key a node at `address` must hold (from redirects and member lists).
 void ctl_learn_key(const std::string& address, const std::string& key);
 

@@ -46,6 +46,7 @@ class RoleController {
   std::uint16_t data_port() const { return server_.port(); }
   bool has_model(const std::string& id) const { return store_.has(id); }
   const FlMetrics& fl_metrics() const { return metrics_; }
+  std::optional<fl::AggregationProgress> progress() const;
   std::uint64_t model_store_bytes() const { return store_.stored_bytes(); }
 
  private:

@@ -171,6 +171,14 @@ struct RoundSettings {
   RoundBugs bugs;
 };
 
+// Where the round this node aggregates stands, for live views (ctl watch).
+struct AggregationProgress {
+  std::uint64_t round = 0;
+  std::string phase;  // starting | collecting | aggregating | pushing | committing
+  std::size_t updates = 0, invited = 0;
+  Millis elapsed = 0;  // since this node proposed the round's start
+};
+
 class RoundMachine {
  public:
   explicit RoundMachine(RoundSettings settings);
@@ -191,6 +199,7 @@ class RoundMachine {
 
   // For status and the simulation's checks.
   bool aggregating() const { return agg_.has_value(); }
+  std::optional<AggregationProgress> progress(Millis now) const;
   std::string training_key() const { return training_ ? training_->key : ""; }
 
  private:
@@ -200,6 +209,7 @@ class RoundMachine {
     RoundStart start;
     Phase phase = Phase::kStarting;
     Millis since = 0, deadline = 0;
+    Millis begun = 0;  // proposed the start
     std::map<NodeId, std::pair<std::string, TrainerResult>> updates;
     RoundRecord record;
     std::uint64_t job = 0;      // the aggregate or push job under way
