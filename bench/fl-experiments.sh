@@ -6,6 +6,7 @@
 #       fedavg, trimmed-mean (trim 0.2), median, krum (f = 1), against a clean fedavg run
 #   bench/fl-experiments.sh noniid [--dataset D] [--rounds R] [--out DIR]
 #       IID, Dirichlet alpha 0.5 and 0.1 shards: fedavg, fedavgm, fedprox (mu 0.1), fedadam
+#   --plot-only: no runs; plot what DIR/accuracy.tsv holds
 # D is cifar10 (the subset in ../shared or $FEDNODE_CIFAR10_DIR) or fashion-mnist (Debian's, its
 # first 15,000 training and 2,000 test images). Writes DIR/<run>/ (run.sh's run directory),
 # DIR/accuracy.tsv (experiment, dataset, run, round, test accuracy) and DIR/final.tsv (accuracy of
@@ -19,11 +20,13 @@ shift || true
 dataset=fashion-mnist
 rounds=10
 out=""
+plot_only=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --dataset) dataset=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --plot-only) plot_only=1; shift ;;
     *) echo "fl-experiments.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -69,6 +72,7 @@ acc="$out/accuracy.tsv" final="$out/final.tsv"
 [[ -f "$acc" ]] || printf 'experiment\tdataset\trun\tround\ttest_accuracy\n' >"$acc"
 [[ -f "$final" ]] || printf 'experiment\tdataset\trun\tfinal_accuracy\trounds_committed\tseconds\n' >"$final"
 for spec in "${runs[@]}"; do
+  [[ $plot_only -eq 1 ]] && break
   IFS='|' read -r name runsh_flags node_flags <<<"$spec"
   dir="$out/$dataset-$name"
   rm -rf "$dir"
@@ -85,26 +89,36 @@ for spec in "${runs[@]}"; do
   echo "$dataset $name: accuracy $last after $committed of $rounds rounds ($(($(date +%s) - t0)) s)"
 done
 
-# One line per run: accuracy per round.
+# One line per run: accuracy per round; noniid: one panel per partition, a colour per strategy.
 png="$out/$dataset-$experiment.png"
-plots=()
-for spec in "${runs[@]}"; do
-  name=${spec%%|*}
-  awk -F'\t' -v d="$dataset" -v n="$name" '$2==d && $3==n {print $4, $5}' "$acc" >"$out/$dataset-$name.dat"
-  [[ -s "$out/$dataset-$name.dat" ]] && plots+=("'$out/$dataset-$name.dat' using 1:2 with linespoints title '$name'")
-done
-[[ ${#plots[@]} -gt 0 ]] || { echo "fl-experiments.sh: no run committed a round" >&2; exit 1; }
-joined=$(printf '%s, ' "${plots[@]}")
-gnuplot <<EOF
-set terminal pngcairo size 900,540
-set output '$png'
-set title '$experiment, $dataset: 5 trainers, 1 local epoch per round'
-set xlabel 'round'
-set ylabel 'test accuracy'
-set yrange [0:1]
-set key outside right
-set grid
-plot ${joined%, }
-EOF
+line() {  # NAME TITLE COLOUR: a gnuplot plot element for run NAME, if it committed a round
+  awk -F'\t' -v d="$dataset" -v n="$1" '$2==d && $3==n {print $4, $5}' "$acc" >"$out/$dataset-$1.dat"
+  [[ -s "$out/$dataset-$1.dat" ]] && printf "'%s' using 1:2 with linespoints lw 2 lc rgb '%s' title '%s', " "$out/$dataset-$1.dat" "$3" "$2"
+}
+colours=(black '#d62728' '#1f77b4' '#2ca02c' '#9467bd')
+{
+  echo "set terminal pngcairo size $([[ $experiment == robust ]] && echo 900,540 || echo 1500,520)"
+  echo "set output '$png'"
+  echo "set xlabel 'round'; set ylabel 'test accuracy'; set grid; set key bottom right"
+  if [[ $experiment == robust ]]; then
+    echo "set title '$dataset: 5 trainers, one sends sign-flipped updates x10 (clean: none)'"
+    plot=""
+    k=0
+    for name in clean fedavg trimmed-mean median krum; do plot+=$(line "$name" "$name" "${colours[$k]}"); k=$((k + 1)); done
+    [[ -n "$plot" ]] || { echo "fl-experiments.sh: no run committed a round" >&2; exit 1; }
+    echo "plot [][0:*] ${plot%, }"
+  else
+    echo "set multiplot layout 1,3 title '$dataset: 5 trainers, 1 local epoch per round'"
+    for part in "iid|IID" "dir0.5|Dirichlet alpha 0.5" "dir0.1|Dirichlet alpha 0.1"; do
+      echo "set title '${part#*|}'"
+      plot=""
+      k=0
+      for strategy in fedavg fedavgm fedprox fedadam; do plot+=$(line "${part%%|*}-$strategy" "$strategy" "${colours[$k]}"); k=$((k + 1)); done
+      echo "plot [][0:*] ${plot%, }"
+    done
+    echo "unset multiplot"
+  fi
+} >"$out/$dataset-$experiment.gp"
+gnuplot "$out/$dataset-$experiment.gp"
 echo "fl-experiments.sh: $final, $png"
 column -t -s $'\t' "$final"

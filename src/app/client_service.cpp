@@ -172,6 +172,16 @@ void ClientService::serve_reads(raft::Index applied) {
 }
 
 void ClientService::leadership_lost() {
+  // A deposed leader cannot tell whether its pending entries will commit (the new leader may
+  // hold them or not): the client hears so now instead of waiting for an answer that may never
+  // come (this node may stay cut off).
+  for (auto& [index, w] : writes_) {
+    w.reply(result_response(false, id_of(w.id),
+                            "outcome unknown: this node lost the leadership before entry " + std::to_string(index) +
+                                " committed; it may still commit (read before retrying)"),
+            false);
+  }
+  writes_.clear();
   for (auto it = reads_.begin(); it != reads_.end();) {
     if (it->second.confirmed) {
       ++it;

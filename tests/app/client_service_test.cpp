@@ -256,6 +256,27 @@ TEST_F(ClientServiceTest, UnconfirmedReadsAreRedirectedWhenLeadershipIsLost) {
   EXPECT_EQ(service_.pending(), 0u);
 }
 
+// A deposed leader answers its pending writes at once, saying their outcome is unknown, rather
+// than leave the clients waiting for an entry it may never see applied.
+TEST_F(ClientServiceTest, PendingWritesAreAnsweredOutcomeUnknownWhenLeadershipIsLost) {
+  auto set = append_request("k", "v");
+  service_.handle(set.get(), "append", nullptr, answers_.reply());
+  service_.handle(set.get(), "append", nullptr, answers_.reply());
+  ASSERT_EQ(raft_.proposed.size(), 2u);
+  EXPECT_TRUE(answers_.got.empty());
+  raft_.leader = false;
+  service_.leadership_lost();
+  ASSERT_EQ(answers_.got.size(), 2u);
+  for (const auto& [bytes, close] : answers_.got) {
+    auto h = msgpack::unpack(bytes.data(), bytes.size());
+    EXPECT_EQ(field(h, "type"), "result");
+    EXPECT_NE(field(h, "reason").find("outcome unknown"), std::string::npos) << field(h, "reason");
+  }
+  EXPECT_EQ(service_.pending(), 0u);
+  service_.applied(11, 3);  // the entry commits after all: nothing is answered twice
+  EXPECT_EQ(answers_.got.size(), 2u);
+}
+
 TEST_F(ClientServiceTest, MembershipChangesNameThePeerByItsAddress) {
   auto add = request(
       [](auto& p) {

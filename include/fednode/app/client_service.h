@@ -54,7 +54,9 @@ class ClientService {
   void applied(raft::Index index, raft::Term term);
   void read_confirmed(std::uint64_t request, raft::Index index);
   void serve_reads(raft::Index applied);
-  void leadership_lost();  // reads not yet confirmed can never be: redirect them
+  // Not leader (any more): pending writes are answered "outcome unknown" at once, reads not yet
+  // confirmed (they never can be) are redirected.
+  void leadership_lost();
 
   std::size_t pending() const { return writes_.size() + reads_.size(); }
 
