@@ -134,6 +134,8 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
       ->check(CLI::Range(0.0, 0.999))->group(group)->capture_default_str();
   app.add_option("--server-tau", fl.server_tau, "fedadam, fedyogi: adaptivity (added to the root of the second moment)")
       ->check(CLI::Range(1e-12, 1.0))->group(group)->capture_default_str();
+  app.add_option("--update-encoding", fl.update_encoding, "How trainers send updates: fp32 | fp16 | int8 (the change from the base, quantised)")
+      ->check(CLI::IsMember({"fp32", "fp16", "int8"}))->group(group)->capture_default_str();
   app.add_option("--proximal-mu", fl.proximal_mu, "FedProx: trainers add mu/2 |w - base|^2 to their loss (0: off)")
       ->check(CLI::Range(0.0, 100.0))->group(group)->capture_default_str();
   app.add_option("--trim-fraction", fl.trim_fraction, "trimmed-mean: share of values cut from each end, per coordinate")

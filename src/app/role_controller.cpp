@@ -37,6 +37,7 @@ fl::RoundSettings settings_of(const NodeOptions& o) {
   c.server_momentum = o.fl.server_momentum;
   c.server_tau = o.fl.server_tau;
   c.proximal_mu = o.fl.proximal_mu;
+  c.update_encoding = o.fl.update_encoding;
   c.deadline_ms = static_cast<std::uint64_t>(o.fl.deadline_s * 1000);
   c.dataset = o.fl.dataset;
   c.model = o.fl.model;

@@ -10,6 +10,7 @@
 #include "fednode/fl/partition.h"
 #include "fednode/fl/trainer.h"
 #include "fednode/fl/update_check.h"
+#include "fednode/fl/update_codec.h"
 
 namespace fednode {
 namespace {
@@ -104,7 +105,9 @@ JobOutcome train_update(const fl::Job& job, fl::NodeId self, const std::string& 
   }
   if (!t.ok()) return failed(job, t);
   fl::apply_attack(attack, base, c.seed ^ start.round ^ self, &result.weights);
-  auto bytes = std::make_shared<std::string>(fl::serialize_weights(result.weights));
+  auto encoding = fl::parse_update_encoding(c.update_encoding);  // the log refuses configurations without one
+  auto bytes = std::make_shared<std::string>(
+      fl::encode_update(encoding ? *encoding : fl::UpdateEncoding::kFp32, base, start.base_model_id, result.weights));
   JobOutcome out;
   out.result.id = job.id;
   out.result.model_id = fl::sha256_hex(*bytes);
@@ -170,7 +173,9 @@ JobOutcome aggregate_updates(const fl::Job& job, const std::string& dataset_dir,
   std::vector<fl::ClientUpdate> updates;
   for (const auto& [id, result] : job.updates) {
     fl::ClientUpdate one;
-    Status s = store.get(id, &one.weights);
+    std::string bytes;
+    Status s = store.get_bytes(id, &bytes);
+    if (s.ok()) s = fl::decode_update(bytes, base, job.model_id, &one.weights);
     if (s.ok()) s = fl::check_update(base, one.weights, c.max_update_norm);
     if (!s.ok()) {
       out.result.refused.emplace_back(result.node, s.message());

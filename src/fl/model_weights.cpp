@@ -4,41 +4,9 @@
 
 #include <cstring>
 
+#include "fednode/util/little_endian.h"
+
 namespace fednode::fl {
-namespace {
-
-template <typename T>
-void put_le(std::string& out, T v) {
-  for (std::size_t i = 0; i < sizeof(T); ++i) out.push_back(static_cast<char>((static_cast<std::uint64_t>(v) >> (8 * i)) & 0xff));
-}
-
-class Reader {
- public:
-  explicit Reader(std::string_view b) : bytes_(b) {}
-  template <typename T>
-  bool get(T* v) {
-    if (bytes_.size() - pos_ < sizeof(T)) return false;
-    std::uint64_t x = 0;
-    for (std::size_t i = 0; i < sizeof(T); ++i) x |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes_[pos_ + i])) << (8 * i);
-    *v = static_cast<T>(x);
-    pos_ += sizeof(T);
-    return true;
-  }
-  bool take(std::size_t n, std::string_view* out) {
-    if (bytes_.size() - pos_ < n) return false;
-    *out = bytes_.substr(pos_, n);
-    pos_ += n;
-    return true;
-  }
-  std::size_t pos() const { return pos_; }
-  bool done() const { return pos_ == bytes_.size(); }
-
- private:
-  std::string_view bytes_;
-  std::size_t pos_ = 0;
-};
-
-}  // namespace
 
 std::size_t ModelWeights::parameter_count() const {
   std::size_t n = 0;
@@ -67,7 +35,7 @@ std::string serialize_weights(const ModelWeights& w) {
 
 Status deserialize_weights(std::string_view bytes, ModelWeights* out) {
   out->parameters.clear();
-  Reader r(bytes);
+  LeReader r(bytes);
   std::string_view magic;
   if (!r.take(4, &magic) || magic != "FNW1") return Status::error("model bytes: bad magic (expected FNW1)");
   std::uint32_t count;

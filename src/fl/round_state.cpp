@@ -1,6 +1,7 @@
 #include "fednode/fl/round_state.h"
 
 #include "fednode/fl/robust_aggregation.h"
+#include "fednode/fl/update_codec.h"
 
 #include <algorithm>
 #include <chrono>
@@ -79,6 +80,8 @@ Status RoundState::apply(const msgpack::object& command, RoundEvent* event, std:
       } else if (!(c.server_lr >= 0 && c.server_momentum >= 0 && c.server_tau > 0 && c.proximal_mu >= 0) ||
                  !std::isfinite(c.server_lr + c.server_momentum + c.server_tau + c.proximal_mu)) {
         *why = "configuration with a negative or non-finite server_lr, server_momentum, server_tau or proximal_mu";
+      } else if (!parse_update_encoding(c.update_encoding)) {
+        *why = "configuration names an unknown update encoding '" + c.update_encoding + "'";
       } else {
         config_ = c;
         *event = RoundEvent::kConfig;

@@ -16,10 +16,12 @@
 #include "fednode/crypto/handshake.h"
 #include "fednode/fl/model_weights.h"
 #include "fednode/fl/round_state.h"
+#include "fednode/fl/update_codec.h"
 #include "fednode/net/peer_codec.h"
 #include "fednode/raft/conf_change.h"
 #include "fednode/storage/raft_codec.h"
 #include "fednode/storage/record_file.h"
+#include "small_model.h"
 
 namespace {
 
@@ -41,12 +43,7 @@ std::string packed(const std::function<void(Packer&)>& fill) {
   return std::string(b.data(), b.size());
 }
 
-fl::ModelWeights small_model() {
-  fl::ModelWeights w;
-  w.parameters.push_back({"conv.bias", {2}, {0.5f, -0.25f}});
-  w.parameters.push_back({"conv.weight", {2, 2}, {1.f, 2.f, 3.f, 4.f}});
-  return w;
-}
+using fuzz::small_model;
 
 std::string round_config_command() {
   fl::RoundConfig c;
@@ -227,6 +224,11 @@ int main(int argc, char** argv) {
   log_records();
   snapshots();
   write_seed("model_blob", "small", fl::serialize_weights(small_model()));
+  fl::ModelWeights trained = small_model();
+  trained.parameters[1].values[2] += 0.125f;
+  for (auto [name, e] : {std::pair{"update-fp16", fl::UpdateEncoding::kFp16}, std::pair{"update-int8", fl::UpdateEncoding::kInt8}}) {
+    write_seed("model_blob", name, fl::encode_update(e, small_model(), fl::model_id(small_model()), trained));
+  }
   handshakes();
   return 0;
 }

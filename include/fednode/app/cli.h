@@ -32,6 +32,7 @@ struct FlOptions {
   double server_momentum = 0.9;
   double server_tau = 1e-3;
   double proximal_mu = 0;  // FedProx (0: off)
+  std::string update_encoding = "fp32";  // fp32 | fp16 | int8
   double deadline_s = 120;
   std::string dataset = "cifar10";  // cifar10 | fashion-mnist
   std::string dataset_dir;          // default: data/cifar-10-batches-bin or Debian's fashion-mnist

@@ -45,9 +45,10 @@ struct RoundConfig {
   double server_momentum = 0.9;       // fedavgm
   double server_tau = 1e-3;           // fedadam, fedyogi
   double proximal_mu = 0;             // FedProx: trainers add mu/2 |w - base|^2 to their loss (0: off)
+  std::string update_encoding = "fp32";  // update_codec.h: fp32 | fp16 | int8
   MSGPACK_DEFINE_MAP(rounds, local_epochs, batch_size, lr, momentum, min_clients, fraction, deadline_ms, dataset, model,
                      partition, alpha, seed, train_limit, test_limit, initial_model_id, max_update_norm, aggregator,
-                     trim_fraction, byzantine_f, server_lr, server_momentum, server_tau, proximal_mu);
+                     trim_fraction, byzantine_f, server_lr, server_momentum, server_tau, proximal_mu, update_encoding);
 };
 
 struct RoundStart {

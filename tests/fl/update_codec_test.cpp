@@ -1,0 +1,116 @@
+// Compressed updates: IEEE half conversions against known bit patterns and every half value,
+// the delta encodings' error bounds and sizes, and what the decoder refuses.
+#include "fednode/fl/update_codec.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+namespace fednode::fl {
+namespace {
+
+TEST(Half, KnownValuesAndRounding) {
+  EXPECT_EQ(float_to_half(1.0f), 0x3c00);
+  EXPECT_EQ(float_to_half(-2.0f), 0xc000);
+  EXPECT_EQ(float_to_half(0.1f), 0x2e66);
+  EXPECT_EQ(float_to_half(65504.0f), 0x7bff);
+  EXPECT_EQ(float_to_half(1e6f), 0x7bff);  // saturates: a finite change stays finite
+  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -24)), 0x0001);  // smallest subnormal
+  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -26)), 0x0000);  // under half of it
+  EXPECT_EQ(float_to_half(1.0f + std::ldexp(1.0f, -11)), 0x3c00);       // a tie goes to even
+  EXPECT_EQ(float_to_half(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3c02);   // a tie goes to even
+  EXPECT_EQ(float_to_half(1.0f + std::ldexp(1.0f, -11) + std::ldexp(1.0f, -20)), 0x3c01);
+  EXPECT_EQ(float_to_half(-0.0f), 0x8000);
+  EXPECT_EQ(float_to_half(INFINITY), 0x7c00);
+  EXPECT_TRUE(std::isnan(half_to_float(float_to_half(NAN))));
+  EXPECT_FLOAT_EQ(half_to_float(0x3555), 0.333251953125f);
+}
+
+TEST(Half, EveryHalfSurvivesARoundTrip) {
+  for (std::uint32_t h = 0; h < 0x10000; ++h) {
+    auto x = static_cast<std::uint16_t>(h);
+    float f = half_to_float(x);
+    if (std::isnan(f)) continue;
+    ASSERT_EQ(float_to_half(f), x) << std::hex << h;
+  }
+}
+
+ModelWeights layer(std::mt19937& rng, float spread) {
+  std::normal_distribution<float> d(0.0f, spread);
+  ModelWeights w;
+  w.parameters.push_back({"bias", {16}, {}});
+  w.parameters.push_back({"weight", {16, 64}, {}});
+  for (auto& p : w.parameters) {
+    p.values.resize(p.name == "bias" ? 16 : 1024);
+    for (auto& v : p.values) v = d(rng);
+  }
+  return w;
+}
+
+TEST(UpdateCodec, DeltasDecodeWithinTheirErrorBoundsAtAHalfAndAQuarterOfTheSize) {
+  std::mt19937 rng(7);
+  ModelWeights base = layer(rng, 0.1f), trained = base;
+  std::normal_distribution<float> step(0.0f, 0.01f);
+  for (auto& p : trained.parameters) {
+    for (auto& v : p.values) v += step(rng);
+  }
+  std::string id = model_id(base);
+  std::string fp32 = encode_update(UpdateEncoding::kFp32, base, id, trained);
+  std::string fp16 = encode_update(UpdateEncoding::kFp16, base, id, trained);
+  std::string int8 = encode_update(UpdateEncoding::kInt8, base, id, trained);
+  EXPECT_EQ(fp32, serialize_weights(trained));
+  EXPECT_LT(fp16.size(), fp32.size() / 2 + 128);
+  EXPECT_LT(int8.size(), fp32.size() / 4 + 128);
+  EXPECT_EQ(fp16, encode_update(UpdateEncoding::kFp16, base, id, trained));  // deterministic
+  for (auto [bytes, name] : {std::pair{&fp32, "fp32"}, std::pair{&fp16, "fp16"}, std::pair{&int8, "int8"}}) {
+    ModelWeights back;
+    ASSERT_TRUE(decode_update(*bytes, base, id, &back).ok()) << name;
+    ASSERT_TRUE(same_layout(base, back).ok());
+    for (std::size_t p = 0; p < back.parameters.size(); ++p) {
+      float largest = 0;
+      for (std::size_t i = 0; i < base.parameters[p].values.size(); ++i) {
+        largest = std::max(largest, std::fabs(trained.parameters[p].values[i] - base.parameters[p].values[i]));
+      }
+      for (std::size_t i = 0; i < back.parameters[p].values.size(); ++i) {
+        float delta = trained.parameters[p].values[i] - base.parameters[p].values[i];
+        float err = std::fabs(back.parameters[p].values[i] - trained.parameters[p].values[i]);
+        float bound = std::string(name) == "fp32"   ? 0.0f
+                      : std::string(name) == "fp16" ? std::fabs(delta) * std::ldexp(1.0f, -11) + 1e-7f
+                                                    : largest / 127.0f / 2 + 1e-7f;
+        ASSERT_LE(err, bound) << name << " " << base.parameters[p].name << "[" << i << "]";
+      }
+    }
+  }
+}
+
+TEST(UpdateCodec, RefusesAnotherBaseAnotherLayoutAndDamagedBytes) {
+  std::mt19937 rng(3);
+  ModelWeights base = layer(rng, 0.1f), trained = layer(rng, 0.1f), out;
+  std::string id = model_id(base);
+  for (auto encoding : {UpdateEncoding::kFp16, UpdateEncoding::kInt8}) {
+    std::string bytes = encode_update(encoding, base, id, trained);
+    Status s = decode_update(bytes, base, std::string(64, 'f'), &out);
+    EXPECT_NE(s.message().find("not the base"), std::string::npos) << s.message();
+    ModelWeights other = base;
+    other.parameters[0].name = "other";
+    EXPECT_FALSE(decode_update(bytes, other, id, &out).ok());
+    for (std::size_t cut : {std::size_t{5}, bytes.size() / 2, bytes.size() - 1}) {
+      EXPECT_FALSE(decode_update(bytes.substr(0, cut), base, id, &out).ok()) << cut;
+    }
+    EXPECT_FALSE(decode_update(bytes + "x", base, id, &out).ok());
+  }
+  std::string int8 = encode_update(UpdateEncoding::kInt8, base, id, trained);
+  std::string bad = int8;
+  bad.back() = static_cast<char>(-128);
+  EXPECT_NE(decode_update(bad, base, id, &out).message().find("-128"), std::string::npos);
+  ModelWeights diverged = trained;
+  diverged.parameters[1].values[5] = NAN;
+  std::string nan_scale = encode_update(UpdateEncoding::kInt8, base, id, diverged);
+  EXPECT_NE(decode_update(nan_scale, base, id, &out).message().find("scale"), std::string::npos);
+  EXPECT_FALSE(parse_update_encoding("bf16"));
+  EXPECT_EQ(*parse_update_encoding("int8"), UpdateEncoding::kInt8);
+}
+
+}  // namespace
+}  // namespace fednode::fl
