@@ -6,6 +6,9 @@
 #       fedavg, trimmed-mean (trim 0.2), median, krum (f = 1), against a clean fedavg run
 #   bench/fl-experiments.sh noniid [--dataset D] [--rounds R] [--out DIR]
 #       IID, Dirichlet alpha 0.5 and 0.1 shards: fedavg, fedavgm, fedprox (mu 0.1), fedadam
+#   bench/fl-experiments.sh encoding [--dataset D] [--rounds R] [--out DIR]
+#       IID, FedAvg, updates sent as fp32, fp16 and int8 (--update-encoding); DIR/bytes.tsv: the
+#       data-plane bytes per round (all nodes' bytes out) and the trainers' share (their uploads)
 #   --plot-only: no runs; plot what DIR/accuracy.tsv holds
 # D is cifar10 (the subset in ../shared or $FEDNODE_CIFAR10_DIR) or fashion-mnist (Debian's, its
 # first 15,000 training and 2,000 test images). Writes DIR/<run>/ (run.sh's run directory),
@@ -30,8 +33,8 @@ while [[ $# -gt 0 ]]; do
     *) echo "fl-experiments.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
-[[ "$experiment" == robust || "$experiment" == noniid ]] ||
-  { echo "usage: fl-experiments.sh robust|noniid [--dataset cifar10|fashion-mnist] [--rounds R] [--out DIR]" >&2; exit 2; }
+[[ "$experiment" == robust || "$experiment" == noniid || "$experiment" == encoding ]] ||
+  { echo "usage: fl-experiments.sh robust|noniid|encoding [--dataset cifar10|fashion-mnist] [--rounds R] [--out DIR]" >&2; exit 2; }
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "fl-experiments.sh: --rounds '$rounds' is not a positive number" >&2; exit 2; }
 command -v gnuplot >/dev/null || { echo "fl-experiments.sh: gnuplot is missing (apt-get install gnuplot-nox)" >&2; exit 1; }
 out=${out:-$root/runs/experiments-$(date +%Y%m%d-%H%M%S)}
@@ -57,6 +60,8 @@ if [[ $experiment == robust ]]; then
         "trimmed-mean|--attackers 1|--aggregator trimmed-mean --trim-fraction 0.2"
         "median|--attackers 1|--aggregator median"
         "krum|--attackers 1|--aggregator krum --byzantine-f 1")
+elif [[ $experiment == encoding ]]; then
+  runs=("fp32||--update-encoding fp32" "fp16||--update-encoding fp16" "int8||--update-encoding int8")
 else
   runs=()
   for part in "iid|--partition iid" "dir0.5|--partition dirichlet --alpha 0.5" "dir0.1|--partition dirichlet --alpha 0.1"; do
@@ -69,6 +74,7 @@ else
 fi
 
 acc="$out/accuracy.tsv" final="$out/final.tsv"
+[[ -f "$out/bytes.tsv" ]] || printf 'experiment\tdataset\trun\trounds\tdata_bytes_out_per_round\ttrainer_bytes_out_per_round\n' >"$out/bytes.tsv"
 [[ -f "$acc" ]] || printf 'experiment\tdataset\trun\tround\ttest_accuracy\n' >"$acc"
 [[ -f "$final" ]] || printf 'experiment\tdataset\trun\tfinal_accuracy\trounds_committed\tseconds\n' >"$final"
 for spec in "${runs[@]}"; do
@@ -86,6 +92,26 @@ for spec in "${runs[@]}"; do
   [[ -f "$dir/rounds.tsv" ]] && awk -F'\t' -v e="$experiment" -v d="$dataset" -v n="$name" \
     '{printf "%s\t%s\t%s\t%s\t%s\n", e, d, n, $1, $8}' "$dir/rounds.tsv" >>"$acc"
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$experiment" "$dataset" "$name" "$last" "$committed" "$(($(date +%s) - t0))" >>"$final"
+  # Data-plane bytes out per round over all nodes (each node's counters at its last commit), and
+  # the part sent by the nodes that never aggregated (the trainers' uploads).
+  /usr/bin/python3 - "$dir" "$experiment" "$dataset" "$name" >>"$out/bytes.tsv" <<'PY'
+import glob, json, sys
+run, exp, ds, name = sys.argv[1:]
+total = trainers = rounds = 0
+for f in glob.glob(run + "/node-*/events.jsonl"):
+    last, aggregated = None, False
+    for line in open(f):
+        e = json.loads(line)
+        if e.get("event") == "round_commit":
+            last = e
+            rounds = max(rounds, e["round"])
+        aggregated |= e.get("event") == "aggregated"
+    if last:
+        total += last["data_tcp"]["bytes_out"]
+        trainers += 0 if aggregated else last["data_tcp"]["bytes_out"]
+if rounds:
+    print(f"{exp}\t{ds}\t{name}\t{rounds}\t{total // rounds}\t{trainers // rounds}")
+PY
   echo "$dataset $name: accuracy $last after $committed of $rounds rounds ($(($(date +%s) - t0)) s)"
 done
 
@@ -97,10 +123,16 @@ line() {  # NAME TITLE COLOUR: a gnuplot plot element for run NAME, if it commit
 }
 colours=(black '#d62728' '#1f77b4' '#2ca02c' '#9467bd')
 {
-  echo "set terminal pngcairo size $([[ $experiment == robust ]] && echo 900,540 || echo 1500,520)"
+  echo "set terminal pngcairo size $([[ $experiment == noniid ]] && echo 1500,520 || echo 900,540)"
   echo "set output '$png'"
   echo "set xlabel 'round'; set ylabel 'test accuracy'; set grid; set key bottom right"
-  if [[ $experiment == robust ]]; then
+  if [[ $experiment == encoding ]]; then
+    echo "set title '$dataset: 5 trainers, FedAvg, updates sent as fp32, fp16 or int8'"
+    plot=""
+    k=0
+    for name in fp32 fp16 int8; do plot+=$(line "$name" "$name" "${colours[$k]}"); k=$((k + 1)); done
+    echo "plot [][0:*] ${plot%, }"
+  elif [[ $experiment == robust ]]; then
     echo "set title '$dataset: 5 trainers, one sends sign-flipped updates x10 (clean: none)'"
     plot=""
     k=0

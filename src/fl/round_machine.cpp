@@ -185,6 +185,7 @@ void RoundMachine::track_role(const View& v) {
     note({"became_leader", JsonLine().add("term", v.raft.term), {}});
     heard_at_.clear();
     leader_since_ = v.now;
+    term_applied_at_.reset();
     if (training_) out_.stop_training = true;  // an aggregator does not train
     training_.reset();
   } else if (!v.raft.leader && was_leader_) {
@@ -268,10 +269,19 @@ bool RoundMachine::holds_round_inputs(const View& v) {
 void RoundMachine::propose_start(const View& v) {
   const RoundState& rounds = *v.rounds;
   const RoundConfig& c = *rounds.config();
-  // A new leader gives every follower a moment to acknowledge its term before inviting.
-  bool all_acked = std::all_of(v.raft.followers.begin(), v.raft.followers.end(),
-                               [](const FollowerView& f) { return f.acked_term; });
-  if (!all_acked && v.now - leader_since_ < settings_.timings.grace_for_new_term) return;
+  // Raft knows who acknowledged the new term. A new leader waits for a follower that answered but
+  // has not acknowledged yet (catching up) for at most the grace; for one that has answered
+  // nothing, only as long again as its majority took to acknowledge (an adaptive round trip, a
+  // few ms on a LAN): after a failover that one is the dead aggregator, and a live but slow
+  // follower joins the next round.
+  if (!term_applied_at_) term_applied_at_ = v.now;
+  Millis applied_at = *term_applied_at_;
+  Millis linger = std::max(applied_at - leader_since_, settings_.timings.min_ack_linger);
+  bool waiting = std::any_of(v.raft.followers.begin(), v.raft.followers.end(), [&](const FollowerView& f) {
+    if (f.acked_term) return false;
+    return f.heard ? v.now - leader_since_ < settings_.timings.grace_for_new_term : v.now - applied_at < linger;
+  });
+  if (waiting) return;
   RoundStart s;
   s.round = rounds.last_round() + 1;
   s.participants = choose_participants(live_trainers(v), c.fraction, c.seed, s.round);

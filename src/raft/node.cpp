@@ -175,8 +175,7 @@ std::vector<FollowerStatus> Node::followers() const {
   if (raft_->role() != Role::kLeader) return out;
   for (const auto& [id, pr] : raft_->progress()) {
     if (id == raft_->id()) continue;
-    out.push_back({id, pr.match, pr.next, pr.learner, pr.recent_active,
-                   replication_state_name(pr.state)});
+    out.push_back({id, pr.match, pr.next, pr.learner, pr.recent_active, pr.heard, replication_state_name(pr.state)});
   }
   return out;
 }

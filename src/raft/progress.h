@@ -19,6 +19,7 @@ struct Progress {
   ReplicationState state = ReplicationState::kProbe;
   bool probe_sent = false;     // kProbe: an append is out; wait for its answer or a heartbeat
   bool recent_active = false;  // heard from since the last check-quorum round
+  bool heard = false;          // answered anything since this node became leader
   bool learner = false;
   std::deque<Index> inflight;  // kReplicate: last index of each unacknowledged append
 

@@ -122,6 +122,7 @@ void Raft::step_leader(const Message& m) {
 
 void Raft::handle_append_response(const Message& m, Progress& pr) {
   pr.recent_active = true;
+  pr.heard = true;
   if (m.reject) {
     Index hint = m.reject_hint;
     if (m.log_term > 0) hint = log_.find_conflict_by_term(m.reject_hint, m.log_term).first;
@@ -165,6 +166,7 @@ void Raft::handle_append_response(const Message& m, Progress& pr) {
 
 void Raft::handle_heartbeat_response(const Message& m, Progress& pr) {
   pr.recent_active = true;
+  pr.heard = true;
   pr.probe_sent = false;
   if (pr.state == ReplicationState::kReplicate && pr.inflight.size() >= config_.max_inflight_appends) {
     pr.inflight.pop_front();  // an append was probably lost; let one more through
@@ -184,6 +186,7 @@ void Raft::handle_heartbeat_response(const Message& m, Progress& pr) {
 
 void Raft::handle_snapshot_chunk_response(const Message& m, Progress& pr) {
   pr.recent_active = true;
+  pr.heard = true;
   if (pr.state != ReplicationState::kSnapshot) return;
   if (!(m.snapshot == pr.snapshot->meta)) {
     // The follower is assembling another snapshot: restart the stream from zero.

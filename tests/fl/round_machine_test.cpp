@@ -76,6 +76,35 @@ class RoundMachineTest : public ::testing::Test {
   std::set<std::string> held_{kModel};
 };
 
+// After a failover the dead aggregator never answers the new leader: it is not waited for beyond
+// a round trip's worth (here the 20 ms floor), while a follower that answered but has not
+// acknowledged the term yet (catching up) is waited for up to the grace.
+TEST_F(RoundMachineTest, ANewLeaderWaitsForCatchingUpFollowersNotForSilentOnes) {
+  for (bool silent : {true, false}) {
+    RoundMachine m(RoundSettings{});
+    auto v = view(1, true, 1000);
+    v.raft.followers = {{2, false, true, true, true}, {3, false, true, true, true}, {4, false, false, true, !silent}};
+    m.tick(v);
+    EXPECT_TRUE(m.take().proposals.empty()) << silent;
+    v.now = 1025;
+    m.tick(v);
+    RoundReady out = m.take();
+    if (!silent) {
+      EXPECT_TRUE(out.proposals.empty()) << "did not wait for a follower catching up";
+      v.now = 1299;
+      m.tick(v);
+      EXPECT_TRUE(m.take().proposals.empty());
+      v.now = 1301;
+      m.tick(v);
+      out = m.take();
+    }
+    ASSERT_EQ(out.proposals.size(), 1u) << silent;
+    auto h = bounded_unpack_one(out.proposals[0].command.data(), out.proposals[0].command.size());
+    RoundStart s = h.get().via.map.ptr[1].val.as<RoundStart>();
+    EXPECT_EQ(s.participants, (std::vector<NodeId>{2, 3})) << silent;
+  }
+}
+
 TEST_F(RoundMachineTest, AnUpdateMustBeForTheCurrentAttemptFromAnInvitedTrainer) {
   RoundMachine m = collecting_leader();
   auto v = view(1, true, 1200);

@@ -35,6 +35,7 @@ struct FollowerView {
   bool learner = false;
   bool acked_term = false;  // matched an entry of the leader's current term
   bool active = false;      // Raft heard from it since its last check
+  bool heard = false;       // it answered anything since this node became leader
 };
 
 struct RaftView {
@@ -145,7 +146,9 @@ struct RoundReady {
 
 struct RoundTimings {
   Millis liveness_window = 1000;   // a follower heard within this is a live trainer
-  Millis grace_for_new_term = 300;  // a new leader waits this long for every follower's ack
+  Millis grace_for_new_term = 300;  // a new leader waits at most this long for followers that answered
+                                    // but have not acknowledged its term yet (catching up)
+  Millis min_ack_linger = 20;       // the least a new leader waits for followers that answered nothing
   Millis proposal_patience = 10000;
   Millis rerun_pause = 1000;
   Millis fetch_backoff = 2000;
@@ -275,6 +278,7 @@ class RoundMachine {
   bool was_leader_ = false;
   std::uint64_t last_term_ = 0;
   Millis leader_since_ = 0;
+  std::optional<Millis> term_applied_at_;  // when this leader's first entry was seen applied
   std::map<NodeId, Millis> heard_at_;
   std::optional<Aggregation> agg_;
   std::uint64_t attempts_ = 0;

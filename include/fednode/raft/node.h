@@ -102,6 +102,7 @@ struct FollowerStatus {
   Index next = 0;
   bool learner = false;
   bool recent_active = false;
+  bool heard = false;  // answered since this node became leader
   const char* state = "";
 };
 
