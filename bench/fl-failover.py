@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Failover of the aggregator, measured many times in one long run:
     bench/fl-failover.py FEDNODE_BINARY [--trials 50] [--peers 4] [--out DIR] [--insecure]
+                         [--compare-invite-wait MS]
 
 Starts PEERS local peers (secure mode unless --insecure) on a long run of short rounds (the CIFAR
 subset from ../shared or $FEDNODE_CIFAR10_DIR, else Debian's Fashion-MNIST; 600 training
@@ -9,6 +10,8 @@ round's aggregator, and measures on this machine's monotonic clock (the nodes' e
 as mono_ms) the time until a surviving node applies the next round_start of a later term; then
 it restarts the dead node from its data dir and lets it catch up. Prints each trial and the
 percentiles; writes DIR/failover.tsv. Default election timeouts (150-300 ms).
+--compare-invite-wait MS then runs as many trials on a fresh group whose nodes have
+--invite-wait-ms MS (300: how long new leaders waited for every follower before), and prints both.
 """
 import argparse
 import glob
@@ -77,7 +80,17 @@ def main():
     ap.add_argument("--peers", type=int, default=4)
     ap.add_argument("--out", default="")
     ap.add_argument("--insecure", action="store_true")
+    ap.add_argument("--compare-invite-wait", type=int, default=-1)
     a = ap.parse_args()
+    summaries = [run_trials(a, [], "default")]
+    if a.compare_invite_wait >= 0:
+        summaries.append(run_trials(a, ["--invite-wait-ms", str(a.compare_invite_wait)],
+                                    "invite-wait-%d" % a.compare_invite_wait))
+    for line in summaries:
+        print(line)
+
+
+def run_trials(a, node_flags, label):
     out = a.out or tempfile.mkdtemp(prefix="fl-failover-")
     os.makedirs(out, exist_ok=True)
     work = tempfile.mkdtemp(prefix="fl-failover-work-")
@@ -99,7 +112,7 @@ def main():
                                               "--rounds", "100000", "--local-epochs", "1", "--train-limit", "600",
                                               "--test-limit", "500", "--deadline-s", "20", "--min-clients", "1"]
         cmd += ["--insecure"] if a.insecure else ["--key-file", "%s/k%d/node.key" % (work, i)]
-        cmd += dataset_flags()
+        cmd += dataset_flags() + node_flags
         log = open("%s/log%d" % (work, i), "a")
         procs[i] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=os.setsid)
 
@@ -160,14 +173,15 @@ def main():
             time.sleep(2.5)  # the restarted node loads, replays its log and catches up
     finally:
         stop_all()
-    with open(os.path.join(out, "failover.tsv"), "w") as f:
+    with open(os.path.join(out, "failover-%s.tsv" % label), "w") as f:
         f.write("trial\tfailover_ms\n")
         for i, r in enumerate(results, 1):
             f.write("%d\t%.0f\n" % (i, r))
-    print("fl-failover: %d trials, %s mode, %d peers: min %.0f, p50 %.0f, p90 %.0f, p99 %.0f, max %.0f ms, mean %.0f ms"
-          % (len(results), "insecure" if a.insecure else "secure", n, min(results), percentile(results, 50),
-             percentile(results, 90), percentile(results, 99), max(results), statistics.mean(results)))
-    print("fl-failover: %s/failover.tsv" % out)
+    return ("fl-failover %s: %d trials, %s mode, %d peers: min %.0f, p50 %.0f, p90 %.0f, p99 %.0f, max %.0f ms, "
+            "mean %.0f ms (%s/failover-%s.tsv)" % (label, len(results), "insecure" if a.insecure else "secure", n,
+                                                  min(results), percentile(results, 50), percentile(results, 90),
+                                                  percentile(results, 99), max(results), statistics.mean(results), out,
+                                                  label))
 
 
 if __name__ == "__main__":

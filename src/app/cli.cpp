@@ -165,6 +165,10 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   app.add_option("--test-limit", fl.test_limit, "Evaluate on the first N test samples (0: all)")->group(group)->capture_default_str();
   app.add_option("--torch-threads", fl.torch_threads, "libtorch threads of this node")
       ->check(CLI::Range(1, 256))->group(group)->capture_default_str();
+  app.add_option("--invite-wait-ms", fl.invite_wait_ms,
+                 "A new leader waits this long (or as long as its majority took to answer) for followers that answered "
+                 "nothing before inviting the others to a round")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{60000}))->group(group)->capture_default_str();
   app.add_option("--rotate-every", fl.rotate_every, "Hand leadership to the next voter after every K committed rounds (0: never)")
       ->group(group)->capture_default_str();
   app.add_option("--crash-at", fl.crash_at, "Test fault injection: exit like kill -9 at POINT:ROUND (start|training|aggregating|pushed)")

@@ -20,6 +20,7 @@ constexpr auto kPollPeriod = std::chrono::milliseconds(100);
 fl::RoundSettings settings_of(const NodeOptions& o) {
   fl::RoundSettings s;
   s.rotate_every = o.fl.rotate_every;
+  s.timings.min_ack_linger = o.fl.invite_wait_ms;
   if (o.fl.rounds == 0) return s;
   fl::RoundConfig c;
   c.rounds = o.fl.rounds;

@@ -77,7 +77,7 @@ class RoundMachineTest : public ::testing::Test {
 };
 
 // After a failover the dead aggregator never answers the new leader: it is not waited for beyond
-// a round trip's worth (here the 20 ms floor), while a follower that answered but has not
+// a round trip's worth (here the 5 ms floor), while a follower that answered but has not
 // acknowledged the term yet (catching up) is waited for up to the grace.
 TEST_F(RoundMachineTest, ANewLeaderWaitsForCatchingUpFollowersNotForSilentOnes) {
   for (bool silent : {true, false}) {
@@ -86,7 +86,7 @@ TEST_F(RoundMachineTest, ANewLeaderWaitsForCatchingUpFollowersNotForSilentOnes) 
     v.raft.followers = {{2, false, true, true, true}, {3, false, true, true, true}, {4, false, false, true, !silent}};
     m.tick(v);
     EXPECT_TRUE(m.take().proposals.empty()) << silent;
-    v.now = 1025;
+    v.now = 1006;
     m.tick(v);
     RoundReady out = m.take();
     if (!silent) {
