@@ -150,6 +150,12 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
       ->check(CLI::Range(0.0, 1e6))->group(group)->capture_default_str();
   app.add_option("--fraction", fl.fraction, "Share of the live trainers invited each round")
       ->check(CLI::Range(0.01, 1.0))->group(group)->capture_default_str();
+  app.add_option("--clients-per-round", fl.clients_per_round, "Invite this many of the live trainers each round (0: --fraction decides)")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{100000}))->group(group)->capture_default_str();
+  app.add_option("--keep-models", fl.keep_models, "Peers keep the models of the last K committed rounds (0: all)")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1000000}))->group(group)->capture_default_str();
+  app.add_option("--min-available", fl.min_available, "Start a round only once this many trainers are live")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{100000}))->group(group)->capture_default_str();
   app.add_option("--deadline-s", fl.deadline_s, "Seconds the aggregator waits for updates")
       ->check(CLI::Range(0.1, 86400.0))->group(group)->capture_default_str();
   app.add_option("--dataset", fl.dataset, "cifar10 | fashion-mnist")

@@ -27,6 +27,16 @@ CtlKeys& ctl_keys() {
 
 }  // namespace
 
+std::optional<net::SecureCall> ctl_data_call(const PeerAddress& node) {
+  const CtlKeys& k = ctl_keys();
+  if (!k.self) return std::nullopt;
+  auto known = k.known.find(node.to_string());
+  std::string why;
+  auto server = crypto::PublicKey::parse(known != k.known.end() ? known->second : k.default_server, &why);
+  if (!server) return std::nullopt;
+  return net::SecureCall{*k.self, *server, net::data_plane_prologue(k.cluster_id)};
+}
+
 void ctl_learn_key(const std::string& address, const std::string& key) {
   if (!key.empty()) ctl_keys().known[address] = key;
 }
@@ -241,7 +251,8 @@ int run_ctl(const std::vector<std::string>& all_args) {
   auto usage = [] {
     std::fputs("usage: fednode ctl [--key-file F [--server-key K] [--cluster-id ID]] HOST:PORT get | set KEY VALUE | del KEY | status | diagnostic |\n"
                "                    add-peer H:P [--key KEY] [--learner] | remove-peer H:P | transfer-leader H:P |\n"
-               "                    rounds [--tsv] [--since N] | watch [--interval S] [--count N]\n", stderr);
+               "                    rounds [--tsv] [--since N] | watch [--interval S] [--count N] |\n"
+               "                    export-model [ROUND|latest] --out FILE.pt\n", stderr);
     return 2;
   };
   if (args.size() < 2) return usage();
@@ -265,6 +276,8 @@ int run_ctl(const std::vector<std::string>& all_args) {
     return print_rounds(*address, {args.begin() + 2, args.end()});
   } else if (cmd == "watch") {
     return run_watch(*address, {args.begin() + 2, args.end()});
+  } else if (cmd == "export-model") {
+    return export_model(*address, {args.begin() + 2, args.end()});
   } else if (cmd == "transfer-leader" && args.size() == 3) {
     auto peer = parse_peer_address(args[2], &why);
     if (!peer) {

@@ -39,6 +39,9 @@ fl::RoundSettings settings_of(const NodeOptions& o) {
   c.server_tau = o.fl.server_tau;
   c.proximal_mu = o.fl.proximal_mu;
   c.update_encoding = o.fl.update_encoding;
+  c.clients_per_round = o.fl.clients_per_round;
+  c.min_available = o.fl.min_available;
+  c.keep_models = o.fl.keep_models;
   c.deadline_ms = static_cast<std::uint64_t>(o.fl.deadline_s * 1000);
   c.dataset = o.fl.dataset;
   c.model = o.fl.model;
@@ -141,6 +144,9 @@ void RoleController::poll() {
 void RoleController::on_round_event(fl::RoundEvent event, const std::string& why) {
   write_applied_round_event(events_, host_, event);
   if (event == fl::RoundEvent::kStart) metrics_.start_applied = std::chrono::steady_clock::now();
+  if (event == fl::RoundEvent::kCommit) {
+    for (const auto& id : fl::retired_blobs(host_.rounds())) store_.remove(id);  // --keep-models
+  }
   if (event == fl::RoundEvent::kCommit && metrics_.start_applied) {
     metrics_.round_seconds.observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - *metrics_.start_applied).count());
@@ -244,7 +250,7 @@ std::vector<PeerRef> RoleController::peers(const std::vector<fl::NodeId>& ids) c
   return out;
 }
 
-std::string RoleController::data_prologue() const { return "fednode data plane 1 " + opt_.cluster_id; }
+std::string RoleController::data_prologue() const { return net::data_plane_prologue(opt_.cluster_id); }
 
 void RoleController::run(const fl::Job& job) {
   fl::ModelStore store = store_;

@@ -284,13 +284,15 @@ void RoundMachine::propose_start(const View& v) {
   if (waiting) return;
   RoundStart s;
   s.round = rounds.last_round() + 1;
-  s.participants = choose_participants(live_trainers(v), c.fraction, c.seed, s.round);
-  if (s.participants.size() < c.min_clients) {
+  std::vector<NodeId> live = live_trainers(v);
+  s.participants = choose_participants(live, c.fraction, c.seed, s.round, c.clients_per_round);
+  if (live.size() < c.min_available || s.participants.size() < c.min_clients) {
     if (waiting_logged_ == 0 || v.now - waiting_logged_ > 5000) {
       waiting_logged_ = v.now == 0 ? 1 : v.now;
       log(LogLine::Level::kInfo, "round " + std::to_string(s.round) + ": waiting for trainers (" +
-                                     std::to_string(s.participants.size()) + " live, --min-clients " +
-                                     std::to_string(c.min_clients) + ")");
+                                     std::to_string(live.size()) + " live, " + std::to_string(s.participants.size()) +
+                                     " would be invited; --min-available " + std::to_string(c.min_available) +
+                                     ", --min-clients " + std::to_string(c.min_clients) + ")");
     }
     return;
   }

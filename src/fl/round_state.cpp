@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <set>
 
 #include "fednode/fl/model_store.h"
 #include "fednode/util/msgpack_fields.h"
@@ -170,12 +171,33 @@ std::uint64_t unix_ms() {
 
 namespace fednode::fl {
 
+std::vector<std::string> retired_blobs(const RoundState& rounds) {
+  std::vector<std::string> out;
+  if (!rounds.config() || rounds.config()->keep_models == 0) return out;
+  const auto& done = rounds.committed();
+  std::uint64_t keep = rounds.config()->keep_models;
+  if (done.size() < keep) return out;
+  std::size_t first_kept = done.size() - keep;
+  std::set<std::string> kept;
+  for (std::size_t i = first_kept; i < done.size(); ++i) kept.insert({done[i].model_id, done[i].server_state_id});
+  auto retire = [&](const std::string& id) {
+    if (!id.empty() && !kept.count(id)) out.push_back(id);
+  };
+  retire(rounds.config()->initial_model_id);
+  for (std::size_t i = 0; i < first_kept; ++i) {
+    retire(done[i].model_id);
+    retire(done[i].server_state_id);
+  }
+  return out;
+}
+
 std::vector<std::uint64_t> choose_participants(std::vector<std::uint64_t> live, double fraction, std::uint64_t seed,
-                                               std::uint64_t round) {
+                                               std::uint64_t round, std::uint64_t clients_per_round) {
   std::sort(live.begin(), live.end());
   live.erase(std::unique(live.begin(), live.end()), live.end());
   if (live.empty()) return live;
   auto want = static_cast<std::size_t>(std::ceil(std::clamp(fraction, 0.0, 1.0) * static_cast<double>(live.size())));
+  if (clients_per_round > 0) want = static_cast<std::size_t>(std::min<std::uint64_t>(clients_per_round, live.size()));
   want = std::clamp<std::size_t>(want, 1, live.size());
   if (want < live.size()) {
     SeededRng rng(seed * 0x9E3779B97F4A7C15ull ^ (round + 1) * 0xBF58476D1CE4E5B9ull);

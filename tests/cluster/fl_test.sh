@@ -4,7 +4,9 @@
 # Fashion-MNIST, else skipped (exit 77).
 #   fl_test.sh FEDNODE_BINARY basic
 #       4 peers, 4 rounds: every node reports the same model id for every round and holds the
-#       models; accuracy improves over round 1; one election only (heartbeats flow while every
+#       latest model, and none the models of rounds 1-2 (--keep-models 2); `ctl export-model`
+#       writes the latest as a PyTorch state dict (loaded by Python where python3-torch is), and
+#       refuses a retired one; accuracy improves over round 1; one election only (heartbeats flow while every
 #       trainer trains); the data plane counters moved the models.
 #   fl_test.sh FEDNODE_BINARY kill POINT          (POINT = start|training|aggregating|pushed)
 #       4 peers, 3 rounds; the aggregator of round 2 dies (like kill -9) at POINT: all 3 rounds
@@ -58,7 +60,7 @@ n=4
 rounds=3
 extra=()
 case "$scenario" in
-  basic) rounds=4; extra=(--local-epochs 2) ;;
+  basic) rounds=4; extra=(--local-epochs 2 --keep-models 2) ;;
   kill)
     [[ "$point" =~ ^(start|training|aggregating|pushed)$ ]] || { echo "usage: fl_test.sh BIN kill start|training|aggregating|pushed" >&2; exit 2; }
     extra=(--crash-at "$point:2" --crash-marker-dir "$work") ;;
@@ -153,6 +155,25 @@ case "$scenario" in
     # Secure mode: the latest model is not served to a plaintext stranger.
     latest=$(round_ids 0 | awk -v r="$rounds" '$1==r {print $2}')
     [[ "$(plaintext_fetch "${dports[1]}" "$latest")" == refused ]] || fail "a plaintext stranger fetched model $latest"
+    # --keep-models 2: the models of rounds 1-2 (and the initial one) are gone from every peer,
+    # the latest is on every peer.
+    old1=$(round_ids 0 | awk '$1==1 {print $2}'); old2=$(round_ids 0 | awk '$1==2 {print $2}')
+    for _ in $(seq 20); do ls "$work"/d*/models/ | grep -q "^$old2$" || break; sleep 0.2; done
+    for i in $(seq 0 $((n - 1))); do
+      for gone in "$old1" "$old2"; do [[ ! -e "$work/d$i/models/$gone" ]] || fail "node $i still holds retired model ${gone:0:12}"; done
+      [[ -f "$work/d$i/models/$latest" ]] || fail "node $i does not hold the latest model"
+    done
+    # The federated model out as a PyTorch state dict, through a member's key; a retired one cannot be.
+    exported=$(ctl "$(addr 1)" --key-file "$(key_file 1)" export-model latest --out "$work/latest.pt") ||
+      fail "export-model failed: $exported"
+    [[ "$exported" == "round $rounds model $latest "* ]] || fail "export-model exported '$exported', not round $rounds's $latest"
+    [[ "$(head -c 2 "$work/latest.pt")" == PK && $(stat -c %s "$work/latest.pt") -gt 10000 ]] || fail "latest.pt is not a PyTorch archive"
+    if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+      /usr/bin/python3 -c "import torch; sd = torch.load('$work/latest.pt'); assert sum(t.numel() for t in sd.values()) > 10000" ||
+        fail "Python's torch cannot load the exported model"
+    fi
+    retired=$(ctl "$(addr 1)" --key-file "$(key_file 1)" export-model 1 --out "$work/r1.pt" 2>&1) && fail "exported retired round 1"
+    [[ "$retired" == *"--keep-models"* ]] || fail "exporting a retired model said '$retired'"
     echo "ok: $rounds rounds, same model ids on $n nodes, accuracy $acc1 -> $accn, one election, $(($(date +%s) - t0)) s"
     ;;
   robust)

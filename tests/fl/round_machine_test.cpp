@@ -105,6 +105,46 @@ TEST_F(RoundMachineTest, ANewLeaderWaitsForCatchingUpFollowersNotForSilentOnes) 
   }
 }
 
+// --min-available holds the round until that many trainers are live; --clients-per-round then
+// invites that many of them.
+TEST(RoundMachineSelection, MinAvailableWaitsAndClientsPerRoundInvitesK) {
+  RoundState rounds;
+  RoundConfig c;
+  c.rounds = 2;
+  c.initial_model_id = kModel;
+  c.min_available = 4;
+  c.clients_per_round = 2;
+  std::string config = RoundState::encode_config(c);
+  auto h = bounded_unpack_one(config.data(), config.size());
+  RoundEvent e;
+  std::string why;
+  ASSERT_TRUE(rounds.apply(h.get(), &e, &why).ok());
+  RoundMachine m(RoundSettings{});
+  View v;
+  v.raft.self = 1;
+  v.raft.leader = true;
+  v.raft.term = 2;
+  v.raft.term_start_applied = true;
+  v.raft.members = {1, 2, 3, 4, 5};
+  v.rounds = &rounds;
+  v.holds = [](const std::string&) { return true; };
+  v.now = 1000;
+  for (NodeId id : {2, 3, 4}) v.raft.followers.push_back({id, false, true, true, true});
+  v.raft.followers.push_back({5, false, false, true, false});  // not there yet
+  m.tick(v);
+  v.now = 1100;
+  m.tick(v);
+  RoundReady out = m.take();
+  EXPECT_TRUE(out.proposals.empty()) << "started with 3 live trainers, --min-available 4";
+  v.raft.followers.back() = {5, false, true, true, true};
+  v.now = 1200;
+  m.tick(v);
+  out = m.take();
+  ASSERT_EQ(out.proposals.size(), 1u);
+  auto sh = bounded_unpack_one(out.proposals[0].command.data(), out.proposals[0].command.size());
+  EXPECT_EQ(sh.get().via.map.ptr[1].val.as<RoundStart>().participants.size(), 2u);
+}
+
 TEST_F(RoundMachineTest, AnUpdateMustBeForTheCurrentAttemptFromAnInvitedTrainer) {
   RoundMachine m = collecting_leader();
   auto v = view(1, true, 1200);

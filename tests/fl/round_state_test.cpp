@@ -139,6 +139,34 @@ TEST(RoundState, ServerStateCommitsMustContinueTheCommittedState) {
   EXPECT_EQ(apply_cmd(plain, RoundState::encode_commit(stateless)), RoundEvent::kCommit);
 }
 
+// --keep-models: the models (and states) of all but the last K commits retire, the initial model
+// with them once K rounds are committed; a model a kept commit names again is kept.
+TEST(RoundState, RetiredBlobsAreThoseBeforeTheLastKCommits) {
+  RoundState s;
+  RoundConfig c = config(6);
+  c.keep_models = 2;
+  apply_cmd(s, RoundState::encode_config(c));
+  std::vector<std::string> models = {std::string(64, '1'), std::string(64, '2'), std::string(64, '3'), kModel2};
+  std::string base = kModel0;
+  for (std::uint64_t r = 1; r <= 4; ++r) {
+    RoundStart st = start(r, 2, r, base);
+    apply_cmd(s, RoundState::encode_start(st));
+    ASSERT_EQ(apply_cmd(s, RoundState::encode_commit(commit(st, models[r - 1]))), RoundEvent::kCommit);
+    base = models[r - 1];
+    if (r == 1) {
+      EXPECT_TRUE(retired_blobs(s).empty());
+    } else if (r == 2) {
+      EXPECT_EQ(retired_blobs(s), std::vector<std::string>{kModel0});
+    }
+  }
+  EXPECT_EQ(retired_blobs(s), (std::vector<std::string>{kModel0, models[0], models[1]}));
+  RoundConfig keep_all = config(6);
+  keep_all.keep_models = 0;
+  RoundState none;
+  apply_cmd(none, RoundState::encode_config(keep_all));
+  EXPECT_TRUE(retired_blobs(none).empty());
+}
+
 TEST(RoundState, DeposedAggregatorsLateCommitCannotOverwriteTheRerun) {
   RoundState s;
   apply_cmd(s, RoundState::encode_config(config()));
@@ -218,6 +246,11 @@ TEST(ChooseParticipants, AllOrAFractionDeterministically) {
   EXPECT_TRUE(varies);
   EXPECT_EQ(choose_participants({4}, 0.1, 1, 1), (std::vector<std::uint64_t>{4}));
   EXPECT_TRUE(choose_participants({}, 1.0, 1, 1).empty());
+  // --clients-per-round: exactly K of the live (all of them when fewer), whatever --fraction says.
+  auto three = choose_participants({1, 2, 3, 4, 5, 6}, 0.5, 7, 1, 3);
+  EXPECT_EQ(three.size(), 3u);
+  EXPECT_EQ(choose_participants({1, 2, 3, 4, 5, 6}, 1.0, 7, 1, 4).size(), 4u);
+  EXPECT_EQ(choose_participants({1, 2}, 0.5, 7, 1, 5), (std::vector<std::uint64_t>{1, 2}));
 }
 
 }  // namespace

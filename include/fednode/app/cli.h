@@ -33,6 +33,9 @@ struct FlOptions {
   double server_tau = 1e-3;
   double proximal_mu = 0;  // FedProx (0: off)
   std::string update_encoding = "fp32";  // fp32 | fp16 | int8
+  std::uint64_t clients_per_round = 0;
+  std::uint64_t min_available = 0;
+  std::uint64_t keep_models = 5;
   double deadline_s = 120;
   std::string dataset = "cifar10";  // cifar10 | fashion-mnist
   std::string dataset_dir;          // default: data/cifar-10-batches-bin or Debian's fashion-mnist

@@ -1,11 +1,13 @@
 #pragma once
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <msgpack.hpp>
 
 #include "fednode/net/client_connection.h"
+#include "fednode/net/data_plane.h"
 #include "fednode/util/peer_address.h"
 
 namespace fednode {
@@ -23,6 +25,12 @@ Status ctl_ask(const PeerAddress& address, const std::string& type, msgpack::obj
                std::chrono::milliseconds timeout);
 // Remembers the key a node at `address` must hold (from redirects and member lists).
 void ctl_learn_key(const std::string& address, const std::string& key);
+
+// The data-plane call of a node for ctl's key (--key-file), none without one (plaintext).
+std::optional<net::SecureCall> ctl_data_call(const PeerAddress& node);
+
+// `ctl HOST:PORT export-model [ROUND|latest] --out FILE.pt` (ctl_export.cpp).
+int export_model(const PeerAddress& address, const std::vector<std::string>& flags);
 
 // `ctl HOST:PORT rounds [--tsv] [--since N]` (ctl_rounds.cpp).
 int print_rounds(const PeerAddress& address, const std::vector<std::string>& flags);

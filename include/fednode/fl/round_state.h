@@ -46,9 +46,13 @@ struct RoundConfig {
   double server_tau = 1e-3;           // fedadam, fedyogi
   double proximal_mu = 0;             // FedProx: trainers add mu/2 |w - base|^2 to their loss (0: off)
   std::string update_encoding = "fp32";  // update_codec.h: fp32 | fp16 | int8
+  std::uint64_t clients_per_round = 0;   // invite this many of the live trainers (0: --fraction decides)
+  std::uint64_t min_available = 0;       // start a round only once this many trainers are live
+  std::uint64_t keep_models = 5;         // peers keep the models (and server states) of the last K commits (0: all)
   MSGPACK_DEFINE_MAP(rounds, local_epochs, batch_size, lr, momentum, min_clients, fraction, deadline_ms, dataset, model,
                      partition, alpha, seed, train_limit, test_limit, initial_model_id, max_update_norm, aggregator,
-                     trim_fraction, byzantine_f, server_lr, server_momentum, server_tau, proximal_mu, update_encoding);
+                     trim_fraction, byzantine_f, server_lr, server_momentum, server_tau, proximal_mu, update_encoding,
+                     clients_per_round, min_available, keep_models);
 };
 
 struct RoundStart {
@@ -127,6 +131,11 @@ class RoundState {
   std::vector<RoundRecord> committed_;
 };
 
+// The blobs no peer needs any more under the run's keep_models: the models and server states of
+// the commits before the last K (and the initial model once K rounds are committed), except any
+// a kept commit still names. Empty when keep_models is 0.
+std::vector<std::string> retired_blobs(const RoundState& rounds);
+
 // Unix time in milliseconds (round start/end stamps; only for reports, never for decisions
 // that must agree).
 std::uint64_t unix_ms();
@@ -135,9 +144,10 @@ std::uint64_t unix_ms();
 
 namespace fednode::fl {
 
-// The trainers invited to a round: ceil(fraction * live) of the live candidates, chosen by a
-// shuffle seeded with (seed, round), returned ascending. Pure, so it is unit-tested.
+// The trainers invited to a round: ceil(fraction * live) of the live candidates, or
+// min(clients_per_round, live) when that is set, chosen by a shuffle seeded with (seed, round),
+// returned ascending. Pure, so it is unit-tested.
 std::vector<std::uint64_t> choose_participants(std::vector<std::uint64_t> live, double fraction, std::uint64_t seed,
-                                               std::uint64_t round);
+                                               std::uint64_t round, std::uint64_t clients_per_round = 0);
 
 }  // namespace fednode::fl

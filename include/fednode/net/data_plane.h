@@ -64,6 +64,9 @@ struct SecureCall {
   std::string prologue;
 };
 
+// The handshake prologue of a cluster's data plane (both ends must use the same).
+inline std::string data_plane_prologue(const std::string& cluster_id) { return "fednode data plane 1 " + cluster_id; }
+
 // Bytes a blocking client call moved, for the caller's channel counters.
 struct TransferStats {
   std::uint64_t bytes_in = 0, bytes_out = 0, messages_in = 0, messages_out = 0;
