@@ -3,200 +3,13 @@
 // machine (key-value map + FL rounds) and the role controller (which owns the data plane).
 // After every input it drains the node's Ready: persist, send, apply, then lets the role
 // controller act on what changed.
-#include "fednode/app/peer_daemon.h"
+#include "peer_daemon_class.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
-#include <asio.hpp>
-#include <msgpack.hpp>
-#include <spdlog/spdlog.h>
-#include <sys/resource.h>
-
-#include <algorithm>
-#include <chrono>
-#include <filesystem>
-#include <map>
-
-#include "fednode/app/client_service.h"
-#include "fednode/app/event_log.h"
-#include "fednode/app/membership.h"
-#include "fednode/app/node_identity.h"
-#include "fednode/app/node_metrics.h"
-#include "fednode/crypto/boot_epoch.h"
-#include "fednode/crypto/datagram_seal.h"
-#include "fednode/crypto/node_key.h"
-#include "fednode/app/role_controller.h"
-#include "fednode/app/state_machine.h"
-#include "fednode/net/client_connection.h"
-#include "fednode/net/client_server.h"
-#include "fednode/net/metrics_http.h"
-#include "fednode/net/peer_transport.h"
-#include "fednode/raft/conf_change.h"
-#include "fednode/raft/node.h"
-#include "fednode/raft/ready_driver.h"
-#include "fednode/fl/raft_view.h"
-#include "fednode/storage/durable_storage.h"
-#include "fednode/util/logging.h"
-#include "fednode/util/once_per.h"
-#include "fednode/version.h"
-
 namespace fednode {
-
-
-namespace {
-
-using Clock = std::chrono::steady_clock;
-constexpr std::size_t kDatagramHeadroom = 1024;  // header, snapshot metadata
-
-class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRaft {
- public:
-  PeerDaemon(const NodeOptions& o, const Identity& identity)
-      : opt_(o),
-        self_id_(identity.id),
-        identity_(identity),
-        tick_timer_(io_),
-        signals_(io_, SIGINT, SIGTERM),
-        peers_(io_, o.cluster_id, o.max_datagram, [this](const raft::Message& m) { on_peer_message(m); }),
-        clients_(io_, 1u << 20, [this](const msgpack::object& req, const std::string& type, const msgpack::object* id,
-                                       net::ClientServer::Reply reply, net::ClientCaller caller) {
-          on_client(req, type, id, std::move(reply), caller);
-        }),
-        members_(self_id_, sm_.kv(), peers_, identity.key.has_value()),
-        service_(*this, sm_.kv(), o.max_datagram - kDatagramHeadroom - 64, o.max_kv_bytes),
-        started_(Clock::now()) {}
-
-  int run() {
-    if (Status s = start(); !s.ok()) {
-      spdlog::error("{}", s.message());
-      return 1;
-    }
-    io_.run();
-    if (controller_) {
-      controller_->stop();
-      JsonLine traffic;
-      add_traffic(&traffic);
-      events_.write("stopped", traffic);
-    }
-    spdlog::info("stopped; storage synced");
-    return exit_code_;
-  }
-
-  // RaftHost, for the role controller.
-  fl::RaftView raft_view() const override { return fl::raft_view_of(*node_, applied_, members_.member_ids()); }
-  bool propose(const std::string& command) override {  // the role controller's round commands
-    if (node_->propose(StateMachine::tagged(StateMachine::Kind::kRound, command)) != raft::RequestStatus::kOk) return false;
-    schedule_ready();
-    return true;
-  }
-  void flush() override { process_ready(); }
-  std::string address_of(raft::NodeId id) const override { return members_.address_of(id); }
-  std::string key_of(raft::NodeId id) const override { return members_.key_of(id); }
-  std::optional<crypto::NodeKey> node_key() const override { return identity_.key; }
-  bool transfer_leadership(raft::NodeId to) override {
-    if (node_->transfer_leadership(to) != raft::RequestStatus::kOk) return false;
-    schedule_ready();
-    return true;
-  }
-  const fl::RoundState& rounds() const override { return sm_.rounds(); }
-  void add_traffic(JsonLine* line) const override;
-
- private:
-  Status start();
-  void schedule_tick();
-  void on_peer_message(const raft::Message& m) {
-    auto dropped = node_->malformed_dropped();
-    node_->step(m);
-    if (node_->malformed_dropped() != dropped && malformed_warnings_.allow()) {
-      spdlog::warn("dropped a malformed {} from peer {:x} (term {}, index {}, {} entries); {} so far",
-                   raft::message_type_name(m.type), m.from, m.term, m.index, m.entries.size(), node_->malformed_dropped());
-    }
-    schedule_ready();
-  }
-  OncePer malformed_warnings_;
-  // Group commit: inputs that arrive in one turn of the loop share one Ready, so one fdatasync
-  // covers all of them.
-  void schedule_ready() {
-    if (ready_scheduled_) return;
-    ready_scheduled_ = true;
-    asio::post(io_, [this] {
-      ready_scheduled_ = false;
-      process_ready();
-    });
-  }
-  void on_client(const msgpack::object& req, const std::string& type, const msgpack::object* id,
-                 net::ClientServer::Reply reply, net::ClientCaller caller) {
-    service_.handle(req, type, id, std::move(reply), caller);
-    schedule_ready();
-  }
-  void process_ready();
-  // ClientRaft: the client service's view of the node.
-  bool is_leader() const override { return node_->role() == raft::Role::kLeader; }
-  std::optional<PeerAddress> leader_address() const override { return members_.address(node_->leader()); }
-  std::string leader_key() const override {
-    return identity_.key && leader_address() ? members_.key_of(node_->leader()) : "";
-  }
-  raft::RequestStatus propose_key_value(const std::string& command) override {
-    return node_->propose(StateMachine::tagged(StateMachine::Kind::kKeyValue, command));
-  }
-  raft::RequestStatus propose_conf_change(const raft::ConfChange& change) override {
-    return node_->propose_conf_change(change);
-  }
-  raft::RequestStatus request_transfer(raft::NodeId to) override { return node_->transfer_leadership(to); }
-  raft::RequestStatus read_index(std::uint64_t request) override { return node_->read_index(request); }
-  raft::Index last_index() const override { return node_->last_index(); }
-  raft::Term term() const override { return node_->term(); }
-  std::string status_page(const std::string& type, const msgpack::object* id) override {
-    return type == "fl_status" ? fl_status(id) : diagnostic(id);
-  }
-  std::optional<raft::NodeId> member_at(const PeerAddress& address) const override { return members_.member_at(address); }
-  Status identify(const PeerAddress& address, const std::string& key, raft::NodeId* id,
-                  std::string* member) const override {
-    return members_.identify(address, key, id, member);
-  }
-  // raft::ReadyHandler: what the driver does with each Ready.
-  Status persist(const raft::Ready& ready) override;
-  Status install(const raft::Snapshot& snapshot) override;
-  void send(const raft::Message& m) override { peers_.send(m); }
-  Status apply(const raft::Entry& e) override;
-  void read_ready(const raft::ReadState& read) override;
-  void applied_batch() override { service_.serve_reads(applied_); }
-  Status snapshot(const raft::ConfState& conf) override;
-  std::string diagnostic(const msgpack::object* id);
-  std::string fl_status(const msgpack::object* id);
-  std::string metrics_text() const;
-  void shutdown(int signo);
-  void fatal(const Status& s) {
-    spdlog::critical("{}; stopping", s.message());
-    exit_code_ = 1;
-    io_.stop();
-  }
-
-  NodeOptions opt_;
-  raft::NodeId self_id_;
-  Identity identity_;
-  asio::io_context io_;
-  asio::steady_timer tick_timer_;
-  asio::signal_set signals_;
-  net::PeerTransport peers_;
-  net::ClientServer clients_;
-  std::unique_ptr<storage::DurableStorage> storage_;
-  std::unique_ptr<raft::Node> node_;
-  StateMachine sm_;
-  EventLog events_;
-  std::unique_ptr<RoleController> controller_;
-  std::unique_ptr<net::MetricsHttpServer> metrics_;
-  std::uint64_t leader_changes_ = 0, snapshots_installed_ = 0;
-  raft::NodeId known_leader_ = raft::kNoNode;
-  bool polling_ = false;
-  bool in_ready_ = false;
-  raft::Index applied_ = 0;
-  Membership members_;
-  ClientService service_;
-  Clock::time_point started_;
-  bool stopping_ = false;
-  bool ready_scheduled_ = false;
-  int exit_code_ = 0;
-};
+namespace daemon {
 
 Status PeerDaemon::start() {
   storage::DurableOptions so;
@@ -279,20 +92,6 @@ Status PeerDaemon::start() {
   return {};
 }
 
-void PeerDaemon::add_traffic(JsonLine* line) const {
-  auto channel = [](const net::ChannelCounters& c) {
-    return JsonLine()
-        .add("bytes_in", c.bytes_in)
-        .add("bytes_out", c.bytes_out)
-        .add("messages_in", c.messages_in)
-        .add("messages_out", c.messages_out)
-        .str();
-  };
-  line->add_raw("raft_udp", channel(peers_.counters()));
-  line->add_raw("client_tcp", channel(clients_.counters()));
-  line->add_raw("data_tcp", channel(controller_->data_counters()));
-}
-
 void PeerDaemon::schedule_tick() {
   tick_timer_.expires_after(std::chrono::milliseconds(opt_.tick_ms));
   tick_timer_.async_wait([this](const std::error_code& ec) {
@@ -361,157 +160,6 @@ Status PeerDaemon::apply(const raft::Entry& e) {
   return {};
 }
 
-std::string PeerDaemon::diagnostic(const msgpack::object* id) {
-  const char* status = node_->role() == raft::Role::kLeader ? "Leader"
-                       : node_->role() == raft::Role::kFollower ? "Follower" : "Candidate";
-  net::Response r(7, id);
-  auto& p = r.pack();
-  p.pack("data_port");
-  p.pack(opt_.data_port);
-  p.pack("membership");  // voter | learner | none (not, or not yet, a member)
-  const auto& conf = node_->conf_state();
-  auto has = [this](const std::vector<raft::NodeId>& ids) { return std::find(ids.begin(), ids.end(), self_id_) != ids.end(); };
-  p.pack(has(conf.voters) ? "voter" : has(conf.learners) ? "learner" : "none");
-  p.pack("status");
-  p.pack(status);
-  p.pack("persist");
-  p.pack_map(2);
-  p.pack("votedFor");
-  p.pack(storage_->hard_state().vote);
-  p.pack("currentTerm");
-  p.pack(node_->term());
-  p.pack("volatile");
-  p.pack_map(5);
-  p.pack("leaderId");
-  p.pack(node_->leader());
-  p.pack("cluster");
-  p.pack(members_.member_addresses());
-  p.pack("cluster_keys");  // HOST:PORT -> public key (secure mode), for clients that talk to every member
-  std::map<std::string, std::string> keys;
-  for (auto id : members_.member_ids()) {
-    if (std::string k = members_.key_of(id); !k.empty()) keys[members_.address_of(id)] = k;
-  }
-  p.pack(keys);
-  p.pack("address");
-  p.pack(opt_.self.to_string());
-  p.pack("id");
-  p.pack(self_id_);
-  p.pack("log");
-  p.pack_map(4);
-  p.pack("commitIndex");
-  p.pack(node_->commit_index());
-  p.pack("lastApplied");
-  p.pack(applied_);
-  p.pack("lastIndex");
-  p.pack(node_->last_index());
-  p.pack("snapshotIndex");
-  p.pack(storage_->snapshot().meta.index);
-  p.pack("stats");
-  p.pack_map(4);
-  p.pack("uptime");
-  p.pack(std::chrono::duration<double>(Clock::now() - started_).count());
-  auto channel = [&](const char* name, const net::ChannelCounters& c) {
-    p.pack(name);
-    p.pack_map(10);
-    p.pack("bytes_in");
-    p.pack(c.bytes_in);
-    p.pack("bytes_out");
-    p.pack(c.bytes_out);
-    p.pack("messages_in");
-    p.pack(c.messages_in);
-    p.pack("messages_out");
-    p.pack(c.messages_out);
-    p.pack("dropped_in");
-    p.pack(c.dropped_in);
-    p.pack("dropped_out");
-    p.pack(c.dropped_out);
-    p.pack("auth_failed");
-    p.pack(c.auth_failed);
-    p.pack("replayed");
-    p.pack(c.replayed);
-    p.pack("connections_refused");
-    p.pack(c.connections_refused);
-    p.pack("idle_closed");
-    p.pack(c.idle_closed);
-  };
-  net::ChannelCounters raft_udp = peers_.counters();
-  raft_udp.dropped_in += node_->malformed_dropped();  // well-formed datagrams carrying impossible messages
-  channel("raft_udp", raft_udp);
-  channel("client_tcp", clients_.counters());
-  channel("data_tcp", controller_->data_counters());
-  r.finish();
-  return r.bytes();
-}
-
-std::string PeerDaemon::metrics_text() const {
-  NodeMetrics m;
-  m.version = kVersion;
-  m.uptime_seconds = std::chrono::duration<double>(Clock::now() - started_).count();
-  m.term = node_->term();
-  m.role = node_->role() == raft::Role::kLeader ? "leader" : node_->role() == raft::Role::kFollower ? "follower" : "candidate";
-  m.commit_index = node_->commit_index();
-  m.applied_index = applied_;
-  m.last_index = node_->last_index();
-  m.snapshot_index = storage_->snapshot().meta.index;
-  m.voters = node_->conf_state().voters.size();
-  m.learners = node_->conf_state().learners.size();
-  m.leader_changes = leader_changes_;
-  m.proposals_dropped = node_->proposals_dropped();
-  m.snapshots_installed = snapshots_installed_;
-  m.malformed_dropped = node_->malformed_dropped();
-  net::ChannelCounters raft_udp = peers_.counters();
-  raft_udp.dropped_in += node_->malformed_dropped();
-  m.channels = {{"raft_udp", raft_udp}, {"client_tcp", clients_.counters()}, {"data_tcp", controller_->data_counters()}};
-  if (metrics_) m.channels.emplace_back("metrics_http", metrics_->counters());
-  m.storage = &storage_->stats();
-  m.log_bytes = storage_->log_bytes();
-  m.model_store_bytes = controller_->model_store_bytes();
-  const auto& rounds = sm_.rounds();
-  m.round = rounds.last_round();
-  m.rounds_planned = rounds.config() ? rounds.config()->rounds : 0;
-  m.have_accuracy = !rounds.committed().empty();
-  if (m.have_accuracy) m.test_accuracy = rounds.committed().back().test_accuracy;
-  m.fl = &controller_->fl_metrics();
-  return render_metrics(m);
-}
-
-// Our own request: the replicated round state as this node has applied it, with the members'
-// addresses (to name aggregators and participants) and whether this node holds each model.
-std::string PeerDaemon::fl_status(const msgpack::object* id) {
-  const auto& rounds = sm_.rounds();
-  auto progress = controller_->progress();
-  net::Response r(progress ? 5 : 4, id);
-  auto& p = r.pack();
-  p.pack("type");
-  p.pack("fl_status");
-  if (progress) {  // this node aggregates: where the round stands
-    p.pack("progress");
-    p.pack_map(5);
-    p.pack("round");
-    p.pack(progress->round);
-    p.pack("phase");
-    p.pack(progress->phase);
-    p.pack("updates");
-    p.pack(progress->updates);
-    p.pack("invited");
-    p.pack(progress->invited);
-    p.pack("seconds");
-    p.pack(static_cast<double>(progress->elapsed) / 1000.0);
-  }
-  p.pack("members");
-  p.pack(members_.address_map());
-  p.pack("rounds");
-  rounds.pack(p);
-  p.pack("have_models");
-  std::vector<std::string> have;
-  for (const auto& rec : rounds.committed()) {
-    if (controller_->has_model(rec.model_id)) have.push_back(rec.model_id);
-  }
-  p.pack(have);
-  r.finish();
-  return r.bytes();
-}
-
 void PeerDaemon::shutdown(int signo) {
   if (stopping_) return;
   stopping_ = true;
@@ -549,7 +197,7 @@ void PeerDaemon::shutdown(int signo) {
   io_.stop();
 }
 
-}  // namespace
+}  // namespace daemon
 
 int run_peer(const NodeOptions& options) {
   // The log, models, updates and events are this node's owner's alone: files 0600, dirs 0700.
@@ -566,7 +214,7 @@ int run_peer(const NodeOptions& options) {
     spdlog::error("{}", s.message());
     return 1;
   }
-  return PeerDaemon(options, identity).run();
+  return daemon::PeerDaemon(options, identity).run();
 }
 
 }  // namespace fednode

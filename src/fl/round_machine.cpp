@@ -269,17 +269,21 @@ bool RoundMachine::holds_round_inputs(const View& v) {
 void RoundMachine::propose_start(const View& v) {
   const RoundState& rounds = *v.rounds;
   const RoundConfig& c = *rounds.config();
-  // Raft knows who acknowledged the new term. A new leader waits for a follower that answered but
-  // has not acknowledged yet (catching up) for at most the grace; for one that has answered
-  // nothing, only as long again as its majority took to acknowledge (an adaptive round trip, a
-  // few ms on a LAN): after a failover that one is the dead aggregator, and a live but slow
-  // follower joins the next round.
+  // Raft knows who acknowledged the new term. A new leader waits up to the grace for followers that
+  // have not (catching up, or still starting), except the previous aggregator when it has answered
+  // nothing: this node leads because that one failed or was cut off, so it is waited for only as
+  // long again as this node's majority took to acknowledge (at least --invite-wait-ms), and joins
+  // the next round if it is alive after all.
   if (!term_applied_at_) term_applied_at_ = v.now;
   Millis applied_at = *term_applied_at_;
   Millis linger = std::max(applied_at - leader_since_, settings_.timings.min_ack_linger);
+  NodeId previous = rounds.current()               ? rounds.current()->aggregator
+                    : rounds.committed().empty() ? 0
+                                                 : rounds.committed().back().aggregator;
   bool waiting = std::any_of(v.raft.followers.begin(), v.raft.followers.end(), [&](const FollowerView& f) {
     if (f.acked_term) return false;
-    return f.heard ? v.now - leader_since_ < settings_.timings.grace_for_new_term : v.now - applied_at < linger;
+    if (f.id == previous && !f.heard) return v.now - applied_at < linger;
+    return v.now - leader_since_ < settings_.timings.grace_for_new_term;
   });
   if (waiting) return;
   RoundStart s;

@@ -146,9 +146,9 @@ struct RoundReady {
 
 struct RoundTimings {
   Millis liveness_window = 1000;   // a follower heard within this is a live trainer
-  Millis grace_for_new_term = 300;  // a new leader waits at most this long for followers that answered
-                                    // but have not acknowledged its term yet (catching up)
-  Millis min_ack_linger = 5;        // the least a new leader waits for followers that answered nothing
+  Millis grace_for_new_term = 300;  // a new leader waits at most this long for followers to acknowledge its term
+  Millis min_ack_linger = 5;        // ... but for the previous aggregator, silent, only this long (or as long
+                                    // as its majority took, if longer)
   Millis proposal_patience = 10000;
   Millis rerun_pause = 1000;
   Millis fetch_backoff = 2000;
