@@ -172,8 +172,8 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   app.add_option("--torch-threads", fl.torch_threads, "libtorch threads of this node")
       ->check(CLI::Range(1, 256))->group(group)->capture_default_str();
   app.add_option("--invite-wait-ms", fl.invite_wait_ms,
-                 "A new leader waits this long (or as long as its majority took to answer) for followers that answered "
-                 "nothing before inviting the others to a round")
+                 "A new leader waits this long (or as long as its majority took to answer) for the previous aggregator, "
+                 "when it has answered nothing, before inviting the others to a round")
       ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{60000}))->group(group)->capture_default_str();
   app.add_option("--rotate-every", fl.rotate_every, "Hand leadership to the next voter after every K committed rounds (0: never)")
       ->group(group)->capture_default_str();

@@ -38,7 +38,8 @@ int export_model(const PeerAddress& address, const std::vector<std::string>& fla
   for (std::size_t i = 0; i < flags.size(); ++i) {
     if (flags[i] == "--out" && i + 1 < flags.size()) {
       out = flags[++i];
-    } else if (which == "latest" && (flags[i] == "latest" || flags[i].find_first_not_of("0123456789") == std::string::npos)) {
+    } else if (which == "latest" && (flags[i] == "latest" || (!flags[i].empty() && flags[i].size() <= 18 &&
+                                                             flags[i].find_first_not_of("0123456789") == std::string::npos))) {
       which = flags[i];
     } else {
       std::fprintf(stderr, "fednode ctl: export-model takes [ROUND|latest] --out FILE.pt, not '%s'\n", flags[i].c_str());

@@ -47,7 +47,7 @@ struct FlOptions {
   std::uint64_t test_limit = 0;
   int torch_threads = 1;
   std::uint64_t rotate_every = 0;  // hand leadership to the next voter after every K rounds
-  std::uint64_t invite_wait_ms = 5;  // a new leader's wait for followers that answered nothing (local)
+  std::uint64_t invite_wait_ms = 5;  // a new leader's wait for the silent previous aggregator (local)
   // Fault injection for tests: "POINT:ROUND" (POINT = start|training|aggregating|pushed) makes
   // this node exit at once, like kill -9, when it reaches POINT of ROUND as aggregator, unless
   // crash_marker_dir already holds the marker of that point (so one crash per group).
