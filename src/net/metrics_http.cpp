@@ -40,7 +40,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
  private:
   void on_head(const std::error_code& ec, std::size_t n) {
-    if (ec == asio::error::not_found) return answer({431, false}, "request head over 8 KiB\n");
+    if (ec == asio::error::not_found) {
+      ++counters_->dropped_in;
+      return answer({431, false}, "request head over 8 KiB\n");
+    }
     if (ec) {
       timer_.cancel();
       return;
