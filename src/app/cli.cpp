@@ -116,6 +116,8 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   app.add_option("--min-free-bytes", node.min_free_bytes,
                  "Free disk space that blobs from peers must leave under the data dir (0: no bound)")
       ->capture_default_str();
+  app.add_option("--max-voters", node.max_voters, "As leader, refuse to add voters beyond this many: later peers join as learners (0: no cap)")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1000}))->capture_default_str();
   app.add_option("--max-kv-bytes", node.max_kv_bytes, "Bytes of keys and values clients may store (0: no bound)")
       ->capture_default_str();
   FlOptions& fl = node.fl;

@@ -1,5 +1,7 @@
 #include "fednode/app/client_service.h"
 
+#include <algorithm>
+
 #include "fednode/app/membership.h"
 #include "fednode/app/state_machine.h"
 #include "fednode/util/msgpack_fields.h"
@@ -44,8 +46,9 @@ std::string result_response(bool success, const msgpack::object* id, const std::
   return r.bytes();
 }
 
-ClientService::ClientService(ClientRaft& raft, const KvStore& kv, std::size_t max_command, std::size_t max_kv_bytes)
-    : raft_(raft), kv_(kv), max_command_(max_command), max_kv_bytes_(max_kv_bytes) {}
+ClientService::ClientService(ClientRaft& raft, const KvStore& kv, std::size_t max_command, std::size_t max_kv_bytes,
+                             std::size_t max_voters)
+    : raft_(raft), kv_(kv), max_command_(max_command), max_kv_bytes_(max_kv_bytes), max_voters_(max_voters) {}
 
 void ClientService::handle(const msgpack::object& req, const std::string& type, const msgpack::object* id,
                            net::ClientServer::Reply reply, net::ClientCaller caller) {
@@ -121,6 +124,15 @@ void ClientService::config(const msgpack::object& req, const msgpack::object* id
       return reply(net::error_response(s.message(), id), true);
     }
     cc.type = flag(req, "learner") ? raft::ConfChangeType::kAddLearner : raft::ConfChangeType::kAddVoter;
+    // A few voters decide; everyone else who joins trains as a learner.
+    auto voters = raft_.voter_ids();
+    bool already = std::find(voters.begin(), voters.end(), cc.node) != voters.end();
+    if (cc.type == raft::ConfChangeType::kAddVoter && max_voters_ != 0 && !already && voters.size() >= max_voters_) {
+      return reply(result_response(false, id,
+                                   "the group keeps " + std::to_string(max_voters_) +
+                                       " voters (--max-voters): add " + addr->to_string() + " as a learner"),
+                   false);
+    }
   }
   answer_when_applied(raft_.propose_conf_change(cc), id, std::move(reply));
 }

@@ -53,7 +53,7 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
           on_client(req, type, id, std::move(reply), caller);
         }),
         members_(self_id_, sm_.kv(), peers_, identity.key.has_value()),
-        service_(*this, sm_.kv(), o.max_datagram - kDatagramHeadroom - 64, o.max_kv_bytes),
+        service_(*this, sm_.kv(), o.max_datagram - kDatagramHeadroom - 64, o.max_kv_bytes, o.max_voters),
         started_(Clock::now()) {}
 
   int run() {
@@ -140,6 +140,7 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
     return type == "fl_status" ? fl_status(id) : diagnostic(id);
   }
   std::optional<raft::NodeId> member_at(const PeerAddress& address) const override { return members_.member_at(address); }
+  std::vector<raft::NodeId> voter_ids() const override { return node_->conf_state().voters; }
   Status identify(const PeerAddress& address, const std::string& key, raft::NodeId* id,
                   std::string* member) const override {
     return members_.identify(address, key, id, member);

@@ -43,6 +43,8 @@ class FakeRaft : public ClientRaft {
   raft::Index last_index() const override { return last; }
   raft::Term term() const override { return current_term; }
   std::string status_page(const std::string& type, const msgpack::object*) override { return "page:" + type; }
+  std::vector<raft::NodeId> voters{1, 2, 3};
+  std::vector<raft::NodeId> voter_ids() const override { return voters; }
   std::optional<raft::NodeId> member_at(const PeerAddress& address) const override {
     if (address.to_string() == "10.0.0.7:5007") return 77;
     return std::nullopt;
@@ -275,6 +277,33 @@ TEST_F(ClientServiceTest, PendingWritesAreAnsweredOutcomeUnknownWhenLeadershipIs
   EXPECT_EQ(service_.pending(), 0u);
   service_.applied(11, 3);  // the entry commits after all: nothing is answered twice
   EXPECT_EQ(answers_.got.size(), 2u);
+}
+
+// --max-voters: past the cap a voter is refused (a learner is not), an existing voter is not.
+TEST_F(ClientServiceTest, VotersBeyondTheCapAreRefusedLearnersAreNot) {
+  ClientService capped(raft_, kv_, 60000, 0, 3);
+  auto add = [&](bool learner, int port) {
+    return request(
+        [&](auto& p) {
+          p.pack("type"), p.pack("config"), p.pack("action"), p.pack("add"), p.pack("address"), p.pack("10.0.0.5"),
+              p.pack("port"), p.pack(port), p.pack("key"), p.pack("K");
+          if (learner) p.pack("learner"), p.pack(true);
+        },
+        learner ? 6 : 5);
+  };
+  auto voter = add(false, 5005);
+  capped.handle(voter.get(), "config", nullptr, answers_.reply());
+  ASSERT_EQ(answers_.got.size(), 1u);
+  EXPECT_NE(field(answers_.last(), "reason").find("keeps 3 voters"), std::string::npos) << field(answers_.last(), "reason");
+  EXPECT_TRUE(raft_.changes.empty());
+  auto learner = add(true, 5006);
+  capped.handle(learner.get(), "config", nullptr, answers_.reply());
+  ASSERT_EQ(raft_.changes.size(), 1u);
+  EXPECT_EQ(raft_.changes[0].type, raft::ConfChangeType::kAddLearner);
+  raft_.voters = {1, 2, 3, 1000 + 5007};  // already a voter (a repeated request): not refused
+  auto again = add(false, 5007);
+  capped.handle(again.get(), "config", nullptr, answers_.reply());
+  EXPECT_EQ(raft_.changes.size(), 2u);
 }
 
 TEST_F(ClientServiceTest, MembershipChangesNameThePeerByItsAddress) {

@@ -34,6 +34,7 @@ class LeaderRaft : public ClientRaft {
   raft::Term term() const override { return 1; }
   std::string status_page(const std::string& type, const msgpack::object*) override { return type; }
   std::optional<raft::NodeId> member_at(const PeerAddress&) const override { return 7; }
+  std::vector<raft::NodeId> voter_ids() const override { return {1, 2, 3}; }
   Status identify(const PeerAddress& address, const std::string& key, raft::NodeId* id, std::string* member) const override {
     if (key.empty()) return Status::error("no key");
     *id = 9;

@@ -84,6 +84,7 @@ struct NodeOptions {
   std::uint64_t max_store_bytes = 16ull << 30;
   std::uint64_t min_free_bytes = 256ull << 20;
   std::uint64_t max_kv_bytes = 256ull << 20;
+  std::uint64_t max_voters = 0;  // as leader, refuse to add voters past this (0: no cap)
   FlOptions fl;
 };
 

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "fednode/app/kv_store.h"
 #include "fednode/net/client_server.h"
@@ -36,6 +37,7 @@ class ClientRaft {
   virtual std::string status_page(const std::string& type, const msgpack::object* id) = 0;  // diagnostic, fl_status
   // The member listening at `address`, if any; the id and member text of a peer to add.
   virtual std::optional<raft::NodeId> member_at(const PeerAddress& address) const = 0;
+  virtual std::vector<raft::NodeId> voter_ids() const = 0;  // the voters as applied
   virtual Status identify(const PeerAddress& address, const std::string& key, raft::NodeId* id,
                           std::string* member) const = 0;
 };
@@ -44,7 +46,9 @@ class ClientService {
  public:
   // `max_command` bounds an append's command (it must fit one datagram with its entry);
   // `max_kv_bytes` the keys and values stored and proposed (0: no bound).
-  ClientService(ClientRaft& raft, const KvStore& kv, std::size_t max_command, std::size_t max_kv_bytes = 0);
+  // `max_voters`: membership changes that would make more voters are refused (0: no cap).
+  ClientService(ClientRaft& raft, const KvStore& kv, std::size_t max_command, std::size_t max_kv_bytes = 0,
+                std::size_t max_voters = 0);
 
   // Writes, membership changes and transfers need an operator (or a local plaintext client);
   // a member's key may read (get, diagnostic, fl_status).
@@ -74,6 +78,7 @@ class ClientService {
   const KvStore& kv_;
   std::size_t max_command_;
   std::size_t max_kv_bytes_;
+  std::size_t max_voters_;
   struct PendingWrite {
     raft::Term term;
     net::ClientServer::Reply reply;
