@@ -41,6 +41,30 @@ void ctl_learn_key(const std::string& address, const std::string& key) {
   if (!key.empty()) ctl_keys().known[address] = key;
 }
 
+std::uint64_t ctl_u64_at(const msgpack::object& map, std::initializer_list<const char*> path) {
+  const msgpack::object* o = &map;
+  for (const char* key : path) {
+    o = net::map_field(*o, key);
+    if (!o) return 0;
+  }
+  return o->type == msgpack::type::POSITIVE_INTEGER ? o->via.u64 : 0;
+}
+
+std::vector<std::string> ctl_members_of(const msgpack::object& diagnostic) {
+  std::vector<std::string> members;
+  const auto* vol = net::map_field(diagnostic, "volatile");
+  if (!vol) return members;
+  if (const auto* cl = net::map_field(*vol, "cluster"); cl && cl->type == msgpack::type::ARRAY) {
+    for (std::uint32_t i = 0; i < cl->via.array.size; ++i) members.push_back(net::as_string(&cl->via.array.ptr[i]));
+  }
+  if (const auto* keys = net::map_field(*vol, "cluster_keys"); keys && keys->type == msgpack::type::MAP) {
+    for (std::uint32_t i = 0; i < keys->via.map.size; ++i) {
+      ctl_learn_key(net::as_string(&keys->via.map.ptr[i].key), net::as_string(&keys->via.map.ptr[i].val));
+    }
+  }
+  return members;
+}
+
 Status ctl_connect(net::ClientConnection& c, const PeerAddress& address, std::chrono::milliseconds timeout) {
   const CtlKeys& k = ctl_keys();
   if (k.self) {
@@ -169,15 +193,6 @@ Status call(PeerAddress address, const std::string& req, msgpack::object_handle*
   return Status::error("too many redirects");
 }
 
-std::uint64_t u64_at(const msgpack::object& map, std::initializer_list<const char*> path) {
-  const msgpack::object* o = &map;
-  for (const char* key : path) {
-    o = net::map_field(*o, key);
-    if (!o) return 0;
-  }
-  return o->type == msgpack::type::POSITIVE_INTEGER ? o->via.u64 : 0;
-}
-
 // One line per member: role, term, commit, applied, traffic per channel.
 int print_cluster_status(const PeerAddress& first) {
   msgpack::object_handle seed;
@@ -185,17 +200,7 @@ int print_cluster_status(const PeerAddress& first) {
     std::fprintf(stderr, "fednode ctl: %s\n", s.message().c_str());
     return 1;
   }
-  std::vector<std::string> members;
-  if (const auto* vol = net::map_field(seed.get(), "volatile")) {
-    if (const auto* cl = net::map_field(*vol, "cluster"); cl && cl->type == msgpack::type::ARRAY) {
-      for (std::uint32_t i = 0; i < cl->via.array.size; ++i) members.push_back(net::as_string(&cl->via.array.ptr[i]));
-    }
-    if (const auto* keys = net::map_field(*vol, "cluster_keys"); keys && keys->type == msgpack::type::MAP) {
-      for (std::uint32_t i = 0; i < keys->via.map.size; ++i) {
-        ctl_learn_key(net::as_string(&keys->via.map.ptr[i].key), net::as_string(&keys->via.map.ptr[i].val));
-      }
-    }
-  }
+  std::vector<std::string> members = ctl_members_of(seed.get());
   std::printf("%-22s %-19s %6s %8s %8s %12s %12s %12s %12s %12s %12s\n", "node", "role", "term", "commit", "applied",
               "raft in", "raft out", "client in", "client out", "data in", "data out");
   for (const auto& m : members) {
@@ -210,15 +215,15 @@ int print_cluster_status(const PeerAddress& first) {
     std::string role = net::as_string(net::map_field(o, "status"));
     if (net::as_string(net::map_field(o, "membership")) == "learner") role += " (learner)";
     std::printf("%-22s %-19s %6llu %8llu %8llu %12llu %12llu %12llu %12llu %12llu %12llu\n", m.c_str(), role.c_str(),
-                static_cast<unsigned long long>(u64_at(o, {"persist", "currentTerm"})),
-                static_cast<unsigned long long>(u64_at(o, {"log", "commitIndex"})),
-                static_cast<unsigned long long>(u64_at(o, {"log", "lastApplied"})),
-                static_cast<unsigned long long>(u64_at(o, {"stats", "raft_udp", "bytes_in"})),
-                static_cast<unsigned long long>(u64_at(o, {"stats", "raft_udp", "bytes_out"})),
-                static_cast<unsigned long long>(u64_at(o, {"stats", "client_tcp", "bytes_in"})),
-                static_cast<unsigned long long>(u64_at(o, {"stats", "client_tcp", "bytes_out"})),
-                static_cast<unsigned long long>(u64_at(o, {"stats", "data_tcp", "bytes_in"})),
-                static_cast<unsigned long long>(u64_at(o, {"stats", "data_tcp", "bytes_out"})));
+                static_cast<unsigned long long>(ctl_u64_at(o, {"persist", "currentTerm"})),
+                static_cast<unsigned long long>(ctl_u64_at(o, {"log", "commitIndex"})),
+                static_cast<unsigned long long>(ctl_u64_at(o, {"log", "lastApplied"})),
+                static_cast<unsigned long long>(ctl_u64_at(o, {"stats", "raft_udp", "bytes_in"})),
+                static_cast<unsigned long long>(ctl_u64_at(o, {"stats", "raft_udp", "bytes_out"})),
+                static_cast<unsigned long long>(ctl_u64_at(o, {"stats", "client_tcp", "bytes_in"})),
+                static_cast<unsigned long long>(ctl_u64_at(o, {"stats", "client_tcp", "bytes_out"})),
+                static_cast<unsigned long long>(ctl_u64_at(o, {"stats", "data_tcp", "bytes_in"})),
+                static_cast<unsigned long long>(ctl_u64_at(o, {"stats", "data_tcp", "bytes_out"})));
   }
   return 0;
 }

@@ -31,17 +31,8 @@ std::string rate(double bytes_per_s) {
   return buf;
 }
 
-std::uint64_t u64(const msgpack::object& map, std::initializer_list<const char*> path) {
-  const msgpack::object* o = &map;
-  for (const char* key : path) {
-    o = net::map_field(*o, key);
-    if (!o) return 0;
-  }
-  return o->type == msgpack::type::POSITIVE_INTEGER ? o->via.u64 : 0;
-}
-
 std::uint64_t channel_bytes(const msgpack::object& diag, const char* channel) {
-  return u64(diag, {"stats", channel, "bytes_in"}) + u64(diag, {"stats", channel, "bytes_out"});
+  return ctl_u64_at(diag, {"stats", channel, "bytes_in"}) + ctl_u64_at(diag, {"stats", channel, "bytes_out"});
 }
 
 struct Seen {
@@ -63,20 +54,8 @@ class Watcher {
     f.clock = clock;
     msgpack::object_handle seed;
     if (!ctl_ask(target_, "diagnostic", &seed, kAskTimeout).ok()) return f;
-    std::vector<std::string> members;
-    std::uint64_t leader = 0;
-    if (const auto* vol = net::map_field(seed.get(), "volatile")) {
-      leader = u64(*vol, {"leaderId"});
-      if (const auto* cl = net::map_field(*vol, "cluster"); cl && cl->type == msgpack::type::ARRAY) {
-        for (std::uint32_t i = 0; i < cl->via.array.size; ++i) members.push_back(net::as_string(&cl->via.array.ptr[i]));
-      }
-      if (const auto* keys = net::map_field(*vol, "cluster_keys"); keys && keys->type == msgpack::type::MAP) {
-        for (std::uint32_t i = 0; i < keys->via.map.size; ++i) {
-          ctl_learn_key(net::as_string(&keys->via.map.ptr[i].key), net::as_string(&keys->via.map.ptr[i].val));
-        }
-      }
-    }
-    for (const auto& m : members) f.members.push_back(member(m));
+    std::uint64_t leader = ctl_u64_at(seed.get(), {"volatile", "leaderId"});
+    for (const auto& m : ctl_members_of(seed.get())) f.members.push_back(member(m));
     rounds(&f, leader);
     return f;
   }
@@ -93,8 +72,8 @@ class Watcher {
     w.reachable = true;
     w.role = net::as_string(net::map_field(o, "status"));
     w.membership = net::as_string(net::map_field(o, "membership"));
-    w.term = u64(o, {"persist", "currentTerm"});
-    w.commit = u64(o, {"log", "commitIndex"});
+    w.term = ctl_u64_at(o, {"persist", "currentTerm"});
+    w.commit = ctl_u64_at(o, {"log", "commitIndex"});
     Seen now{Clock::now(), channel_bytes(o, "raft_udp"), channel_bytes(o, "client_tcp"), channel_bytes(o, "data_tcp")};
     if (auto prev = seen_.find(address); prev != seen_.end()) {
       double dt = std::chrono::duration<double>(now.at - prev->second.at).count();
@@ -137,10 +116,10 @@ class Watcher {
     msgpack::object_handle lh;
     if (!at || !ctl_ask(*at, "fl_status", &lh, kAskTimeout).ok()) return;
     const auto* p = net::map_field(lh.get(), "progress");
-    if (!p || u64(*p, {"round"}) != *f->round) return;
+    if (!p || ctl_u64_at(*p, {"round"}) != *f->round) return;
     f->phase = net::as_string(net::map_field(*p, "phase"));
-    f->updates = u64(*p, {"updates"});
-    f->invited = u64(*p, {"invited"});
+    f->updates = ctl_u64_at(*p, {"updates"});
+    f->invited = ctl_u64_at(*p, {"invited"});
     if (const auto* s = net::map_field(*p, "seconds"); s && s->type == msgpack::type::FLOAT64) f->seconds = s->via.f64;
   }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <numeric>
 
 #include <cstdlib>
 #include <filesystem>
@@ -53,13 +54,18 @@ Dataset tiny_fmnist(std::size_t n) {
   return d;
 }
 
+std::vector<std::uint32_t> first_indices(std::uint32_t n) {
+  std::vector<std::uint32_t> out(n);
+  std::iota(out.begin(), out.end(), 0u);
+  return out;
+}
+
 TEST(Training, LearnsASeparableProblemAndReportsProgress) {
   set_torch_threads(1);
   Dataset d = tiny_fmnist(200);
   ModelWeights w;
   ASSERT_TRUE(initial_weights("fmnist-cnn", 3, &w).ok());
-  std::vector<std::uint32_t> all(200);
-  for (std::uint32_t i = 0; i < 200; ++i) all[i] = i;
+  std::vector<std::uint32_t> all = first_indices(200);
   TrainConfig cfg;
   cfg.epochs = 3;
   cfg.lr = 0.05;
@@ -95,8 +101,7 @@ TEST(Training, ProximalTermKeepsTheModelNearTheBase) {
   Dataset d = tiny_fmnist(200);
   ModelWeights base;
   ASSERT_TRUE(initial_weights("fmnist-cnn", 3, &base).ok());
-  std::vector<std::uint32_t> all(200);
-  for (std::uint32_t i = 0; i < 200; ++i) all[i] = i;
+  std::vector<std::uint32_t> all = first_indices(200);
   std::vector<double> moved;
   for (double mu : {0.0, 1.0, 10.0}) {
     TrainConfig cfg;

@@ -1,5 +1,6 @@
 #pragma once
 #include <chrono>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,10 @@ Status ctl_connect(net::ClientConnection& connection, const PeerAddress& address
 // status requests (diagnostic, fl_status) any node answers.
 Status ctl_ask(const PeerAddress& address, const std::string& type, msgpack::object_handle* answer,
                std::chrono::milliseconds timeout);
+// A non-negative integer at a path of nested map keys of an answer (0 when absent).
+std::uint64_t ctl_u64_at(const msgpack::object& map, std::initializer_list<const char*> path);
+// The members (HOST:PORT) a node's diagnostic answer lists; their keys are learnt for later calls.
+std::vector<std::string> ctl_members_of(const msgpack::object& diagnostic);
 // Remembers the key a node at `address` must hold (from redirects and member lists).
 void ctl_learn_key(const std::string& address, const std::string& key);
 
