@@ -32,6 +32,10 @@ std::string check_node_options(const NodeOptions& o) {
     return "--election-timeout-max-ms " + std::to_string(o.election_timeout_max_ms) +
            " must exceed --election-timeout-min-ms " + std::to_string(o.election_timeout_min_ms);
   }
+  if (o.evict_after_s != 0 && o.evict_after_s * 1000 < 2.0 * o.election_timeout_max_ms) {
+    return "--evict-after " + std::to_string(o.evict_after_s) + " s is shorter than two election timeouts (" +
+           std::to_string(2 * o.election_timeout_max_ms) + " ms): live learners would be removed";
+  }
   if (o.max_datagram < 1200 || o.max_datagram > 65507) {
     return "--max-datagram " + std::to_string(o.max_datagram) + " is out of range 1200-65507";
   }
@@ -109,7 +113,13 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
       ->capture_default_str();
   app.add_option("--snapshot-entries", node.snapshot_entries, "Compact the log after this many applied entries")
       ->check(CLI::Range(std::uint64_t{16}, std::uint64_t{100000000}))->capture_default_str();
-  app.add_flag("--join", node.join, "Start empty and wait to be added by the leader (fednode ctl add-peer)");
+  app.add_flag("--join", node.join,
+               "Start empty and ask the peers named (seeds: any member) to add this node as a learner, until it is one; "
+               "SIGTERM asks to be removed first");
+  app.add_option("--admit-key", node.admit_keys,
+                 "A public key that may add itself as a learner (fednode SELF --join SEED) and remove itself (repeatable)");
+  app.add_option("--evict-after", node.evict_after_s, "As leader, remove learners that have not answered for this many seconds (0: never)")
+      ->check(CLI::Range(0.0, 1e7))->capture_default_str();
   app.add_option("--max-store-bytes", node.max_store_bytes,
                  "Model store size past which blobs pushed or uploaded by peers are refused (0: no bound)")
       ->capture_default_str();
@@ -243,6 +253,12 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   }
   for (const auto& key : node.operator_keys) {
     if (!crypto::PublicKey::parse(key, &why)) return usage_error("--operator-key: " + why);
+  }
+  for (const auto& key : node.admit_keys) {
+    if (!crypto::PublicKey::parse(key, &why)) return usage_error("--admit-key: " + why);
+  }
+  if (node.join && node.peers.empty()) {
+    return usage_error("--join needs at least one member to ask: fednode SELF --join SEED_HOST:PORT[=KEY] ...");
   }
   auto level = parse_log_level(log_level);
   if (!level) {

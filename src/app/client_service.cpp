@@ -51,10 +51,12 @@ ClientService::ClientService(ClientRaft& raft, const KvStore& kv, std::size_t ma
     : raft_(raft), kv_(kv), max_command_(max_command), max_kv_bytes_(max_kv_bytes), max_voters_(max_voters) {}
 
 void ClientService::handle(const msgpack::object& req, const std::string& type, const msgpack::object* id,
-                           net::ClientServer::Reply reply, net::ClientCaller caller) {
+                           net::ClientServer::Reply reply, net::ClientCaller caller, const std::string& caller_key) {
   if (type == "diagnostic" || type == "fl_status") return reply(raft_.status_page(type, id), false);
   if (type == "get") return get(req, id, std::move(reply));
-  if (caller == net::ClientCaller::kMember && (type == "append" || type == "config" || type == "transfer")) {
+  if (caller == net::ClientCaller::kJoiner && type == "config") return config(req, id, std::move(reply), &caller_key);
+  if ((caller == net::ClientCaller::kMember || caller == net::ClientCaller::kJoiner) &&
+      (type == "append" || type == "config" || type == "transfer")) {
     return reply(result_response(false, id, type + " needs an operator key (a member's key may only read)"), false);
   }
   if (type == "append") return append(req, id, std::move(reply));
@@ -102,7 +104,8 @@ void ClientService::append(const msgpack::object& req, const msgpack::object* id
   answer_when_applied(raft_.propose_key_value(command), id, std::move(reply), adds);
 }
 
-void ClientService::config(const msgpack::object& req, const msgpack::object* id, net::ClientServer::Reply reply) {
+void ClientService::config(const msgpack::object& req, const msgpack::object* id, net::ClientServer::Reply reply,
+                           const std::string* joiner_key) {
   std::string action = as_string(map_field(req, "action"));
   std::string why;
   auto addr = request_peer(req, &why);
@@ -117,13 +120,28 @@ void ClientService::config(const msgpack::object& req, const msgpack::object* id
   if (action == "delete") {
     auto member = raft_.member_at(*addr);
     if (!member) return reply(result_response(false, id, "no member at " + addr->to_string()), false);
+    // A joiner may leave, not remove others (a member's id follows from its key).
+    if (joiner_key && raft_.member_key(*member) != *joiner_key) {
+      return reply(result_response(false, id, "a joiner's key may remove only its own node, not " + addr->to_string()),
+                   false);
+    }
     cc.node = *member;
     cc.type = raft::ConfChangeType::kRemove;
   } else {
+    if (joiner_key && (as_string(map_field(req, "key")) != *joiner_key || !flag(req, "learner"))) {
+      return reply(result_response(false, id, "a joiner's key may add only itself, as a learner"), false);
+    }
     if (Status s = raft_.identify(*addr, as_string(map_field(req, "key")), &cc.node, &cc.context); !s.ok()) {
       return reply(net::error_response(s.message(), id), true);
     }
     cc.type = flag(req, "learner") ? raft::ConfChangeType::kAddLearner : raft::ConfChangeType::kAddVoter;
+    // A member already at this address under another id (a joiner that made a new key) would
+    // leave a dead member behind: the operator removes that one first.
+    if (auto there = raft_.member_at(*addr); there && *there != cc.node) {
+      return reply(result_response(false, id,
+                                   addr->to_string() + " is already a member with another key: remove it first"),
+                   false);
+    }
     // A few voters decide; everyone else who joins trains as a learner.
     auto voters = raft_.voter_ids();
     bool already = std::find(voters.begin(), voters.end(), cc.node) != voters.end();

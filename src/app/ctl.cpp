@@ -6,6 +6,7 @@
 #include <sstream>
 #include <msgpack.hpp>
 
+#include "fednode/app/client_requests.h"
 #include "fednode/app/ctl_watch.h"
 #include "fednode/crypto/node_key.h"
 #include "fednode/net/client_connection.h"
@@ -142,55 +143,13 @@ std::string data(const std::string& action, const std::string& key, const std::s
   return std::string(b.data(), b.size());
 }
 
-// {type, id, [action], address, port, [learner], [key]}: config and transfer requests.
-std::string peer_request(const char* type, const char* action, const PeerAddress& peer, bool learner,
-                         const std::string& key = "") {
-  msgpack::sbuffer b;
-  msgpack::packer<msgpack::sbuffer> p(b);
-  p.pack_map(4 + (action ? 1 : 0) + (learner ? 1 : 0) + (key.empty() ? 0 : 1));
-  p.pack("type");
-  p.pack(type);
-  p.pack("id");
-  p.pack(1);
-  if (action) {
-    p.pack("action");
-    p.pack(action);
-  }
-  p.pack("address");
-  p.pack(peer.host);
-  p.pack("port");
-  p.pack(peer.port);
-  if (learner) {
-    p.pack("learner");
-    p.pack(true);
-  }
-  if (!key.empty()) {
-    p.pack("key");
-    p.pack(key);
-  }
-  return std::string(b.data(), b.size());
-}
-
-// Sends `req` to `address`, following up to 5 redirects.
+// Sends `req` to `address`, following redirects (learning the keys they name).
 Status call(PeerAddress address, const std::string& req, msgpack::object_handle* answer) {
-  for (int hop = 0; hop < 5; ++hop) {
-    net::ClientConnection c;
-    if (Status s = ctl_connect(c, address, kTimeout); !s.ok()) return s;
-    if (Status s = c.call(req, answer, kTimeout); !s.ok()) return Status::error(address.to_string() + ": " + s.message());
-    const auto& o = answer->get();
-    if (net::as_string(net::map_field(o, "type")) != "redirect") return {};
-    const msgpack::object* leader = net::map_field(o, "leader");
-    if (!leader || leader->type != msgpack::type::ARRAY || leader->via.array.size != 2) {
-      return Status::error(address.to_string() + " knows no leader yet; try again");
-    }
-    std::string why;
-    auto next = parse_peer_address(net::as_string(&leader->via.array.ptr[0]) + ":" +
-                                       std::to_string(leader->via.array.ptr[1].via.u64), &why);
-    if (!next) return Status::error("bad redirect: " + why);
-    ctl_learn_key(next->to_string(), net::as_string(net::map_field(o, "leader_key")));
-    address = *next;
-  }
-  return Status::error("too many redirects");
+  return call_leader(address, req, answer, kTimeout,
+                     [](net::ClientConnection& c, const PeerAddress& at, const std::string& key) {
+                       ctl_learn_key(at.to_string(), key);
+                       return ctl_connect(c, at, kTimeout);
+                     });
 }
 
 // One line per member: role, term, commit, applied, traffic per channel.

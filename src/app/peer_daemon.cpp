@@ -43,6 +43,10 @@ Status PeerDaemon::start() {
         *caller = net::ClientCaller::kOperator;
         return Status();
       }
+      if (std::find(opt_.admit_keys.begin(), opt_.admit_keys.end(), k.text()) != opt_.admit_keys.end()) {
+        *caller = net::ClientCaller::kJoiner;
+        return Status();
+      }
       if (members_.key_of(crypto::node_id_of_key(k)) == k.text()) {
         *caller = net::ClientCaller::kMember;
         return Status();
@@ -71,6 +75,18 @@ Status PeerDaemon::start() {
     return s.ok();
   };
   node_ = std::make_unique<raft::Node>(c, *storage_);
+  if (opt_.join) {
+    std::vector<SeedPeer> seeds;
+    for (std::size_t i = 0; i < opt_.peers.size(); ++i) seeds.push_back({opt_.peers[i], opt_.peer_keys[i]});
+    admission_ = std::make_unique<SelfAdmission>(opt_.self, identity_.key, opt_.cluster_id, std::move(seeds));
+    if (!is_member()) {
+      spdlog::info("not a member: asking {} seed(s) to add this node as a learner", opt_.peers.size());
+      admission_->start_joining();
+    }
+  }
+  if (opt_.evict_after_s > 0) {
+    eviction_.emplace(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt_.evict_after_s)));
+  }
 
   if (Status s = events_.open(opt_.data_dir + "/events.jsonl", opt_.self.to_string()); !s.ok()) return s;
   if (Status s = peers_.bind(opt_.self); !s.ok()) return s;
@@ -97,6 +113,7 @@ void PeerDaemon::schedule_tick() {
   tick_timer_.async_wait([this](const std::error_code& ec) {
     if (ec) return;
     node_->tick();
+    if (eviction_ && ++ticks_ % 10 == 0) evict_silent_learner();
     schedule_ready();
     schedule_tick();
   });
@@ -111,6 +128,11 @@ void PeerDaemon::process_ready() {
   Status s = raft::drain_ready(*node_, *this);
   in_ready_ = false;
   if (!s.ok()) return fatal(s);
+  if (admission_ && !admitted_ && is_member()) {
+    admitted_ = true;
+    admission_->admitted();
+    events_.write("admitted", JsonLine().add("applied", applied_));
+  }
   if (node_->leader() != known_leader_) {
     known_leader_ = node_->leader();
     if (known_leader_ != raft::kNoNode) ++leader_changes_;
@@ -160,11 +182,51 @@ Status PeerDaemon::apply(const raft::Entry& e) {
   return {};
 }
 
+void PeerDaemon::evict_silent_learner() {
+  if (node_->role() != raft::Role::kLeader) return;
+  auto now = Clock::now();
+  auto id = eviction_->observe(now, node_->term(), node_->followers());
+  if (!id) return;
+  raft::ConfChange cc{raft::ConfChangeType::kRemove, *id, ""};
+  auto status = node_->propose_conf_change(cc);
+  std::string address = members_.address_of(*id);
+  if (status != raft::RequestStatus::kOk) {
+    spdlog::info("learner {:x} at {} is silent, but its removal waits: {}", *id, address, raft::request_status_name(status));
+    return;
+  }
+  spdlog::warn("evicting learner {:x} at {}: no answer for {:.1f} s (--evict-after)", *id, address, opt_.evict_after_s);
+  events_.write("evicted", JsonLine().add("node", address).add("silent_s", opt_.evict_after_s).add("term", node_->term()));
+  schedule_ready();
+}
+
+// A learner that joined by itself asks to be removed before it stops, so the leader does not
+// count on it for the next round; the request blocks, on a thread, while the loop keeps Raft
+// going.
+void PeerDaemon::stop_after_leaving() {
+  std::optional<SeedPeer> leader;
+  if (auto addr = members_.address(node_->leader())) leader = SeedPeer{*addr, members_.key_of(node_->leader())};
+  leaving_ = std::thread([this, leader] {
+    Status s = admission_->ask("delete", leader, std::chrono::milliseconds(1500));
+    if (s.ok()) {
+      spdlog::info("left the group: the leader removed this node");
+    } else {
+      spdlog::warn("could not leave the group before stopping ({}); the leader removes silent learners with --evict-after",
+                   s.message());
+    }
+    asio::post(io_, [this] { io_.stop(); });
+  });
+}
+
 void PeerDaemon::shutdown(int signo) {
   if (stopping_) return;
   stopping_ = true;
   spdlog::info("signal {}: shutting down", signo);
   if (controller_) controller_->stop();
+  if (admission_) admission_->stop();
+  const auto& conf = node_->conf_state();
+  if (admission_ && std::find(conf.learners.begin(), conf.learners.end(), self_id_) != conf.learners.end()) {
+    return stop_after_leaving();
+  }
   // A leader hands over first, so the group does not wait out an election timeout.
   if (node_->role() == raft::Role::kLeader) {
     raft::NodeId best = raft::kNoNode;

@@ -12,9 +12,13 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <optional>
+#include <thread>
 
 #include "fednode/app/client_service.h"
 #include "fednode/app/event_log.h"
+#include "fednode/app/learner_eviction.h"
+#include "fednode/app/self_admission.h"
 #include "fednode/app/membership.h"
 #include "fednode/app/node_identity.h"
 #include "fednode/crypto/boot_epoch.h"
@@ -49,8 +53,9 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
         signals_(io_, SIGINT, SIGTERM),
         peers_(io_, o.cluster_id, o.max_datagram, [this](const raft::Message& m) { on_peer_message(m); }),
         clients_(io_, 1u << 20, [this](const msgpack::object& req, const std::string& type, const msgpack::object* id,
-                                       net::ClientServer::Reply reply, net::ClientCaller caller) {
-          on_client(req, type, id, std::move(reply), caller);
+                                       net::ClientServer::Reply reply, net::ClientCaller caller,
+                                       const std::string& caller_key) {
+          on_client(req, type, id, std::move(reply), caller, caller_key);
         }),
         members_(self_id_, sm_.kv(), peers_, identity.key.has_value()),
         service_(*this, sm_.kv(), o.max_datagram - kDatagramHeadroom - 64, o.max_kv_bytes, o.max_voters),
@@ -62,6 +67,7 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
       return 1;
     }
     io_.run();
+    if (leaving_.joinable()) leaving_.join();
     if (controller_) {
       controller_->stop();
       JsonLine traffic;
@@ -115,8 +121,8 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
     });
   }
   void on_client(const msgpack::object& req, const std::string& type, const msgpack::object* id,
-                 net::ClientServer::Reply reply, net::ClientCaller caller) {
-    service_.handle(req, type, id, std::move(reply), caller);
+                 net::ClientServer::Reply reply, net::ClientCaller caller, const std::string& caller_key) {
+    service_.handle(req, type, id, std::move(reply), caller, caller_key);
     schedule_ready();
   }
   void process_ready();
@@ -141,6 +147,7 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   }
   std::optional<raft::NodeId> member_at(const PeerAddress& address) const override { return members_.member_at(address); }
   std::vector<raft::NodeId> voter_ids() const override { return node_->conf_state().voters; }
+  std::string member_key(raft::NodeId id) const override { return members_.key_of(id); }
   Status identify(const PeerAddress& address, const std::string& key, raft::NodeId* id,
                   std::string* member) const override {
     return members_.identify(address, key, id, member);
@@ -163,6 +170,13 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
     return c;
   }
   void shutdown(int signo);
+  void stop_after_leaving();
+  void evict_silent_learner();
+  bool is_member() const {
+    const auto& c = node_->conf_state();
+    return std::find(c.voters.begin(), c.voters.end(), self_id_) != c.voters.end() ||
+           std::find(c.learners.begin(), c.learners.end(), self_id_) != c.learners.end();
+  }
   void fatal(const Status& s) {
     spdlog::critical("{}; stopping", s.message());
     exit_code_ = 1;
@@ -183,6 +197,11 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   EventLog events_;
   std::unique_ptr<RoleController> controller_;
   std::unique_ptr<net::MetricsHttpServer> metrics_;
+  std::unique_ptr<SelfAdmission> admission_;  // --join
+  bool admitted_ = false;
+  std::optional<LearnerEviction> eviction_;  // --evict-after
+  std::uint64_t ticks_ = 0;
+  std::thread leaving_;
   std::uint64_t leader_changes_ = 0, snapshots_installed_ = 0;
   raft::NodeId known_leader_ = raft::kNoNode;
   bool polling_ = false;

@@ -143,6 +143,14 @@ std::vector<NodeId> RoundMachine::sources(const View& v, NodeId preferred) const
   auto add = [&](NodeId id) {
     if (id != 0 && id != v.raft.self && std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
   };
+  // A committed model is on a majority of voters. A learner starts at a voter picked by its own
+  // id, so that dozens of learners spread their fetches over the voters instead of all asking
+  // the aggregator; a voter that does not hold it yet answers at once and the next is tried.
+  const auto& voters = v.raft.voters;
+  if (!voters.empty() && std::find(voters.begin(), voters.end(), v.raft.self) == voters.end()) {
+    std::size_t first = static_cast<std::size_t>(v.raft.self % voters.size());
+    for (std::size_t i = 0; i < voters.size(); ++i) add(voters[(first + i) % voters.size()]);
+  }
   add(preferred);
   const auto& done = v.rounds->committed();
   for (auto it = done.rbegin(); it != done.rend(); ++it) add(it->aggregator);

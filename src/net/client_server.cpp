@@ -110,6 +110,7 @@ class Session : public std::enable_shared_from_this<Session> {
       std::string response;
       session_.emplace();
       Status s = crypto::handshake_respond(keys_->self, keys_->prologue, handshake_, [this](const crypto::PublicKey& k) {
+        caller_key_ = k.text();
         return keys_->admit(k, &caller_);
       }, &response, &*session_);
       if (!s.ok()) {
@@ -187,7 +188,7 @@ class Session : public std::enable_shared_from_this<Session> {
                busy_ = false;
                if (!in_handler_) drain();  // an answer that came later resumes the loop
              },
-             session_ ? caller_ : ClientCaller::kPlaintext);
+             session_ ? caller_ : ClientCaller::kPlaintext, session_ ? caller_key_ : std::string());
     in_handler_ = false;
   }
 
@@ -244,6 +245,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string handshake_, frame_;
   std::optional<crypto::SecureSession> session_;
   ClientCaller caller_ = ClientCaller::kMember;
+  std::string caller_key_;
   std::deque<std::string> queue_;
   std::size_t queued_bytes_ = 0;
   bool closing_ = false, busy_ = false, in_handler_ = false, reading_ = false;

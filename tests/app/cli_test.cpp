@@ -81,6 +81,21 @@ TEST(Cli, SinglePeerClusterIsAllowed) {
   EXPECT_TRUE(o.peers.empty());
 }
 
+// --join names its seeds as peers; admitted keys are checked; eviction needs time to be fair.
+TEST(Cli, JoinAdmitKeysAndEviction) {
+  auto o = parse_ok({"10.0.0.9:5000", "--join", "10.0.0.1:5000=" + kKeyA, "--admit-key", kKeyB, "--admit-key", kKeyA,
+                     "--evict-after", "30"});
+  EXPECT_TRUE(o.join);
+  ASSERT_EQ(o.peers.size(), 1u);
+  EXPECT_EQ(o.peers[0].to_string(), "10.0.0.1:5000");
+  EXPECT_EQ(o.admit_keys, (std::vector<std::string>{kKeyB, kKeyA}));
+  EXPECT_DOUBLE_EQ(o.evict_after_s, 30);
+  expect_usage_error({"10.0.0.9:5000", "--join"}, "--join needs at least one member to ask");
+  expect_usage_error({"10.0.0.9:5000", "--insecure", "--admit-key", "nope"}, "--admit-key");
+  expect_usage_error({"10.0.0.9:5000", "--insecure", "--evict-after", "0.4"}, "shorter than two election timeouts");
+  expect_usage_error({"10.0.0.9:5000", "--insecure", "--evict-after", "-1"}, "--evict-after");
+}
+
 TEST(Cli, ExplicitOptions) {
   auto o = parse_ok({"127.0.0.1:5000", "--data-dir", "/tmp/x", "--log-level", "debug",
                      "--data-port", "7000", "--max-datagram", "1400", "127.0.0.1:5001=" + kKeyA});

@@ -45,6 +45,7 @@ class FakeRaft : public ClientRaft {
   std::string status_page(const std::string& type, const msgpack::object*) override { return "page:" + type; }
   std::vector<raft::NodeId> voters{1, 2, 3};
   std::vector<raft::NodeId> voter_ids() const override { return voters; }
+  std::string member_key(raft::NodeId id) const override { return id == 77 ? "KEY77" : ""; }
   std::optional<raft::NodeId> member_at(const PeerAddress& address) const override {
     if (address.to_string() == "10.0.0.7:5007") return 77;
     return std::nullopt;
@@ -334,6 +335,46 @@ TEST_F(ClientServiceTest, AddingAPeerWithoutItsKeyIsRefusedAndRemovingNamesAMemb
   ASSERT_EQ(raft_.changes.size(), 1u);
   EXPECT_EQ(raft_.changes[0].node, 77u);
   EXPECT_EQ(raft_.changes[0].type, raft::ConfChangeType::kRemove);
+}
+
+// --admit-key: a joiner may add itself as a learner and remove itself, nothing else.
+TEST_F(ClientServiceTest, AJoinerMayAddItselfAsALearnerAndLeaveButNothingElse) {
+  auto config = [](const char* action, int port, const char* key, bool learner) {
+    return request(
+        [&](auto& p) {
+          p.pack("action"), p.pack(action), p.pack("address"), p.pack(port == 5007 ? "10.0.0.7" : "10.0.0.5");
+          p.pack("port"), p.pack(port);
+          if (*key) p.pack("key"), p.pack(key);
+          if (learner) p.pack("learner"), p.pack(true);
+        },
+        3 + (*key ? 1 : 0) + (learner ? 1 : 0));
+  };
+  auto joiner = [&](const msgpack::object_handle& req, const char* type = "config") {
+    service_.handle(req.get(), type, nullptr, answers_.reply(), net::ClientCaller::kJoiner, "KEY77");
+    return field(answers_.last(), "reason");
+  };
+  EXPECT_NE(joiner(config("add", 5005, "OTHER", true)).find("only itself"), std::string::npos);
+  EXPECT_NE(joiner(config("add", 5005, "KEY77", false)).find("only itself, as a learner"), std::string::npos);
+  EXPECT_NE(joiner(config("delete", 5005, "", false)).find("no member"), std::string::npos);
+  EXPECT_NE(joiner(append_request("k", "v"), "append").find("operator key"), std::string::npos);
+  EXPECT_TRUE(raft_.changes.empty());
+  EXPECT_TRUE(raft_.proposed.empty());
+  joiner(config("add", 5005, "KEY77", true));
+  ASSERT_EQ(raft_.changes.size(), 1u);
+  EXPECT_EQ(raft_.changes[0].type, raft::ConfChangeType::kAddLearner);
+  EXPECT_EQ(raft_.changes[0].context, "10.0.0.5:5005=KEY77");
+  // 10.0.0.7:5007 is member 77, whose key is KEY77: it may leave; another joiner may not remove it.
+  joiner(config("delete", 5007, "", false));
+  ASSERT_EQ(raft_.changes.size(), 2u);
+  EXPECT_EQ(raft_.changes[1].type, raft::ConfChangeType::kRemove);
+  service_.handle(config("delete", 5007, "", false).get(), "config", nullptr, answers_.reply(),
+                  net::ClientCaller::kJoiner, "SOMEONE-ELSE");
+  EXPECT_NE(field(answers_.last(), "reason").find("only its own node"), std::string::npos);
+  EXPECT_EQ(raft_.changes.size(), 2u);
+  // Any address already held by a member under another id is refused (the operator removes it).
+  service_.handle(config("add", 5007, "NEWKEY", true).get(), "config", nullptr, answers_.reply());
+  EXPECT_NE(field(answers_.last(), "reason").find("already a member with another key"), std::string::npos);
+  EXPECT_EQ(raft_.changes.size(), 2u);
 }
 
 TEST_F(ClientServiceTest, StatusPagesComeFromTheDaemon) {

@@ -112,6 +112,40 @@ TEST_F(RoundMachineTest, ANewLeaderDoesNotWaitForTheSilentPreviousAggregator) {
   }
 }
 
+// A learner without the base model fetches it from a voter picked by its id first (committed
+// models are on a majority of voters), then the aggregator, then every member: dozens of
+// learners do not all fetch from the aggregator.
+TEST_F(RoundMachineTest, ALearnerFetchesFromAVoterPickedByItsIdFirst) {
+  held_.clear();
+  RoundStart s = start(1);
+  s.participants = {2, 3, 7, 8};
+  apply(RoundState::encode_start(s));
+  for (NodeId self : {7, 8}) {
+    RoundMachine m(RoundSettings{});
+    auto v = view(self, false, 1000);
+    v.raft.members = {1, 2, 3, 7, 8};
+    v.raft.voters = {1, 2, 3};
+    m.tick(v);
+    RoundReady out = m.take();
+    const Job* fetch = nullptr;
+    for (const auto& j : out.jobs) {
+      if (j.kind == JobKind::kFetch) fetch = &j;
+    }
+    ASSERT_NE(fetch, nullptr) << self;
+    std::vector<NodeId> expected = self == 7 ? std::vector<NodeId>{2, 3, 1, 8} : std::vector<NodeId>{3, 1, 2, 7};
+    EXPECT_EQ(fetch->peers, expected) << self;
+  }
+  // A voter still asks the aggregator first.
+  RoundMachine voter(RoundSettings{});
+  auto v = view(2, false, 1000);
+  v.raft.voters = {1, 2, 3};
+  voter.tick(v);
+  RoundReady out = voter.take();
+  ASSERT_FALSE(out.jobs.empty());
+  EXPECT_EQ(out.jobs[0].kind, JobKind::kFetch);
+  EXPECT_EQ(out.jobs[0].peers.front(), 1u);
+}
+
 // --min-available holds the round until that many trainers are live; --clients-per-round then
 // invites that many of them.
 TEST(RoundMachineSelection, MinAvailableWaitsAndClientsPerRoundInvitesK) {

@@ -35,6 +35,7 @@ class LeaderRaft : public ClientRaft {
   std::string status_page(const std::string& type, const msgpack::object*) override { return type; }
   std::optional<raft::NodeId> member_at(const PeerAddress&) const override { return 7; }
   std::vector<raft::NodeId> voter_ids() const override { return {1, 2, 3}; }
+  std::string member_key(raft::NodeId id) const override { return id == 7 ? "joiner-key" : ""; }
   Status identify(const PeerAddress& address, const std::string& key, raft::NodeId* id, std::string* member) const override {
     if (key.empty()) return Status::error("no key");
     *id = 9;
@@ -68,8 +69,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (req.type != msgpack::type::MAP) break;
       const msgpack::object* type = map_field(req, "type");
       if (!type || type->type != msgpack::type::STR) break;
-      for (auto caller : {net::ClientCaller::kOperator, net::ClientCaller::kMember}) {
-        service.handle(req, std::string(type->via.str.ptr, type->via.str.size), map_field(req, "id"), reply, caller);
+      for (auto caller : {net::ClientCaller::kOperator, net::ClientCaller::kMember, net::ClientCaller::kJoiner}) {
+        service.handle(req, std::string(type->via.str.ptr, type->via.str.size), map_field(req, "id"), reply, caller,
+                       "joiner-key");
       }
       service.applied(raft.last_index(), 1);
       service.serve_reads(raft.last_index());

@@ -38,7 +38,7 @@ class ClientServerTest : public ::testing::Test {
   void start(ConnectionLimits limits, std::size_t answer_bytes = 0) {
     answer_bytes_ = answer_bytes;
     server_.emplace(io_, 1u << 20, [this](const msgpack::object&, const std::string&, const msgpack::object* id,
-                                          ClientServer::Reply reply, ClientCaller) {
+                                          ClientServer::Reply reply, ClientCaller, const std::string&) {
       ++handled_;
       Response r(1, id);
       r.pack().pack("pad");

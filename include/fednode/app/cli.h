@@ -78,7 +78,11 @@ struct NodeOptions {
   unsigned election_timeout_max_ms = 300;
   std::size_t max_datagram = 60 * 1024;  // bytes per UDP datagram on the peer channel
   std::uint64_t snapshot_entries = 10000;  // compact the log past this many applied entries
-  bool join = false;  // start empty and wait to be added (no bootstrap)
+  // Start empty (no bootstrap) and ask the peers named (seeds) to add this node as a learner until
+  // it is a member; on SIGTERM ask to be removed first.
+  bool join = false;
+  std::vector<std::string> admit_keys;  // keys that may add themselves as learners (and leave)
+  double evict_after_s = 0;  // as leader, remove learners silent this long (0: never)
   // Quotas against members that flood: blobs pushed or uploaded over the data plane, and the
   // replicated key-value map written by clients.
   std::uint64_t max_store_bytes = 16ull << 30;

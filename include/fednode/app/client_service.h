@@ -38,6 +38,7 @@ class ClientRaft {
   // The member listening at `address`, if any; the id and member text of a peer to add.
   virtual std::optional<raft::NodeId> member_at(const PeerAddress& address) const = 0;
   virtual std::vector<raft::NodeId> voter_ids() const = 0;  // the voters as applied
+  virtual std::string member_key(raft::NodeId id) const = 0;  // its public key ("" if none or not a member)
   virtual Status identify(const PeerAddress& address, const std::string& key, raft::NodeId* id,
                           std::string* member) const = 0;
 };
@@ -51,9 +52,11 @@ class ClientService {
                 std::size_t max_voters = 0);
 
   // Writes, membership changes and transfers need an operator (or a local plaintext client);
-  // a member's key may read (get, diagnostic, fl_status).
+  // a member's key may read (get, diagnostic, fl_status); a joiner's key (`caller_key`) may read,
+  // add itself as a learner and remove itself.
   void handle(const msgpack::object& request, const std::string& type, const msgpack::object* id,
-              net::ClientServer::Reply reply, net::ClientCaller caller = net::ClientCaller::kOperator);
+              net::ClientServer::Reply reply, net::ClientCaller caller = net::ClientCaller::kOperator,
+              const std::string& caller_key = "");
   // The driver's news: an entry applied, a read confirmed, the batch applied up to `applied`.
   void applied(raft::Index index, raft::Term term);
   void read_confirmed(std::uint64_t request, raft::Index index);
@@ -67,7 +70,8 @@ class ClientService {
  private:
   void get(const msgpack::object& req, const msgpack::object* id, net::ClientServer::Reply reply);
   void append(const msgpack::object& req, const msgpack::object* id, net::ClientServer::Reply reply);
-  void config(const msgpack::object& req, const msgpack::object* id, net::ClientServer::Reply reply);
+  void config(const msgpack::object& req, const msgpack::object* id, net::ClientServer::Reply reply,
+              const std::string* joiner_key = nullptr);
   void transfer(const msgpack::object& req, const msgpack::object* id, net::ClientServer::Reply reply);
   void answer_when_applied(raft::RequestStatus status, const msgpack::object* id, net::ClientServer::Reply reply,
                            std::size_t kv_bytes = 0);

@@ -15,6 +15,7 @@ inline RaftView raft_view_of(const raft::Node& node, raft::Index applied, std::v
   v.term = node.term();
   v.leader = node.role() == raft::Role::kLeader;
   v.members = std::move(members);
+  v.voters = node.conf_state().voters;
   if (!v.leader) return v;
   raft::Index start = node.term_start_index();
   v.term_start_applied = start > 0 && applied >= start;

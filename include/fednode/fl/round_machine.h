@@ -45,6 +45,7 @@ struct RaftView {
   bool term_start_applied = false;      // leader: its first entry of this term is applied
   std::vector<FollowerView> followers;  // leader only
   std::vector<NodeId> members;          // voters and learners, as the applied state knows them
+  std::vector<NodeId> voters;           // the voters among them (Raft's configuration)
 };
 
 // Everything an input may look at. `rounds` is the applied replicated state.

@@ -41,10 +41,11 @@ std::string error_response(const std::string& reason, const msgpack::object* id)
 
 // Who sent a request. In secure mode a connection that starts with kSecurePrefix makes the
 // handshake of crypto/handshake.h and is then sealed: its caller is an operator (an operator key,
-// or this node's own) or a member (another member's node key). zatt's plaintext protocol is
+// or this node's own), a joiner (a key admitted to add itself as a learner, --admit-key) or a
+// member (another member's node key). zatt's plaintext protocol is
 // served to loopback connections only (or from anywhere with --plaintext-clients), as a local
 // operator. Without keys (--insecure) every caller is kPlaintext.
-enum class ClientCaller { kPlaintext, kMember, kOperator };
+enum class ClientCaller { kPlaintext, kMember, kOperator, kJoiner };
 inline constexpr char kSecurePrefix[] = "FNS1";  // never the first bytes of a msgpack map
 
 struct ClientChannelKeys {
@@ -59,9 +60,11 @@ class ClientServer {
   // close: end the connection after this answer (errors do, whatever the id says).
   using Reply = std::function<void(std::string response_bytes, bool close)>;
   // Handles one request (a msgpack map with a string `type`); must call reply exactly once,
-  // now or later. `id` is the request's id field or nullptr.
+  // now or later. `id` is the request's id field or nullptr; `caller_key` the public key the
+  // caller proved (secure mode; "" otherwise).
   using Handler = std::function<void(const msgpack::object& request, const std::string& type,
-                                     const msgpack::object* id, Reply reply, ClientCaller caller)>;
+                                     const msgpack::object* id, Reply reply, ClientCaller caller,
+                                     const std::string& caller_key)>;
 
   ClientServer(asio::io_context& io, std::size_t max_request_bytes, Handler handler, ConnectionLimits limits = {});
   Status listen(const PeerAddress& self);

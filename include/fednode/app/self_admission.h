@@ -1,0 +1,56 @@
+#pragma once
+// A peer started with --join asks the group to add it as a learner, through any seed (following
+// redirects to the leader), and keeps asking with growing pauses until it is a member; asked to
+// stop, it asks the leader to remove it. The requests block, so they run on a thread of their
+// own and never on the control loop.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fednode/crypto/node_key.h"
+#include "fednode/util/peer_address.h"
+#include "fednode/util/status.h"
+
+namespace fednode {
+
+struct SeedPeer {
+  PeerAddress address;
+  std::string key;  // its public key ("" with --insecure)
+};
+
+class SelfAdmission {
+ public:
+  SelfAdmission(PeerAddress self, std::optional<crypto::NodeKey> key, std::string cluster_id, std::vector<SeedPeer> seeds);
+  ~SelfAdmission() { stop(); }
+
+  // Starts asking to be added, on a thread, until admitted() or stop().
+  void start_joining();
+  // The control loop saw this node in the membership: no more asking.
+  void admitted();
+  void stop();
+  // One request through `first` (the leader, if known) and then each seed in turn, "add" (as a
+  // learner) or "delete" (this node); blocks for at most about `timeout` per peer tried.
+  Status ask(const char* action, const std::optional<SeedPeer>& first, std::chrono::milliseconds timeout) const;
+
+  std::uint64_t attempts() const { return attempts_.load(); }
+
+ private:
+  void join_loop();
+
+  PeerAddress self_;
+  std::optional<crypto::NodeKey> key_;
+  std::string cluster_id_;
+  std::vector<SeedPeer> seeds_;
+  std::atomic<std::uint64_t> attempts_{0};
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+}  // namespace fednode
