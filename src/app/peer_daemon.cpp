@@ -81,7 +81,9 @@ Status PeerDaemon::start() {
     admission_ = std::make_unique<SelfAdmission>(opt_.self, identity_.key, opt_.cluster_id, std::move(seeds));
     if (!is_member()) {
       spdlog::info("not a member: asking {} seed(s) to add this node as a learner", opt_.peers.size());
-      admission_->start_joining();
+      admission_->start_joining([this](std::vector<std::string> found) {
+        asio::post(io_, [this, found = std::move(found)] { learn_seed_members(found); });
+      });
     }
   }
   if (opt_.evict_after_s > 0) {
@@ -180,6 +182,20 @@ Status PeerDaemon::apply(const raft::Entry& e) {
   }
   service_.applied(e.index, e.term);
   return {};
+}
+
+// A joiner learns the members' addresses and keys from a seed before it is in the log, so that
+// it can take the leader's first datagrams (they come from a node it has never heard of).
+void PeerDaemon::learn_seed_members(const std::vector<std::string>& found) {
+  for (const std::string& member : found) {
+    auto eq = member.find('=');
+    std::string why, key = eq == std::string::npos ? "" : member.substr(eq + 1);
+    auto address = parse_peer_address(member.substr(0, eq), &why);
+    raft::NodeId id = 0;
+    std::string text;
+    if (!address || !members_.identify(*address, key, &id, &text).ok()) continue;
+    if (id != self_id_ && members_.address_of(id).empty()) members_.learn_address(id, text);
+  }
 }
 
 void PeerDaemon::evict_silent_learner() {

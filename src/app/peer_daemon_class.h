@@ -172,6 +172,7 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   void shutdown(int signo);
   void stop_after_leaving();
   void evict_silent_learner();
+  void learn_seed_members(const std::vector<std::string>& found);
   bool is_member() const {
     const auto& c = node_->conf_state();
     return std::find(c.voters.begin(), c.voters.end(), self_id_) != c.voters.end() ||

@@ -13,9 +13,9 @@ SelfAdmission::SelfAdmission(PeerAddress self, std::optional<crypto::NodeKey> ke
                              std::vector<SeedPeer> seeds)
     : self_(std::move(self)), key_(std::move(key)), cluster_id_(std::move(cluster_id)), seeds_(std::move(seeds)) {}
 
-void SelfAdmission::start_joining() {
+void SelfAdmission::start_joining(MembersFound found) {
   if (thread_.joinable() || seeds_.empty()) return;
-  thread_ = std::thread([this] { join_loop(); });
+  thread_ = std::thread([this, found = std::move(found)] { join_loop(found); });
 }
 
 void SelfAdmission::admitted() {
@@ -27,6 +27,47 @@ void SelfAdmission::admitted() {
 void SelfAdmission::stop() {
   admitted();
   if (thread_.joinable()) thread_.join();
+}
+
+namespace {
+
+std::string status_request() {
+  msgpack::sbuffer b;
+  msgpack::packer<msgpack::sbuffer> p(b);
+  p.pack_map(2);
+  p.pack("type");
+  p.pack("diagnostic");
+  p.pack("id");
+  p.pack(1);
+  return std::string(b.data(), b.size());
+}
+
+}  // namespace
+
+std::vector<std::string> SelfAdmission::ask_members(std::chrono::milliseconds timeout) const {
+  for (const SeedPeer& seed : seeds_) {
+    net::ClientConnection c;
+    std::string why;
+    if (key_) {
+      auto server = crypto::PublicKey::parse(seed.key, &why);
+      if (!server) continue;
+      c.set_keys(net::ClientKeys{*key_, *server, net::client_channel_prologue(cluster_id_)});
+    }
+    msgpack::object_handle answer;
+    if (!c.connect(seed.address, timeout).ok() || !c.call(status_request(), &answer, timeout).ok()) continue;
+    const msgpack::object* vol = net::map_field(answer.get(), "volatile");
+    const msgpack::object* cluster = vol ? net::map_field(*vol, "cluster") : nullptr;
+    const msgpack::object* keys = vol ? net::map_field(*vol, "cluster_keys") : nullptr;
+    if (!cluster || cluster->type != msgpack::type::ARRAY) continue;
+    std::vector<std::string> members;
+    for (std::uint32_t i = 0; i < cluster->via.array.size; ++i) {
+      std::string address = net::as_string(&cluster->via.array.ptr[i]), key;
+      if (keys && keys->type == msgpack::type::MAP) key = net::as_string(net::map_field(*keys, address.c_str()));
+      members.push_back(key.empty() ? address : address + "=" + key);
+    }
+    return members;
+  }
+  return {};
 }
 
 Status SelfAdmission::ask(const char* action, const std::optional<SeedPeer>& first, std::chrono::milliseconds timeout) const {
@@ -65,7 +106,7 @@ Status SelfAdmission::ask(const char* action, const std::optional<SeedPeer>& fir
   return Status::error(errors.empty() ? "no peer to ask" : errors);
 }
 
-void SelfAdmission::join_loop() {
+void SelfAdmission::join_loop(const MembersFound& found) {
   std::mt19937_64 rng(std::random_device{}());
   auto pause = std::chrono::milliseconds(200);
   OncePer warnings(std::chrono::seconds(5));
@@ -75,6 +116,7 @@ void SelfAdmission::join_loop() {
       if (done_) return;
     }
     ++attempts_;
+    if (auto members = ask_members(std::chrono::milliseconds(2000)); !members.empty()) found(std::move(members));
     Status s = ask("add", std::nullopt, std::chrono::milliseconds(2000));
     if (s.ok()) {
       spdlog::info("asked to join as a learner: the leader added this node");

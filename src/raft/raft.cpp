@@ -100,9 +100,10 @@ void Raft::tick_heartbeat() {
 
 bool Raft::quorum_active() {
   std::size_t active = 0;
+  // Learners do not count, but their activity restarts too: the leader's view of which
+  // learners are alive (live trainers, --evict-after) comes from it.
   for (auto& [id, pr] : progress_) {
-    if (pr.learner) continue;
-    if (id == config_.id || pr.recent_active) ++active;
+    if (!pr.learner && (id == config_.id || pr.recent_active)) ++active;
     pr.recent_active = false;
   }
   return active >= majority(conf_.voters.size());

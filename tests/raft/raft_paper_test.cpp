@@ -258,6 +258,35 @@ TEST(Thesis6_2, LeaderWithoutQuorumStepsDown) {
   EXPECT_NE(c.node(1).role(), Role::kLeader);
 }
 
+// The leader's activity marks restart every check-quorum period for learners too (they do not
+// count towards the quorum): a learner that stops answering shows as inactive, one that answers
+// as active. The FL layer's live trainers and --evict-after read these marks.
+TEST(Thesis6_2, ALearnerThatFallsSilentShowsAsInactive) {
+  TestCluster c(3);
+  c.elect(1);
+  c.add_empty(4);
+  ASSERT_EQ(c.node(1).propose_conf_change({ConfChangeType::kAddLearner, 4, "h4:1"}), RequestStatus::kOk);
+  c.deliver_all();
+  c.tick_all(3);
+  auto active = [&](NodeId id) {
+    for (const auto& f : c.node(1).followers()) {
+      if (f.id == id) return f.recent_active;
+    }
+    ADD_FAILURE() << id << " is not a follower";
+    return false;
+  };
+  c.tick_all(25);
+  EXPECT_TRUE(active(4));
+  c.isolate(4);
+  c.tick_all(25);
+  EXPECT_FALSE(active(4)) << "a dead learner looked alive";
+  EXPECT_TRUE(active(2));
+  EXPECT_EQ(c.node(1).role(), Role::kLeader);
+  c.heal();
+  c.tick_all(3);
+  EXPECT_TRUE(active(4));
+}
+
 // Thesis §4.2.3: a server that heard from a leader within the minimum election timeout ignores
 // vote requests (the lease), so a removed or confused server cannot depose a healthy leader.
 TEST(Thesis4_2_3, VoteRequestsIgnoredWithinLease) {

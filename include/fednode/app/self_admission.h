@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -28,8 +29,12 @@ class SelfAdmission {
   SelfAdmission(PeerAddress self, std::optional<crypto::NodeKey> key, std::string cluster_id, std::vector<SeedPeer> seeds);
   ~SelfAdmission() { stop(); }
 
-  // Starts asking to be added, on a thread, until admitted() or stop().
-  void start_joining();
+  // The members a seed lists (HOST:PORT=KEY, or HOST:PORT with --insecure): the joiner must know
+  // the leader's key before it can accept its first datagram.
+  using MembersFound = std::function<void(std::vector<std::string> members)>;
+  // Starts asking to be added, on a thread, until admitted() or stop(); before each request the
+  // seed's member list goes to `found` (called on that thread).
+  void start_joining(MembersFound found);
   // The control loop saw this node in the membership: no more asking.
   void admitted();
   void stop();
@@ -40,7 +45,9 @@ class SelfAdmission {
   std::uint64_t attempts() const { return attempts_.load(); }
 
  private:
-  void join_loop();
+  void join_loop(const MembersFound& found);
+  // The member list of the first seed that answers (empty if none does).
+  std::vector<std::string> ask_members(std::chrono::milliseconds timeout) const;
 
   PeerAddress self_;
   std::optional<crypto::NodeKey> key_;
