@@ -1,9 +1,13 @@
 #include "fednode/app/round_jobs.h"
+#include "fednode/fl/update_rows.h"
+
+#include <filesystem>
 
 #include "fednode/fl/robust_aggregation.h"
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 
 #include "fednode/app/peer_directory.h"
 #include "fednode/fl/fedavg.h"
@@ -11,6 +15,7 @@
 #include "fednode/fl/trainer.h"
 #include "fednode/fl/update_check.h"
 #include "fednode/fl/update_codec.h"
+#include "fednode/fl/update_rows.h"
 
 namespace fednode {
 namespace {
@@ -170,26 +175,34 @@ JobOutcome aggregate_updates(const fl::Job& job, const std::string& dataset_dir,
   fl::ModelWeights base;
   if (Status s = store.get(job.model_id, &base); !s.ok()) return failed(job, Status::error("base model: " + s.message()));
   // Every update is checked against the base model; a bad one is left out, named, not fatal.
-  std::vector<fl::ClientUpdate> updates;
+  // One update is in memory at a time: FedAvg and the server optimisers fold it into a running
+  // weighted sum, the other rules get it from a scratch file a chunk of coordinates at a time.
+  fl::AggregatorSettings rule = aggregator_settings(c);
+  bool mean_rule = rule.kind == fl::AggregatorKind::kFedAvg || fl::server_rule(rule.kind).has_value();
+  fl::WeightedSum sum;
+  fl::SpilledRows spilled(std::filesystem::path(store.path_of("x")).parent_path().parent_path() / "aggregation",
+                          base);
+  std::size_t accepted = 0;
   for (const auto& [id, result] : job.updates) {
-    fl::ClientUpdate one;
+    fl::ModelWeights one;
     std::string bytes;
     Status s = store.get_bytes(id, &bytes);
-    if (s.ok()) s = fl::decode_update(bytes, base, job.model_id, &one.weights);
-    if (s.ok()) s = fl::check_update(base, one.weights, c.max_update_norm);
+    if (s.ok()) s = fl::decode_update(bytes, base, job.model_id, &one);
+    if (s.ok()) s = fl::check_update(base, one, c.max_update_norm);
+    if (s.ok()) s = mean_rule ? sum.add(one, result.samples) : spilled.add(one, result.samples);
     if (!s.ok()) {
       out.result.refused.emplace_back(result.node, s.message());
       continue;
     }
-    one.samples = result.samples;
-    updates.push_back(std::move(one));
+    ++accepted;
   }
-  if (updates.empty()) return failed(job, Status::error("no valid update to aggregate"));
-  fl::ModelWeights global, state, next_state;
+  if (accepted == 0) return failed(job, Status::error("no valid update to aggregate"));
+  fl::ModelWeights aggregated, global, state, next_state;
   if (!job.state_id.empty()) {
     if (Status s = store.get(job.state_id, &state); !s.ok()) return failed(job, Status::error("server state: " + s.message()));
   }
-  Status s = fl::aggregate_round(aggregator_settings(c), base, state, updates, &global, &next_state);
+  Status s = mean_rule ? sum.mean(&aggregated) : fl::aggregate_rows(rule, base, spilled, &aggregated);
+  if (s.ok()) s = fl::finish_round(rule, base, state, std::move(aggregated), &global, &next_state);
   if (s.ok()) s = store.put(global, &out.result.model_id);
   if (s.ok() && !next_state.parameters.empty()) s = store.put(next_state, &out.result.state_id);
   // Updates are not models anyone fetches; once averaged (or refused) they only take disk space.

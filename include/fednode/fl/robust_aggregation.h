@@ -52,6 +52,17 @@ struct AggregatorSettings {
 // The rule `settings` names, over `updates`: for the server optimisers, the FedAvg average.
 Status aggregate(const AggregatorSettings& settings, const std::vector<ClientUpdate>& updates, ModelWeights* out);
 
+class UpdateRows;  // update_rows.h
+// The rule over rows with `layout`'s parameters (the base model's), taking `chunk` coordinates of
+// every row at a time (0: as many as fit 32 MiB over all rows), so memory does not grow with the
+// number of updates as a whole model per update would; FedAvg and the server optimisers' average
+// read one row at a time. Gives the same bytes as the in-memory functions above.
+Status aggregate_rows(const AggregatorSettings& settings, const ModelWeights& layout, const UpdateRows& rows,
+                      ModelWeights* out, std::size_t chunk = 0);
+// From the rule's result (`aggregated`) to the round's model: the server optimiser's step for the
+// stateful rules (with the next state), the result itself for the others.
+Status finish_round(const AggregatorSettings& settings, const ModelWeights& base, const ModelWeights& state,
+                    ModelWeights aggregated, ModelWeights* next, ModelWeights* next_state);
 // One round's aggregation from the base model and the server state committed with it (no
 // parameters: none yet): the next global model and, for the stateful rules, the next state
 // (left without parameters by the stateless ones). A function of its inputs only.
