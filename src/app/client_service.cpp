@@ -134,6 +134,9 @@ void ClientService::config(const msgpack::object& req, const msgpack::object* id
     if (Status s = raft_.identify(*addr, as_string(map_field(req, "key")), &cc.node, &cc.context); !s.ok()) {
       return reply(net::error_response(s.message(), id), true);
     }
+    // A joiner that is a member already (it asked again before it heard, or an operator added
+    // it) has nothing to wait for; its role stays what it is.
+    if (joiner_key && !raft_.member_key(cc.node).empty()) return reply(result_response(true, id), false);
     cc.type = flag(req, "learner") ? raft::ConfChangeType::kAddLearner : raft::ConfChangeType::kAddVoter;
     // A member already at this address under another id (a joiner that made a new key) would
     // leave a dead member behind: the operator removes that one first.

@@ -45,7 +45,7 @@ class FakeRaft : public ClientRaft {
   std::string status_page(const std::string& type, const msgpack::object*) override { return "page:" + type; }
   std::vector<raft::NodeId> voters{1, 2, 3};
   std::vector<raft::NodeId> voter_ids() const override { return voters; }
-  std::string member_key(raft::NodeId id) const override { return id == 77 ? "KEY77" : ""; }
+  std::string member_key(raft::NodeId id) const override { return id == 77 || id == 6009 ? "KEY77" : ""; }
   std::optional<raft::NodeId> member_at(const PeerAddress& address) const override {
     if (address.to_string() == "10.0.0.7:5007") return 77;
     return std::nullopt;
@@ -370,6 +370,10 @@ TEST_F(ClientServiceTest, AJoinerMayAddItselfAsALearnerAndLeaveButNothingElse) {
   service_.handle(config("delete", 5007, "", false).get(), "config", nullptr, answers_.reply(),
                   net::ClientCaller::kJoiner, "SOMEONE-ELSE");
   EXPECT_NE(field(answers_.last(), "reason").find("only its own node"), std::string::npos);
+  EXPECT_EQ(raft_.changes.size(), 2u);
+  // Already a member (id 6009 from identify): success, nothing proposed, its role unchanged.
+  joiner(config("add", 5009, "KEY77", true));
+  EXPECT_EQ(field(answers_.last(), "success"), "true");
   EXPECT_EQ(raft_.changes.size(), 2u);
   // Any address already held by a member under another id is refused (the operator removes it).
   service_.handle(config("add", 5007, "NEWKEY", true).get(), "config", nullptr, answers_.reply());
