@@ -7,7 +7,7 @@
 #include <numeric>
 
 #include "fednode/util/seeded_rng.h"
-#include "fednode/fl/trainer.h"
+#include "fednode/fl/torch_module.h"
 
 namespace fednode::fl {
 namespace {
@@ -143,17 +143,10 @@ std::pair<torch::Tensor, torch::Tensor> make_batch(const ModelSpec& spec, const 
 
 }  // namespace
 
-std::vector<std::string> model_names() {
-  std::vector<std::string> out;
-  for (const auto& m : kModels) out.push_back(m.name);
-  return out;
-}
+// The module's functions: reached only through fednode_torch_module() below.
+namespace engine {
 
-std::string default_model_for(const std::string& dataset_name) {
-  return dataset_name == "fashion-mnist" ? "fmnist-cnn" : "cifar10-cnn";
-}
-
-void set_torch_threads(int threads) {
+void set_threads(int threads) {
   torch::set_num_threads(std::max(1, threads));
 }
 
@@ -272,4 +265,12 @@ Status export_state_dict(const ModelWeights& weights, const std::string& path) {
   return {};
 }
 
+}  // namespace engine
 }  // namespace fednode::fl
+
+extern "C" __attribute__((visibility("default"))) const fednode::fl::TorchModule* fednode_torch_module() {
+  using namespace fednode::fl;
+  static const TorchModule table{kTorchModuleVersion, &engine::set_threads, &engine::initial_weights,
+                                 &engine::train_local, &engine::evaluate, &engine::export_state_dict};
+  return &table;
+}

@@ -38,6 +38,11 @@ grep -q '^E: ' "$work/package.log" && fail "lintian errors: $(grep '^E: ' "$work
 dpkg -i "$deb" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log" >&2; fail "dpkg -i failed"; }
 [[ -x /usr/bin/fednode ]] || fail "/usr/bin/fednode not installed"
 /usr/bin/fednode --version >/dev/null || fail "the installed binary does not run"
+# libtorch is a module the binary loads to train; it must resolve every library it needs.
+module=/usr/lib/fednode/libfednode-torch.so
+[[ -f $module ]] || fail "$module not installed"
+ldd "$module" | grep -q "not found" && fail "$module misses libraries: $(ldd "$module" | grep "not found")"
+ldd /usr/bin/fednode | grep -q libtorch && fail "/usr/bin/fednode links libtorch (it should load the module only to train)"
 getent passwd fednode >/dev/null || fail "no fednode system user"
 [[ "$(stat -c '%U:%G %a' /var/lib/fednode)" == "fednode:fednode 750" ]] || fail "/var/lib/fednode is $(stat -c '%U:%G %a' /var/lib/fednode)"
 grep -qx /etc/fednode/node.toml /var/lib/dpkg/info/fednode.conffiles || fail "/etc/fednode/node.toml is not a conffile"
@@ -77,7 +82,7 @@ daemon=""
 
 rm -f "/etc/fednode/$instance.toml"
 dpkg --purge fednode >"$work/purge.log" 2>&1 || { cat "$work/purge.log" >&2; fail "dpkg --purge failed"; }
-for gone in /usr/bin/fednode /etc/fednode /var/lib/fednode "$unit" /usr/share/doc/fednode /usr/share/man/man1/fednode.1.gz; do
+for gone in /usr/bin/fednode /usr/lib/fednode /etc/fednode /var/lib/fednode "$unit" /usr/share/doc/fednode /usr/share/man/man1/fednode.1.gz; do
   [[ ! -e "$gone" ]] || fail "$gone is left after purge"
 done
 dpkg-query -W -f='${Status}' fednode 2>/dev/null | grep -q "installed" && fail "dpkg still lists fednode"
