@@ -10,7 +10,8 @@
 # that fails (offline), Debian's Fashion-MNIST, with a warning. Prints one line per committed
 # round and a summary, then stops the peers (Ctrl-C stops them at any time). Everything goes to
 # runs/<time>/ (or --run-dir): node-<port>.log, node-<port>/events.jsonl (JSON lines), rounds.tsv, summary.txt.
-# FEDNODE_BIN=PATH runs that binary instead of building build/fednode first.
+# FEDNODE_BIN=PATH runs that binary instead of building build/fednode first (with
+# libfednode-torch.so in the same directory, or FEDNODE_TORCH_MODULE naming it).
 # scripts/kill-leader.sh kills the current aggregator during a run; scripts/plot.sh RUN_DIR plots.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
