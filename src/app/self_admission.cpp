@@ -86,7 +86,8 @@ Status SelfAdmission::ask(const char* action, const std::optional<SeedPeer>& fir
         c.set_keys(net::ClientKeys{*key_, *server, net::client_channel_prologue(cluster_id_)});
       }
       Status s = c.connect(at, timeout);
-      if (!s.ok() && key_) {
+      // A refused handshake (not a refused connection) is what a key the voters do not admit gets.
+      if (!s.ok() && key_ && s.message().find("cannot connect") == std::string::npos) {
         return Status::error(s.message() + " (is this node's key admitted there with --admit-key?)");
       }
       return s;
