@@ -72,8 +72,6 @@ bool torch_module_loaded() {
   return loaded != nullptr;
 }
 
-std::vector<std::string> model_names() { return {"cifar10-cnn", "fmnist-cnn"}; }
-
 std::string default_model_for(const std::string& dataset_name) {
   return dataset_name == "fashion-mnist" ? "fmnist-cnn" : "cifar10-cnn";
 }

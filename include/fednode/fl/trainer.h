@@ -53,9 +53,8 @@ struct EvalResult {
   std::uint64_t samples = 0;
 };
 
-// Registered models: "cifar10-cnn" (PyTorch tutorial / Flower quickstart CNN, 62,006
-// parameters) and "fmnist-cnn" (the same layout for 1x28x28 inputs).
-std::vector<std::string> model_names();
+// Models: "cifar10-cnn" (PyTorch tutorial / Flower quickstart CNN, 62,006 parameters) and
+// "fmnist-cnn" (the same layout for 1x28x28 inputs), defined in torch_engine.cpp.
 // The model a data set uses by default.
 std::string default_model_for(const std::string& dataset_name);
 
