@@ -30,6 +30,31 @@ std::string peer_request(const char* type, const char* action, const PeerAddress
   return std::string(b.data(), b.size());
 }
 
+std::string status_request(const std::string& type) {
+  msgpack::sbuffer b;
+  msgpack::packer<msgpack::sbuffer> p(b);
+  p.pack_map(2);
+  p.pack("type");
+  p.pack(type);
+  p.pack("id");
+  p.pack(1);
+  return std::string(b.data(), b.size());
+}
+
+std::vector<std::string> diagnostic_members(const msgpack::object& diagnostic) {
+  std::vector<std::string> members;
+  const msgpack::object* vol = net::map_field(diagnostic, "volatile");
+  const msgpack::object* cluster = vol ? net::map_field(*vol, "cluster") : nullptr;
+  const msgpack::object* keys = vol ? net::map_field(*vol, "cluster_keys") : nullptr;
+  if (!cluster || cluster->type != msgpack::type::ARRAY) return members;
+  for (std::uint32_t i = 0; i < cluster->via.array.size; ++i) {
+    std::string address = net::as_string(&cluster->via.array.ptr[i]), key;
+    if (keys && keys->type == msgpack::type::MAP) key = net::as_string(net::map_field(*keys, address));
+    members.push_back(key.empty() ? address : address + "=" + key);
+  }
+  return members;
+}
+
 Status call_leader(PeerAddress address, const std::string& request, msgpack::object_handle* answer,
                    std::chrono::milliseconds timeout, const ClientConnect& connect) {
   std::string key;

@@ -52,18 +52,13 @@ std::uint64_t ctl_u64_at(const msgpack::object& map, std::initializer_list<const
 }
 
 std::vector<std::string> ctl_members_of(const msgpack::object& diagnostic) {
-  std::vector<std::string> members;
-  const auto* vol = net::map_field(diagnostic, "volatile");
-  if (!vol) return members;
-  if (const auto* cl = net::map_field(*vol, "cluster"); cl && cl->type == msgpack::type::ARRAY) {
-    for (std::uint32_t i = 0; i < cl->via.array.size; ++i) members.push_back(net::as_string(&cl->via.array.ptr[i]));
+  std::vector<std::string> addresses;
+  for (const std::string& member : diagnostic_members(diagnostic)) {
+    auto eq = member.find('=');
+    addresses.push_back(member.substr(0, eq));
+    if (eq != std::string::npos) ctl_learn_key(addresses.back(), member.substr(eq + 1));
   }
-  if (const auto* keys = net::map_field(*vol, "cluster_keys"); keys && keys->type == msgpack::type::MAP) {
-    for (std::uint32_t i = 0; i < keys->via.map.size; ++i) {
-      ctl_learn_key(net::as_string(&keys->via.map.ptr[i].key), net::as_string(&keys->via.map.ptr[i].val));
-    }
-  }
-  return members;
+  return addresses;
 }
 
 Status ctl_connect(net::ClientConnection& c, const PeerAddress& address, std::chrono::milliseconds timeout) {
@@ -80,17 +75,6 @@ Status ctl_connect(net::ClientConnection& c, const PeerAddress& address, std::ch
 namespace {
 
 constexpr auto kTimeout = std::chrono::milliseconds(5000);
-
-std::string status_request(const std::string& type) {
-  msgpack::sbuffer b;
-  msgpack::packer<msgpack::sbuffer> p(b);
-  p.pack_map(2);
-  p.pack("type");
-  p.pack(type);
-  p.pack("id");
-  p.pack(1);
-  return std::string(b.data(), b.size());
-}
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "fednode/app/client_requests.h"
 #include "fednode/net/client_connection.h"
 
 namespace fednode {
@@ -26,18 +27,11 @@ std::optional<PeerAddress> PeerDirectory::data_address(const std::string& peer, 
   std::string why;
   auto addr = parse_peer_address(peer, &why);
   if (!addr) return std::nullopt;
-  msgpack::sbuffer b;
-  msgpack::packer<msgpack::sbuffer> p(b);
-  p.pack_map(2);
-  p.pack("type");
-  p.pack("diagnostic");
-  p.pack("id");
-  p.pack(1);
   net::ClientConnection c;
   if (keys) c.set_keys(*keys);
   msgpack::object_handle h;
   const auto timeout = std::chrono::milliseconds(2000);
-  if (!c.connect(*addr, timeout).ok() || !c.call(std::string(b.data(), b.size()), &h, timeout).ok()) return std::nullopt;
+  if (!c.connect(*addr, timeout).ok() || !c.call(status_request("diagnostic"), &h, timeout).ok()) return std::nullopt;
   const msgpack::object* port = net::map_field(h.get(), "data_port");
   if (!port || port->type != msgpack::type::POSITIVE_INTEGER || port->via.u64 == 0 || port->via.u64 > 65535) {
     return std::nullopt;

@@ -29,21 +29,6 @@ void SelfAdmission::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-namespace {
-
-std::string status_request() {
-  msgpack::sbuffer b;
-  msgpack::packer<msgpack::sbuffer> p(b);
-  p.pack_map(2);
-  p.pack("type");
-  p.pack("diagnostic");
-  p.pack("id");
-  p.pack(1);
-  return std::string(b.data(), b.size());
-}
-
-}  // namespace
-
 std::vector<std::string> SelfAdmission::ask_members(std::chrono::milliseconds timeout) const {
   for (const SeedPeer& seed : seeds_) {
     net::ClientConnection c;
@@ -54,17 +39,9 @@ std::vector<std::string> SelfAdmission::ask_members(std::chrono::milliseconds ti
       c.set_keys(net::ClientKeys{*key_, *server, net::client_channel_prologue(cluster_id_)});
     }
     msgpack::object_handle answer;
-    if (!c.connect(seed.address, timeout).ok() || !c.call(status_request(), &answer, timeout).ok()) continue;
-    const msgpack::object* vol = net::map_field(answer.get(), "volatile");
-    const msgpack::object* cluster = vol ? net::map_field(*vol, "cluster") : nullptr;
-    const msgpack::object* keys = vol ? net::map_field(*vol, "cluster_keys") : nullptr;
-    if (!cluster || cluster->type != msgpack::type::ARRAY) continue;
-    std::vector<std::string> members;
-    for (std::uint32_t i = 0; i < cluster->via.array.size; ++i) {
-      std::string address = net::as_string(&cluster->via.array.ptr[i]), key;
-      if (keys && keys->type == msgpack::type::MAP) key = net::as_string(net::map_field(*keys, address.c_str()));
-      members.push_back(key.empty() ? address : address + "=" + key);
-    }
+    if (!c.connect(seed.address, timeout).ok() || !c.call(status_request("diagnostic"), &answer, timeout).ok()) continue;
+    std::vector<std::string> members = diagnostic_members(answer.get());
+    if (members.empty()) continue;
     return members;
   }
   return {};
