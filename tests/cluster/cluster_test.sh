@@ -9,11 +9,7 @@ n=${2:-3}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=lib.sh
 source "$root/tests/cluster/lib.sh"
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; for f in "$work"/log*; do echo "== $f"; tail -5 "$f"; done >&2; exit 1; }
+start_workspace
 
 ports=()
 # Peer and data ports of the n founders and of the node added later, all distinct.

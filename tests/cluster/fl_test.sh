@@ -45,16 +45,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$root/tests/cluster/lib.sh"
 fl_pick_dataset
 
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  for f in "$work"/log*; do echo "== $f"; grep -v " info " "$f" | tail -8; tail -4 "$f"; done >&2
-  if [[ -n "${FEDNODE_KEEP_FAILED:-}" ]]; then cp -r "$work" "$FEDNODE_KEEP_FAILED"; echo "kept in $FEDNODE_KEEP_FAILED" >&2; fi
-  exit 1
-}
+start_workspace
 
 n=4
 rounds=3
@@ -261,7 +252,7 @@ case "$scenario" in
     session="fednode-watch-$$"
     screen() { tmux capture-pane -p -t "$session"; }
     tmux new-session -d -s "$session" -x 150 -y 30 "$bin ctl $(addr 0) --key-file $(key_file 0) watch --interval 0.5"
-    trap 'tmux kill-session -t "$session" 2>/dev/null || true; cleanup' EXIT
+    trap 'tmux kill-session -t "$session" 2>/dev/null || true; cleanup_workspace' EXIT
     # A round under way, as the aggregator reports it (phase, updates of invited).
     seen_round=""
     for _ in $(seq 600); do

@@ -18,16 +18,7 @@ source "$root/tests/cluster/lib.sh"
 fl_pick_dataset
 [[ ${data[1]} == cifar10 ]] && train_limit=(--train-limit 3000)
 
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; [[ -n "${FEDNODE_KEEP_WORK:-}" ]] || rm -rf "$work"; }
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  for f in "$work"/log*; do echo "== $f"; grep -v " info " "$f" | tail -6; tail -3 "$f"; done >&2
-  if [[ -n "${FEDNODE_KEEP_FAILED:-}" ]]; then cp -r "$work" "$FEDNODE_KEEP_FAILED"; echo "kept in $FEDNODE_KEEP_FAILED" >&2; fi
-  exit 1
-}
+start_workspace
 
 voters=3
 n=16  # 0-2 voters, 3-14 learners, 15 a stranger whose key is not admitted

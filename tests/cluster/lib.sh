@@ -76,3 +76,29 @@ PY
 }
 
 events_py() { /usr/bin/python3 "$root/tests/cluster/events.py" "$@"; }
+
+# A scratch directory ($work) for the peers a test starts (their pids in pids=()): on exit every
+# peer is killed (-9) and the directory removed, unless FEDNODE_KEEP_WORK is set.
+start_workspace() {
+  work=$(mktemp -d)
+  pids=()
+  extra_logs=()
+  trap cleanup_workspace EXIT
+}
+cleanup_workspace() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  [[ -n "${FEDNODE_KEEP_WORK:-}" ]] || rm -rf "$work"
+}
+# fail MESSAGE: says it, then each log's last warnings and last lines ($work/log* and the files
+# in extra_logs), copies $work to $FEDNODE_KEEP_FAILED if that is set, and exits 1.
+fail() {
+  echo "FAIL: $*" >&2
+  for f in "$work"/log* "${extra_logs[@]}"; do
+    [[ -f $f ]] || continue
+    echo "== $f"
+    grep -v " info " "$f" | tail -8
+    tail -4 "$f"
+  done >&2
+  if [[ -n "${FEDNODE_KEEP_FAILED:-}" ]]; then cp -r "$work" "$FEDNODE_KEEP_FAILED"; echo "kept in $FEDNODE_KEEP_FAILED" >&2; fi
+  exit 1
+}

@@ -14,15 +14,8 @@ source "$root/tests/cluster/lib.sh"
 command -v prometheus >/dev/null && command -v promtool >/dev/null ||
   { echo "SKIP: prometheus/promtool not installed (apt-get install prometheus)"; exit 77; }
 
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  for f in "$work"/log* "$work/prometheus.log"; do [[ -f $f ]] && { echo "== $f"; tail -5 "$f"; }; done >&2
-  exit 1
-}
+start_workspace
+extra_logs=("$work/prometheus.log")
 
 n=3
 mapfile -t all_ports < <(free_ports $((3 * n + 1)))
