@@ -19,15 +19,7 @@ import sys
 import tempfile
 import time
 
-
-def free_ports(n):
-    held = [socket.socket() for _ in range(n)]
-    for s in held:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in held]
-    for s in held:
-        s.close()
-    return ports
+from bench_common import free_ports
 
 
 DIAGNOSTIC = b"\x81\xa4type\xaadiagnostic"  # msgpack {type: diagnostic}, zatt's plaintext form
