@@ -2,6 +2,7 @@
 #include "fednode/fl/update_rows.h"
 
 #include <filesystem>
+#include <optional>
 
 #include "fednode/fl/robust_aggregation.h"
 
@@ -180,8 +181,8 @@ JobOutcome aggregate_updates(const fl::Job& job, const std::string& dataset_dir,
   fl::AggregatorSettings rule = aggregator_settings(c);
   bool mean_rule = rule.kind == fl::AggregatorKind::kFedAvg || fl::server_rule(rule.kind).has_value();
   fl::WeightedSum sum;
-  fl::SpilledRows spilled(std::filesystem::path(store.path_of("x")).parent_path().parent_path() / "aggregation",
-                          base);
+  std::optional<fl::SpilledRows> spilled;
+  if (!mean_rule) spilled.emplace(std::filesystem::path(store.path_of("x")).parent_path().parent_path() / "aggregation", base);
   std::size_t accepted = 0;
   for (const auto& [id, result] : job.updates) {
     fl::ModelWeights one;
@@ -189,7 +190,7 @@ JobOutcome aggregate_updates(const fl::Job& job, const std::string& dataset_dir,
     Status s = store.get_bytes(id, &bytes);
     if (s.ok()) s = fl::decode_update(bytes, base, job.model_id, &one);
     if (s.ok()) s = fl::check_update(base, one, c.max_update_norm);
-    if (s.ok()) s = mean_rule ? sum.add(one, result.samples) : spilled.add(one, result.samples);
+    if (s.ok()) s = mean_rule ? sum.add(one, result.samples) : spilled->add(one, result.samples);
     if (!s.ok()) {
       out.result.refused.emplace_back(result.node, s.message());
       continue;
@@ -201,7 +202,7 @@ JobOutcome aggregate_updates(const fl::Job& job, const std::string& dataset_dir,
   if (!job.state_id.empty()) {
     if (Status s = store.get(job.state_id, &state); !s.ok()) return failed(job, Status::error("server state: " + s.message()));
   }
-  Status s = mean_rule ? sum.mean(&aggregated) : fl::aggregate_rows(rule, base, spilled, &aggregated);
+  Status s = mean_rule ? sum.mean(&aggregated) : fl::aggregate_rows(rule, base, *spilled, &aggregated);
   if (s.ok()) s = fl::finish_round(rule, base, state, std::move(aggregated), &global, &next_state);
   if (s.ok()) s = store.put(global, &out.result.model_id);
   if (s.ok() && !next_state.parameters.empty()) s = store.put(next_state, &out.result.state_id);
