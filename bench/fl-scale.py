@@ -126,13 +126,15 @@ def run_one(binary, learners, rounds, train_limit, work):
         raft = (bytes_of(ends[rounds], "raft_udp") - bytes_of(first, "raft_udp")) / steady
         agg_rss = status_kb(procs[agg].pid, "VmHWM") / 1024.0
         idle = [status_kb(procs[i].pid, "VmRSS") / 1024.0 for i in range(voters, n)]
+        accuracy = next(e["test_accuracy"] for e in agg_events
+                        if e.get("event") == "round_evaluated" and e["round"] == rounds)
         return {
             "learners": learners, "trainers": len(commits[-1]["participants"].split(",")) if isinstance(
                 commits[-1]["participants"], str) else len(commits[-1]["participants"]),
             "round_s": statistics.mean(round_s), "round1_s": round_s[0],
             "overhead": statistics.mean(overhead[1:] if rounds > 1 else overhead),
             "agg_rss_mb": agg_rss, "idle_rss_mb": statistics.mean(idle),
-            "data_mb": data / 1e6, "raft_kb": raft / 1e3, "accuracy": ends[rounds]["test_accuracy"],
+            "data_mb": data / 1e6, "raft_kb": raft / 1e3, "accuracy": accuracy,
         }
     finally:
         for p in procs.values():

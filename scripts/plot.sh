@@ -14,12 +14,14 @@ command -v gnuplot >/dev/null || { echo "plot.sh: gnuplot is missing (apt-get in
 mapfile -t files < <(find "$run_dir" -name events.jsonl | sort)
 [[ ${#files[@]} -gt 0 ]] || { echo "plot.sh: no events.jsonl under $run_dir" >&2; exit 1; }
 
-# round accuracy aggregator, once per round (every node logs the same committed rounds).
-cat "${files[@]}" | grep '"event":"round_commit"' | awk '
+# round accuracy aggregator, once per evaluated round (every node logs the same rounds; the
+# accuracy comes in round_evaluated, after the round's commit).
+cat "${files[@]}" | grep -E '"event":"round_(commit|evaluated)"' | awk '
   function num(key,   m) { if (match($0, "\"" key "\":[-0-9.e+]+")) { m = substr($0, RSTART, RLENGTH); sub(/.*:/, "", m); return m } return "" }
   function str(key,   m) { if (match($0, "\"" key "\":\"[^\"]*\"")) { m = substr($0, RSTART, RLENGTH); sub(/^[^:]*:"/, "", m); sub(/"$/, "", m); return m } return "" }
-  { r = num("round"); if (!(r in acc)) { acc[r] = num("test_accuracy"); agg[r] = str("aggregator") } }
-  END { for (r in acc) print r, acc[r], agg[r] }' | sort -n >"$run_dir/accuracy.dat"
+  /"event":"round_commit"/ { r = num("round"); if (!(r in agg)) agg[r] = str("aggregator") }
+  /"event":"round_evaluated"/ { r = num("round"); if (!(r in acc)) acc[r] = num("test_accuracy") }
+  END { for (r in acc) if (r in agg) print r, acc[r], agg[r] }' | sort -n >"$run_dir/accuracy.dat"
 [[ -s "$run_dir/accuracy.dat" ]] || { echo "plot.sh: no committed rounds in $run_dir" >&2; exit 1; }
 
 # Per node, the channel counters at each round_commit; per round, the sum over nodes of what was

@@ -130,7 +130,8 @@ while [[ $last -lt $want ]]; do
   for i in $nodes; do
     kill -0 "${pids[$i]}" 2>/dev/null || continue
     alive=$((alive + 1))
-    if lines=$("$bin" ctl "${addresses[$i]}" rounds --tsv --since "$last" 2>/dev/null); then
+    # Rounds are shown once their test metrics are in (they follow the commit in their own entry).
+    if lines=$("$bin" ctl "${addresses[$i]}" rounds --tsv --evaluated --since "$last" 2>/dev/null); then
       while IFS=$'\t' read -r r id agg parts samples tl tloss acc s_ms e_ms held; do
         [[ -n "$r" ]] || continue
         n=$(awk -F, '{print NF}' <<<"$parts")

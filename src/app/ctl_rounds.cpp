@@ -1,5 +1,7 @@
-// `fednode ctl HOST:PORT rounds [--tsv] [--since N]`: the committed rounds as the node at
-// HOST:PORT has applied them (any node answers; no redirect).
+// `fednode ctl HOST:PORT rounds [--tsv] [--since N] [--evaluated]`: the committed rounds as the
+// node at HOST:PORT has applied them (any node answers; no redirect). The test metrics follow a
+// commit in their own entry: until then they show as "-"; --evaluated lists only rounds that have
+// them.
 #include <cstdio>
 #include <map>
 #include <msgpack.hpp>
@@ -11,16 +13,18 @@
 namespace fednode {
 
 int print_rounds(const PeerAddress& address, const std::vector<std::string>& flags) {
-  bool tsv = false;
+  bool tsv = false, evaluated_only = false;
   std::uint64_t since = 0;
   for (std::size_t i = 0; i < flags.size(); ++i) {
     if (flags[i] == "--tsv") {
       tsv = true;
+    } else if (flags[i] == "--evaluated") {
+      evaluated_only = true;
     } else if (flags[i] == "--since" && i + 1 < flags.size() &&
                flags[i + 1].find_first_not_of("0123456789") == std::string::npos && !flags[i + 1].empty()) {
       since = std::stoull(flags[++i]);
     } else {
-      std::fprintf(stderr, "fednode ctl: rounds takes --tsv and --since N, not '%s'\n", flags[i].c_str());
+      std::fprintf(stderr, "fednode ctl: rounds takes --tsv, --since N and --evaluated, not '%s'\n", flags[i].c_str());
       return 2;
     }
   }
@@ -67,22 +71,29 @@ int print_rounds(const PeerAddress& address, const std::vector<std::string>& fla
                 "test acc", "seconds", "model");
   }
   for (const auto& r : rounds.committed()) {
-    if (r.round <= since) continue;
+    if (r.round <= since || (evaluated_only && !r.evaluated)) continue;
     double seconds = r.end_ms >= r.start_ms ? static_cast<double>(r.end_ms - r.start_ms) / 1000.0 : 0;
     bool held = std::find(have.begin(), have.end(), r.model_id) != have.end();
     if (tsv) {
       std::string names;
       for (const auto& t : r.results) names += (names.empty() ? "" : ",") + name(t.node);
       auto or_dash = [](const std::string& id) { return id.empty() ? "-" : id.c_str(); };
-      std::printf("%llu\t%s\t%s\t%s\t%llu\t%.6f\t%.6f\t%.6f\t%llu\t%llu\t%s\t%s\t%s\n", static_cast<unsigned long long>(r.round),
+      char loss[32] = "-", acc[32] = "-";
+      if (r.evaluated) {
+        std::snprintf(loss, sizeof loss, "%.6f", r.test_loss);
+        std::snprintf(acc, sizeof acc, "%.6f", r.test_accuracy);
+      }
+      std::printf("%llu\t%s\t%s\t%s\t%llu\t%.6f\t%s\t%s\t%llu\t%llu\t%s\t%s\t%s\n", static_cast<unsigned long long>(r.round),
                   r.model_id.c_str(), name(r.aggregator).c_str(), names.c_str(),
-                  static_cast<unsigned long long>(r.samples()), r.train_loss, r.test_loss, r.test_accuracy,
+                  static_cast<unsigned long long>(r.samples()), r.train_loss, loss, acc,
                   static_cast<unsigned long long>(r.start_ms), static_cast<unsigned long long>(r.end_ms),
                   held ? "have" : "missing", or_dash(r.base_state_id), or_dash(r.server_state_id));
     } else {
-      std::printf("%5llu  %-22s %4zu/%-3zu %8llu %10.4f %9.4f %8.2f  %.12s%s\n", static_cast<unsigned long long>(r.round),
+      char acc[32] = "-";
+      if (r.evaluated) std::snprintf(acc, sizeof acc, "%.4f", r.test_accuracy);
+      std::printf("%5llu  %-22s %4zu/%-3zu %8llu %10.4f %9s %8.2f  %.12s%s\n", static_cast<unsigned long long>(r.round),
                   name(r.aggregator).c_str(), r.results.size(), r.participants.size(),
-                  static_cast<unsigned long long>(r.samples()), r.train_loss, r.test_accuracy, seconds, r.model_id.c_str(),
+                  static_cast<unsigned long long>(r.samples()), r.train_loss, acc, seconds, r.model_id.c_str(),
                   held ? "" : " (not held here)");
     }
   }
@@ -91,8 +102,11 @@ int print_rounds(const PeerAddress& address, const std::vector<std::string>& fla
       std::printf("round %llu running: aggregator %s, %zu participant(s)\n",
                   static_cast<unsigned long long>(rounds.current()->round), name(rounds.current()->aggregator).c_str(),
                   rounds.current()->participants.size());
-    } else if (rounds.done()) {
+    } else if (rounds.finished()) {
       std::printf("run complete\n");
+    } else if (rounds.done()) {
+      std::printf("all rounds committed; evaluating round %llu\n",
+                  static_cast<unsigned long long>(rounds.first_unevaluated()->round));
     }
   }
   return 0;

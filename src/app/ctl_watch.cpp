@@ -105,7 +105,10 @@ class Watcher {
              (c.partition == "iid" ? "" : ", " + c.partition);
     f->rounds_planned = c.rounds;
     f->rounds_committed = state.last_round();
-    for (const auto& r : state.committed()) f->accuracy.emplace_back(r.round, r.test_accuracy);
+    for (const auto& r : state.committed()) {
+      if (r.evaluated) f->accuracy.emplace_back(r.round, r.test_accuracy);
+    }
+    f->finished = state.finished();
     if (!state.current()) return;
     f->round = state.current()->round;
     f->invited = state.current()->participants.size();
@@ -163,7 +166,9 @@ std::string render_watch(const WatchFrame& f) {
   } else {
     std::snprintf(line, sizeof line, "%llu of %llu rounds committed%s\n", static_cast<unsigned long long>(f.rounds_committed),
                   static_cast<unsigned long long>(f.rounds_planned),
-                  f.rounds_committed >= f.rounds_planned ? ": run complete" : "");
+                  f.finished                             ? ": run complete"
+                  : f.rounds_committed >= f.rounds_planned ? ": evaluating"
+                                                           : "");
     out += line;
   }
   if (!f.accuracy.empty()) {

@@ -73,7 +73,7 @@ std::string render_metrics(const NodeMetrics& m) {
   t.gauge("fednode_fl_round", "Last committed federated round", static_cast<double>(m.round));
   t.gauge("fednode_fl_rounds_planned", "Rounds in the run configuration (0: none)", static_cast<double>(m.rounds_planned));
   if (m.have_accuracy) {
-    t.gauge("fednode_fl_test_accuracy", "Test accuracy of the last committed model (0-1)", m.test_accuracy);
+    t.gauge("fednode_fl_test_accuracy", "Test accuracy of the last evaluated committed model (0-1)", m.test_accuracy);
   }
   if (m.fl) {
     t.histogram("fednode_fl_round_duration_seconds", "From applying a round_start to applying its commit, here",

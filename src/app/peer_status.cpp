@@ -125,8 +125,9 @@ std::string PeerDaemon::metrics_text() const {
   const auto& rounds = sm_.rounds();
   m.round = rounds.last_round();
   m.rounds_planned = rounds.config() ? rounds.config()->rounds : 0;
-  m.have_accuracy = !rounds.committed().empty();
-  if (m.have_accuracy) m.test_accuracy = rounds.committed().back().test_accuracy;
+  const fl::RoundRecord* evaluated = rounds.last_evaluated();
+  m.have_accuracy = evaluated != nullptr;
+  if (evaluated) m.test_accuracy = evaluated->test_accuracy;
   m.fl = &controller_->fl_metrics();
   return render_metrics(m);
 }

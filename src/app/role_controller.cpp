@@ -73,13 +73,15 @@ RoleController::RoleController(asio::io_context& io, RaftHost& host, const NodeO
       poll_timer_(io),
       compute_(std::make_unique<WorkerThread>(io, 16)),
       transfer_(std::make_unique<WorkerThread>(io, 64)),
-      push_(std::make_unique<WorkerThread>(io, 16)) {}
+      push_(std::make_unique<WorkerThread>(io, 16)),
+      evaluate_(std::make_unique<WorkerThread>(io, 4)) {}
 
 RoleController::~RoleController() {
   stop();
   compute_.reset();  // joins: a running training job sees the generation change and ends
   transfer_.reset();
   push_.reset();
+  evaluate_.reset();
 }
 
 Status RoleController::start() {
@@ -101,8 +103,33 @@ Status RoleController::start() {
     server_.set_keys(std::move(keys));
   }
   fl::set_torch_threads(opt_.fl.torch_threads);
+  prepare();
   schedule_poll();
   return {};
+}
+
+// Before round 1: libtorch and this node's training set are loaded while the group elects a
+// leader and agrees the run, not inside the first training. A node without the data set only
+// learns it here at debug level; it finds out for real when it is asked to train.
+void RoleController::prepare() {
+  fl::RoundConfig c;
+  c.dataset = opt_.fl.dataset;
+  c.model = fl::default_model_for(c.dataset);
+  std::string dir = dataset_dir(c.dataset);
+  compute_->submit(
+      [c, dir, data = datasets_]() -> std::function<void()> {
+        auto t0 = std::chrono::steady_clock::now();
+        Status s = prepare_training(c, dir, *data);
+        double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        return [s, seconds, dir] {
+          if (s.ok()) {
+            spdlog::info("training prepared in {:.2f} s (libtorch and the training set in {})", seconds, dir);
+          } else {
+            spdlog::debug("not prepared for training: {}", s.message());
+          }
+        };
+      },
+      [](const std::string&) {});
 }
 
 void RoleController::stop() {
@@ -283,7 +310,11 @@ void RoleController::run(const fl::Job& job) {
     }
     case fl::JobKind::kAggregate: {
       std::string dir = dataset_dir(job.config.dataset);
-      return submit(*compute_, job, [=] { return aggregate_updates(job, dir, store, *data); });
+      return submit(*compute_, job, [=] { return aggregate_updates(job, store); });
+    }
+    case fl::JobKind::kEvaluate: {
+      std::string dir = dataset_dir(job.config.dataset);
+      return submit(*evaluate_, job, [=, tests = test_sets_] { return evaluate_model(job, dir, store, *tests); });
     }
     case fl::JobKind::kPush: {
       return submit(*push_, job, [=, voters = peers(job.peers), late = late_] { return push_model(job, voters, store, late); });

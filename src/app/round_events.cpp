@@ -11,6 +11,17 @@ std::vector<std::string> names(const RaftHost& host, const std::vector<std::uint
   return out;
 }
 
+// Once every round is committed and evaluated (whichever of the two comes last).
+void write_run_done(EventLog& events, const fl::RoundState& rounds) {
+  if (!rounds.finished()) return;
+  const auto& last = rounds.committed().back();
+  spdlog::info("run complete: {} rounds, final test accuracy {:.4f}", last.round, last.test_accuracy);
+  events.write("run_done", JsonLine()
+                               .add("rounds", last.round)
+                               .add("model_id", last.model_id)
+                               .add("test_accuracy", last.test_accuracy));
+}
+
 }  // namespace
 
 void write_applied_round_event(EventLog& events, const RaftHost& host, fl::RoundEvent event) {
@@ -57,18 +68,25 @@ void write_applied_round_event(EventLog& events, const RaftHost& host, fl::Round
           .add("invited", std::uint64_t{r.participants.size()})
           .add("samples", r.samples())
           .add("train_loss", r.train_loss)
-          .add("test_loss", r.test_loss)
-          .add("test_accuracy", r.test_accuracy)
           .add("start_ms", r.start_ms)
           .add("end_ms", r.end_ms);
       host.add_traffic(&line);
       events.write("round_commit", line);
-      spdlog::info("round {} committed: model {}, test accuracy {:.4f}, {} update(s)", r.round, r.model_id.substr(0, 12),
-                   r.test_accuracy, r.results.size());
-      if (rounds.done()) {
-        spdlog::info("all {} rounds committed", rounds.config()->rounds);
-        events.write("run_done", JsonLine().add("rounds", r.round).add("model_id", r.model_id));
-      }
+      spdlog::info("round {} committed: model {}, {} update(s)", r.round, r.model_id.substr(0, 12), r.results.size());
+      if (rounds.done()) spdlog::info("all {} rounds committed", rounds.config()->rounds);
+      write_run_done(events, rounds);
+      return;
+    }
+    case fl::RoundEvent::kMetrics: {
+      const auto& r = *rounds.last_metrics();
+      events.write("round_evaluated", JsonLine()
+                                          .add("round", r.round)
+                                          .add("model_id", r.model_id)
+                                          .add("test_loss", r.test_loss)
+                                          .add("test_accuracy", r.test_accuracy));
+      spdlog::info("round {} evaluated: model {}, test accuracy {:.4f}, test loss {:.4f}", r.round,
+                   r.model_id.substr(0, 12), r.test_accuracy, r.test_loss);
+      write_run_done(events, rounds);
       return;
     }
   }

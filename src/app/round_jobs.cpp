@@ -43,6 +43,13 @@ Status DatasetCache::get(const fl::RoundConfig& c, const std::string& dir, bool 
   return {};
 }
 
+Status prepare_training(const fl::RoundConfig& c, const std::string& dir, DatasetCache& cache) {
+  std::shared_ptr<const fl::Dataset> data;
+  if (Status s = cache.get(c, dir, true, &data); !s.ok()) return s;
+  fl::ModelWeights w;
+  return fl::initial_weights(c.model, c.seed, &w);  // loads libtorch and runs it once
+}
+
 JobOutcome make_initial_model(const fl::Job& job, fl::ModelStore store) {
   fl::ModelWeights w;
   JobOutcome out;
@@ -167,8 +174,7 @@ fl::AggregatorSettings aggregator_settings(const fl::RoundConfig& c) {
 
 }  // namespace
 
-JobOutcome aggregate_updates(const fl::Job& job, const std::string& dataset_dir, fl::ModelStore store,
-                             DatasetCache& cache) {
+JobOutcome aggregate_updates(const fl::Job& job, fl::ModelStore store) {
   auto t0 = Clock::now();
   const fl::RoundConfig& c = job.config;
   JobOutcome out;
@@ -210,7 +216,18 @@ JobOutcome aggregate_updates(const fl::Job& job, const std::string& dataset_dir,
   for (const auto& [id, result] : job.updates) {
     if (s.ok() && id != out.result.model_id && id != job.model_id && id != out.result.state_id) store.remove(id);
   }
+  if (!s.ok()) return failed(job, s);
+  out.result.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return out;
+}
+
+JobOutcome evaluate_model(const fl::Job& job, const std::string& dataset_dir, fl::ModelStore store,
+                          DatasetCache& cache) {
+  auto t0 = Clock::now();
+  const fl::RoundConfig& c = job.config;
+  fl::ModelWeights model;
   std::shared_ptr<const fl::Dataset> test;
+  Status s = store.get(job.model_id, &model);
   if (s.ok()) s = cache.get(c, dataset_dir, false, &test);
   fl::EvalResult eval;
   if (s.ok()) {
@@ -222,9 +239,12 @@ JobOutcome aggregate_updates(const fl::Job& job, const std::string& dataset_dir,
       limited.pixels.resize(c.test_limit * test->image_bytes());
       data = &limited;
     }
-    s = fl::evaluate(c.model, global, *data, 256, &eval);
+    s = fl::evaluate(c.model, model, *data, 256, &eval);
   }
   if (!s.ok()) return failed(job, s);
+  JobOutcome out;
+  out.result.id = job.id;
+  out.result.model_id = job.model_id;
   out.result.test_loss = eval.loss;
   out.result.test_accuracy = eval.accuracy;
   out.result.seconds = std::chrono::duration<double>(Clock::now() - t0).count();

@@ -31,6 +31,7 @@ const char* job_kind_name(JobKind kind) {
     case JobKind::kUpload: return "upload";
     case JobKind::kAggregate: return "aggregate";
     case JobKind::kPush: return "push";
+    case JobKind::kEvaluate: return "evaluate";
   }
   return "?";
 }
@@ -64,6 +65,7 @@ void RoundMachine::tick(const View& v) {
     agg_.reset();
   }
   if (config_work_ && (!v.raft.leader || config_work_->term != v.raft.term)) config_work_.reset();
+  if (eval_ && (!v.raft.leader || eval_->term != v.raft.term)) eval_.reset();
   // Every node but the aggregator keeps a copy of the latest global model (a wiped node gets it
   // back here).
   const RoundState& rounds = *v.rounds;
@@ -92,6 +94,9 @@ void RoundMachine::applied(const View& v, RoundEvent event, const std::string& w
       return;
     case RoundEvent::kCommit:
       rotate(v, v.rounds->committed().back());
+      return;
+    case RoundEvent::kMetrics:
+      if (eval_ && v.rounds->last_metrics() && v.rounds->last_metrics()->round == eval_->round) eval_.reset();
       return;
   }
 }
@@ -158,6 +163,9 @@ void RoundMachine::job_done(const View& v, const JobResult& r) {
     case JobKind::kFetch:
       on_fetched(v, job, r);
       return;
+    case JobKind::kEvaluate:
+      if (eval_ && eval_->job == job.id && v.raft.leader && v.raft.term == job.term) on_evaluated(v, r);
+      return;
   }
 }
 
@@ -173,6 +181,9 @@ void RoundMachine::proposal_refused(const View& v, const Proposal& p) {
       if (agg_ && agg_->term == p.term && agg_->start.attempt == p.attempt) {
         rerun("round_commit refused by Raft", v, 0);
       }
+      return;
+    case Proposal::Kind::kMetrics:
+      if (eval_ && eval_->term == p.term && eval_->round == p.round) eval_.reset();  // again next tick
       return;
   }
 }
@@ -244,12 +255,11 @@ void RoundMachine::lead(const View& v) {
     return;
   }
   config_work_.reset();
+  evaluate_committed(v);
   if (rounds.done()) return;
-  if (!agg_) {
-    if (v.now >= next_start_ && holds_round_inputs(v)) propose_start(v);
-    return;
-  }
-  advance(v);
+  if (agg_) advance(v);
+  // The round just committed (or given up) makes way for the next start in the same pass.
+  if (!agg_ && v.now >= next_start_ && holds_round_inputs(v)) propose_start(v);
 }
 
 // An aggregator needs the base model and the server state committed with it; a new leader that
@@ -315,6 +325,46 @@ void RoundMachine::propose_start(const View& v) {
   log(LogLine::Level::kInfo, "round " + std::to_string(s.round) + ": proposed round_start with " +
                                  std::to_string(s.participants.size()) + " participant(s)");
   out_.checkpoints.push_back({"start", s.round, true});
+}
+
+// The test metrics of committed rounds, oldest first, one at a time, while the rounds go on: the
+// commit does not wait for them. A new leader picks up what its predecessor left.
+void RoundMachine::evaluate_committed(const View& v) {
+  const RoundRecord* r = v.rounds->first_unevaluated();
+  if (eval_ && (!r || r->round != eval_->round)) eval_.reset();  // applied (by whichever leader)
+  if (eval_) {
+    if (eval_->proposed && v.now - eval_->since > settings_.timings.proposal_patience) eval_.reset();
+    return;
+  }
+  if (!r || v.now < evaluate_retry_at_) return;
+  if (!v.holds(r->model_id)) return want_model(v, r->model_id, r->aggregator);
+  Job job;
+  job.kind = JobKind::kEvaluate;
+  job.round = r->round;
+  job.term = v.raft.term;
+  job.model_id = r->model_id;
+  job.config = *v.rounds->config();
+  eval_ = Evaluation{v.raft.term, r->round, 0, false, v.now};
+  eval_->job = submit(std::move(job));
+}
+
+void RoundMachine::on_evaluated(const View& v, const JobResult& r) {
+  Evaluation& e = *eval_;
+  if (!r.ok) {
+    log(LogLine::Level::kWarn, "round " + std::to_string(e.round) + ": evaluation failed: " + r.error + "; trying again");
+    evaluate_retry_at_ = v.now + settings_.timings.evaluate_backoff;
+    eval_.reset();
+    return;
+  }
+  const RoundRecord* rec = nullptr;
+  for (const auto& c : v.rounds->committed()) {
+    if (c.round == e.round) rec = &c;
+  }
+  if (!rec || rec->evaluated) return eval_.reset();
+  RoundMetrics m{e.round, rec->model_id, r.test_loss, r.test_accuracy};
+  out_.proposals.push_back({Proposal::Kind::kMetrics, e.round, e.term, 0, RoundState::encode_metrics(m)});
+  e.proposed = true;
+  e.since = v.now;
 }
 
 void RoundMachine::advance(const View& v) {
@@ -422,15 +472,12 @@ void RoundMachine::on_aggregated(const View& v, const JobResult& r) {
     samples += u.second.samples;
   }
   rec.train_loss = samples ? loss / static_cast<double>(samples) : 0;
-  rec.test_loss = r.test_loss;
-  rec.test_accuracy = r.test_accuracy;
   rec.start_ms = a.start.start_ms;
   note({"aggregated",
         JsonLine()
             .add("round", rec.round)
             .add("model_id", rec.model_id)
             .add("updates", std::uint64_t{a.updates.size()})
-            .add("test_accuracy", rec.test_accuracy)
             .add("seconds", r.seconds),
         {}});
   a.phase = Phase::kPushing;

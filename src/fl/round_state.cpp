@@ -39,6 +39,21 @@ std::uint64_t RoundRecord::samples() const {
 std::string RoundState::encode_config(const RoundConfig& c) { return encode("config", c); }
 std::string RoundState::encode_start(const RoundStart& s) { return encode("start", s); }
 std::string RoundState::encode_commit(const RoundRecord& r) { return encode("commit", r); }
+std::string RoundState::encode_metrics(const RoundMetrics& m) { return encode("metrics", m); }
+
+const RoundRecord* RoundState::first_unevaluated() const {
+  for (const auto& r : committed_) {
+    if (!r.evaluated) return &r;
+  }
+  return nullptr;
+}
+
+const RoundRecord* RoundState::last_evaluated() const {
+  for (auto it = committed_.rbegin(); it != committed_.rend(); ++it) {
+    if (it->evaluated) return &*it;
+  }
+  return nullptr;
+}
 
 bool RoundState::is_command(const msgpack::object& o) { return map_field(o, "fl") != nullptr; }
 
@@ -103,6 +118,7 @@ Status RoundState::apply(const msgpack::object& command, RoundEvent* event, std:
     } else if (k == "commit") {
       RoundRecord r;
       body->convert(r);
+      if (!map_field(*body, "evaluated")) r.evaluated = true;  // written before metrics had their own command
       if (!current_ || current_->round != r.round || current_->term != r.term || current_->attempt != r.attempt) {
         *why = "round_commit for round " + std::to_string(r.round) + " does not match the current round_start";
       } else if (!ModelStore::valid_id(r.model_id)) {
@@ -113,6 +129,26 @@ Status RoundState::apply(const msgpack::object& command, RoundEvent* event, std:
         committed_.push_back(std::move(r));
         current_.reset();
         *event = RoundEvent::kCommit;
+      }
+    } else if (k == "metrics") {
+      RoundMetrics m;
+      body->convert(m);
+      auto it = std::find_if(committed_.begin(), committed_.end(), [&](const RoundRecord& r) { return r.round == m.round; });
+      if (it == committed_.end()) {
+        *why = "metrics for round " + std::to_string(m.round) + ", which is not committed";
+      } else if (it->model_id != m.model_id) {
+        *why = "metrics for round " + std::to_string(m.round) + " name model " + m.model_id.substr(0, 12) +
+               ", not the committed one";
+      } else if (it->evaluated) {
+        *why = "round " + std::to_string(m.round) + " is already evaluated";
+      } else if (!(m.test_accuracy >= 0 && m.test_accuracy <= 1)) {  // a diverged model's loss may be NaN
+        *why = "metrics for round " + std::to_string(m.round) + " with an accuracy outside 0-1";
+      } else {
+        it->test_loss = m.test_loss;
+        it->test_accuracy = m.test_accuracy;
+        it->evaluated = true;
+        last_metrics_ = static_cast<std::size_t>(it - committed_.begin());
+        *event = RoundEvent::kMetrics;
       }
     } else {
       return Status::error("unknown FL command '" + std::string(k) + "'");
@@ -153,9 +189,15 @@ Status RoundState::restore(const msgpack::object& o) {
     if (c->type != msgpack::type::NIL) config = c->as<RoundConfig>();
     if (s->type != msgpack::type::NIL) current = s->as<RoundStart>();
     r->convert(committed);
+    if (r->type == msgpack::type::ARRAY) {
+      for (std::uint32_t i = 0; i < r->via.array.size && i < committed.size(); ++i) {
+        if (!map_field(r->via.array.ptr[i], "evaluated")) committed[i].evaluated = true;  // an older snapshot
+      }
+    }
     config_ = std::move(config);
     current_ = std::move(current);
     committed_ = std::move(committed);
+    last_metrics_ = SIZE_MAX;
   } catch (const std::exception& e) {
     return Status::error(std::string("round state: ") + e.what());
   }
@@ -180,6 +222,9 @@ std::vector<std::string> retired_blobs(const RoundState& rounds) {
   std::size_t first_kept = done.size() - keep;
   std::set<std::string> kept;
   for (std::size_t i = first_kept; i < done.size(); ++i) kept.insert({done[i].model_id, done[i].server_state_id});
+  for (std::size_t i = 0; i < first_kept; ++i) {
+    if (!done[i].evaluated) kept.insert(done[i].model_id);  // the leader still evaluates it
+  }
   auto retire = [&](const std::string& id) {
     if (!id.empty() && !kept.count(id)) out.push_back(id);
   };

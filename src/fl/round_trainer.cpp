@@ -25,6 +25,12 @@ void RoundMachine::note_start_applied(const View& v, const RoundStart& s) {
 void RoundMachine::follow(const View& v) {
   const RoundState& rounds = *v.rounds;
   const auto& s = rounds.current();
+  // Another attempt (one this node may not be invited to) or the round's commit supersedes the
+  // training under way: nobody takes its update any more.
+  if (training_ && training_->step != Training::Step::kDone && (!s || attempt_key(*s) != training_->key)) {
+    if (training_->step != Training::Step::kWaitingForBase) out_.stop_training = true;
+    training_.reset();
+  }
   if (!s || !rounds.config() || !std::binary_search(s->participants.begin(), s->participants.end(), v.raft.self)) return;
   std::string key = attempt_key(*s);
   if (training_ && training_->key == key) return continue_training(v);

@@ -35,6 +35,8 @@ TEST(CtlWatch, FrameShowsMembersRoundAndAccuracy) {
 
   f.round.reset();
   f.rounds_committed = 10;
+  EXPECT_NE(render_watch(f).find("10 of 10 rounds committed: evaluating"), std::string::npos);
+  f.finished = true;
   EXPECT_NE(render_watch(f).find("10 of 10 rounds committed: run complete"), std::string::npos);
   f.run.clear();
   EXPECT_NE(render_watch(f).find("no training run configured"), std::string::npos);

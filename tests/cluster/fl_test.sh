@@ -107,6 +107,17 @@ wait_rounds() {  # node|any count seconds
   if [[ $1 == any ]]; then fail "no live node reached $2 committed rounds in $3 s"; fi
   fail "node $1 did not reach $2 committed rounds in $3 s (has $(committed "$1"))"
 }
+# The test metrics follow each commit in their own entry: wait until every committed round on the
+# node has them.
+evaluated() { ctl "$(addr "$1")" rounds --tsv --evaluated 2>/dev/null | wc -l; }
+wait_evaluated() {  # node seconds
+  local until=$((SECONDS + $2))
+  while [[ $SECONDS -lt $until ]]; do
+    [[ $(committed "$1") -gt 0 && $(evaluated "$1") -eq $(committed "$1") ]] && return 0
+    sleep 0.2
+  done
+  fail "node $1 has $(evaluated "$1") of $(committed "$1") committed rounds evaluated after $2 s"
+}
 first_alive() { for i in $(seq 0 $((n - 1))); do alive "$i" && { echo "$i"; return; }; done; }
 round_ids() { ctl "$(addr "$1")" rounds --tsv | cut -f1,2; }
 check_same_rounds() {  # every live node: same (round, model id) list, and it holds the latest model
@@ -133,6 +144,7 @@ case "$scenario" in
   basic)
     wait_rounds 0 "$rounds" 180
     check_same_rounds 0
+    wait_evaluated 0 60
     ctl "$(addr 0)" rounds
     acc1=$(ctl "$(addr 0)" rounds --tsv | awk -F'\t' '$1==1 {print $8}')
     accn=$(ctl "$(addr 0)" rounds --tsv | awk -F'\t' -v r="$rounds" '$1==r {print $8}')
@@ -178,6 +190,7 @@ case "$scenario" in
       wait_rounds any "$rounds" 300
     fi
     ref=$(first_alive)
+    wait_evaluated "$ref" 60
     ctl "$(addr "$ref")" rounds
     trained_bad=$(events_py count trained "$work/d$attacker/events.jsonl")
     [[ "$trained_bad" -ge 1 ]] || fail "the attacker never trained (it must be a trainer for the test to mean anything)"
@@ -263,6 +276,7 @@ case "$scenario" in
     done
     [[ -n "$seen_round" ]] || { screen >&2; fail "the watch never showed a round under way"; }
     wait_rounds 0 "$rounds" 180
+    wait_evaluated 0 60
     sleep 1.5
     final=$(screen)
     echo "$final"

@@ -234,6 +234,106 @@ TEST_F(RoundMachineTest, TheCommitIsProposedOnlyOnceAMajorityHoldsTheModel) {
   EXPECT_EQ(out.proposals[0].kind, Proposal::Kind::kCommit);
 }
 
+// The commit does not wait for the test set: the committed model is evaluated next, beside the
+// next round, and its metrics are proposed in their own entry; a failed evaluation is tried again
+// after a pause; a leader that did not commit the round (a failover) evaluates what is missing.
+TEST_F(RoundMachineTest, TheCommittedModelIsEvaluatedAfterTheCommitBesideTheNextRound) {
+  RoundMachine m = collecting_leader();
+  for (NodeId n : {2, 3, 4}) ASSERT_EQ(m.offer_update(view(1, true, 1200), update(n, 1)), "");
+  m.tick(view(1, true, 1300));
+  RoundReady out = m.take();
+  ASSERT_EQ(out.jobs.at(0).kind, JobKind::kAggregate);
+  JobResult agg;
+  agg.id = out.jobs[0].id;
+  agg.model_id = std::string(64, 'c');
+  m.job_done(view(1, true, 1400), agg);
+  out = m.take();
+  ASSERT_EQ(out.jobs.at(0).kind, JobKind::kPush);
+  JobResult pushed;
+  pushed.id = out.jobs[0].id;
+  pushed.holders = 2;
+  m.job_done(view(1, true, 1500), pushed);
+  out = m.take();
+  ASSERT_EQ(out.proposals.size(), 1u);
+  ASSERT_EQ(out.proposals[0].kind, Proposal::Kind::kCommit);
+  EXPECT_TRUE(out.jobs.empty()) << "nothing runs between the push and the commit";
+  apply(out.proposals[0].command);
+  ASSERT_FALSE(rounds_.committed().back().evaluated);
+  held_.insert(std::string(64, 'c'));
+  m.applied(view(1, true, 1510), RoundEvent::kCommit, "");
+  m.take();
+  m.tick(view(1, true, 1520));
+  out = m.take();
+  const Job* evaluate = nullptr;
+  bool next_start = false;
+  for (const auto& j : out.jobs) {
+    if (j.kind == JobKind::kEvaluate) evaluate = &j;
+  }
+  for (const auto& p : out.proposals) next_start |= p.kind == Proposal::Kind::kStart && p.round == 2;
+  ASSERT_NE(evaluate, nullptr);
+  EXPECT_TRUE(next_start) << "round 2 starts while round 1 is evaluated";
+  EXPECT_EQ(evaluate->model_id, std::string(64, 'c'));
+  EXPECT_EQ(evaluate->round, 1u);
+  m.tick(view(1, true, 1530));
+  for (const auto& j : m.take().jobs) EXPECT_NE(j.kind, JobKind::kEvaluate) << "one evaluation at a time";
+
+  m.job_done(view(1, true, 1600), JobResult::failed(evaluate->id, "no test set"));
+  out = m.take();
+  ASSERT_EQ(out.logs.size(), 1u);
+  EXPECT_NE(out.logs[0].text.find("evaluation failed: no test set"), std::string::npos);
+  m.tick(view(1, true, 1700));
+  for (const auto& j : m.take().jobs) EXPECT_NE(j.kind, JobKind::kEvaluate) << "retried before the pause";
+
+  // Another leader (term 3) picks the evaluation up.
+  RoundMachine next(RoundSettings{});
+  auto v = view(4, true, 5000);
+  v.raft.term = 3;
+  next.tick(v);
+  out = next.take();
+  evaluate = nullptr;
+  for (const auto& j : out.jobs) {
+    if (j.kind == JobKind::kEvaluate) evaluate = &j;
+  }
+  ASSERT_NE(evaluate, nullptr);
+  JobResult eval;
+  eval.id = evaluate->id;
+  eval.test_accuracy = 0.75;
+  eval.test_loss = 0.6;
+  next.job_done(v, eval);
+  out = next.take();
+  ASSERT_EQ(out.proposals.size(), 1u);
+  EXPECT_EQ(out.proposals[0].kind, Proposal::Kind::kMetrics);
+  apply(out.proposals[0].command);
+  EXPECT_TRUE(rounds_.committed().back().evaluated);
+  EXPECT_EQ(rounds_.committed().back().test_accuracy, 0.75);
+  next.applied(v, RoundEvent::kMetrics, "");
+  v.now = 5100;
+  next.tick(v);
+  for (const auto& j : next.take().jobs) EXPECT_NE(j.kind, JobKind::kEvaluate) << "evaluated twice";
+}
+
+// A new leader's re-run (which may not invite this node) or the round's commit supersedes the
+// training under way: it is stopped rather than finished and uploaded for nobody.
+TEST_F(RoundMachineTest, ASupersededAttemptsTrainingIsStopped) {
+  apply(RoundState::encode_start(start(1)));
+  RoundMachine m(RoundSettings{});
+  m.tick(view(3, false, 1000));
+  RoundReady out = m.take();
+  ASSERT_EQ(out.jobs.size(), 1u);
+  ASSERT_EQ(out.jobs[0].kind, JobKind::kTrain);
+  EXPECT_EQ(m.training_key(), "1/2/1");
+  RoundStart rerun = start(2);
+  rerun.term = 3;
+  rerun.attempt = 1;
+  rerun.participants = {2, 4};  // not node 3
+  apply(RoundState::encode_start(rerun));
+  m.tick(view(3, false, 1100));
+  out = m.take();
+  EXPECT_TRUE(out.stop_training);
+  EXPECT_EQ(m.training_key(), "");
+  EXPECT_TRUE(out.jobs.empty());
+}
+
 TEST_F(RoundMachineTest, AResultOfAnOverAttemptIsDropped) {
   RoundMachine m = collecting_leader();
   for (NodeId n : {2, 3, 4}) ASSERT_EQ(m.offer_update(view(1, true, 1200), update(n, 1)), "");

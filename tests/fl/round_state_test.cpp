@@ -2,6 +2,8 @@
 // ignored, deterministically, on every node.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "fednode/fl/round_state.h"
 
 namespace fednode::fl {
@@ -152,6 +154,8 @@ TEST(RoundState, RetiredBlobsAreThoseBeforeTheLastKCommits) {
     RoundStart st = start(r, 2, r, base);
     apply_cmd(s, RoundState::encode_start(st));
     ASSERT_EQ(apply_cmd(s, RoundState::encode_commit(commit(st, models[r - 1]))), RoundEvent::kCommit);
+    // Round 1 is evaluated late: its model stays until it is.
+    if (r > 1) apply_cmd(s, RoundState::encode_metrics({r, models[r - 1], 0.5, 0.5}));
     base = models[r - 1];
     if (r == 1) {
       EXPECT_TRUE(retired_blobs(s).empty());
@@ -159,6 +163,8 @@ TEST(RoundState, RetiredBlobsAreThoseBeforeTheLastKCommits) {
       EXPECT_EQ(retired_blobs(s), std::vector<std::string>{kModel0});
     }
   }
+  EXPECT_EQ(retired_blobs(s), (std::vector<std::string>{kModel0, models[1]}));
+  apply_cmd(s, RoundState::encode_metrics({1, models[0], 0.5, 0.5}));
   EXPECT_EQ(retired_blobs(s), (std::vector<std::string>{kModel0, models[0], models[1]}));
   RoundConfig keep_all = config(6);
   keep_all.keep_models = 0;
@@ -200,12 +206,88 @@ TEST(RoundState, RunEndsAfterExactlyTheConfiguredRounds) {
   EXPECT_EQ(apply_cmd(s, RoundState::encode_start(start(3, 2, 3, model))), RoundEvent::kIgnored);
 }
 
+TEST(RoundState, MetricsFollowTheCommitOncePerRoundForItsModel) {
+  RoundState s;
+  apply_cmd(s, RoundState::encode_config(config(3)));
+  RoundStart s1 = start(1, 2, 1, kModel0);
+  apply_cmd(s, RoundState::encode_start(s1));
+  RoundRecord r1 = commit(s1, kModel1);
+  r1.test_accuracy = 0;
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_commit(r1)), RoundEvent::kCommit);
+  EXPECT_FALSE(s.committed().back().evaluated);
+  EXPECT_EQ(s.first_unevaluated(), &s.committed().back());
+  EXPECT_EQ(s.last_evaluated(), nullptr);
+  std::string why;
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics({2, kModel1, 0.5, 0.8}), &why), RoundEvent::kIgnored);
+  EXPECT_NE(why.find("not committed"), std::string::npos) << why;
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics({1, kModel2, 0.5, 0.8}), &why), RoundEvent::kIgnored);
+  EXPECT_NE(why.find("not the committed one"), std::string::npos) << why;
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics({1, kModel1, 0.5, NAN}), &why), RoundEvent::kIgnored);
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics({1, kModel1, 0.5, 1.5}), &why), RoundEvent::kIgnored);
+  EXPECT_NE(why.find("outside 0-1"), std::string::npos) << why;
+  EXPECT_FALSE(s.committed().back().evaluated);
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics({1, kModel1, 0.5, 0.8})), RoundEvent::kMetrics);
+  EXPECT_EQ(s.last_metrics(), &s.committed().back());
+  EXPECT_TRUE(s.committed().back().evaluated);
+  EXPECT_EQ(s.committed().back().test_accuracy, 0.8);
+  EXPECT_EQ(s.committed().back().test_loss, 0.5);
+  EXPECT_EQ(s.first_unevaluated(), nullptr);
+  EXPECT_EQ(s.last_evaluated(), &s.committed().back());
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics({1, kModel1, 0.1, 0.9}), &why), RoundEvent::kIgnored);
+  EXPECT_NE(why.find("already evaluated"), std::string::npos) << why;
+  EXPECT_EQ(s.committed().back().test_accuracy, 0.8);
+
+  // A diverged model (the loss is no longer finite) is still a result.
+  RoundStart s2 = start(2, 2, 2, kModel1);
+  apply_cmd(s, RoundState::encode_start(s2));
+  apply_cmd(s, RoundState::encode_commit(commit(s2, kModel2)));
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics({2, kModel2, NAN, 0.1})), RoundEvent::kMetrics);
+  EXPECT_TRUE(std::isnan(s.committed().back().test_loss));
+}
+
+// A log or snapshot written before metrics had their own command carried them in the commit:
+// such commits count as evaluated (nobody evaluates them again).
+TEST(RoundState, CommitsWrittenBeforeMetricsCommandsCountAsEvaluated) {
+  RoundState s;
+  apply_cmd(s, RoundState::encode_config(config(3)));
+  RoundStart s1 = start(1, 2, 1, kModel0);
+  apply_cmd(s, RoundState::encode_start(s1));
+  RoundRecord r1 = commit(s1, kModel1);
+  msgpack::sbuffer b;
+  msgpack::packer<msgpack::sbuffer> p(b);
+  p.pack_map(2);
+  p.pack("fl");
+  p.pack("commit");
+  p.pack("body");
+  p.pack_map(6);
+  p.pack("round"), p.pack(r1.round), p.pack("term"), p.pack(r1.term), p.pack("attempt"), p.pack(r1.attempt);
+  p.pack("model_id"), p.pack(r1.model_id), p.pack("base_model_id"), p.pack(r1.base_model_id);
+  p.pack("test_accuracy"), p.pack(0.4);
+  EXPECT_EQ(apply_cmd(s, std::string(b.data(), b.size())), RoundEvent::kCommit);
+  EXPECT_TRUE(s.committed().back().evaluated);
+  EXPECT_TRUE(s.finished() == false && s.first_unevaluated() == nullptr);
+
+  // An old snapshot: records without the field.
+  msgpack::sbuffer snap;
+  msgpack::packer<msgpack::sbuffer> q(snap);
+  q.pack_map(3);
+  q.pack("config"), q.pack(config(3)), q.pack("current"), q.pack_nil(), q.pack("committed");
+  q.pack_array(1);
+  q.pack_map(2);
+  q.pack("round"), q.pack(1), q.pack("model_id"), q.pack(kModel1);
+  auto h = unpack(std::string(snap.data(), snap.size()));
+  RoundState restored;
+  ASSERT_TRUE(restored.restore(h.get()).ok());
+  EXPECT_TRUE(restored.committed().at(0).evaluated);
+}
+
 TEST(RoundState, SnapshotRoundTrip) {
   RoundState s;
   apply_cmd(s, RoundState::encode_config(config()));
   auto st = start(1, 2, 1, kModel0);
   apply_cmd(s, RoundState::encode_start(st));
   apply_cmd(s, RoundState::encode_commit(commit(st, kModel1)));
+  apply_cmd(s, RoundState::encode_metrics({1, kModel1, 0.5, 0.625}));
   apply_cmd(s, RoundState::encode_start(start(2, 2, 2, kModel1)));
   msgpack::sbuffer b;
   msgpack::packer<msgpack::sbuffer> p(b);
@@ -218,6 +300,8 @@ TEST(RoundState, SnapshotRoundTrip) {
   ASSERT_EQ(t.committed().size(), 1u);
   EXPECT_EQ(t.committed()[0].model_id, kModel1);
   EXPECT_EQ(t.committed()[0].results.size(), 2u);
+  EXPECT_TRUE(t.committed()[0].evaluated);
+  EXPECT_EQ(t.committed()[0].test_accuracy, 0.625);
 }
 
 TEST(RoundState, MalformedCommandsAreErrorsNotCrashes) {

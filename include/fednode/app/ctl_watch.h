@@ -28,7 +28,8 @@ struct WatchFrame {
   std::vector<WatchMember> members;
   std::string run;  // "10 rounds of cifar10-cnn on cifar10, fedavg" or ""
   std::uint64_t rounds_planned = 0, rounds_committed = 0;
-  std::vector<std::pair<std::uint64_t, double>> accuracy;  // committed rounds
+  std::vector<std::pair<std::uint64_t, double>> accuracy;  // committed rounds with their metrics in
+  bool finished = false;                                   // every round committed and evaluated
   // The round under way, as its aggregator reports it.
   std::optional<std::uint64_t> round;
   std::string phase, aggregator;

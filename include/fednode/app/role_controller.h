@@ -4,7 +4,7 @@
 // clock), feeds it every input (ticks, applied round commands, updates offered on the data plane,
 // job results) and carries out what it asks: proposals through Raft, jobs on worker threads
 // (compute: initial model, training, aggregation; transfer: fetches and uploads; push: model
-// replication), events, leadership transfers, crash-injection points. Every job's outcome comes
+// replication; evaluate: the committed models' test metrics), events, leadership transfers, crash-injection points. Every job's outcome comes
 // back as an input, failures included (a full queue, a job that throws): nothing is lost
 // silently. It decides nothing itself.
 #include <asio.hpp>
@@ -62,6 +62,7 @@ class RoleController {
   void count(const net::TransferStats& stats);
   void maybe_crash(const std::string& point, std::uint64_t round);
   void schedule_poll();
+  void prepare();
 
   asio::io_context& io_;
   RaftHost& host_;
@@ -74,7 +75,8 @@ class RoleController {
   net::ChannelCounters client_counters_;
   std::shared_ptr<LateTransferCounters> late_ = std::make_shared<LateTransferCounters>();
   asio::steady_timer poll_timer_;
-  std::shared_ptr<DatasetCache> datasets_ = std::make_shared<DatasetCache>();
+  std::shared_ptr<DatasetCache> datasets_ = std::make_shared<DatasetCache>();    // compute_'s
+  std::shared_ptr<DatasetCache> test_sets_ = std::make_shared<DatasetCache>();  // evaluate_'s
   // Bumped to stop the training job under way (and its upload).
   std::shared_ptr<std::atomic<std::uint64_t>> train_generation_ =
       std::make_shared<std::atomic<std::uint64_t>>(0);
@@ -84,6 +86,8 @@ class RoleController {
   // so that they never queue behind an upload to a deposed aggregator that is timing out.
   std::unique_ptr<WorkerThread> transfer_;
   std::unique_ptr<WorkerThread> push_;
+  // Evaluation runs beside the next round, never in front of its aggregation.
+  std::unique_ptr<WorkerThread> evaluate_;
   bool carrying_out_ = false;
   bool stopped_ = false;
 };

@@ -28,7 +28,7 @@ struct JobOutcome {
   std::shared_ptr<const std::string> update;  // train: the update's bytes, for the upload
 };
 
-// Data sets stay loaded between rounds. Only jobs on the compute thread touch it.
+// Data sets stay loaded between rounds. One per worker thread: only that thread's jobs touch it.
 class DatasetCache {
  public:
   Status get(const fl::RoundConfig& c, const std::string& dir, bool train, std::shared_ptr<const fl::Dataset>* out);
@@ -46,6 +46,8 @@ struct PeerRef {
   std::optional<net::ClientKeys> client;  // to ask the peer for its data port (secure mode)
 };
 
+// Loads the training set (into `data`) and libtorch ahead of the first round.
+Status prepare_training(const fl::RoundConfig& c, const std::string& dataset_dir, DatasetCache& data);
 JobOutcome make_initial_model(const fl::Job& job, fl::ModelStore store);
 JobOutcome fetch_model(const fl::Job& job, const std::vector<PeerRef>& sources, fl::ModelStore store);
 // `attack` (tests and experiments only, --attack) corrupts the trained update before it is stored.
@@ -53,8 +55,10 @@ JobOutcome train_update(const fl::Job& job, fl::NodeId self, const std::string& 
                         DatasetCache& data, std::function<bool()> should_stop, fl::Attack attack = fl::Attack::kNone);
 JobOutcome upload_update(const fl::Job& job, const PeerRef& aggregator, std::shared_ptr<const std::string> update,
                          std::function<bool()> abandon);
-JobOutcome aggregate_updates(const fl::Job& job, const std::string& dataset_dir, fl::ModelStore store,
-                             DatasetCache& data);
+JobOutcome aggregate_updates(const fl::Job& job, fl::ModelStore store);
+// The test loss and accuracy of a committed model (on its own worker: the next round goes on).
+JobOutcome evaluate_model(const fl::Job& job, const std::string& dataset_dir, fl::ModelStore store,
+                          DatasetCache& data);
 JobOutcome push_model(const fl::Job& job, const std::vector<PeerRef>& voters, fl::ModelStore store,
                       std::shared_ptr<LateTransferCounters> late);
 

@@ -4,14 +4,15 @@
 // the applied round state, which models this node holds, the local monotonic time, received
 // updates, the results of jobs); its outputs are collected in a RoundReady that the owner takes
 // and carries out: proposals for the log, jobs to run (make the initial model, fetch, train,
-// upload, aggregate, push), events, log lines, a leadership transfer. Each job is tagged with
+// upload, aggregate, push, evaluate), events, log lines, a leadership transfer. Each job is tagged with
 // the round, term and attempt it serves; a result that arrives after its attempt is over is
 // dropped here. Deadlines are local monotonic times this machine stores, never another
 // machine's clock.
 //
 // The leader is the aggregator: it agrees the run configuration, proposes round_start, collects
 // updates, aggregates, has the new model stored on a majority of voters and only then proposes
-// round_commit. Followers are trainers: on an applied round_start that names them they obtain
+// round_commit; it evaluates the committed model while the next round runs and proposes its
+// test metrics in their own entry. Followers are trainers: on an applied round_start that names them they obtain
 // the base model, train and upload their update to the aggregator.
 #include <cstdint>
 #include <functional>
@@ -66,19 +67,19 @@ struct UpdateOffer {
   double train_loss = 0, train_seconds = 0;
 };
 
-enum class JobKind { kInitialModel, kFetch, kTrain, kUpload, kAggregate, kPush };
+enum class JobKind { kInitialModel, kFetch, kTrain, kUpload, kAggregate, kPush, kEvaluate };
 const char* job_kind_name(JobKind kind);
 
 struct Job {
   std::uint64_t id = 0;
   JobKind kind = JobKind::kFetch;
   std::uint64_t round = 0, term = 0, attempt = 0;  // what it serves (0 where nothing)
-  std::string model_id;       // fetch, push: the blob; train, aggregate: the base model
+  std::string model_id;       // fetch, push: the blob; train, aggregate: the base model; evaluate: the model
   std::string state_id;       // aggregate: the committed server state to continue ("" none); push: a
                               // second blob (the new state), held with the model by every holder
   std::vector<NodeId> peers;  // fetch: sources, best first; push: voters; upload: the aggregator
   std::size_t enough = 0;     // push: peers that must hold it besides this node
-  RoundConfig config;         // initial model, train, aggregate
+  RoundConfig config;         // initial model, train, aggregate, evaluate
   RoundStart start;           // train
   std::vector<std::pair<std::string, TrainerResult>> updates;  // aggregate: (update id, result)
   UpdateOffer upload;         // upload
@@ -91,7 +92,8 @@ struct JobResult {
   std::string model_id;   // initial model, aggregate: the new model; train: the update's id
   std::string state_id;   // aggregate: the new server state ("" for stateless aggregators)
   TrainerResult trained;  // train
-  double test_loss = 0, test_accuracy = 0, seconds = 0;  // aggregate
+  double test_loss = 0, test_accuracy = 0;  // evaluate
+  double seconds = 0;                       // aggregate, evaluate
   std::size_t holders = 0;  // push: peers that hold the blob now, besides this node
   NodeId from = 0;          // fetch: the peer it came from
   std::vector<std::pair<NodeId, std::string>> refused;  // aggregate: updates left out, and why
@@ -105,7 +107,7 @@ struct JobResult {
 };
 
 struct Proposal {
-  enum class Kind { kConfig, kStart, kCommit };
+  enum class Kind { kConfig, kStart, kCommit, kMetrics };
   Kind kind = Kind::kStart;
   std::uint64_t round = 0, term = 0, attempt = 0;
   std::string command;  // RoundState::encode_*
@@ -155,6 +157,7 @@ struct RoundTimings {
   Millis fetch_backoff = 2000;
   Millis push_backoff = 500;
   Millis upload_backoff = 1000;
+  Millis evaluate_backoff = 2000;  // after a failed evaluation (no test set, say)
   int upload_tries = 3;
 };
 
@@ -228,6 +231,13 @@ class RoundMachine {
     int uploads = 0;
     Millis retry_at = 0;
   };
+  struct Evaluation {
+    std::uint64_t term = 0;
+    std::uint64_t round = 0;
+    std::uint64_t job = 0;
+    bool proposed = false;
+    Millis since = 0;
+  };
   struct ConfigWork {
     std::uint64_t term = 0;
     std::uint64_t job = 0;
@@ -242,6 +252,8 @@ class RoundMachine {
   void start_config(const View& v);
   void propose_start(const View& v);
   void advance(const View& v);
+  void evaluate_committed(const View& v);
+  void on_evaluated(const View& v, const JobResult& r);
   void aggregate(const View& v);
   void push(const View& v, const std::string& model_id, const std::string& state_id, std::uint64_t round,
             std::uint64_t term, std::uint64_t attempt);
@@ -284,6 +296,8 @@ class RoundMachine {
   std::optional<Aggregation> agg_;
   std::uint64_t attempts_ = 0;
   std::optional<ConfigWork> config_work_;
+  std::optional<Evaluation> eval_;
+  Millis evaluate_retry_at_ = 0;
   Millis next_start_ = 0;
   Millis waiting_logged_ = 0;
 

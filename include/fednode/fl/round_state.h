@@ -1,12 +1,14 @@
 #pragma once
 // RoundState: the federated-learning part of the replicated state machine. Every node applies
 // the same committed commands in the same order, so every node holds the same round history.
-// Commands are msgpack maps {fl: "config"|"start"|"commit", body: {...}}:
+// Commands are msgpack maps {fl: "config"|"start"|"commit"|"metrics", body: {...}}:
 //   config  the run's settings and the initial model id; the first committed one wins;
 //   start   round r begins (r = last committed + 1, base = last committed model); a later start
 //           of the same round replaces an uncommitted one (a new leader re-runs the round);
 //   commit  round r ends with a new model; only if it names the current start (term, attempt),
-//           so a deposed aggregator's late commit can never overwrite a re-run.
+//           so a deposed aggregator's late commit can never overwrite a re-run;
+//   metrics the test loss and accuracy of a committed round's model, evaluated after the commit
+//           (off the round's critical path); only once per round, only for its model.
 // Anything else is ignored, deterministically, and reported as such. No I/O in here.
 #include <msgpack.hpp>
 
@@ -91,18 +93,30 @@ struct RoundRecord {
   double test_loss = 0;
   double test_accuracy = 0;
   std::uint64_t start_ms = 0, end_ms = 0;
+  // The test metrics are in (a metrics command applied). Commits written before metrics had their
+  // own command carried them inline and lack this field: those count as evaluated.
+  bool evaluated = false;
   std::uint64_t samples() const;
   MSGPACK_DEFINE_MAP(round, term, attempt, model_id, base_model_id, base_state_id, server_state_id, aggregator,
-                     participants, results, train_loss, test_loss, test_accuracy, start_ms, end_ms);
+                     participants, results, train_loss, test_loss, test_accuracy, start_ms, end_ms, evaluated);
 };
 
-enum class RoundEvent { kIgnored, kConfig, kStart, kCommit };
+struct RoundMetrics {
+  std::uint64_t round = 0;
+  std::string model_id;
+  double test_loss = 0;
+  double test_accuracy = 0;
+  MSGPACK_DEFINE_MAP(round, model_id, test_loss, test_accuracy);
+};
+
+enum class RoundEvent { kIgnored, kConfig, kStart, kCommit, kMetrics };
 
 class RoundState {
  public:
   static std::string encode_config(const RoundConfig& c);
   static std::string encode_start(const RoundStart& s);
   static std::string encode_commit(const RoundRecord& r);
+  static std::string encode_metrics(const RoundMetrics& m);
   // True for bytes that are an FL command (a map with key "fl"), whatever their validity.
   static bool is_command(const msgpack::object& o);
 
@@ -120,6 +134,16 @@ class RoundState {
   // stateless aggregators).
   std::string last_server_state_id() const { return committed_.empty() ? "" : committed_.back().server_state_id; }
   bool done() const { return config_ && last_round() >= config_->rounds; }
+  // The oldest committed round whose test metrics are not in yet (nullptr: none).
+  const RoundRecord* first_unevaluated() const;
+  // The newest committed round whose metrics are in (nullptr: none).
+  const RoundRecord* last_evaluated() const;
+  // Every round committed and evaluated: the run's results are complete.
+  bool finished() const { return done() && !first_unevaluated(); }
+  // The record of a metrics command just applied (kMetrics).
+  const RoundRecord* last_metrics() const {
+    return last_metrics_ < committed_.size() ? &committed_[last_metrics_] : nullptr;
+  }
 
   void pack(msgpack::packer<msgpack::sbuffer>& p) const;
   Status restore(const msgpack::object& o);
@@ -129,11 +153,13 @@ class RoundState {
   std::optional<RoundConfig> config_;
   std::optional<RoundStart> current_;
   std::vector<RoundRecord> committed_;
+  std::size_t last_metrics_ = SIZE_MAX;  // index in committed_
 };
 
 // The blobs no peer needs any more under the run's keep_models: the models and server states of
 // the commits before the last K (and the initial model once K rounds are committed), except any
-// a kept commit still names. Empty when keep_models is 0.
+// a kept commit still names and the models of rounds not evaluated yet. Empty when keep_models
+// is 0.
 std::vector<std::string> retired_blobs(const RoundState& rounds);
 
 // Unix time in milliseconds (round start/end stamps; only for reports, never for decisions

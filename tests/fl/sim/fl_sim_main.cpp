@@ -69,9 +69,9 @@ int main(int argc, char** argv) {
   }
   auto u = [](std::uint64_t x) { return static_cast<unsigned long long>(x); };
   std::printf(
-      "%llu seeds x %d faulty steps ok in %.1f s: %llu rounds committed, %llu re-runs, %llu leaders elected, "
+      "%llu seeds x %d faulty steps ok in %.1f s: %llu rounds committed (%llu evaluated), %llu re-runs, %llu leaders elected, "
       "%llu crashes, %llu partitions, %llu jobs (%llu failed), %llu snapshots installed, worst liveness %d ticks\n",
-      u(seeds), steps, secs, u(t.commits), u(t.reruns), u(t.leaders_elected), u(t.crashes), u(t.partitions), u(t.jobs),
+      u(seeds), steps, secs, u(t.commits), u(t.evaluations), u(t.reruns), u(t.leaders_elected), u(t.crashes), u(t.partitions), u(t.jobs),
       u(t.jobs_failed), u(t.snapshots_installed), t.liveness_ticks);
   return 0;
 }

@@ -33,6 +33,12 @@ std::string blob_id(const std::string& what) {
   return out;
 }
 
+// What evaluating a model gives: a function of the model alone, so metrics proposed for a round
+// can be checked against its committed model.
+double accuracy_of(const std::string& model_id) {
+  return static_cast<double>(std::stoull(model_id.substr(0, 8), nullptr, 16) % 1000) / 1000.0;
+}
+
 // A server optimiser's next state, named by the state it continued: a chain of commits whose
 // states do not follow each other shows as a name that does not match.
 std::string next_state(const std::string& from, std::uint64_t round, std::uint64_t term, std::uint64_t attempt) {
@@ -124,7 +130,9 @@ class FlSimulation {
   View view(Peer& p);
   void drive(Peer& p);
   void carry_out(Peer& p);
-  void submit(Peer& p, Job job);
+  // `decided_under`: the round start current when the machine asked for the job (the shell
+  // applies the batch's entries before it runs the jobs, as the daemon does).
+  void submit(Peer& p, Job job, const std::optional<RoundStart>& decided_under);
   void finish_jobs(Peer& p);
   JobResult execute(Peer& p, const Job& job);
   void deliver_due();
@@ -155,6 +163,7 @@ class FlSimulation {
   std::uint64_t train_min_ = 5, train_max_ = 50;
   // Global knowledge for the checks.
   std::map<std::uint64_t, RoundRecord> history_;       // round -> what committed
+  std::set<std::uint64_t> evaluated_rounds_;           // rounds whose metrics some peer applied
   std::map<std::string, std::string> commit_proposed_;  // round/term/attempt -> "" or why it lacked a majority
   std::map<std::string, UpdateOrigin> updates_;         // update id -> who trained it for which attempt
   std::set<NodeId> aggregators_;
@@ -392,6 +401,14 @@ void FlSimulation::applied_command(Peer& p, const raft::Entry& e) {
     } else if (it->second.model_id != r.model_id || it->second.term != r.term || it->second.attempt != r.attempt) {
       return fail(at + " with model " + r.model_id + " but another peer applied " + it->second.model_id);
     }
+    if (r.evaluated) return fail(at + ", which arrived with its metrics: evaluation is not off the critical path");
+  } else if (event == RoundEvent::kMetrics) {
+    const RoundRecord& r = *p.rounds.last_metrics();
+    if (r.test_accuracy != accuracy_of(r.model_id)) {
+      return fail("node " + std::to_string(p.id) + " applied metrics for round " + std::to_string(r.round) +
+                  " that are not its model's evaluation");
+    }
+    if (evaluated_rounds_.insert(r.round).second) ++result_.stats.evaluations;
   }
 }
 
@@ -422,7 +439,7 @@ void FlSimulation::check_training() {
 
 // ---- the executor -------------------------------------------------------------------------------
 
-void FlSimulation::submit(Peer& p, Job job) {
+void FlSimulation::submit(Peer& p, Job job, const std::optional<RoundStart>& decided_under) {
   ++result_.stats.jobs;
   std::string what = std::string(job_kind_name(job.kind)) + " job of node " + std::to_string(p.id);
   if (job.kind == JobKind::kTrain) {
@@ -430,7 +447,7 @@ void FlSimulation::submit(Peer& p, Job job) {
     auto applied = p.start_applied_at.find(attempt_key(s));
     bool invited = std::binary_search(s.participants.begin(), s.participants.end(), p.id);
     if (!invited || (applied == p.start_applied_at.end() &&
-                     (!p.rounds.current() || attempt_key(*p.rounds.current()) != attempt_key(s)))) {
+                     (!decided_under || attempt_key(*decided_under) != attempt_key(s)))) {
       return fail(what + " for round " + attempt_key(s) + ", to which it is not invited");
     }
     if (!p.store.count(s.base_model_id)) return fail(what + " without its base model");
@@ -499,12 +516,17 @@ JobResult FlSimulation::execute(Peer& p, const Job& job) {
       }
       if (r.refused.size() == job.updates.size()) return JobResult::failed(job.id, "no valid update to aggregate");
       r.model_id = blob_id("model-" + std::to_string(job.round) + "/" + std::to_string(job.term) + "/" + std::to_string(job.attempt));
-      r.test_accuracy = 0.5;
       p.store.insert(r.model_id);
       if (run_.aggregator != "fedavg") {
         r.state_id = next_state(job.state_id, job.round, job.term, job.attempt);
         p.store.insert(r.state_id);
       }
+      return r;
+    case JobKind::kEvaluate:
+      if (!p.store.count(job.model_id)) return JobResult::failed(job.id, "model not held");
+      r.model_id = job.model_id;
+      r.test_accuracy = accuracy_of(job.model_id);
+      r.test_loss = 1 - r.test_accuracy;
       return r;
     case JobKind::kPush:
       for (NodeId to : job.peers) {
@@ -588,6 +610,7 @@ void FlSimulation::carry_out(Peer& p) {
         p.machine->proposal_refused(v, prop);
       }
     }
+    std::optional<RoundStart> decided_under = p.rounds.current();
     SimHandler handler(*this, p);
     if (Status s = raft::drain_ready(*p.node, handler); !s.ok()) return fail("driver: " + s.message());
     for (const auto& c : out.checkpoints) {
@@ -599,7 +622,7 @@ void FlSimulation::carry_out(Peer& p) {
     if (out.stop_training) {
       std::erase_if(p.running, [](const RunningJob& j) { return j.job.kind == JobKind::kTrain; });
     }
-    for (auto& job : out.jobs) submit(p, std::move(job));
+    for (auto& job : out.jobs) submit(p, std::move(job), decided_under);
     if (out.transfer_to) p.node->transfer_leadership(*out.transfer_to);
   }
 }
@@ -662,7 +685,7 @@ FlSimResult FlSimulation::run() {
     check_training();
     if (!faults_on_) {
       bool all = std::all_of(peers_.begin(), peers_.end(), [&](const auto& kv) {
-        return kv.second.alive && kv.second.rounds.committed().size() == run_.rounds;
+        return kv.second.alive && kv.second.rounds.committed().size() == run_.rounds && kv.second.rounds.finished();
       });
       if (all) {
         result_.stats.liveness_ticks = step - opt_.steps;
@@ -672,8 +695,12 @@ FlSimResult FlSimulation::run() {
   }
   if (result_.ok && result_.stats.liveness_ticks < 0) {
     std::string where;
-    for (auto& [id, p] : peers_) where += " " + std::to_string(id) + ":" + std::to_string(p.rounds.committed().size());
-    fail("liveness: the run did not reach its " + std::to_string(run_.rounds) + " rounds on every peer within " +
+    for (auto& [id, p] : peers_) {
+      const RoundRecord* unevaluated = p.rounds.first_unevaluated();
+      where += " " + std::to_string(id) + ":" + std::to_string(p.rounds.committed().size()) +
+               (unevaluated ? " (round " + std::to_string(unevaluated->round) + " not evaluated)" : "");
+    }
+    fail("liveness: the run did not reach its " + std::to_string(run_.rounds) + " evaluated rounds on every peer within " +
          std::to_string(opt_.quiet_steps) + " fault-free ticks (rounds per peer:" + where + ")");
   }
   result_.stats.distinct_aggregators = aggregators_.size();
@@ -698,6 +725,7 @@ FlSimResult run_fl_seeds(std::uint64_t first, std::uint64_t count, FlSimOptions 
       totals->jobs += r.stats.jobs;
       totals->jobs_failed += r.stats.jobs_failed;
       totals->commits += r.stats.commits;
+      totals->evaluations += r.stats.evaluations;
       totals->snapshots_installed += r.stats.snapshots_installed;
       totals->liveness_ticks = std::max(totals->liveness_ticks, r.stats.liveness_ticks);
     }

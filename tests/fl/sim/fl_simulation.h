@@ -38,6 +38,7 @@ struct FlSimStats {
   std::uint64_t jobs = 0;
   std::uint64_t jobs_failed = 0;
   std::uint64_t commits = 0;           // rounds committed (first apply anywhere)
+  std::uint64_t evaluations = 0;       // rounds whose metrics were applied (first apply anywhere)
   std::uint64_t distinct_aggregators = 0;
   std::uint64_t snapshots_installed = 0;
   int liveness_ticks = -1;  // quiet-phase ticks until every peer applied R rounds

@@ -24,13 +24,14 @@ void expect_shard_passes(std::uint64_t shard) {
   if (!r.ok) FAIL() << r.failure << "\nreproduce: fl-sim --trace-seed " << failing << "\n" << tail_of(r);
   // The runs must exercise what they claim to: rounds re-run, leaders and jobs lost, snapshots.
   EXPECT_GT(totals.commits, kSeedsPerShard * 2);
+  EXPECT_EQ(totals.evaluations, totals.commits);  // every committed round's metrics land
   EXPECT_GT(totals.reruns, kSeedsPerShard / 2);
   EXPECT_GT(totals.leaders_elected, kSeedsPerShard * 3);
   EXPECT_GT(totals.crashes, kSeedsPerShard * 3);
   EXPECT_GT(totals.partitions, kSeedsPerShard);
   EXPECT_GT(totals.jobs_failed, kSeedsPerShard * 3);
   EXPECT_GT(totals.snapshots_installed, kSeedsPerShard / 10);
-  // Liveness: once faults stop, every peer reaches exactly R rounds within the bound.
+  // Liveness: once faults stop, every peer reaches exactly R rounds, evaluated, within the bound.
   EXPECT_GE(totals.liveness_ticks, 0);
   EXPECT_LE(totals.liveness_ticks, FlSimOptions{}.quiet_steps);
 }
