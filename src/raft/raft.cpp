@@ -319,6 +319,20 @@ void Raft::handle_vote_request(const Message& m) {
                   (m.type == MessageType::kPreVote && m.term > term_);
   bool up_to_date =
       config_.bugs.vote_without_log_check || log_.is_up_to_date(m.index, m.log_term);
+  // Two pre-candidates whose timers ran out together would each grant the other and then split
+  // the real vote (with one voter down of four, neither can win): between them, the one with the
+  // better log, then the lower id, goes on, and the other grants it and steps back. Pre-votes
+  // change no term and no vote, so this decides only who campaigns first.
+  bool step_back = false;
+  if (m.type == MessageType::kPreVote && role_ == Role::kPreCandidate && can_vote && up_to_date &&
+      !config_.bugs.no_pre_vote_tie_break) {
+    bool same_log = m.log_term == log_.last_term() && m.index == log_.last_index();
+    if (same_log && m.from > config_.id) {
+      can_vote = false;
+    } else {
+      step_back = true;
+    }
+  }
   Message resp;
   resp.to = m.from;
   resp.type = m.type == MessageType::kVote ? MessageType::kVoteResponse
@@ -334,6 +348,7 @@ void Raft::handle_vote_request(const Message& m) {
     resp.reject = true;
   }
   send(std::move(resp));
+  if (step_back) become_follower(term_, kNoNode);
 }
 
 void Raft::step_candidate(const Message& m) {

@@ -248,6 +248,40 @@ TEST(Thesis9_6, PreVoteKeepsPartitionedNodeFromDisruptingLeader) {
   EXPECT_EQ(c.node(1).term(), term);
 }
 
+// Split votes: when the leader of four dies, the three others must all vote for one of them.
+// Here every election timeout is exactly 10 ticks, so the three run out in the same tick: each
+// pre-campaigns at once. The better log, then the lower id, goes on, and the others grant it and
+// step back, so one election in one term decides. Without the tie-break they grant each other,
+// all campaign, each votes for itself, and (with these timeouts) no one ever wins.
+TEST(Thesis9_6, SimultaneousPreCandidatesElectOneLeaderInOneTerm) {
+  for (bool tie_break : {true, false}) {
+    TestCluster c(4, [&](Config& cfg) {
+      cfg.election_ticks_min = 10;
+      cfg.election_ticks_max = 11;
+      cfg.bugs.no_pre_vote_tie_break = !tie_break;
+    });
+    c.elect(1);
+    c.tick_all(3);
+    Term term = c.node(1).term();
+    c.isolate(1);
+    NodeId leader = kNoNode;
+    int ticks = 0;
+    for (; ticks < 100 && leader == kNoNode; ++ticks) {
+      c.tick_all();
+      for (NodeId id : {2, 3, 4}) {
+        if (c.node(id).role() == Role::kLeader) leader = id;
+      }
+    }
+    if (tie_break) {
+      EXPECT_EQ(leader, NodeId(2)) << "the lowest id among equal logs";
+      EXPECT_EQ(c.node(2).term(), term + 1) << "more than one election";
+      EXPECT_LE(ticks, 12);
+    } else {
+      EXPECT_EQ(leader, kNoNode) << "the test has no teeth: simultaneous candidates agreed without the tie-break";
+    }
+  }
+}
+
 // Thesis §6.2: check-quorum: a leader that cannot hear from a majority for an election timeout
 // steps down.
 TEST(Thesis6_2, LeaderWithoutQuorumStepsDown) {

@@ -28,6 +28,7 @@ struct InjectedBugs {
   bool forget_to_persist_vote = false;            // hard state omits votedFor
   bool vote_without_log_check = false;            // breaks §5.4.1's up-to-date check
   bool apply_before_commit = false;               // hands uncommitted entries to the application
+  bool no_pre_vote_tie_break = false;             // simultaneous pre-candidates grant each other (split votes)
 };
 
 struct Config {
