@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Failover of the aggregator, measured many times in one long run:
     bench/fl-failover.py FEDNODE_BINARY [--trials 50] [--peers 4] [--out DIR] [--insecure]
-                         [--compare-invite-wait MS]
+                         [--compare-invite-wait MS] [--compare OTHER_BINARY]
 
 Starts PEERS local peers (secure mode unless --insecure) on a long run of short rounds (the CIFAR
 subset from ../shared or $FEDNODE_CIFAR10_DIR, else Debian's Fashion-MNIST; 600 training
@@ -12,6 +12,7 @@ it restarts the dead node from its data dir and lets it catch up. Prints each tr
 percentiles; writes DIR/failover.tsv. Default election timeouts (150-300 ms).
 --compare-invite-wait MS then runs as many trials on a fresh group whose nodes have
 --invite-wait-ms MS (300: how long new leaders waited for every follower before), and prints both.
+--compare OTHER_BINARY runs as many trials with another build (an older one) the same way.
 """
 import argparse
 import glob
@@ -72,11 +73,15 @@ def main():
     ap.add_argument("--out", default="")
     ap.add_argument("--insecure", action="store_true")
     ap.add_argument("--compare-invite-wait", type=int, default=-1)
+    ap.add_argument("--compare", default="")
     a = ap.parse_args()
     summaries = [run_trials(a, [], "default")]
     if a.compare_invite_wait >= 0:
         summaries.append(run_trials(a, ["--invite-wait-ms", str(a.compare_invite_wait)],
                                     "invite-wait-%d" % a.compare_invite_wait))
+    if a.compare:
+        a.binary = a.compare
+        summaries.append(run_trials(a, [], "compared-binary"))
     for line in summaries:
         print(line)
 

@@ -351,7 +351,8 @@ void RoundMachine::evaluate_committed(const View& v) {
 void RoundMachine::on_evaluated(const View& v, const JobResult& r) {
   Evaluation& e = *eval_;
   if (!r.ok) {
-    log(LogLine::Level::kWarn, "round " + std::to_string(e.round) + ": evaluation failed: " + r.error + "; trying again");
+    log(LogLine::Level::kWarn,
+        "round " + std::to_string(e.round) + ": evaluation failed: " + r.error + "; trying again");
     evaluate_retry_at_ = v.now + settings_.timings.evaluate_backoff;
     eval_.reset();
     return;

@@ -133,7 +133,8 @@ Status RoundState::apply(const msgpack::object& command, RoundEvent* event, std:
     } else if (k == "metrics") {
       RoundMetrics m;
       body->convert(m);
-      auto it = std::find_if(committed_.begin(), committed_.end(), [&](const RoundRecord& r) { return r.round == m.round; });
+      auto it = std::find_if(committed_.begin(), committed_.end(),
+                             [&](const RoundRecord& r) { return r.round == m.round; });
       if (it == committed_.end()) {
         *why = "metrics for round " + std::to_string(m.round) + ", which is not committed";
       } else if (it->model_id != m.model_id) {

@@ -145,16 +145,19 @@ void Raft::start_campaign(CampaignKind kind) {
     return;
   }
   for (NodeId id : conf_.voters) {
-    if (id == config_.id) continue;
-    Message m;
-    m.type = type;
-    m.to = id;
-    m.term = term;
-    m.index = log_.last_index();
-    m.log_term = log_.last_term();
-    m.context = kind == CampaignKind::kTransfer ? kTransferCampaign : 0;
-    send(std::move(m));
+    if (id != config_.id) send_vote_request(id, type, term, kind == CampaignKind::kTransfer);
   }
+}
+
+void Raft::send_vote_request(NodeId to, MessageType type, Term term, bool transfer) {
+  Message m;
+  m.type = type;
+  m.to = to;
+  m.term = term;
+  m.index = log_.last_index();
+  m.log_term = log_.last_term();
+  m.context = transfer ? kTransferCampaign : 0;
+  send(std::move(m));
 }
 
 int Raft::poll(NodeId from, bool granted) {
@@ -321,14 +324,17 @@ void Raft::handle_vote_request(const Message& m) {
       config_.bugs.vote_without_log_check || log_.is_up_to_date(m.index, m.log_term);
   // Two pre-candidates whose timers ran out together would each grant the other and then split
   // the real vote (with one voter down of four, neither can win): between them, the one with the
-  // better log, then the lower id, goes on, and the other grants it and steps back. Pre-votes
-  // change no term and no vote, so this decides only who campaigns first.
-  bool step_back = false;
+  // better log, then the lower id, goes on, and the other grants it and steps back. The one that
+  // goes on asks the other again: that one may have ignored its first request while it still
+  // heard the old leader (the lease). Pre-votes change no term and no vote, so this decides only
+  // who campaigns first.
+  bool step_back = false, ask_again = false;
   if (m.type == MessageType::kPreVote && role_ == Role::kPreCandidate && can_vote && up_to_date &&
       !config_.bugs.no_pre_vote_tie_break) {
     bool same_log = m.log_term == log_.last_term() && m.index == log_.last_index();
     if (same_log && m.from > config_.id) {
       can_vote = false;
+      ask_again = true;
     } else {
       step_back = true;
     }
@@ -349,6 +355,7 @@ void Raft::handle_vote_request(const Message& m) {
   }
   send(std::move(resp));
   if (step_back) become_follower(term_, kNoNode);
+  if (ask_again) send_vote_request(m.from, MessageType::kPreVote, term_ + 1, false);
 }
 
 void Raft::step_candidate(const Message& m) {

@@ -56,6 +56,7 @@ class Raft {
   void tick_heartbeat();
   void hup(bool transfer);
   void start_campaign(CampaignKind kind);
+  void send_vote_request(NodeId to, MessageType type, Term term, bool transfer);
   // Records a vote; returns +1 won, -1 lost, 0 pending.
   int poll(NodeId from, bool granted);
 

@@ -282,6 +282,35 @@ TEST(Thesis9_6, SimultaneousPreCandidatesElectOneLeaderInOneTerm) {
   }
 }
 
+// The pre-candidate with the lower id may have been ignored by the others while they still
+// heard the old leader (the lease): when they campaign in turn, it refuses them and asks them
+// again, they grant it and step back, and it wins without another timeout.
+TEST(Thesis9_6, APreCandidateIgnoredDuringTheLeaseAsksAgain) {
+  TestCluster c(4, [](Config& cfg) {
+    cfg.election_ticks_min = 10;
+    cfg.election_ticks_max = 11;
+  });
+  c.elect(1);
+  c.tick_all(3);
+  Term term = c.node(1).term();
+  c.isolate(1);
+  auto tick = [&](NodeId id, int n) {
+    for (int i = 0; i < n; ++i) {
+      c.node(id).tick();
+      c.deliver_all();
+    }
+  };
+  tick(3, 9);
+  tick(4, 5);
+  tick(2, 10);  // 2 pre-campaigns; 3 and 4 are still in the lease and ignore it
+  ASSERT_EQ(c.node(2).role(), Role::kPreCandidate);
+  tick(3, 1);  // 3 pre-campaigns: 2 refuses and asks again; 3 grants and steps back
+  EXPECT_EQ(c.node(3).role(), Role::kFollower);
+  tick(4, 5);  // and 4 likewise: 2 has all three
+  EXPECT_EQ(c.node(2).role(), Role::kLeader);
+  EXPECT_EQ(c.node(2).term(), term + 1);
+}
+
 // Thesis §6.2: check-quorum: a leader that cannot hear from a majority for an election timeout
 // steps down.
 TEST(Thesis6_2, LeaderWithoutQuorumStepsDown) {

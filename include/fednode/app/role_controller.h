@@ -4,9 +4,9 @@
 // clock), feeds it every input (ticks, applied round commands, updates offered on the data plane,
 // job results) and carries out what it asks: proposals through Raft, jobs on worker threads
 // (compute: initial model, training, aggregation; transfer: fetches and uploads; push: model
-// replication; evaluate: the committed models' test metrics), events, leadership transfers, crash-injection points. Every job's outcome comes
-// back as an input, failures included (a full queue, a job that throws): nothing is lost
-// silently. It decides nothing itself.
+// replication; evaluate: the committed models' test metrics), events, leadership transfers,
+// crash-injection points. Every job's outcome comes back as an input, failures included (a full
+// queue, a job that throws): nothing is lost silently. It decides nothing itself.
 #include <asio.hpp>
 
 #include <atomic>

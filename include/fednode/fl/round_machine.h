@@ -4,16 +4,16 @@
 // the applied round state, which models this node holds, the local monotonic time, received
 // updates, the results of jobs); its outputs are collected in a RoundReady that the owner takes
 // and carries out: proposals for the log, jobs to run (make the initial model, fetch, train,
-// upload, aggregate, push, evaluate), events, log lines, a leadership transfer. Each job is tagged with
-// the round, term and attempt it serves; a result that arrives after its attempt is over is
-// dropped here. Deadlines are local monotonic times this machine stores, never another
+// upload, aggregate, push, evaluate), events, log lines, a leadership transfer. Each job is
+// tagged with the round, term and attempt it serves; a result that arrives after its attempt is
+// over is dropped here. Deadlines are local monotonic times this machine stores, never another
 // machine's clock.
 //
 // The leader is the aggregator: it agrees the run configuration, proposes round_start, collects
 // updates, aggregates, has the new model stored on a majority of voters and only then proposes
 // round_commit; it evaluates the committed model while the next round runs and proposes its
-// test metrics in their own entry. Followers are trainers: on an applied round_start that names them they obtain
-// the base model, train and upload their update to the aggregator.
+// test metrics in their own entry. Followers are trainers: on an applied round_start that names
+// them they obtain the base model, train and upload their update to the aggregator.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -74,7 +74,8 @@ struct Job {
   std::uint64_t id = 0;
   JobKind kind = JobKind::kFetch;
   std::uint64_t round = 0, term = 0, attempt = 0;  // what it serves (0 where nothing)
-  std::string model_id;       // fetch, push: the blob; train, aggregate: the base model; evaluate: the model
+  std::string model_id;       // fetch, push: the blob; train, aggregate: the base model;
+                              // evaluate: the model
   std::string state_id;       // aggregate: the committed server state to continue ("" none); push: a
                               // second blob (the new state), held with the model by every holder
   std::vector<NodeId> peers;  // fetch: sources, best first; push: voters; upload: the aggregator
