@@ -199,7 +199,7 @@ int run_ctl(const std::vector<std::string>& all_args) {
   auto usage = [] {
     std::fputs("usage: fednode ctl [--key-file F [--server-key K] [--cluster-id ID]] HOST:PORT get | set KEY VALUE | del KEY | status | diagnostic |\n"
                "                    add-peer H:P [--key KEY] [--learner] | remove-peer H:P | transfer-leader H:P |\n"
-               "                    rounds [--tsv] [--since N] | watch [--interval S] [--count N] |\n"
+               "                    rounds [--tsv] [--since N] [--evaluated] | watch [--interval S] [--count N] |\n"
                "                    export-model [ROUND|latest] --out FILE.pt\n", stderr);
     return 2;
   };

@@ -308,10 +308,8 @@ void RoleController::run(const fl::Job& job) {
         return upload_update(job, aggregator, bytes, [gen, generation] { return *gen != generation; });
       });
     }
-    case fl::JobKind::kAggregate: {
-      std::string dir = dataset_dir(job.config.dataset);
-      return submit(*compute_, job, [=] { return aggregate_updates(job, store); });
-    }
+    case fl::JobKind::kAggregate:
+      return submit(*compute_, job, [job, store] { return aggregate_updates(job, store); });
     case fl::JobKind::kEvaluate: {
       std::string dir = dataset_dir(job.config.dataset);
       return submit(*evaluate_, job, [=, tests = test_sets_] { return evaluate_model(job, dir, store, *tests); });
