@@ -1,4 +1,5 @@
 """Helpers the Python benchmarks share (imported from the scripts' own directory)."""
+import json
 import socket
 
 
@@ -11,3 +12,18 @@ def free_ports(n):
     for s in held:
         s.close()
     return ports
+
+
+def events(path):
+    """The JSON lines of a node's events.jsonl (none if it is missing; torn lines skipped)."""
+    out = []
+    try:
+        with open(path) as f:
+            for line in f:
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    pass
+    except OSError:
+        pass
+    return out

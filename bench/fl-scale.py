@@ -18,7 +18,6 @@ monotonic clock (mono_ms) and its traffic counters (round_commit carries them):
 Writes DIR/scale.tsv and, with gnuplot, DIR/scale.png.
 """
 import argparse
-import json
 import os
 import shutil
 import signal
@@ -28,7 +27,7 @@ import sys
 import tempfile
 import time
 
-from bench_common import free_ports
+from bench_common import events, free_ports
 
 FMNIST = "/usr/share/datasets/fashion-mnist"
 
@@ -42,20 +41,6 @@ def status_kb(pid, field):
     except OSError:
         pass
     return 0
-
-
-def events(path):
-    out = []
-    try:
-        with open(path) as f:
-            for line in f:
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    pass
-    except OSError:
-        pass
-    return out
 
 
 def run_one(binary, learners, rounds, train_limit, work):

@@ -21,7 +21,6 @@ message when absent); Fashion-MNIST from Debian's dataset-fashion-mnist.
 Writes DIR/overhead.tsv (one line per run) and DIR/rounds.tsv (one line per round).
 """
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -30,7 +29,7 @@ import sys
 import tempfile
 import time
 
-from bench_common import free_ports
+from bench_common import events, free_ports
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FMNIST = "/usr/share/datasets/fashion-mnist"
@@ -39,20 +38,6 @@ FMNIST = "/usr/share/datasets/fashion-mnist"
 def cifar_dir():
     return os.environ.get("FEDNODE_CIFAR10_DIR",
                           os.path.join(ROOT, "..", "shared", "datasets", "cifar10-subset", "cifar-10-batches-bin"))
-
-
-def events(path):
-    out = []
-    try:
-        with open(path) as f:
-            for line in f:
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    pass
-    except OSError:
-        pass
-    return out
 
 
 def run_one(binary, dataset, rounds, epochs, work):
