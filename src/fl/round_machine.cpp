@@ -283,7 +283,8 @@ void RoundMachine::propose_start(const View& v) {
   // have not (catching up, or still starting), except the previous aggregator when it has answered
   // nothing: this node leads because that one failed or was cut off, so it is waited for only as
   // long again as this node's majority took to acknowledge (at least --invite-wait-ms), and joins
-  // the next round if it is alive after all.
+  // the next round if it is alive after all. A previous aggregator that handed the term over
+  // (rotation) is alive: it gets the grace like everyone else.
   if (!term_applied_at_) term_applied_at_ = v.now;
   Millis applied_at = *term_applied_at_;
   Millis linger = std::max(applied_at - leader_since_, settings_.timings.min_ack_linger);
@@ -292,7 +293,7 @@ void RoundMachine::propose_start(const View& v) {
                                                  : rounds.committed().back().aggregator;
   bool waiting = std::any_of(v.raft.followers.begin(), v.raft.followers.end(), [&](const FollowerView& f) {
     if (f.acked_term) return false;
-    if (f.id == previous && !f.heard) return v.now - applied_at < linger;
+    if (f.id == previous && !f.heard && f.id != v.raft.handed_over_by) return v.now - applied_at < linger;
     return v.now - leader_since_ < settings_.timings.grace_for_new_term;
   });
   if (waiting) return;

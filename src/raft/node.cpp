@@ -150,6 +150,7 @@ Role Node::role() const { return raft_->role(); }
 NodeId Node::leader() const { return raft_->leader(); }
 Term Node::term() const { return raft_->term(); }
 Index Node::term_start_index() const { return raft_->term_start_index(); }
+NodeId Node::handed_over_by() const { return raft_->handed_over_by(); }
 std::uint64_t Node::malformed_dropped() const { return raft_->malformed_dropped(); }
 Index Node::commit_index() const { return raft_->log().committed(); }
 Index Node::applied_index() const { return raft_->log().applied(); }

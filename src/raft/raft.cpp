@@ -175,6 +175,7 @@ void Raft::reset(Term term) {
   if (term_ != term) {
     term_ = term;
     vote_ = kNoNode;
+    handed_over_by_ = kNoNode;
   }
   leader_ = kNoNode;
   election_elapsed_ = 0;
@@ -409,9 +410,12 @@ void Raft::step_follower(const Message& m) {
       leader_ = m.from;
       handle_snapshot_chunk(m);
       return;
-    case MessageType::kTimeoutNow:
+    case MessageType::kTimeoutNow: {
+      Term before = term_;
       hup(true);  // leadership transfer: campaign at once, skipping pre-vote
+      if (term_ != before) handed_over_by_ = m.from;
       return;
+    }
     default: return;
   }
 }

@@ -45,6 +45,8 @@ class Raft {
   std::uint64_t malformed_dropped() const { return malformed_dropped_; }
   const ConfState& conf() const { return conf_; }
   NodeId transfer_target() const { return transfer_target_; }
+  // The leader that handed this term over (leadership transfer); kNoNode after an election.
+  NodeId handed_over_by() const { return handed_over_by_; }
   const std::map<NodeId, Progress>& progress() const { return progress_; }
   bool promotable() const { return contains_voter(config_.id); }
   bool contains_voter(NodeId id) const;
@@ -119,6 +121,7 @@ class Raft {
   int heartbeat_elapsed_ = 0;
   int randomized_election_timeout_ = 0;
   NodeId transfer_target_ = kNoNode;
+  NodeId handed_over_by_ = kNoNode;  // sender of the TimeoutNow this term's campaign answered
   Index pending_conf_index_ = 0;
   Index term_start_ = 0;  // leader: index of its first entry of this term
   std::size_t uncommitted_bytes_ = 0;  // leader: bytes appended in this term, not yet committed

@@ -96,7 +96,7 @@ fail() {
   for f in "$work"/log* "${extra_logs[@]}"; do
     [[ -f $f ]] || continue
     echo "== $f"
-    grep -v " info " "$f" | tail -8
+    { grep -v " info " "$f" || true; } | tail -8  # no warnings at all must not end the report
     tail -4 "$f"
   done >&2
   if [[ -n "${FEDNODE_KEEP_FAILED:-}" ]]; then cp -r "$work" "$FEDNODE_KEEP_FAILED"; echo "kept in $FEDNODE_KEEP_FAILED" >&2; fi

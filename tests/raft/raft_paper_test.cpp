@@ -405,6 +405,19 @@ TEST(Thesis3_10, LeadershipTransferToUpToDateFollower) {
   EXPECT_EQ(c.node(1).role(), Role::kFollower);
   EXPECT_EQ(c.node(1).leader(), 3u);
   EXPECT_EQ(c.node(2).transfer_leadership(1), RequestStatus::kNotLeader);
+  // The new leader knows who handed it the term (the round machine waits for that one); a term
+  // won in an election was handed over by nobody.
+  EXPECT_EQ(c.node(3).handed_over_by(), 1u);
+  EXPECT_EQ(c.node(1).handed_over_by(), 0u);
+  c.isolate(3);
+  for (int i = 0; i < 100 && c.node(1).role() != Role::kLeader && c.node(2).role() != Role::kLeader; ++i) c.tick_all();
+  NodeId elected = c.node(1).role() == Role::kLeader ? 1 : 2;
+  ASSERT_EQ(c.node(elected).role(), Role::kLeader);
+  EXPECT_EQ(c.node(elected).handed_over_by(), 0u);
+  c.heal();
+  c.tick_all(3);
+  EXPECT_EQ(c.node(3).role(), Role::kFollower);
+  EXPECT_EQ(c.node(3).handed_over_by(), 0u) << "kept across a term it did not lead";
 }
 
 // Thesis §4.1-4.2: one server at a time; learners get the log but do not vote; promotion.

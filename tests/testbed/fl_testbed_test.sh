@@ -33,12 +33,7 @@ fl_pick_dataset
 
 work=$(mktemp -d)
 tb_on_cleanup() { rm -rf "$work"; }
-fail() {
-  echo "FAIL ($scenario): $*" >&2
-  for k in $(seq 1 "$n"); do echo "== host $k"; grep -v " info " "$work/log$k" | tail -8; tail -4 "$work/log$k"; done >&2
-  if [[ -n "${FEDNODE_KEEP_FAILED:-}" ]]; then cp -r "$work" "$FEDNODE_KEEP_FAILED"; echo "kept in $FEDNODE_KEEP_FAILED" >&2; fi
-  exit 1
-}
+# fail (tests/cluster/lib.sh) reports $work/logK, host K's log.
 
 n=4
 rounds=3

@@ -19,6 +19,7 @@ inline RaftView raft_view_of(const raft::Node& node, raft::Index applied, std::v
   if (!v.leader) return v;
   raft::Index start = node.term_start_index();
   v.term_start_applied = start > 0 && applied >= start;
+  v.handed_over_by = node.handed_over_by();
   for (const auto& f : node.followers()) v.followers.push_back({f.id, f.learner, f.match >= start, f.recent_active, f.heard});
   return v;
 }

@@ -44,6 +44,7 @@ struct RaftView {
   bool leader = false;
   std::uint64_t term = 0;
   bool term_start_applied = false;      // leader: its first entry of this term is applied
+  NodeId handed_over_by = 0;            // leader: who transferred it this term (0: an election)
   std::vector<FollowerView> followers;  // leader only
   std::vector<NodeId> members;          // voters and learners, as the applied state knows them
   std::vector<NodeId> voters;           // the voters among them (Raft's configuration)

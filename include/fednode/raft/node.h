@@ -142,6 +142,9 @@ class Node {
   // Leader: the index of its first entry of this term (once applied, the state it sees is
   // current); 0 on other roles.
   Index term_start_index() const;
+  // The leader that handed this node its term by a leadership transfer (it was alive and
+  // answering then); kNoNode when the term was won in an election.
+  NodeId handed_over_by() const;
   std::uint64_t malformed_dropped() const;  // messages no correct peer sends, dropped unread
   std::uint64_t proposals_dropped() const { return proposals_dropped_; }  // proposals refused (not leader, ...)
   Index commit_index() const;
