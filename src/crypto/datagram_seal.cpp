@@ -5,6 +5,8 @@
 #include <cstring>
 
 #include "fednode/util/big_endian.h"
+#include "fednode/util/varint.h"
+
 namespace fednode::crypto {
 namespace {
 
@@ -12,6 +14,16 @@ void nonce_of(std::uint32_t epoch, std::uint64_t counter, unsigned char* nonce) 
   std::memset(nonce, 0, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
   store_be(nonce, epoch, 4);
   store_be(nonce + 4, counter, 8);
+}
+
+constexpr unsigned char kCompactMagic = 0xF2;
+
+// The compact header leaves out what the receiver knows; the associated data puts it back.
+std::string compact_ad(std::string_view header, std::uint64_t sender, std::uint64_t receiver, const std::string& cluster) {
+  std::string ad(header);
+  put_be(ad, sender, 8);
+  put_be(ad, receiver, 8);
+  return ad + cluster;
 }
 
 }  // namespace
@@ -41,29 +53,39 @@ void DatagramSealer::add_peer(std::uint64_t id, const PublicKey& key) {
 
 void DatagramSealer::remove_peer(std::uint64_t id) { peers_.erase(id); }
 
-Status DatagramSealer::seal(std::uint64_t to, std::string_view plaintext, std::string* datagram) {
+Status DatagramSealer::seal(std::uint64_t to, std::string_view plaintext, std::string* datagram, Format format) {
   auto it = peers_.find(to);
   if (it == peers_.end()) return Status::error("no key for node " + std::to_string(to));
-  std::uint64_t counter = ++counter_;
+  std::uint64_t counter = ++it->second.sent;
   std::string& out = *datagram;
   out.clear();
   out.reserve(kOverhead + plaintext.size());
-  out.append("FS");
-  out.push_back(1);
-  put_be(out, self_id_, 8);
-  put_be(out, to, 8);
-  put_be(out, epoch_, 4);
-  put_be(out, counter, 8);
-  std::string ad = out + cluster_id_;
+  std::string ad;
+  if (format == Format::kV1) {
+    out.append("FS");
+    out.push_back(1);
+    put_be(out, self_id_, 8);
+    put_be(out, to, 8);
+    put_be(out, epoch_, 4);
+    put_be(out, counter, 8);
+    ad = out + cluster_id_;
+  } else {
+    out.push_back(static_cast<char>(kCompactMagic));
+    put_be(out, self_id_ & 0xffff, 2);
+    put_varint(out, epoch_);
+    put_varint(out, counter);
+    ad = compact_ad(out, self_id_, to, cluster_id_);
+  }
+  std::size_t header = out.size();
   unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
   nonce_of(epoch_, counter, nonce);
-  out.resize(kHeaderBytes + plaintext.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES);
+  out.resize(header + plaintext.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES);
   unsigned long long written = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(
-      reinterpret_cast<unsigned char*>(out.data()) + kHeaderBytes, &written,
+      reinterpret_cast<unsigned char*>(out.data()) + header, &written,
       reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(),
       reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr, nonce, it->second.tx.data());
-  out.resize(kHeaderBytes + written);
+  out.resize(header + written);
   return {};
 }
 
@@ -88,7 +110,16 @@ bool DatagramSealer::fresh(Pair& p, std::uint32_t epoch, std::uint64_t counter, 
   return true;
 }
 
-DatagramSealer::Verdict DatagramSealer::open(std::string_view d, std::uint64_t* from, std::string* plaintext) {
+DatagramSealer::Verdict DatagramSealer::open(std::string_view d, std::uint64_t* from, std::string* plaintext,
+                                             Format* format) {
+  if (d.empty()) return Verdict::kMalformed;
+  bool compact = static_cast<unsigned char>(d[0]) == kCompactMagic;
+  Verdict v = compact ? open_compact(d, from, plaintext) : open_v1(d, from, plaintext);
+  if (v == Verdict::kOk && format) *format = compact ? Format::kCompact : Format::kV1;
+  return v;
+}
+
+DatagramSealer::Verdict DatagramSealer::open_v1(std::string_view d, std::uint64_t* from, std::string* plaintext) {
   if (d.size() < kOverhead || d[0] != 'F' || d[1] != 'S' || d[2] != 1) return Verdict::kMalformed;
   auto h = reinterpret_cast<const unsigned char*>(d.data());
   std::uint64_t sender = get_be(h + 3, 8), receiver = get_be(h + 11, 8), counter = get_be(h + 23, 8);
@@ -96,21 +127,51 @@ DatagramSealer::Verdict DatagramSealer::open(std::string_view d, std::uint64_t* 
   if (receiver != self_id_) return Verdict::kAuthFailed;
   auto it = peers_.find(sender);
   if (it == peers_.end()) return Verdict::kUnknownSender;
-  Pair& p = it->second;
+  Verdict v = open_from(it->second, epoch, counter, std::string(d.substr(0, kHeaderBytes)) + cluster_id_,
+                        d.substr(kHeaderBytes), plaintext);
+  if (v == Verdict::kOk) *from = sender;
+  return v;
+}
+
+DatagramSealer::Verdict DatagramSealer::open_compact(std::string_view d, std::uint64_t* from, std::string* plaintext) {
+  std::size_t pos = 3;
+  std::uint64_t epoch = 0, counter = 0;
+  if (d.size() < pos || !get_varint(d, &pos, &epoch) || !get_varint(d, &pos, &counter) || epoch > UINT32_MAX ||
+      d.size() - pos < crypto_aead_xchacha20poly1305_ietf_ABYTES) {
+    return Verdict::kMalformed;
+  }
+  std::uint64_t tag = get_be(d.data() + 1, 2);
+  std::string_view header = d.substr(0, pos);
+  Verdict verdict = Verdict::kUnknownSender;
+  // Peers sharing the tag (one in 65,536 pairs of ids) are each tried: only the sender's key opens it.
+  for (auto& [id, p] : peers_) {
+    if ((id & 0xffff) != tag) continue;
+    Verdict v = open_from(p, static_cast<std::uint32_t>(epoch), counter, compact_ad(header, id, self_id_, cluster_id_),
+                          d.substr(pos), plaintext);
+    if (v == Verdict::kOk) {
+      *from = id;
+      return v;
+    }
+    if (verdict != Verdict::kReplayed) verdict = v;
+  }
+  return verdict;
+}
+
+DatagramSealer::Verdict DatagramSealer::open_from(Pair& p, std::uint32_t epoch, std::uint64_t counter,
+                                                  const std::string& ad, std::string_view sealed, std::string* plaintext) {
   if (!fresh(p, epoch, counter, false)) return Verdict::kReplayed;
-  std::string ad = std::string(d.substr(0, kHeaderBytes)) + cluster_id_;
   unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
   nonce_of(epoch, counter, nonce);
-  plaintext->resize(d.size() - kOverhead);
+  plaintext->resize(sealed.size());
   unsigned long long got = 0;
   if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-          reinterpret_cast<unsigned char*>(plaintext->data()), &got, nullptr, h + kHeaderBytes, d.size() - kHeaderBytes,
+          reinterpret_cast<unsigned char*>(plaintext->data()), &got, nullptr,
+          reinterpret_cast<const unsigned char*>(sealed.data()), sealed.size(),
           reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nonce, p.rx.data()) != 0) {
     return Verdict::kAuthFailed;
   }
   plaintext->resize(got);
   fresh(p, epoch, counter, true);  // only an authentic datagram moves the window
-  *from = sender;
   return Verdict::kOk;
 }
 

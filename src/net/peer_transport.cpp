@@ -29,6 +29,12 @@ Status PeerTransport::bind(const PeerAddress& self) {
   return {};
 }
 
+std::uint16_t PeerTransport::port() const {
+  std::error_code ec;
+  auto ep = socket_.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
 Status PeerTransport::add_peer(raft::NodeId id, const PeerAddress& address, const crypto::PublicKey* key) {
   if (sealer_) {
     if (!key) return Status::error("peer " + address.to_string() + " has no public key (secure mode needs HOST:PORT=KEY)");
@@ -47,6 +53,7 @@ Status PeerTransport::add_peer(raft::NodeId id, const PeerAddress& address, cons
 
 void PeerTransport::remove_peer(raft::NodeId id) {
   peers_.erase(id);
+  v1_peers_.erase(id);
   if (sealer_) sealer_->remove_peer(id);
 }
 
@@ -56,9 +63,12 @@ void PeerTransport::send(const raft::Message& m) {
     ++counters_.dropped_out;
     return;
   }
-  std::string bytes = encode_peer_message(cluster_id_, m);
+  bool v1 = v1_peers_.count(m.to) > 0;
+  std::string bytes = encode_peer_message(cluster_id_, m,
+                                          v1 ? PeerEncoding::kV1 : sealer_ ? PeerEncoding::kCompactSealed : PeerEncoding::kCompact);
   if (sealer_) {
-    if (!sealer_->seal(m.to, bytes, &sealed_).ok()) {
+    using Format = crypto::DatagramSealer::Format;
+    if (!sealer_->seal(m.to, bytes, &sealed_, v1 ? Format::kV1 : Format::kCompact).ok()) {
       ++counters_.dropped_out;
       return;
     }
@@ -88,12 +98,13 @@ void PeerTransport::receive() {
       raft::Message m;
       std::string_view body(buffer_.data(), n);
       Status s;
+      std::uint8_t version = 0;
       if (sealer_) {
         std::uint64_t from = 0;
         auto verdict = sealer_->open(body, &from, &sealed_);
         using V = crypto::DatagramSealer::Verdict;
         if (verdict == V::kOk) {
-          s = decode_peer_message(sealed_, cluster_id_, &m);
+          s = decode_peer_message(sealed_, cluster_id_, &m, SealedOrigin{from, sealer_->self_id()}, &version);
           if (s.ok() && m.from != from) s = Status::error("the message names another sender than the one authenticated");
         } else {
           if (verdict == V::kReplayed) ++counters_.replayed;
@@ -102,13 +113,14 @@ void PeerTransport::receive() {
                             : verdict == V::kMalformed ? "not a sealed datagram" : "authentication failed");
         }
       } else {
-        s = decode_peer_message(body, cluster_id_, &m);
+        s = decode_peer_message(body, cluster_id_, &m, {}, &version);
       }
       if (!s.ok()) {
         ++counters_.dropped_in;
         warn_dropped(s.message(), sender_);
       } else {
         ++counters_.messages_in;
+        heard_version(m.from, version);
         handler_(m);
       }
     }
@@ -120,6 +132,21 @@ void PeerTransport::warn_dropped(const std::string& why, const udp::endpoint& fr
   if (!warnings_.allow()) return;
   spdlog::warn("peer channel: dropped datagram from {}:{}: {} ({} similar warnings suppressed, {} dropped in all)",
                from.address().to_string(), from.port(), why, warnings_.held_back(), counters_.dropped_in);
+}
+
+std::uint8_t PeerTransport::version_for(raft::NodeId id) const {
+  return v1_peers_.count(id) ? kPeerProtocolV1 : kPeerProtocolVersion;
+}
+
+void PeerTransport::heard_version(raft::NodeId id, std::uint8_t version) {
+  if (!peers_.count(id) || version_for(id) == version) return;
+  if (version == kPeerProtocolV1) {
+    v1_peers_.insert(id);
+    spdlog::info("peer channel: node {:x} speaks the v1 peer protocol (an older fednode): answering it in v1", id);
+  } else {
+    v1_peers_.erase(id);
+    spdlog::info("peer channel: node {:x} speaks the compact peer protocol again", id);
+  }
 }
 
 void PeerTransport::close() {

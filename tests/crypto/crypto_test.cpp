@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sodium.h>
 #include <unistd.h>
+
+#include <map>
 
 #include "../storage/temp_dir.h"
 #include "fednode/crypto/boot_epoch.h"
@@ -125,9 +128,14 @@ TEST_F(SealTest, StrangersAndImpostorsAreDropped) {
   s.add_peer(id(b_), b_.public_key);
   ASSERT_TRUE(s.seal(id(b_), "hello", &d).ok());
   EXPECT_EQ(b.open(d, &from, &text), DatagramSealer::Verdict::kUnknownSender);
-  // The stranger writes a's id into the header: it cannot seal under a's key.
-  std::string forged = d;
+  // The stranger writes a's id (v1) or tag (compact) into the header: it cannot seal under a's key.
   std::uint64_t a_id = id(a_);
+  std::string forged = d;
+  forged[1] = static_cast<char>(a_id >> 8);
+  forged[2] = static_cast<char>(a_id);
+  EXPECT_EQ(b.open(forged, &from, &text), DatagramSealer::Verdict::kAuthFailed);
+  ASSERT_TRUE(s.seal(id(b_), "hello", &d, DatagramSealer::Format::kV1).ok());
+  forged = d;
   for (int i = 0; i < 8; ++i) forged[3 + i] = static_cast<char>(a_id >> (8 * (7 - i)));
   EXPECT_EQ(b.open(forged, &from, &text), DatagramSealer::Verdict::kAuthFailed);
   // Another cluster with the same keys.
@@ -135,9 +143,93 @@ TEST_F(SealTest, StrangersAndImpostorsAreDropped) {
   a_other.add_peer(id(b_), b_.public_key);
   ASSERT_TRUE(a_other.seal(id(b_), "hello", &d).ok());
   EXPECT_EQ(b.open(d, &from, &text), DatagramSealer::Verdict::kAuthFailed);
-  // Garbage and short input.
+  // Garbage and short input, either header.
   EXPECT_EQ(b.open("", &from, &text), DatagramSealer::Verdict::kMalformed);
   EXPECT_EQ(b.open(std::string(200, 'F'), &from, &text), DatagramSealer::Verdict::kMalformed);
+  EXPECT_EQ(b.open("\xf2\x01", &from, &text), DatagramSealer::Verdict::kMalformed);
+  EXPECT_EQ(b.open(std::string("\xf2\x01\x02\x01\x01", 5) + std::string(15, 'x'), &from, &text),
+            DatagramSealer::Verdict::kMalformed)
+      << "shorter than a tag";
+  EXPECT_EQ(b.open(std::string("\xf2\x01\x02\x81\x00", 5) + std::string(16, 'x'), &from, &text),
+            DatagramSealer::Verdict::kMalformed)
+      << "an epoch not in its shortest form";
+  EXPECT_EQ(b.open(std::string("\xf2\x01\x02", 3) + std::string(11, '\xff'), &from, &text),
+            DatagramSealer::Verdict::kMalformed)
+      << "a varint past 64 bits";
+}
+
+// The compact header sends 5-7 bytes where v1 sent 31, and a v1 datagram still opens (a peer
+// not upgraded yet): the receiver reports which format each used.
+TEST_F(SealTest, TheCompactHeaderIsSmallAndV1StillOpens) {
+  DatagramSealer a(a_, 3, "c"), b(b_, 1, "c");
+  a.add_peer(id(b_), b_.public_key);
+  b.add_peer(id(a_), a_.public_key);
+  std::string d, text;
+  std::uint64_t from = 0;
+  DatagramSealer::Format format{};
+  ASSERT_TRUE(a.seal(id(b_), "hb", &d).ok());
+  EXPECT_EQ(d.size(), DatagramSealer::kCompactMinOverhead + 2);
+  ASSERT_EQ(b.open(d, &from, &text, &format), DatagramSealer::Verdict::kOk);
+  EXPECT_EQ(format, DatagramSealer::Format::kCompact);
+  EXPECT_EQ(from, id(a_));
+  ASSERT_TRUE(a.seal(id(b_), "hb", &d, DatagramSealer::Format::kV1).ok());
+  EXPECT_EQ(d.size(), DatagramSealer::kOverhead + 2);
+  ASSERT_EQ(b.open(d, &from, &text, &format), DatagramSealer::Verdict::kOk);
+  EXPECT_EQ(format, DatagramSealer::Format::kV1);
+  EXPECT_EQ(text, "hb");
+  // Counters past 127 take a second byte; each pair counts on its own.
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(a.seal(id(b_), "hb", &d).ok());
+  EXPECT_EQ(d.size(), DatagramSealer::kCompactMinOverhead + 3);
+  ASSERT_EQ(b.open(d, &from, &text), DatagramSealer::Verdict::kOk);
+  // A compact datagram sealed for another receiver does not open here (the receiver is in the
+  // associated data, not on the wire).
+  DatagramSealer s(stranger_, 1, "c");
+  s.add_peer(id(a_), a_.public_key);
+  a.add_peer(id(stranger_), stranger_.public_key);
+  ASSERT_TRUE(a.seal(id(stranger_), "for s", &d).ok());
+  EXPECT_NE(b.open(d, &from, &text), DatagramSealer::Verdict::kOk);
+  EXPECT_EQ(s.open(d, &from, &text), DatagramSealer::Verdict::kOk);
+}
+
+// Two peers whose ids share the 16-bit tag: each datagram opens under its own sender's key, and
+// replays of either are still caught.
+TEST(SealTags, PeersSharingATagAreBothRead) {
+  std::map<std::uint64_t, NodeKey> by_tag;
+  NodeKey first, second;
+  for (int i = 0; i < 20000; ++i) {
+    NodeKey k;
+    crypto_kx_keypair(k.public_key.bytes.data(), k.secret.data());
+    auto [it, fresh] = by_tag.emplace(node_id_of_key(k.public_key) & 0xffff, k);
+    if (!fresh) {
+      first = it->second;
+      second = k;
+      break;
+    }
+  }
+  std::uint64_t id1 = node_id_of_key(first.public_key), id2 = node_id_of_key(second.public_key);
+  ASSERT_NE(id1, id2) << "no two of 20,000 keys shared a tag";
+  ASSERT_EQ(id1 & 0xffff, id2 & 0xffff);
+  NodeKey r;
+  crypto_kx_keypair(r.public_key.bytes.data(), r.secret.data());
+  DatagramSealer receiver(r, 1, "c"), s1(first, 1, "c"), s2(second, 1, "c");
+  receiver.add_peer(id1, first.public_key);
+  receiver.add_peer(id2, second.public_key);
+  s1.add_peer(node_id_of_key(r.public_key), r.public_key);
+  s2.add_peer(node_id_of_key(r.public_key), r.public_key);
+  std::string d1, d2, text;
+  std::uint64_t from = 0;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(s1.seal(node_id_of_key(r.public_key), "one", &d1).ok());
+    ASSERT_TRUE(s2.seal(node_id_of_key(r.public_key), "two", &d2).ok());
+    ASSERT_EQ(receiver.open(d2, &from, &text), DatagramSealer::Verdict::kOk);
+    EXPECT_EQ(from, id2);
+    EXPECT_EQ(text, "two");
+    ASSERT_EQ(receiver.open(d1, &from, &text), DatagramSealer::Verdict::kOk);
+    EXPECT_EQ(from, id1);
+    EXPECT_EQ(text, "one");
+  }
+  EXPECT_EQ(receiver.open(d1, &from, &text), DatagramSealer::Verdict::kReplayed);
+  EXPECT_EQ(receiver.open(d2, &from, &text), DatagramSealer::Verdict::kReplayed);
 }
 
 TEST_F(SealTest, ReplaysAreDroppedAcrossRestartsToo) {

@@ -99,6 +99,9 @@ void peer_datagrams() {
   response.type = raft::MessageType::kAppendResponse;
   response.reject = true, response.reject_hint = 2;
   write_seed("peer_datagram", "append-response", net::encode_peer_message("fednode", response));
+  // The same in v1, which nodes still read from peers not upgraded yet.
+  write_seed("peer_datagram", "v1-heartbeat", net::encode_peer_message("fednode", heartbeat, net::PeerEncoding::kV1));
+  write_seed("peer_datagram", "v1-append-response", net::encode_peer_message("fednode", response, net::PeerEncoding::kV1));
 }
 
 void client_requests() {

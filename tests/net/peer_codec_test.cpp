@@ -30,74 +30,181 @@ raft::Message sample() {
   return m;
 }
 
-TEST(PeerCodec, RoundTripsEveryField) {
-  raft::Message back;
-  Status s = decode_peer_message(encode_peer_message("c1", sample()), "c1", &back);
-  ASSERT_TRUE(s.ok()) << s.message();
-  EXPECT_EQ(back, sample());
-  for (int t = 0; t < raft::kMessageTypeCount; ++t) {
-    raft::Message m;
-    m.type = static_cast<raft::MessageType>(t);
-    m.from = 1;
-    ASSERT_TRUE(decode_peer_message(encode_peer_message("c", m), "c", &back).ok());
-    EXPECT_EQ(back, m);
+const PeerEncoding kEncodings[] = {PeerEncoding::kV1, PeerEncoding::kCompact, PeerEncoding::kCompactSealed};
+
+// What the receiver's seal would establish for `m` (nothing, unsealed).
+SealedOrigin origin(PeerEncoding e, const raft::Message& m) {
+  return e == PeerEncoding::kCompactSealed ? SealedOrigin{m.from, m.to} : SealedOrigin{};
+}
+
+Status round_trip(PeerEncoding e, const raft::Message& m, raft::Message* back, std::uint8_t* version = nullptr) {
+  return decode_peer_message(encode_peer_message("c1", m, e), "c1", back, origin(e, m), version);
+}
+
+TEST(PeerCodec, RoundTripsEveryFieldInEveryEncoding) {
+  for (PeerEncoding e : kEncodings) {
+    SCOPED_TRACE(static_cast<int>(e));
+    raft::Message back;
+    std::uint8_t version = 0;
+    Status s = round_trip(e, sample(), &back, &version);
+    ASSERT_TRUE(s.ok()) << s.message();
+    EXPECT_EQ(back, sample());
+    EXPECT_EQ(version, e == PeerEncoding::kV1 ? kPeerProtocolV1 : kPeerProtocolVersion);
+    for (int t = 0; t < raft::kMessageTypeCount; ++t) {
+      raft::Message m;
+      m.type = static_cast<raft::MessageType>(t);
+      m.from = 1;
+      m.to = 2;
+      ASSERT_TRUE(round_trip(e, m, &back).ok());
+      EXPECT_EQ(back, m);
+    }
   }
+  // Random messages: every field present or not, flags either way.
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 2000; ++i) {
+    raft::Message m;
+    auto maybe = [&](std::uint64_t v) { return rng() % 2 ? v : 0; };
+    m.type = static_cast<raft::MessageType>(rng() % raft::kMessageTypeCount);
+    m.from = 1 + rng() % 1000;
+    m.to = 1 + rng() % 1000;
+    m.term = maybe(rng() >> (rng() % 64));
+    m.commit = maybe(rng() % 100000);
+    m.index = maybe(rng() % 100000);
+    m.log_term = maybe(rng() % 9);
+    m.reject = rng() % 2;
+    m.reject_hint = maybe(rng() % 77);
+    m.context = maybe(rng());
+    for (std::uint64_t k = 0, n = rng() % 3; k < n; ++k) {
+      m.entries.push_back(raft::Entry{rng() % 5, m.index + 1 + k, static_cast<raft::EntryType>(rng() % 2), std::string(rng() % 5, 'e')});
+    }
+    if (rng() % 4 == 0) m.snapshot = raft::SnapshotMeta{rng() % 50, rng() % 5, {{1, 2}, {}}};
+    m.offset = maybe(rng() % 4096);
+    m.data = std::string(maybe(rng() % 9), 'd');
+    m.done = rng() % 2;
+    for (PeerEncoding e : kEncodings) {
+      raft::Message back;
+      Status s = round_trip(e, m, &back);
+      ASSERT_TRUE(s.ok()) << i << ": " << s.message();
+      ASSERT_EQ(back, m) << i << " in encoding " << static_cast<int>(e);
+    }
+  }
+}
+
+// Nothing the receiver can derive: a sealed heartbeat is its type, term and commit index.
+TEST(PeerCodec, CompactMessagesCarryOnlyWhatTheReceiverCannotDerive) {
+  raft::Message hb;
+  hb.type = raft::MessageType::kHeartbeat;
+  hb.from = 0xdeadbeefcafef00dull;
+  hb.to = 0x0123456789abcdefull;
+  hb.term = 7;
+  hb.commit = 1234;
+  EXPECT_LE(encode_peer_message("fednode", hb, PeerEncoding::kCompactSealed).size(), 8u);
+  EXPECT_GE(encode_peer_message("fednode", hb, PeerEncoding::kV1).size(), 50u);
+  raft::Message answer;
+  answer.type = raft::MessageType::kHeartbeatResponse;
+  answer.from = hb.to;
+  answer.to = hb.from;
+  answer.term = 7;
+  EXPECT_EQ(encode_peer_message("fednode", answer, PeerEncoding::kCompactSealed).size(), 5u);
+  // An append's entries do not repeat their indexes.
+  raft::Message app;
+  app.type = raft::MessageType::kAppend;
+  app.from = 1;
+  app.term = 7;
+  app.index = 100000;
+  app.log_term = 7;
+  app.commit = 99999;
+  for (raft::Index i = 1; i <= 10; ++i) app.entries.push_back(raft::Entry{7, app.index + i, raft::EntryType::kNormal, "x"});
+  EXPECT_LT(encode_peer_message("c", app, PeerEncoding::kCompactSealed).size() + 40,
+            encode_peer_message("c", app, PeerEncoding::kV1).size());
 }
 
 TEST(PeerCodec, RejectsOtherClustersVersionsAndTypes) {
   raft::Message back;
-  Status s = decode_peer_message(encode_peer_message("other", sample()), "mine", &back);
-  EXPECT_NE(s.message().find("wrong cluster 'other'"), std::string::npos) << s.message();
-  std::string bytes = encode_peer_message("c", sample());
+  for (PeerEncoding e : {PeerEncoding::kV1, PeerEncoding::kCompact}) {
+    Status s = decode_peer_message(encode_peer_message("other", sample(), e), "mine", &back);
+    EXPECT_NE(s.message().find("wrong cluster 'other'"), std::string::npos) << s.message();
+    raft::Message m = sample();
+    m.type = static_cast<raft::MessageType>(99);
+    EXPECT_NE(decode_peer_message(encode_peer_message("c", m, e), "c", &back).message().find("type 99"), std::string::npos);
+    m = sample();
+    m.from = 0;
+    EXPECT_NE(decode_peer_message(encode_peer_message("c", m, e), "c", &back).message().find("from"), std::string::npos);
+  }
+  std::string bytes = encode_peer_message("c", sample(), PeerEncoding::kV1);
   ASSERT_EQ(static_cast<unsigned char>(bytes[0]), 0xdc);  // array16 header: 3 bytes
-  bytes[3] = 2;                                          // version, a positive fixint
+  bytes[3] = 3;                                          // version, a positive fixint
   EXPECT_NE(decode_peer_message(bytes, "c", &back).message().find("version"), std::string::npos);
-  raft::Message m = sample();
-  m.type = static_cast<raft::MessageType>(99);
-  EXPECT_NE(decode_peer_message(encode_peer_message("c", m), "c", &back).message().find("type 99"), std::string::npos);
-  m = sample();
-  m.from = 0;
-  EXPECT_NE(decode_peer_message(encode_peer_message("c", m), "c", &back).message().find("from"), std::string::npos);
   EXPECT_FALSE(decode_peer_message("", "c", &back).ok());
   EXPECT_FALSE(decode_peer_message("\xc1", "c", &back).ok());  // never-used msgpack byte
   EXPECT_FALSE(decode_peer_message("hello", "c", &back).ok());
 }
 
+// A compact body's mask must match its values; outside a seal it must name sender and cluster;
+// inside one it may not name another sender than the seal's.
+TEST(PeerCodec, CompactBodiesAreCheckedAgainstTheirMaskAndSeal) {
+  raft::Message back;
+  auto expect_error = [&](const std::string& bytes, const std::string& words, const SealedOrigin& o = {}) {
+    Status s = decode_peer_message(bytes, "c", &back, o);
+    ASSERT_FALSE(s.ok()) << words;
+    EXPECT_NE(s.message().find(words), std::string::npos) << s.message();
+  };
+  // [2, heartbeat, mask, ...] by hand.
+  const char hb = static_cast<char>(raft::MessageType::kHeartbeat);
+  expect_error(std::string("\x94\x02") + hb + "\x03\x07", "announces 2 values, the array holds 1", {5, 6});
+  expect_error(std::string("\x93\x02") + hb + std::string("\xcd\x80\x00", 3), "unknown fields", {5, 6});
+  expect_error(std::string("\x95\x02") + hb + "\x03\x07\xa1x", "field commit", {5, 6});
+  expect_error(std::string("\x92\x02") + hb, "at least 3 fields", {5, 6});
+  raft::Message m = sample();
+  expect_error(encode_peer_message("c", m, PeerEncoding::kCompactSealed), "must name its sender");
+  m.from = 9;
+  expect_error(encode_peer_message("c", m, PeerEncoding::kCompact), "another sender", {5, 6});
+  // Inside a seal, a body that does name sender and cluster must name the right ones.
+  m.from = 5;
+  ASSERT_TRUE(decode_peer_message(encode_peer_message("c", m, PeerEncoding::kCompact), "c", &back, {5, 6}).ok());
+  expect_error(encode_peer_message("other", m, PeerEncoding::kCompact), "wrong cluster", {5, 6});
+}
+
 // Every truncation and thousands of random corruptions either decode or give an error; none
 // crashes (run under ASan/UBSan with -DFEDNODE_SANITIZE=ON).
 TEST(PeerCodec, SurvivesTruncationAndCorruption) {
-  std::string bytes = encode_peer_message("c", sample());
-  raft::Message back;
-  for (std::size_t n = 0; n < bytes.size(); ++n) {
-    EXPECT_FALSE(decode_peer_message(bytes.substr(0, n), "c", &back).ok()) << n;
+  for (PeerEncoding e : kEncodings) {
+    std::string bytes = encode_peer_message("c", sample(), e);
+    SealedOrigin o = origin(e, sample());
+    raft::Message back;
+    for (std::size_t n = 0; n < bytes.size(); ++n) {
+      EXPECT_FALSE(decode_peer_message(bytes.substr(0, n), "c", &back, o).ok()) << n;
+    }
+    std::mt19937_64 rng(1);
+    int ok = 0;
+    for (int i = 0; i < 20000; ++i) {
+      std::string damaged = bytes;
+      for (int k = 0; k < 1 + static_cast<int>(rng() % 4); ++k) damaged[rng() % damaged.size()] = static_cast<char>(rng());
+      ok += decode_peer_message(damaged, "c", &back, o).ok();
+    }
+    EXPECT_LT(ok, 20000);
   }
-  std::mt19937_64 rng(1);
-  int ok = 0;
-  for (int i = 0; i < 20000; ++i) {
-    std::string damaged = bytes;
-    for (int k = 0; k < 1 + static_cast<int>(rng() % 4); ++k) damaged[rng() % damaged.size()] = static_cast<char>(rng());
-    ok += decode_peer_message(damaged, "c", &back).ok();
-  }
-  EXPECT_LT(ok, 20000);
 }
 
 // An append cut to the core's byte budget fits the datagram bound it was derived from.
 TEST(PeerCodec, BudgetedAppendFitsTheDatagram) {
   const std::size_t max_datagram = 1400, budget = max_datagram - 512;
-  for (std::size_t payload : {0u, 1u, 10u, 100u, 700u}) {
-    raft::Message m;
-    m.type = raft::MessageType::kAppend;
-    m.from = ~0ull;
-    m.to = ~0ull;
-    m.term = m.index = m.log_term = m.commit = ~0ull;
-    std::size_t bytes = 0;
-    for (raft::Index i = 0;; ++i) {
-      raft::Entry e{~0ull, ~0ull - i, raft::EntryType::kNormal, std::string(payload, 'x')};
-      if (!m.entries.empty() && bytes + raft::entry_size(e) > budget) break;
-      bytes += raft::entry_size(e);
-      m.entries.push_back(e);
+  for (PeerEncoding e : kEncodings) {
+    for (std::size_t payload : {0u, 1u, 10u, 100u, 700u}) {
+      raft::Message m;
+      m.type = raft::MessageType::kAppend;
+      m.from = ~0ull;
+      m.to = ~0ull;
+      m.term = m.index = m.log_term = m.commit = ~0ull;
+      std::size_t bytes = 0;
+      for (raft::Index i = 0;; ++i) {
+        raft::Entry e{~0ull, ~0ull - i, raft::EntryType::kNormal, std::string(payload, 'x')};
+        if (!m.entries.empty() && bytes + raft::entry_size(e) > budget) break;
+        bytes += raft::entry_size(e);
+        m.entries.push_back(e);
+      }
+      EXPECT_LE(encode_peer_message("fednode-cluster", m, e).size(), max_datagram) << payload;
     }
-    EXPECT_LE(encode_peer_message("fednode-cluster", m).size(), max_datagram) << payload;
   }
 }
 

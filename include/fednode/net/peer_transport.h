@@ -9,11 +9,17 @@
 // and every received one opened before it is parsed: forged, tampered, replayed datagrams and
 // strangers' are dropped unread and counted (auth_failed, replayed); a sealed message whose
 // body names another sender than the one authenticated is dropped too.
+//
+// Rolling upgrades: a node speaks the compact format (peer_codec.h, datagram_seal.h) to every
+// peer until that peer sends it a v1 datagram; from then on it answers that peer in v1, until
+// the peer speaks compact again (it was upgraded). A v1 node drops compact datagrams unread, so
+// it times out and campaigns (in v1) within an election timeout, which is what tells us.
 #include <asio.hpp>
 
 #include <chrono>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 
@@ -31,7 +37,8 @@ class PeerTransport {
   using Handler = std::function<void(const raft::Message&)>;
   PeerTransport(asio::io_context& io, std::string cluster_id, std::size_t max_datagram, Handler handler);
 
-  Status bind(const PeerAddress& self);
+  Status bind(const PeerAddress& self);  // port 0: any free port (see port())
+  std::uint16_t port() const;
   // Secure mode: seals and opens every datagram from now on.
   void set_sealer(std::unique_ptr<crypto::DatagramSealer> sealer) { sealer_ = std::move(sealer); }
   bool secure() const { return sealer_ != nullptr; }
@@ -41,10 +48,13 @@ class PeerTransport {
   void send(const raft::Message& m);
   void close();
   const ChannelCounters& counters() const { return counters_; }
+  // The body version this node sends `id` (kPeerProtocolVersion unless it spoke v1 last).
+  std::uint8_t version_for(raft::NodeId id) const;
 
  private:
   void receive();
   void warn_dropped(const std::string& why, const asio::ip::udp::endpoint& from);
+  void heard_version(raft::NodeId id, std::uint8_t version);
 
   asio::io_context& io_;
   asio::ip::udp::socket socket_;
@@ -52,6 +62,7 @@ class PeerTransport {
   std::size_t max_datagram_;
   Handler handler_;
   std::map<raft::NodeId, asio::ip::udp::endpoint> peers_;
+  std::set<raft::NodeId> v1_peers_;  // peers whose last datagram was v1
   std::unique_ptr<crypto::DatagramSealer> sealer_;
   std::string sealed_;
   std::string buffer_;

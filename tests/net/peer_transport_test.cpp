@@ -1,0 +1,138 @@
+// The peer channel on loopback: compact datagrams between upgraded nodes, v1 to a node that
+// speaks only v1 (a rolling upgrade), and back to compact once it is upgraded.
+#include "fednode/net/peer_transport.h"
+
+#include <gtest/gtest.h>
+#include <sodium.h>
+
+#include <optional>
+
+#include "fednode/net/peer_codec.h"
+
+namespace fednode::net {
+namespace {
+
+using namespace std::chrono_literals;
+using Format = crypto::DatagramSealer::Format;
+
+crypto::NodeKey fresh_key() {
+  crypto::NodeKey k;
+  crypto_kx_keypair(k.public_key.bytes.data(), k.secret.data());
+  return k;
+}
+
+raft::Message heartbeat(raft::NodeId from, raft::NodeId to) {
+  raft::Message m;
+  m.type = raft::MessageType::kHeartbeat;
+  m.from = from;
+  m.to = to;
+  m.term = 3;
+  m.commit = 42;
+  return m;
+}
+
+// A node of the previous version: sends and reads only v1 (raw socket, its own seal).
+struct OldNode {
+  OldNode(asio::io_context& io, const crypto::NodeKey& key) : socket(io, {asio::ip::address_v4::loopback(), 0}), sealer(key, 1, "c") {}
+  void send(const raft::Message& m, std::uint16_t port, Format f, PeerEncoding e) {
+    std::string d;
+    ASSERT_TRUE(sealer.seal(m.to, encode_peer_message("c", m, e), &d, f).ok());
+    socket.send_to(asio::buffer(d), asio::ip::udp::endpoint(asio::ip::address_v4::loopback(), port));
+  }
+  // The next datagram, opened: its header format and body version.
+  std::pair<Format, std::uint8_t> receive(raft::Message* m) {
+    std::string buf(65536, '\0');
+    asio::ip::udp::endpoint from;
+    std::size_t n = socket.receive_from(asio::buffer(buf), from);
+    std::string text;
+    std::uint64_t sender = 0;
+    Format f{};
+    EXPECT_EQ(sealer.open(std::string_view(buf.data(), n), &sender, &text, &f), crypto::DatagramSealer::Verdict::kOk);
+    std::uint8_t version = 0;
+    EXPECT_TRUE(decode_peer_message(text, "c", m, {sender, sealer.self_id()}, &version).ok());
+    return {f, version};
+  }
+  asio::ip::udp::socket socket;
+  crypto::DatagramSealer sealer;
+};
+
+class PeerTransportTest : public ::testing::Test {
+ protected:
+  PeerTransportTest() : a_(io_, "c", 1400, [this](const raft::Message& m) { got_ = m; }) {}
+  void SetUp() override {
+    ASSERT_TRUE(a_.bind(PeerAddress{"127.0.0.1", 0}).ok());
+    a_.set_sealer(std::make_unique<crypto::DatagramSealer>(ka_, 1, "c"));
+  }
+  raft::NodeId id(const crypto::NodeKey& k) { return crypto::node_id_of_key(k.public_key); }
+  // Runs the loop until a message arrives at a_ (or 2 s).
+  bool delivered() {
+    got_.reset();
+    for (int i = 0; i < 200 && !got_; ++i) io_.run_for(10ms);
+    return got_.has_value();
+  }
+
+  asio::io_context io_;
+  crypto::NodeKey ka_ = fresh_key(), kb_ = fresh_key();
+  PeerTransport a_;
+  std::optional<raft::Message> got_;
+};
+
+TEST_F(PeerTransportTest, UpgradedPeersSpeakCompactAndAnOldOneIsAnsweredInV1) {
+  OldNode b(io_, kb_);
+  b.sealer.add_peer(id(ka_), ka_.public_key);
+  ASSERT_TRUE(a_.add_peer(id(kb_), PeerAddress{"127.0.0.1", b.socket.local_endpoint().port()}, &kb_.public_key).ok());
+  raft::Message m;
+  // Before it hears anything, a speaks compact: a heartbeat is about 28 bytes (v1: about 100).
+  EXPECT_EQ(a_.version_for(id(kb_)), kPeerProtocolVersion);
+  a_.send(heartbeat(id(ka_), id(kb_)));
+  EXPECT_LE(a_.counters().bytes_out, 30u);
+  auto [format, version] = b.receive(&m);
+  EXPECT_EQ(format, Format::kCompact);
+  EXPECT_EQ(version, kPeerProtocolVersion);
+  EXPECT_EQ(m, heartbeat(id(ka_), id(kb_)));
+  // b speaks v1 (it is not upgraded yet): a reads it and answers it in v1 from then on.
+  b.send(heartbeat(id(kb_), id(ka_)), a_.port(), Format::kV1, PeerEncoding::kV1);
+  ASSERT_TRUE(delivered());
+  EXPECT_EQ(*got_, heartbeat(id(kb_), id(ka_)));
+  EXPECT_EQ(a_.version_for(id(kb_)), kPeerProtocolV1);
+  a_.send(heartbeat(id(ka_), id(kb_)));
+  std::tie(format, version) = b.receive(&m);
+  EXPECT_EQ(format, Format::kV1);
+  EXPECT_EQ(version, kPeerProtocolV1);
+  EXPECT_EQ(m, heartbeat(id(ka_), id(kb_)));
+  // b is upgraded: compact again.
+  b.send(heartbeat(id(kb_), id(ka_)), a_.port(), Format::kCompact, PeerEncoding::kCompactSealed);
+  ASSERT_TRUE(delivered());
+  EXPECT_EQ(a_.version_for(id(kb_)), kPeerProtocolVersion);
+  a_.send(heartbeat(id(ka_), id(kb_)));
+  std::tie(format, version) = b.receive(&m);
+  EXPECT_EQ(format, Format::kCompact);
+  EXPECT_EQ(version, kPeerProtocolVersion);
+  EXPECT_EQ(a_.counters().messages_in, 2u);
+  EXPECT_EQ(a_.counters().dropped_in, 0u);
+}
+
+// Insecure mode (--insecure): the compact body names sender, receiver and cluster itself, and a
+// body of another cluster is dropped.
+TEST(PeerTransportInsecure, CompactBodiesNameTheirSenderAndCluster) {
+  asio::io_context io;
+  std::optional<raft::Message> got;
+  PeerTransport a(io, "c", 1400, [&](const raft::Message& m) { got = m; });
+  PeerTransport b(io, "c", 1400, [](const raft::Message&) {});
+  PeerTransport other(io, "other", 1400, [](const raft::Message&) {});
+  for (PeerTransport* t : {&a, &b, &other}) ASSERT_TRUE(t->bind(PeerAddress{"127.0.0.1", 0}).ok());
+  ASSERT_TRUE(b.add_peer(1, PeerAddress{"127.0.0.1", a.port()}).ok());
+  ASSERT_TRUE(other.add_peer(1, PeerAddress{"127.0.0.1", a.port()}).ok());
+  ASSERT_TRUE(a.add_peer(2, PeerAddress{"127.0.0.1", b.port()}).ok());
+  b.send(heartbeat(2, 1));
+  for (int i = 0; i < 200 && !got; ++i) io.run_for(10ms);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, heartbeat(2, 1));
+  other.send(heartbeat(2, 1));
+  for (int i = 0; i < 200 && a.counters().dropped_in == 0; ++i) io.run_for(10ms);
+  EXPECT_EQ(a.counters().dropped_in, 1u);
+  EXPECT_EQ(a.counters().messages_in, 1u);
+}
+
+}  // namespace
+}  // namespace fednode::net
