@@ -25,6 +25,10 @@ Raft::Raft(const Config& config, const Storage& storage)
   assert(config_.id != kNoNode);
   assert(config_.heartbeat_ticks > 0 && config_.election_ticks_min > config_.heartbeat_ticks);
   assert(config_.election_ticks_max > config_.election_ticks_min);
+  // Answering every k-th heartbeat leaves k heartbeat periods between answers; check-quorum
+  // needs one in every window, with a heartbeat period to spare for a late one.
+  int every = std::max(1, (config_.election_ticks_min - config_.heartbeat_ticks) / config_.heartbeat_ticks);
+  if (config_.sparse_heartbeat_answers && every >= 2) heartbeat_answer_ticks_ = 2 * config_.heartbeat_ticks - std::max(1, config_.heartbeat_ticks / 2);  // late ticks tolerated
   HardState hs = storage.hard_state();
   term_ = hs.term;
   vote_ = hs.vote;
@@ -61,6 +65,7 @@ void Raft::tick() {
 
 void Raft::tick_election() {
   ++election_elapsed_;
+  if (quiet_ticks_ < heartbeat_answer_ticks_) ++quiet_ticks_;
   if (promotable() && election_elapsed_ >= randomized_election_timeout_) {
     election_elapsed_ = 0;
     hup(false);
@@ -212,6 +217,7 @@ void Raft::become_follower(Term term, NodeId leader) {
   role_ = Role::kFollower;
   reset(term);
   leader_ = leader;
+  quiet_ticks_ = heartbeat_answer_ticks_;  // the first heartbeat of a leader is answered
 }
 
 void Raft::become_pre_candidate() {

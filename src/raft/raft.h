@@ -118,6 +118,8 @@ class Raft {
   std::map<NodeId, bool> votes_;
   std::vector<Message> outbox_;
   int election_elapsed_ = 0;
+  int quiet_ticks_ = 0;          // follower: ticks since it last sent its leader anything
+  int heartbeat_answer_ticks_ = 0;  // follower: answers a heartbeat after this many quiet ticks
   int heartbeat_elapsed_ = 0;
   int randomized_election_timeout_ = 0;
   NodeId transfer_target_ = kNoNode;

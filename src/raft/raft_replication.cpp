@@ -40,6 +40,7 @@ void Raft::handle_append(const Message& m) {
 void Raft::handle_heartbeat(const Message& m) {
   log_.commit_to(std::min(m.commit, log_.last_index()));
   after_commit_advanced();
+  if (m.context == 0 && quiet_ticks_ < heartbeat_answer_ticks_) return;  // the next one is answered
   Message resp;
   resp.type = MessageType::kHeartbeatResponse;
   resp.to = m.from;
@@ -284,6 +285,7 @@ void Raft::change_membership(const ConfChange& change) {
 
 void Raft::send(Message m) {
   m.from = config_.id;
+  if (m.to == leader_) quiet_ticks_ = 0;
   if (m.term == 0) m.term = term_;
   outbox_.push_back(std::move(m));
 }

@@ -321,6 +321,60 @@ TEST(Thesis6_2, LeaderWithoutQuorumStepsDown) {
   EXPECT_NE(c.node(1).role(), Role::kLeader);
 }
 
+// Followers answer every other heartbeat (half the datagrams on an idle channel), yet the
+// leader's check-quorum hears every live follower in every window: over 2,000 ticks with the
+// daemon's timing (heartbeat 5 ticks, election 15-30) the leader never steps down, each window
+// has an answer from each follower, and a read index (a heartbeat with a context) is answered
+// at once. Where a window could miss an answer (heartbeat 6, election 15) every beat is answered.
+TEST(Thesis6_2, FollowersAnswerEveryOtherHeartbeatWithoutLosingTheQuorum) {
+  for (int hb : {5, 6}) {
+    SCOPED_TRACE("heartbeat ticks " + std::to_string(hb));
+    TestCluster c(3, [hb](Config& cfg) {
+      cfg.heartbeat_ticks = hb;
+      cfg.election_ticks_min = 15;
+      cfg.election_ticks_max = 30;
+    });
+    c.elect(1);
+    ASSERT_EQ(c.node(1).role(), Role::kLeader);
+    Term term = c.node(1).term();
+    c.sent().clear();
+    std::map<NodeId, int> last_answer;
+    int worst_gap = 0;
+    for (int t = 0; t < 2000; ++t) {
+      std::size_t before = c.sent().size();
+      c.tick_all();
+      for (std::size_t i = before; i < c.sent().size(); ++i) {
+        const Message& m = c.sent()[i];
+        if (m.type != MessageType::kHeartbeatResponse) continue;
+        worst_gap = std::max(worst_gap, t - (last_answer.count(m.from) ? last_answer[m.from] : 0));
+        last_answer[m.from] = t;
+      }
+    }
+    EXPECT_EQ(c.node(1).role(), Role::kLeader);
+    EXPECT_EQ(c.node(1).term(), term);
+    int beats = 0, answers = 0;
+    for (const auto& m : c.sent()) {
+      beats += m.type == MessageType::kHeartbeat && m.to == 2;
+      answers += m.type == MessageType::kHeartbeatResponse && m.from == 2;
+    }
+    EXPECT_GE(beats, 2000 / hb - 1);
+    if (hb == 5) {
+      EXPECT_NEAR(answers, beats / 2, 2) << "not every other heartbeat";
+      EXPECT_EQ(worst_gap, 2 * hb) << "an answer was skipped twice in a row";
+    } else {
+      EXPECT_EQ(answers, beats);
+    }
+    c.sent().clear();
+    c.node(1).read_index(77);
+    c.deliver_all();
+    int read_answers = 0;
+    for (const auto& m : c.sent()) read_answers += m.type == MessageType::kHeartbeatResponse && m.context != 0;
+    EXPECT_EQ(read_answers, 2);
+    ASSERT_FALSE(c.at(1).reads.empty());
+    EXPECT_EQ(c.at(1).reads.back().request_id, 77u);
+  }
+}
+
 // The leader's activity marks restart every check-quorum period for learners too (they do not
 // count towards the quorum): a learner that stops answering shows as inactive, one that answers
 // as active. The FL layer's live trainers and --evict-after read these marks.

@@ -49,6 +49,10 @@ struct Config {
   std::size_t max_inflight_chunks = 4;
   bool pre_vote = true;
   bool check_quorum = true;
+  // A follower answers only every other heartbeat (when it has sent the leader nothing for two
+  // heartbeat periods) where check-quorum still hears it in every window of election_ticks_min
+  // ticks; a heartbeat carrying a read-index context is always answered. Off: every heartbeat.
+  bool sparse_heartbeat_answers = true;
   // Ready.snapshot_due is raised when applied entries since the last snapshot pass either bound.
   std::uint64_t snapshot_entries = 10000;
   std::uint64_t snapshot_bytes = 64ull << 20;
