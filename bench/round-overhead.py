@@ -16,6 +16,8 @@ trainers. Measured from the aggregator's events on this machine's monotonic cloc
                    "run" is (sum of times - sum of slowest) / sum of times over rounds 1..R
   wall             round 1's start applied -> round R's commit applied
   accuracy         of round R's model
+  raft/data        the aggregator's Raft UDP and data-plane TCP bytes (in + out: as the leader it
+                   sees every Raft datagram of the group) per round over rounds 2..R, and their ratio
 CIFAR-10 is read from $FEDNODE_CIFAR10_DIR or ../shared/datasets/cifar10-subset (skipped with a
 message when absent); Fashion-MNIST from Debian's dataset-fashion-mnist.
 Writes DIR/overhead.tsv (one line per run) and DIR/rounds.tsv (one line per round).
@@ -98,6 +100,11 @@ def run_one(binary, dataset, rounds, epochs, work):
     for r in range(1, rounds + 1):
         t = (commit_at[r] - (start1 if r == 1 else commit_at[r - 1])) / 1000.0
         per_round.append((r, t, slowest[r], (t - slowest[r]) / t))
+    ends = {e["round"]: e for e in ev if e.get("event") == "round_commit"}
+
+    def steady_bytes(channel):
+        total = lambda e: e[channel]["bytes_in"] + e[channel]["bytes_out"]
+        return (total(ends[rounds]) - total(ends[1])) / (rounds - 1)
     total_t = sum(t for _, t, _, _ in per_round)
     total_s = sum(s for _, _, s, _ in per_round)
     return {
@@ -107,6 +114,8 @@ def run_one(binary, dataset, rounds, epochs, work):
         "mean_round_s": total_t / rounds,
         "wall_s": (commit_at[rounds] - start1) / 1000.0,
         "accuracy": accuracy,
+        "raft_kb": steady_bytes("raft_udp") / 1e3,
+        "data_mb": steady_bytes("data_tcp") / 1e6,
         "rounds": per_round,
     }
 
@@ -136,10 +145,11 @@ def main():
             sys.exit(f"round-overhead.py: unknown data set '{d}' (fashion-mnist, cifar10)")
     os.makedirs(a.out, exist_ok=True)
     summary = open(os.path.join(a.out, "overhead.tsv"), "w")
-    summary.write("dataset\tbinary\trepeat\tsteady_overhead\trun_overhead\tround1_overhead\tmean_round_s\twall_s\taccuracy\n")
+    summary.write("dataset\tbinary\trepeat\tsteady_overhead\trun_overhead\tround1_overhead\tmean_round_s\twall_s\taccuracy"
+                  "\traft_kb_per_round\tdata_mb_per_round\traft_over_data\n")
     per_round = open(os.path.join(a.out, "rounds.tsv"), "w")
     per_round.write("dataset\tbinary\trepeat\tround\tround_s\tslowest_s\toverhead\n")
-    print(f"{'dataset':14} {'binary':6} {'steady':>8} {'run':>8} {'round 1':>8} {'round s':>8} {'wall s':>8} {'accuracy':>9}")
+    print(f"{'dataset':14} {'binary':6} {'steady':>8} {'run':>8} {'round 1':>8} {'round s':>8} {'wall s':>8} {'accuracy':>9} {'raft KB':>8} {'data MB':>8} {'raft/data':>9}")
     for dataset in datasets:
         if dataset == "cifar10" and not os.path.exists(os.path.join(cifar_dir(), "data_batch_1.bin")):
             print(f"round-overhead.py: skipping cifar10: no data_batch_1.bin in {cifar_dir()} (set FEDNODE_CIFAR10_DIR)")
@@ -152,10 +162,13 @@ def main():
                 work = tempfile.mkdtemp(prefix=f"fednode-overhead-{dataset}-{name}-")
                 res = run_one(b, dataset, a.rounds, a.epochs, work)
                 acc = "-" if res["accuracy"] is None else f"{res['accuracy']:.4f}"
+                ratio = 100 * res["raft_kb"] / 1e3 / res["data_mb"]
                 print(f"{dataset:14} {name:6} {100 * res['steady']:7.2f}% {100 * res['run']:7.2f}% "
-                      f"{100 * res['round1']:7.2f}% {res['mean_round_s']:8.2f} {res['wall_s']:8.1f} {acc:>9}", flush=True)
+                      f"{100 * res['round1']:7.2f}% {res['mean_round_s']:8.2f} {res['wall_s']:8.1f} {acc:>9} "
+                      f"{res['raft_kb']:8.1f} {res['data_mb']:8.3f} {ratio:8.2f}%", flush=True)
                 summary.write(f"{dataset}\t{name}\t{k}\t{res['steady']:.5f}\t{res['run']:.5f}\t{res['round1']:.5f}\t"
-                              f"{res['mean_round_s']:.3f}\t{res['wall_s']:.2f}\t{acc}\n")
+                              f"{res['mean_round_s']:.3f}\t{res['wall_s']:.2f}\t{acc}\t{res['raft_kb']:.2f}\t"
+                              f"{res['data_mb']:.4f}\t{ratio / 100:.5f}\n")
                 for r, t, s, o in res["rounds"]:
                     per_round.write(f"{dataset}\t{name}\t{k}\t{r}\t{t:.3f}\t{s:.3f}\t{o:.5f}\n")
                 summary.flush()
