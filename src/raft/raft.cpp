@@ -25,10 +25,13 @@ Raft::Raft(const Config& config, const Storage& storage)
   assert(config_.id != kNoNode);
   assert(config_.heartbeat_ticks > 0 && config_.election_ticks_min > config_.heartbeat_ticks);
   assert(config_.election_ticks_max > config_.election_ticks_min);
-  // Answering every k-th heartbeat leaves k heartbeat periods between answers; check-quorum
-  // needs one in every window, with a heartbeat period to spare for a late one.
-  int every = std::max(1, (config_.election_ticks_min - config_.heartbeat_ticks) / config_.heartbeat_ticks);
-  if (config_.sparse_heartbeat_answers && every >= 2) heartbeat_answer_ticks_ = 2 * config_.heartbeat_ticks - std::max(1, config_.heartbeat_ticks / 2);  // late ticks tolerated
+  // Answering every other heartbeat leaves two heartbeat periods between answers; check-quorum
+  // needs one in every window, with a heartbeat period to spare for a late one. The threshold
+  // sits half a period below two, so a follower whose ticks run a little late still answers.
+  int hb = config_.heartbeat_ticks;
+  if (config_.sparse_heartbeat_answers && config_.election_ticks_min - hb >= 2 * hb) {
+    heartbeat_answer_ticks_ = 2 * hb - std::max(1, hb / 2);
+  }
   HardState hs = storage.hard_state();
   term_ = hs.term;
   vote_ = hs.vote;
