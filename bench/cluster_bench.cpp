@@ -1,8 +1,10 @@
 // cluster-bench: starts a 3-node fednode group on loopback (durable: every acknowledged write is
 // fdatasync'ed on a majority) and measures blocking writes of 100-byte values from 1, 16 and 64
 // concurrent clients, then leader failover time (SIGKILL the leader -> a new leader accepts a
-// write) over repeated trials.
-//   cluster-bench --fednode build/fednode [--seconds 5] [--trials 50] [--dir DIR]
+// write) over repeated trials. With --etcd it drives a running etcd member instead, with the same
+// clients and values (through etcd's JSON gateway), so that the two are measured alike.
+//   cluster-bench --fednode build/fednode [--seconds 5] [--trials 50] [--dir DIR] [--clients 1,16,64]
+//   cluster-bench --etcd 127.0.0.1:2379 [--seconds 5] [--clients 1,16,64]
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -14,8 +16,11 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <thread>
 
+#include "etcd_writer.h"
 #include "fednode/net/client_connection.h"
 
 using namespace fednode;
@@ -138,6 +143,57 @@ double percentile(std::vector<double>& v, double p) {
   return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
+// `clients` threads, each writing its own keys one at a time for `seconds`; prints writes/s and
+// latency percentiles. make_writer(thread) gives the thread's blocking write function.
+void run_load(int clients, double seconds,
+              const std::function<std::function<bool(const std::string&)>(int)>& make_writer) {
+  std::vector<std::vector<double>> lat(static_cast<std::size_t>(clients));
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < clients; ++t) {
+    threads.emplace_back([&, t] {
+      auto write = make_writer(t);
+      for (int k = 0; !stop; ++k) {
+        auto a = Clock::now();
+        if (!write("c" + std::to_string(t) + "-" + std::to_string(k))) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          continue;
+        }
+        lat[static_cast<std::size_t>(t)].push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& th : threads) th.join();
+  std::vector<double> all;
+  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+  std::printf("%-10d %12.0f %10.2f %10.2f\n", clients, static_cast<double>(all.size()) / seconds,
+              percentile(all, 0.5), percentile(all, 0.99));
+  std::fflush(stdout);
+}
+
+int run_etcd(const std::string& endpoint, double seconds, const std::vector<int>& client_counts) {
+  bench::EtcdWriter probe;
+  if (!probe.connect(endpoint) || !probe.put("cluster-bench-probe", "x")) {
+    std::fprintf(stderr, "cluster-bench: etcd at %s does not take a put on /v3/kv/put\n", endpoint.c_str());
+    return 1;
+  }
+  std::printf("etcd at %s (JSON gateway, same clients and 100-byte values)\n", endpoint.c_str());
+  std::printf("%-10s %12s %10s %10s\n", "clients", "writes/s", "p50 ms", "p99 ms");
+  const std::string value(100, 'v');
+  for (int n : client_counts) {
+    run_load(n, seconds, [&](int) {
+      auto w = std::make_shared<bench::EtcdWriter>();
+      bool up = w->connect(endpoint);
+      return std::function<bool(const std::string&)>([w, up, &value](const std::string& key) {
+        return up && w->put(key, value);
+      });
+    });
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -145,12 +201,21 @@ int main(int argc, char** argv) {
   int trials = 50;
   work_dir = "cluster-bench-data";
   CLI::App app{"fednode cluster benchmark"};
-  app.add_option("--fednode", fednode_bin, "Path of the fednode binary")->required();
+  std::string etcd;
+  std::vector<int> client_counts{1, 16, 64};
+  auto* fednode_opt = app.add_option("--fednode", fednode_bin, "Path of the fednode binary");
+  app.add_option("--etcd", etcd, "Drive this etcd member (HOST:PORT) instead of fednode nodes")->excludes(fednode_opt);
+  app.add_option("--clients", client_counts, "Concurrent clients per load")->delimiter(',')->capture_default_str();
   app.add_option("--seconds", seconds, "Seconds per write load")->capture_default_str();
   app.add_option("--trials", trials, "Failover trials")->capture_default_str();
   app.add_option("--dir", work_dir, "Scratch directory (deleted)")->capture_default_str();
   app.add_flag("--insecure", insecure, "Run the nodes with --insecure (plaintext, no keys)");
   CLI11_PARSE(app, argc, argv);
+  if (!etcd.empty()) return run_etcd(etcd, seconds, client_counts);
+  if (fednode_bin.empty()) {
+    std::fprintf(stderr, "cluster-bench: give --fednode BIN or --etcd HOST:PORT\n");
+    return 2;
+  }
   std::filesystem::remove_all(work_dir);
   std::filesystem::create_directories(work_dir);
   int base = 20000 + static_cast<int>(getpid() % 20000);
@@ -175,29 +240,14 @@ int main(int argc, char** argv) {
               insecure ? "--insecure" : "secure: sealed peer datagrams");
   std::printf("%-10s %12s %10s %10s\n", "clients", "writes/s", "p50 ms", "p99 ms");
   const std::string value(100, 'v');
-  for (int clients : {1, 16, 64}) {
-    std::vector<std::vector<double>> lat(static_cast<std::size_t>(clients));
-    std::atomic<bool> stop{false};
-    std::vector<std::thread> threads;
-    for (int t = 0; t < clients; ++t) {
-      threads.emplace_back([&, t] {
-        net::ClientConnection c;
-        if (!c.connect(nodes[static_cast<std::size_t>(leader)].address, std::chrono::seconds(2)).ok()) return;
-        for (int k = 0; !stop; ++k) {
-          auto a = Clock::now();
-          if (!write_ok(c, "c" + std::to_string(t) + "-" + std::to_string(k), value)) continue;
-          lat[static_cast<std::size_t>(t)].push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
-        }
+  for (int n : client_counts) {
+    run_load(n, seconds, [&](int) {
+      auto c = std::make_shared<net::ClientConnection>();
+      bool up = c->connect(nodes[static_cast<std::size_t>(leader)].address, std::chrono::seconds(2)).ok();
+      return std::function<bool(const std::string&)>([c, up, &value](const std::string& key) {
+        return up && write_ok(*c, key, value);
       });
-    }
-    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-    stop = true;
-    for (auto& th : threads) th.join();
-    std::vector<double> all;
-    for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
-    std::printf("%-10d %12.0f %10.2f %10.2f\n", clients, static_cast<double>(all.size()) / seconds,
-                percentile(all, 0.5), percentile(all, 0.99));
-    std::fflush(stdout);
+    });
   }
   std::vector<double> failover;
   for (int trial = 0; trial < trials; ++trial) {

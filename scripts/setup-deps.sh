@@ -13,7 +13,7 @@ packages=(cmake g++ make pkg-config
   prometheus tmux)             # the Prometheus scrape test, the live view under tmux
 for arg in "$@"; do
   case "$arg" in
-    --bench) packages+=(python3 python3-torch python3-pysyncobj) ;;
+    --bench) packages+=(python3 python3-torch python3-pysyncobj etcd-server etcd-client) ;;
     --tools) packages+=(gnuplot-nox tshark iftop) ;;
     *) echo "setup-deps.sh: unknown option '$arg' (use --bench or --tools)" >&2; exit 2 ;;
   esac
