@@ -53,6 +53,8 @@ class PeerTransport {
 
  private:
   void receive();
+  void on_datagram(std::size_t n);
+  static constexpr int kDrainPerTurn = 64;
   void warn_dropped(const std::string& why, const asio::ip::udp::endpoint& from);
   void heard_version(raft::NodeId id, std::uint8_t version);
 
