@@ -88,7 +88,7 @@ Index Node::first_undelivered() const {
 
 bool Node::has_ready() const {
   const auto& log = raft_->log();
-  return !(raft_->hard_state() == book_.persisted) || log.unstable_snapshot() ||
+  return raft_->append_due() || !(raft_->hard_state() == book_.persisted) || log.unstable_snapshot() ||
          !log.unstable_entries().empty() || !raft_->outbox().empty() ||
          !raft_->read_states().empty() || first_undelivered() <= committed_to_deliver() ||
          snapshot_due();
@@ -103,6 +103,7 @@ bool Node::snapshot_due() const {
 }
 
 Ready Node::ready() {
+  raft_->flush_appends();
   Ready rd;
   auto& log = raft_->log();
   HardState hs = raft_->hard_state();
@@ -117,6 +118,10 @@ Ready Node::ready() {
   Index hi = committed_to_deliver();
   if (lo <= hi) rd.committed_entries = log.slice(lo, hi + 1, std::size_t{64} << 20);
   rd.snapshot_due = snapshot_due();
+  bool same_term_and_vote = !rd.hard_state || (rd.hard_state->term == book_.persisted.term &&
+                                               rd.hard_state->vote == book_.persisted.vote);
+  rd.send_before_persist = (raft_->role() == Role::kLeader && same_term_and_vote && !rd.snapshot) ||
+                           raft_->config().bugs.send_before_persist_always;
   if (rd.snapshot_due) book_.snapshot_requested = true;
   return rd;
 }

@@ -22,6 +22,7 @@ struct Progress {
   bool heard = false;          // answered anything since this node became leader
   bool learner = false;
   std::deque<Index> inflight;  // kReplicate: last index of each unacknowledged append
+  Index commit_sent = 0;       // the highest commit index an append told it this term
 
   // kSnapshot: the snapshot being streamed (kept alive even if storage compacts again meanwhile,
   // so a slow follower still finishes it) and the bytes sent and acknowledged.

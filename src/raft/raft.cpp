@@ -195,6 +195,7 @@ void Raft::reset(Term term) {
   uncommitted_bytes_ = 0;
   reads_.clear();
   reads_waiting_for_commit_.clear();
+  append_due_ = false;
   rebuild_progress();
 }
 
@@ -438,7 +439,7 @@ RequestStatus Raft::propose(std::string data) {
   Entry e;
   e.data = std::move(data);
   append_entries({std::move(e)});
-  broadcast_append();
+  append_due_ = true;
   return RequestStatus::kOk;
 }
 
@@ -452,7 +453,7 @@ RequestStatus Raft::propose_conf_change(const ConfChange& change) {
   e.data = encode_conf_change(change);
   append_entries({std::move(e)});
   pending_conf_index_ = log_.last_index();
-  broadcast_append();
+  append_due_ = true;
   return RequestStatus::kOk;
 }
 

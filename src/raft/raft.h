@@ -31,6 +31,10 @@ class Raft {
 
   HardState hard_state() const;
   std::vector<Message>& outbox() { return outbox_; }
+  // Proposals and commit advances of one turn leave as one append per follower: they mark the
+  // appends due, and the driver flushes them when it takes the Ready.
+  bool append_due() const { return append_due_; }
+  void flush_appends();
   std::vector<ReadState>& read_states() { return read_states_; }
   RaftLog& log() { return log_; }
   const RaftLog& log() const { return log_; }
@@ -117,6 +121,7 @@ class Raft {
   std::map<NodeId, Progress> progress_;
   std::map<NodeId, bool> votes_;
   std::vector<Message> outbox_;
+  bool append_due_ = false;
   int election_elapsed_ = 0;
   int quiet_ticks_ = 0;          // follower: ticks since it last sent its leader anything
   int heartbeat_answer_ticks_ = 0;  // follower: answers a heartbeat after this many quiet ticks

@@ -149,7 +149,7 @@ void Raft::handle_append_response(const Message& m, Progress& pr) {
   // Careful: committing may apply a membership change that rebuilds progress_ (pr dangles) or
   // makes us step down.
   if (maybe_commit()) {
-    broadcast_append();
+    append_due_ = true;  // the others hear of the commit at the end of the turn
   } else if (was_paused) {
     send_append(m.from);
   }
@@ -212,7 +212,7 @@ void Raft::append_entries(std::vector<Entry> entries) {
   }
   log_.append(entries);
   progress_[config_.id].maybe_update(log_.last_index());
-  if (maybe_commit()) broadcast_append();
+  if (maybe_commit()) append_due_ = true;
 }
 
 Index Raft::quorum_match_index() const {
@@ -315,6 +315,7 @@ bool Raft::send_append(NodeId to, bool send_if_empty) {
   m.index = pr.next - 1;
   m.log_term = *prev_term;
   m.commit = log_.committed();
+  pr.commit_sent = std::max(pr.commit_sent, m.commit);
   if (!entries.empty()) {
     Index last = entries.back().index;
     if (pr.state == ReplicationState::kReplicate) {
@@ -357,6 +358,17 @@ std::shared_ptr<const Snapshot> Raft::latest_snapshot() {
     snapshot_cache_ = std::make_shared<const Snapshot>(stored);
   }
   return snapshot_cache_;
+}
+
+void Raft::flush_appends() {
+  if (!append_due_) return;
+  append_due_ = false;
+  if (role_ != Role::kLeader) return;
+  // New entries go to every follower whose window allows; the commit alone only to those that
+  // have not heard it in this turn's appends.
+  for (auto& [id, pr] : progress_) {
+    if (id != config_.id) send_append(id, pr.commit_sent < log_.committed());
+  }
 }
 
 void Raft::broadcast_append() {

@@ -5,11 +5,16 @@ namespace fednode::raft {
 Status handle_ready(Node& node, ReadyHandler& handler) {
   if (!node.has_ready()) return {};
   Ready rd = node.ready();
+  if (rd.send_before_persist) {
+    for (const auto& m : rd.messages) handler.send(m);
+  }
   if (Status s = handler.persist(rd); !s.ok()) return s;
   if (rd.snapshot) {
     if (Status s = handler.install(*rd.snapshot); !s.ok()) return s;
   }
-  for (const auto& m : rd.messages) handler.send(m);
+  if (!rd.send_before_persist) {
+    for (const auto& m : rd.messages) handler.send(m);
+  }
   for (const auto& e : rd.committed_entries) {
     if (Status s = handler.apply(e); !s.ok()) return s;
   }

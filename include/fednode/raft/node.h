@@ -29,6 +29,7 @@ struct InjectedBugs {
   bool vote_without_log_check = false;            // breaks §5.4.1's up-to-date check
   bool apply_before_commit = false;               // hands uncommitted entries to the application
   bool no_pre_vote_tie_break = false;             // simultaneous pre-candidates grant each other (split votes)
+  bool send_before_persist_always = false;        // followers acknowledge entries not yet on their disk
 };
 
 struct Config {
@@ -83,6 +84,11 @@ struct Ready {
   // Applied entries since the last snapshot passed the threshold: the driver should snapshot its
   // state machine at applied_index() (with conf_state()) once it has applied committed_entries.
   bool snapshot_due = false;
+  // A leader whose term and vote are already on disk may send its messages while it persists
+  // (thesis §10.2.1): it counts its own log towards a commit only through acknowledgements that
+  // it steps after this Ready is handled, by which time its entries are on disk. Anyone else
+  // persists first: its answers promise what is on its disk.
+  bool send_before_persist = false;
   bool empty() const {
     return !hard_state && !snapshot && entries.empty() && messages.empty() &&
            committed_entries.empty() && read_states.empty() && !snapshot_due;

@@ -74,6 +74,7 @@ struct Peer {
   int side = 0;  // partition side
   bool decommissioned = false;  // removed from the group and shut down, for good
   std::uint64_t crash_at = 0;   // scheduled crash (0: none)
+  bool dies_in_persist = false; // the crash of the Ready being handled, before its disk write
   // The replicated state machine: a hash chain over applied entries.
   Index applied = 0;
   std::uint64_t hash = 0xcbf29ce484222325ull;
@@ -167,7 +168,7 @@ class Simulation {
   bool faults_on_ = true;
   Config base_config_;
   // Fault rates for this seed.
-  double drop_ = 0, dup_ = 0, crash_rate_ = 0, leader_crash_rate_ = 0, new_leader_crash_rate_ = 0, partition_rate_ = 0, heal_rate_ = 0;
+  double drop_ = 0, dup_ = 0, persist_crash_rate_ = 0, crash_rate_ = 0, leader_crash_rate_ = 0, new_leader_crash_rate_ = 0, partition_rate_ = 0, heal_rate_ = 0;
   double propose_rate_ = 0, read_rate_ = 0, conf_rate_ = 0, transfer_rate_ = 0;
   int max_delay_ = 0;
   std::size_t snapshot_pad_ = 0;
@@ -201,6 +202,7 @@ void Simulation::configure() {
   dup_ = 0.02;
   max_delay_ = 3;
   crash_rate_ = 0.004;
+  persist_crash_rate_ = 0.002;
   partition_rate_ = 0.004;
   heal_rate_ = 0.03;
   propose_rate_ = 0.3;
@@ -236,6 +238,7 @@ void Simulation::configure() {
     propose_rate_ = 0.1 + 0.6 * static_cast<double>(rng_.below(100)) / 100.0;
     // At most ~16 chunks per snapshot, so a transfer fits the liveness bound.
     snapshot_pad_ = rng_.below(std::min<std::uint64_t>(2000, base_config_.max_message_bytes * 16));
+    persist_crash_rate_ = 0.005 * static_cast<double>(rng_.below(100)) / 100.0;
   }
   char text[400];
   std::snprintf(text, sizeof text,
@@ -356,7 +359,13 @@ void Simulation::apply(Peer& p, const Entry& e) {
 class PeerHandler : public ReadyHandler {
  public:
   PeerHandler(Simulation& sim, Peer& peer) : sim_(sim), p_(peer) {}
+  // A node may die in the middle of a Ready: what it sent before persisting is out, its disk
+  // has none of the Ready.
   Status persist(const Ready& rd) override {
+    if (sim_.faults_on_ && sim_.rng_.chance(sim_.persist_crash_rate_)) {
+      p_.dies_in_persist = true;
+      return Status::error("crashed before its disk write");
+    }
     p_.disk->save(rd);
     return {};
   }
@@ -407,7 +416,14 @@ void Simulation::serve_reads(Peer& p) {
 void Simulation::handle_ready(Peer& p) {
   if (!p.alive) return;
   PeerHandler handler(*this, p);
-  if (Status s = raft::handle_ready(*p.node, handler); !s.ok()) fail("driver: " + s.message());
+  Status s = raft::handle_ready(*p.node, handler);
+  if (p.dies_in_persist) {
+    p.dies_in_persist = false;
+    trace("mid-persist:");
+    crash(p);
+  } else if (!s.ok()) {
+    fail("driver: " + s.message());
+  }
 }
 
 void Simulation::send(const Message& m) {

@@ -99,5 +99,18 @@ TEST(RaftSimulationTeeth, CatchesApplyingBeforeCommit) {
       << r.failure;
 }
 
+TEST(RaftSimulationTeeth, CatchesAFollowerAnsweringBeforeItsDiskWrite) {
+  InjectedBugs bugs;
+  bugs.send_before_persist_always = true;
+  std::uint64_t seed = 0;
+  SimResult r = run_with_bug(bugs, &seed);
+  ASSERT_FALSE(r.ok) << "acknowledging entries that a crash then lost went unnoticed";
+  EXPECT_TRUE(r.failure.find("completeness") != std::string::npos ||
+              r.failure.find("state machine safety") != std::string::npos ||
+              r.failure.find("election safety") != std::string::npos ||
+              r.failure.find("log matching") != std::string::npos)
+      << r.failure;
+}
+
 }  // namespace
 }  // namespace fednode::raft::sim
