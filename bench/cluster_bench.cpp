@@ -38,6 +38,7 @@ std::string fednode_bin;
 std::string work_dir;
 std::vector<Node> nodes;
 bool insecure = false;
+std::vector<std::string> extra_args;  // --node-arg, for every node
 
 // `fednode keygen --out DIR`: the public key it prints.
 std::string make_key(const std::string& dir) {
@@ -57,6 +58,7 @@ void start(std::size_t i) {
     if (j != i) args.push_back(nodes[j].address.to_string() + (insecure ? "" : "=" + nodes[j].key));
   }
   args.insert(args.end(), {"--data-dir", work_dir + "/d" + std::to_string(i), "--log-level", "warn"});
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
   if (insecure) {
     args.push_back("--insecure");
   } else {
@@ -209,6 +211,7 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", seconds, "Seconds per write load")->capture_default_str();
   app.add_option("--trials", trials, "Failover trials")->capture_default_str();
   app.add_option("--dir", work_dir, "Scratch directory (deleted)")->capture_default_str();
+  app.add_option("--node-arg", extra_args, "An argument for every node (repeat it)")->allow_extra_args(false);
   app.add_flag("--insecure", insecure, "Run the nodes with --insecure (plaintext, no keys)");
   CLI11_PARSE(app, argc, argv);
   if (!etcd.empty()) return run_etcd(etcd, seconds, client_counts);

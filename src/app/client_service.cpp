@@ -92,8 +92,7 @@ void ClientService::append(const msgpack::object& req, const msgpack::object* id
   if (!raft_.is_leader()) return reply(redirect(id), false);
   // Deletes always pass: they are how a full store is emptied.
   if (max_kv_bytes_ != 0 && adds != 0) {
-    std::size_t proposed = 0;
-    for (const auto& [index, w] : writes_) proposed += w.kv_bytes;
+    std::size_t proposed = pending_kv_bytes_;
     if (kv_.bytes() + proposed + adds > max_kv_bytes_) {
       return reply(result_response(false, id,
                                    "key-value store full: " + std::to_string(kv_.bytes() + proposed) +
@@ -176,13 +175,17 @@ void ClientService::transfer(const msgpack::object& req, const msgpack::object* 
 void ClientService::answer_when_applied(raft::RequestStatus status, const msgpack::object* id,
                                         net::ClientServer::Reply reply, std::size_t kv_bytes) {
   if (status != raft::RequestStatus::kOk) return reply(result_response(false, id, raft::request_status_name(status)), false);
-  writes_[raft_.last_index()] = PendingWrite{raft_.term(), std::move(reply), copy_id(id), kv_bytes};
+  auto& slot = writes_[raft_.last_index()];
+  pending_kv_bytes_ -= slot.kv_bytes;  // an entry a previous term left at this index
+  slot = PendingWrite{raft_.term(), std::move(reply), copy_id(id), kv_bytes};
+  pending_kv_bytes_ += kv_bytes;
 }
 
 void ClientService::applied(raft::Index index, raft::Term term) {
   auto it = writes_.find(index);
   if (it == writes_.end()) return;
   it->second.reply(result_response(it->second.term == term, id_of(it->second.id)), false);
+  pending_kv_bytes_ -= it->second.kv_bytes;
   writes_.erase(it);
 }
 
@@ -215,6 +218,7 @@ void ClientService::leadership_lost() {
             false);
   }
   writes_.clear();
+  pending_kv_bytes_ = 0;
   for (auto it = reads_.begin(); it != reads_.end();) {
     if (it->second.confirmed) {
       ++it;

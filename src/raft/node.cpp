@@ -97,9 +97,12 @@ bool Node::has_ready() const {
 bool Node::snapshot_due() const {
   if (book_.snapshot_requested) return false;
   const auto& cfg = raft_->config();
-  Index since = raft_->log().applied() - raft_->storage().snapshot().meta.index;
-  return raft_->log().applied() > raft_->storage().snapshot().meta.index &&
-         (since >= cfg.snapshot_entries || book_.applied_bytes_since_snapshot >= cfg.snapshot_bytes);
+  const Snapshot& last = raft_->storage().snapshot();
+  if (raft_->log().applied() <= last.meta.index) return false;
+  Index since = raft_->log().applied() - last.meta.index;
+  auto bytes = static_cast<double>(book_.applied_bytes_since_snapshot);
+  return (since >= cfg.snapshot_entries && bytes >= cfg.snapshot_log_ratio * static_cast<double>(last.data.size())) ||
+         book_.applied_bytes_since_snapshot >= cfg.snapshot_bytes;
 }
 
 Ready Node::ready() {

@@ -551,6 +551,36 @@ TEST(Paper7, LaggingFollowerReceivesSnapshotInChunks) {
   EXPECT_EQ(applied_data(c.at(3)).back(), "after");
 }
 
+// Snapshotting a large state stays amortised: after a snapshot of S bytes the next one waits
+// for ratio * S bytes of applied entries, not just for snapshot_entries of them.
+TEST(Compaction, SnapshotsOfALargeStateWaitForLogBytesInProportion) {
+  TestCluster c(1, [](Config& cfg) {
+    cfg.snapshot_entries = 5;
+    cfg.snapshot_log_ratio = 1.0;
+  });
+  c.elect(1);
+  auto propose_until_snapshot = [&](int limit) {
+    Index before = c.at(1).storage->snapshot().meta.index;
+    for (int i = 1; i <= limit; ++i) {
+      c.node(1).propose(std::string(20, 'e'));
+      c.deliver_all();
+      if (c.at(1).storage->snapshot().meta.index != before) return i;
+    }
+    return -1;
+  };
+  // The stand-in state is a few bytes: entries decide.
+  EXPECT_LE(propose_until_snapshot(50), 5);
+  // Now a 2,000-byte snapshot: 2,000 bytes of entries before the next, not 5 entries.
+  c.node(1).propose("x");
+  c.deliver_all();
+  c.at(1).storage->create_snapshot(c.at(1).storage->last_index(), c.node(1).conf_state(), std::string(2000, 's'));
+  int waited = propose_until_snapshot(500);
+  int needed = static_cast<int>((2000 + entry_size(Entry{0, 0, EntryType::kNormal, std::string(20, 'e')}) - 1) /
+                                entry_size(Entry{0, 0, EntryType::kNormal, std::string(20, 'e')}));
+  EXPECT_GE(waited, needed);
+  EXPECT_LE(waited, needed + 1);
+}
+
 // Bounded queues: a leader refuses proposals while too much is uncommitted.
 TEST(FlowControl, ProposalsRefusedWhenUncommittedBytesExceedBound) {
   TestCluster c(3, [](Config& cfg) { cfg.max_uncommitted_bytes = 1000; });

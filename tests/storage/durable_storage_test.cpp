@@ -62,6 +62,26 @@ TEST(Crc32c, KnownVectors) {
   EXPECT_EQ(crc32c("123456789"), 0xE3069283u);
   EXPECT_EQ(crc32c(""), 0u);
   EXPECT_EQ(crc32c(std::string(32, '\0')), 0x8A9136AAu);
+  EXPECT_EQ(crc32c_portable("123456789"), 0xE3069283u);
+}
+
+TEST(Crc32c, TheCpuInstructionAgreesWithTheTableAtEveryLengthAndAlignment) {
+  std::string bytes;
+  std::uint64_t x = 88172645463325252ull;
+  for (int i = 0; i < 300; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    bytes.push_back(static_cast<char>(x));
+  }
+  for (std::size_t start = 0; start < 9; ++start) {
+    for (std::size_t n = 0; start + n <= bytes.size(); n += 7) {
+      std::string_view piece(bytes.data() + start, n);
+      ASSERT_EQ(crc32c(piece), crc32c_portable(piece)) << "offset " << start << " length " << n;
+      ASSERT_EQ(crc32c(piece, 0x12345678u), crc32c_portable(piece, 0x12345678u));
+    }
+  }
+  // Chaining: the checksum of a whole is that of its second part seeded with the first's.
+  std::string_view all(bytes);
+  EXPECT_EQ(crc32c(all.substr(100), crc32c(all.substr(0, 100))), crc32c(all));
 }
 
 TEST(RaftCodec, RoundTripsAndRejectsGarbage) {

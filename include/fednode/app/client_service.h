@@ -84,12 +84,13 @@ class ClientService {
   std::size_t max_kv_bytes_;
   std::size_t max_voters_;
   struct PendingWrite {
-    raft::Term term;
+    raft::Term term = 0;
     net::ClientServer::Reply reply;
     std::shared_ptr<msgpack::object_handle> id;
     std::size_t kv_bytes = 0;  // a change proposed: counted against the quota until applied
   };
   std::map<raft::Index, PendingWrite> writes_;
+  std::size_t pending_kv_bytes_ = 0;  // the kv_bytes of writes_
   struct PendingRead {
     net::ClientServer::Reply reply;
     std::shared_ptr<msgpack::object_handle> id;

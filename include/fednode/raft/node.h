@@ -54,8 +54,12 @@ struct Config {
   // heartbeat periods) where check-quorum still hears it in every window of election_ticks_min
   // ticks; a heartbeat carrying a read-index context is always answered. Off: every heartbeat.
   bool sparse_heartbeat_answers = true;
-  // Ready.snapshot_due is raised when applied entries since the last snapshot pass either bound.
+  // Ready.snapshot_due is raised when applied entries since the last snapshot pass
+  // snapshot_entries and their bytes pass snapshot_log_ratio times the last snapshot's size, or
+  // when their bytes pass snapshot_bytes. The ratio keeps snapshotting a large state amortised:
+  // each applied byte pays for at most 1/ratio bytes of snapshot (0: entries alone decide).
   std::uint64_t snapshot_entries = 10000;
+  double snapshot_log_ratio = 0.5;
   std::uint64_t snapshot_bytes = 64ull << 20;
   std::uint64_t random_seed = 1;
   // A snapshot streamed by a leader is assembled up to this size; a longer stream is dropped.

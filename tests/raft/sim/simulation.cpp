@@ -212,6 +212,7 @@ void Simulation::configure() {
   snapshot_pad_ = 300;
   base_config_.max_message_bytes = 4096;
   base_config_.snapshot_entries = 30;
+  base_config_.snapshot_log_ratio = 0;  // entries alone: frequent snapshots, so installs happen often
   if (opt_.randomize) {
     // Swarm testing: each seed picks its own mix, weighted towards the small groups and tight
     // message budgets where partial replication (and so most Raft bugs) shows up.
