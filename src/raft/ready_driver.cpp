@@ -5,8 +5,18 @@ namespace fednode::raft {
 Status handle_ready(Node& node, ReadyHandler& handler) {
   if (!node.has_ready()) return {};
   Ready rd = node.ready();
+  // Such a leader also applies first what was committed before this Ready's entries (it is on a
+  // majority's disks, its own included), so that clients do not wait for an unrelated fsync.
+  bool apply_first = rd.send_before_persist &&
+                     (rd.entries.empty() || rd.committed_entries.empty() ||
+                      rd.committed_entries.back().index < rd.entries.front().index);
   if (rd.send_before_persist) {
     for (const auto& m : rd.messages) handler.send(m);
+  }
+  if (apply_first) {
+    for (const auto& e : rd.committed_entries) {
+      if (Status s = handler.apply(e); !s.ok()) return s;
+    }
   }
   if (Status s = handler.persist(rd); !s.ok()) return s;
   if (rd.snapshot) {
@@ -15,8 +25,10 @@ Status handle_ready(Node& node, ReadyHandler& handler) {
   if (!rd.send_before_persist) {
     for (const auto& m : rd.messages) handler.send(m);
   }
-  for (const auto& e : rd.committed_entries) {
-    if (Status s = handler.apply(e); !s.ok()) return s;
+  if (!apply_first) {
+    for (const auto& e : rd.committed_entries) {
+      if (Status s = handler.apply(e); !s.ok()) return s;
+    }
   }
   for (const auto& r : rd.read_states) handler.read_ready(r);
   handler.applied_batch();

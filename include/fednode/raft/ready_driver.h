@@ -2,7 +2,8 @@
 // The one place that carries out a Ready in the order Raft requires (see node.h):
 //   1. persist the snapshot, entries and hard state, then install a received snapshot into the
 //      state machine;  2. send the messages (a leader's go first, while it persists, when
-//      Ready.send_before_persist says so);  3. apply the committed entries and hand over read
+//      Ready.send_before_persist says so, and it applies entries committed before this Ready's
+//      own before it persists them);  3. apply the committed entries and hand over read
 //   states;  4. take a snapshot when one is due;  then advance(). The daemon and both simulations
 // drive their nodes through it, each with its own ReadyHandler (disk, network, state machine).
 #include "fednode/raft/node.h"
