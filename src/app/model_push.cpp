@@ -39,8 +39,12 @@ PushOutcome push_to_peers(const PushPlan& plan, std::shared_ptr<LateTransferCoun
       auto addr = resolve(peer);
       auto call = secure.find(peer);
       Status s = addr ? Status{} : Status::error(peer + ": data port unknown (peer unreachable)");
+      const net::SecureCall* keys = call == secure.end() ? nullptr : &call->second;
       for (std::size_t b = 0; s.ok() && b < blobs.size(); ++b) {
-        s = net::push_blob(*addr, blobs[b].id, *blobs[b].bytes, timeout, &st, call == secure.end() ? nullptr : &call->second);
+        // The change first, where there is one: a peer that lacks its base refuses it and gets
+        // the blob.
+        if (blobs[b].delta && net::push_delta(*addr, blobs[b].id, *blobs[b].delta, timeout, &st, keys).ok()) continue;
+        s = net::push_blob(*addr, blobs[b].id, *blobs[b].bytes, timeout, &st, keys);
       }
       if (!s.ok() && addr) forget(peer);  // it may have come back on another port
       std::lock_guard lock(state->mu);

@@ -69,9 +69,16 @@ JobOutcome fetch_model(const fl::Job& job, const std::vector<PeerRef>& sources, 
     auto addr = PeerDirectory::shared().data_address(peer.address, peer.client ? &*peer.client : nullptr);
     if (!addr) continue;
     std::string bytes, stored;
-    s = net::fetch_blob(*addr, job.model_id, &bytes, kTransferTimeout, net::kDefaultMaxFrame, &out.traffic,
-                        peer.secure ? &*peer.secure : nullptr);
-    if (s.ok()) s = store.put_bytes(bytes, &stored);
+    const net::SecureCall* keys = peer.secure ? &*peer.secure : nullptr;
+    bool is_delta = false;
+    s = net::fetch_blob_or_delta(*addr, job.model_id, &bytes, &is_delta, kTransferTimeout, net::kDefaultMaxFrame,
+                                 &out.traffic, keys);
+    // A change from a base this node does not hold (or that rebuilds another model): the model.
+    if (s.ok() && is_delta && !store.put_from_delta(job.model_id, bytes).ok()) {
+      s = net::fetch_blob(*addr, job.model_id, &bytes, kTransferTimeout, net::kDefaultMaxFrame, &out.traffic, keys);
+      is_delta = false;
+    }
+    if (s.ok() && !is_delta) s = store.put_bytes(bytes, &stored);
     if (s.ok()) {
       out.result.from = peer.id;
       return out;
@@ -210,7 +217,17 @@ JobOutcome aggregate_updates(const fl::Job& job, fl::ModelStore store) {
   }
   Status s = mean_rule ? sum.mean(&aggregated) : fl::aggregate_rows(rule, base, *spilled, &aggregated);
   if (s.ok()) s = fl::finish_round(rule, base, state, std::move(aggregated), &global, &next_state);
+  // Compressed broadcast: with fp16 or int8 updates the new global model is the base plus the
+  // encoded change, so that trainers and voters holding the base get the change (2 or 4 times
+  // smaller) and rebuild the very same model; the change is kept beside the model.
+  std::string delta;
+  auto encoding = fl::parse_update_encoding(c.update_encoding);
+  if (s.ok() && encoding && *encoding != fl::UpdateEncoding::kFp32) {
+    delta = fl::encode_update(*encoding, base, job.model_id, global);
+    s = fl::decode_update(delta, base, job.model_id, &global);
+  }
   if (s.ok()) s = store.put(global, &out.result.model_id);
+  if (s.ok() && !delta.empty()) s = store.put_delta(out.result.model_id, delta);
   if (s.ok() && !next_state.parameters.empty()) s = store.put(next_state, &out.result.state_id);
   // Updates are not models anyone fetches; once averaged (or refused) they only take disk space.
   for (const auto& [id, result] : job.updates) {
@@ -258,7 +275,9 @@ JobOutcome push_model(const fl::Job& job, const std::vector<PeerRef>& voters, fl
     if (id.empty()) continue;
     auto bytes = std::make_shared<std::string>();
     if (Status s = store.get_bytes(id, bytes.get()); !s.ok()) return failed(job, s);
-    plan.blobs.push_back({id, std::move(bytes)});
+    auto delta = std::make_shared<std::string>();
+    if (!store.get_delta(id, delta.get()).ok()) delta.reset();
+    plan.blobs.push_back({id, std::move(bytes), std::move(delta)});
   }
   std::map<std::string, net::ClientKeys> client_keys;
   for (const auto& v : voters) {

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "fednode/fl/update_codec.h"
 #include "fednode/util/file_io.h"
 
 namespace fednode::fl {
@@ -32,7 +33,44 @@ Status ModelStore::put(const ModelWeights& weights, std::string* id) {
 
 void ModelStore::remove(const std::string& id) const {
   std::error_code ec;
-  if (valid_id(id)) std::filesystem::remove(path_of(id), ec);
+  if (!valid_id(id)) return;
+  std::filesystem::remove(path_of(id), ec);
+  std::filesystem::remove(path_of(id) + ".delta", ec);
+}
+
+Status ModelStore::put_delta(const std::string& id, std::string_view delta) {
+  if (!valid_id(id)) return Status::error("model id '" + id + "' is not 64 hex digits");
+  if (!delta_base_id(delta)) return Status::error("the change for model " + id.substr(0, 12) + " is not a delta blob");
+  return write_file_atomically(path_of(id) + ".delta", delta);
+}
+
+Status ModelStore::get_delta(const std::string& id, std::string* delta) const {
+  if (!valid_id(id)) return Status::error("model id '" + id + "' is not 64 hex digits");
+  std::error_code ec;
+  if (!std::filesystem::exists(path_of(id) + ".delta", ec)) return Status::error("no delta kept for model " + id.substr(0, 12));
+  if (Status s = read_file(path_of(id) + ".delta", delta); !s.ok()) return s;
+  // Damage shows when the receiver's rebuilt model does not hash to id; this only refuses a
+  // file that is not a delta at all.
+  if (!delta_base_id(*delta)) return Status::error(path_of(id) + ".delta is not a delta blob");
+  return {};
+}
+
+Status ModelStore::put_from_delta(const std::string& id, std::string_view delta) {
+  if (!valid_id(id)) return Status::error("model id '" + id + "' is not 64 hex digits");
+  if (has(id)) return {};
+  auto base_id = delta_base_id(delta);
+  if (!base_id) return Status::error("the change for model " + id.substr(0, 12) + " is not a delta blob");
+  if (!has(*base_id)) return Status::error("base model " + base_id->substr(0, 12) + " of the change is not held here");
+  ModelWeights base, rebuilt;
+  if (Status s = get(*base_id, &base); !s.ok()) return s;
+  if (Status s = decode_update(delta, base, *base_id, &rebuilt); !s.ok()) return s;
+  std::string bytes = serialize_weights(rebuilt);
+  if (sha256_hex(bytes) != id) {
+    return Status::error("the change applied to base " + base_id->substr(0, 12) + " does not give model " + id.substr(0, 12));
+  }
+  std::string stored;
+  if (Status s = put_bytes(bytes, &stored); !s.ok()) return s;
+  return put_delta(id, delta);  // so that this peer can hand the change on
 }
 
 bool ModelStore::has(const std::string& id) const {

@@ -107,6 +107,12 @@ std::string encode_update(UpdateEncoding encoding, const ModelWeights& base, con
   return out;
 }
 
+std::optional<std::string> delta_base_id(std::string_view bytes) {
+  constexpr std::size_t kIdChars = 64;
+  if (bytes.size() < kDeltaMagic.size() + kIdChars || bytes.substr(0, 4) != kDeltaMagic) return std::nullopt;
+  return std::string(bytes.substr(kDeltaMagic.size(), kIdChars));
+}
+
 Status decode_update(std::string_view bytes, const ModelWeights& base, const std::string& base_id, ModelWeights* out) {
   if (bytes.substr(0, 4) != kDeltaMagic) {
     if (Status s = deserialize_weights(bytes, out); !s.ok()) return s;

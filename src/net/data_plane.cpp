@@ -46,6 +46,20 @@ std::string answer(bool ok, const std::string& reason_or_data, bool with_data) {
   return std::string(b.data(), b.size());
 }
 
+// A fetch answered with the change from a base instead of the blob.
+std::string delta_answer(const std::string& delta) {
+  msgpack::sbuffer b;
+  MsgpackPacker p(b);
+  p.pack_map(3);
+  p.pack("ok");
+  p.pack(true);
+  p.pack("data");
+  pack_bin(p, delta);
+  p.pack("delta");
+  p.pack(true);
+  return std::string(b.data(), b.size());
+}
+
 std::string bin_field(const msgpack::object& map, const char* key) {
   const msgpack::object* o = map_field(map, key);
   if (!o || o->type != msgpack::type::BIN) return "";
@@ -180,10 +194,16 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
     if (!valid_blob_id(id)) return reply_with(answer(false, "id must be 64 hex digits", false));
     if (req.op == "fetch") {
       std::string data;
+      if (req.delta && store_.get_delta(id, &data).ok()) return reply_with(delta_answer(data));
       Status s = store_.get_bytes(id, &data);
       return reply_with(s.ok() ? answer(true, data, true) : answer(false, s.message(), false));
     }
     const std::string& data = req.data;
+    if (req.op == "push" && req.delta) {
+      if (Status s = store_.admit(data.size()); !s.ok()) return reply_with(answer(false, s.message(), false));
+      Status s = store_.put_from_delta(id, data);
+      return reply_with(s.ok() ? answer(true, "", false) : answer(false, s.message(), false));
+    }
     if (sha256_hex(data) != id) return reply_with(answer(false, "data does not hash to id " + id, false));
     if (req.op == "update" && session_ && req.notice.node != peer_node_) {
       return reply_with(answer(false, "an update must come from the node it names (sent by another node's key)", false));
@@ -352,10 +372,15 @@ Status call(const PeerAddress& server, const std::string& request, msgpack::obje
   return {};
 }
 
-std::string request(const char* op, const std::string& id, const std::string* data, const UpdateNotice* notice = nullptr) {
+std::string request(const char* op, const std::string& id, const std::string* data, const UpdateNotice* notice = nullptr,
+                    bool delta = false) {
   msgpack::sbuffer b;
   MsgpackPacker p(b);
-  p.pack_map((data ? 3 : 2) + (notice ? 7 : 0));
+  p.pack_map((data ? 3 : 2) + (notice ? 7 : 0) + (delta ? 1 : 0));
+  if (delta) {
+    p.pack("delta");
+    p.pack(true);
+  }
   if (notice) {
     p.pack("round");
     p.pack(notice->round);
@@ -400,6 +425,9 @@ Status decode_data_request(std::string_view body, DataRequest* out) {
   if (req.type != msgpack::type::MAP || (out->op != "fetch" && out->op != "push" && out->op != "update")) {
     return Status::error("frame has no op fetch|push|update");
   }
+  const auto* delta = map_field(req, "delta");
+  out->delta = delta && delta->type == msgpack::type::BOOLEAN && delta->via.boolean;
+  if (out->op == "update" && out->delta) return Status::error("an update frame cannot be a delta");
   if (out->op == "fetch") return {};
   out->data = bin_field(req, "data");
   if (out->op == "update" && !parse_notice(req, &out->notice)) {
@@ -450,6 +478,27 @@ Status fetch_blob(const PeerAddress& server, const std::string& id, std::string*
   *data = bin_field(h.get(), "data");
   if (sha256_hex(*data) != id) return Status::error("data plane " + server.to_string() + ": blob does not hash to " + id);
   return {};
+}
+
+Status fetch_blob_or_delta(const PeerAddress& server, const std::string& id, std::string* data, bool* is_delta,
+                          std::chrono::milliseconds timeout, std::size_t max_frame, TransferStats* stats,
+                          const SecureCall* secure) {
+  msgpack::object_handle h;
+  if (Status s = call(server, request("fetch", id, nullptr, nullptr, true), &h, timeout, max_frame, stats, {}, secure);
+      !s.ok()) {
+    return s;
+  }
+  *data = bin_field(h.get(), "data");
+  const auto* delta = map_field(h.get(), "delta");
+  *is_delta = delta && delta->type == msgpack::type::BOOLEAN && delta->via.boolean;
+  if (!*is_delta && sha256_hex(*data) != id) return Status::error("data plane " + server.to_string() + ": blob does not hash to " + id);
+  return {};
+}
+
+Status push_delta(const PeerAddress& server, const std::string& id, const std::string& delta,
+                  std::chrono::milliseconds timeout, TransferStats* stats, const SecureCall* secure) {
+  msgpack::object_handle h;
+  return call(server, request("push", id, &delta, nullptr, true), &h, timeout, kDefaultMaxFrame, stats, {}, secure);
 }
 
 Status push_blob(const PeerAddress& server, const std::string& id, const std::string& data,

@@ -7,6 +7,7 @@
 #include "../storage/temp_dir.h"
 #include "fednode/fl/model_store.h"
 #include "fednode/fl/model_weights.h"
+#include "fednode/fl/update_codec.h"
 
 namespace fednode {
 namespace {
@@ -21,7 +22,7 @@ class ModelPushTest : public ::testing::Test {
     ASSERT_TRUE(server_.listen(PeerAddress{"127.0.0.1", 0}).ok());
     guard_.emplace(asio::make_work_guard(io_));
     thread_ = std::thread([this] { io_.run(); });
-    plan_.blobs = {{id_, bytes_}};
+    plan_.blobs = {{id_, bytes_, nullptr}};
     plan_.timeout = 5s;
     plan_.forget = [](const std::string&) {};
   }
@@ -94,7 +95,7 @@ TEST_F(ModelPushTest, ReportsEveryFailureWhenNoPeerTakesIt) {
 // A model and its server state travel together: a peer counts as a holder once it holds both.
 TEST_F(ModelPushTest, EveryBlobOfThePlanIsStoredOnEachHolder) {
   auto state = std::make_shared<const std::string>(std::string(96 * 1024, 's'));
-  plan_.blobs.push_back({fl::sha256_hex(*state), state});
+  plan_.blobs.push_back({fl::sha256_hex(*state), state, nullptr});
   plan_.peers = {"a:1"};
   plan_.enough = 1;
   plan_.resolve = [this](const std::string&) -> std::optional<PeerAddress> { return server(); };
@@ -103,6 +104,70 @@ TEST_F(ModelPushTest, EveryBlobOfThePlanIsStoredOnEachHolder) {
   EXPECT_TRUE(store_.has(id_));
   EXPECT_TRUE(store_.has(plan_.blobs[1].id));
   EXPECT_GE(out.stats.bytes_out, bytes_->size() + state->size());
+}
+
+// Compressed broadcast over the data plane: a global model that is a base plus an int8 change.
+struct DeltaModel {
+  fl::ModelWeights base, global;
+  std::string base_id, id, delta;
+  std::shared_ptr<const std::string> bytes;
+};
+
+DeltaModel delta_model() {
+  DeltaModel m;
+  for (auto* w : {&m.base, &m.global}) {
+    w->parameters.push_back({"weight", {64, 256}, std::vector<float>(64 * 256)});
+  }
+  for (std::size_t i = 0; i < m.base.parameters[0].values.size(); ++i) {
+    m.base.parameters[0].values[i] = 0.001f * static_cast<float>(i % 997);
+    m.global.parameters[0].values[i] = m.base.parameters[0].values[i] + 0.0001f * static_cast<float>(i % 13);
+  }
+  m.base_id = fl::model_id(m.base);
+  m.delta = fl::encode_update(fl::UpdateEncoding::kInt8, m.base, m.base_id, m.global);
+  EXPECT_TRUE(fl::decode_update(m.delta, m.base, m.base_id, &m.global).ok());
+  m.bytes = std::make_shared<const std::string>(fl::serialize_weights(m.global));
+  m.id = fl::sha256_hex(*m.bytes);
+  return m;
+}
+
+TEST_F(ModelPushTest, APeerHoldingTheBaseReceivesTheChangeOthersTheModel) {
+  DeltaModel m = delta_model();
+  plan_.blobs = {{m.id, m.bytes, std::make_shared<const std::string>(m.delta)}};
+  plan_.peers = {"a:1"};
+  plan_.enough = 1;
+  plan_.resolve = [this](const std::string&) -> std::optional<PeerAddress> { return server(); };
+  // Without the base the change is refused and the model follows.
+  PushOutcome without = push_to_peers(plan_, std::make_shared<LateTransferCounters>());
+  ASSERT_EQ(without.holders.size(), 1u);
+  EXPECT_TRUE(store_.has(m.id));
+  EXPECT_GE(without.stats.bytes_out, m.bytes->size() + m.delta.size());
+  store_.remove(m.id);
+  std::string stored;
+  ASSERT_TRUE(store_.put(m.base, &stored).ok());
+  PushOutcome with = push_to_peers(plan_, std::make_shared<LateTransferCounters>());
+  ASSERT_EQ(with.holders.size(), 1u);
+  std::string held;
+  ASSERT_TRUE(store_.get_bytes(m.id, &held).ok());
+  EXPECT_EQ(held, *m.bytes);
+  EXPECT_LT(with.stats.bytes_out, m.bytes->size() / 3) << "the model travelled, not its int8 change";
+}
+
+TEST_F(ModelPushTest, AFetchThatWelcomesAChangeGetsItAndAPlainFetchTheModel) {
+  DeltaModel m = delta_model();
+  std::string stored;
+  ASSERT_TRUE(store_.put(m.global, &stored).ok());
+  ASSERT_EQ(stored, m.id);
+  std::string data;
+  bool is_delta = false;
+  ASSERT_TRUE(net::fetch_blob_or_delta(server(), m.id, &data, &is_delta, 5s).ok());
+  EXPECT_FALSE(is_delta) << "no change kept yet";
+  EXPECT_EQ(data, *m.bytes);
+  ASSERT_TRUE(store_.put_delta(m.id, m.delta).ok());
+  ASSERT_TRUE(net::fetch_blob_or_delta(server(), m.id, &data, &is_delta, 5s).ok());
+  EXPECT_TRUE(is_delta);
+  EXPECT_EQ(data, m.delta);
+  ASSERT_TRUE(net::fetch_blob(server(), m.id, &data, 5s).ok());
+  EXPECT_EQ(data, *m.bytes);
 }
 
 }  // namespace

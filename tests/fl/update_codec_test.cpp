@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <random>
+
+#include "../storage/temp_dir.h"
+#include "fednode/fl/model_store.h"
 
 namespace fednode::fl {
 namespace {
@@ -110,6 +114,55 @@ TEST(UpdateCodec, RefusesAnotherBaseAnotherLayoutAndDamagedBytes) {
   EXPECT_NE(decode_update(nan_scale, base, id, &out).message().find("scale"), std::string::npos);
   EXPECT_FALSE(parse_update_encoding("bf16"));
   EXPECT_EQ(*parse_update_encoding("int8"), UpdateEncoding::kInt8);
+}
+
+// Compressed broadcast: a store holding the base rebuilds the aggregator's model bit for bit from
+// the change (and keeps the change to hand on); anything else is refused and nothing is stored.
+TEST(ModelStoreDelta, RebuildsTheModelFromTheChangeOnlyWhereTheBaseIsAndTheHashMatches) {
+  std::mt19937 rng(11);
+  ModelWeights base = layer(rng, 0.1f), trained = layer(rng, 0.1f), global;
+  std::string base_id = model_id(base);
+  testing::TempDir dir;
+  ModelStore aggregator(dir.sub("a")), peer(dir.sub("p")), empty(dir.sub("e"));
+  ASSERT_TRUE(aggregator.init().ok() && peer.init().ok() && empty.init().ok());
+  std::string stored;
+  ASSERT_TRUE(aggregator.put(base, &stored).ok());
+  ASSERT_TRUE(peer.put(base, &stored).ok());
+  for (auto encoding : {UpdateEncoding::kFp16, UpdateEncoding::kInt8}) {
+    std::string delta = encode_update(encoding, base, base_id, trained);
+    ASSERT_EQ(delta_base_id(delta), base_id);
+    ASSERT_TRUE(decode_update(delta, base, base_id, &global).ok());
+    std::string id;
+    ASSERT_TRUE(aggregator.put(global, &id).ok());
+    ASSERT_TRUE(aggregator.put_delta(id, delta).ok());
+    std::string kept;
+    ASSERT_TRUE(aggregator.get_delta(id, &kept).ok());
+    EXPECT_EQ(kept, delta);
+
+    Status missing = empty.put_from_delta(id, delta);
+    EXPECT_NE(missing.message().find("not held here"), std::string::npos) << missing.message();
+    EXPECT_FALSE(empty.has(id));
+    std::string other_id(64, 'a');
+    Status wrong = peer.put_from_delta(other_id, delta);
+    EXPECT_NE(wrong.message().find("does not give model"), std::string::npos) << wrong.message();
+    EXPECT_FALSE(peer.has(other_id));
+    std::string damaged = delta;
+    damaged.back() = static_cast<char>(damaged.back() ^ 1);
+    EXPECT_FALSE(peer.put_from_delta(id, damaged).ok());
+    EXPECT_FALSE(peer.has(id));
+
+    ASSERT_TRUE(peer.put_from_delta(id, delta).ok());
+    std::string a, b;
+    ASSERT_TRUE(aggregator.get_bytes(id, &a).ok() && peer.get_bytes(id, &b).ok());
+    EXPECT_EQ(a, b);
+    ASSERT_TRUE(peer.get_delta(id, &kept).ok());
+    EXPECT_EQ(kept, delta);
+    peer.remove(id);
+    EXPECT_FALSE(peer.has(id));
+    EXPECT_FALSE(peer.get_delta(id, &kept).ok()) << "the change outlived its model";
+  }
+  EXPECT_FALSE(delta_base_id(serialize_weights(base)));
+  EXPECT_FALSE(aggregator.put_delta(base_id, "not a delta").ok());
 }
 
 }  // namespace

@@ -40,6 +40,7 @@ struct PushOutcome {
 struct PushBlob {
   std::string id;
   std::shared_ptr<const std::string> bytes;
+  std::shared_ptr<const std::string> delta;  // its change from a base (compressed broadcast), or null
 };
 
 struct PushPlan {

@@ -35,6 +35,13 @@ class ModelStore : public net::BlobStore {
   Status admit(std::size_t bytes) const override;
   std::uint64_t stored_bytes() const;
 
+  // Compressed broadcast (--update-encoding fp16|int8): the aggregator keeps the new global
+  // model also as its change from the base model (an FNU1 blob, update_codec.h), in <id>.delta;
+  // peers that hold the base fetch or receive the change and rebuild the model bit for bit.
+  Status put_delta(const std::string& id, std::string_view delta);
+  Status get_delta(const std::string& id, std::string* delta) const override;
+  Status put_from_delta(const std::string& id, std::string_view delta) override;
+
   static bool valid_id(std::string_view id) { return valid_blob_id(id); }
 
  private:

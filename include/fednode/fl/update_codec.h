@@ -24,6 +24,9 @@ std::string encode_update(UpdateEncoding encoding, const ModelWeights& base, con
 // The trained weights back: base + the decoded change (or the weights themselves for fp32).
 Status decode_update(std::string_view bytes, const ModelWeights& base, const std::string& base_id, ModelWeights* out);
 
+// The base model a delta blob (FNU1) is relative to; nullopt for anything else.
+std::optional<std::string> delta_base_id(std::string_view bytes);
+
 // IEEE 754 binary16 conversions (round to nearest even; overflow saturates to the largest
 // finite half, 65504, so a finite value stays finite).
 std::uint16_t float_to_half(float f);

@@ -18,6 +18,16 @@ class BlobStore {
   virtual Status put_bytes(std::string_view bytes, std::string* id) = 0;
   // Whether `bytes` more from the network fit the store's quota. Called from any thread.
   virtual Status admit(std::size_t /*bytes*/) const { return {}; }
+  // A compressed broadcast: blob `id` kept also as a change from another blob it was made from
+  // (which names that base). The change's bytes, or an error when there is none.
+  virtual Status get_delta(const std::string& /*id*/, std::string* /*delta*/) const {
+    return Status::error("this store keeps no deltas");
+  }
+  // Rebuilds blob `id` from such a change and the base it names, which this store must hold;
+  // stores it only if the result hashes to `id`.
+  virtual Status put_from_delta(const std::string& /*id*/, std::string_view /*delta*/) {
+    return Status::error("this store takes no deltas");
+  }
 };
 
 }  // namespace fednode::net

@@ -44,6 +44,9 @@ struct UpdateNotice {
 // One request frame's content (after the seal is opened).
 struct DataRequest {
   std::string op, id, data;  // op: fetch | push | update; data: push and update only
+  // fetch: the change from a base is welcome instead of the blob; push: data is such a change
+  // (BlobStore::get_delta, put_from_delta). Peers that predate it ignore the field.
+  bool delta = false;
   UpdateNotice notice;       // update only (its id is set from `id` once the data is stored)
 };
 // Decodes a frame's msgpack body. An error (the connection is closed) names what is wrong; the
@@ -111,6 +114,15 @@ Status fetch_blob(const PeerAddress& server, const std::string& id, std::string*
                   TransferStats* stats = nullptr, const SecureCall* secure = nullptr);
 Status push_blob(const PeerAddress& server, const std::string& id, const std::string& data,
                  std::chrono::milliseconds timeout, TransferStats* stats = nullptr, const SecureCall* secure = nullptr);
+// Compressed broadcast. A fetch that welcomes the change from a base the server kept: with
+// *is_delta the caller rebuilds the blob (BlobStore::put_from_delta checks it), otherwise `data`
+// is the blob, checked against id. A push of such a change: the server rebuilds and checks it,
+// and refuses it when it lacks the base (the caller then pushes the blob).
+Status fetch_blob_or_delta(const PeerAddress& server, const std::string& id, std::string* data, bool* is_delta,
+                           std::chrono::milliseconds timeout, std::size_t max_frame = kDefaultMaxFrame,
+                           TransferStats* stats = nullptr, const SecureCall* secure = nullptr);
+Status push_delta(const PeerAddress& server, const std::string& id, const std::string& delta,
+                  std::chrono::milliseconds timeout, TransferStats* stats = nullptr, const SecureCall* secure = nullptr);
 // `abandon`, polled every 100 ms, ends the upload early ("abandoned") once it returns true.
 Status upload_update(const PeerAddress& server, const UpdateNotice& notice, const std::string& data,
                      std::chrono::milliseconds timeout, TransferStats* stats = nullptr,
