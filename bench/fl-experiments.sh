@@ -8,7 +8,8 @@
 #       IID, Dirichlet alpha 0.5 and 0.1 shards: fedavg, fedavgm, fedprox (mu 0.1), fedadam
 #   bench/fl-experiments.sh encoding [--dataset D] [--rounds R] [--out DIR]
 #       IID, FedAvg, updates sent as fp32, fp16 and int8 (--update-encoding); DIR/bytes.tsv: the
-#       data-plane bytes per round (all nodes' bytes out) and the trainers' share (their uploads)
+#       data-plane bytes per round (all nodes' bytes out) and the trainers' share (their uploads),
+#       over the whole run and after round 1 (without the initial model's one-off distribution)
 #   --plot-only: no runs; plot what DIR/accuracy.tsv holds
 # D is cifar10 (the subset in ../shared or $FEDNODE_CIFAR10_DIR) or fashion-mnist (Debian's, its
 # first 15,000 training and 2,000 test images). Writes DIR/<run>/ (run.sh's run directory),
@@ -74,7 +75,7 @@ else
 fi
 
 acc="$out/accuracy.tsv" final="$out/final.tsv"
-[[ -f "$out/bytes.tsv" ]] || printf 'experiment\tdataset\trun\trounds\tdata_bytes_out_per_round\ttrainer_bytes_out_per_round\n' >"$out/bytes.tsv"
+[[ -f "$out/bytes.tsv" ]] || printf 'experiment\tdataset\trun\trounds\tdata_bytes_out_per_round\ttrainer_bytes_out_per_round\tdata_bytes_out_per_round_after_1\n' >"$out/bytes.tsv"
 [[ -f "$acc" ]] || printf 'experiment\tdataset\trun\tround\ttest_accuracy\n' >"$acc"
 [[ -f "$final" ]] || printf 'experiment\tdataset\trun\tfinal_accuracy\trounds_committed\tseconds\n' >"$final"
 for spec in "${runs[@]}"; do
@@ -97,20 +98,23 @@ for spec in "${runs[@]}"; do
   /usr/bin/python3 - "$dir" "$experiment" "$dataset" "$name" >>"$out/bytes.tsv" <<'PY'
 import glob, json, sys
 run, exp, ds, name = sys.argv[1:]
-total = trainers = rounds = 0
+total = trainers = rounds = after_first = 0
 for f in glob.glob(run + "/node-*/events.jsonl"):
-    last, aggregated = None, False
+    first, last, aggregated = None, None, False
     for line in open(f):
         e = json.loads(line)
         if e.get("event") == "round_commit":
             last = e
+            first = e if e["round"] == 1 else first
             rounds = max(rounds, e["round"])
         aggregated |= e.get("event") == "aggregated"
     if last:
         total += last["data_tcp"]["bytes_out"]
         trainers += 0 if aggregated else last["data_tcp"]["bytes_out"]
+        after_first += last["data_tcp"]["bytes_out"] - (first["data_tcp"]["bytes_out"] if first else 0)
 if rounds:
-    print(f"{exp}\t{ds}\t{name}\t{rounds}\t{total // rounds}\t{trainers // rounds}")
+    steady = after_first // (rounds - 1) if rounds > 1 else 0
+    print(f"{exp}\t{ds}\t{name}\t{rounds}\t{total // rounds}\t{trainers // rounds}\t{steady}")
 PY
   echo "$dataset $name: accuracy $last after $committed of $rounds rounds ($(($(date +%s) - t0)) s)"
 done
