@@ -210,7 +210,8 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
     }
     std::string stored;
     if (Status s = store_.admit(data.size()); !s.ok()) return reply_with(answer(false, s.message(), false));
-    if (Status s = store_.put_bytes(data, &stored); !s.ok()) return reply_with(answer(false, s.message(), false));
+    Status put = req.op == "update" ? store_.put_transient(data, &stored) : store_.put_bytes(data, &stored);
+    if (!put.ok()) return reply_with(answer(false, put.message(), false));
     if (req.op == "push") return reply_with(answer(true, "", false));
     req.notice.id = id;
     return Prepared{Prepared::kUpdate, "", false, req.notice};
@@ -311,6 +312,10 @@ Status call(const PeerAddress& server, const std::string& request, msgpack::obje
   };
   asio::async_connect(socket, results, [&](const std::error_code& e, const tcp::endpoint&) {
     if (e) return void(result = e);
+    // A call writes the handshake, then the frame, and waits: with Nagle's algorithm the frame's
+    // tail waited for the server's delayed ACK (up to 40 ms a transfer).
+    std::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
     if (!secure) return exchange();
     asio::async_write(socket, asio::buffer(hello), [&](const std::error_code& e1, std::size_t) {
       if (e1) return void(result = e1);
@@ -443,6 +448,8 @@ DataPlaneServer::DataPlaneServer(asio::io_context& io, BlobStore& store, std::si
       max_frame_(max_frame),
       gate_(std::make_shared<ConnectionGate>(limits)),
       accept_loop_(acceptor_, gate_, counters_, "data plane", [this](tcp::socket socket, ConnectionGate::Ticket t) {
+        std::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);  // the handshake answer, then the frame's
         std::make_shared<DataSession>(std::move(socket), std::move(t), store_, blob_threads_, max_frame_, gate_->limits().idle,
                                       counters_, handler_, keys_)
             ->start();
