@@ -27,6 +27,12 @@ Status ModelStore::put_bytes(std::string_view bytes, std::string* id) {
   return write_file_atomically(path_of(*id), bytes);
 }
 
+Status ModelStore::put_transient(std::string_view bytes, std::string* id) {
+  *id = sha256_hex(bytes);
+  if (has(*id)) return {};
+  return write_file_atomically(path_of(*id), bytes, false);
+}
+
 Status ModelStore::put(const ModelWeights& weights, std::string* id) {
   return put_bytes(serialize_weights(weights), id);
 }

@@ -17,6 +17,8 @@ class ModelStore : public net::BlobStore {
 
   // Stores canonical model bytes; returns their id.
   Status put_bytes(std::string_view bytes, std::string* id) override;
+  // No fsync: read back, a blob torn by a crash fails its hash check like any damaged one.
+  Status put_transient(std::string_view bytes, std::string* id) override;
   Status put(const ModelWeights& weights, std::string* id);
   // Reads and verifies a blob.
   Status get_bytes(const std::string& id, std::string* bytes) const override;

@@ -16,6 +16,9 @@ class BlobStore {
   virtual Status get_bytes(const std::string& id, std::string* bytes) const = 0;
   // Stores bytes durably under their id.
   virtual Status put_bytes(std::string_view bytes, std::string* id) = 0;
+  // Stores bytes that need not survive a crash (a trainer's update: the round is run again
+  // after a crash of its aggregator), without waiting for the disk.
+  virtual Status put_transient(std::string_view bytes, std::string* id) { return put_bytes(bytes, id); }
   // Whether `bytes` more from the network fit the store's quota. Called from any thread.
   virtual Status admit(std::size_t /*bytes*/) const { return {}; }
   // A compressed broadcast: blob `id` kept also as a change from another blob it was made from
