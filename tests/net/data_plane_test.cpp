@@ -85,6 +85,45 @@ TEST_F(DataPlaneTest, RefusesDataThatDoesNotHashToItsId) {
   EXPECT_FALSE(store_.has(id));
 }
 
+// A pushed change that is not a delta, names a base this store lacks, or does not rebuild the
+// id is refused with its reason and stores nothing; an update frame cannot claim to be a delta.
+TEST_F(DataPlaneTest, BadDeltasAreRefusedAndStoreNothing) {
+  std::string id = fl::sha256_hex("model");
+  Status s = push_delta(address_, id, "not a delta", 2000ms);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("not a delta blob"), std::string::npos) << s.message();
+  s = push_delta(address_, id, "FNU1" + std::string(64, 'b') + "rest", 2000ms);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("not held here"), std::string::npos) << s.message();
+  EXPECT_FALSE(store_.has(id));
+  std::string data;
+  bool is_delta = true;
+  EXPECT_FALSE(fetch_blob_or_delta(address_, id, &data, &is_delta, 2000ms).ok());
+
+  msgpack::sbuffer b;
+  msgpack::packer<msgpack::sbuffer> p(b);
+  p.pack_map(10);
+  for (const char* k : {"round", "term", "attempt", "node", "samples"}) {
+    p.pack(k);
+    p.pack(1);
+  }
+  p.pack("train_loss");
+  p.pack(0.5);
+  p.pack("op");
+  p.pack("update");
+  p.pack("id");
+  p.pack(id);
+  p.pack("data");
+  p.pack_bin(5);
+  p.pack_bin_body("model", 5);
+  p.pack("delta");
+  p.pack(true);
+  DataRequest req;
+  Status bad = decode_data_request(std::string_view(b.data(), b.size()), &req);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("cannot be a delta"), std::string::npos) << bad.message();
+}
+
 TEST_F(DataPlaneTest, MissingAndInvalidIdsAreErrors) {
   std::string data;
   Status s = fetch_blob(address_, std::string(64, 'a'), &data, 2000ms);
