@@ -72,6 +72,10 @@ check_history() {
   want=$(ctl 1 rounds --tsv | cut -f1,2)
   [[ $(cut -f1 <<<"$want" | tr '\n' ' ') == "$(seq -s ' ' 1 "$rounds") " ]] || fail "host 1's rounds are not exactly 1..$rounds: $want"
   for k in $(seq 1 "$n"); do
+    # A follower applies a commit after the leader's majority did: the straggler, behind a
+    # 1 Mbit/s link that its model fetch fills, hears of the last commit up to a few hundred ms
+    # later. Its history is compared once it has applied every round (it must, within 60 s).
+    wait_rounds "$k" "$rounds" 60
     got=$(ctl "$k" rounds --tsv | cut -f1,2)
     [[ "$got" == "$want" ]] || fail "host $k's history differs from host 1's: $got vs $want"
     for _ in $(seq 50); do ctl "$k" rounds --tsv | tail -1 | grep -q missing || break; sleep 0.2; done
