@@ -1,5 +1,7 @@
 #include "fednode/net/peer_transport.h"
 
+#include <sys/socket.h>
+
 #include <spdlog/spdlog.h>
 
 #include "fednode/net/peer_codec.h"
@@ -99,11 +101,13 @@ void PeerTransport::receive() {
     if (!ec) {
       on_datagram(n);
       for (int more = 1; more < kDrainPerTurn && socket_.is_open(); ++more) {
-        std::error_code e;
-        if (socket_.available(e) == 0 || e) break;  // nothing queued (FIONREAD: the next datagram's size)
-        std::size_t m = socket_.receive_from(asio::buffer(buffer_), sender_, 0, e);
-        if (e) break;
-        on_datagram(m);
+        // MSG_DONTWAIT: never wait here, even for a queued datagram the kernel then drops (a bad
+        // checksum); the control loop must not stall.
+        socklen_t len = static_cast<socklen_t>(sender_.capacity());
+        ssize_t m = ::recvfrom(socket_.native_handle(), buffer_.data(), buffer_.size(), MSG_DONTWAIT, sender_.data(), &len);
+        if (m < 0) break;  // EAGAIN: nothing queued (or an error the next async receive reports)
+        sender_.resize(static_cast<std::size_t>(len));
+        on_datagram(static_cast<std::size_t>(m));
       }
     }
     if (socket_.is_open()) receive();

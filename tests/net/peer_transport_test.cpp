@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include <optional>
+#include <thread>
 
 #include "fednode/net/peer_codec.h"
 
@@ -110,6 +111,23 @@ TEST_F(PeerTransportTest, UpgradedPeersSpeakCompactAndAnOldOneIsAnsweredInV1) {
   EXPECT_EQ(version, kPeerProtocolVersion);
   EXPECT_EQ(a_.counters().messages_in, 2u);
   EXPECT_EQ(a_.counters().dropped_in, 0u);
+}
+
+// Datagrams already queued when the loop wakes are all taken in that one turn (one handler), so
+// the node steps them all before its Ready; a bad one among them is dropped and the rest still go.
+TEST_F(PeerTransportTest, ABurstIsTakenInOneTurnOfTheLoop) {
+  OldNode b(io_, kb_);
+  b.sealer.add_peer(id(ka_), ka_.public_key);
+  ASSERT_TRUE(a_.add_peer(id(kb_), PeerAddress{"127.0.0.1", b.socket.local_endpoint().port()}, &kb_.public_key).ok());
+  asio::ip::udp::endpoint to(asio::ip::address_v4::loopback(), a_.port());
+  for (int i = 0; i < 10; ++i) {
+    if (i == 4) b.socket.send_to(asio::buffer(std::string("garbage")), to);
+    b.send(heartbeat(id(kb_), id(ka_)), a_.port(), Format::kCompact, PeerEncoding::kCompactSealed);
+  }
+  std::this_thread::sleep_for(50ms);  // all eleven are queued on a's socket
+  ASSERT_EQ(io_.run_one_for(2s), 1u);
+  EXPECT_EQ(a_.counters().messages_in, 10u);
+  EXPECT_EQ(a_.counters().dropped_in, 1u);
 }
 
 // Insecure mode (--insecure): the compact body names sender, receiver and cluster itself, and a
