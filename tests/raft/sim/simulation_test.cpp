@@ -56,60 +56,41 @@ SimResult run_with_bug(InjectedBugs bugs, std::uint64_t* failing) {
   return run_seeds(1, kBugSeedBudget, o, failing);
 }
 
-TEST(RaftSimulationTeeth, CatchesCommittingPreviousTermEntryByCounting) {
+// Runs the seeds with one bug injected: some seed must fail, on one of the properties named.
+void expect_caught(void (*inject)(InjectedBugs&), const char* what, std::initializer_list<const char*> properties) {
   InjectedBugs bugs;
-  bugs.commit_previous_term_by_counting = true;
+  inject(bugs);
   std::uint64_t seed = 0;
   SimResult r = run_with_bug(bugs, &seed);
-  ASSERT_FALSE(r.ok) << "§5.4.2 violation went unnoticed over " << kBugSeedBudget << " seeds";
-  EXPECT_TRUE(r.failure.find("completeness") != std::string::npos ||
-              r.failure.find("state machine safety") != std::string::npos)
-      << r.failure;
+  ASSERT_FALSE(r.ok) << what << " went unnoticed over " << kBugSeedBudget << " seeds";
+  bool named = false;
+  for (const char* p : properties) named |= r.failure.find(p) != std::string::npos;
+  EXPECT_TRUE(named) << r.failure;
+}
+
+TEST(RaftSimulationTeeth, CatchesCommittingPreviousTermEntryByCounting) {
+  expect_caught([](InjectedBugs& b) { b.commit_previous_term_by_counting = true; }, "§5.4.2 violation",
+                {"completeness", "state machine safety"});
 }
 
 TEST(RaftSimulationTeeth, CatchesForgettingToPersistVote) {
-  InjectedBugs bugs;
-  bugs.forget_to_persist_vote = true;
-  std::uint64_t seed = 0;
-  SimResult r = run_with_bug(bugs, &seed);
-  ASSERT_FALSE(r.ok) << "lost votedFor went unnoticed";
-  EXPECT_NE(r.failure.find("election safety"), std::string::npos) << r.failure;
+  expect_caught([](InjectedBugs& b) { b.forget_to_persist_vote = true; }, "lost votedFor", {"election safety"});
 }
 
 TEST(RaftSimulationTeeth, CatchesVotingWithoutLogCheck) {
-  InjectedBugs bugs;
-  bugs.vote_without_log_check = true;
-  std::uint64_t seed = 0;
-  SimResult r = run_with_bug(bugs, &seed);
-  ASSERT_FALSE(r.ok) << "§5.4.1 violation went unnoticed";
-  EXPECT_TRUE(r.failure.find("completeness") != std::string::npos ||
-              r.failure.find("state machine safety") != std::string::npos)
-      << r.failure;
+  expect_caught([](InjectedBugs& b) { b.vote_without_log_check = true; }, "§5.4.1 violation",
+                {"completeness", "state machine safety"});
 }
 
 TEST(RaftSimulationTeeth, CatchesApplyingBeforeCommit) {
-  InjectedBugs bugs;
-  bugs.apply_before_commit = true;
-  std::uint64_t seed = 0;
-  SimResult r = run_with_bug(bugs, &seed);
-  ASSERT_FALSE(r.ok) << "applying uncommitted entries went unnoticed";
-  EXPECT_TRUE(r.failure.find("stale read") != std::string::npos ||
-              r.failure.find("state machine safety") != std::string::npos ||
-              r.failure.find("completeness") != std::string::npos)
-      << r.failure;
+  expect_caught([](InjectedBugs& b) { b.apply_before_commit = true; }, "applying uncommitted entries",
+                {"stale read", "state machine safety", "completeness"});
 }
 
 TEST(RaftSimulationTeeth, CatchesAFollowerAnsweringBeforeItsDiskWrite) {
-  InjectedBugs bugs;
-  bugs.send_before_persist_always = true;
-  std::uint64_t seed = 0;
-  SimResult r = run_with_bug(bugs, &seed);
-  ASSERT_FALSE(r.ok) << "acknowledging entries that a crash then lost went unnoticed";
-  EXPECT_TRUE(r.failure.find("completeness") != std::string::npos ||
-              r.failure.find("state machine safety") != std::string::npos ||
-              r.failure.find("election safety") != std::string::npos ||
-              r.failure.find("log matching") != std::string::npos)
-      << r.failure;
+  expect_caught([](InjectedBugs& b) { b.send_before_persist_always = true; },
+                "acknowledging entries that a crash then lost",
+                {"completeness", "state machine safety", "election safety", "log matching"});
 }
 
 }  // namespace
