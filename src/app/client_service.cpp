@@ -20,7 +20,7 @@ const msgpack::object* id_of(const std::shared_ptr<msgpack::object_handle>& h) {
 
 bool flag(const msgpack::object& req, const char* name) {
   const msgpack::object* f = map_field(req, name);
-  return f && f->type == msgpack::type::BOOLEAN && f->via.boolean;
+  return is_true(f);
 }
 
 // The peer named by a request's `address` and `port` fields.

@@ -269,7 +269,7 @@ int run_ctl(const std::vector<std::string>& all_args) {
   }
   if (type == "result") {
     const auto* ok = net::map_field(o, "success");
-    bool success = ok && ok->type == msgpack::type::BOOLEAN && ok->via.boolean;
+    bool success = net::is_true(ok);
     std::printf("%s\n", success ? "ok" : ("failed: " + net::as_string(net::map_field(o, "reason"))).c_str());
     return success ? 0 : 1;
   }

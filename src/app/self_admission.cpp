@@ -74,7 +74,7 @@ Status SelfAdmission::ask(const char* action, const std::optional<SeedPeer>& fir
     if (s.ok()) {
       const auto& o = answer.get();
       const msgpack::object* ok = net::map_field(o, "success");
-      if (ok && ok->type == msgpack::type::BOOLEAN && ok->via.boolean) return {};
+      if (net::is_true(ok)) return {};
       std::string reason = net::as_string(net::map_field(o, "reason"));
       if (reason.empty()) reason = net::as_string(net::map_field(o, "error"));
       s = Status::error("refused: " + (reason.empty() ? std::string("no reason given") : reason));

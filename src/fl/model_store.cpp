@@ -21,16 +21,14 @@ Status ModelStore::init() {
 }
 
 
-Status ModelStore::put_bytes(std::string_view bytes, std::string* id) {
+Status ModelStore::put_bytes(std::string_view bytes, std::string* id) { return store(bytes, id, true); }
+
+Status ModelStore::put_transient(std::string_view bytes, std::string* id) { return store(bytes, id, false); }
+
+Status ModelStore::store(std::string_view bytes, std::string* id, bool sync) {
   *id = sha256_hex(bytes);
   if (has(*id)) return {};  // content-addressed: same id, same bytes
-  return write_file_atomically(path_of(*id), bytes);
-}
-
-Status ModelStore::put_transient(std::string_view bytes, std::string* id) {
-  *id = sha256_hex(bytes);
-  if (has(*id)) return {};
-  return write_file_atomically(path_of(*id), bytes, false);
+  return write_file_atomically(path_of(*id), bytes, sync);
 }
 
 Status ModelStore::put(const ModelWeights& weights, std::string* id) {

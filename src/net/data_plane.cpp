@@ -30,10 +30,11 @@ std::string frame(const std::string& payload) {
 
 std::uint32_t frame_length(const unsigned char* h) { return static_cast<std::uint32_t>(get_be(h, 4)); }
 
-std::string answer(bool ok, const std::string& reason_or_data, bool with_data) {
+// `delta`: the data is the change from a base instead of the blob (a fetch that welcomed one).
+std::string answer(bool ok, const std::string& reason_or_data, bool with_data, bool delta = false) {
   msgpack::sbuffer b;
   MsgpackPacker p(b);
-  p.pack_map(2);
+  p.pack_map(delta ? 3 : 2);
   p.pack("ok");
   p.pack(ok);
   if (ok && with_data) {
@@ -43,20 +44,10 @@ std::string answer(bool ok, const std::string& reason_or_data, bool with_data) {
     p.pack(ok ? "data" : "reason");
     p.pack(reason_or_data);
   }
-  return std::string(b.data(), b.size());
-}
-
-// A fetch answered with the change from a base instead of the blob.
-std::string delta_answer(const std::string& delta) {
-  msgpack::sbuffer b;
-  MsgpackPacker p(b);
-  p.pack_map(3);
-  p.pack("ok");
-  p.pack(true);
-  p.pack("data");
-  pack_bin(p, delta);
-  p.pack("delta");
-  p.pack(true);
+  if (delta) {
+    p.pack("delta");
+    p.pack(true);
+  }
   return std::string(b.data(), b.size());
 }
 
@@ -194,7 +185,7 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
     if (!valid_blob_id(id)) return reply_with(answer(false, "id must be 64 hex digits", false));
     if (req.op == "fetch") {
       std::string data;
-      if (req.delta && store_.get_delta(id, &data).ok()) return reply_with(delta_answer(data));
+      if (req.delta && store_.get_delta(id, &data).ok()) return reply_with(answer(true, data, true, true));
       Status s = store_.get_bytes(id, &data);
       return reply_with(s.ok() ? answer(true, data, true) : answer(false, s.message(), false));
     }
@@ -371,7 +362,7 @@ Status call(const PeerAddress& server, const std::string& request, msgpack::obje
     return Status::error("data plane " + server.to_string() + ": bad answer: " + e.what());
   }
   const auto* ok = map_field(out->get(), "ok");
-  if (!ok || ok->type != msgpack::type::BOOLEAN || !ok->via.boolean) {
+  if (!is_true(ok)) {
     return Status::error("data plane " + server.to_string() + ": " + as_string(map_field(out->get(), "reason")));
   }
   return {};
@@ -430,8 +421,7 @@ Status decode_data_request(std::string_view body, DataRequest* out) {
   if (req.type != msgpack::type::MAP || (out->op != "fetch" && out->op != "push" && out->op != "update")) {
     return Status::error("frame has no op fetch|push|update");
   }
-  const auto* delta = map_field(req, "delta");
-  out->delta = delta && delta->type == msgpack::type::BOOLEAN && delta->via.boolean;
+  out->delta = is_true(map_field(req, "delta"));
   if (out->op == "update" && out->delta) return Status::error("an update frame cannot be a delta");
   if (out->op == "fetch") return {};
   out->data = bin_field(req, "data");
@@ -496,8 +486,7 @@ Status fetch_blob_or_delta(const PeerAddress& server, const std::string& id, std
     return s;
   }
   *data = bin_field(h.get(), "data");
-  const auto* delta = map_field(h.get(), "delta");
-  *is_delta = delta && delta->type == msgpack::type::BOOLEAN && delta->via.boolean;
+  *is_delta = is_true(map_field(h.get(), "delta"));
   if (!*is_delta && sha256_hex(*data) != id) return Status::error("data plane " + server.to_string() + ": blob does not hash to " + id);
   return {};
 }

@@ -10,25 +10,26 @@ Status handle_ready(Node& node, ReadyHandler& handler) {
   bool apply_first = rd.send_before_persist &&
                      (rd.entries.empty() || rd.committed_entries.empty() ||
                       rd.committed_entries.back().index < rd.entries.front().index);
-  if (rd.send_before_persist) {
+  auto send_all = [&] {
     for (const auto& m : rd.messages) handler.send(m);
-  }
-  if (apply_first) {
+  };
+  auto apply_all = [&]() -> Status {
     for (const auto& e : rd.committed_entries) {
       if (Status s = handler.apply(e); !s.ok()) return s;
     }
+    return {};
+  };
+  if (rd.send_before_persist) send_all();
+  if (apply_first) {
+    if (Status s = apply_all(); !s.ok()) return s;
   }
   if (Status s = handler.persist(rd); !s.ok()) return s;
   if (rd.snapshot) {
     if (Status s = handler.install(*rd.snapshot); !s.ok()) return s;
   }
-  if (!rd.send_before_persist) {
-    for (const auto& m : rd.messages) handler.send(m);
-  }
+  if (!rd.send_before_persist) send_all();
   if (!apply_first) {
-    for (const auto& e : rd.committed_entries) {
-      if (Status s = handler.apply(e); !s.ok()) return s;
-    }
+    if (Status s = apply_all(); !s.ok()) return s;
   }
   for (const auto& r : rd.read_states) handler.read_ready(r);
   handler.applied_batch();

@@ -47,6 +47,8 @@ class ModelStore : public net::BlobStore {
   static bool valid_id(std::string_view id) { return valid_blob_id(id); }
 
  private:
+  Status store(std::string_view bytes, std::string* id, bool sync);
+
   std::string dir_;
   std::uint64_t max_store_bytes_ = 0, min_free_bytes_ = 0;
 };

@@ -52,6 +52,7 @@ inline std::string client_channel_prologue(const std::string& cluster_id) {
 
 // Field lookup in a msgpack map; nullptr when absent.
 using ::fednode::map_field;  // util/msgpack_fields.h
+using ::fednode::is_true;
 using ::fednode::as_string;
 
 }  // namespace fednode::net

@@ -26,4 +26,7 @@ inline std::string as_string(const msgpack::object* o) {
   return std::string(o->via.str.ptr, o->via.str.size);
 }
 
+// Whether a value is the boolean true (absent and any other type: false).
+inline bool is_true(const msgpack::object* o) { return o && o->type == msgpack::type::BOOLEAN && o->via.boolean; }
+
 }  // namespace fednode
