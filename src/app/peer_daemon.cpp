@@ -5,6 +5,9 @@
 // controller act on what changed.
 #include "peer_daemon_class.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -110,8 +113,15 @@ Status PeerDaemon::start() {
   return {};
 }
 
+// Ticks keep a fixed cadence on the monotonic clock: timed from the end of the last handler they
+// would run late by its latency every time (a loaded machine stretched a 300 ms election timeout
+// by tens of ms). After a stall the next tick is due at once, without a burst of missed ones: a
+// burst could time out a follower before it reads the heartbeats queued meanwhile.
 void PeerDaemon::schedule_tick() {
-  tick_timer_.expires_after(std::chrono::milliseconds(opt_.tick_ms));
+  auto now = std::chrono::steady_clock::now();
+  if (next_tick_ == std::chrono::steady_clock::time_point{}) next_tick_ = now;
+  next_tick_ = std::max(next_tick_ + std::chrono::milliseconds(opt_.tick_ms), now);
+  tick_timer_.expires_at(next_tick_);
   tick_timer_.async_wait([this](const std::error_code& ec) {
     if (ec) return;
     node_->tick();

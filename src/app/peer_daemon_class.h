@@ -189,6 +189,7 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   Identity identity_;
   asio::io_context io_;
   asio::steady_timer tick_timer_;
+  std::chrono::steady_clock::time_point next_tick_{};
   asio::signal_set signals_;
   net::PeerTransport peers_;
   net::ClientServer clients_;

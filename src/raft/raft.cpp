@@ -69,6 +69,11 @@ void Raft::tick() {
 void Raft::tick_election() {
   ++election_elapsed_;
   if (quiet_ticks_ < heartbeat_answer_ticks_) ++quiet_ticks_;
+  if (deferred_pre_vote_ && election_elapsed_ >= config_.election_ticks_min) {
+    Message m = std::move(*deferred_pre_vote_);
+    deferred_pre_vote_.reset();
+    step(m);
+  }
   if (promotable() && election_elapsed_ >= randomized_election_timeout_) {
     election_elapsed_ = 0;
     hup(false);
@@ -188,6 +193,7 @@ void Raft::reset(Term term) {
   leader_ = kNoNode;
   election_elapsed_ = 0;
   heartbeat_elapsed_ = 0;
+  deferred_pre_vote_.reset();
   reset_election_timeout();
   abort_transfer();
   votes_.clear();
@@ -268,7 +274,13 @@ void Raft::step(const Message& m) {
       bool in_lease = config_.check_quorum && leader_ != kNoNode &&
                       election_elapsed_ < config_.election_ticks_min;
       // We heard from a live leader recently: ignore a disruptive candidate (thesis §4.2.3).
-      if (!forced && in_lease) return;
+      // A pre-vote is kept and answered when the lease runs out without news from the leader:
+      // a candidate whose timer ran out a tick before ours (the nodes' ticks are not in phase)
+      // then has its answer a tick later, not at our own timeout (up to an election timeout).
+      if (!forced && in_lease) {
+        if (m.type == MessageType::kPreVote) deferred_pre_vote_ = m;
+        return;
+      }
     }
     if (m.type == MessageType::kPreVote) {
       // A pre-vote never changes our term.
@@ -403,21 +415,24 @@ void Raft::step_candidate(const Message& m) {
   }
 }
 
+void Raft::heard_from_leader(NodeId leader) {
+  election_elapsed_ = 0;
+  leader_ = leader;
+  deferred_pre_vote_.reset();  // the leader lives: that candidate's pre-campaign is moot
+}
+
 void Raft::step_follower(const Message& m) {
   switch (m.type) {
     case MessageType::kAppend:
-      election_elapsed_ = 0;
-      leader_ = m.from;
+      heard_from_leader(m.from);
       handle_append(m);
       return;
     case MessageType::kHeartbeat:
-      election_elapsed_ = 0;
-      leader_ = m.from;
+      heard_from_leader(m.from);
       handle_heartbeat(m);
       return;
     case MessageType::kSnapshotChunk:
-      election_elapsed_ = 0;
-      leader_ = m.from;
+      heard_from_leader(m.from);
       handle_snapshot_chunk(m);
       return;
     case MessageType::kTimeoutNow: {

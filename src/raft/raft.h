@@ -7,6 +7,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -76,6 +77,7 @@ class Raft {
   void step_leader(const Message& m);
   void step_candidate(const Message& m);
   void step_follower(const Message& m);
+  void heard_from_leader(NodeId leader);
   void handle_vote_request(const Message& m);
   const char* implausible(const Message& m) const;
   void handle_append(const Message& m);
@@ -123,6 +125,7 @@ class Raft {
   std::vector<Message> outbox_;
   bool append_due_ = false;
   int election_elapsed_ = 0;
+  std::optional<Message> deferred_pre_vote_;  // ignored in the lease, answered when it ends
   int quiet_ticks_ = 0;          // follower: ticks since it last sent its leader anything
   int heartbeat_answer_ticks_ = 0;  // follower: answers a heartbeat after this many quiet ticks
   int heartbeat_elapsed_ = 0;

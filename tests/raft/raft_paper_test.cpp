@@ -311,6 +311,71 @@ TEST(Thesis9_6, APreCandidateIgnoredDuringTheLeaseAsksAgain) {
   EXPECT_EQ(c.node(2).term(), term + 1);
 }
 
+// A voter that ignored a pre-vote in its lease answers it when the lease ends without news from
+// the leader. The nodes' ticks are not in phase, so the first timer to run out (at the minimum
+// timeout) finds the others a tick short of the end of their lease; the pre-candidate has its
+// answers a tick later, not when their own timers run out (here 10 ticks on).
+TEST(Thesis4_2_3, APreVoteIgnoredInTheLeaseIsAnsweredWhenItEnds) {
+  TestCluster c(4, [](Config& cfg) {
+    cfg.election_ticks_min = 10;
+    cfg.election_ticks_max = cfg.id == 2 ? 11 : 30;
+    cfg.random_seed = 7;
+  });
+  c.elect(1);
+  c.tick_all(3);
+  Term term = c.node(1).term();
+  c.isolate(1);
+  auto tick = [&](NodeId id, int n) {
+    for (int i = 0; i < n; ++i) {
+      c.node(id).tick();
+      c.deliver_all();
+    }
+  };
+  tick(3, 9);
+  tick(4, 9);
+  tick(2, 10);  // 2's timer runs out first: 3 and 4 are a tick short of the end of their lease
+  ASSERT_EQ(c.node(2).role(), Role::kPreCandidate);
+  tick(3, 1);
+  EXPECT_EQ(c.node(3).role(), Role::kFollower) << "3's own timer ran out: the test has no teeth";
+  tick(4, 1);
+  EXPECT_EQ(c.node(4).role(), Role::kFollower) << "4's own timer ran out: the test has no teeth";
+  EXPECT_EQ(c.node(2).role(), Role::kLeader);
+  EXPECT_EQ(c.node(2).term(), term + 1);
+}
+
+// But a voter that hears the leader again drops the pre-vote it kept: the leader lives.
+TEST(Thesis4_2_3, AKeptPreVoteIsDroppedWhenTheLeaderIsHeard) {
+  TestCluster c(3, [](Config& cfg) {
+    cfg.election_ticks_min = 10;
+    cfg.election_ticks_max = 30;
+    cfg.heartbeat_ticks = 3;
+  });
+  c.elect(1);
+  c.tick_all(3);
+  Message pre_vote;
+  pre_vote.type = MessageType::kPreVote;
+  pre_vote.from = 3;
+  pre_vote.to = 2;
+  pre_vote.term = c.node(2).term() + 1;
+  pre_vote.index = c.node(2).last_index();
+  pre_vote.log_term = c.node(2).term();
+  c.node(2).step(pre_vote);
+  EXPECT_EQ(count(c.collect(), MessageType::kPreVoteResponse), 0) << "answered in the lease";
+  int answers = 0;
+  for (int i = 0; i < 40; ++i) {  // the leader keeps beating; 2's lease never ends
+    c.node(1).tick();
+    c.node(2).tick();
+    for (const Message& m : c.collect()) {
+      if (m.type == MessageType::kPreVoteResponse) ++answers;
+      if (m.to != 3 && m.from != 3) c.node(m.to).step(m);
+    }
+  }
+  EXPECT_EQ(answers, 0);
+  c.isolate(1);
+  for (int i = 0; i < 12; ++i) c.node(2).tick();
+  EXPECT_EQ(count(c.collect(), MessageType::kPreVoteResponse), 0) << "a stale pre-vote answered";
+}
+
 // Thesis §6.2: check-quorum: a leader that cannot hear from a majority for an election timeout
 // steps down.
 TEST(Thesis6_2, LeaderWithoutQuorumStepsDown) {
