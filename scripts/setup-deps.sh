@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(cmake g++ make pkg-config
   libtorch-dev libasio-dev libmsgpack-cxx-dev libspdlog-dev libcli11-dev libgtest-dev
-  libsodium-dev zlib1g-dev dataset-fashion-mnist curl python3
+  libsodium-dev libssl-dev zlib1g-dev dataset-fashion-mnist curl python3
   iproute2 iptables faketime  # the namespace testbed's tests: hosts, partitions, clock skew
   dpkg-dev lintian adduser     # scripts/package.sh and the package test
   prometheus tmux)             # the Prometheus scrape test, the live view under tmux
