@@ -23,6 +23,29 @@ float float_of(std::uint32_t x) {
   return f;
 }
 
+// The encoding byte of an int8 change with a scale per block of kInt8Block values. Byte 3 (one
+// scale per tensor) is what earlier versions sent: still decoded, never written.
+constexpr std::uint8_t kWireInt8Blocks = 4;
+constexpr std::size_t kInt8Block = 256;
+
+// Scales values[begin, end) - from[...] to [-127, 127] by their largest magnitude and appends the
+// scale (float32) and the bytes. A NaN makes the scale NaN, which the decoder refuses.
+void put_int8_block(std::string& out, const std::vector<float>& values, const std::vector<float>& from,
+                    std::size_t begin, std::size_t end) {
+  float largest = 0;
+  for (std::size_t i = begin; i < end; ++i) {
+    float d = values[i] - from[i];
+    largest = std::isnan(d) ? d : std::max(largest, std::fabs(d));
+    if (std::isnan(largest)) break;
+  }
+  float scale = largest / 127.0f;
+  put_le<std::uint32_t>(out, bits_of(scale));
+  for (std::size_t i = begin; i < end; ++i) {
+    float q = scale > 0 && std::isfinite(scale) ? std::round((values[i] - from[i]) / scale) : 0.0f;
+    out.push_back(static_cast<char>(static_cast<std::int8_t>(std::clamp(q, -127.0f, 127.0f))));
+  }
+}
+
 }  // namespace
 
 std::optional<UpdateEncoding> parse_update_encoding(std::string_view name) {
@@ -79,7 +102,7 @@ std::string encode_update(UpdateEncoding encoding, const ModelWeights& base, con
   if (encoding == UpdateEncoding::kFp32) return serialize_weights(trained);
   std::string out(kDeltaMagic);
   out += base_id;
-  out.push_back(static_cast<char>(encoding));
+  out.push_back(static_cast<char>(encoding == UpdateEncoding::kInt8 ? kWireInt8Blocks : static_cast<std::uint8_t>(encoding)));
   put_le<std::uint32_t>(out, static_cast<std::uint32_t>(trained.parameters.size()));
   for (std::size_t p = 0; p < trained.parameters.size(); ++p) {
     const Parameter& t = trained.parameters[p];
@@ -91,17 +114,8 @@ std::string encode_update(UpdateEncoding encoding, const ModelWeights& base, con
       for (std::size_t i = 0; i < t.values.size(); ++i) put_le<std::uint16_t>(out, float_to_half(t.values[i] - from[i]));
       continue;
     }
-    float largest = 0;
-    for (std::size_t i = 0; i < t.values.size(); ++i) {
-      float d = t.values[i] - from[i];
-      largest = std::isnan(d) ? d : std::max(largest, std::fabs(d));  // a NaN makes the scale NaN: refused
-      if (std::isnan(largest)) break;
-    }
-    float scale = largest / 127.0f;
-    put_le<std::uint32_t>(out, bits_of(scale));
-    for (std::size_t i = 0; i < t.values.size(); ++i) {
-      float q = scale > 0 && std::isfinite(scale) ? std::round((t.values[i] - from[i]) / scale) : 0.0f;
-      out.push_back(static_cast<char>(static_cast<std::int8_t>(std::clamp(q, -127.0f, 127.0f))));
+    for (std::size_t begin = 0; begin < t.values.size(); begin += kInt8Block) {
+      put_int8_block(out, t.values, from, begin, std::min(t.values.size(), begin + kInt8Block));
     }
   }
   return out;
@@ -129,7 +143,8 @@ Status decode_update(std::string_view bytes, const ModelWeights& base, const std
     return Status::error("update is relative to model " + std::string(named_base.substr(0, 12)) + ", not the base " +
                          base_id.substr(0, 12));
   }
-  if (encoding != static_cast<std::uint8_t>(UpdateEncoding::kFp16) && encoding != static_cast<std::uint8_t>(UpdateEncoding::kInt8)) {
+  bool per_tensor = encoding == static_cast<std::uint8_t>(UpdateEncoding::kInt8);
+  if (encoding != static_cast<std::uint8_t>(UpdateEncoding::kFp16) && !per_tensor && encoding != kWireInt8Blocks) {
     return Status::error("update bytes: unknown encoding " + std::to_string(encoding));
   }
   if (count != base.parameters.size()) {
@@ -157,15 +172,23 @@ Status decode_update(std::string_view bytes, const ModelWeights& base, const std
       }
       continue;
     }
-    std::uint32_t scale_bits = 0;
-    if (!r.get(&scale_bits)) return fail("truncated scale");
-    float scale = float_of(scale_bits);
-    if (!std::isfinite(scale) || scale < 0) return fail("scale is not a finite non-negative number");
-    if (n > r.size() || !r.take(n, &data)) return fail("truncated values");
-    for (std::uint64_t i = 0; i < n; ++i) {
-      auto q = static_cast<std::int8_t>(data[i]);
-      if (q == -128) return fail("value -128 is outside [-127, 127]");
-      x.values[i] += static_cast<float>(q) * scale;
+    std::uint64_t block = per_tensor ? std::max<std::uint64_t>(n, 1) : kInt8Block;
+    for (std::uint64_t begin = 0; begin < n; begin += block) {
+      std::uint64_t len = std::min(block, n - begin);
+      std::uint32_t scale_bits = 0;
+      if (!r.get(&scale_bits)) return fail("truncated scale");
+      float scale = float_of(scale_bits);
+      if (!std::isfinite(scale) || scale < 0) return fail("scale is not a finite non-negative number");
+      if (!r.take(len, &data)) return fail("truncated values");
+      for (std::uint64_t i = 0; i < len; ++i) {
+        auto q = static_cast<std::int8_t>(data[i]);
+        if (q == -128) return fail("value -128 is outside [-127, 127]");
+        x.values[begin + i] += static_cast<float>(q) * scale;
+      }
+    }
+    if (per_tensor && n == 0) {  // earlier versions wrote a scale for an empty tensor too
+      std::uint32_t scale_bits = 0;
+      if (!r.get(&scale_bits)) return fail("truncated scale");
     }
   }
   if (!r.done()) return Status::error("update bytes: " + std::to_string(r.size() - r.pos()) + " trailing bytes");

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <random>
 
@@ -65,27 +66,83 @@ TEST(UpdateCodec, DeltasDecodeWithinTheirErrorBoundsAtAHalfAndAQuarterOfTheSize)
   std::string int8 = encode_update(UpdateEncoding::kInt8, base, id, trained);
   EXPECT_EQ(fp32, serialize_weights(trained));
   EXPECT_LT(fp16.size(), fp32.size() / 2 + 128);
-  EXPECT_LT(int8.size(), fp32.size() / 4 + 128);
+  EXPECT_LT(int8.size(), fp32.size() / 4 + fp32.size() / 4 / 256 * 4 + 128);  // and a scale per 256
   EXPECT_EQ(fp16, encode_update(UpdateEncoding::kFp16, base, id, trained));  // deterministic
   for (auto [bytes, name] : {std::pair{&fp32, "fp32"}, std::pair{&fp16, "fp16"}, std::pair{&int8, "int8"}}) {
     ModelWeights back;
     ASSERT_TRUE(decode_update(*bytes, base, id, &back).ok()) << name;
     ASSERT_TRUE(same_layout(base, back).ok());
     for (std::size_t p = 0; p < back.parameters.size(); ++p) {
-      float largest = 0;
+      const std::size_t block = 256;  // int8: a scale per block of 256 values
+      std::vector<float> largest((base.parameters[p].values.size() + block - 1) / block, 0.0f);
       for (std::size_t i = 0; i < base.parameters[p].values.size(); ++i) {
-        largest = std::max(largest, std::fabs(trained.parameters[p].values[i] - base.parameters[p].values[i]));
+        float& l = largest[i / block];
+        l = std::max(l, std::fabs(trained.parameters[p].values[i] - base.parameters[p].values[i]));
       }
       for (std::size_t i = 0; i < back.parameters[p].values.size(); ++i) {
         float delta = trained.parameters[p].values[i] - base.parameters[p].values[i];
         float err = std::fabs(back.parameters[p].values[i] - trained.parameters[p].values[i]);
         float bound = std::string(name) == "fp32"   ? 0.0f
                       : std::string(name) == "fp16" ? std::fabs(delta) * std::ldexp(1.0f, -11) + 1e-7f
-                                                    : largest / 127.0f / 2 + 1e-7f;
+                                                    : largest[i / block] / 127.0f / 2 + 1e-7f;
         ASSERT_LE(err, bound) << name << " " << base.parameters[p].name << "[" << i << "]";
       }
     }
   }
+}
+
+// One large change no longer sets the step for the whole tensor: the blocks without it keep
+// their precision (a per-tensor scale would round all of them to nothing).
+TEST(UpdateCodec, Int8ScalesEachBlockOf256ValuesByItsOwnLargestChange) {
+  ModelWeights base, trained;
+  base.parameters.push_back({"w", {1024}, std::vector<float>(1024, 0.0f)});
+  trained = base;
+  for (std::size_t i = 0; i < 1024; ++i) trained.parameters[0].values[i] = 0.001f * static_cast<float>(i % 7 + 1);
+  trained.parameters[0].values[3] = 10.0f;  // the outlier, in the first block
+  std::string id = model_id(base);
+  ModelWeights back;
+  ASSERT_TRUE(decode_update(encode_update(UpdateEncoding::kInt8, base, id, trained), base, id, &back).ok());
+  for (std::size_t i = 256; i < 1024; ++i) {
+    float want = trained.parameters[0].values[i];
+    ASSERT_NEAR(back.parameters[0].values[i], want, 0.007f / 127 / 2 + 1e-7f) << i;
+  }
+  EXPECT_NEAR(back.parameters[0].values[3], 10.0f, 10.0f / 127 / 2);
+  EXPECT_NEAR(back.parameters[0].values[4], 0.0f, 1e-9f) << "the outlier's block rounds the small ones away";
+}
+
+// A change from an earlier version, one scale per tensor (encoding byte 3), still decodes.
+TEST(UpdateCodec, DecodesTheEarlierPerTensorInt8) {
+  ModelWeights base;
+  base.parameters.push_back({"a", {0}, {}});
+  base.parameters.push_back({"b", {3}, {1.0f, 1.0f, 1.0f}});
+  std::string id = model_id(base);
+  auto le32 = [](std::string& out, std::uint32_t v) {
+    for (int k = 0; k < 4; ++k) out.push_back(static_cast<char>(v >> (8 * k)));
+  };
+  auto le64 = [](std::string& out, std::uint64_t v) {
+    for (int k = 0; k < 8; ++k) out.push_back(static_cast<char>(v >> (8 * k)));
+  };
+  std::string old = "FNU1" + id;
+  old.push_back(3);
+  le32(old, 2);
+  le32(old, 1);
+  old += "a";
+  le64(old, 0);
+  le32(old, 0);  // the scale earlier versions wrote for an empty tensor
+  le32(old, 1);
+  old += "b";
+  le64(old, 3);
+  float scale = 0.5f;
+  std::uint32_t bits;
+  std::memcpy(&bits, &scale, 4);
+  le32(old, bits);
+  for (int q : {2, -1, 0}) old.push_back(static_cast<char>(q));
+  ModelWeights back;
+  Status s = decode_update(old, base, id, &back);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(back.parameters[1].values, (std::vector<float>{2.0f, 0.5f, 1.0f}));
+  old[68] = 5;  // an encoding byte no version writes
+  EXPECT_NE(decode_update(old, base, id, &back).message().find("unknown encoding"), std::string::npos);
 }
 
 TEST(UpdateCodec, RefusesAnotherBaseAnotherLayoutAndDamagedBytes) {

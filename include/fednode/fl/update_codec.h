@@ -2,8 +2,11 @@
 // How a trainer's update travels to the aggregator (`--update-encoding`, replicated):
 //   fp32  the trained weights as a model blob (FNW1), 4 bytes a value: exact;
 //   fp16  the change from the base model, IEEE half precision (round to nearest even): 2 bytes;
-//   int8  the change from the base model, per tensor scaled to [-127, 127] (scale = the largest
-//         magnitude / 127, round half away from zero): 1 byte a value plus 4 a tensor.
+//   int8  the change from the base model, each block of 256 values of a tensor scaled to
+//         [-127, 127] (scale = the block's largest magnitude / 127, round half away from zero):
+//         1 byte a value plus 4 a block. A scale per tensor (what earlier versions sent, and still
+//         decoded) let one large change set the step for all: on Fashion-MNIST's fc1 the largest
+//         change is 11-13 times the RMS, and blocks halve the rounding error (2 % -> 1 %).
 // A delta blob ("FNU1") names the base model it is relative to; the aggregator decodes it
 // against that base and refuses one made for another base or with another layout. Pure and
 // deterministic: the same inputs give the same bytes on every machine.
