@@ -7,6 +7,9 @@
 //         1 byte a value plus 4 a block. A scale per tensor (what earlier versions sent, and still
 //         decoded) let one large change set the step for all: on Fashion-MNIST's fc1 the largest
 //         change is 11-13 times the RMS, and blocks halve the rounding error (2 % -> 1 %).
+// fp16 and int8 values are deflated (zlib's fastest level; the decoder inflates into exactly
+// the size the base's layout gives, so nothing inflates beyond it). Changes from earlier
+// versions (not deflated; int8 with a scale per tensor) are still decoded.
 // A delta blob ("FNU1") names the base model it is relative to; the aggregator decodes it
 // against that base and refuses one made for another base or with another layout. Pure and
 // deterministic: the same inputs give the same bytes on every machine.
