@@ -34,13 +34,14 @@ PushOutcome push_to_peers(const PushPlan& plan, std::shared_ptr<LateTransferCoun
   auto state = std::make_shared<PushState>();
   for (const auto& peer : plan.peers) {
     std::thread([state, late, peer, blobs = plan.blobs, timeout = plan.timeout, resolve = plan.resolve,
-                 forget = plan.forget, secure = plan.secure] {
+                 forget = plan.forget, secure = plan.secure, ask_first = plan.ask_first] {
       net::TransferStats st;
       auto addr = resolve(peer);
       auto call = secure.find(peer);
       Status s = addr ? Status{} : Status::error(peer + ": data port unknown (peer unreachable)");
       const net::SecureCall* keys = call == secure.end() ? nullptr : &call->second;
       for (std::size_t b = 0; s.ok() && b < blobs.size(); ++b) {
+        if (ask_first && net::push_delta(*addr, blobs[b].id, "", timeout, &st, keys).ok()) continue;
         // The change first, where there is one: a peer that lacks its base refuses it and gets
         // the blob.
         if (blobs[b].delta && net::push_delta(*addr, blobs[b].id, *blobs[b].delta, timeout, &st, keys).ok()) continue;

@@ -114,12 +114,13 @@ Status RoleController::start() {
 void RoleController::prepare() {
   fl::RoundConfig c;
   c.dataset = opt_.fl.dataset;
-  c.model = fl::default_model_for(c.dataset);
+  c.model = opt_.fl.model.empty() ? fl::default_model_for(c.dataset) : opt_.fl.model;
+  c.seed = opt_.fl.seed;
   std::string dir = dataset_dir(c.dataset);
   compute_->submit(
-      [c, dir, data = datasets_]() -> std::function<void()> {
+      [c, dir, data = datasets_, store = store_]() -> std::function<void()> {
         auto t0 = std::chrono::steady_clock::now();
-        Status s = prepare_training(c, dir, *data);
+        Status s = prepare_training(c, dir, *data, store);
         double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         return [s, seconds, dir] {
           if (s.ok()) {

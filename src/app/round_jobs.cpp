@@ -43,11 +43,15 @@ Status DatasetCache::get(const fl::RoundConfig& c, const std::string& dir, bool 
   return {};
 }
 
-Status prepare_training(const fl::RoundConfig& c, const std::string& dir, DatasetCache& cache) {
+Status prepare_training(const fl::RoundConfig& c, const std::string& dir, DatasetCache& cache, fl::ModelStore store) {
   std::shared_ptr<const fl::Dataset> data;
   if (Status s = cache.get(c, dir, true, &data); !s.ok()) return s;
+  // Loads libtorch, and makes the initial model the leader will make from the same model and seed:
+  // the same bytes, so the same id, and the leader's push finds it here and sends nothing.
   fl::ModelWeights w;
-  return fl::initial_weights(c.model, c.seed, &w);  // loads libtorch and runs it once
+  if (Status s = fl::initial_weights(c.model, c.seed, &w); !s.ok()) return s;
+  std::string id;
+  return store.put(w, &id);
 }
 
 JobOutcome make_initial_model(const fl::Job& job, fl::ModelStore store) {
@@ -287,6 +291,7 @@ JobOutcome push_model(const fl::Job& job, const std::vector<PeerRef>& voters, fl
   }
   plan.enough = job.enough;
   plan.timeout = kTransferTimeout;
+  plan.ask_first = job.round == 0;  // the initial model: peers made it themselves (prepare_training)
   plan.resolve = [client_keys](const std::string& peer) {
     auto k = client_keys.find(peer);
     return PeerDirectory::shared().data_address(peer, k == client_keys.end() ? nullptr : &k->second);

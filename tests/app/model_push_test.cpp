@@ -106,6 +106,22 @@ TEST_F(ModelPushTest, EveryBlobOfThePlanIsStoredOnEachHolder) {
   EXPECT_GE(out.stats.bytes_out, bytes_->size() + state->size());
 }
 
+// The initial model: every peer made it from the seed while preparing, so the push asks first
+// (an empty change, which a holder accepts) and sends nothing more; a peer without it gets it.
+TEST_F(ModelPushTest, AskingFirstSendsAHolderNothingAndOthersTheModel) {
+  plan_.peers = {"a:1"};
+  plan_.enough = 1;
+  plan_.ask_first = true;
+  plan_.resolve = [this](const std::string&) -> std::optional<PeerAddress> { return server(); };
+  PushOutcome without = push_to_peers(plan_, std::make_shared<LateTransferCounters>());
+  ASSERT_EQ(without.holders, std::vector<std::string>{"a:1"});
+  EXPECT_TRUE(store_.has(id_));
+  EXPECT_GE(without.stats.bytes_out, bytes_->size());
+  PushOutcome with = push_to_peers(plan_, std::make_shared<LateTransferCounters>());
+  ASSERT_EQ(with.holders, std::vector<std::string>{"a:1"});
+  EXPECT_LT(with.stats.bytes_out, 1024u) << "the model travelled to a peer that held it";
+}
+
 // Compressed broadcast over the data plane: a global model that is a base plus an int8 change.
 struct DeltaModel {
   fl::ModelWeights base, global;

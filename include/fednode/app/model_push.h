@@ -51,6 +51,9 @@ struct PushPlan {
   std::function<std::optional<PeerAddress>(const std::string& peer)> resolve;  // data-plane address
   std::function<void(const std::string& peer)> forget;                         // after a failure
   std::map<std::string, net::SecureCall> secure;  // secure mode: each peer's call (absent: plaintext)
+  // Peers may hold the blobs already (the initial model, which every peer makes from the seed
+  // while it prepares): each is first offered as an empty change, which a holder accepts.
+  bool ask_first = false;
 };
 
 PushOutcome push_to_peers(const PushPlan& plan, std::shared_ptr<LateTransferCounters> late);

@@ -46,8 +46,10 @@ struct PeerRef {
   std::optional<net::ClientKeys> client;  // to ask the peer for its data port (secure mode)
 };
 
-// Loads the training set (into `data`) and libtorch ahead of the first round.
-Status prepare_training(const fl::RoundConfig& c, const std::string& dataset_dir, DatasetCache& data);
+// Loads the training set (into `data`) and libtorch ahead of the first round, and stores the
+// initial model of c.model and c.seed.
+Status prepare_training(const fl::RoundConfig& c, const std::string& dataset_dir, DatasetCache& data,
+                        fl::ModelStore store);
 JobOutcome make_initial_model(const fl::Job& job, fl::ModelStore store);
 JobOutcome fetch_model(const fl::Job& job, const std::vector<PeerRef>& sources, fl::ModelStore store);
 // `attack` (tests and experiments only, --attack) corrupts the trained update before it is stored.

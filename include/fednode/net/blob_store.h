@@ -27,7 +27,8 @@ class BlobStore {
     return Status::error("this store keeps no deltas");
   }
   // Rebuilds blob `id` from such a change and the base it names, which this store must hold;
-  // stores it only if the result hashes to `id`.
+  // stores it only if the result hashes to `id`. A blob already held is accepted whatever the
+  // change, so an empty change asks whether this store holds `id` (PushPlan::ask_first).
   virtual Status put_from_delta(const std::string& /*id*/, std::string_view /*delta*/) {
     return Status::error("this store takes no deltas");
   }
