@@ -28,20 +28,32 @@ struct PushState {
   PushOutcome outcome;
 };
 
+// Offers `id` as an empty change (a holder accepts it) every 100 ms until the peer holds it or
+// `ask_for` has passed.
+bool holds_soon(const PeerAddress& addr, const std::string& id, std::chrono::milliseconds ask_for,
+                std::chrono::milliseconds timeout, net::TransferStats* st, const net::SecureCall* keys) {
+  auto until = std::chrono::steady_clock::now() + ask_for;
+  while (!net::push_delta(addr, id, "", timeout, st, keys).ok()) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return true;
+}
+
 }  // namespace
 
 PushOutcome push_to_peers(const PushPlan& plan, std::shared_ptr<LateTransferCounters> late) {
   auto state = std::make_shared<PushState>();
   for (const auto& peer : plan.peers) {
     std::thread([state, late, peer, blobs = plan.blobs, timeout = plan.timeout, resolve = plan.resolve,
-                 forget = plan.forget, secure = plan.secure, ask_first = plan.ask_first] {
+                 forget = plan.forget, secure = plan.secure, ask_first = plan.ask_first, ask_for = plan.ask_for] {
       net::TransferStats st;
       auto addr = resolve(peer);
       auto call = secure.find(peer);
       Status s = addr ? Status{} : Status::error(peer + ": data port unknown (peer unreachable)");
       const net::SecureCall* keys = call == secure.end() ? nullptr : &call->second;
       for (std::size_t b = 0; s.ok() && b < blobs.size(); ++b) {
-        if (ask_first && net::push_delta(*addr, blobs[b].id, "", timeout, &st, keys).ok()) continue;
+        if (ask_first && holds_soon(*addr, blobs[b].id, ask_for, timeout, &st, keys)) continue;
         // The change first, where there is one: a peer that lacks its base refuses it and gets
         // the blob.
         if (blobs[b].delta && net::push_delta(*addr, blobs[b].id, *blobs[b].delta, timeout, &st, keys).ok()) continue;

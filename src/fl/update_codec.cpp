@@ -133,8 +133,8 @@ std::string encode_update(UpdateEncoding encoding, const ModelWeights& base, con
       put_int8_block(payload, t.values, from, begin, std::min(t.values.size(), begin + kInt8Block));
     }
   }
-  // Most changes are small: their int8 values and their halves' high bytes repeat, and zlib's
-  // fastest level takes a quarter to a third more off in about a millisecond.
+  // Most changes are small: their int8 values and their halves' high bytes repeat. zlib's
+  // fastest level took 6-11 % more off fp16 and 11-20 % off int8 on the two data sets' rounds.
   std::string out(kDeltaMagic);
   out += base_id;
   out.push_back(static_cast<char>(kDeflated | (encoding == UpdateEncoding::kFp16 ? kWireFp16 : kWireInt8Blocks)));

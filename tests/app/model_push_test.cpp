@@ -112,6 +112,7 @@ TEST_F(ModelPushTest, AskingFirstSendsAHolderNothingAndOthersTheModel) {
   plan_.peers = {"a:1"};
   plan_.enough = 1;
   plan_.ask_first = true;
+  plan_.ask_for = 200ms;
   plan_.resolve = [this](const std::string&) -> std::optional<PeerAddress> { return server(); };
   PushOutcome without = push_to_peers(plan_, std::make_shared<LateTransferCounters>());
   ASSERT_EQ(without.holders, std::vector<std::string>{"a:1"});
@@ -120,6 +121,32 @@ TEST_F(ModelPushTest, AskingFirstSendsAHolderNothingAndOthersTheModel) {
   PushOutcome with = push_to_peers(plan_, std::make_shared<LateTransferCounters>());
   ASSERT_EQ(with.holders, std::vector<std::string>{"a:1"});
   EXPECT_LT(with.stats.bytes_out, 1024u) << "the model travelled to a peer that held it";
+}
+
+// A peer still preparing makes the model a moment later: it is asked again meanwhile, and gets
+// nothing more; the model goes only once the asking has lasted `ask_for`.
+TEST_F(ModelPushTest, APeerThatMakesTheModelWhileAskedGetsNothingMore) {
+  plan_.peers = {"a:1"};
+  plan_.enough = 1;
+  plan_.ask_first = true;
+  plan_.ask_for = 3s;
+  plan_.resolve = [this](const std::string&) -> std::optional<PeerAddress> { return server(); };
+  std::thread prepare([this] {
+    std::this_thread::sleep_for(400ms);
+    std::string stored;
+    ASSERT_TRUE(store_.put_bytes(*bytes_, &stored).ok());
+  });
+  PushOutcome out = push_to_peers(plan_, std::make_shared<LateTransferCounters>());
+  prepare.join();
+  ASSERT_EQ(out.holders, std::vector<std::string>{"a:1"});
+  EXPECT_LT(out.stats.bytes_out, bytes_->size() / 4) << "the model travelled while the peer was preparing it";
+  store_.remove(id_);
+  plan_.ask_for = 300ms;
+  auto t0 = std::chrono::steady_clock::now();
+  PushOutcome late = push_to_peers(plan_, std::make_shared<LateTransferCounters>());
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 300ms);
+  ASSERT_EQ(late.holders, std::vector<std::string>{"a:1"});
+  EXPECT_GE(late.stats.bytes_out, bytes_->size()) << "a peer that never makes it gets the model";
 }
 
 // Compressed broadcast over the data plane: a global model that is a base plus an int8 change.

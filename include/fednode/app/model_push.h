@@ -52,8 +52,11 @@ struct PushPlan {
   std::function<void(const std::string& peer)> forget;                         // after a failure
   std::map<std::string, net::SecureCall> secure;  // secure mode: each peer's call (absent: plaintext)
   // Peers may hold the blobs already (the initial model, which every peer makes from the seed
-  // while it prepares): each is first offered as an empty change, which a holder accepts.
+  // while it prepares): each is first offered as an empty change, which a holder accepts, and
+  // offered again for up to `ask_for` (a peer still preparing cannot train before it is done
+  // anyway) before the blob itself goes.
   bool ask_first = false;
+  std::chrono::milliseconds ask_for{3000};
 };
 
 PushOutcome push_to_peers(const PushPlan& plan, std::shared_ptr<LateTransferCounters> late);
