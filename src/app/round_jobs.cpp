@@ -43,23 +43,30 @@ Status DatasetCache::get(const fl::RoundConfig& c, const std::string& dir, bool 
   return {};
 }
 
+namespace {
+
+// The initial model of `model` and `seed`: the same bytes, so the same id, on every peer.
+Status store_initial_model(const std::string& model, std::uint64_t seed, fl::ModelStore& store, std::string* id) {
+  fl::ModelWeights w;
+  if (Status s = fl::initial_weights(model, seed, &w); !s.ok()) return s;
+  return store.put(w, id);
+}
+
+}  // namespace
+
 Status prepare_training(const fl::RoundConfig& c, const std::string& dir, DatasetCache& cache, fl::ModelStore store) {
   std::shared_ptr<const fl::Dataset> data;
   if (Status s = cache.get(c, dir, true, &data); !s.ok()) return s;
-  // Loads libtorch, and makes the initial model the leader will make from the same model and seed:
-  // the same bytes, so the same id, and the leader's push finds it here and sends nothing.
-  fl::ModelWeights w;
-  if (Status s = fl::initial_weights(c.model, c.seed, &w); !s.ok()) return s;
+  // Loads libtorch, and makes the initial model the leader will make: the leader's push then
+  // finds it here and sends nothing.
   std::string id;
-  return store.put(w, &id);
+  return store_initial_model(c.model, c.seed, store, &id);
 }
 
 JobOutcome make_initial_model(const fl::Job& job, fl::ModelStore store) {
-  fl::ModelWeights w;
   JobOutcome out;
   out.result.id = job.id;
-  Status s = fl::initial_weights(job.config.model, job.config.seed, &w);
-  if (s.ok()) s = store.put(w, &out.result.model_id);
+  Status s = store_initial_model(job.config.model, job.config.seed, store, &out.result.model_id);
   return s.ok() ? out : failed(job, Status::error("initial model: " + s.message()));
 }
 

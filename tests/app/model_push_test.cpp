@@ -33,6 +33,12 @@ class ModelPushTest : public ::testing::Test {
     thread_.join();
   }
   PeerAddress server() const { return PeerAddress{"127.0.0.1", server_.port()}; }
+  // The plan goes to one peer, the test's server, and is done once it holds the blobs.
+  void to_the_server() {
+    plan_.peers = {"a:1"};
+    plan_.enough = 1;
+    plan_.resolve = [this](const std::string&) -> std::optional<PeerAddress> { return server(); };
+  }
 
   testing::TempDir dir_;
   fl::ModelStore store_{dir_.sub("models")};
@@ -96,9 +102,7 @@ TEST_F(ModelPushTest, ReportsEveryFailureWhenNoPeerTakesIt) {
 TEST_F(ModelPushTest, EveryBlobOfThePlanIsStoredOnEachHolder) {
   auto state = std::make_shared<const std::string>(std::string(96 * 1024, 's'));
   plan_.blobs.push_back({fl::sha256_hex(*state), state, nullptr});
-  plan_.peers = {"a:1"};
-  plan_.enough = 1;
-  plan_.resolve = [this](const std::string&) -> std::optional<PeerAddress> { return server(); };
+  to_the_server();
   PushOutcome out = push_to_peers(plan_, std::make_shared<LateTransferCounters>());
   ASSERT_EQ(out.holders, std::vector<std::string>{"a:1"});
   EXPECT_TRUE(store_.has(id_));
@@ -109,11 +113,9 @@ TEST_F(ModelPushTest, EveryBlobOfThePlanIsStoredOnEachHolder) {
 // The initial model: every peer made it from the seed while preparing, so the push asks first
 // (an empty change, which a holder accepts) and sends nothing more; a peer without it gets it.
 TEST_F(ModelPushTest, AskingFirstSendsAHolderNothingAndOthersTheModel) {
-  plan_.peers = {"a:1"};
-  plan_.enough = 1;
+  to_the_server();
   plan_.ask_first = true;
   plan_.ask_for = 200ms;
-  plan_.resolve = [this](const std::string&) -> std::optional<PeerAddress> { return server(); };
   PushOutcome without = push_to_peers(plan_, std::make_shared<LateTransferCounters>());
   ASSERT_EQ(without.holders, std::vector<std::string>{"a:1"});
   EXPECT_TRUE(store_.has(id_));
@@ -126,11 +128,9 @@ TEST_F(ModelPushTest, AskingFirstSendsAHolderNothingAndOthersTheModel) {
 // A peer still preparing makes the model a moment later: it is asked again meanwhile, and gets
 // nothing more; the model goes only once the asking has lasted `ask_for`.
 TEST_F(ModelPushTest, APeerThatMakesTheModelWhileAskedGetsNothingMore) {
-  plan_.peers = {"a:1"};
-  plan_.enough = 1;
+  to_the_server();
   plan_.ask_first = true;
   plan_.ask_for = 3s;
-  plan_.resolve = [this](const std::string&) -> std::optional<PeerAddress> { return server(); };
   std::thread prepare([this] {
     std::this_thread::sleep_for(400ms);
     std::string stored;
@@ -176,9 +176,7 @@ DeltaModel delta_model() {
 TEST_F(ModelPushTest, APeerHoldingTheBaseReceivesTheChangeOthersTheModel) {
   DeltaModel m = delta_model();
   plan_.blobs = {{m.id, m.bytes, std::make_shared<const std::string>(m.delta)}};
-  plan_.peers = {"a:1"};
-  plan_.enough = 1;
-  plan_.resolve = [this](const std::string&) -> std::optional<PeerAddress> { return server(); };
+  to_the_server();
   // Without the base the change is refused and the model follows.
   PushOutcome without = push_to_peers(plan_, std::make_shared<LateTransferCounters>());
   ASSERT_EQ(without.holders.size(), 1u);

@@ -294,19 +294,13 @@ TEST(Thesis9_6, APreCandidateIgnoredDuringTheLeaseAsksAgain) {
   c.tick_all(3);
   Term term = c.node(1).term();
   c.isolate(1);
-  auto tick = [&](NodeId id, int n) {
-    for (int i = 0; i < n; ++i) {
-      c.node(id).tick();
-      c.deliver_all();
-    }
-  };
-  tick(3, 9);
-  tick(4, 5);
-  tick(2, 10);  // 2 pre-campaigns; 3 and 4 are still in the lease and ignore it
+  c.tick_node(3, 9);
+  c.tick_node(4, 5);
+  c.tick_node(2, 10);  // 2 pre-campaigns; 3 and 4 are still in the lease and ignore it
   ASSERT_EQ(c.node(2).role(), Role::kPreCandidate);
-  tick(3, 1);  // 3 pre-campaigns: 2 refuses and asks again; 3 grants and steps back
+  c.tick_node(3, 1);  // 3 pre-campaigns: 2 refuses and asks again; 3 grants and steps back
   EXPECT_EQ(c.node(3).role(), Role::kFollower);
-  tick(4, 5);  // and 4 likewise: 2 has all three
+  c.tick_node(4, 5);  // and 4 likewise: 2 has all three
   EXPECT_EQ(c.node(2).role(), Role::kLeader);
   EXPECT_EQ(c.node(2).term(), term + 1);
 }
@@ -325,19 +319,13 @@ TEST(Thesis4_2_3, APreVoteIgnoredInTheLeaseIsAnsweredWhenItEnds) {
   c.tick_all(3);
   Term term = c.node(1).term();
   c.isolate(1);
-  auto tick = [&](NodeId id, int n) {
-    for (int i = 0; i < n; ++i) {
-      c.node(id).tick();
-      c.deliver_all();
-    }
-  };
-  tick(3, 9);
-  tick(4, 9);
-  tick(2, 10);  // 2's timer runs out first: 3 and 4 are a tick short of the end of their lease
+  c.tick_node(3, 9);
+  c.tick_node(4, 9);
+  c.tick_node(2, 10);  // 2's timer runs out first: 3 and 4 are a tick short of the end of their lease
   ASSERT_EQ(c.node(2).role(), Role::kPreCandidate);
-  tick(3, 1);
+  c.tick_node(3, 1);
   EXPECT_EQ(c.node(3).role(), Role::kFollower) << "3's own timer ran out: the test has no teeth";
-  tick(4, 1);
+  c.tick_node(4, 1);
   EXPECT_EQ(c.node(4).role(), Role::kFollower) << "4's own timer ran out: the test has no teeth";
   EXPECT_EQ(c.node(2).role(), Role::kLeader);
   EXPECT_EQ(c.node(2).term(), term + 1);

@@ -128,6 +128,14 @@ class TestCluster {
     }
   }
 
+  // Ticks one node `n` times, delivering everything after each tick (nodes' ticks out of phase).
+  void tick_node(NodeId id, int n) {
+    for (int i = 0; i < n; ++i) {
+      node(id).tick();
+      deliver_all();
+    }
+  }
+
   // Elects `id` by forcing a campaign and delivering everything.
   void elect(NodeId id) {
     node(id).campaign();
