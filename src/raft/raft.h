@@ -103,6 +103,7 @@ class Raft {
   std::shared_ptr<const Snapshot> latest_snapshot();
   void broadcast_append();
   void broadcast_heartbeat(std::uint64_t context);
+  void send_commit(NodeId to, Progress& pr);
   void abort_transfer() { transfer_target_ = kNoNode; }
 
   void start_read(std::uint64_t request_id);

@@ -118,6 +118,45 @@ TEST(Paper5_3, LeaderReplicatesAndCommitsEntries) {
   }
 }
 
+// §5.3: once an entry commits, a follower holding it learns the commit index from a heartbeat,
+// which it does not answer (it has just answered the append); a follower that does not hold it
+// yet gets an append. Every node applies the entry without another tick.
+TEST(Paper5_3, TheCommitReachesFollowersHoldingTheEntryInAHeartbeatLeftUnanswered) {
+  TestCluster c(3, [](Config& cfg) { cfg.heartbeat_ticks = 3; });  // with 10-20 ticks: sparse answers
+  c.elect(1);
+  c.tick_all(1);
+  ASSERT_EQ(c.node(1).propose("a"), RequestStatus::kOk);
+  c.sent().clear();
+  c.deliver_all();
+  int heartbeats = 0, answers = 0, empty_appends = 0, append_answers = 0;
+  for (const auto& m : c.sent()) {
+    heartbeats += m.type == MessageType::kHeartbeat;
+    append_answers += m.type == MessageType::kAppendResponse;
+    answers += m.type == MessageType::kHeartbeatResponse;
+    empty_appends += m.type == MessageType::kAppend && m.entries.empty();
+  }
+  EXPECT_EQ(heartbeats, 2);  // one per follower, carrying the commit
+  EXPECT_EQ(answers, 0);
+  EXPECT_EQ(empty_appends, 0);
+  EXPECT_EQ(append_answers, 2);  // the entry's, one per follower: the commit costs no answer
+  for (NodeId id : {1, 2, 3}) EXPECT_EQ(applied_data(c.at(id)), (std::vector<std::string>{"a"})) << id;
+
+  // Node 3 misses "b"; it commits on nodes 1 and 2. Node 3 gets "b" with the commit in an append.
+  c.isolate(3);
+  ASSERT_EQ(c.node(1).propose("b"), RequestStatus::kOk);
+  c.deliver_all();
+  c.heal();
+  c.sent().clear();
+  ASSERT_EQ(c.node(1).propose("c"), RequestStatus::kOk);
+  c.deliver_all();
+  for (const auto& m : c.sent()) {
+    if (m.to == 3 && m.type == MessageType::kHeartbeat) {
+      EXPECT_LE(m.commit, c.node(3).last_index());
+    }
+  }
+  for (NodeId id : {1, 2, 3}) EXPECT_EQ(applied_data(c.at(id)), (std::vector<std::string>{"a", "b", "c"})) << id;
+}
+
 // §5.3: a follower rejects an append whose previous entry it does not hold, and the leader's
 // nextIndex backs up using the conflict hint instead of one entry per round trip.
 TEST(Paper5_3, FastBacktrackingSkipsConflictingTerm) {
