@@ -67,6 +67,7 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
       return 1;
     }
     io_.run();
+    syncer_.reset();  // what it still holds is synced before it goes
     if (leaving_.joinable()) leaving_.join();
     if (controller_) {
       controller_->stop();
@@ -154,6 +155,8 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   }
   // raft::ReadyHandler: what the driver does with each Ready.
   Status persist(const raft::Ready& ready) override;
+  Status persist_async(const raft::Ready& ready, bool* synced) override;
+  void on_synced(const storage::SyncReport& report);
   Status install(const raft::Snapshot& snapshot) override;
   void send(const raft::Message& m) override { peers_.send(m); }
   Status apply(const raft::Entry& e) override;
@@ -195,6 +198,8 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   net::ClientServer clients_;
   std::unique_ptr<storage::DurableStorage> storage_;
   std::unique_ptr<raft::Node> node_;
+  // Declared after the storage and the node, so destroyed before them: it syncs what it holds.
+  std::unique_ptr<storage::BackgroundSync> syncer_;
   StateMachine sm_;
   EventLog events_;
   std::unique_ptr<RoleController> controller_;

@@ -125,6 +125,8 @@ Ready Node::ready() {
                                                rd.hard_state->vote == book_.persisted.vote);
   rd.send_before_persist = (raft_->role() == Role::kLeader && same_term_and_vote && !rd.snapshot) ||
                            raft_->config().bugs.send_before_persist_always;
+  rd.persist_async = raft_->config().async_leader_persist && raft_->role() == Role::kLeader && same_term_and_vote &&
+                     !rd.snapshot && !rd.entries.empty();
   if (rd.snapshot_due) book_.snapshot_requested = true;
   return rd;
 }
@@ -138,6 +140,9 @@ void Node::advance(const Ready& rd) {
     book_.delivered = rd.snapshot->meta.index;
   }
   if (!rd.entries.empty()) log.stable_to(rd.entries.back().index, rd.entries.back().term);
+  // Persisted before this call: everything in the log is on disk (a synchronous write syncs the
+  // background writes before it too).
+  if (!rd.persist_async && (rd.snapshot || !rd.entries.empty())) raft_->synced_through(log.last_index());
   for (const auto& e : rd.committed_entries) book_.applied_bytes_since_snapshot += entry_size(e);
   if (!rd.committed_entries.empty()) {
     Index last = rd.committed_entries.back().index;
@@ -152,6 +157,8 @@ void Node::advance(const Ready& rd) {
     book_.snapshot_requested = false;
   }
 }
+
+void Node::persisted(Index index, Term term) { raft_->persisted_in_background(index, term); }
 
 NodeId Node::id() const { return raft_->id(); }
 Role Node::role() const { return raft_->role(); }

@@ -38,6 +38,7 @@ Raft::Raft(const Config& config, const Storage& storage)
   conf_ = storage.snapshot().meta.conf;
   conf_applied_index_ = storage.snapshot().meta.index;
   apply_committed_conf_changes();
+  durable_ = log_.last_index();
   become_follower(term_, kNoNode);
 }
 
@@ -213,7 +214,7 @@ void Raft::rebuild_progress() {
     if (old != progress_.end() && role_ == Role::kLeader) pr = old->second;  // keep while leading
     else {
       pr.next = log_.last_index() + 1;
-      pr.match = id == config_.id ? log_.last_index() : 0;
+      pr.match = id == config_.id ? self_match() : 0;
     }
     pr.learner = learner;
     fresh.emplace(id, std::move(pr));

@@ -36,6 +36,9 @@ class Raft {
   // appends due, and the driver flushes them when it takes the Ready.
   bool append_due() const { return append_due_; }
   void flush_appends();
+  // This node's log is durable through `index` (a synchronous persist: all of it).
+  void synced_through(Index index);
+  void persisted_in_background(Index index, Term term);
   std::vector<ReadState>& read_states() { return read_states_; }
   RaftLog& log() { return log_; }
   const RaftLog& log() const { return log_; }
@@ -104,6 +107,8 @@ class Raft {
   void broadcast_append();
   void broadcast_heartbeat(std::uint64_t context);
   void send_commit(NodeId to, Progress& pr);
+  Index self_match() const;  // what this node's own progress may count
+  void count_own_copy();
   void abort_transfer() { transfer_target_ = kNoNode; }
 
   void start_read(std::uint64_t request_id);
@@ -130,6 +135,7 @@ class Raft {
   int quiet_ticks_ = 0;          // follower: ticks since it last sent its leader anything
   int heartbeat_answer_ticks_ = 0;  // follower: answers a heartbeat after this many quiet ticks
   int heartbeat_elapsed_ = 0;
+  Index durable_ = 0;  // this node's log is on its disk through here (async_leader_persist)
   int randomized_election_timeout_ = 0;
   NodeId transfer_target_ = kNoNode;
   NodeId handed_over_by_ = kNoNode;  // sender of the TimeoutNow this term's campaign answered

@@ -211,8 +211,32 @@ void Raft::append_entries(std::vector<Entry> entries) {
     uncommitted_bytes_ += entry_size(e);
   }
   log_.append(entries);
+  // Counted once durable (synced_through, persisted_in_background).
+  if (config_.async_leader_persist && !config_.bugs.count_own_copy_before_durable) return;
   progress_[config_.id].maybe_update(log_.last_index());
   if (maybe_commit()) append_due_ = true;
+}
+
+Index Raft::self_match() const {
+  return config_.async_leader_persist ? std::min(durable_, log_.last_index()) : log_.last_index();
+}
+
+void Raft::synced_through(Index index) {
+  durable_ = index;
+  count_own_copy();
+}
+
+void Raft::persisted_in_background(Index index, Term term) {
+  // Same index and term: the same entry (and log) as written, by the log matching property.
+  if (index <= durable_ || !log_.match_term(index, term)) return;
+  durable_ = index;
+  count_own_copy();
+}
+
+void Raft::count_own_copy() {
+  if (role_ != Role::kLeader || !config_.async_leader_persist) return;
+  auto self = progress_.find(config_.id);
+  if (self != progress_.end() && self->second.maybe_update(self_match()) && maybe_commit()) append_due_ = true;
 }
 
 Index Raft::quorum_match_index() const {

@@ -19,6 +19,20 @@ Status handle_ready(Node& node, ReadyHandler& handler) {
     }
     return {};
   };
+  bool synced_now = false;
+  if (rd.persist_async) {
+    send_all();
+    if (Status s = apply_all(); !s.ok()) return s;
+    if (Status s = handler.persist_async(rd, &synced_now); !s.ok()) return s;
+    for (const auto& r : rd.read_states) handler.read_ready(r);
+    handler.applied_batch();
+    if (rd.snapshot_due) {
+      if (Status s = handler.snapshot(node.conf_state()); !s.ok()) return s;
+    }
+    node.advance(rd);
+    if (synced_now) node.persisted(rd.entries.back().index, rd.entries.back().term);
+    return {};
+  }
   if (rd.send_before_persist) send_all();
   if (apply_first) {
     if (Status s = apply_all(); !s.ok()) return s;

@@ -229,6 +229,7 @@ Status DurableStorage::sync_directory() {
 }
 
 Status DurableStorage::sync_tail() {
+  unsynced_ = false;
   if (!options_.sync || tail_fd_ < 0) return {};
   ++stats_.syncs;
   auto t0 = std::chrono::steady_clock::now();
@@ -257,7 +258,7 @@ Status DurableStorage::truncate_from(Index index) {
   return removed ? sync_directory() : Status{};
 }
 
-Status DurableStorage::append(const std::vector<Entry>& entries) {
+Status DurableStorage::append(const std::vector<Entry>& entries, bool sync) {
   if (entries.empty()) return {};
   Index first = entries.front().index;
   if (first <= memory_.snapshot().meta.index || first > memory_.last_index() + 1) {
@@ -291,7 +292,11 @@ Status DurableStorage::append(const std::vector<Entry>& entries) {
   }
   seg.size += batch.size();
   stats_.bytes_written += batch.size();
-  if (Status s = sync_tail(); !s.ok()) return s;
+  if (sync) {
+    if (Status s = sync_tail(); !s.ok()) return s;
+  } else {
+    unsynced_ = true;
+  }
   memory_.append(entries);
   return {};
 }
@@ -356,12 +361,40 @@ Status DurableStorage::remove_segments_through(Index index) {
 }
 
 Status DurableStorage::save(const raft::Ready& ready) {
+  // Truncating, rolling to a new segment or recording a hard state must not overtake the
+  // background writes: they become durable first.
+  if (unsynced_) {
+    if (Status s = sync_tail(); !s.ok()) return s;
+  }
   if (ready.snapshot) {
     if (Status s = apply_snapshot(*ready.snapshot); !s.ok()) return s;
   }
   if (Status s = append(ready.entries); !s.ok()) return s;
   if (ready.hard_state) return set_hard_state(*ready.hard_state);
   return {};
+}
+
+Status DurableStorage::save_async(const raft::Ready& ready, SyncJob* job) {
+  job->fd = -1;
+  bool plain = !ready.snapshot && !ready.entries.empty() && ready.entries.front().index == memory_.last_index() + 1 &&
+               !segments_.empty() && segments_.back().size < options_.segment_bytes && tail_fd_ >= 0;
+  if (plain && ready.hard_state) {
+    const raft::HardState& hs = *ready.hard_state;
+    plain = hs.term == persisted_hs_.term && hs.vote == persisted_hs_.vote &&
+            hs.commit < persisted_hs_.commit + options_.commit_persist_every;
+  }
+  if (!plain) return save(ready);
+  if (Status s = append(ready.entries, false); !s.ok()) return s;
+  if (ready.hard_state) memory_.set_hard_state(*ready.hard_state);
+  int fd = ::dup(tail_fd_);
+  if (fd < 0) return sync_tail();  // no descriptor to spare: sync here
+  *job = SyncJob{fd, segments_.back().path, ready.entries.back().index, ready.entries.back().term};
+  return {};
+}
+
+void DurableStorage::record_sync(double seconds) {
+  ++stats_.syncs;
+  stats_.sync_seconds.observe(seconds);
 }
 
 }  // namespace fednode::storage

@@ -118,6 +118,57 @@ TEST(Paper5_3, LeaderReplicatesAndCommitsEntries) {
   }
 }
 
+// Thesis §10.2.1 (async_leader_persist): a leader writing in the background counts its own copy
+// towards a commit only once the driver reports it durable, and only the entry it wrote.
+TEST(AsyncLeaderPersist, TheLeadersCopyCountsOnlyOnceReportedDurable) {
+  TestCluster c(3, [](Config& cfg) { cfg.async_leader_persist = true; });
+  c.elect(1);
+  ASSERT_EQ(c.node(1).propose("a"), RequestStatus::kOk);
+  Node& leader = c.node(1);
+  ASSERT_TRUE(leader.has_ready());
+  Ready rd = leader.ready();
+  ASSERT_TRUE(rd.persist_async);
+  ASSERT_FALSE(rd.entries.empty());
+  c.at(1).storage->append(rd.entries);  // written, not yet durable
+  leader.advance(rd);
+  Index a = rd.entries.back().index;
+  Term term = rd.entries.back().term;
+  // Node 2 stores it: with the leader's unreported copy that would be a majority.
+  c.isolate(3);
+  for (const auto& m : rd.messages) {
+    if (m.to == 2) c.node(2).step(m);
+  }
+  c.deliver_all();
+  EXPECT_GE(c.node(2).last_index(), a);
+  EXPECT_LT(leader.commit_index(), a) << "committed on one durable copy of three";
+  leader.persisted(a, term + 1);  // not what was written there: ignored
+  c.deliver_all();
+  EXPECT_LT(leader.commit_index(), a);
+  leader.persisted(a, term);
+  c.deliver_all();
+  EXPECT_EQ(leader.commit_index(), a);
+  EXPECT_EQ(applied_data(c.at(1)), (std::vector<std::string>{"a"}));
+}
+
+// A synchronous persist (every Ready of a follower) is durable once handled: a follower that
+// takes over counts what it stored then, and commits with one other copy.
+TEST(AsyncLeaderPersist, ANewLeaderCountsWhatItStoredAsAFollower) {
+  TestCluster c(3, [](Config& cfg) { cfg.async_leader_persist = true; });
+  c.elect(1);
+  ASSERT_EQ(c.node(1).propose("a"), RequestStatus::kOk);
+  c.deliver_all();
+  c.tick_all(2);
+  for (NodeId id : {1, 2, 3}) EXPECT_EQ(applied_data(c.at(id)), (std::vector<std::string>{"a"})) << id;
+  ASSERT_EQ(c.node(1).transfer_leadership(2), RequestStatus::kOk);
+  c.deliver_all();
+  ASSERT_EQ(c.node(2).role(), Role::kLeader);
+  c.isolate(1);
+  ASSERT_EQ(c.node(2).propose("b"), RequestStatus::kOk);
+  c.deliver_all();
+  c.tick_all(2);
+  for (NodeId id : {2, 3}) EXPECT_EQ(applied_data(c.at(id)), (std::vector<std::string>{"a", "b"})) << id;
+}
+
 // §5.3: once an entry commits, a follower holding it learns the commit index from a heartbeat,
 // which it does not answer (it has just answered the append); a follower that does not hold it
 // yet gets an append. Every node applies the entry without another tick.

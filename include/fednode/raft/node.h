@@ -30,6 +30,7 @@ struct InjectedBugs {
   bool apply_before_commit = false;               // hands uncommitted entries to the application
   bool no_pre_vote_tie_break = false;             // simultaneous pre-candidates grant each other (split votes)
   bool send_before_persist_always = false;        // followers acknowledge entries not yet on their disk
+  bool count_own_copy_before_durable = false;     // async_leader_persist: the leader counts its unsynced copy
 };
 
 struct Config {
@@ -54,6 +55,11 @@ struct Config {
   // heartbeat periods) where check-quorum still hears it in every window of election_ticks_min
   // ticks; a heartbeat carrying a read-index context is always answered. Off: every heartbeat.
   bool sparse_heartbeat_answers = true;
+  // A leader hands the entries of a Ready whose term and vote are already on disk to the driver
+  // to make durable in the background (Ready.persist_async) and goes on; it counts its own copy
+  // towards a commit only once the driver reports them durable (Node::persisted). Off: the
+  // driver persists every Ready before the next one, and the leader counts its copy at once.
+  bool async_leader_persist = false;
   // Ready.snapshot_due is raised when applied entries since the last snapshot pass
   // snapshot_entries and their bytes pass snapshot_log_ratio times the last snapshot's size, or
   // when their bytes pass snapshot_bytes. The ratio keeps snapshotting a large state amortised:
@@ -93,6 +99,11 @@ struct Ready {
   // it steps after this Ready is handled, by which time its entries are on disk. Anyone else
   // persists first: its answers promise what is on its disk.
   bool send_before_persist = false;
+  // With Config::async_leader_persist, for such a leader's Ready with entries: the driver may
+  // write them and return before they are durable, and reports them with Node::persisted once
+  // they are. Its committed entries are on a majority's disks already (the leader's own copy
+  // counts only once reported), so they may be applied at once.
+  bool persist_async = false;
   bool empty() const {
     return !hard_state && !snapshot && entries.empty() && messages.empty() &&
            committed_entries.empty() && read_states.empty() && !snapshot_due;
@@ -148,6 +159,8 @@ class Node {
   bool has_ready() const;
   Ready ready();
   void advance(const Ready& ready);
+  // The entries of a persist_async Ready, through `index` (of term `term`), are durable now.
+  void persisted(Index index, Term term);
 
   NodeId id() const;
   Role role() const;

@@ -4,7 +4,8 @@
 //      state machine;  2. send the messages (a leader's go first, while it persists, when
 //      Ready.send_before_persist says so, and it applies entries committed before this Ready's
 //      own before it persists them);  3. apply the committed entries and hand over read
-//   states;  4. take a snapshot when one is due;  then advance(). The daemon and both simulations
+//   states;  4. take a snapshot when one is due;  then advance(). A Ready.persist_async is sent,
+//   applied, then handed to persist_async (durable later, reported by the handler). The daemon and both simulations
 // drive their nodes through it, each with its own ReadyHandler (disk, network, state machine).
 #include "fednode/raft/node.h"
 #include "fednode/util/status.h"
@@ -15,6 +16,12 @@ class ReadyHandler {
  public:
   virtual ~ReadyHandler() = default;
   virtual Status persist(const Ready& ready) = 0;            // durable before anything depends on it
+  // A Ready with persist_async: write its entries (and hard state) and return; once they are
+  // durable, call Node::persisted. Setting *synced instead says they are durable already.
+  virtual Status persist_async(const Ready& ready, bool* synced) {
+    *synced = true;
+    return persist(ready);
+  }
   virtual Status install(const Snapshot& snapshot) = 0;      // the state machine becomes the snapshot's
   virtual void send(const Message& message) = 0;
   virtual Status apply(const Entry& entry) = 0;

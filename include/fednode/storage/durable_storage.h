@@ -22,6 +22,7 @@
 
 #include "fednode/raft/node.h"
 #include "fednode/raft/storage.h"
+#include "fednode/storage/background_sync.h"
 #include "fednode/util/histogram.h"
 #include "fednode/util/status.h"
 
@@ -63,9 +64,17 @@ class DurableStorage : public raft::Storage {
   raft::Index last_index() const override { return memory_.last_index(); }
   const raft::Snapshot& snapshot() const override { return memory_.snapshot(); }
 
-  // Makes a Ready's snapshot, entries and hard state durable, in that order.
+  // Makes a Ready's snapshot, entries and hard state durable, in that order (and, first, every
+  // write save_async left unsynced).
   Status save(const raft::Ready& ready);
-  Status append(const std::vector<raft::Entry>& entries);
+  // For a Ready with persist_async: appends its entries without fdatasync and fills *job for
+  // BackgroundSync (a duplicate of the segment's descriptor, which the caller then owns).
+  // Anything more than a plain append at the tail (a truncation, a new segment, a snapshot, a
+  // hard state that must be written) is saved as save() does, and job->fd is -1: durable now.
+  Status save_async(const raft::Ready& ready, SyncJob* job);
+  // A background fdatasync's duration, for the stats.
+  void record_sync(double seconds);
+  Status append(const std::vector<raft::Entry>& entries, bool sync = true);
   Status set_hard_state(const raft::HardState& hs, bool force = false);
   Status apply_snapshot(const raft::Snapshot& snapshot);
   // Snapshot of the local state machine at `index` (<= last index); compacts the log.
@@ -101,6 +110,7 @@ class DurableStorage : public raft::Storage {
   raft::MemoryStorage memory_;
   std::vector<Segment> segments_;
   int tail_fd_ = -1;
+  bool unsynced_ = false;  // save_async wrote to the tail since its last fdatasync
   raft::HardState persisted_hs_;
   StorageStats stats_;
 };

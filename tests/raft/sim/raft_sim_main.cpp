@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   app.add_option("--start", start, "First seed")->capture_default_str();
   app.add_option("--steps", steps, "Faulty ticks per seed (a fault-free phase follows)")->capture_default_str();
   app.add_option("--bug", bug, "Inject a known bug")
-      ->check(CLI::IsMember({"commit-previous-term", "forget-vote", "vote-without-log-check", "apply-before-commit", "send-before-persist"}));
+      ->check(CLI::IsMember({"commit-previous-term", "forget-vote", "vote-without-log-check", "apply-before-commit", "send-before-persist", "count-own-copy-early"}));
   app.add_option("--trace-seed", trace_seed, "Run one seed and print its trace");
   bool list_failures = false;
   app.add_flag("--list-failures", list_failures, "Run every seed; print each failure with its parameters");
@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   options.bugs.vote_without_log_check = bug == "vote-without-log-check";
   options.bugs.apply_before_commit = bug == "apply-before-commit";
   options.bugs.send_before_persist_always = bug == "send-before-persist";
+  options.bugs.count_own_copy_before_durable = bug == "count-own-copy-early";
 
   if (trace_seed != 0) {
     options.seed = trace_seed;

@@ -4,6 +4,7 @@
 #include <cinttypes>
 #include <cstdlib>
 #include <cstdio>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -16,24 +17,59 @@
 namespace fednode::raft::sim {
 namespace {
 
+// What the node reads (storage_) and what survives a crash (durable_): they differ by the
+// background writes not yet completed.
 class MemoryDisk : public SimDisk {
  public:
   Storage& storage() override { return storage_; }
   void save(const Ready& rd) override {
-    if (rd.snapshot) storage_.apply_snapshot(*rd.snapshot);
-    storage_.append(rd.entries);
-    if (rd.hard_state) storage_.set_hard_state(*rd.hard_state);
+    while (!pending_.empty()) complete_async();
+    write(storage_, rd);
+    write(durable_, rd);
+  }
+  void save_async(const Ready& rd) override {
+    write(storage_, rd);
+    pending_.push_back(rd);
+  }
+  void complete_async() override {
+    if (pending_.empty()) return;
+    write(durable_, pending_.front());
+    pending_.pop_front();
   }
   void create_snapshot(Index index, const ConfState& conf, std::string data) override {
-    storage_.create_snapshot(index, conf, std::move(data));
+    Term term = *storage_.term(index);
+    storage_.create_snapshot(index, conf, data);
+    // The snapshot is written durably at once, even past the durable end of the log.
+    if (index <= durable_.snapshot().meta.index) return;
+    if (index <= durable_.last_index() && durable_.term(index) == term) {
+      durable_.create_snapshot(index, conf, std::move(data));
+    } else {
+      durable_.apply_snapshot({{index, term, conf}, std::move(data)});
+    }
   }
   void bootstrap(const std::vector<Entry>& entries, const HardState& hs) override {
-    storage_.append(entries);
-    storage_.set_hard_state(hs);
+    for (auto* s : {&storage_, &durable_}) {
+      s->append(entries);
+      s->set_hard_state(hs);
+    }
+  }
+  void reopen() override {
+    storage_ = durable_;
+    pending_.clear();
   }
 
  private:
-  MemoryStorage storage_;
+  static void write(MemoryStorage& s, const Ready& rd) {
+    if (rd.snapshot) s.apply_snapshot(*rd.snapshot);
+    std::vector<Entry> entries;
+    for (const auto& e : rd.entries) {
+      if (e.index > s.snapshot().meta.index) entries.push_back(e);
+    }
+    if (!entries.empty() && entries.front().index <= s.last_index() + 1) s.append(entries);
+    if (rd.hard_state) s.set_hard_state(*rd.hard_state);
+  }
+  MemoryStorage storage_, durable_;
+  std::deque<Ready> pending_;
 };
 
 // Deterministic on every platform (unlike std:: distributions).
@@ -75,6 +111,8 @@ struct Peer {
   bool decommissioned = false;  // removed from the group and shut down, for good
   std::uint64_t crash_at = 0;   // scheduled crash (0: none)
   bool dies_in_persist = false; // the crash of the Ready being handled, before its disk write
+  std::uint64_t incarnation = 0;  // starts so far: background writes of an earlier one are lost
+  std::uint64_t last_durable_at = 0;
   // The replicated state machine: a hash chain over applied entries.
   Index applied = 0;
   std::uint64_t hash = 0xcbf29ce484222325ull;
@@ -84,6 +122,15 @@ struct Peer {
     Index required;
   };
   std::vector<WaitingRead> waiting_reads;
+};
+
+// A background write becoming durable.
+struct Durable {
+  std::uint64_t at;
+  NodeId peer;
+  std::uint64_t incarnation;
+  Index index;
+  Term term;
 };
 
 struct InFlight {
@@ -149,6 +196,7 @@ class Simulation {
   void install_snapshot(Peer& p, const Snapshot& s);
   void send(const Message& m);
   void deliver_due();
+  void complete_durable_due();
   void faults();
   void client_requests();
   void membership_and_transfers();
@@ -163,6 +211,7 @@ class Simulation {
   SimResult result_;
   std::map<NodeId, Peer> peers_;
   std::vector<InFlight> network_;
+  std::deque<Durable> durable_queue_;
   std::uint64_t now_ = 0;
   std::uint64_t order_ = 0;
   bool faults_on_ = true;
@@ -240,17 +289,20 @@ void Simulation::configure() {
     // At most ~16 chunks per snapshot, so a transfer fits the liveness bound.
     snapshot_pad_ = rng_.below(std::min<std::uint64_t>(2000, base_config_.max_message_bytes * 16));
     persist_crash_rate_ = 0.005 * static_cast<double>(rng_.below(100)) / 100.0;
+    base_config_.async_leader_persist = rng_.chance(0.5);
+  } else {
+    base_config_.async_leader_persist = opt_.async_leader_persist;
   }
   char text[400];
   std::snprintf(text, sizeof text,
                 "voters=%d learners=%d budget=%zu inflight=%zu chunks=%zu snapshot_every=%llu "
                 "pre_vote=%d check_quorum=%d drop=%.3f dup=%.3f max_delay=%d crash=%.4f "
-                "leader_crash=%.4f new_leader_crash=%.3f partition=%.4f propose=%.2f",
+                "leader_crash=%.4f new_leader_crash=%.3f partition=%.4f propose=%.2f async_persist=%d",
                 voters, learners, base_config_.max_message_bytes, base_config_.max_inflight_appends,
                 base_config_.max_inflight_chunks,
                 static_cast<unsigned long long>(base_config_.snapshot_entries), base_config_.pre_vote,
                 base_config_.check_quorum, drop_, dup_, max_delay_, crash_rate_, leader_crash_rate_,
-                new_leader_crash_rate_, partition_rate_, propose_rate_);
+                new_leader_crash_rate_, partition_rate_, propose_rate_, base_config_.async_leader_persist);
   result_.stats.parameters = text;
   trace(std::string("parameters ") + text);
   result_.stats.voters = voters;
@@ -297,6 +349,7 @@ void Simulation::start(Peer& p) {
 void Simulation::crash(Peer& p) {
   trace("crash " + std::to_string(p.id));
   p.node.reset();  // whatever was not handed to the disk is lost
+  ++p.incarnation;  // and so are its background writes still under way
   p.crash_at = 0;
   p.disk->reopen();
   p.alive = false;
@@ -370,6 +423,19 @@ class PeerHandler : public ReadyHandler {
     p_.disk->save(rd);
     return {};
   }
+  // Written now, durable a few ticks later (in order), unless the node crashes first.
+  Status persist_async(const Ready& rd, bool* synced) override {
+    if (sim_.faults_on_ && sim_.rng_.chance(sim_.persist_crash_rate_)) {
+      p_.dies_in_persist = true;
+      return Status::error("crashed before its disk write");
+    }
+    p_.disk->save_async(rd);
+    *synced = false;
+    std::uint64_t at = std::max(p_.last_durable_at, sim_.now_ + sim_.rng_.below(4));
+    p_.last_durable_at = at;
+    sim_.durable_queue_.push_back({at, p_.id, p_.incarnation, rd.entries.back().index, rd.entries.back().term});
+    return {};
+  }
   Status install(const Snapshot& s) override {
     sim_.install_snapshot(p_, s);
     ++sim_.result_.stats.snapshots_installed;
@@ -425,6 +491,21 @@ void Simulation::handle_ready(Peer& p) {
   } else if (!s.ok()) {
     fail("driver: " + s.message());
   }
+}
+
+void Simulation::complete_durable_due() {
+  std::deque<Durable> later;
+  for (const Durable& d : durable_queue_) {
+    if (d.at > now_) {
+      later.push_back(d);
+      continue;
+    }
+    Peer& p = peers_[d.peer];
+    if (!p.alive || p.incarnation != d.incarnation) continue;  // lost in a crash
+    p.disk->complete_async();
+    p.node->persisted(d.index, d.term);
+  }
+  durable_queue_ = std::move(later);
 }
 
 void Simulation::send(const Message& m) {
@@ -714,6 +795,7 @@ SimResult Simulation::run() {
       if (p.alive) p.node->tick();
     }
     deliver_due();
+    complete_durable_due();
     for (auto& [id, p] : peers_) {
       // A node with work left over at a crash loses it: the driver may lag behind the core.
       if (p.alive && (!faults_on_ || rng_.chance(0.8))) handle_ready(p);

@@ -21,6 +21,10 @@ class SimDisk {
   virtual ~SimDisk() = default;
   virtual Storage& storage() = 0;
   virtual void save(const Ready& ready) = 0;  // make ready's snapshot, entries, hard state durable
+  // A persist_async Ready: written, durable only at the matching complete_async() (in order); a
+  // save() first makes every earlier write durable. By default durable at once.
+  virtual void save_async(const Ready& ready) { save(ready); }
+  virtual void complete_async() {}
   virtual void create_snapshot(Index index, const ConfState& conf, std::string data) = 0;
   virtual void bootstrap(const std::vector<Entry>& entries, const HardState& hs) = 0;
   // A crash: reopen from what is durable (a file-backed disk re-reads its files).
@@ -36,6 +40,7 @@ struct SimOptions {
   bool randomize = true;      // derive cluster size, budgets and fault rates from the seed
   int voters = 3;
   int learners = 0;
+  bool async_leader_persist = false;  // with randomize, the seed decides
   InjectedBugs bugs;
   bool trace = false;
   DiskFactory disk = make_memory_disk;

@@ -93,5 +93,11 @@ TEST(RaftSimulationTeeth, CatchesAFollowerAnsweringBeforeItsDiskWrite) {
                 {"completeness", "state machine safety", "election safety", "log matching"});
 }
 
+TEST(RaftSimulationTeeth, CatchesALeaderCountingItsCopyBeforeTheBackgroundWriteIsDurable) {
+  expect_caught([](InjectedBugs& b) { b.count_own_copy_before_durable = true; },
+                "committing with the leader's copy still in flight to its disk",
+                {"completeness", "state machine safety", "log matching"});
+}
+
 }  // namespace
 }  // namespace fednode::raft::sim
