@@ -27,8 +27,18 @@ Status ModelStore::put_transient(std::string_view bytes, std::string* id) { retu
 
 Status ModelStore::store(std::string_view bytes, std::string* id, bool sync) {
   *id = sha256_hex(bytes);
-  if (has(*id)) return {};  // content-addressed: same id, same bytes
-  return write_file_atomically(path_of(*id), bytes, sync);
+  return store_as(*id, bytes, sync);
+}
+
+Status ModelStore::store_as(const std::string& id, std::string_view bytes, bool sync) {
+  if (has(id)) return {};  // content-addressed: same id, same bytes
+  return write_file_atomically(path_of(id), bytes, sync);
+}
+
+Status ModelStore::put_as(const std::string& id, std::string_view bytes, bool transient) {
+  if (!valid_id(id)) return Status::error("model id '" + id + "' is not 64 hex digits");
+  if (sha256_hex(bytes) != id) return Status::error("data does not hash to id " + id);
+  return store_as(id, bytes, !transient);
 }
 
 Status ModelStore::put(const ModelWeights& weights, std::string* id) {
@@ -72,8 +82,7 @@ Status ModelStore::put_from_delta(const std::string& id, std::string_view delta)
   if (sha256_hex(bytes) != id) {
     return Status::error("the change applied to base " + base_id->substr(0, 12) + " does not give model " + id.substr(0, 12));
   }
-  std::string stored;
-  if (Status s = put_bytes(bytes, &stored); !s.ok()) return s;
+  if (Status s = store_as(id, bytes, true); !s.ok()) return s;
   return put_delta(id, delta);  // so that this peer can hand the change on
 }
 

@@ -195,13 +195,11 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
       Status s = store_.put_from_delta(id, data);
       return reply_with(s.ok() ? answer(true, "", false) : answer(false, s.message(), false));
     }
-    if (sha256_hex(data) != id) return reply_with(answer(false, "data does not hash to id " + id, false));
     if (req.op == "update" && session_ && req.notice.node != peer_node_) {
       return reply_with(answer(false, "an update must come from the node it names (sent by another node's key)", false));
     }
-    std::string stored;
     if (Status s = store_.admit(data.size()); !s.ok()) return reply_with(answer(false, s.message(), false));
-    Status put = req.op == "update" ? store_.put_transient(data, &stored) : store_.put_bytes(data, &stored);
+    Status put = store_.put_as(id, data, req.op == "update");  // refuses data that does not hash to id
     if (!put.ok()) return reply_with(answer(false, put.message(), false));
     if (req.op == "push") return reply_with(answer(true, "", false));
     req.notice.id = id;

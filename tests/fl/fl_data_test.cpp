@@ -241,5 +241,27 @@ TEST(ModelStore, RoundTripAndCorruptionDetection) {
   EXPECT_FALSE(store.has("ABC"));
 }
 
+// A blob from the network is stored under the id it must hash to, or refused with nothing stored.
+TEST(ModelStore, PutAsStoresBytesUnderTheirIdAndRefusesOthers) {
+  testing::TempDir dir;
+  ModelStore store(dir.sub("models"));
+  ASSERT_TRUE(store.init().ok());
+  std::string bytes = serialize_weights(weights(4, 5, 6));
+  std::string id = sha256_hex(bytes);
+  std::string other = sha256_hex("another blob");
+  Status s = store.put_as(other, bytes, false);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("does not hash to id " + other), std::string::npos) << s.message();
+  EXPECT_FALSE(store.has(other));
+  EXPECT_FALSE(store.has(id));
+  EXPECT_FALSE(store.put_as("../../etc/passwd", bytes, true).ok());
+  for (bool transient : {true, false}) {
+    ASSERT_TRUE(store.put_as(id, bytes, transient).ok());
+    std::string back;
+    ASSERT_TRUE(store.get_bytes(id, &back).ok());
+    EXPECT_EQ(back, bytes);
+  }
+}
+
 }  // namespace
 }  // namespace fednode::fl

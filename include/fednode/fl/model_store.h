@@ -19,6 +19,8 @@ class ModelStore : public net::BlobStore {
   Status put_bytes(std::string_view bytes, std::string* id) override;
   // No fsync: read back, a blob torn by a crash fails its hash check like any damaged one.
   Status put_transient(std::string_view bytes, std::string* id) override;
+  // Hashes once: the check against `id` is the id it is stored under.
+  Status put_as(const std::string& id, std::string_view bytes, bool transient) override;
   Status put(const ModelWeights& weights, std::string* id);
   // Reads and verifies a blob.
   Status get_bytes(const std::string& id, std::string* bytes) const override;
@@ -48,6 +50,7 @@ class ModelStore : public net::BlobStore {
 
  private:
   Status store(std::string_view bytes, std::string* id, bool sync);
+  Status store_as(const std::string& id, std::string_view bytes, bool sync);  // bytes hash to id
 
   std::string dir_;
   std::uint64_t max_store_bytes_ = 0, min_free_bytes_ = 0;

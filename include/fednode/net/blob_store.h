@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "fednode/util/blob_id.h"
 #include "fednode/util/status.h"
 
 namespace fednode::net {
@@ -19,6 +20,13 @@ class BlobStore {
   // Stores bytes that need not survive a crash (a trainer's update: the round is run again
   // after a crash of its aggregator), without waiting for the disk.
   virtual Status put_transient(std::string_view bytes, std::string* id) { return put_bytes(bytes, id); }
+  // Stores bytes that must hash to `id` (a blob from the network), durably or as put_transient
+  // does; bytes that do not are refused and nothing is stored.
+  virtual Status put_as(const std::string& id, std::string_view bytes, bool transient) {
+    if (sha256_hex(bytes) != id) return Status::error("data does not hash to id " + id);
+    std::string stored;
+    return transient ? put_transient(bytes, &stored) : put_bytes(bytes, &stored);
+  }
   // Whether `bytes` more from the network fit the store's quota. Called from any thread.
   virtual Status admit(std::size_t /*bytes*/) const { return {}; }
   // A compressed broadcast: blob `id` kept also as a change from another blob it was made from
