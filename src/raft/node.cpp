@@ -140,9 +140,13 @@ void Node::advance(const Ready& rd) {
     book_.delivered = rd.snapshot->meta.index;
   }
   if (!rd.entries.empty()) log.stable_to(rd.entries.back().index, rd.entries.back().term);
-  // Persisted before this call: everything in the log is on disk (a synchronous write syncs the
-  // background writes before it too).
-  if (!rd.persist_async && (rd.snapshot || !rd.entries.empty())) raft_->synced_through(log.last_index());
+  // Persisted before this call, with the background writes before it (a synchronous write syncs
+  // them first); not entries proposed since ready(), by the application while it applied.
+  if (!rd.persist_async && !rd.entries.empty()) {
+    raft_->synced_through(rd.entries.back().index);
+  } else if (!rd.persist_async && rd.snapshot) {
+    raft_->synced_through(rd.snapshot->meta.index);
+  }
   for (const auto& e : rd.committed_entries) book_.applied_bytes_since_snapshot += entry_size(e);
   if (!rd.committed_entries.empty()) {
     Index last = rd.committed_entries.back().index;

@@ -150,6 +150,28 @@ TEST(AsyncLeaderPersist, TheLeadersCopyCountsOnlyOnceReportedDurable) {
   EXPECT_EQ(applied_data(c.at(1)), (std::vector<std::string>{"a"}));
 }
 
+// The application may propose while it applies a Ready's entries (the round controller does):
+// that entry was not part of the Ready just persisted and must not count as on disk with it.
+TEST(AsyncLeaderPersist, AnEntryProposedWhileAReadyIsHandledIsNotCountedWithIt) {
+  TestCluster c(1, [](Config& cfg) { cfg.async_leader_persist = true; });
+  Node& n = c.node(1);
+  n.campaign();  // alone: leader at once, in a new term
+  ASSERT_EQ(n.role(), Role::kLeader);
+  Ready rd = n.ready();
+  ASSERT_FALSE(rd.persist_async);  // the new term is written first: a synchronous persist
+  ASSERT_FALSE(rd.entries.empty());
+  c.at(1).storage->append(rd.entries);
+  c.at(1).storage->set_hard_state(*rd.hard_state);
+  ASSERT_EQ(n.propose("x"), RequestStatus::kOk);  // as if from inside the Ready's handling
+  Index x = n.last_index();
+  Term term = n.term();
+  n.advance(rd);
+  EXPECT_EQ(n.commit_index(), rd.entries.back().index);  // the no-op: on the only disk
+  EXPECT_LT(n.commit_index(), x) << "committed an entry that is on no disk";
+  n.persisted(x, term);
+  EXPECT_EQ(n.commit_index(), x);
+}
+
 // A synchronous persist (every Ready of a follower) is durable once handled: a follower that
 // takes over counts what it stored then, and commits with one other copy.
 TEST(AsyncLeaderPersist, ANewLeaderCountsWhatItStoredAsAFollower) {

@@ -442,8 +442,14 @@ class PeerHandler : public ReadyHandler {
     return {};
   }
   void send(const Message& m) override { sim_.send(m); }
+  // An application may propose while it applies (fednode's round controller does): the entry
+  // lands in the log between this Ready and its advance().
   Status apply(const Entry& e) override {
     sim_.apply(p_, e);
+    if (sim_.faults_on_ && p_.node->role() == Role::kLeader && sim_.rng_.chance(0.05)) {
+      std::string data = "a" + std::to_string(++sim_.proposals_);
+      if (p_.node->propose(data) == RequestStatus::kOk) sim_.proposer_of_[data] = p_.id;
+    }
     return {};
   }
   void read_ready(const ReadState& rs) override {
