@@ -16,7 +16,9 @@
 namespace fednode::storage {
 namespace {
 
-raft::Entry entry(raft::Index i, raft::Term t) { return raft::Entry{t, i, raft::EntryType::kNormal, "e" + std::to_string(i)}; }
+raft::Entry entry(raft::Index i, raft::Term t) {
+  return raft::Entry{t, i, raft::EntryType::kNormal, "e" + std::to_string(i)};
+}
 
 raft::Ready ready_with(raft::Index lo, raft::Index hi, raft::Term t) {
   raft::Ready rd;
@@ -138,7 +140,8 @@ TEST(BackgroundSync, AFailedSyncIsReportedNamingTheFile) {
   sync.submit({::open("/dev/null", O_RDONLY), "/the/segment.seg", 7, 1});
   sync.submit({-1, "/the/segment.seg", 8, 1});
   std::unique_lock<std::mutex> lock(mu);
-  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return !reports.empty() && reports.back().index == 8; }));
+  auto both_reported = [&] { return !reports.empty() && reports.back().index == 8; };
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), both_reported));
   EXPECT_NE(reports.back().error.find("/the/segment.seg"), std::string::npos) << reports.back().error;
 }
 

@@ -5,8 +5,9 @@
 //      Ready.send_before_persist says so, and it applies entries committed before this Ready's
 //      own before it persists them);  3. apply the committed entries and hand over read
 //   states;  4. take a snapshot when one is due;  then advance(). A Ready.persist_async is sent,
-//   applied, then handed to persist_async (durable later, reported by the handler). The daemon and both simulations
-// drive their nodes through it, each with its own ReadyHandler (disk, network, state machine).
+//   applied, then handed to persist_async (durable later, reported by the handler). The daemon
+// and both simulations drive their nodes through it, each with its own ReadyHandler (disk,
+// network, state machine).
 #include "fednode/raft/node.h"
 #include "fednode/util/status.h"
 

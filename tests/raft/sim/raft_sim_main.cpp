@@ -18,7 +18,8 @@ int main(int argc, char** argv) {
   app.add_option("--start", start, "First seed")->capture_default_str();
   app.add_option("--steps", steps, "Faulty ticks per seed (a fault-free phase follows)")->capture_default_str();
   app.add_option("--bug", bug, "Inject a known bug")
-      ->check(CLI::IsMember({"commit-previous-term", "forget-vote", "vote-without-log-check", "apply-before-commit", "send-before-persist", "count-own-copy-early"}));
+      ->check(CLI::IsMember({"commit-previous-term", "forget-vote", "vote-without-log-check", "apply-before-commit",
+                             "send-before-persist", "count-own-copy-early"}));
   app.add_option("--trace-seed", trace_seed, "Run one seed and print its trace");
   bool list_failures = false;
   app.add_flag("--list-failures", list_failures, "Run every seed; print each failure with its parameters");
