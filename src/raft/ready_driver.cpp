@@ -33,10 +33,14 @@ Status handle_ready(Node& node, ReadyHandler& handler) {
     if (synced_now) node.persisted(rd.entries.back().index, rd.entries.back().term);
     return {};
   }
-  if (rd.send_before_persist) send_all();
+  // Without entries there is no append to hurry out (only commit notices and heartbeats): the
+  // clients' answers, given as entries apply, go first.
+  bool answer_first = rd.send_before_persist && rd.entries.empty();
+  if (rd.send_before_persist && !answer_first) send_all();
   if (apply_first) {
     if (Status s = apply_all(); !s.ok()) return s;
   }
+  if (answer_first) send_all();
   if (Status s = handler.persist(rd); !s.ok()) return s;
   if (rd.snapshot) {
     if (Status s = handler.install(*rd.snapshot); !s.ok()) return s;
