@@ -33,21 +33,22 @@ class DurableDisk : public raft::sim::SimDisk {
     check(storage_->save(rd));
     pending_.clear();  // save() syncs the background writes before its own
   }
-  void save_async(const raft::Ready& rd) override {
+  std::uint64_t save_async(const raft::Ready& rd) override {
     auto [path, size] = tail();
     SyncJob job;
     check(storage_->save_async(rd, &job));
     if (job.fd < 0) {
-      pending_.clear();
-      return;
+      pending_.clear();  // saved as save() does
+      return written_;
     }
     ::close(job.fd);
     if (job.path != path) throw std::runtime_error("a background write went to a new segment " + job.path);
-    pending_.push_back({path, size});
+    pending_.push_back({++written_, path, size});
     ++async_writes_;
+    return written_;
   }
-  void complete_async() override {
-    if (!pending_.empty()) pending_.pop_front();
+  void complete_async(std::uint64_t through) override {
+    while (!pending_.empty() && pending_.front().write <= through) pending_.pop_front();
   }
   void create_snapshot(raft::Index index, const raft::ConfState& conf, std::string data) override {
     check(storage_->create_snapshot(index, conf, std::move(data)));
@@ -58,8 +59,8 @@ class DurableDisk : public raft::sim::SimDisk {
   }
   void reopen() override {
     storage_.reset();
-    if (!pending_.empty() && fs::exists(pending_.front().first)) {
-      fs::resize_file(pending_.front().first, pending_.front().second);  // the unsynced writes are gone
+    if (!pending_.empty() && fs::exists(pending_.front().path)) {
+      fs::resize_file(pending_.front().path, pending_.front().size);  // the unsynced writes are gone
       ++lost_;
     }
     pending_.clear();
@@ -108,8 +109,13 @@ class DurableDisk : public raft::sim::SimDisk {
   DurableOptions options_;
   std::unique_ptr<DurableStorage> storage_;
   std::uint64_t torn_ = 0;
-  std::deque<std::pair<std::string, std::uintmax_t>> pending_;  // background writes: segment, size before
-  std::uint64_t async_writes_ = 0, lost_ = 0;
+  struct Pending {
+    std::uint64_t write;  // save_async's number
+    std::string path;     // the segment written
+    std::uintmax_t size;  // its size before the write
+  };
+  std::deque<Pending> pending_;  // background writes not yet durable, oldest first
+  std::uint64_t written_ = 0, async_writes_ = 0, lost_ = 0;
 };
 
 TEST(RaftSimulationOnDurableStorage, SafetyWithRecoveryAndTornWrites) {

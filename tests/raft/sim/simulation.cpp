@@ -23,18 +23,20 @@ class MemoryDisk : public SimDisk {
  public:
   Storage& storage() override { return storage_; }
   void save(const Ready& rd) override {
-    while (!pending_.empty()) complete_async();
+    complete_async(written_);
     write(storage_, rd);
     write(durable_, rd);
   }
-  void save_async(const Ready& rd) override {
+  std::uint64_t save_async(const Ready& rd) override {
     write(storage_, rd);
-    pending_.push_back(rd);
+    pending_.push_back({++written_, rd});
+    return written_;
   }
-  void complete_async() override {
-    if (pending_.empty()) return;
-    write(durable_, pending_.front());
-    pending_.pop_front();
+  void complete_async(std::uint64_t through) override {
+    while (!pending_.empty() && pending_.front().first <= through) {
+      write(durable_, pending_.front().second);
+      pending_.pop_front();
+    }
   }
   void create_snapshot(Index index, const ConfState& conf, std::string data) override {
     Term term = *storage_.term(index);
@@ -69,7 +71,8 @@ class MemoryDisk : public SimDisk {
     if (rd.hard_state) s.set_hard_state(*rd.hard_state);
   }
   MemoryStorage storage_, durable_;
-  std::deque<Ready> pending_;
+  std::uint64_t written_ = 0;                          // background writes so far
+  std::deque<std::pair<std::uint64_t, Ready>> pending_;  // not yet durable, oldest first
 };
 
 // Deterministic on every platform (unlike std:: distributions).
@@ -131,6 +134,7 @@ struct Durable {
   std::uint64_t incarnation;
   Index index;
   Term term;
+  std::uint64_t write;  // SimDisk::save_async's number for it
 };
 
 struct InFlight {
@@ -429,11 +433,11 @@ class PeerHandler : public ReadyHandler {
       p_.dies_in_persist = true;
       return Status::error("crashed before its disk write");
     }
-    p_.disk->save_async(rd);
+    std::uint64_t write = p_.disk->save_async(rd);
     *synced = false;
     std::uint64_t at = std::max(p_.last_durable_at, sim_.now_ + sim_.rng_.below(4));
     p_.last_durable_at = at;
-    sim_.durable_queue_.push_back({at, p_.id, p_.incarnation, rd.entries.back().index, rd.entries.back().term});
+    sim_.durable_queue_.push_back({at, p_.id, p_.incarnation, rd.entries.back().index, rd.entries.back().term, write});
     return {};
   }
   Status install(const Snapshot& s) override {
@@ -508,7 +512,7 @@ void Simulation::complete_durable_due() {
     }
     Peer& p = peers_[d.peer];
     if (!p.alive || p.incarnation != d.incarnation) continue;  // lost in a crash
-    p.disk->complete_async();
+    p.disk->complete_async(d.write);
     p.node->persisted(d.index, d.term);
   }
   durable_queue_ = std::move(later);

@@ -21,10 +21,14 @@ class SimDisk {
   virtual ~SimDisk() = default;
   virtual Storage& storage() = 0;
   virtual void save(const Ready& ready) = 0;  // make ready's snapshot, entries, hard state durable
-  // A persist_async Ready: written, durable only at the matching complete_async() (in order); a
-  // save() first makes every earlier write durable. By default durable at once.
-  virtual void save_async(const Ready& ready) { save(ready); }
-  virtual void complete_async() {}
+  // A persist_async Ready: written now, durable once complete_async() is called with the number
+  // save_async returned (or a later one); a save() first makes every earlier write durable. By
+  // default durable at once.
+  virtual std::uint64_t save_async(const Ready& ready) {
+    save(ready);
+    return 0;
+  }
+  virtual void complete_async(std::uint64_t /*through*/) {}
   virtual void create_snapshot(Index index, const ConfState& conf, std::string data) = 0;
   virtual void bootstrap(const std::vector<Entry>& entries, const HardState& hs) = 0;
   // A crash: reopen from what is durable (a file-backed disk re-reads its files).
