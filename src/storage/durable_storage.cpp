@@ -309,11 +309,15 @@ Status DurableStorage::write_hard_state_file(const raft::HardState& hs) {
   return {};
 }
 
-Status DurableStorage::set_hard_state(const raft::HardState& hs, bool force) {
-  memory_.set_hard_state(hs);
+bool DurableStorage::hard_state_write_due(const raft::HardState& hs) const {
   bool vote_or_term = hs.term != persisted_hs_.term || hs.vote != persisted_hs_.vote;
   bool commit_due = hs.commit >= persisted_hs_.commit + options_.commit_persist_every;
-  if (!force && !vote_or_term && !commit_due) return {};
+  return vote_or_term || commit_due;
+}
+
+Status DurableStorage::set_hard_state(const raft::HardState& hs, bool force) {
+  memory_.set_hard_state(hs);
+  if (!force && !hard_state_write_due(hs)) return {};
   return write_hard_state_file(hs);
 }
 
@@ -377,12 +381,8 @@ Status DurableStorage::save(const raft::Ready& ready) {
 Status DurableStorage::save_async(const raft::Ready& ready, SyncJob* job) {
   job->fd = -1;
   bool plain = !ready.snapshot && !ready.entries.empty() && ready.entries.front().index == memory_.last_index() + 1 &&
-               !segments_.empty() && segments_.back().size < options_.segment_bytes && tail_fd_ >= 0;
-  if (plain && ready.hard_state) {
-    const raft::HardState& hs = *ready.hard_state;
-    plain = hs.term == persisted_hs_.term && hs.vote == persisted_hs_.vote &&
-            hs.commit < persisted_hs_.commit + options_.commit_persist_every;
-  }
+               !segments_.empty() && segments_.back().size < options_.segment_bytes && tail_fd_ >= 0 &&
+               !(ready.hard_state && hard_state_write_due(*ready.hard_state));
   if (!plain) return save(ready);
   if (Status s = append(ready.entries, false); !s.ok()) return s;
   if (ready.hard_state) memory_.set_hard_state(*ready.hard_state);

@@ -104,6 +104,8 @@ class DurableStorage : public raft::Storage {
   Status sync_tail();
   Status sync_directory();
   Status write_hard_state_file(const raft::HardState& hs);
+  // A term or vote not yet on disk, or a commit index commit_persist_every past the one that is.
+  bool hard_state_write_due(const raft::HardState& hs) const;
 
   std::string dir_;
   DurableOptions options_;
