@@ -11,26 +11,19 @@
 #include <vector>
 
 #include "fednode/storage/durable_storage.h"
+#include "storage_test_util.h"
 #include "temp_dir.h"
 
 namespace fednode::storage {
 namespace {
 
-raft::Entry entry(raft::Index i, raft::Term t) {
-  return raft::Entry{t, i, raft::EntryType::kNormal, "e" + std::to_string(i)};
-}
+using test::entry;
+using test::open_ok;
 
 raft::Ready ready_with(raft::Index lo, raft::Index hi, raft::Term t) {
   raft::Ready rd;
-  for (raft::Index i = lo; i <= hi; ++i) rd.entries.push_back(entry(i, t));
+  rd.entries = test::range(lo, hi, t);
   return rd;
-}
-
-std::unique_ptr<DurableStorage> open_ok(const std::string& dir, DurableOptions o = {}) {
-  std::unique_ptr<DurableStorage> s;
-  Status st = DurableStorage::open(dir, o, &s);
-  EXPECT_TRUE(st.ok()) << st.message();
-  return s;
 }
 
 bool is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }

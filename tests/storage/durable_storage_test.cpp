@@ -8,6 +8,7 @@
 #include "fednode/storage/crc32c.h"
 #include "fednode/storage/raft_codec.h"
 #include "fednode/storage/record_file.h"
+#include "storage_test_util.h"
 #include "temp_dir.h"
 
 namespace fednode::storage {
@@ -17,22 +18,9 @@ namespace fs = std::filesystem;
 using raft::Entry;
 using raft::EntryType;
 
-Entry entry(raft::Index i, raft::Term t, std::size_t size = 16) {
-  return Entry{t, i, EntryType::kNormal, std::string(size, static_cast<char>('a' + i % 26)) + std::to_string(i)};
-}
-
-std::vector<Entry> range(raft::Index lo, raft::Index hi, raft::Term t, std::size_t size = 16) {
-  std::vector<Entry> out;
-  for (raft::Index i = lo; i <= hi; ++i) out.push_back(entry(i, t, size));
-  return out;
-}
-
-std::unique_ptr<DurableStorage> open_ok(const std::string& dir, DurableOptions o = {}) {
-  std::unique_ptr<DurableStorage> s;
-  Status st = DurableStorage::open(dir, o, &s);
-  EXPECT_TRUE(st.ok()) << st.message();
-  return s;
-}
+using test::entry;
+using test::open_ok;
+using test::range;
 
 std::vector<Entry> all_entries(const DurableStorage& s) {
   if (s.last_index() < s.first_index()) return {};
