@@ -2,10 +2,11 @@
 """Round overhead: how much of a round is not the slowest trainer's training.
     bench/round-overhead.py FEDNODE_BINARY [--compare OLD_BINARY] [--datasets fashion-mnist,cifar10]
                             [--rounds 10] [--epochs 2] [--repeats 1] [--out DIR] [--keep]
+                            [--config FILE] [--compare-config FILE]
 
 For each data set (and each binary, side by side, alternating, in one invocation), a fresh secure
 group of 4 local peers started as scripts/run.sh starts them (configs/local4.toml: 10 ms ticks,
-50 ms heartbeats, one libtorch thread each), the data set's full training set over the 3
+100 ms heartbeats, one libtorch thread each), the data set's full training set over the 3
 trainers. Measured from the aggregator's events on this machine's monotonic clock (mono_ms):
   round r's time   round 1: its round_start applied -> its round_commit applied;
                    round r > 1: round r-1's commit applied -> round r's commit applied (so the gap
@@ -42,7 +43,7 @@ def cifar_dir():
                           os.path.join(ROOT, "..", "shared", "datasets", "cifar10-subset", "cifar-10-batches-bin"))
 
 
-def run_one(binary, dataset, rounds, epochs, work):
+def run_one(binary, config, dataset, rounds, epochs, work):
     n = 4
     ports = free_ports(2 * n)
     keys = [subprocess.run([binary, "keygen", "--out", f"{work}/keys/{i}"], check=True, capture_output=True,
@@ -52,7 +53,7 @@ def run_one(binary, dataset, rounds, epochs, work):
         ["--dataset", "cifar10", "--dataset-dir", cifar_dir()]
     procs = []
     for i in range(n):
-        cmd = [binary, "--config", os.path.join(ROOT, "configs", "local4.toml"), addr(i)]
+        cmd = [binary, "--config", config, addr(i)]
         cmd += [f"{addr(j)}={keys[j]}" for j in range(n) if j != i]
         cmd += ["--key-file", f"{work}/keys/{i}/node.key", "--data-dir", f"{work}/d{i}", "--data-port",
                 str(ports[n + i]), "--rounds", str(rounds), "--local-epochs", str(epochs)] + data
@@ -124,6 +125,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("binary")
     ap.add_argument("--compare", help="another fednode binary, run alternately with the same settings")
+    ap.add_argument("--config", default=os.path.join(ROOT, "configs", "local4.toml"),
+                    help="the peers' config file (default: configs/local4.toml)")
+    ap.add_argument("--compare-config", help="the config file for the --compare binary (default: --config), "
+                    "for a binary older than an option in it")
     ap.add_argument("--datasets", default="fashion-mnist,cifar10")
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--epochs", type=int, default=2)
@@ -131,10 +136,10 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "overhead"))
     ap.add_argument("--keep", action="store_true", help="keep the work directories")
     a = ap.parse_args()
-    binaries = [("new", os.path.abspath(a.binary))]
+    binaries = [("new", os.path.abspath(a.binary), a.config)]
     if a.compare:
-        binaries.append(("old", os.path.abspath(a.compare)))
-    for _, b in binaries:
+        binaries.append(("old", os.path.abspath(a.compare), a.compare_config or a.config))
+    for _, b, _ in binaries:
         if not os.access(b, os.X_OK):
             sys.exit(f"round-overhead.py: '{b}' is not an executable")
     if a.rounds < 2:
@@ -158,9 +163,9 @@ def main():
             print("round-overhead.py: skipping fashion-mnist: apt-get install dataset-fashion-mnist")
             continue
         for k in range(a.repeats):
-            for name, b in binaries:
+            for name, b, config in binaries:
                 work = tempfile.mkdtemp(prefix=f"fednode-overhead-{dataset}-{name}-")
-                res = run_one(b, dataset, a.rounds, a.epochs, work)
+                res = run_one(b, config, dataset, a.rounds, a.epochs, work)
                 acc = "-" if res["accuracy"] is None else f"{res['accuracy']:.4f}"
                 ratio = 100 * res["raft_kb"] / 1e3 / res["data_mb"]
                 print(f"{dataset:14} {name:6} {100 * res['steady']:7.2f}% {100 * res['run']:7.2f}% "

@@ -24,6 +24,10 @@ CliExit usage_error(const std::string& message) {
 std::string check_node_options(const NodeOptions& o) {
   if (o.tick_ms < 1 || o.tick_ms > 1000) return "--tick-ms " + std::to_string(o.tick_ms) + " is out of range 1-1000";
   if (o.heartbeat_ms < o.tick_ms) return "--heartbeat-ms must be at least --tick-ms";
+  if (o.heartbeat_resend_ms != 0 && (o.heartbeat_resend_ms < o.tick_ms || o.heartbeat_resend_ms >= o.heartbeat_ms)) {
+    return "--heartbeat-resend-ms " + std::to_string(o.heartbeat_resend_ms) + " must be 0 or from --tick-ms " +
+           std::to_string(o.tick_ms) + " to below --heartbeat-ms " + std::to_string(o.heartbeat_ms);
+  }
   if (o.election_timeout_min_ms <= o.heartbeat_ms) {
     return "--election-timeout-min-ms " + std::to_string(o.election_timeout_min_ms) +
            " must exceed --heartbeat-ms " + std::to_string(o.heartbeat_ms);
@@ -106,6 +110,9 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   app.add_option("--metrics-port", metrics_port, "Serve Prometheus metrics at http://HOST:PORT/metrics (0: off)");
   app.add_option("--tick-ms", node.tick_ms, "Raft tick period")->capture_default_str();
   app.add_option("--heartbeat-ms", node.heartbeat_ms, "Leader heartbeat period")
+      ->capture_default_str();
+  app.add_option("--heartbeat-resend-ms", node.heartbeat_resend_ms,
+                 "Resend an unanswered heartbeat this often within the period (0: never)")
       ->capture_default_str();
   app.add_option("--election-timeout-min-ms", node.election_timeout_min_ms)->capture_default_str();
   app.add_option("--election-timeout-max-ms", node.election_timeout_max_ms)->capture_default_str();

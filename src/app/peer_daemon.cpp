@@ -64,6 +64,7 @@ Status PeerDaemon::start() {
   raft::Config c;
   c.id = self_id_;
   c.heartbeat_ticks = static_cast<int>(opt_.heartbeat_ms / opt_.tick_ms);
+  c.heartbeat_resend_ticks = static_cast<int>(opt_.heartbeat_resend_ms / opt_.tick_ms);
   c.election_ticks_min = static_cast<int>(opt_.election_timeout_min_ms / opt_.tick_ms);
   c.election_ticks_max = static_cast<int>(opt_.election_timeout_max_ms / opt_.tick_ms);
   c.max_message_bytes = opt_.max_datagram - kDatagramHeadroom;

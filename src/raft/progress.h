@@ -20,6 +20,7 @@ struct Progress {
   bool probe_sent = false;     // kProbe: an append is out; wait for its answer or a heartbeat
   bool recent_active = false;  // heard from since the last check-quorum round
   bool heard = false;          // answered anything since this node became leader
+  int quiet_ticks = 0;         // ticks since the leader last heard from it
   bool learner = false;
   std::deque<Index> inflight;  // kReplicate: last index of each unacknowledged append
   Index commit_sent = 0;       // the highest commit index an append told it this term

@@ -28,8 +28,11 @@ Raft::Raft(const Config& config, const Storage& storage)
   // Answering every other heartbeat leaves two heartbeat periods between answers; check-quorum
   // needs one in every window, with a heartbeat period to spare for a late one. The threshold
   // sits half a period below two, so a follower whose ticks run a little late still answers.
+  // With resends, every heartbeat is answered (see Config::heartbeat_resend_ticks).
   int hb = config_.heartbeat_ticks;
-  if (config_.sparse_heartbeat_answers && config_.election_ticks_min - hb >= 2 * hb) {
+  if (config_.heartbeat_resend_ticks > 0) {
+    heartbeat_answer_ticks_ = 1;
+  } else if (config_.sparse_heartbeat_answers && config_.election_ticks_min - hb >= 2 * hb) {
     heartbeat_answer_ticks_ = 2 * hb - std::max(1, hb / 2);
   }
   HardState hs = storage.hard_state();
@@ -84,6 +87,9 @@ void Raft::tick_election() {
 void Raft::tick_heartbeat() {
   ++heartbeat_elapsed_;
   ++election_elapsed_;
+  for (auto& [id, pr] : progress_) {
+    if (pr.quiet_ticks < config_.election_ticks_max) ++pr.quiet_ticks;
+  }
   if (election_elapsed_ >= config_.election_ticks_min) {
     election_elapsed_ = 0;
     // Check-quorum (thesis §6.2): a leader that has not heard from a majority steps down.
@@ -96,19 +102,25 @@ void Raft::tick_heartbeat() {
   if (heartbeat_elapsed_ >= config_.heartbeat_ticks) {
     heartbeat_elapsed_ = 0;
     broadcast_heartbeat(0);
-    // Snapshot streams that made no progress since the last beat resume from the last ack.
-    for (auto& [id, pr] : progress_) {
-      if (id == config_.id || pr.state != ReplicationState::kSnapshot) continue;
-      if (pr.snapshot_acked == pr.snapshot_acked_at_last_beat) {
-        // No progress for a beat: resume from what the follower last said it holds (it may
-        // have lost its partial copy in a restart).
-        pr.snapshot_acked = std::min(pr.snapshot_acked, pr.snapshot_reported);
-        pr.snapshot_sent = pr.snapshot_acked;
-        pr.snapshot_done_sent = false;
-      }
-      pr.snapshot_acked_at_last_beat = pr.snapshot_acked;
-      send_snapshot_chunks(id, pr);
+    resume_stalled_snapshots();
+  } else {
+    resend_unanswered_heartbeats();
+  }
+}
+
+// Snapshot streams that made no progress since the last beat resume from the last ack.
+void Raft::resume_stalled_snapshots() {
+  for (auto& [id, pr] : progress_) {
+    if (id == config_.id || pr.state != ReplicationState::kSnapshot) continue;
+    if (pr.snapshot_acked == pr.snapshot_acked_at_last_beat) {
+      // No progress for a beat: resume from what the follower last said it holds (it may
+      // have lost its partial copy in a restart).
+      pr.snapshot_acked = std::min(pr.snapshot_acked, pr.snapshot_reported);
+      pr.snapshot_sent = pr.snapshot_acked;
+      pr.snapshot_done_sent = false;
     }
+    pr.snapshot_acked_at_last_beat = pr.snapshot_acked;
+    send_snapshot_chunks(id, pr);
   }
 }
 

@@ -64,6 +64,7 @@ class Raft {
 
   void tick_election();
   void tick_heartbeat();
+  void resume_stalled_snapshots();
   void hup(bool transfer);
   void start_campaign(CampaignKind kind);
   void send_vote_request(NodeId to, MessageType type, Term term, bool transfer);
@@ -106,6 +107,8 @@ class Raft {
   std::shared_ptr<const Snapshot> latest_snapshot();
   void broadcast_append();
   void broadcast_heartbeat(std::uint64_t context);
+  void send_heartbeat(NodeId to, const Progress& pr, std::uint64_t context);
+  void resend_unanswered_heartbeats();
   void send_commit(NodeId to, Progress& pr);
   Index self_match() const;  // what this node's own progress may count
   void count_own_copy();

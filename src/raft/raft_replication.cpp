@@ -113,6 +113,7 @@ void Raft::step_leader(const Message& m) {
   auto it = progress_.find(m.from);
   if (it == progress_.end()) return;  // not (or no longer) a member
   Progress& pr = it->second;
+  pr.quiet_ticks = 0;
   switch (m.type) {
     case MessageType::kAppendResponse: handle_append_response(m, pr); break;
     case MessageType::kHeartbeatResponse: handle_heartbeat_response(m, pr); break;
@@ -420,14 +421,27 @@ void Raft::broadcast_append() {
 
 void Raft::broadcast_heartbeat(std::uint64_t context) {
   for (const auto& [id, pr] : progress_) {
-    if (id == config_.id) continue;
-    Message m;
-    m.type = MessageType::kHeartbeat;
-    m.to = id;
-    // Never tell a follower to commit beyond what it is known to hold.
-    m.commit = std::min(pr.match, log_.committed());
-    m.context = context;
-    send(std::move(m));
+    if (id != config_.id) send_heartbeat(id, pr, context);
+  }
+}
+
+void Raft::send_heartbeat(NodeId to, const Progress& pr, std::uint64_t context) {
+  Message m;
+  m.type = MessageType::kHeartbeat;
+  m.to = to;
+  // Never tell a follower to commit beyond what it is known to hold.
+  m.commit = std::min(pr.match, log_.committed());
+  m.context = context;
+  send(std::move(m));
+}
+
+// A follower answers every heartbeat unless it has just sent the leader something; one that has
+// sent nothing since the tick before the last heartbeat may not have it.
+void Raft::resend_unanswered_heartbeats() {
+  int every = config_.heartbeat_resend_ticks;
+  if (every <= 0 || heartbeat_elapsed_ == 0 || heartbeat_elapsed_ % every != 0) return;
+  for (const auto& [id, pr] : progress_) {
+    if (id != config_.id && pr.quiet_ticks > heartbeat_elapsed_ + 1) send_heartbeat(id, pr, 0);
   }
 }
 

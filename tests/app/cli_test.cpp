@@ -165,6 +165,11 @@ TEST(Cli, ElectionTimeoutsMustBeOrdered) {
                       "--election-timeout-max-ms", "200"},
                      "--election-timeout-max-ms 200");
   expect_usage_error({"127.0.0.1:5000", "--heartbeat-ms", "200"}, "--heartbeat-ms 200");
+  expect_usage_error({"127.0.0.1:5000", "--heartbeat-resend-ms", "100"}, "--heartbeat-resend-ms 100");
+  expect_usage_error({"127.0.0.1:5000", "--heartbeat-resend-ms", "5"}, "--heartbeat-resend-ms 5");
+  auto o = parse_ok({"127.0.0.1:5000", "--heartbeat-resend-ms", "0"});
+  EXPECT_EQ(o.heartbeat_resend_ms, 0u);
+  EXPECT_EQ(parse_ok({"127.0.0.1:5000"}).heartbeat_resend_ms, 20u);
 }
 TEST(Cli, DatagramBound) {
   expect_usage_error({"127.0.0.1:5000", "--max-datagram", "70000"}, "--max-datagram 70000");

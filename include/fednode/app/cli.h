@@ -73,7 +73,10 @@ struct NodeOptions {
   std::uint16_t metrics_port = 0;  // Prometheus /metrics over HTTP on the node's host; 0: off
   // Raft timing. The core counts ticks; the daemon ticks every tick_ms.
   unsigned tick_ms = 10;
-  unsigned heartbeat_ms = 50;
+  unsigned heartbeat_ms = 100;
+  // A follower that has not answered a heartbeat gets it again this often (0: never), so a lost
+  // heartbeat costs it this long, not a heartbeat period (raft::Config::heartbeat_resend_ticks).
+  unsigned heartbeat_resend_ms = 20;
   unsigned election_timeout_min_ms = 150;
   unsigned election_timeout_max_ms = 300;
   std::size_t max_datagram = 60 * 1024;  // bytes per UDP datagram on the peer channel

@@ -55,6 +55,12 @@ struct Config {
   // heartbeat periods) where check-quorum still hears it in every window of election_ticks_min
   // ticks; a heartbeat carrying a read-index context is always answered. Off: every heartbeat.
   bool sparse_heartbeat_answers = true;
+  // With a slow heartbeat, a lost one must not leave a follower without a heartbeat for a whole
+  // election timeout: a follower that has sent the leader nothing since the tick before a
+  // heartbeat gets it again every heartbeat_resend_ticks until it does, within the heartbeat
+  // period (0: never resent). Followers then answer every heartbeat but one arriving in a tick in
+  // which they have already sent the leader something, which already told it they are there.
+  int heartbeat_resend_ticks = 0;
   // A leader hands the entries of a Ready whose term and vote are already on disk to the driver
   // to make durable in the background (Ready.persist_async) and goes on; it counts its own copy
   // towards a commit only once the driver reports them durable (Node::persisted). Off: the

@@ -294,6 +294,13 @@ void Simulation::configure() {
     snapshot_pad_ = rng_.below(std::min<std::uint64_t>(2000, base_config_.max_message_bytes * 16));
     persist_crash_rate_ = 0.005 * static_cast<double>(rng_.below(100)) / 100.0;
     base_config_.async_leader_persist = rng_.chance(0.5);
+    // A third of the seeds run the daemon's slow heartbeat with resends. Drawn from its own
+    // stream, so every other seed keeps the run it had before resends existed.
+    Rng timing(opt_.seed * 0x9e3779b97f4a7c15ull + 11);
+    if (timing.chance(1.0 / 3)) {
+      base_config_.heartbeat_ticks = 6;
+      base_config_.heartbeat_resend_ticks = static_cast<int>(1 + timing.below(2));
+    }
   } else {
     base_config_.async_leader_persist = opt_.async_leader_persist;
   }
@@ -301,12 +308,14 @@ void Simulation::configure() {
   std::snprintf(text, sizeof text,
                 "voters=%d learners=%d budget=%zu inflight=%zu chunks=%zu snapshot_every=%llu "
                 "pre_vote=%d check_quorum=%d drop=%.3f dup=%.3f max_delay=%d crash=%.4f "
-                "leader_crash=%.4f new_leader_crash=%.3f partition=%.4f propose=%.2f async_persist=%d",
+                "leader_crash=%.4f new_leader_crash=%.3f partition=%.4f propose=%.2f async_persist=%d "
+                "heartbeat=%d resend=%d",
                 voters, learners, base_config_.max_message_bytes, base_config_.max_inflight_appends,
                 base_config_.max_inflight_chunks,
                 static_cast<unsigned long long>(base_config_.snapshot_entries), base_config_.pre_vote,
                 base_config_.check_quorum, drop_, dup_, max_delay_, crash_rate_, leader_crash_rate_,
-                new_leader_crash_rate_, partition_rate_, propose_rate_, base_config_.async_leader_persist);
+                new_leader_crash_rate_, partition_rate_, propose_rate_, base_config_.async_leader_persist,
+                base_config_.heartbeat_ticks, base_config_.heartbeat_resend_ticks);
   result_.stats.parameters = text;
   trace(std::string("parameters ") + text);
   result_.stats.voters = voters;
