@@ -17,6 +17,13 @@ void nonce_of(std::uint32_t epoch, std::uint64_t counter, unsigned char* nonce) 
 }
 
 constexpr unsigned char kCompactMagic = 0xF2;
+constexpr unsigned char kPackedMark = 0x80, kPackedMarkMask = 0xC0, kPackedTagMask = 0x3F;
+
+DatagramSealer::Format format_of(unsigned char first) {
+  using F = DatagramSealer::Format;
+  if (first == kCompactMagic) return F::kCompact;
+  return (first & kPackedMarkMask) == kPackedMark ? F::kPacked : F::kV1;
+}
 
 // The compact header leaves out what the receiver knows; the associated data puts it back.
 std::string compact_ad(std::string_view header, std::uint64_t sender, std::uint64_t receiver, const std::string& cluster) {
@@ -70,8 +77,12 @@ Status DatagramSealer::seal(std::uint64_t to, std::string_view plaintext, std::s
     put_be(out, counter, 8);
     ad = out + cluster_id_;
   } else {
-    out.push_back(static_cast<char>(kCompactMagic));
-    put_be(out, self_id_ & 0xffff, 2);
+    if (format == Format::kCompact) {
+      out.push_back(static_cast<char>(kCompactMagic));
+      put_be(out, self_id_ & 0xffff, 2);
+    } else {
+      out.push_back(static_cast<char>(kPackedMark | (self_id_ & kPackedTagMask)));
+    }
     put_varint(out, epoch_);
     put_varint(out, counter);
     ad = compact_ad(out, self_id_, to, cluster_id_);
@@ -113,9 +124,17 @@ bool DatagramSealer::fresh(Pair& p, std::uint32_t epoch, std::uint64_t counter, 
 DatagramSealer::Verdict DatagramSealer::open(std::string_view d, std::uint64_t* from, std::string* plaintext,
                                              Format* format) {
   if (d.empty()) return Verdict::kMalformed;
-  bool compact = static_cast<unsigned char>(d[0]) == kCompactMagic;
-  Verdict v = compact ? open_compact(d, from, plaintext) : open_v1(d, from, plaintext);
-  if (v == Verdict::kOk && format) *format = compact ? Format::kCompact : Format::kV1;
+  auto first = static_cast<unsigned char>(d[0]);
+  Format f = format_of(first);
+  Verdict v;
+  switch (f) {
+    case Format::kPacked: v = open_tagged(d, 1, first & kPackedTagMask, kPackedTagMask, from, plaintext); break;
+    case Format::kCompact:
+      v = d.size() < 3 ? Verdict::kMalformed : open_tagged(d, 3, get_be(d.data() + 1, 2), 0xffff, from, plaintext);
+      break;
+    default: v = open_v1(d, from, plaintext); break;
+  }
+  if (v == Verdict::kOk && format) *format = f;
   return v;
 }
 
@@ -133,19 +152,18 @@ DatagramSealer::Verdict DatagramSealer::open_v1(std::string_view d, std::uint64_
   return v;
 }
 
-DatagramSealer::Verdict DatagramSealer::open_compact(std::string_view d, std::uint64_t* from, std::string* plaintext) {
-  std::size_t pos = 3;
+DatagramSealer::Verdict DatagramSealer::open_tagged(std::string_view d, std::size_t pos, std::uint64_t tag,
+                                                    std::uint64_t tag_mask, std::uint64_t* from, std::string* plaintext) {
   std::uint64_t epoch = 0, counter = 0;
-  if (d.size() < pos || !get_varint(d, &pos, &epoch) || !get_varint(d, &pos, &counter) || epoch > UINT32_MAX ||
+  if (!get_varint(d, &pos, &epoch) || !get_varint(d, &pos, &counter) || epoch > UINT32_MAX ||
       d.size() - pos < crypto_aead_xchacha20poly1305_ietf_ABYTES) {
     return Verdict::kMalformed;
   }
-  std::uint64_t tag = get_be(d.data() + 1, 2);
   std::string_view header = d.substr(0, pos);
   Verdict verdict = Verdict::kUnknownSender;
-  // Peers sharing the tag (one in 65,536 pairs of ids) are each tried: only the sender's key opens it.
+  // Peers sharing the tag are each tried: only the sender's key opens it.
   for (auto& [id, p] : peers_) {
-    if ((id & 0xffff) != tag) continue;
+    if ((id & tag_mask) != tag) continue;
     Verdict v = open_from(p, static_cast<std::uint32_t>(epoch), counter, compact_ad(header, id, self_id_, cluster_id_),
                           d.substr(pos), plaintext);
     if (v == Verdict::kOk) {

@@ -6,6 +6,7 @@
 
 #include "fednode/util/msgpack_pack.h"
 #include "peer_codec_compact.h"
+#include "peer_codec_packed.h"
 #include "peer_codec_values.h"
 
 namespace fednode::net {
@@ -109,6 +110,7 @@ Status decode_v1(const msgpack::object_array& a, const std::string& cluster_id, 
 
 std::string encode_peer_message(const std::string& cluster_id, const raft::Message& m, PeerEncoding encoding) {
   if (encoding == PeerEncoding::kV1) return encode_v1(cluster_id, m);
+  if (encoding == PeerEncoding::kPacked) return detail::encode_packed(m);
   return detail::encode_compact(cluster_id, m, encoding == PeerEncoding::kCompactSealed);
 }
 
@@ -129,13 +131,17 @@ Status decode_peer_message(std::string_view datagram, const std::string& cluster
   Status s;
   if (v == kPeerProtocolV1) {
     s = decode_v1(a, cluster_id, out);
-  } else if (v == kPeerProtocolVersion) {
+  } else if (v == kPeerProtocolCompact) {
     s = detail::decode_compact(a, cluster_id, sealed, out);
   } else {
     return Status::error("unsupported protocol version (field version)");
   }
   if (s.ok() && version) *version = static_cast<std::uint8_t>(v);
   return s;
+}
+
+Status decode_packed_peer_message(std::string_view body, const SealedOrigin& sealed, raft::Message* out) {
+  return detail::decode_packed(body, sealed, out);
 }
 
 }  // namespace fednode::net

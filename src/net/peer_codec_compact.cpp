@@ -1,45 +1,13 @@
 #include "peer_codec_compact.h"
 
 #include "fednode/util/msgpack_pack.h"
+#include "peer_codec_fields.h"
 #include "peer_codec_values.h"
 
 namespace fednode::net::detail {
 namespace {
 
-enum Bit : std::uint32_t {
-  kTerm, kCommit, kIndex, kLogTerm, kReject, kRejectHint, kContext, kEntries,
-  kSnapshot, kOffset, kData, kDone, kFrom, kTo, kCluster, kBitCount
-};
-constexpr std::uint32_t bit(Bit b) { return 1u << b; }
-constexpr std::uint32_t kFlags = bit(kReject) | bit(kDone);  // present means true: no value
-constexpr std::size_t kHeadFields = 3;                       // version, type, mask
-
-bool has_snapshot(const raft::SnapshotMeta& s) {
-  return s.index != 0 || s.term != 0 || !s.conf.voters.empty() || !s.conf.learners.empty();
-}
-
-std::uint32_t mask_of(const raft::Message& m, bool sealed) {
-  std::uint32_t mask = 0;
-  auto set = [&](Bit b, bool present) { mask |= present ? bit(b) : 0; };
-  set(kTerm, m.term != 0);
-  set(kCommit, m.commit != 0);
-  set(kIndex, m.index != 0);
-  set(kLogTerm, m.log_term != 0);
-  set(kReject, m.reject);
-  set(kRejectHint, m.reject_hint != 0);
-  set(kContext, m.context != 0);
-  set(kEntries, !m.entries.empty());
-  set(kSnapshot, has_snapshot(m.snapshot));
-  set(kOffset, m.offset != 0);
-  set(kData, !m.data.empty());
-  set(kDone, m.done);
-  set(kFrom, !sealed);
-  set(kTo, !sealed);
-  set(kCluster, !sealed);
-  return mask;
-}
-
-std::uint32_t values_in(std::uint32_t mask) { return static_cast<std::uint32_t>(__builtin_popcount(mask & ~kFlags)); }
+constexpr std::size_t kHeadFields = 3;  // version, type, mask
 
 }  // namespace
 
@@ -48,7 +16,7 @@ std::string encode_compact(const std::string& cluster_id, const raft::Message& m
   msgpack::sbuffer buf;
   MsgpackPacker p(buf);
   p.pack_array(static_cast<std::uint32_t>(kHeadFields + values_in(mask)));
-  p.pack(kPeerProtocolVersion);
+  p.pack(kPeerProtocolCompact);
   p.pack(static_cast<std::uint8_t>(m.type));
   p.pack(mask);
   for (std::uint32_t b = 0; b < kBitCount; ++b) {

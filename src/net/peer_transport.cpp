@@ -55,7 +55,7 @@ Status PeerTransport::add_peer(raft::NodeId id, const PeerAddress& address, cons
 
 void PeerTransport::remove_peer(raft::NodeId id) {
   peers_.erase(id);
-  v1_peers_.erase(id);
+  older_peers_.erase(id);
   if (sealer_) sealer_->remove_peer(id);
 }
 
@@ -65,12 +65,15 @@ void PeerTransport::send(const raft::Message& m) {
     ++counters_.dropped_out;
     return;
   }
-  bool v1 = v1_peers_.count(m.to) > 0;
-  std::string bytes = encode_peer_message(cluster_id_, m,
-                                          v1 ? PeerEncoding::kV1 : sealer_ ? PeerEncoding::kCompactSealed : PeerEncoding::kCompact);
+  using Format = crypto::DatagramSealer::Format;
+  std::uint8_t version = version_for(m.to);
+  PeerEncoding encoding = version == kPeerProtocolV1 ? PeerEncoding::kV1
+                          : version == kPeerProtocolPacked ? PeerEncoding::kPacked
+                          : sealer_ ? PeerEncoding::kCompactSealed : PeerEncoding::kCompact;
+  std::string bytes = encode_peer_message(cluster_id_, m, encoding);
   if (sealer_) {
-    using Format = crypto::DatagramSealer::Format;
-    if (!sealer_->seal(m.to, bytes, &sealed_, v1 ? Format::kV1 : Format::kCompact).ok()) {
+    Format format = version == kPeerProtocolV1 ? Format::kV1 : version == kPeerProtocolPacked ? Format::kPacked : Format::kCompact;
+    if (!sealer_->seal(m.to, bytes, &sealed_, format).ok()) {
       ++counters_.dropped_out;
       return;
     }
@@ -122,10 +125,17 @@ void PeerTransport::on_datagram(std::size_t n) {
   std::uint8_t version = 0;
   if (sealer_) {
     std::uint64_t from = 0;
-    auto verdict = sealer_->open(body, &from, &sealed_);
+    crypto::DatagramSealer::Format format{};
+    auto verdict = sealer_->open(body, &from, &sealed_, &format);
     using V = crypto::DatagramSealer::Verdict;
     if (verdict == V::kOk) {
-      s = decode_peer_message(sealed_, cluster_id_, &m, SealedOrigin{from, sealer_->self_id()}, &version);
+      SealedOrigin origin{from, sealer_->self_id()};
+      if (format == crypto::DatagramSealer::Format::kPacked) {
+        s = decode_packed_peer_message(sealed_, origin, &m);
+        version = kPeerProtocolPacked;
+      } else {
+        s = decode_peer_message(sealed_, cluster_id_, &m, origin, &version);
+      }
       if (s.ok() && m.from != from) s = Status::error("the message names another sender than the one authenticated");
     } else {
       if (verdict == V::kReplayed) ++counters_.replayed;
@@ -153,17 +163,21 @@ void PeerTransport::warn_dropped(const std::string& why, const udp::endpoint& fr
 }
 
 std::uint8_t PeerTransport::version_for(raft::NodeId id) const {
-  return v1_peers_.count(id) ? kPeerProtocolV1 : kPeerProtocolVersion;
+  auto it = older_peers_.find(id);
+  if (it != older_peers_.end()) return it->second;
+  return sealer_ ? kPeerProtocolPacked : kPeerProtocolCompact;
 }
 
 void PeerTransport::heard_version(raft::NodeId id, std::uint8_t version) {
   if (!peers_.count(id) || version_for(id) == version) return;
-  if (version == kPeerProtocolV1) {
-    v1_peers_.insert(id);
-    spdlog::info("peer channel: node {:x} speaks the v1 peer protocol (an older fednode): answering it in v1", id);
+  static constexpr const char* kNames[] = {"", "v1", "compact", "packed"};
+  older_peers_.erase(id);
+  if (version < version_for(id)) {
+    older_peers_[id] = version;
+    spdlog::info("peer channel: node {:x} speaks the {} peer protocol (an older fednode): answering it in {}", id,
+                 kNames[version], kNames[version]);
   } else {
-    v1_peers_.erase(id);
-    spdlog::info("peer channel: node {:x} speaks the compact peer protocol again", id);
+    spdlog::info("peer channel: node {:x} speaks the {} peer protocol again", id, kNames[version]);
   }
 }
 

@@ -126,13 +126,18 @@ TEST_F(SealTest, StrangersAndImpostorsAreDropped) {
   // A stranger with its own key: unknown.
   DatagramSealer s(stranger_, 1, "c");
   s.add_peer(id(b_), b_.public_key);
-  ASSERT_TRUE(s.seal(id(b_), "hello", &d).ok());
+  ASSERT_TRUE(s.seal(id(b_), "hello", &d, DatagramSealer::Format::kCompact).ok());
   EXPECT_EQ(b.open(d, &from, &text), DatagramSealer::Verdict::kUnknownSender);
-  // The stranger writes a's id (v1) or tag (compact) into the header: it cannot seal under a's key.
+  // The stranger writes a's id (v1) or tag (compact, packed) into the header: it cannot seal
+  // under a's key.
   std::uint64_t a_id = id(a_);
   std::string forged = d;
   forged[1] = static_cast<char>(a_id >> 8);
   forged[2] = static_cast<char>(a_id);
+  EXPECT_EQ(b.open(forged, &from, &text), DatagramSealer::Verdict::kAuthFailed);
+  ASSERT_TRUE(s.seal(id(b_), "hello", &d, DatagramSealer::Format::kPacked).ok());
+  forged = d;
+  forged[0] = static_cast<char>(0x80 | (a_id & 0x3f));
   EXPECT_EQ(b.open(forged, &from, &text), DatagramSealer::Verdict::kAuthFailed);
   ASSERT_TRUE(s.seal(id(b_), "hello", &d, DatagramSealer::Format::kV1).ok());
   forged = d;
@@ -147,6 +152,10 @@ TEST_F(SealTest, StrangersAndImpostorsAreDropped) {
   EXPECT_EQ(b.open("", &from, &text), DatagramSealer::Verdict::kMalformed);
   EXPECT_EQ(b.open(std::string(200, 'F'), &from, &text), DatagramSealer::Verdict::kMalformed);
   EXPECT_EQ(b.open("\xf2\x01", &from, &text), DatagramSealer::Verdict::kMalformed);
+  EXPECT_EQ(b.open("\x80", &from, &text), DatagramSealer::Verdict::kMalformed);
+  EXPECT_EQ(b.open(std::string("\x80\x01\x01", 3) + std::string(15, 'x'), &from, &text),
+            DatagramSealer::Verdict::kMalformed)
+      << "packed, shorter than a tag";
   EXPECT_EQ(b.open(std::string("\xf2\x01\x02\x01\x01", 5) + std::string(15, 'x'), &from, &text),
             DatagramSealer::Verdict::kMalformed)
       << "shorter than a tag";
@@ -158,9 +167,9 @@ TEST_F(SealTest, StrangersAndImpostorsAreDropped) {
       << "a varint past 64 bits";
 }
 
-// The compact header sends 5-7 bytes where v1 sent 31, and a v1 datagram still opens (a peer
-// not upgraded yet): the receiver reports which format each used.
-TEST_F(SealTest, TheCompactHeaderIsSmallAndV1StillOpens) {
+// The packed header sends 3-5 bytes, the compact one 5-7, where v1 sent 31; compact and v1
+// datagrams still open (a peer not upgraded yet): the receiver reports which format each used.
+TEST_F(SealTest, ThePackedHeaderIsSmallAndOlderFormatsStillOpen) {
   DatagramSealer a(a_, 3, "c"), b(b_, 1, "c");
   a.add_peer(id(b_), b_.public_key);
   b.add_peer(id(a_), a_.public_key);
@@ -168,6 +177,13 @@ TEST_F(SealTest, TheCompactHeaderIsSmallAndV1StillOpens) {
   std::uint64_t from = 0;
   DatagramSealer::Format format{};
   ASSERT_TRUE(a.seal(id(b_), "hb", &d).ok());
+  EXPECT_EQ(d.size(), DatagramSealer::kPackedMinOverhead + 2);
+  EXPECT_EQ(static_cast<unsigned char>(d[0]), 0x80 | (id(a_) & 0x3f));
+  ASSERT_EQ(b.open(d, &from, &text, &format), DatagramSealer::Verdict::kOk);
+  EXPECT_EQ(format, DatagramSealer::Format::kPacked);
+  EXPECT_EQ(from, id(a_));
+  EXPECT_EQ(text, "hb");
+  ASSERT_TRUE(a.seal(id(b_), "hb", &d, DatagramSealer::Format::kCompact).ok());
   EXPECT_EQ(d.size(), DatagramSealer::kCompactMinOverhead + 2);
   ASSERT_EQ(b.open(d, &from, &text, &format), DatagramSealer::Verdict::kOk);
   EXPECT_EQ(format, DatagramSealer::Format::kCompact);
@@ -179,7 +195,7 @@ TEST_F(SealTest, TheCompactHeaderIsSmallAndV1StillOpens) {
   EXPECT_EQ(text, "hb");
   // Counters past 127 take a second byte; each pair counts on its own.
   for (int i = 0; i < 200; ++i) ASSERT_TRUE(a.seal(id(b_), "hb", &d).ok());
-  EXPECT_EQ(d.size(), DatagramSealer::kCompactMinOverhead + 3);
+  EXPECT_EQ(d.size(), DatagramSealer::kPackedMinOverhead + 3);
   ASSERT_EQ(b.open(d, &from, &text), DatagramSealer::Verdict::kOk);
   // A compact datagram sealed for another receiver does not open here (the receiver is in the
   // associated data, not on the wire).
@@ -193,13 +209,17 @@ TEST_F(SealTest, TheCompactHeaderIsSmallAndV1StillOpens) {
 
 // Two peers whose ids share the 16-bit tag: each datagram opens under its own sender's key, and
 // replays of either are still caught.
-TEST(SealTags, PeersSharingATagAreBothRead) {
+class SealTags : public ::testing::TestWithParam<DatagramSealer::Format> {};
+
+TEST_P(SealTags, PeersSharingATagAreBothRead) {
+  const DatagramSealer::Format format = GetParam();
+  const std::uint64_t tag_mask = format == DatagramSealer::Format::kPacked ? 0x3f : 0xffff;
   std::map<std::uint64_t, NodeKey> by_tag;
   NodeKey first, second;
   for (int i = 0; i < 20000; ++i) {
     NodeKey k;
     crypto_kx_keypair(k.public_key.bytes.data(), k.secret.data());
-    auto [it, fresh] = by_tag.emplace(node_id_of_key(k.public_key) & 0xffff, k);
+    auto [it, fresh] = by_tag.emplace(node_id_of_key(k.public_key) & tag_mask, k);
     if (!fresh) {
       first = it->second;
       second = k;
@@ -208,7 +228,7 @@ TEST(SealTags, PeersSharingATagAreBothRead) {
   }
   std::uint64_t id1 = node_id_of_key(first.public_key), id2 = node_id_of_key(second.public_key);
   ASSERT_NE(id1, id2) << "no two of 20,000 keys shared a tag";
-  ASSERT_EQ(id1 & 0xffff, id2 & 0xffff);
+  ASSERT_EQ(id1 & tag_mask, id2 & tag_mask);
   NodeKey r;
   crypto_kx_keypair(r.public_key.bytes.data(), r.secret.data());
   DatagramSealer receiver(r, 1, "c"), s1(first, 1, "c"), s2(second, 1, "c");
@@ -219,8 +239,8 @@ TEST(SealTags, PeersSharingATagAreBothRead) {
   std::string d1, d2, text;
   std::uint64_t from = 0;
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(s1.seal(node_id_of_key(r.public_key), "one", &d1).ok());
-    ASSERT_TRUE(s2.seal(node_id_of_key(r.public_key), "two", &d2).ok());
+    ASSERT_TRUE(s1.seal(node_id_of_key(r.public_key), "one", &d1, format).ok());
+    ASSERT_TRUE(s2.seal(node_id_of_key(r.public_key), "two", &d2, format).ok());
     ASSERT_EQ(receiver.open(d2, &from, &text), DatagramSealer::Verdict::kOk);
     EXPECT_EQ(from, id2);
     EXPECT_EQ(text, "two");
@@ -231,6 +251,9 @@ TEST(SealTags, PeersSharingATagAreBothRead) {
   EXPECT_EQ(receiver.open(d1, &from, &text), DatagramSealer::Verdict::kReplayed);
   EXPECT_EQ(receiver.open(d2, &from, &text), DatagramSealer::Verdict::kReplayed);
 }
+
+INSTANTIATE_TEST_SUITE_P(CompactAndPacked, SealTags,
+                         ::testing::Values(DatagramSealer::Format::kCompact, DatagramSealer::Format::kPacked));
 
 TEST_F(SealTest, ReplaysAreDroppedAcrossRestartsToo) {
   DatagramSealer b(b_, 1, "c");

@@ -1,5 +1,6 @@
-// A peer datagram, as an --insecure node receives it: decoded, then stepped into a real Raft
-// follower (of three) whose Readies are carried out on memory storage. The decoder must never
+// A peer datagram body, as an --insecure node receives it (v1 or compact) or, failing that, as a
+// sealed packed body from node 1 opens: decoded, then stepped into a real Raft follower (of
+// three) whose Readies are carried out on memory storage. The decoder must never
 // throw or crash, and the core must take whatever decodes without breaking (its invariant
 // asserts are on in every build type).
 #include <cstdint>
@@ -36,7 +37,10 @@ struct MemoryHandler : ReadyHandler {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view datagram(reinterpret_cast<const char*>(data), size);
   Message m;
-  if (!fednode::net::decode_peer_message(datagram, "fednode", &m).ok()) return 0;
+  if (!fednode::net::decode_peer_message(datagram, "fednode", &m).ok() &&
+      !fednode::net::decode_packed_peer_message(datagram, {1, 2}, &m).ok()) {
+    return 0;
+  }
   MemoryStorage storage;
   std::vector<ConfChange> founders{{ConfChangeType::kAddVoter, 1, ""}, {ConfChangeType::kAddVoter, 2, ""},
                                    {ConfChangeType::kAddVoter, 3, ""}};

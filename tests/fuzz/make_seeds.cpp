@@ -102,6 +102,9 @@ void peer_datagrams() {
   // The same in v1, which nodes still read from peers not upgraded yet.
   write_seed("peer_datagram", "v1-heartbeat", net::encode_peer_message("fednode", heartbeat, net::PeerEncoding::kV1));
   write_seed("peer_datagram", "v1-append-response", net::encode_peer_message("fednode", response, net::PeerEncoding::kV1));
+  // Packed bodies, as a seal from node 1 opens them.
+  write_seed("peer_datagram", "packed-append", net::encode_peer_message("fednode", append, net::PeerEncoding::kPacked));
+  write_seed("peer_datagram", "packed-snapshot-chunk", net::encode_peer_message("fednode", chunk, net::PeerEncoding::kPacked));
 }
 
 void client_requests() {

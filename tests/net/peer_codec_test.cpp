@@ -30,15 +30,24 @@ raft::Message sample() {
   return m;
 }
 
-const PeerEncoding kEncodings[] = {PeerEncoding::kV1, PeerEncoding::kCompact, PeerEncoding::kCompactSealed};
+const PeerEncoding kEncodings[] = {PeerEncoding::kV1, PeerEncoding::kCompact, PeerEncoding::kCompactSealed,
+                                   PeerEncoding::kPacked};
 
 // What the receiver's seal would establish for `m` (nothing, unsealed).
 SealedOrigin origin(PeerEncoding e, const raft::Message& m) {
-  return e == PeerEncoding::kCompactSealed ? SealedOrigin{m.from, m.to} : SealedOrigin{};
+  return e == PeerEncoding::kCompactSealed || e == PeerEncoding::kPacked ? SealedOrigin{m.from, m.to} : SealedOrigin{};
+}
+
+// Decodes `bytes` as the receiver of a datagram in encoding `e` does.
+Status decode_as(PeerEncoding e, std::string_view bytes, raft::Message* back, const SealedOrigin& o,
+                 std::uint8_t* version = nullptr) {
+  if (e != PeerEncoding::kPacked) return decode_peer_message(bytes, "c1", back, o, version);
+  if (version) *version = kPeerProtocolPacked;
+  return decode_packed_peer_message(bytes, o, back);
 }
 
 Status round_trip(PeerEncoding e, const raft::Message& m, raft::Message* back, std::uint8_t* version = nullptr) {
-  return decode_peer_message(encode_peer_message("c1", m, e), "c1", back, origin(e, m), version);
+  return decode_as(e, encode_peer_message("c1", m, e), back, origin(e, m), version);
 }
 
 TEST(PeerCodec, RoundTripsEveryFieldInEveryEncoding) {
@@ -49,7 +58,9 @@ TEST(PeerCodec, RoundTripsEveryFieldInEveryEncoding) {
     Status s = round_trip(e, sample(), &back, &version);
     ASSERT_TRUE(s.ok()) << s.message();
     EXPECT_EQ(back, sample());
-    EXPECT_EQ(version, e == PeerEncoding::kV1 ? kPeerProtocolV1 : kPeerProtocolVersion);
+    if (e != PeerEncoding::kPacked) {
+      EXPECT_EQ(version, e == PeerEncoding::kV1 ? kPeerProtocolV1 : kPeerProtocolCompact);
+    }
     for (int t = 0; t < raft::kMessageTypeCount; ++t) {
       raft::Message m;
       m.type = static_cast<raft::MessageType>(t);
@@ -99,6 +110,7 @@ TEST(PeerCodec, CompactMessagesCarryOnlyWhatTheReceiverCannotDerive) {
   hb.term = 7;
   hb.commit = 1234;
   EXPECT_LE(encode_peer_message("fednode", hb, PeerEncoding::kCompactSealed).size(), 8u);
+  EXPECT_EQ(encode_peer_message("fednode", hb, PeerEncoding::kPacked).size(), 4u);  // type+mask, 7, 1234
   EXPECT_GE(encode_peer_message("fednode", hb, PeerEncoding::kV1).size(), 50u);
   raft::Message answer;
   answer.type = raft::MessageType::kHeartbeatResponse;
@@ -106,6 +118,7 @@ TEST(PeerCodec, CompactMessagesCarryOnlyWhatTheReceiverCannotDerive) {
   answer.to = hb.from;
   answer.term = 7;
   EXPECT_EQ(encode_peer_message("fednode", answer, PeerEncoding::kCompactSealed).size(), 5u);
+  EXPECT_EQ(encode_peer_message("fednode", answer, PeerEncoding::kPacked).size(), 2u);
   // An append's entries do not repeat their indexes.
   raft::Message app;
   app.type = raft::MessageType::kAppend;
@@ -117,6 +130,10 @@ TEST(PeerCodec, CompactMessagesCarryOnlyWhatTheReceiverCannotDerive) {
   for (raft::Index i = 1; i <= 10; ++i) app.entries.push_back(raft::Entry{7, app.index + i, raft::EntryType::kNormal, "x"});
   EXPECT_LT(encode_peer_message("c", app, PeerEncoding::kCompactSealed).size() + 40,
             encode_peer_message("c", app, PeerEncoding::kV1).size());
+  // Packed: type and mask 2, term 1, index 3, log_term 1, commit 3, count 1, and 4 bytes per
+  // entry of one byte (term, type, length, the byte); compact takes 6 per entry, 78 in all.
+  EXPECT_EQ(encode_peer_message("c", app, PeerEncoding::kPacked).size(), 51u);
+  EXPECT_EQ(encode_peer_message("c", app, PeerEncoding::kCompactSealed).size(), 78u);
 }
 
 TEST(PeerCodec, RejectsOtherClustersVersionsAndTypes) {
@@ -165,22 +182,63 @@ TEST(PeerCodec, CompactBodiesAreCheckedAgainstTheirMaskAndSeal) {
   expect_error(encode_peer_message("other", m, PeerEncoding::kCompact), "wrong cluster", {5, 6});
 }
 
+// A packed body is read only inside a seal, and every count and length is checked against what
+// is left of it before anything is allocated.
+TEST(PeerCodec, PackedBodiesAreCheckedFieldByField) {
+  raft::Message back;
+  auto expect_error = [&](const std::string& bytes, const std::string& words, const SealedOrigin& o = {5, 6}) {
+    Status s = decode_packed_peer_message(bytes, o, &back);
+    ASSERT_FALSE(s.ok()) << words;
+    EXPECT_NE(s.message().find(words), std::string::npos) << s.message();
+  };
+  auto head = [](raft::MessageType t, std::uint32_t mask) {
+    std::string h;
+    std::uint64_t v = static_cast<std::uint64_t>(t) | std::uint64_t{mask} << 4;
+    while (v >= 0x80) h.push_back(static_cast<char>((v & 0x7f) | 0x80)), v >>= 7;
+    h.push_back(static_cast<char>(v));
+    return h;
+  };
+  auto bytes = [](std::initializer_list<unsigned char> b) { return std::string(b.begin(), b.end()); };
+  using T = raft::MessageType;
+  ASSERT_TRUE(decode_packed_peer_message(head(T::kHeartbeat, 3) + bytes({7, 5}), {5, 6}, &back).ok());
+  EXPECT_EQ(back.commit, 5u);
+  EXPECT_EQ(back.from, 5u);
+  EXPECT_EQ(back.to, 6u);
+  expect_error(head(T::kHeartbeat, 3) + bytes({7, 5}), "outside a sealed datagram", SealedOrigin{});
+  expect_error(head(T::kHeartbeat, 3) + bytes({7}), "field commit");
+  expect_error(head(T::kHeartbeat, 3) + bytes({7, 5, 0}), "1 trailing bytes");
+  expect_error(head(T::kHeartbeat, 3) + bytes({7, 0x85, 0}), "field commit");  // not the shortest form
+  expect_error(bytes({0x0f}), "type 15");
+  expect_error(head(T::kHeartbeat, 1u << 12), "does not carry");  // from: the seal's
+  expect_error(head(T::kHeartbeat, 1u << 15), "does not carry");
+  // entries (bit 7): a count larger than the body, an empty list, a length past the end.
+  expect_error(head(T::kAppend, 1u << 7) + bytes({0x7f, 1, 0, 0}), "counts 127");
+  expect_error(head(T::kAppend, 1u << 7) + bytes({0}), "present but empty");
+  expect_error(head(T::kAppend, 1u << 7) + bytes({1, 1, 0, 9, 'x', 'x'}), "announces 9 bytes, 2 are left");
+  expect_error(head(T::kAppend, 1u << 7) + bytes({1, 1, 2, 0}), "entry.type 2");
+  // snapshot (bit 8): voters counted past the end.
+  expect_error(head(T::kSnapshotChunk, 1u << 8) + bytes({1, 1, 5, 1}), "snapshot.voters");
+  // data (bit 10): a length near 2^64.
+  expect_error(head(T::kSnapshotChunk, 1u << 10) + bytes({0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1}),
+               "field data announces");
+}
+
 // Every truncation and thousands of random corruptions either decode or give an error; none
 // crashes (run under ASan/UBSan with -DFEDNODE_SANITIZE=ON).
 TEST(PeerCodec, SurvivesTruncationAndCorruption) {
   for (PeerEncoding e : kEncodings) {
-    std::string bytes = encode_peer_message("c", sample(), e);
+    std::string bytes = encode_peer_message("c1", sample(), e);
     SealedOrigin o = origin(e, sample());
     raft::Message back;
     for (std::size_t n = 0; n < bytes.size(); ++n) {
-      EXPECT_FALSE(decode_peer_message(bytes.substr(0, n), "c", &back, o).ok()) << n;
+      EXPECT_FALSE(decode_as(e, bytes.substr(0, n), &back, o).ok()) << n;
     }
     std::mt19937_64 rng(1);
     int ok = 0;
     for (int i = 0; i < 20000; ++i) {
       std::string damaged = bytes;
       for (int k = 0; k < 1 + static_cast<int>(rng() % 4); ++k) damaged[rng() % damaged.size()] = static_cast<char>(rng());
-      ok += decode_peer_message(damaged, "c", &back, o).ok();
+      ok += decode_as(e, damaged, &back, o).ok();
     }
     EXPECT_LT(ok, 20000);
   }

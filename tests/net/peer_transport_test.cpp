@@ -1,5 +1,5 @@
-// The peer channel on loopback: compact datagrams between upgraded nodes, v1 to a node that
-// speaks only v1 (a rolling upgrade), and back to compact once it is upgraded.
+// The peer channel on loopback: packed datagrams between upgraded nodes, compact or v1 to a node
+// that speaks only those (a rolling upgrade), and back to packed once it is upgraded.
 #include "fednode/net/peer_transport.h"
 
 #include <gtest/gtest.h>
@@ -49,8 +49,12 @@ struct OldNode {
     std::uint64_t sender = 0;
     Format f{};
     EXPECT_EQ(sealer.open(std::string_view(buf.data(), n), &sender, &text, &f), crypto::DatagramSealer::Verdict::kOk);
-    std::uint8_t version = 0;
-    EXPECT_TRUE(decode_peer_message(text, "c", m, {sender, sealer.self_id()}, &version).ok());
+    std::uint8_t version = kPeerProtocolPacked;
+    if (f == Format::kPacked) {
+      EXPECT_TRUE(decode_packed_peer_message(text, {sender, sealer.self_id()}, m).ok());
+    } else {
+      EXPECT_TRUE(decode_peer_message(text, "c", m, {sender, sealer.self_id()}, &version).ok());
+    }
     return {f, version};
   }
   asio::ip::udp::socket socket;
@@ -78,18 +82,18 @@ class PeerTransportTest : public ::testing::Test {
   std::optional<raft::Message> got_;
 };
 
-TEST_F(PeerTransportTest, UpgradedPeersSpeakCompactAndAnOldOneIsAnsweredInV1) {
+TEST_F(PeerTransportTest, UpgradedPeersSpeakPackedAndAnOldOneIsAnsweredInItsOwn) {
   OldNode b(io_, kb_);
   b.sealer.add_peer(id(ka_), ka_.public_key);
   ASSERT_TRUE(a_.add_peer(id(kb_), PeerAddress{"127.0.0.1", b.socket.local_endpoint().port()}, &kb_.public_key).ok());
   raft::Message m;
-  // Before it hears anything, a speaks compact: a heartbeat is about 28 bytes (v1: about 100).
-  EXPECT_EQ(a_.version_for(id(kb_)), kPeerProtocolVersion);
+  // Before it hears anything, a speaks packed: a heartbeat is 22 bytes (compact: 28, v1: about 100).
+  EXPECT_EQ(a_.version_for(id(kb_)), kPeerProtocolPacked);
   a_.send(heartbeat(id(ka_), id(kb_)));
-  EXPECT_LE(a_.counters().bytes_out, 30u);
+  EXPECT_EQ(a_.counters().bytes_out, 22u);
   auto [format, version] = b.receive(&m);
-  EXPECT_EQ(format, Format::kCompact);
-  EXPECT_EQ(version, kPeerProtocolVersion);
+  EXPECT_EQ(format, Format::kPacked);
+  EXPECT_EQ(version, kPeerProtocolPacked);
   EXPECT_EQ(m, heartbeat(id(ka_), id(kb_)));
   // b speaks v1 (it is not upgraded yet): a reads it and answers it in v1 from then on.
   b.send(heartbeat(id(kb_), id(ka_)), a_.port(), Format::kV1, PeerEncoding::kV1);
@@ -101,15 +105,24 @@ TEST_F(PeerTransportTest, UpgradedPeersSpeakCompactAndAnOldOneIsAnsweredInV1) {
   EXPECT_EQ(format, Format::kV1);
   EXPECT_EQ(version, kPeerProtocolV1);
   EXPECT_EQ(m, heartbeat(id(ka_), id(kb_)));
-  // b is upgraded: compact again.
+  // b is upgraded to the compact protocol: a answers in compact.
   b.send(heartbeat(id(kb_), id(ka_)), a_.port(), Format::kCompact, PeerEncoding::kCompactSealed);
   ASSERT_TRUE(delivered());
-  EXPECT_EQ(a_.version_for(id(kb_)), kPeerProtocolVersion);
+  EXPECT_EQ(a_.version_for(id(kb_)), kPeerProtocolCompact);
   a_.send(heartbeat(id(ka_), id(kb_)));
   std::tie(format, version) = b.receive(&m);
   EXPECT_EQ(format, Format::kCompact);
-  EXPECT_EQ(version, kPeerProtocolVersion);
-  EXPECT_EQ(a_.counters().messages_in, 2u);
+  EXPECT_EQ(version, kPeerProtocolCompact);
+  EXPECT_EQ(m, heartbeat(id(ka_), id(kb_)));
+  // And to this version: packed again.
+  b.send(heartbeat(id(kb_), id(ka_)), a_.port(), Format::kPacked, PeerEncoding::kPacked);
+  ASSERT_TRUE(delivered());
+  EXPECT_EQ(*got_, heartbeat(id(kb_), id(ka_)));
+  EXPECT_EQ(a_.version_for(id(kb_)), kPeerProtocolPacked);
+  a_.send(heartbeat(id(ka_), id(kb_)));
+  std::tie(format, version) = b.receive(&m);
+  EXPECT_EQ(format, Format::kPacked);
+  EXPECT_EQ(a_.counters().messages_in, 3u);
   EXPECT_EQ(a_.counters().dropped_in, 0u);
 }
 
@@ -142,6 +155,7 @@ TEST(PeerTransportInsecure, CompactBodiesNameTheirSenderAndCluster) {
   ASSERT_TRUE(b.add_peer(1, PeerAddress{"127.0.0.1", a.port()}).ok());
   ASSERT_TRUE(other.add_peer(1, PeerAddress{"127.0.0.1", a.port()}).ok());
   ASSERT_TRUE(a.add_peer(2, PeerAddress{"127.0.0.1", b.port()}).ok());
+  EXPECT_EQ(b.version_for(1), kPeerProtocolCompact) << "packed bodies need a seal";
   b.send(heartbeat(2, 1));
   for (int i = 0; i < 200 && !got; ++i) io.run_for(10ms);
   ASSERT_TRUE(got);

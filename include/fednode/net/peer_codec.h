@@ -1,7 +1,11 @@
 #pragma once
-// The peer channel's datagram body, in one of two msgpack encodings.
+// The peer channel's datagram body, in one of three encodings.
 //
-// Compact (version 2, what nodes send): [2, type, mask, values...]. Bit i of `mask` says field i
+// Packed (version 3, what nodes send inside sealed datagrams): varints, no version, no sender,
+// receiver or cluster; the seal's header says the body is packed. See peer_codec_packed.h.
+//
+// Compact (version 2, what nodes send without keys, --insecure, and to a peer that sent compact
+// itself): [2, type, mask, values...]. Bit i of `mask` says field i
 // is present; absent fields are zero, empty or false, and reject/done are present-means-true
 // flags that carry no value. The fields, in bit order:
 //   0 term, 1 commit, 2 index, 3 log_term, 4 reject, 5 reject_hint, 6 context, 7 entries,
@@ -28,12 +32,14 @@
 namespace fednode::net {
 
 inline constexpr std::uint8_t kPeerProtocolV1 = 1;
-inline constexpr std::uint8_t kPeerProtocolVersion = 2;
+inline constexpr std::uint8_t kPeerProtocolCompact = 2;
+inline constexpr std::uint8_t kPeerProtocolPacked = 3;
 
 enum class PeerEncoding {
   kV1,
   kCompact,        // self-contained: names from, to and the cluster (insecure mode)
   kCompactSealed,  // for a sealed datagram: leaves them to the seal
+  kPacked,         // for a sealed datagram whose header says so
 };
 
 std::string encode_peer_message(const std::string& cluster_id, const raft::Message& m,
@@ -46,9 +52,12 @@ struct SealedOrigin {
   raft::NodeId to = raft::kNoNode;
 };
 
-// Reads either version. On success *out holds the message and *version (if given) the body's
+// Reads v1 or compact. On success *out holds the message and *version (if given) the body's
 // version; a datagram of another cluster is an error too.
 Status decode_peer_message(std::string_view datagram, const std::string& cluster_id, raft::Message* out,
                            const SealedOrigin& sealed = {}, std::uint8_t* version = nullptr);
+
+// Reads a packed body; `sealed` must name its sender and receiver.
+Status decode_packed_peer_message(std::string_view body, const SealedOrigin& sealed, raft::Message* out);
 
 }  // namespace fednode::net

@@ -48,7 +48,8 @@ class PeerTransport {
   void send(const raft::Message& m);
   void close();
   const ChannelCounters& counters() const { return counters_; }
-  // The body version this node sends `id` (kPeerProtocolVersion unless it spoke v1 last).
+  // The body version this node sends `id`: its newest (packed with keys, compact without) unless
+  // the peer's last datagram was in an older one (a rolling upgrade).
   std::uint8_t version_for(raft::NodeId id) const;
 
  private:
@@ -64,7 +65,7 @@ class PeerTransport {
   std::size_t max_datagram_;
   Handler handler_;
   std::map<raft::NodeId, asio::ip::udp::endpoint> peers_;
-  std::set<raft::NodeId> v1_peers_;  // peers whose last datagram was v1
+  std::map<raft::NodeId, std::uint8_t> older_peers_;  // peers whose last datagram was older, and its version
   std::unique_ptr<crypto::DatagramSealer> sealer_;
   std::string sealed_;
   std::string buffer_;
