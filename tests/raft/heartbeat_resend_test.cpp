@@ -142,5 +142,28 @@ TEST(HeartbeatResend, AnUnreachableFollowerGetsAHeartbeatEveryResendIntervalAtMo
   EXPECT_EQ(counts_for(c.sent(), 2).beats, 10);
 }
 
+// An isolated leader steps down after as many ticks as with a heartbeat every 5 ticks and no
+// resends: the check-quorum window is the election timeout's minimum either way. (A follower's
+// detection of a dead leader is its election timeout from the last heartbeat heard, unchanged
+// too; bench/fl-failover.py measures it end to end.)
+TEST(HeartbeatResend, AnIsolatedLeaderStepsDownAsSoonAsWithTheFastHeartbeat) {
+  std::map<int, int> ticks_to_step_down;
+  for (int hb : {5, 10}) {
+    TestCluster c(3, [hb](Config& cfg) {
+      daemon_timing(cfg, hb == 10 ? 2 : 0);
+      cfg.heartbeat_ticks = hb;
+    });
+    c.elect(1);
+    ASSERT_EQ(c.node(1).role(), Role::kLeader);
+    c.tick_all(40);
+    c.isolate(1);
+    int t = 0;
+    while (c.node(1).role() == Role::kLeader && t < 100) c.tick_all(1), ++t;
+    ticks_to_step_down[hb] = t;
+  }
+  EXPECT_LE(ticks_to_step_down[10], 30);
+  EXPECT_EQ(ticks_to_step_down[10], ticks_to_step_down[5]);
+}
+
 }  // namespace
 }  // namespace fednode::raft::testing
