@@ -43,24 +43,30 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts a fresh 3-member etcd group in $work/etcd-$1; sets $endpoints and $leader.
+# Starts a fresh 3-member etcd group in $work/etcd-$1; sets $endpoints and $leader. The ports are
+# ones the kernel hands out as free (a random base could land on a port in use, and a member
+# that cannot bind exits while the others wait for it forever).
 start_etcd() {
-  local dir=$work/etcd-$1 base=$((30000 + RANDOM % 20000)) cluster="" i
+  local dir=$work/etcd-$1 cluster="" i ports
+  read -r -a ports <<<"$(cd "$root/bench" && python3 -c 'from bench_common import free_ports; print(*free_ports(6))')"
   endpoints=""
-  for i in 0 1 2; do cluster+="${cluster:+,}e$i=http://127.0.0.1:$((base + 10 + i))"; done
+  for i in 0 1 2; do cluster+="${cluster:+,}e$i=http://127.0.0.1:${ports[$((3 + i))]}"; done
   for i in 0 1 2; do
-    endpoints+="${endpoints:+,}127.0.0.1:$((base + i))"
+    endpoints+="${endpoints:+,}127.0.0.1:${ports[$i]}"
     etcd --name "e$i" --data-dir "$dir/e$i" \
-      --listen-client-urls "http://127.0.0.1:$((base + i))" --advertise-client-urls "http://127.0.0.1:$((base + i))" \
-      --listen-peer-urls "http://127.0.0.1:$((base + 10 + i))" \
-      --initial-advertise-peer-urls "http://127.0.0.1:$((base + 10 + i))" \
+      --listen-client-urls "http://127.0.0.1:${ports[$i]}" --advertise-client-urls "http://127.0.0.1:${ports[$i]}" \
+      --listen-peer-urls "http://127.0.0.1:${ports[$((3 + i))]}" \
+      --initial-advertise-peer-urls "http://127.0.0.1:${ports[$((3 + i))]}" \
       --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token kv-vs-etcd \
       --logger zap --log-level error --log-outputs "$dir-e$i.log" &
     pids+=($!)
   done
   leader=""
   for _ in $(seq 100); do
-    leader=$(etcdctl --endpoints "$endpoints" endpoint status -w json 2>/dev/null | python3 -c '
+    for p in "${pids[@]}"; do
+      kill -0 "$p" 2>/dev/null || { echo "kv-vs-etcd.sh: an etcd member exited at start (logs: $dir-e*.log)" >&2; exit 1; }
+    done
+    leader=$(etcdctl --endpoints "$endpoints" --dial-timeout 1s --command-timeout 2s endpoint status -w json 2>/dev/null | python3 -c '
 import json, sys
 for e in json.load(sys.stdin):
     if e["Status"]["header"]["member_id"] == e["Status"]["leader"]:

@@ -87,8 +87,10 @@ Status read_entries(Reader& r, raft::Message* m) {
 
 std::string encode_packed(const raft::Message& m) {
   std::uint32_t mask = mask_of(m, true);
+  std::size_t bytes = 64 + m.data.size();  // the numbers take at most 10 bytes each
+  for (const auto& e : m.entries) bytes += 32 + e.data.size();
   std::string out;
-  out.reserve(16);
+  out.reserve(bytes);
   put_varint(out, static_cast<std::uint64_t>(m.type) | std::uint64_t{mask} << kTypeBits);
   for (std::uint32_t b = 0; b < kBitCount; ++b) {
     if (!(mask & (1u << b)) || (kFlags & (1u << b))) continue;
