@@ -80,7 +80,13 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   }
 
   // RaftHost, for the role controller.
-  fl::RaftView raft_view() const override { return fl::raft_view_of(*node_, applied_, members_.member_ids()); }
+  fl::RaftView raft_view() const override {
+    fl::RaftView v = fl::raft_view_of(*node_, applied_, members_.member_ids());
+    v.members_read_deflated_commands = std::all_of(v.members.begin(), v.members.end(), [&](raft::NodeId id) {
+      return id == self_id_ || peers_.heard_packed_from(id);
+    });
+    return v;
+  }
   bool propose(const std::string& command) override {  // the role controller's round commands
     if (node_->propose(StateMachine::tagged(StateMachine::Kind::kRound, command)) != raft::RequestStatus::kOk) return false;
     schedule_ready();

@@ -62,7 +62,8 @@ void RoundMachine::on_config_pushed(const View& v, const JobResult& r) {
     return;
   }
   if (v.rounds->config()) return;
-  const RoundConfig& c = w.config;
+  RoundConfig c = w.config;
+  if (v.raft.members_read_deflated_commands) c.command_encoding = "deflate";
   log(LogLine::Level::kInfo, "proposing the run configuration: " + std::to_string(c.rounds) + " rounds of " + c.model +
                                  " on " + c.dataset + ", initial model " + short_id(c.initial_model_id));
   out_.proposals.push_back({Proposal::Kind::kConfig, 0, v.raft.term, 0, RoundState::encode_config(c)});

@@ -8,27 +8,60 @@
 #include <cmath>
 #include <set>
 
+#include "command_deflate.h"
 #include "fednode/fl/model_store.h"
 #include "fednode/util/msgpack_fields.h"
+#include "fednode/util/msgpack_limits.h"
 #include "fednode/util/seeded_rng.h"
 
 namespace fednode::fl {
 namespace {
 
 template <typename T>
-std::string encode(const char* kind, const T& body) {
+std::string encode(const char* kind, const T& body, bool deflate) {
   msgpack::sbuffer b;
   msgpack::packer<msgpack::sbuffer> p(b);
   p.pack_map(2);
   p.pack("fl");
   p.pack(kind);
+  if (deflate) {
+    msgpack::sbuffer plain;
+    msgpack::pack(plain, body);
+    std::string z = deflate_command_body(std::string_view(plain.data(), plain.size()));
+    if (z.size() < plain.size()) {
+      p.pack("zbody");
+      p.pack_bin(static_cast<std::uint32_t>(z.size()));
+      p.pack_bin_body(z.data(), static_cast<std::uint32_t>(z.size()));
+      return std::string(b.data(), b.size());
+    }
+  }
   p.pack("body");
   p.pack(body);
   return std::string(b.data(), b.size());
 }
 
-
 }  // namespace
+
+Status RoundState::command_body(const msgpack::object& command, msgpack::object_handle* holder,
+                                const msgpack::object** body) {
+  *body = map_field(command, "body");
+  const msgpack::object* z = map_field(command, "zbody");
+  if (*body || !z) return {};
+  if (z->type != msgpack::type::BIN) return Status::error("FL command field zbody is not binary");
+  std::string plain;
+  if (Status s = inflate_command_body(std::string_view(z->via.bin.ptr, z->via.bin.size), &plain); !s.ok()) {
+    return Status::error("FL command field zbody: " + s.message());
+  }
+  try {
+    std::size_t offset = 0;
+    *holder = bounded_unpack(plain.data(), plain.size(), offset);
+    if (offset != plain.size()) return Status::error("FL command field zbody: bytes after the body");
+  } catch (const std::exception& e) {
+    return Status::error(std::string("FL command field zbody: not msgpack: ") + e.what());
+  }
+  *body = &holder->get();
+  return {};
+}
 
 std::uint64_t RoundRecord::samples() const {
   std::uint64_t n = 0;
@@ -36,10 +69,10 @@ std::uint64_t RoundRecord::samples() const {
   return n;
 }
 
-std::string RoundState::encode_config(const RoundConfig& c) { return encode("config", c); }
-std::string RoundState::encode_start(const RoundStart& s) { return encode("start", s); }
-std::string RoundState::encode_commit(const RoundRecord& r) { return encode("commit", r); }
-std::string RoundState::encode_metrics(const RoundMetrics& m) { return encode("metrics", m); }
+std::string RoundState::encode_config(const RoundConfig& c) { return encode("config", c, false); }
+std::string RoundState::encode_start(const RoundStart& s, bool deflate) { return encode("start", s, deflate); }
+std::string RoundState::encode_commit(const RoundRecord& r, bool deflate) { return encode("commit", r, deflate); }
+std::string RoundState::encode_metrics(const RoundMetrics& m, bool deflate) { return encode("metrics", m, deflate); }
 
 const RoundRecord* RoundState::first_unevaluated() const {
   for (const auto& r : committed_) {
@@ -78,9 +111,11 @@ std::string RoundState::state_mismatch(const RoundRecord& r) const {
 Status RoundState::apply(const msgpack::object& command, RoundEvent* event, std::string* why) {
   *event = RoundEvent::kIgnored;
   const msgpack::object* kind = map_field(command, "fl");
-  const msgpack::object* body = map_field(command, "body");
+  msgpack::object_handle inflated;
+  const msgpack::object* body = nullptr;
+  if (Status s = command_body(command, &inflated, &body); !s.ok()) return s;
   if (!kind || kind->type != msgpack::type::STR || !body || body->type != msgpack::type::MAP) {
-    return Status::error("FL command needs fields fl (string) and body (map)");
+    return Status::error("FL command needs fields fl (string) and body (map, or zbody: a map deflated)");
   }
   std::string_view k(kind->via.str.ptr, kind->via.str.size);
   try {
@@ -98,6 +133,8 @@ Status RoundState::apply(const msgpack::object& command, RoundEvent* event, std:
         *why = "configuration with a negative or non-finite server_lr, server_momentum, server_tau or proximal_mu";
       } else if (!parse_update_encoding(c.update_encoding)) {
         *why = "configuration names an unknown update encoding '" + c.update_encoding + "'";
+      } else if (!c.command_encoding.empty() && c.command_encoding != "deflate") {
+        *why = "configuration names an unknown command encoding '" + c.command_encoding + "'";
       } else {
         config_ = c;
         *event = RoundEvent::kConfig;

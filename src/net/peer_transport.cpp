@@ -56,6 +56,7 @@ Status PeerTransport::add_peer(raft::NodeId id, const PeerAddress& address, cons
 void PeerTransport::remove_peer(raft::NodeId id) {
   peers_.erase(id);
   older_peers_.erase(id);
+  heard_packed_.erase(id);
   if (sealer_) sealer_->remove_peer(id);
 }
 
@@ -169,7 +170,13 @@ std::uint8_t PeerTransport::version_for(raft::NodeId id) const {
 }
 
 void PeerTransport::heard_version(raft::NodeId id, std::uint8_t version) {
-  if (!peers_.count(id) || version_for(id) == version) return;
+  if (!peers_.count(id)) return;
+  if (version == kPeerProtocolPacked) {
+    heard_packed_.insert(id);
+  } else {
+    heard_packed_.erase(id);
+  }
+  if (version_for(id) == version) return;
   static constexpr const char* kNames[] = {"", "v1", "compact", "packed"};
   older_peers_.erase(id);
   if (version < version_for(id)) {

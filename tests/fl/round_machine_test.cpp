@@ -194,6 +194,65 @@ TEST(RoundMachineSelection, MinAvailableWaitsAndClientsPerRoundInvitesK) {
   EXPECT_EQ(sh.get().via.map.ptr[1].val.as<RoundStart>().participants.size(), 2u);
 }
 
+// A leader's run configuration asks for deflated commands only when every member reads them
+// (the daemon: each has sent packed peer datagrams); the round starts it proposes then follow it.
+TEST(RoundMachineConfig, DeflatedCommandsOnlyWhenEveryMemberReadsThem) {
+  for (bool all_read : {false, true}) {
+    SCOPED_TRACE(all_read ? "every member reads them" : "a member may not");
+    RoundState rounds;
+    RoundSettings settings;
+    settings.proposed = RoundConfig{};
+    settings.proposed->rounds = 2;
+    RoundMachine m(settings);
+    View v;
+    v.raft.self = 1;
+    v.raft.leader = true;
+    v.raft.term = 2;
+    v.raft.term_start_applied = true;
+    v.raft.members = {1, 2, 3};
+    v.raft.voters = {1, 2, 3};
+    v.raft.members_read_deflated_commands = all_read;
+    for (NodeId id : {2, 3}) v.raft.followers.push_back({id, false, true, true, true});
+    v.rounds = &rounds;
+    v.holds = [](const std::string&) { return true; };
+    v.now = 1000;
+    m.tick(v);
+    RoundReady out = m.take();
+    ASSERT_EQ(out.jobs.size(), 1u);
+    ASSERT_EQ(out.jobs[0].kind, JobKind::kInitialModel);
+    JobResult made;
+    made.id = out.jobs[0].id;
+    made.model_id = kModel;
+    m.job_done(v, made);
+    out = m.take();
+    ASSERT_EQ(out.jobs.size(), 1u);
+    ASSERT_EQ(out.jobs[0].kind, JobKind::kPush);
+    JobResult pushed;
+    pushed.id = out.jobs[0].id;
+    pushed.holders = 2;
+    m.job_done(v, pushed);
+    out = m.take();
+    ASSERT_EQ(out.proposals.size(), 1u);
+    ASSERT_EQ(out.proposals[0].kind, Proposal::Kind::kConfig);
+    auto h = bounded_unpack_one(out.proposals[0].command.data(), out.proposals[0].command.size());
+    RoundEvent e;
+    std::string why;
+    ASSERT_TRUE(rounds.apply(h.get(), &e, &why).ok());
+    ASSERT_EQ(e, RoundEvent::kConfig) << why;
+    EXPECT_EQ(rounds.deflates_commands(), all_read);
+    v.now = 1100;
+    m.tick(v);
+    out = m.take();
+    ASSERT_EQ(out.proposals.size(), 1u);
+    ASSERT_EQ(out.proposals[0].kind, Proposal::Kind::kStart);
+    const std::string& start = out.proposals[0].command;
+    EXPECT_EQ(start.find("zbody") != std::string::npos, all_read);
+    auto sh = bounded_unpack_one(start.data(), start.size());
+    ASSERT_TRUE(rounds.apply(sh.get(), &e, &why).ok());
+    EXPECT_EQ(e, RoundEvent::kStart) << why;
+  }
+}
+
 TEST_F(RoundMachineTest, AnUpdateMustBeForTheCurrentAttemptFromAnInvitedTrainer) {
   RoundMachine m = collecting_leader();
   auto v = view(1, true, 1200);

@@ -2,7 +2,10 @@
 // ignored, deterministically, on every node.
 #include <gtest/gtest.h>
 
+#include <zlib.h>
+
 #include <cmath>
+#include <functional>
 
 #include "fednode/fl/round_state.h"
 
@@ -302,6 +305,108 @@ TEST(RoundState, SnapshotRoundTrip) {
   EXPECT_EQ(t.committed()[0].results.size(), 2u);
   EXPECT_TRUE(t.committed()[0].evaluated);
   EXPECT_EQ(t.committed()[0].test_accuracy, 0.625);
+}
+
+// Deflated commands (zbody) apply exactly as their maps do, and take less than half the bytes:
+// the field names cost a back-reference into the dictionary, not their letters.
+TEST(RoundState, DeflatedCommandsApplyLikeTheirMapsInLessThanHalfTheBytes) {
+  RoundConfig c = config(3);
+  c.command_encoding = "deflate";
+  RoundState plain, deflated;
+  ASSERT_EQ(apply_cmd(plain, RoundState::encode_config(config(3))), RoundEvent::kConfig);
+  ASSERT_EQ(apply_cmd(deflated, RoundState::encode_config(c)), RoundEvent::kConfig);
+  EXPECT_FALSE(plain.deflates_commands());
+  EXPECT_TRUE(deflated.deflates_commands());
+  RoundStart st = start(1, 2, 1, kModel0);
+  RoundRecord rec = commit(st, kModel1);
+  rec.participants = {0x1234567890abcdefull, 0x2234567890abcdefull, 0x3234567890abcdefull};
+  RoundMetrics m{1, kModel1, 0.5, 0.625};
+  std::size_t plain_bytes = 0, deflated_bytes = 0;
+  for (bool z : {false, true}) {
+    RoundState& s = z ? deflated : plain;
+    std::string commands[] = {RoundState::encode_start(st, z), RoundState::encode_commit(rec, z),
+                              RoundState::encode_metrics(m, z)};
+    for (const auto& cmd : commands) {
+      (z ? deflated_bytes : plain_bytes) += cmd.size();
+      EXPECT_EQ(cmd.find(z ? "zbody" : "body") != std::string::npos, true);
+    }
+    EXPECT_EQ(apply_cmd(s, commands[0]), RoundEvent::kStart);
+    EXPECT_EQ(apply_cmd(s, commands[1]), RoundEvent::kCommit);
+    EXPECT_EQ(apply_cmd(s, commands[2]), RoundEvent::kMetrics);
+  }
+  EXPECT_LT(2 * deflated_bytes, plain_bytes) << deflated_bytes << " of " << plain_bytes;
+  msgpack::sbuffer a, b;
+  msgpack::packer<msgpack::sbuffer> pa(a), pb(b);
+  plain.pack(pa);
+  deflated.pack(pb);
+  RoundState back;
+  auto h = msgpack::unpack(b.data(), b.size());
+  ASSERT_TRUE(back.restore(h.get()).ok());
+  ASSERT_EQ(back.committed().size(), 1u);
+  EXPECT_EQ(back.committed()[0].participants, rec.participants);
+  EXPECT_EQ(back.committed()[0].test_accuracy, 0.625);
+  EXPECT_EQ(plain.committed()[0].results.size(), back.committed()[0].results.size());
+}
+
+// A zbody that is not binary, is cut short, has bytes after its end, was made with another
+// dictionary, inflates past the bound, or is not a msgpack map is an error naming zbody.
+TEST(RoundState, DamagedDeflatedBodiesAreRefusedWithTheReason) {
+  RoundState s;
+  apply_cmd(s, RoundState::encode_config(config(3)));
+  auto command_with = [](const std::function<void(msgpack::packer<msgpack::sbuffer>&)>& zbody) {
+    msgpack::sbuffer b;
+    msgpack::packer<msgpack::sbuffer> p(b);
+    p.pack_map(2);
+    p.pack("fl"), p.pack("start"), p.pack("zbody");
+    zbody(p);
+    return std::string(b.data(), b.size());
+  };
+  auto bin = [](const std::string& bytes) {
+    return [bytes](msgpack::packer<msgpack::sbuffer>& p) {
+      p.pack_bin(static_cast<std::uint32_t>(bytes.size()));
+      p.pack_bin_body(bytes.data(), static_cast<std::uint32_t>(bytes.size()));
+    };
+  };
+  auto zbody_of = [](const std::string& command) {
+    auto h = unpack(command);
+    const auto* z = &h.get().via.map.ptr[1].val;
+    return std::string(z->via.bin.ptr, z->via.bin.size);
+  };
+  std::string good = zbody_of(RoundState::encode_start(start(1, 2, 1, kModel0), true));
+  auto deflate_plainly = [](const std::string& bytes) {  // a zlib stream without the dictionary
+    uLongf n = compressBound(bytes.size());
+    std::string out(n, '\0');
+    compress2(reinterpret_cast<Bytef*>(out.data()), &n, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size(), 9);
+    out.resize(n);
+    return out;
+  };
+  msgpack::sbuffer not_a_map;
+  msgpack::pack(not_a_map, 7);
+  struct Case {
+    std::string command, words;
+  } cases[] = {
+      {command_with([](auto& p) { p.pack(7); }), "zbody is not binary"},
+      {command_with(bin(good.substr(0, good.size() / 2))), "not a whole deflate stream"},
+      {command_with(bin(good + "x")), "1 bytes after the stream's end"},
+      {command_with(bin(std::string("\x78\xbb\x00\x00\x00\x01", 6) + good.substr(6))), "dictionary"},
+      {command_with(bin(deflate_plainly(std::string(100000, '\x90')))), "inflates past 65536 bytes"},
+      {command_with(bin(deflate_plainly(std::string(not_a_map.data(), not_a_map.size())))), "body (map"},
+  };
+  for (const auto& c : cases) {
+    RoundEvent e;
+    std::string why;
+    auto h = unpack(c.command);
+    Status st = s.apply(h.get(), &e, &why);
+    ASSERT_FALSE(st.ok()) << c.words;
+    EXPECT_NE(st.message().find(c.words), std::string::npos) << st.message();
+    EXPECT_FALSE(s.current().has_value());
+  }
+  RoundConfig odd = config(3);
+  odd.command_encoding = "brotli";
+  RoundState t;
+  std::string why;
+  EXPECT_EQ(apply_cmd(t, RoundState::encode_config(odd), &why), RoundEvent::kIgnored);
+  EXPECT_NE(why.find("unknown command encoding 'brotli'"), std::string::npos) << why;
 }
 
 TEST(RoundState, MalformedCommandsAreErrorsNotCrashes) {

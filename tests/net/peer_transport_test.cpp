@@ -100,6 +100,7 @@ TEST_F(PeerTransportTest, UpgradedPeersSpeakPackedAndAnOldOneIsAnsweredInItsOwn)
   ASSERT_TRUE(delivered());
   EXPECT_EQ(*got_, heartbeat(id(kb_), id(ka_)));
   EXPECT_EQ(a_.version_for(id(kb_)), kPeerProtocolV1);
+  EXPECT_FALSE(a_.heard_packed_from(id(kb_)));
   a_.send(heartbeat(id(ka_), id(kb_)));
   std::tie(format, version) = b.receive(&m);
   EXPECT_EQ(format, Format::kV1);
@@ -119,6 +120,7 @@ TEST_F(PeerTransportTest, UpgradedPeersSpeakPackedAndAnOldOneIsAnsweredInItsOwn)
   ASSERT_TRUE(delivered());
   EXPECT_EQ(*got_, heartbeat(id(kb_), id(ka_)));
   EXPECT_EQ(a_.version_for(id(kb_)), kPeerProtocolPacked);
+  EXPECT_TRUE(a_.heard_packed_from(id(kb_))) << "it runs a version that reads deflated round commands";
   a_.send(heartbeat(id(ka_), id(kb_)));
   std::tie(format, version) = b.receive(&m);
   EXPECT_EQ(format, Format::kPacked);

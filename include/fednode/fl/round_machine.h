@@ -48,6 +48,9 @@ struct RaftView {
   std::vector<FollowerView> followers;  // leader only
   std::vector<NodeId> members;          // voters and learners, as the applied state knows them
   std::vector<NodeId> voters;           // the voters among them (Raft's configuration)
+  // Every other member runs a version that reads deflated round commands (the daemon: each has
+  // sent this node packed peer datagrams); the configuration a leader proposes then asks for them.
+  bool members_read_deflated_commands = false;
 };
 
 // Everything an input may look at. `rounds` is the applied replicated state.

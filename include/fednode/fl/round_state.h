@@ -51,10 +51,13 @@ struct RoundConfig {
   std::uint64_t clients_per_round = 0;   // invite this many of the live trainers (0: --fraction decides)
   std::uint64_t min_available = 0;       // start a round only once this many trainers are live
   std::uint64_t keep_models = 5;         // peers keep the models (and server states) of the last K commits (0: all)
+  // "deflate": the run's later commands carry their bodies deflated (zbody); "": as maps. A leader
+  // chooses deflate only when every member runs a version that reads it.
+  std::string command_encoding;
   MSGPACK_DEFINE_MAP(rounds, local_epochs, batch_size, lr, momentum, min_clients, fraction, deadline_ms, dataset, model,
                      partition, alpha, seed, train_limit, test_limit, initial_model_id, max_update_norm, aggregator,
                      trim_fraction, byzantine_f, server_lr, server_momentum, server_tau, proximal_mu, update_encoding,
-                     clients_per_round, min_available, keep_models);
+                     clients_per_round, min_available, keep_models, command_encoding);
 };
 
 struct RoundStart {
@@ -113,10 +116,17 @@ enum class RoundEvent { kIgnored, kConfig, kStart, kCommit, kMetrics };
 
 class RoundState {
  public:
+  // {"fl": kind, "body": map}, or with `deflate` {"fl": kind, "zbody": the map deflated}
+  // (command_deflate.h) where that is smaller. The configuration itself is never deflated.
   static std::string encode_config(const RoundConfig& c);
-  static std::string encode_start(const RoundStart& s);
-  static std::string encode_commit(const RoundRecord& r);
-  static std::string encode_metrics(const RoundMetrics& m);
+  static std::string encode_start(const RoundStart& s, bool deflate = false);
+  static std::string encode_commit(const RoundRecord& r, bool deflate = false);
+  static std::string encode_metrics(const RoundMetrics& m, bool deflate = false);
+  // The body of `command`: its "body" map (*body may be null), or its "zbody" inflated into
+  // *holder; an error names what is wrong with a zbody.
+  static Status command_body(const msgpack::object& command, msgpack::object_handle* holder, const msgpack::object** body);
+  // True when the committed configuration asks for deflated commands.
+  bool deflates_commands() const { return config_ && config_->command_encoding == "deflate"; }
   // True for bytes that are an FL command (a map with key "fl"), whatever their validity.
   static bool is_command(const msgpack::object& o);
 
