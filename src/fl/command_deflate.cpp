@@ -2,8 +2,6 @@
 
 #include <zlib.h>
 
-#include <memory>
-
 namespace fednode::fl {
 namespace {
 

@@ -317,7 +317,8 @@ void RoundMachine::propose_start(const View& v) {
   s.aggregator = v.raft.self;
   s.deadline_ms = c.deadline_ms;
   s.start_ms = v.wall_ms;
-  out_.proposals.push_back({Proposal::Kind::kStart, s.round, s.term, s.attempt, RoundState::encode_start(s, v.rounds->deflates_commands())});
+  out_.proposals.push_back(
+      {Proposal::Kind::kStart, s.round, s.term, s.attempt, RoundState::encode_start(s, v.rounds->deflates_commands())});
   agg_ = Aggregation{};
   agg_->term = s.term;
   agg_->start = s;
@@ -364,7 +365,8 @@ void RoundMachine::on_evaluated(const View& v, const JobResult& r) {
   }
   if (!rec || rec->evaluated) return eval_.reset();
   RoundMetrics m{e.round, rec->model_id, r.test_loss, r.test_accuracy};
-  out_.proposals.push_back({Proposal::Kind::kMetrics, e.round, e.term, 0, RoundState::encode_metrics(m, v.rounds->deflates_commands())});
+  out_.proposals.push_back(
+      {Proposal::Kind::kMetrics, e.round, e.term, 0, RoundState::encode_metrics(m, v.rounds->deflates_commands())});
   e.proposed = true;
   e.since = v.now;
 }
@@ -532,8 +534,8 @@ void RoundMachine::on_pushed(const View& v, const JobResult& r) {
 void RoundMachine::propose_commit(const View& v) {
   Aggregation& a = *agg_;
   a.record.end_ms = v.wall_ms;
-  out_.proposals.push_back(
-      {Proposal::Kind::kCommit, a.start.round, a.term, a.start.attempt, RoundState::encode_commit(a.record, v.rounds->deflates_commands())});
+  out_.proposals.push_back({Proposal::Kind::kCommit, a.start.round, a.term, a.start.attempt,
+                            RoundState::encode_commit(a.record, v.rounds->deflates_commands())});
   a.phase = Phase::kCommitting;
   a.since = v.now;
 }
