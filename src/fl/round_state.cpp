@@ -12,6 +12,7 @@
 #include "fednode/fl/model_store.h"
 #include "fednode/util/msgpack_fields.h"
 #include "fednode/util/msgpack_limits.h"
+#include "fednode/util/msgpack_pack.h"
 #include "fednode/util/seeded_rng.h"
 
 namespace fednode::fl {
@@ -30,8 +31,7 @@ std::string encode(const char* kind, const T& body, bool deflate) {
     std::string z = deflate_command_body(std::string_view(plain.data(), plain.size()));
     if (z.size() < plain.size()) {
       p.pack("zbody");
-      p.pack_bin(static_cast<std::uint32_t>(z.size()));
-      p.pack_bin_body(z.data(), static_cast<std::uint32_t>(z.size()));
+      pack_bin(p, z);
       return std::string(b.data(), b.size());
     }
   }

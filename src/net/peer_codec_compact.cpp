@@ -20,7 +20,7 @@ std::string encode_compact(const std::string& cluster_id, const raft::Message& m
   p.pack(static_cast<std::uint8_t>(m.type));
   p.pack(mask);
   for (std::uint32_t b = 0; b < kBitCount; ++b) {
-    if (!(mask & (1u << b)) || (kFlags & (1u << b))) continue;
+    if (!carries_value(mask, b)) continue;
     switch (static_cast<Bit>(b)) {
       case kTerm: p.pack(m.term); break;
       case kCommit: p.pack(m.commit); break;
@@ -80,7 +80,7 @@ Status decode_compact(const msgpack::object_array& a, const std::string& cluster
   m.done = bits & bit(kDone);
   const msgpack::object* v = a.ptr + kHeadFields;
   for (std::uint32_t b = 0; b < kBitCount && s.ok(); ++b) {
-    if (!(bits & (1u << b)) || (kFlags & (1u << b))) continue;
+    if (!carries_value(bits, b)) continue;
     const msgpack::object& o = *v++;
     switch (static_cast<Bit>(b)) {
       case kTerm: s = read_u64(o, "term", &m.term); break;

@@ -40,6 +40,9 @@ inline std::uint32_t mask_of(const raft::Message& m, bool sealed) {
   return mask;
 }
 
+// Field b is present in `mask` and carries a value (is not a flag).
+inline bool carries_value(std::uint32_t mask, std::uint32_t b) { return (mask & ~kFlags) & (1u << b); }
+
 inline std::uint32_t values_in(std::uint32_t mask) {
   return static_cast<std::uint32_t>(__builtin_popcount(mask & ~kFlags));
 }

@@ -93,7 +93,7 @@ std::string encode_packed(const raft::Message& m) {
   out.reserve(bytes);
   put_varint(out, static_cast<std::uint64_t>(m.type) | std::uint64_t{mask} << kTypeBits);
   for (std::uint32_t b = 0; b < kBitCount; ++b) {
-    if (!(mask & (1u << b)) || (kFlags & (1u << b))) continue;
+    if (!carries_value(mask, b)) continue;
     switch (static_cast<Bit>(b)) {
       case kTerm: put_varint(out, m.term); break;
       case kCommit: put_varint(out, m.commit); break;
@@ -142,7 +142,7 @@ Status decode_packed(std::string_view body, const SealedOrigin& sealed, raft::Me
   m.done = bits & bit(kDone);
   Status s;
   for (std::uint32_t b = 0; b < kBitCount && s.ok(); ++b) {
-    if (!(bits & (1u << b)) || (kFlags & (1u << b))) continue;
+    if (!carries_value(bits, b)) continue;
     switch (static_cast<Bit>(b)) {
       case kTerm: s = r.number("term", &m.term); break;
       case kCommit: s = r.number("commit", &m.commit); break;

@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "fednode/fl/round_state.h"
+#include "fednode/util/msgpack_pack.h"
 
 namespace fednode::fl {
 namespace {
@@ -362,10 +363,7 @@ TEST(RoundState, DamagedDeflatedBodiesAreRefusedWithTheReason) {
     return std::string(b.data(), b.size());
   };
   auto bin = [](const std::string& bytes) {
-    return [bytes](msgpack::packer<msgpack::sbuffer>& p) {
-      p.pack_bin(static_cast<std::uint32_t>(bytes.size()));
-      p.pack_bin_body(bytes.data(), static_cast<std::uint32_t>(bytes.size()));
-    };
+    return [bytes](msgpack::packer<msgpack::sbuffer>& p) { pack_bin(p, bytes); };
   };
   auto zbody_of = [](const std::string& command) {
     auto h = unpack(command);

@@ -87,43 +87,31 @@ TEST_F(PeerTransportTest, UpgradedPeersSpeakPackedAndAnOldOneIsAnsweredInItsOwn)
   b.sealer.add_peer(id(ka_), ka_.public_key);
   ASSERT_TRUE(a_.add_peer(id(kb_), PeerAddress{"127.0.0.1", b.socket.local_endpoint().port()}, &kb_.public_key).ok());
   raft::Message m;
+  // a's heartbeat as b receives it: in this header format and body version.
+  auto b_receives_from_a = [&](Format format, std::uint8_t version) {
+    a_.send(heartbeat(id(ka_), id(kb_)));
+    auto [f, v] = b.receive(&m);
+    EXPECT_EQ(f, format);
+    EXPECT_EQ(v, version);
+    EXPECT_EQ(m, heartbeat(id(ka_), id(kb_)));
+  };
+  // b speaks `format`: a reads it, and answers in it from then on.
+  auto b_speaks = [&](Format format, PeerEncoding encoding, std::uint8_t version) {
+    b.send(heartbeat(id(kb_), id(ka_)), a_.port(), format, encoding);
+    ASSERT_TRUE(delivered());
+    EXPECT_EQ(*got_, heartbeat(id(kb_), id(ka_)));
+    EXPECT_EQ(a_.version_for(id(kb_)), version);
+    EXPECT_EQ(a_.heard_packed_from(id(kb_)), version == kPeerProtocolPacked)
+        << "packed means a version that reads deflated round commands";
+    b_receives_from_a(format, version);
+  };
   // Before it hears anything, a speaks packed: a heartbeat is 22 bytes (compact: 28, v1: about 100).
   EXPECT_EQ(a_.version_for(id(kb_)), kPeerProtocolPacked);
-  a_.send(heartbeat(id(ka_), id(kb_)));
+  b_receives_from_a(Format::kPacked, kPeerProtocolPacked);
   EXPECT_EQ(a_.counters().bytes_out, 22u);
-  auto [format, version] = b.receive(&m);
-  EXPECT_EQ(format, Format::kPacked);
-  EXPECT_EQ(version, kPeerProtocolPacked);
-  EXPECT_EQ(m, heartbeat(id(ka_), id(kb_)));
-  // b speaks v1 (it is not upgraded yet): a reads it and answers it in v1 from then on.
-  b.send(heartbeat(id(kb_), id(ka_)), a_.port(), Format::kV1, PeerEncoding::kV1);
-  ASSERT_TRUE(delivered());
-  EXPECT_EQ(*got_, heartbeat(id(kb_), id(ka_)));
-  EXPECT_EQ(a_.version_for(id(kb_)), kPeerProtocolV1);
-  EXPECT_FALSE(a_.heard_packed_from(id(kb_)));
-  a_.send(heartbeat(id(ka_), id(kb_)));
-  std::tie(format, version) = b.receive(&m);
-  EXPECT_EQ(format, Format::kV1);
-  EXPECT_EQ(version, kPeerProtocolV1);
-  EXPECT_EQ(m, heartbeat(id(ka_), id(kb_)));
-  // b is upgraded to the compact protocol: a answers in compact.
-  b.send(heartbeat(id(kb_), id(ka_)), a_.port(), Format::kCompact, PeerEncoding::kCompactSealed);
-  ASSERT_TRUE(delivered());
-  EXPECT_EQ(a_.version_for(id(kb_)), kPeerProtocolCompact);
-  a_.send(heartbeat(id(ka_), id(kb_)));
-  std::tie(format, version) = b.receive(&m);
-  EXPECT_EQ(format, Format::kCompact);
-  EXPECT_EQ(version, kPeerProtocolCompact);
-  EXPECT_EQ(m, heartbeat(id(ka_), id(kb_)));
-  // And to this version: packed again.
-  b.send(heartbeat(id(kb_), id(ka_)), a_.port(), Format::kPacked, PeerEncoding::kPacked);
-  ASSERT_TRUE(delivered());
-  EXPECT_EQ(*got_, heartbeat(id(kb_), id(ka_)));
-  EXPECT_EQ(a_.version_for(id(kb_)), kPeerProtocolPacked);
-  EXPECT_TRUE(a_.heard_packed_from(id(kb_))) << "it runs a version that reads deflated round commands";
-  a_.send(heartbeat(id(ka_), id(kb_)));
-  std::tie(format, version) = b.receive(&m);
-  EXPECT_EQ(format, Format::kPacked);
+  b_speaks(Format::kV1, PeerEncoding::kV1, kPeerProtocolV1);                        // not upgraded yet
+  b_speaks(Format::kCompact, PeerEncoding::kCompactSealed, kPeerProtocolCompact);  // one version behind
+  b_speaks(Format::kPacked, PeerEncoding::kPacked, kPeerProtocolPacked);           // this version
   EXPECT_EQ(a_.counters().messages_in, 3u);
   EXPECT_EQ(a_.counters().dropped_in, 0u);
 }
