@@ -1,6 +1,8 @@
 #include "fednode/crypto/boot_epoch.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <filesystem>
 #include <string>
 
@@ -8,7 +10,7 @@
 
 namespace fednode::crypto {
 
-Status next_boot_epoch(const std::string& data_dir, std::uint32_t* epoch) {
+Status next_boot_epoch(const std::string& data_dir, std::uint32_t* epoch, std::uint64_t wall_seconds) {
   std::string path = data_dir + "/boot_epoch";
   std::uint64_t last = 0;
   std::error_code ec;
@@ -24,10 +26,17 @@ Status next_boot_epoch(const std::string& data_dir, std::uint32_t* epoch) {
                            "restore the file or remove the node's keys and data");
     }
   }
-  if (last >= 0xffffffffull) return Status::error(path + ": the boot counter is exhausted; give this node a new key");
-  if (Status s = write_file_atomically(path, std::to_string(last + 1) + "\n"); !s.ok()) return s;
-  *epoch = static_cast<std::uint32_t>(last + 1);
+  std::uint64_t next = std::max(last + 1, wall_seconds);
+  if (next > 0xffffffffull) return Status::error(path + ": the boot counter is exhausted; give this node a new key");
+  if (Status s = write_file_atomically(path, std::to_string(next) + "\n"); !s.ok()) return s;
+  *epoch = static_cast<std::uint32_t>(next);
   return {};
+}
+
+Status next_boot_epoch(const std::string& data_dir, std::uint32_t* epoch) {
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now).count();
+  return next_boot_epoch(data_dir, epoch, seconds > 0 ? static_cast<std::uint64_t>(seconds) : 0);
 }
 
 }  // namespace fednode::crypto

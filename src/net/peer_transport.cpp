@@ -69,11 +69,14 @@ void PeerTransport::send(const raft::Message& m) {
   using Format = crypto::DatagramSealer::Format;
   std::uint8_t version = version_for(m.to);
   PeerEncoding encoding = version == kPeerProtocolV1 ? PeerEncoding::kV1
-                          : version == kPeerProtocolPacked ? PeerEncoding::kPacked
+                          : version >= kPeerProtocolPacked ? PeerEncoding::kPacked
                           : sealer_ ? PeerEncoding::kCompactSealed : PeerEncoding::kCompact;
   std::string bytes = encode_peer_message(cluster_id_, m, encoding);
   if (sealer_) {
-    Format format = version == kPeerProtocolV1 ? Format::kV1 : version == kPeerProtocolPacked ? Format::kPacked : Format::kCompact;
+    Format format = version == kPeerProtocolV1       ? Format::kV1
+                    : version == kPeerProtocolCompact ? Format::kCompact
+                    : version == kPeerProtocolPacked  ? Format::kPacked
+                                                      : Format::kSalted;
     if (!sealer_->seal(m.to, bytes, &sealed_, format).ok()) {
       ++counters_.dropped_out;
       return;
@@ -131,9 +134,9 @@ void PeerTransport::on_datagram(std::size_t n) {
     using V = crypto::DatagramSealer::Verdict;
     if (verdict == V::kOk) {
       SealedOrigin origin{from, sealer_->self_id()};
-      if (format == crypto::DatagramSealer::Format::kPacked) {
+      if (format == crypto::DatagramSealer::Format::kPacked || format == crypto::DatagramSealer::Format::kSalted) {
         s = decode_packed_peer_message(sealed_, origin, &m);
-        version = kPeerProtocolPacked;
+        version = format == crypto::DatagramSealer::Format::kSalted ? kPeerProtocolSalted : kPeerProtocolPacked;
       } else {
         s = decode_peer_message(sealed_, cluster_id_, &m, origin, &version);
       }
@@ -166,18 +169,18 @@ void PeerTransport::warn_dropped(const std::string& why, const udp::endpoint& fr
 std::uint8_t PeerTransport::version_for(raft::NodeId id) const {
   auto it = older_peers_.find(id);
   if (it != older_peers_.end()) return it->second;
-  return sealer_ ? kPeerProtocolPacked : kPeerProtocolCompact;
+  return sealer_ ? kPeerProtocolSalted : kPeerProtocolCompact;
 }
 
 void PeerTransport::heard_version(raft::NodeId id, std::uint8_t version) {
   if (!peers_.count(id)) return;
-  if (version == kPeerProtocolPacked) {
+  if (version >= kPeerProtocolPacked) {
     heard_packed_.insert(id);
   } else {
     heard_packed_.erase(id);
   }
   if (version_for(id) == version) return;
-  static constexpr const char* kNames[] = {"", "v1", "compact", "packed"};
+  static constexpr const char* kNames[] = {"", "v1", "compact", "packed", "salted"};
   older_peers_.erase(id);
   if (version < version_for(id)) {
     older_peers_[id] = version;

@@ -6,12 +6,16 @@
 #include <sodium.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <map>
 
 #include "../storage/temp_dir.h"
 #include "fednode/crypto/boot_epoch.h"
 #include "fednode/crypto/datagram_seal.h"
 #include "fednode/crypto/node_key.h"
+#include "fednode/util/big_endian.h"
+#include "fednode/util/file_io.h"
+#include "fednode/util/varint.h"
 
 namespace fednode::crypto {
 namespace {
@@ -167,9 +171,9 @@ TEST_F(SealTest, StrangersAndImpostorsAreDropped) {
       << "a varint past 64 bits";
 }
 
-// The packed header sends 3-5 bytes, the compact one 5-7, where v1 sent 31; compact and v1
+// What a node sends is salted: the packed header and the 8-byte boot salt. Packed, compact and v1
 // datagrams still open (a peer not upgraded yet): the receiver reports which format each used.
-TEST_F(SealTest, ThePackedHeaderIsSmallAndOlderFormatsStillOpen) {
+TEST_F(SealTest, TheSaltedHeaderIsSmallAndOlderFormatsStillOpen) {
   DatagramSealer a(a_, 3, "c"), b(b_, 1, "c");
   a.add_peer(id(b_), b_.public_key);
   b.add_peer(id(a_), a_.public_key);
@@ -177,6 +181,15 @@ TEST_F(SealTest, ThePackedHeaderIsSmallAndOlderFormatsStillOpen) {
   std::uint64_t from = 0;
   DatagramSealer::Format format{};
   ASSERT_TRUE(a.seal(id(b_), "hb", &d).ok());
+  EXPECT_EQ(d.size(), DatagramSealer::kSaltedMinOverhead + 2);
+  EXPECT_EQ(static_cast<unsigned char>(d[0]), id(a_) & 0x3f);
+  EXPECT_EQ(get_be(d.data() + 2, 8), a.boot_salt());
+  ASSERT_EQ(b.open(d, &from, &text, &format), DatagramSealer::Verdict::kOk);
+  EXPECT_EQ(format, DatagramSealer::Format::kSalted);
+  EXPECT_EQ(from, id(a_));
+  EXPECT_EQ(text, "hb");
+  // To a peer not upgraded yet, a speaks its format; the formats share a's counter to b.
+  ASSERT_TRUE(a.seal(id(b_), "hb", &d, DatagramSealer::Format::kPacked).ok());
   EXPECT_EQ(d.size(), DatagramSealer::kPackedMinOverhead + 2);
   EXPECT_EQ(static_cast<unsigned char>(d[0]), 0x80 | (id(a_) & 0x3f));
   ASSERT_EQ(b.open(d, &from, &text, &format), DatagramSealer::Verdict::kOk);
@@ -195,7 +208,7 @@ TEST_F(SealTest, ThePackedHeaderIsSmallAndOlderFormatsStillOpen) {
   EXPECT_EQ(text, "hb");
   // Counters past 127 take a second byte; each pair counts on its own.
   for (int i = 0; i < 200; ++i) ASSERT_TRUE(a.seal(id(b_), "hb", &d).ok());
-  EXPECT_EQ(d.size(), DatagramSealer::kPackedMinOverhead + 3);
+  EXPECT_EQ(d.size(), DatagramSealer::kSaltedMinOverhead + 3);
   ASSERT_EQ(b.open(d, &from, &text), DatagramSealer::Verdict::kOk);
   // A compact datagram sealed for another receiver does not open here (the receiver is in the
   // associated data, not on the wire).
@@ -213,7 +226,7 @@ class SealTags : public ::testing::TestWithParam<DatagramSealer::Format> {};
 
 TEST_P(SealTags, PeersSharingATagAreBothRead) {
   const DatagramSealer::Format format = GetParam();
-  const std::uint64_t tag_mask = format == DatagramSealer::Format::kPacked ? 0x3f : 0xffff;
+  const std::uint64_t tag_mask = format == DatagramSealer::Format::kCompact ? 0xffff : 0x3f;
   std::map<std::uint64_t, NodeKey> by_tag;
   NodeKey first, second;
   for (int i = 0; i < 20000; ++i) {
@@ -252,8 +265,9 @@ TEST_P(SealTags, PeersSharingATagAreBothRead) {
   EXPECT_EQ(receiver.open(d2, &from, &text), DatagramSealer::Verdict::kReplayed);
 }
 
-INSTANTIATE_TEST_SUITE_P(CompactAndPacked, SealTags,
-                         ::testing::Values(DatagramSealer::Format::kCompact, DatagramSealer::Format::kPacked));
+INSTANTIATE_TEST_SUITE_P(CompactPackedAndSalted, SealTags,
+                         ::testing::Values(DatagramSealer::Format::kCompact, DatagramSealer::Format::kPacked,
+                                           DatagramSealer::Format::kSalted));
 
 TEST_F(SealTest, ReplaysAreDroppedAcrossRestartsToo) {
   DatagramSealer b(b_, 1, "c");
@@ -279,20 +293,91 @@ TEST_F(SealTest, ReplaysAreDroppedAcrossRestartsToo) {
   ASSERT_EQ(b.open(d, &from, &text), DatagramSealer::Verdict::kOk);
   // A datagram of the earlier boot is a replay now, even one never received.
   EXPECT_EQ(b.open(sent[68], &from, &text), DatagramSealer::Verdict::kReplayed);
+  // A copy of a2's data dir started elsewhere (or restored, within the same second) boots with
+  // epoch 2 too: its datagrams use other nonces (another salt), and b keeps reading the boot it
+  // heard first, so replays of the two cannot alternate.
+  DatagramSealer copy(a_, 2, "c");
+  copy.add_peer(id(b_), b_.public_key);
+  ASSERT_NE(copy.boot_salt(), a2.boot_salt());
+  ASSERT_TRUE(copy.seal(id(b_), "from the copy", &d).ok());
+  EXPECT_EQ(b.open(d, &from, &text), DatagramSealer::Verdict::kReplayed);
+  ASSERT_TRUE(a2.seal(id(b_), "the original", &d).ok());
+  EXPECT_EQ(b.open(d, &from, &text), DatagramSealer::Verdict::kOk);
 }
 
-TEST(BootEpoch, IncreasesAtEveryStartAndRefusesAGuess) {
+// A forged datagram is a forgery whatever counter it names, not a replay: the seal is checked
+// before the window.
+TEST_F(SealTest, AForgeryOfASeenCounterIsCountedAsAForgery) {
+  DatagramSealer a(a_, 1, "c"), b(b_, 1, "c");
+  a.add_peer(id(b_), b_.public_key);
+  b.add_peer(id(a_), a_.public_key);
+  std::string d, text;
+  std::uint64_t from = 0;
+  ASSERT_TRUE(a.seal(id(b_), "heartbeat", &d).ok());
+  ASSERT_EQ(b.open(d, &from, &text), DatagramSealer::Verdict::kOk);
+  std::string forged = d;
+  forged.back() ^= 1;
+  EXPECT_EQ(b.open(forged, &from, &text), DatagramSealer::Verdict::kAuthFailed);
+  EXPECT_EQ(b.open(d, &from, &text), DatagramSealer::Verdict::kReplayed);
+}
+
+// config delete then config add of the same key within one boot: the sender's counter to that
+// peer goes on where it was (a reset reused every nonce it had sent), and the receiver still
+// knows the datagrams it read before.
+TEST_F(SealTest, ARemovedAndReAddedPeerNeverSeesACounterTwice) {
+  DatagramSealer a(a_, 1, "c"), b(b_, 1, "c");
+  a.add_peer(id(b_), b_.public_key);
+  b.add_peer(id(a_), a_.public_key);
+  std::string d, text;
+  std::uint64_t from = 0;
+  std::vector<std::string> before(10);
+  for (auto& x : before) ASSERT_TRUE(a.seal(id(b_), "m", &x).ok());
+  for (auto& x : before) ASSERT_EQ(b.open(x, &from, &text), DatagramSealer::Verdict::kOk);
+  a.remove_peer(id(b_));
+  b.remove_peer(id(a_));
+  EXPECT_FALSE(a.seal(id(b_), "m", &d).ok()) << "no key while removed";
+  a.add_peer(id(b_), b_.public_key);
+  b.add_peer(id(a_), a_.public_key);
+  ASSERT_TRUE(a.seal(id(b_), "m", &d).ok());
+  std::size_t pos = 2;
+  std::uint64_t counter = 0;
+  pos += 8;  // epoch 1 (one byte), then the salt
+  ASSERT_TRUE(get_varint(d, &pos, &counter));
+  EXPECT_EQ(counter, 11u) << "the counter went on";
+  ASSERT_EQ(b.open(d, &from, &text), DatagramSealer::Verdict::kOk);
+  EXPECT_EQ(b.open(before[9], &from, &text), DatagramSealer::Verdict::kReplayed);
+}
+
+// The epoch is the wall clock's seconds, or one more than the last boot's when the clock is behind
+// it: it rises across restarts when the clock steps back, and when boot_epoch is restored from a
+// backup or deleted.
+TEST(BootEpoch, RisesAtEveryStartWhateverTheClockOrTheFileAndRefusesAGuess) {
   fednode::testing::TempDir dir;
-  std::uint32_t e1 = 0, e2 = 0;
-  ASSERT_TRUE(next_boot_epoch(dir.path(), &e1).ok());
-  ASSERT_TRUE(next_boot_epoch(dir.path(), &e2).ok());
-  EXPECT_EQ(e1, 1u);
-  EXPECT_EQ(e2, 2u);
+  std::uint32_t e1 = 0, e2 = 0, e3 = 0, e4 = 0;
+  ASSERT_TRUE(next_boot_epoch(dir.path(), &e1, 1'000).ok());
+  ASSERT_TRUE(next_boot_epoch(dir.path(), &e2, 1'000).ok());
+  ASSERT_TRUE(next_boot_epoch(dir.path(), &e3, 900).ok());  // the clock stepped back
+  EXPECT_EQ(e1, 1'000u);
+  EXPECT_EQ(e2, 1'001u);
+  EXPECT_EQ(e3, 1'002u);
+  std::string backup;
+  ASSERT_TRUE(read_file(dir.path() + "/boot_epoch", &backup).ok());
+  ASSERT_TRUE(next_boot_epoch(dir.path(), &e4, 5'000).ok());
+  EXPECT_EQ(e4, 5'000u);
+  ASSERT_TRUE(write_file_atomically(dir.path() + "/boot_epoch", backup).ok());  // restored
+  ASSERT_TRUE(next_boot_epoch(dir.path(), &e4, 5'060).ok());
+  EXPECT_EQ(e4, 5'060u) << "a restored file does not take the epoch back";
+  std::filesystem::remove(dir.path() + "/boot_epoch");
+  ASSERT_TRUE(next_boot_epoch(dir.path(), &e4, 5'120).ok());
+  EXPECT_EQ(e4, 5'120u);
+  std::uint32_t now = 0;
+  ASSERT_TRUE(next_boot_epoch(dir.path(), &now).ok());
+  EXPECT_GT(now, 1'700'000'000u) << "the real clock's seconds";
   int fd = ::open((dir.path() + "/boot_epoch").c_str(), O_WRONLY | O_TRUNC);
   ASSERT_EQ(::write(fd, "xx", 2), 2);
   ::close(fd);
-  std::uint32_t e3 = 0;
-  EXPECT_FALSE(next_boot_epoch(dir.path(), &e3).ok());
+  std::uint32_t e5 = 0;
+  EXPECT_FALSE(next_boot_epoch(dir.path(), &e5).ok());
 }
 
 }  // namespace

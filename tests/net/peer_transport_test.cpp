@@ -49,8 +49,8 @@ struct OldNode {
     std::uint64_t sender = 0;
     Format f{};
     EXPECT_EQ(sealer.open(std::string_view(buf.data(), n), &sender, &text, &f), crypto::DatagramSealer::Verdict::kOk);
-    std::uint8_t version = kPeerProtocolPacked;
-    if (f == Format::kPacked) {
+    std::uint8_t version = f == Format::kSalted ? kPeerProtocolSalted : kPeerProtocolPacked;
+    if (f == Format::kPacked || f == Format::kSalted) {
       EXPECT_TRUE(decode_packed_peer_message(text, {sender, sealer.self_id()}, m).ok());
     } else {
       EXPECT_TRUE(decode_peer_message(text, "c", m, {sender, sealer.self_id()}, &version).ok());
@@ -82,7 +82,7 @@ class PeerTransportTest : public ::testing::Test {
   std::optional<raft::Message> got_;
 };
 
-TEST_F(PeerTransportTest, UpgradedPeersSpeakPackedAndAnOldOneIsAnsweredInItsOwn) {
+TEST_F(PeerTransportTest, UpgradedPeersSpeakSaltedAndAnOldOneIsAnsweredInItsOwn) {
   OldNode b(io_, kb_);
   b.sealer.add_peer(id(ka_), ka_.public_key);
   ASSERT_TRUE(a_.add_peer(id(kb_), PeerAddress{"127.0.0.1", b.socket.local_endpoint().port()}, &kb_.public_key).ok());
@@ -101,18 +101,20 @@ TEST_F(PeerTransportTest, UpgradedPeersSpeakPackedAndAnOldOneIsAnsweredInItsOwn)
     ASSERT_TRUE(delivered());
     EXPECT_EQ(*got_, heartbeat(id(kb_), id(ka_)));
     EXPECT_EQ(a_.version_for(id(kb_)), version);
-    EXPECT_EQ(a_.heard_packed_from(id(kb_)), version == kPeerProtocolPacked)
+    EXPECT_EQ(a_.heard_packed_from(id(kb_)), version >= kPeerProtocolPacked)
         << "packed means a version that reads deflated round commands";
     b_receives_from_a(format, version);
   };
-  // Before it hears anything, a speaks packed: a heartbeat is 22 bytes (compact: 28, v1: about 100).
-  EXPECT_EQ(a_.version_for(id(kb_)), kPeerProtocolPacked);
-  b_receives_from_a(Format::kPacked, kPeerProtocolPacked);
-  EXPECT_EQ(a_.counters().bytes_out, 22u);
+  // Before it hears anything, a speaks salted: a heartbeat is 30 bytes with a one-byte epoch (the
+  // packed header without the salt: 22; compact: 28; v1: about 100).
+  EXPECT_EQ(a_.version_for(id(kb_)), kPeerProtocolSalted);
+  b_receives_from_a(Format::kSalted, kPeerProtocolSalted);
+  EXPECT_EQ(a_.counters().bytes_out, 30u);
   b_speaks(Format::kV1, PeerEncoding::kV1, kPeerProtocolV1);                        // not upgraded yet
-  b_speaks(Format::kCompact, PeerEncoding::kCompactSealed, kPeerProtocolCompact);  // one version behind
-  b_speaks(Format::kPacked, PeerEncoding::kPacked, kPeerProtocolPacked);           // this version
-  EXPECT_EQ(a_.counters().messages_in, 3u);
+  b_speaks(Format::kCompact, PeerEncoding::kCompactSealed, kPeerProtocolCompact);  // two versions behind
+  b_speaks(Format::kPacked, PeerEncoding::kPacked, kPeerProtocolPacked);           // one version behind
+  b_speaks(Format::kSalted, PeerEncoding::kPacked, kPeerProtocolSalted);           // this version
+  EXPECT_EQ(a_.counters().messages_in, 4u);
   EXPECT_EQ(a_.counters().dropped_in, 0u);
 }
 

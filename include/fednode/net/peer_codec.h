@@ -1,7 +1,7 @@
 #pragma once
 // The peer channel's datagram body, in one of three encodings.
 //
-// Packed (version 3, what nodes send inside sealed datagrams): varints, no version, no sender,
+// Packed (versions 3 and 4, what nodes send inside sealed datagrams): varints, no version, no sender,
 // receiver or cluster; the seal's header says the body is packed. See peer_codec_packed.h.
 //
 // Compact (version 2, what nodes send without keys, --insecure, and to a peer that sent compact
@@ -34,6 +34,8 @@ namespace fednode::net {
 inline constexpr std::uint8_t kPeerProtocolV1 = 1;
 inline constexpr std::uint8_t kPeerProtocolCompact = 2;
 inline constexpr std::uint8_t kPeerProtocolPacked = 3;
+// A packed body in a salted seal (datagram_seal.h): what nodes send with keys.
+inline constexpr std::uint8_t kPeerProtocolSalted = 4;
 
 enum class PeerEncoding {
   kV1,

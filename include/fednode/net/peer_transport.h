@@ -48,10 +48,10 @@ class PeerTransport {
   void send(const raft::Message& m);
   void close();
   const ChannelCounters& counters() const { return counters_; }
-  // The body version this node sends `id`: its newest (packed with keys, compact without) unless
+  // The version this node sends `id`: its newest (salted packed with keys, compact without) unless
   // the peer's last datagram was in an older one (a rolling upgrade).
   std::uint8_t version_for(raft::NodeId id) const;
-  // Its last datagram was packed: it runs this version or a later one.
+  // Its last datagram was packed (salted or not): it reads packed round commands.
   bool heard_packed_from(raft::NodeId id) const { return heard_packed_.count(id) > 0; }
 
  private:
@@ -68,7 +68,7 @@ class PeerTransport {
   Handler handler_;
   std::map<raft::NodeId, asio::ip::udp::endpoint> peers_;
   std::map<raft::NodeId, std::uint8_t> older_peers_;  // peers whose last datagram was older, and its version
-  std::set<raft::NodeId> heard_packed_;               // peers whose last datagram was packed
+  std::set<raft::NodeId> heard_packed_;               // peers whose last datagram was packed or salted
   std::unique_ptr<crypto::DatagramSealer> sealer_;
   std::string sealed_;
   std::string buffer_;
