@@ -109,14 +109,20 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   void schedule_tick();
   void on_peer_message(const raft::Message& m) {
     auto dropped = node_->malformed_dropped();
+    auto rolled_back = node_->followers_rolled_back();
     node_->step(m);
     if (node_->malformed_dropped() != dropped && malformed_warnings_.allow()) {
       spdlog::warn("dropped a malformed {} from peer {:x} (term {}, index {}, {} entries); {} so far",
                    raft::message_type_name(m.type), m.from, m.term, m.index, m.entries.size(), node_->malformed_dropped());
     }
+    if (node_->followers_rolled_back() != rolled_back && rolled_back_warnings_.allow()) {
+      spdlog::warn("peer {:x} lacks entries up to {} it had acknowledged (its data dir restored from a backup?): "
+                   "probing it again from index {} at the next heartbeat",
+                   m.from, m.index, m.reject_hint);
+    }
     schedule_ready();
   }
-  OncePer malformed_warnings_;
+  OncePer malformed_warnings_, rolled_back_warnings_;
   // Group commit: inputs that arrive in one turn of the loop share one Ready, so one fdatasync
   // covers all of them.
   void schedule_ready() {

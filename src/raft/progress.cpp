@@ -64,6 +64,15 @@ bool Progress::maybe_decrease_to(Index rejected, Index hint) {
   return true;
 }
 
+bool Progress::follower_lost_entries(Index rejected, Index hint) {
+  if (state == ReplicationState::kSnapshot || rejected > match) return false;
+  become_probe();
+  match = 0;  // nothing is known to match any more; lowering it never commits anything
+  next = std::max<Index>(1, std::min(rejected, hint + 1));
+  probe_sent = true;  // the next heartbeat's answer sends the probe
+  return true;
+}
+
 bool Progress::paused(std::size_t max_inflight) const {
   switch (state) {
     case ReplicationState::kProbe: return probe_sent;

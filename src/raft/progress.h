@@ -42,6 +42,12 @@ struct Progress {
   // A rejection of the append after `rejected`; `hint` is the follower's (or our) guess of the
   // last matching index. False when the rejection is stale.
   bool maybe_decrease_to(Index rejected, Index hint);
+  // A rejection at or below `match`: the follower lacks entries it acknowledged (a late
+  // rejection, or a follower whose dir was restored from a backup). Probes again from `hint`,
+  // but only when the next heartbeat is answered: answered at once, each rejection would bring
+  // the same probe back and the pair would exchange them as fast as the network goes. False when
+  // it does not apply (not at or below match, or a snapshot is streaming).
+  bool follower_lost_entries(Index rejected, Index hint);
   bool paused(std::size_t max_inflight) const;
   void free_inflight_up_to(Index n);
 };

@@ -51,6 +51,7 @@ class Raft {
   Term term() const { return term_; }
   Index term_start_index() const { return role_ == Role::kLeader ? term_start_ : 0; }
   std::uint64_t malformed_dropped() const { return malformed_dropped_; }
+  std::uint64_t followers_rolled_back() const { return followers_rolled_back_; }
   const ConfState& conf() const { return conf_; }
   NodeId transfer_target() const { return transfer_target_; }
   // The leader that handed this term over (leadership transfer); kNoNode after an election.
@@ -124,6 +125,7 @@ class Raft {
   RaftLog log_;
   Term term_ = 0;
   std::uint64_t malformed_dropped_ = 0;  // messages no correct peer sends (message_check.h)
+  std::uint64_t followers_rolled_back_ = 0;  // rejections of entries a follower had acknowledged
   NodeId vote_ = kNoNode;
   Role role_ = Role::kFollower;
   NodeId leader_ = kNoNode;

@@ -38,6 +38,19 @@ void Raft::handle_append(const Message& m) {
 }
 
 void Raft::handle_heartbeat(const Message& m) {
+  if (m.commit > log_.last_index()) {
+    // A heartbeat's commit never passes what the leader knows this node holds: this node
+    // acknowledged entries it no longer has (its data dir was restored from a backup). It says
+    // where its log ends, as a rejected append would, and the leader probes it from there.
+    Message lost;
+    lost.type = MessageType::kAppendResponse;
+    lost.to = m.from;
+    lost.index = m.commit;
+    lost.reject = true;
+    lost.reject_hint = log_.last_index();
+    lost.log_term = log_.term(lost.reject_hint).value_or(0);
+    send(std::move(lost));
+  }
   log_.commit_to(std::min(m.commit, log_.last_index()));
   after_commit_advanced();
   if (m.context == 0 && quiet_ticks_ < heartbeat_answer_ticks_) return;  // the next one is answered
@@ -128,6 +141,10 @@ void Raft::handle_append_response(const Message& m, Progress& pr) {
   if (m.reject) {
     Index hint = m.reject_hint;
     if (m.log_term > 0) hint = log_.find_conflict_by_term(m.reject_hint, m.log_term).first;
+    if (pr.follower_lost_entries(m.index, hint)) {
+      ++followers_rolled_back_;
+      return;
+    }
     if (pr.maybe_decrease_to(m.index, hint)) {
       if (pr.state == ReplicationState::kReplicate) pr.become_probe();
       send_append(m.from);

@@ -179,6 +179,9 @@ class Node {
   // answering then); kNoNode when the term was won in an election.
   NodeId handed_over_by() const;
   std::uint64_t malformed_dropped() const;  // messages no correct peer sends, dropped unread
+  // Rejections, as leader, of entries the follower had acknowledged: late ones, or a follower
+  // whose data dir was rolled back (it is probed again from what it holds).
+  std::uint64_t followers_rolled_back() const;
   std::uint64_t proposals_dropped() const { return proposals_dropped_; }  // proposals refused (not leader, ...)
   Index commit_index() const;
   Index applied_index() const;
