@@ -46,6 +46,18 @@ std::string result_response(bool success, const msgpack::object* id, const std::
   return r.bytes();
 }
 
+// Neither success nor failure: a client library that reads `success: false` as "did not happen"
+// would be wrong about a write that commits after all.
+std::string unknown_response(const msgpack::object* id, const std::string& reason) {
+  net::Response r(2, id);
+  r.pack().pack("type");
+  r.pack().pack("unknown");
+  r.pack().pack("reason");
+  r.pack().pack(reason);
+  r.finish();
+  return r.bytes();
+}
+
 ClientService::ClientService(ClientRaft& raft, const KvStore& kv, std::size_t max_command, std::size_t max_kv_bytes,
                              std::size_t max_voters)
     : raft_(raft), kv_(kv), max_command_(max_command), max_kv_bytes_(max_kv_bytes), max_voters_(max_voters) {}
@@ -212,9 +224,9 @@ void ClientService::leadership_lost() {
   // hold them or not): the client hears so now instead of waiting for an answer that may never
   // come (this node may stay cut off).
   for (auto& [index, w] : writes_) {
-    w.reply(result_response(false, id_of(w.id),
-                            "outcome unknown: this node lost the leadership before entry " + std::to_string(index) +
-                                " committed; it may still commit (read before retrying)"),
+    w.reply(unknown_response(id_of(w.id), "outcome unknown: this node lost the leadership before entry " +
+                                              std::to_string(index) +
+                                              " committed; it may still commit (read before retrying)"),
             false);
   }
   writes_.clear();

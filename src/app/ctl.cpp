@@ -267,6 +267,10 @@ int run_ctl(const std::vector<std::string>& all_args) {
     std::fprintf(stderr, "fednode ctl: %s\n", net::as_string(net::map_field(o, "reason")).c_str());
     return 1;
   }
+  if (type == "unknown") {  // the leader lost its leadership first: the write may still commit
+    std::fprintf(stderr, "fednode ctl: %s\n", net::as_string(net::map_field(o, "reason")).c_str());
+    return 3;
+  }
   if (type == "result") {
     const auto* ok = net::map_field(o, "success");
     bool success = net::is_true(ok);

@@ -241,6 +241,7 @@ PY
 ) || fail "the raw client failed: $out"
 ms=${out%% *}
 [[ "$out" == *"outcome unknown"* ]] || fail "the cut-off leader answered '$out', not outcome unknown"
+[[ "$out" == *unknown*reason* && "$out" != *success* ]] || fail "the cut-off leader's answer is not {type: unknown} (no success field): '$out'"
 [[ $ms -lt 3000 ]] || fail "the cut-off leader took $ms ms to answer"
 wait_leader >/dev/null
 echo "a cut-off leader answered its pending write in $ms ms (outcome unknown)"
