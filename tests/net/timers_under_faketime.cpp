@@ -1,10 +1,6 @@
-// The control loop's timers fire when the wall clock is moved by libfaketime, as the skew tests
-// move it. libfaketime (0.9.10) shifts the absolute time asio gives timerfd_settime for a timer
-// that is already due, by the fake wall-clock offset, although the timerfd runs on the monotonic
-// clock: with a clock ahead, the call fails (EINVAL), the timer is never armed and the loop sleeps
-// until a datagram wakes it (a leader 300 s ahead stopped sending heartbeats and lost its
-// leadership). Run by timers_under_faketime.sh with FAKETIME=+300s; exits 0 when every timer
-// fired, 1 (with the reason) when one did not within 5 s.
+// An asio loop's due timers fire: run by timers_under_faketime.sh under libfaketime, as the
+// skew tests run fednode (see tests/testbed/real_timerfd.cpp for why that needs care). Exits 0
+// when every timer fired, 1 (with the reason) when one did not within 5 s.
 #include <asio.hpp>
 
 #include <chrono>

@@ -34,8 +34,12 @@ tbp_start() {
   for j in $(seq 1 "$TBP_N"); do [[ $j -ne $k ]] && peers+=("$(tbp_addr "$j")=${TBP_KEYS[$j]}"); done
   if [[ -n "${TBP_SKEW[$k]:-}" ]]; then
     [[ -f $TBP_FAKETIME_LIB ]] || { echo "testbed: libfaketime is missing (apt-get install faketime)" >&2; return 1; }
-    # Only the wall clock moves: fednode measures every duration on the monotonic clock.
-    pre=(env FAKETIME="${TBP_SKEW[$k]}" FAKETIME_DONT_FAKE_MONOTONIC=1 LD_PRELOAD="$TBP_FAKETIME_LIB")
+    # Only the wall clock moves: fednode measures every duration on the monotonic clock. The
+    # shim built next to the binary keeps libfaketime off the monotonic timers (real_timerfd.cpp).
+    local shim
+    shim=$(dirname "$TBP_BIN")/libfednode-real-timerfd.so
+    [[ -f $shim ]] || { echo "testbed: $shim is missing (built with fednode: scripts/build.sh)" >&2; return 1; }
+    pre=(env FAKETIME="${TBP_SKEW[$k]}" FAKETIME_DONT_FAKE_MONOTONIC=1 LD_PRELOAD="$shim $TBP_FAKETIME_LIB")
   fi
   # shellcheck disable=SC2206
   [[ -n "${TBP_HOST_FLAGS[$k]:-}" ]] && own=(${TBP_HOST_FLAGS[$k]})
