@@ -33,6 +33,34 @@ bool unb64(std::string_view text, std::array<std::uint8_t, 32>* out) {
   return len == out->size() && end == text.data() + text.size();
 }
 
+// Makes a new directory entry durable: fsync of the directory that holds `path`.
+bool sync_parent_dir(const std::string& path) {
+  auto slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// The whole of an open file, at most `limit` bytes (a key file is about 150).
+bool read_all(int fd, std::string* out, std::size_t limit) {
+  out->clear();
+  char buf[512];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) return true;
+    out->append(buf, static_cast<std::size_t>(n));
+    if (out->size() > limit) {
+      errno = EFBIG;
+      return false;
+    }
+  }
+}
+
 }  // namespace
 
 std::string PublicKey::text() const { return b64(bytes.data(), bytes.size()); }
@@ -54,7 +82,7 @@ Status generate_key_file(const std::string& path, PublicKey* public_key) {
   std::string text = std::string(kHeader) + "\npublic " + k.public_key.text() + "\nsecret " +
                      b64(k.secret.data(), k.secret.size()) + "\n";
   sodium_memzero(k.secret.data(), k.secret.size());
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     return Status::error(path + ": " + std::strerror(errno) + (errno == EEXIST ? " (a key is never overwritten)" : ""));
   }
@@ -63,25 +91,45 @@ Status generate_key_file(const std::string& path, PublicKey* public_key) {
   ::close(fd);
   sodium_memzero(text.data(), text.size());
   if (!ok) return Status::error(path + ": " + std::strerror(saved));
+  if (!sync_parent_dir(path)) return Status::error(path + ": cannot sync its directory: " + std::strerror(errno));
   *public_key = k.public_key;
   return {};
 }
 
 Status load_key_file(const std::string& path, NodeKey* key) {
   if (sodium_init() < 0) return Status::error("libsodium failed to initialise");
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
+  // Checked on the open descriptor, not the path: nothing can swap the file between the check
+  // and the read. O_NOFOLLOW: a symlink planted in the key's place is refused, not followed.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    if (errno == ELOOP) return Status::error(path + " is a symbolic link: a node key must be a file of its own");
     return Status::error("no node key at " + path + " (" + std::strerror(errno) +
                          "): create one with `fednode keygen --out DIR`, or run with --insecure");
   }
-  if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+  struct stat st {};
+  std::string text;
+  Status checked;
+  if (::fstat(fd, &st) != 0) {
+    checked = Status::error(path + ": " + std::strerror(errno));
+  } else if (!S_ISREG(st.st_mode)) {
+    checked = Status::error(path + " is not a regular file");
+  } else if (::geteuid() != 0 && st.st_uid != ::geteuid() && st.st_uid != 0) {
+    // (root may use a service user's key, as `fednode ctl` run by root on a packaged node does)
+    checked = Status::error(path + " belongs to user " + std::to_string(st.st_uid) + ", not to this node's user (" +
+                            std::to_string(::geteuid()) + ") or root: a node key must be its own user's");
+  } else if (st.st_mode & (S_IRWXG | S_IRWXO)) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return Status::error(path + " is accessible to group or others (mode " + mode +
-                         "): a node key must be the owner's alone (chmod 600)");
+    checked = Status::error(path + " is accessible to group or others (mode " + mode +
+                            "): a node key must be the owner's alone (chmod 600)");
+  } else if (!read_all(fd, &text, 4096)) {
+    checked = Status::error(path + ": " + std::strerror(errno));
   }
-  std::string text;
-  if (Status s = read_file(path, &text); !s.ok()) return s;
+  ::close(fd);
+  if (!checked.ok()) {
+    sodium_memzero(text.data(), text.size());
+    return checked;
+  }
   std::istringstream in(text);
   std::string header, word, pub, sec;
   std::getline(in, header);

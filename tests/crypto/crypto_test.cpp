@@ -59,6 +59,29 @@ TEST(NodeKey, AKeyFileOthersCanReadIsRefused) {
   EXPECT_NE(missing.message().find("fednode keygen"), std::string::npos) << missing.message();
 }
 
+// The key is checked on the descriptor it is read from: a symlink in its place is refused (not
+// followed to whatever it names), and so is a directory or a fifo. (A key of another user is
+// refused too, but only root could read one, and root may: see node_key.cpp.)
+TEST(NodeKey, ASymlinkAnotherUsersFileOrANonFileIsRefused) {
+  fednode::testing::TempDir dir;
+  make_key(dir.path(), "real.key");
+  std::filesystem::create_symlink(dir.path() + "/real.key", dir.path() + "/link.key");
+  NodeKey k;
+  Status s = load_key_file(dir.path() + "/link.key", &k);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("symbolic link"), std::string::npos) << s.message();
+  EXPECT_TRUE(load_key_file(dir.path() + "/real.key", &k).ok());
+  std::filesystem::create_directory(dir.path() + "/dir.key");
+  s = load_key_file(dir.path() + "/dir.key", &k);
+  EXPECT_FALSE(s.ok());
+  ASSERT_EQ(::mkfifo((dir.path() + "/fifo.key").c_str(), 0600), 0);
+  int keep_open = ::open((dir.path() + "/fifo.key").c_str(), O_RDWR | O_NONBLOCK);  // so opening it never blocks
+  s = load_key_file(dir.path() + "/fifo.key", &k);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("not a regular file"), std::string::npos) << s.message();
+  ::close(keep_open);
+}
+
 TEST(NodeKey, BadPublicKeysAndTamperedFilesAreRefused) {
   std::string why;
   EXPECT_FALSE(PublicKey::parse("short", &why));
