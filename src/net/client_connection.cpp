@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include <thread>
+
 #include "fednode/net/client_server.h"
 #include "fednode/util/big_endian.h"
 
@@ -12,6 +14,26 @@ using asio::ip::tcp;
 ClientConnection::ClientConnection() : socket_(io_) {}
 
 Status ClientConnection::connect(const PeerAddress& address, std::chrono::milliseconds timeout) {
+  // A node under a flood of connections may close one before it has checked its handshake (to
+  // make room for newer ones, or with its handshake worker full): trying again costs a round trip.
+  constexpr int kTries = 3;
+  for (int attempt = 1;; ++attempt) {
+    bool closed_in_handshake = false;
+    Status s = connect_once(address, timeout, &closed_in_handshake);
+    if (s.ok() || !closed_in_handshake) return s;
+    if (attempt == kTries) {
+      return Status::error(address.to_string() + " closed the connection during the handshake, " +
+                           std::to_string(kTries) + " times (" + s.message() +
+                           "): is the key an operator's or a member's? (or the node is flooded with connections)");
+    }
+    std::error_code ignored;
+    socket_.close(ignored);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
+  }
+}
+
+Status ClientConnection::connect_once(const PeerAddress& address, std::chrono::milliseconds timeout,
+                                      bool* closed_in_handshake) {
   std::error_code ec;
   tcp::resolver resolver(io_);
   auto results = resolver.resolve(tcp::v4(), address.host, std::to_string(address.port), ec);
@@ -32,8 +54,8 @@ Status ClientConnection::connect(const PeerAddress& address, std::chrono::millis
   std::string response;
   if (Status s = read_exactly(&response, crypto::kHandshakeResponseBytes, std::chrono::steady_clock::now() + timeout);
       !s.ok()) {
-    return Status::error(address.to_string() + " refused the handshake (" + s.message() +
-                         "): is the key an operator's or a member's?");
+    *closed_in_handshake = true;
+    return s;
   }
   session_.emplace();
   if (Status s = hi.finish(response, &*session_); !s.ok()) {

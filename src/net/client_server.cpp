@@ -1,5 +1,9 @@
 #include "fednode/net/client_server.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <deque>
 #include <optional>
@@ -11,6 +15,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "fednode/net/loopback_peer_uid.h"
 #include "fednode/net/tcp_listener.h"
 
 namespace fednode::net {
@@ -46,27 +51,56 @@ namespace {
 // that sends without reading answers fills its own socket buffers, not this node's memory.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, ConnectionGate::Ticket ticket, std::size_t max_bytes, std::chrono::milliseconds idle,
+  Session(tcp::socket socket, ConnectionGate::Ticket ticket, std::size_t max_bytes, const ConnectionLimits& limits,
           ClientServer::Handler& handler, std::shared_ptr<ChannelCounters> counters,
-          std::shared_ptr<const ClientChannelKeys> keys)
+          std::shared_ptr<const ClientChannelKeys> keys, HandshakeWorker& handshakes)
       : socket_(std::move(socket)),
         idle_timer_(socket_.get_executor()),
         ticket_(std::move(ticket)),
         max_bytes_(max_bytes),
-        idle_(idle),
+        idle_(limits.idle),
+        handshake_timeout_(std::min(limits.idle, limits.handshake_timeout)),
         handler_(handler),
+        handshakes_(handshakes),
         counters_(std::move(counters)),
         keys_(std::move(keys)),
         // A request holds no more elements or bytes than the channel's bound on one request.
         unpacker_(nullptr, nullptr, MSGPACK_UNPACKER_INIT_BUFFER_SIZE, input_limit(max_bytes, kMaxClientDepth)) {}
-  void start() { keys_ ? read_prefix() : read(); }
+  void start() {
+    if (!keys_) return read();
+    // Unproven: the gate may close it to make room for newer connections.
+    std::weak_ptr<Session> weak = weak_from_this();
+    auto executor = socket_.get_executor();
+    ticket_->gate->on_evict(ticket_, [weak, executor] {
+      asio::post(executor, [weak] {
+        if (auto s = weak.lock()) s->evicted();
+      });
+    });
+    read_prefix();
+  }
 
  private:
-  // Every read waits at most the idle timeout for its first bytes.
+  void evicted() {
+    ++counters_->connections_refused;
+    ++counters_->dropped_in;
+    close_now();
+  }
+  // The connection proved who it is: it takes a proven place, or is closed with the reason.
+  bool proven(bool operator_key) {
+    std::string why;
+    if (ticket_->gate->prove(ticket_, operator_key, &why)) return true;
+    ++counters_->connections_refused;
+    ++counters_->dropped_in;
+    spdlog::warn("client channel: closed a connection that proved its key: {}", why);
+    close_now();
+    return false;
+  }
+  // Every read waits at most the idle timeout for its first bytes (before a key is proved, the
+  // handshake timeout).
   template <typename Buffers, typename Then>
   void read_into(const Buffers& buffers, bool whole, Then then) {
     reading_ = true;
-    idle_timer_.expires_after(idle_);
+    idle_timer_.expires_after(proved_ ? idle_ : handshake_timeout_);
     auto self = shared_from_this();
     idle_timer_.async_wait([this, self](const std::error_code& ec) {
       if (ec || !reading_) return;
@@ -95,32 +129,85 @@ class Session : public std::enable_shared_from_this<Session> {
       if (could_be_sealed && prefix_len_ < sizeof prefix_) return read_prefix();
       if (could_be_sealed) return read_handshake();
       // zatt's plaintext protocol (a request is a msgpack map: it never starts like the prefix).
-      std::error_code e;
-      auto remote = socket_.remote_endpoint(e);
-      if (!keys_->plaintext_anywhere && (e || !remote.address().is_loopback())) {
+      std::string why;
+      if (!keys_->plaintext_anywhere && !local_operator(&why)) {
         ++counters_->auth_failed;
-        return fail("plaintext clients are served on loopback only: use fednode ctl --key-file");
+        return fail(why);
       }
+      if (!proven(!keys_->plaintext_anywhere)) return;
+      proved_ = true;
       feed(prefix_, prefix_len_);
     });
+  }
+  // zatt's plaintext protocol, without --plaintext-clients: a connection from loopback whose
+  // socket belongs to this node's user or root (the kernel says whose: sock_diag), as a local
+  // operator. Another local user must use fednode ctl --key-file like anyone else.
+  bool local_operator(std::string* why) {
+    std::error_code e1, e2;
+    auto remote = socket_.remote_endpoint(e1);
+    auto local = socket_.local_endpoint(e2);
+    if (e1 || e2 || !remote.address().is_loopback()) {
+      *why = "plaintext clients are served on loopback only: use fednode ctl --key-file";
+      return false;
+    }
+    auto uid = loopback_peer_uid(local, remote);
+    if (!uid) {
+      *why = "plaintext client on loopback: cannot tell which user it runs as; use fednode ctl --key-file";
+      return false;
+    }
+    if (*uid != ::geteuid() && *uid != 0) {
+      *why = "plaintext clients on loopback are served to this node's user (uid " + std::to_string(::geteuid()) +
+             ") or root only, not uid " + std::to_string(*uid) + ": use fednode ctl --key-file";
+      return false;
+    }
+    return true;
   }
   void read_handshake() {
     handshake_.resize(crypto::kHandshakeRequestBytes);
     read_into(asio::buffer(handshake_), true, [this](std::size_t) {
-      std::string response;
-      session_.emplace();
-      Status s = crypto::handshake_respond(keys_->self, keys_->prologue, handshake_, [this](const crypto::PublicKey& k) {
-        caller_key_ = k.text();
-        return keys_->admit(k, &caller_);
-      }, &response, &*session_);
-      if (!s.ok()) {
-        ++counters_->auth_failed;
-        session_.reset();
+      auto self = shared_from_this();
+      reading_ = true;  // the handshake timeout still runs while the worker has it
+      idle_timer_.expires_after(handshake_timeout_);
+      idle_timer_.async_wait([this, self](const std::error_code& ec) {
+        if (ec || !reading_) return;
+        ++counters_->idle_closed;
+        close_now();
+      });
+      ticket_->gate->handshake_received(ticket_);
+      bool queued = handshakes_.respond(std::shared_ptr<const crypto::NodeKey>(keys_, &keys_->self), keys_->prologue,
+                                        handshake_, abandoned_, socket_.get_executor(),
+                                        [this, self](HandshakeWorker::Outcome out) { handshake_done(std::move(out)); });
+      if (!queued) {  // the worker is full: this client may try again
+        reading_ = false;
+        ++counters_->connections_refused;
+        ++counters_->dropped_in;
         return close_now();
       }
-      queue_write(std::move(response), false);
-      read();
+      // A client that hangs up (or sends more) before its answer abandons the handshake: the
+      // worker then skips it.
+      socket_.async_read_some(asio::buffer(&watch_byte_, 1), [this, self](const std::error_code& ec, std::size_t) {
+        if (ec == asio::error::operation_aborted && !closing_) return;  // the answer is on its way
+        close_now();
+      });
     });
+  }
+  void handshake_done(HandshakeWorker::Outcome out) {
+    reading_ = false;
+    idle_timer_.cancel();
+    if (closing_) return;  // timed out or evicted meanwhile
+    std::error_code ignored;
+    socket_.cancel(ignored);  // the hang-up watch
+    if (out.status.ok()) out.status = keys_->admit(out.initiator, &caller_);
+    if (!out.status.ok()) {
+      ++counters_->auth_failed;
+      return close_now();
+    }
+    if (!proven(caller_ == ClientCaller::kOperator)) return;
+    proved_ = true;
+    caller_key_ = out.initiator.text();
+    session_.emplace(std::move(out.session));
+    queue_write(std::move(out.response), false);
+    read();
   }
   void read() {
     if (session_) return read_frame();
@@ -224,6 +311,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // The queue stays: a write under way still points into its front string until it completes.
   void close_now() {
     closing_ = true;
+    abandoned_->store(true);
     idle_timer_.cancel();
     std::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_both, ec);
@@ -235,8 +323,9 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::steady_timer idle_timer_;
   ConnectionGate::Ticket ticket_;
   std::size_t max_bytes_;
-  std::chrono::milliseconds idle_;
+  std::chrono::milliseconds idle_, handshake_timeout_;
   ClientServer::Handler& handler_;
+  HandshakeWorker& handshakes_;
   std::shared_ptr<ChannelCounters> counters_;
   std::shared_ptr<const ClientChannelKeys> keys_;
   msgpack::unpacker unpacker_;
@@ -249,6 +338,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::deque<std::string> queue_;
   std::size_t queued_bytes_ = 0;
   bool closing_ = false, busy_ = false, in_handler_ = false, reading_ = false;
+  bool proved_ = false;  // a key proved, or a local plaintext operator (secure mode)
+  std::shared_ptr<std::atomic<bool>> abandoned_ = std::make_shared<std::atomic<bool>>(false);
+  char watch_byte_ = 0;
 };
 
 }  // namespace
@@ -261,10 +353,10 @@ ClientServer::ClientServer(asio::io_context& io, std::size_t max_request_bytes, 
       accept_loop_(acceptor_, gate_, counters_, "client channel", [this](tcp::socket socket, ConnectionGate::Ticket t) {
         std::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);  // answers are small and latency-bound
-        std::make_shared<Session>(std::move(socket), std::move(t), max_request_bytes_, gate_->limits().idle, handler_,
-                                  counters_, keys_)
+        std::make_shared<Session>(std::move(socket), std::move(t), max_request_bytes_, gate_->limits(), handler_,
+                                  counters_, keys_, handshakes_)
             ->start();
-      }) {}
+      }, [this] { return keys_ != nullptr; }) {}
 
 Status ClientServer::listen(const PeerAddress& self) {
   if (Status s = open_listener(acceptor_, self, "TCP"); !s.ok()) return s;

@@ -3,6 +3,7 @@
 #include "fednode/util/msgpack_limits.h"
 
 #include <array>
+#include <atomic>
 #include <optional>
 
 #include <msgpack.hpp>
@@ -87,47 +88,90 @@ struct Prepared {
 class DataSession : public std::enable_shared_from_this<DataSession> {
  public:
   DataSession(tcp::socket s, ConnectionGate::Ticket ticket, BlobStore& store, asio::thread_pool& blob_threads,
-              std::size_t max_frame, std::chrono::milliseconds idle, std::shared_ptr<ChannelCounters> counters,
-              std::shared_ptr<DataPlaneServer::UpdateHandler> handler, std::shared_ptr<const DataPlaneKeys> keys)
+              std::size_t max_frame, const ConnectionLimits& limits, std::shared_ptr<ChannelCounters> counters,
+              std::shared_ptr<DataPlaneServer::UpdateHandler> handler, std::shared_ptr<const DataPlaneKeys> keys,
+              HandshakeWorker& handshakes)
       : socket_(std::move(s)), timer_(socket_.get_executor()), ticket_(std::move(ticket)), store_(store),
-        blob_threads_(blob_threads), max_frame_(max_frame), idle_(idle), counters_(std::move(counters)),
-        handler_(std::move(handler)), keys_(std::move(keys)) {}
-  void start() { keys_ ? read_handshake() : read_header(); }
+        blob_threads_(blob_threads), max_frame_(max_frame), idle_(limits.idle), handshake_timeout_(std::min(limits.idle, limits.handshake_timeout)),
+        counters_(std::move(counters)), handler_(std::move(handler)), keys_(std::move(keys)), handshakes_(handshakes) {}
+  void start() {
+    if (!keys_) return read_header();
+    // Unproven: the gate may close it to make room for newer connections.
+    std::weak_ptr<DataSession> weak = weak_from_this();
+    auto executor = socket_.get_executor();
+    ticket_->gate->on_evict(ticket_, [weak, executor] {
+      asio::post(executor, [weak] {
+        if (auto s = weak.lock()) s->evicted();
+      });
+    });
+    read_handshake();
+  }
 
  private:
-  // Secure mode: the initiator's handshake request, then our answer; strangers are closed.
+  void evicted() {
+    ++counters_->connections_refused;
+    ++counters_->dropped_in;
+    close_quietly();
+  }
+  // Secure mode: the initiator's handshake request, then our answer; strangers are closed. The
+  // handshake runs on the worker, admission back here (the membership is the control loop's).
   void read_handshake() {
-    arm_timer();
+    arm_timer(handshake_timeout_);
     auto self = shared_from_this();
     handshake_.resize(crypto::kHandshakeRequestBytes);
     asio::async_read(socket_, asio::buffer(handshake_), [this, self](const std::error_code& ec, std::size_t n) {
       if (ec) return close_quietly();
       counters_->bytes_in += n;
-      std::string response;
-      session_.emplace();
-      Status s = crypto::handshake_respond(keys_->self, keys_->prologue, handshake_, [this](const crypto::PublicKey& k) {
-        return keys_->admit(k, &peer_node_);
-      }, &response, &*session_);
-      if (!s.ok()) {
-        ++counters_->auth_failed;
-        session_.reset();
-        return close("handshake: " + s.message());
+      ticket_->gate->handshake_received(ticket_);
+      bool queued = handshakes_.respond(std::shared_ptr<const crypto::NodeKey>(keys_, &keys_->self), keys_->prologue,
+                                        handshake_, abandoned_, socket_.get_executor(),
+                                        [this, self](HandshakeWorker::Outcome out) { handshake_done(std::move(out)); });
+      if (!queued) {
+        ++counters_->connections_refused;
+        return close("handshake: too many handshakes waiting");
       }
-      auto out = std::make_shared<std::string>(std::move(response));
-      counters_->bytes_out += out->size();
-      asio::async_write(socket_, asio::buffer(*out), [this, self, out](const std::error_code& e, std::size_t) {
-        if (e) return close_quietly();
-        read_header();
+      // A client that hangs up (or sends more) before its answer abandons the handshake: the
+      // worker then skips it.
+      socket_.async_read_some(asio::buffer(&watch_byte_, 1), [this, self](const std::error_code& ec, std::size_t) {
+        if (ec == asio::error::operation_aborted && socket_.is_open()) return;  // the answer is on its way
+        close_quietly();
       });
     });
   }
-  void arm_timer() {
-    timer_.expires_after(idle_);
+  void handshake_done(HandshakeWorker::Outcome out) {
+    if (!socket_.is_open()) return;  // timed out, evicted or hung up meanwhile
+    std::error_code ignored;
+    socket_.cancel(ignored);  // the hang-up watch
+    arm_timer();              // cancelled with it
+    if (out.status.ok()) out.status = keys_->admit(out.initiator, &peer_node_);
+    if (!out.status.ok()) {
+      ++counters_->auth_failed;
+      return close("handshake: " + out.status.message());
+    }
+    std::string why;
+    if (!ticket_->gate->prove(ticket_, false, &why)) {
+      ++counters_->connections_refused;
+      return close(why);
+    }
+    session_.emplace(std::move(out.session));
+    {
+      auto self = shared_from_this();
+      auto out_bytes = std::make_shared<std::string>(std::move(out.response));
+      counters_->bytes_out += out_bytes->size();
+      asio::async_write(socket_, asio::buffer(*out_bytes), [this, self, out_bytes](const std::error_code& e, std::size_t) {
+        if (e) return close_quietly();
+        read_header();
+      });
+    }
+  }
+  void arm_timer() { arm_timer(idle_); }
+  void arm_timer(std::chrono::milliseconds wait) {
+    timer_.expires_after(wait);
     auto self = shared_from_this();
-    timer_.async_wait([this, self](const std::error_code& ec) {
+    timer_.async_wait([this, self, wait](const std::error_code& ec) {
       if (ec) return;
       ++counters_->idle_closed;
-      close("idle for " + std::to_string(idle_.count()) + " ms");
+      close("idle for " + std::to_string(wait.count()) + " ms");
     });
   }
   void read_header() {
@@ -231,6 +275,7 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
     close_quietly();
   }
   void close_quietly() {
+    abandoned_->store(true);
     std::error_code ec;
     timer_.cancel();
     socket_.close(ec);
@@ -242,10 +287,13 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
   BlobStore& store_;
   asio::thread_pool& blob_threads_;
   std::size_t max_frame_;
-  std::chrono::milliseconds idle_;
+  std::chrono::milliseconds idle_, handshake_timeout_;
   std::shared_ptr<ChannelCounters> counters_;
   std::shared_ptr<DataPlaneServer::UpdateHandler> handler_;
   std::shared_ptr<const DataPlaneKeys> keys_;
+  HandshakeWorker& handshakes_;
+  std::shared_ptr<std::atomic<bool>> abandoned_ = std::make_shared<std::atomic<bool>>(false);
+  char watch_byte_ = 0;
   std::string handshake_;
   std::optional<crypto::SecureSession> session_;
   std::uint64_t peer_node_ = 0;
@@ -438,10 +486,10 @@ DataPlaneServer::DataPlaneServer(asio::io_context& io, BlobStore& store, std::si
       accept_loop_(acceptor_, gate_, counters_, "data plane", [this](tcp::socket socket, ConnectionGate::Ticket t) {
         std::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);  // the handshake answer, then the frame's
-        std::make_shared<DataSession>(std::move(socket), std::move(t), store_, blob_threads_, max_frame_, gate_->limits().idle,
-                                      counters_, handler_, keys_)
+        std::make_shared<DataSession>(std::move(socket), std::move(t), store_, blob_threads_, max_frame_, gate_->limits(),
+                                      counters_, handler_, keys_, handshakes_)
             ->start();
-      }) {}
+      }, [this] { return keys_ != nullptr; }) {}
 
 DataPlaneServer::~DataPlaneServer() {
   // Blob work still queued is dropped; work under way finishes before the store may go.

@@ -33,37 +33,135 @@ ConnectionGate::Ticket ConnectionGate::admit(const asio::ip::address& remote, st
   }
   ++mine;
   ++total_;
-  // The connection's place: given back when the last holder lets go.
-  struct Place {
-    Place(std::shared_ptr<ConnectionGate> g, asio::ip::address r) : gate(std::move(g)), remote(r) {}
-    Place(const Place&) = delete;
-    ~Place() { gate->release(remote); }
-    std::shared_ptr<ConnectionGate> gate;
-    asio::ip::address remote;
-  };
-  return std::make_shared<Place>(shared_from_this(), remote);
+  return std::make_shared<Place>(shared_from_this(), remote, State::kProven);
 }
 
-void ConnectionGate::release(const asio::ip::address& remote) {
+ConnectionGate::Ticket ConnectionGate::admit_unproven(const asio::ip::address& remote) {
+  std::function<void()> evict;
+  Ticket ticket;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Place* victim = nullptr;
+    bool same_address = unproven_per_address_[remote] >= limits_.max_unproven_per_address;
+    if (same_address || unproven_.size() >= limits_.max_unproven) {
+      // The oldest idle one first: a client whose handshake is being checked is about to leave.
+      Place* oldest_handshaking = nullptr;
+      for (Place* p : unproven_) {
+        if (same_address && p->remote != remote) continue;
+        if (!p->handshaking) {
+          victim = p;
+          break;
+        }
+        if (!oldest_handshaking) oldest_handshaking = p;
+      }
+      if (!victim) victim = oldest_handshaking;
+    }
+    if (victim) {
+      forget_unproven(*victim);
+      victim->state = State::kEvicted;
+      evict = std::move(victim->evict);
+      ++evicted_;
+    }
+    ticket = std::make_shared<Place>(shared_from_this(), remote, State::kUnproven);
+    unproven_.push_back(ticket.get());
+    ++unproven_per_address_[remote];
+  }
+  if (evict) evict();
+  return ticket;
+}
+
+void ConnectionGate::on_evict(const Ticket& ticket, std::function<void()> evict) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ticket->state != State::kEvicted) {
+      ticket->evict = std::move(evict);
+      return;
+    }
+  }
+  evict();
+}
+
+void ConnectionGate::handshake_received(const Ticket& ticket) {
   std::lock_guard<std::mutex> lock(mu_);
-  --total_;
-  auto it = per_address_.find(remote);
-  if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+  ticket->handshaking = true;
+}
+
+bool ConnectionGate::prove(const Ticket& ticket, bool operator_key, std::string* why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Place& p = *ticket;
+  if (p.state != State::kUnproven) {
+    *why = p.state == State::kEvicted ? "closed to make room for newer connections before it proved a key"
+                                      : "already proven";
+    return p.state != State::kEvicted;
+  }
+  if (operator_key) {
+    forget_unproven(p);
+    p.state = State::kOperator;
+    ++operators_;
+    return true;
+  }
+  if (total_ >= limits_.max_total) {
+    *why = std::to_string(total_) + " connections open, the most allowed";
+    return false;
+  }
+  std::size_t& mine = per_address_[p.remote];
+  if (mine >= limits_.max_per_address) {
+    *why = std::to_string(mine) + " connections open from " + p.remote.to_string() + ", the most allowed per address";
+    return false;
+  }
+  forget_unproven(p);
+  p.state = State::kProven;
+  ++mine;
+  ++total_;
+  return true;
+}
+
+void ConnectionGate::forget_unproven(Place& p) {
+  unproven_.remove(&p);
+  auto it = unproven_per_address_.find(p.remote);
+  if (it != unproven_per_address_.end() && --it->second == 0) unproven_per_address_.erase(it);
+}
+
+void ConnectionGate::release(Place& p) {
+  std::lock_guard<std::mutex> lock(mu_);
+  switch (p.state) {
+    case State::kUnproven: forget_unproven(p); break;
+    case State::kOperator: --operators_; break;
+    case State::kProven: {
+      --total_;
+      auto it = per_address_.find(p.remote);
+      if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+      break;
+    }
+    case State::kEvicted: break;
+  }
 }
 
 std::size_t ConnectionGate::open() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return total_;
+  return total_ + operators_ + unproven_.size();
+}
+
+std::size_t ConnectionGate::unproven() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return unproven_.size();
+}
+
+std::uint64_t ConnectionGate::evicted() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return evicted_;
 }
 
 AcceptLoop::AcceptLoop(tcp::acceptor& acceptor, std::shared_ptr<ConnectionGate> gate,
-                       std::shared_ptr<ChannelCounters> counters, std::string channel, OnConnection on_connection)
+                       std::shared_ptr<ChannelCounters> counters, std::string channel, OnConnection on_connection,
+                       std::function<bool()> unproven)
     : acceptor_(acceptor),
       retry_(acceptor.get_executor()),
       gate_(std::move(gate)),
       counters_(std::move(counters)),
       channel_(std::move(channel)),
-      on_connection_(std::move(on_connection)) {}
+      on_connection_(std::move(on_connection)),
+      unproven_(std::move(unproven)) {}
 
 void AcceptLoop::start() { accept(); }
 
@@ -76,7 +174,8 @@ void AcceptLoop::accept() {
     std::error_code e;
     auto remote = socket.remote_endpoint(e);
     std::string why = "peer gone";
-    ConnectionGate::Ticket ticket = e ? nullptr : gate_->admit(remote.address(), &why);
+    ConnectionGate::Ticket ticket;
+    if (!e) ticket = unproven_ && unproven_() ? gate_->admit_unproven(remote.address()) : gate_->admit(remote.address(), &why);
     if (ticket) {
       on_connection_(std::move(socket), std::move(ticket));
     } else {

@@ -25,7 +25,8 @@ struct ClientKeys {
 class ClientConnection {
  public:
   ClientConnection();
-  // With keys, connect() also makes the handshake and every call is sealed.
+  // With keys, connect() also makes the handshake (three tries when the server closes the
+  // connection before answering it) and every call is sealed.
   void set_keys(const ClientKeys& keys) { keys_ = keys; }
   Status connect(const PeerAddress& address, std::chrono::milliseconds timeout);
   // Sends raw request bytes and waits for one msgpack answer.
@@ -35,6 +36,7 @@ class ClientConnection {
 
  private:
   asio::io_context io_;
+  Status connect_once(const PeerAddress& address, std::chrono::milliseconds timeout, bool* closed_in_handshake);
   Status read_exactly(std::string* out, std::size_t n, std::chrono::steady_clock::time_point deadline);
   Status read_sealed(std::chrono::steady_clock::time_point deadline);
   Status read_plain(std::chrono::steady_clock::time_point deadline);

@@ -17,6 +17,7 @@
 
 #include "fednode/crypto/handshake.h"
 #include "fednode/net/channel_counters.h"
+#include "fednode/net/handshake_worker.h"
 #include "fednode/net/tcp_listener.h"
 #include "fednode/util/peer_address.h"
 #include "fednode/util/status.h"
@@ -73,9 +74,13 @@ class ClientServer {
   const ChannelCounters& counters() const { return *counters_; }
   std::size_t open_connections() const { return gate_->open(); }
   std::uint64_t accept_errors() const { return accept_loop_.accept_errors(); }
+  std::size_t unproven_connections() const { return gate_->unproven(); }
+  std::uint64_t evicted_connections() const { return gate_->evicted(); }
+  std::uint64_t handshakes_skipped() const { return handshakes_.skipped(); }
   void set_keys(std::shared_ptr<const ClientChannelKeys> keys) { keys_ = std::move(keys); }
 
  private:
+  HandshakeWorker handshakes_;  // first: sessions it still answers need it until the end
   asio::ip::tcp::acceptor acceptor_;
   std::size_t max_request_bytes_;
   Handler handler_;

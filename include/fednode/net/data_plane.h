@@ -26,6 +26,7 @@
 #include "fednode/crypto/handshake.h"
 #include "fednode/net/blob_store.h"
 #include "fednode/net/channel_counters.h"
+#include "fednode/net/handshake_worker.h"
 #include "fednode/net/tcp_listener.h"
 #include "fednode/util/peer_address.h"
 #include "fednode/util/status.h"
@@ -80,7 +81,10 @@ class DataPlaneServer {
   using UpdateHandler = std::function<std::string(const UpdateNotice&)>;
   // Data-plane connections come from members only (trainers and voters), but in loopback tests
   // all of them from one address.
-  static ConnectionLimits default_limits() { return {256, 128, std::chrono::milliseconds(30000)}; }
+  // Unproven connections: no limit per address below the total, for the same reason.
+  static ConnectionLimits default_limits() {
+    return {256, 128, std::chrono::milliseconds(30000), 256, 256, std::chrono::milliseconds(5000)};
+  }
   DataPlaneServer(asio::io_context& io, BlobStore& store, std::size_t max_frame,
                   ConnectionLimits limits = default_limits());
   ~DataPlaneServer();
@@ -95,6 +99,7 @@ class DataPlaneServer {
   void set_keys(std::shared_ptr<const DataPlaneKeys> keys) { keys_ = std::move(keys); }
 
  private:
+  HandshakeWorker handshakes_;  // first: sessions it still answers need it until the end
   asio::ip::tcp::acceptor acceptor_;
   BlobStore& store_;
   std::size_t max_frame_;

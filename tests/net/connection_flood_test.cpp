@@ -1,0 +1,276 @@
+// Floods of connections and handshakes against the client channel in secure mode: the operator
+// always gets in. Unproven connections take places of their own and the oldest is closed to make
+// room (ConnectionGate); garbage handshakes run on the handshake worker, not the control loop;
+// a plaintext client on loopback is served only to this node's user or root.
+#include <gtest/gtest.h>
+#include <sodium.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <msgpack.hpp>
+
+#include <atomic>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "fednode/net/client_connection.h"
+#include "fednode/net/client_server.h"
+#include "fednode/net/loopback_peer_uid.h"
+
+namespace fednode::net {
+namespace {
+
+using namespace std::chrono_literals;
+using asio::ip::tcp;
+using State = ConnectionGate::State;
+
+crypto::NodeKey fresh_key() {
+  crypto::NodeKey k;
+  crypto_kx_keypair(k.public_key.bytes.data(), k.secret.data());
+  return k;
+}
+
+std::string get_request(std::uint64_t id) {
+  msgpack::sbuffer b;
+  msgpack::packer<msgpack::sbuffer> p(b);
+  p.pack_map(2);
+  p.pack("type");
+  p.pack("get");
+  p.pack("id");
+  p.pack(id);
+  return std::string(b.data(), b.size());
+}
+
+asio::ip::address addr(const char* text) { return asio::ip::make_address(text); }
+
+// ---- the gate alone ---------------------------------------------------------------------------
+
+TEST(ConnectionGate, TheOldestUnprovenConnectionMakesRoomAndProvenOnesCountApart) {
+  ConnectionLimits limits{3, 2, 60000ms, 3, 2, 5000ms};
+  auto gate = std::make_shared<ConnectionGate>(limits);
+  std::vector<int> evicted;
+  auto watch = [&](const ConnectionGate::Ticket& t, int n) { gate->on_evict(t, [&evicted, n] { evicted.push_back(n); }); };
+  auto a1 = gate->admit_unproven(addr("127.0.0.1"));
+  watch(a1, 1);
+  auto a2 = gate->admit_unproven(addr("127.0.0.1"));
+  watch(a2, 2);
+  auto a3 = gate->admit_unproven(addr("127.0.0.1"));  // a third from one address: a1 goes
+  watch(a3, 3);
+  EXPECT_EQ(evicted, std::vector<int>{1});
+  EXPECT_EQ(a1->state, State::kEvicted);
+  auto b1 = gate->admit_unproven(addr("127.0.0.2"));
+  watch(b1, 4);
+  auto c1 = gate->admit_unproven(addr("127.0.0.3"));  // a fourth in all: the oldest (a2) goes
+  watch(c1, 5);
+  EXPECT_EQ(evicted, (std::vector<int>{1, 2}));
+  EXPECT_EQ(gate->unproven(), 3u);
+  std::string why;
+  EXPECT_FALSE(gate->prove(a1, false, &why)) << "an evicted connection cannot prove a key afterwards";
+  // Proven connections leave the unproven places and count against the proven limits.
+  ASSERT_TRUE(gate->prove(a3, false, &why)) << why;
+  ASSERT_TRUE(gate->prove(b1, false, &why)) << why;
+  EXPECT_EQ(gate->unproven(), 1u);
+  auto d1 = gate->admit_unproven(addr("127.0.0.4"));
+  auto d2 = gate->admit_unproven(addr("127.0.0.4"));
+  ASSERT_TRUE(gate->prove(c1, false, &why)) << why;  // 3 proven: the most
+  EXPECT_FALSE(gate->prove(d1, false, &why));
+  EXPECT_NE(why.find("the most allowed"), std::string::npos) << why;
+  EXPECT_TRUE(gate->prove(d2, true, &why)) << "an operator is never refused: " << why;
+  // An evicted connection's watcher set late still hears of it.
+  bool late = false;
+  gate->on_evict(a1, [&] { late = true; });
+  EXPECT_TRUE(late);
+  // Places come back as tickets go.
+  a3.reset();
+  b1.reset();
+  EXPECT_TRUE(gate->prove(d1, false, &why)) << why;
+  EXPECT_EQ(gate->evicted(), 2u);
+}
+
+// ---- the client channel under floods ---------------------------------------------------------
+
+class FloodTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto keys = std::make_shared<ClientChannelKeys>();
+    keys->self = server_key_;
+    keys->prologue = client_channel_prologue("c");
+    keys->admit = [this](const crypto::PublicKey& k, ClientCaller* caller) {
+      if (k == operator_key_.public_key) {
+        *caller = ClientCaller::kOperator;
+        return Status{};
+      }
+      return Status::error("not a member");
+    };
+    server_.emplace(io_, 1u << 20, [this](const msgpack::object&, const std::string&, const msgpack::object* id,
+                                          ClientServer::Reply reply, ClientCaller caller, const std::string&) {
+      if (caller == ClientCaller::kOperator) ++operator_requests_;
+      Response r(1, id);
+      r.pack().pack("type");
+      r.pack().pack("ok");
+      r.finish();
+      reply(r.bytes(), false);
+    }, ConnectionLimits{1024, 256, 60000ms, 256, 32, 5000ms});
+    server_->set_keys(keys);
+    ASSERT_TRUE(server_->listen(PeerAddress{"127.0.0.1", 0}).ok());
+    guard_.emplace(asio::make_work_guard(io_));
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  void TearDown() override {
+    asio::post(io_, [this] { server_->close(); });
+    guard_.reset();
+    io_.stop();
+    thread_.join();
+  }
+  // One sealed request as the operator; how long connecting, the handshake and the answer took.
+  Status operator_call(std::chrono::milliseconds* took) {
+    auto t0 = std::chrono::steady_clock::now();
+    ClientConnection c;
+    c.set_keys(ClientKeys{operator_key_, server_key_.public_key, client_channel_prologue("c")});
+    if (Status s = c.connect(PeerAddress{"127.0.0.1", server_->port()}, 3000ms); !s.ok()) return s;
+    msgpack::object_handle h;
+    if (Status s = c.call(get_request(1), &h, 3000ms); !s.ok()) return s;
+    *took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    return {};
+  }
+  tcp::socket idle_connection(const std::string& from) {
+    tcp::socket s(client_io_);
+    s.open(tcp::v4());
+    s.bind({addr(from.c_str()), 0});
+    s.connect({addr("127.0.0.1"), server_->port()});
+    return s;
+  }
+
+  crypto::NodeKey server_key_ = fresh_key(), operator_key_ = fresh_key();
+  asio::io_context io_, client_io_;
+  std::optional<ClientServer> server_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
+  std::thread thread_;
+  std::atomic<int> operator_requests_{0};
+};
+
+// 3,000 idle connections from 12 loopback addresses (what locked the operator out: 1,024 were
+// admitted and the rest, the operator's included, refused): the operator still gets in, at once.
+TEST_F(FloodTest, IdleConnectionsFromManyAddressesNeverKeepTheOperatorOut) {
+  struct rlimit rl {};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_cur < 7000) {
+    rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, 8192);
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (rl.rlim_cur < 7000) GTEST_SKIP() << "needs 7,000 descriptors (ulimit -n), have " << rl.rlim_cur;
+  std::vector<tcp::socket> flood;
+  for (int i = 0; i < 3000; ++i) flood.push_back(idle_connection("127.0.0." + std::to_string(1 + i % 12)));
+  std::chrono::milliseconds took{};
+  Status s = operator_call(&took);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(operator_requests_.load(), 1);
+  EXPECT_LT(took.count(), 1000) << "the operator waited behind the flood";
+  EXPECT_LE(server_->unproven_connections(), 256u);
+  EXPECT_GE(server_->evicted_connections(), 3000u - 256u);
+  std::printf("operator answered in %lld ms beside 3,000 idle connections (%llu evicted)\n",
+              static_cast<long long>(took.count()), static_cast<unsigned long long>(server_->evicted_connections()));
+}
+
+// Garbage handshakes as fast as one thread sends them, from another local address: the operator
+// still gets in, and the garbage is refused by its seal or skipped. (From the operator's own
+// address, a flooder with the CPU to outpace the handshake worker can close the operator's
+// connection now and then: the operator tries again.)
+TEST_F(FloodTest, AHandshakeFloodNeverKeepsTheOperatorOut) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> sent{0};
+  std::thread flooder([&] {
+    std::string garbage = std::string("FNS1") + std::string(crypto::kHandshakeRequestBytes, '\x5a');
+    asio::io_context io;
+    while (!stop) {
+      std::error_code ec;
+      tcp::socket s(io);
+      s.open(tcp::v4(), ec);
+      s.bind({addr("127.0.0.9"), 0}, ec);
+      s.connect({addr("127.0.0.1"), server_->port()}, ec);
+      if (ec) continue;
+      asio::write(s, asio::buffer(garbage), ec);
+      ++sent;
+    }
+  });
+  while (sent < 200) std::this_thread::sleep_for(1ms);
+  int ok = 0;
+  for (int i = 0; i < 5; ++i) {
+    std::chrono::milliseconds took{};
+    Status s = operator_call(&took);
+    ok += s.ok();
+    if (!s.ok()) {
+      std::printf("operator refused: %s (refused %llu, evicted %llu)\n", s.message().c_str(),
+                  static_cast<unsigned long long>(server_->counters().connections_refused),
+                  static_cast<unsigned long long>(server_->evicted_connections()));
+    }
+  }
+  stop = true;
+  flooder.join();
+  EXPECT_EQ(ok, 5) << "the operator was refused during a handshake flood";
+  // Each garbage handshake was refused by its seal, or skipped unchecked because its sender had
+  // hung up (the flooder does not wait for answers).
+  std::uint64_t failed = server_->counters().auth_failed, skipped = server_->handshakes_skipped();
+  EXPECT_GT(failed + skipped, 100u);
+  std::printf("%d garbage handshakes sent; %llu failed authentication, %llu skipped (sender gone)\n", sent.load(),
+              static_cast<unsigned long long>(failed), static_cast<unsigned long long>(skipped));
+}
+
+// zatt's plaintext protocol on loopback: served to this node's user (and root), refused to
+// another local user with the reason.
+TEST_F(FloodTest, PlaintextOnLoopbackIsServedOnlyToTheNodesUserOrRoot) {
+  {
+    tcp::socket s = idle_connection("127.0.0.1");
+    asio::write(s, asio::buffer(get_request(9)));
+    char buf[256];
+    std::size_t n = s.read_some(asio::buffer(buf));
+    auto h = msgpack::unpack(buf, n);
+    EXPECT_EQ(as_string(map_field(h.get(), "type")), "ok") << "this process's own user was refused";
+  }
+  {
+    tcp::socket s = idle_connection("127.0.0.1");
+    auto uid = loopback_peer_uid(s.remote_endpoint(), s.local_endpoint());
+    ASSERT_TRUE(uid.has_value()) << "sock_diag did not name the owner of a loopback socket";
+    EXPECT_EQ(*uid, ::geteuid());
+  }
+  if (::geteuid() != 0) GTEST_SKIP() << "another user's connection needs root (setuid)";
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::uint16_t port = server_->port();
+  pid_t child = ::fork();
+  if (child == 0) {  // another user: nobody
+    ::close(fds[0]);
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(2);
+    asio::io_context io;
+    tcp::socket s(io);
+    std::error_code ec;
+    s.connect({addr("127.0.0.1"), port}, ec);
+    if (ec) ::_exit(3);
+    std::string req = get_request(5);
+    asio::write(s, asio::buffer(req), ec);
+    std::string got;
+    char buf[512];
+    for (;;) {
+      std::size_t n = s.read_some(asio::buffer(buf), ec);
+      if (ec) break;
+      got.append(buf, n);
+    }
+    (void)!::write(fds[1], got.data(), got.size());
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string answer;
+  char buf[512];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) answer.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+  EXPECT_NE(answer.find("not uid 65534"), std::string::npos) << answer;
+  EXPECT_EQ(operator_requests_.load(), 0);
+}
+
+}  // namespace
+}  // namespace fednode::net
