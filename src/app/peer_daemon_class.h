@@ -115,6 +115,17 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
       spdlog::warn("dropped a malformed {} from peer {:x} (term {}, index {}, {} entries); {} so far",
                    raft::message_type_name(m.type), m.from, m.term, m.index, m.entries.size(), node_->malformed_dropped());
     }
+    if (raft::Index until = node_->rolled_back_until(); until != rolled_back_until_) {
+      if (until != 0) {
+        spdlog::error("this node lacks log entries it had acknowledged (its data dir was rolled back, e.g. a backup "
+                      "restored in place): it will not vote or campaign until it holds index {} (now {}). Restore a "
+                      "node as a new member instead (docs/backup-and-restore.md)",
+                      until, node_->last_index());
+      } else {
+        spdlog::info("caught up after the rollback: votes again (log at {})", node_->last_index());
+      }
+      rolled_back_until_ = until;
+    }
     if (node_->followers_rolled_back() != rolled_back && rolled_back_warnings_.allow()) {
       spdlog::warn("peer {:x} lacks entries up to {} it had acknowledged (its data dir restored from a backup?): "
                    "probing it again from index {} at the next heartbeat",
@@ -123,6 +134,7 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
     schedule_ready();
   }
   OncePer malformed_warnings_, rolled_back_warnings_;
+  raft::Index rolled_back_until_ = 0;
   // Group commit: inputs that arrive in one turn of the loop share one Ready, so one fdatasync
   // covers all of them.
   void schedule_ready() {

@@ -172,6 +172,7 @@ Index Node::term_start_index() const { return raft_->term_start_index(); }
 NodeId Node::handed_over_by() const { return raft_->handed_over_by(); }
 std::uint64_t Node::malformed_dropped() const { return raft_->malformed_dropped(); }
 std::uint64_t Node::followers_rolled_back() const { return raft_->followers_rolled_back(); }
+Index Node::rolled_back_until() const { return raft_->rolled_back_until(); }
 Index Node::commit_index() const { return raft_->log().committed(); }
 Index Node::applied_index() const { return raft_->log().applied(); }
 Index Node::last_index() const { return raft_->log().last_index(); }

@@ -138,7 +138,7 @@ bool Raft::quorum_active() {
 // ---- elections ------------------------------------------------------------------------------
 
 void Raft::hup(bool transfer) {
-  if (role_ == Role::kLeader || !promotable()) return;
+  if (role_ == Role::kLeader || !promotable() || rolled_back_until() != 0) return;
   // A node that has not applied a committed membership change might campaign under the wrong
   // configuration; our conf_ already reflects every committed change, so no check is needed.
   if (transfer) {
@@ -354,8 +354,9 @@ const char* Raft::implausible(const Message& m) const {
 }
 
 void Raft::handle_vote_request(const Message& m) {
-  bool can_vote = vote_ == m.from || (vote_ == kNoNode && leader_ == kNoNode) ||
-                  (m.type == MessageType::kPreVote && m.term > term_);
+  bool can_vote = (vote_ == m.from || (vote_ == kNoNode && leader_ == kNoNode) ||
+                   (m.type == MessageType::kPreVote && m.term > term_)) &&
+                  rolled_back_until() == 0;  // a rolled-back node may have voted already
   bool up_to_date =
       config_.bugs.vote_without_log_check || log_.is_up_to_date(m.index, m.log_term);
   // Two pre-candidates whose timers ran out together would each grant the other and then split

@@ -52,6 +52,9 @@ class Raft {
   Index term_start_index() const { return role_ == Role::kLeader ? term_start_ : 0; }
   std::uint64_t malformed_dropped() const { return malformed_dropped_; }
   std::uint64_t followers_rolled_back() const { return followers_rolled_back_; }
+  // Nonzero while this node lacks entries it had acknowledged (its data dir was rolled back): it
+  // neither votes nor campaigns until its log reaches this index.
+  Index rolled_back_until() const { return log_.last_index() < rolled_back_until_ ? rolled_back_until_ : 0; }
   const ConfState& conf() const { return conf_; }
   NodeId transfer_target() const { return transfer_target_; }
   // The leader that handed this term over (leadership transfer); kNoNode after an election.
@@ -126,6 +129,7 @@ class Raft {
   Term term_ = 0;
   std::uint64_t malformed_dropped_ = 0;  // messages no correct peer sends (message_check.h)
   std::uint64_t followers_rolled_back_ = 0;  // rejections of entries a follower had acknowledged
+  Index rolled_back_until_ = 0;              // see rolled_back_until()
   NodeId vote_ = kNoNode;
   Role role_ = Role::kFollower;
   NodeId leader_ = kNoNode;

@@ -50,6 +50,11 @@ void Raft::handle_heartbeat(const Message& m) {
     lost.reject_hint = log_.last_index();
     lost.log_term = log_.term(lost.reject_hint).value_or(0);
     send(std::move(lost));
+    // Its term and vote may have rolled back too: it may have voted in this very term before.
+    // So it votes in no term up to this one (the vote for itself says so, durably), and in none
+    // at all, nor campaigns, until it holds what the leader counts on.
+    rolled_back_until_ = std::max(rolled_back_until_, m.commit);
+    if (vote_ == kNoNode) vote_ = config_.id;
   }
   log_.commit_to(std::min(m.commit, log_.last_index()));
   after_commit_advanced();

@@ -54,5 +54,53 @@ TEST(RolledBackFollower, CostsAtMostOneProbePerHeartbeatAndCatchesUp) {
   EXPECT_EQ(c.node(1).role(), Role::kLeader);
 }
 
+// Its term and vote rolled back with its log, so it may already have voted in the current term:
+// once the leader's heartbeat shows it lacks what it acknowledged, it votes for nobody (and does
+// not campaign) until it holds that again, and never again in the term it learned it in.
+TEST(RolledBackFollower, VotesForNobodyUntilItHoldsWhatItHadAcknowledged) {
+  TestCluster c(3, daemon_timing);
+  c.elect(1);
+  MemoryStorage backup = *c.at(2).storage;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(c.node(1).propose("late-" + std::to_string(i)), RequestStatus::kOk);
+    c.deliver_all();
+  }
+  Term term = c.node(1).term();
+  *c.at(2).storage = backup;
+  c.start(2);
+  // Heartbeats reach node 2, appends do not: it learns it lacks entries and cannot catch up.
+  auto no_appends_to_2 = [](const Message& m) { return !(m.to == 2 && m.type == MessageType::kAppend); };
+  for (int t = 0; t < 10; ++t) {
+    c.node(1).tick();
+    c.deliver_all(no_appends_to_2);
+  }
+  ASSERT_GT(c.node(2).rolled_back_until(), c.node(2).last_index());
+  // Cut off from the leader, its election timeout passes many times: it does not campaign.
+  c.collect();
+  for (int t = 0; t < 100; ++t) c.node(2).tick();
+  for (const auto& m : c.collect()) {
+    EXPECT_FALSE(m.from == 2 && (m.type == MessageType::kVote || m.type == MessageType::kPreVote))
+        << "a rolled-back node campaigned";
+  }
+  // Node 3 asks for its vote in this term, then in the next: not granted (refused, or ignored as
+  // inside a lease).
+  for (Term t : {term, term + 1}) {
+    Message ask;
+    ask.type = MessageType::kVote;
+    ask.from = 3;
+    ask.to = 2;
+    ask.term = t;
+    ask.index = c.node(3).last_index();
+    ask.log_term = *c.node(3).log_term(ask.index);
+    c.node(2).step(ask);
+    int granted = 0;
+    for (const auto& m : c.collect()) {
+      if (m.type == MessageType::kVoteResponse && m.from == 2 && m.to == 3) granted += !m.reject;
+    }
+    EXPECT_EQ(granted, 0) << "a rolled-back node voted in term " << t;
+  }
+  EXPECT_EQ(c.node(2).role(), Role::kFollower);
+}
+
 }  // namespace
 }  // namespace fednode::raft::testing

@@ -182,6 +182,9 @@ class Node {
   // Rejections, as leader, of entries the follower had acknowledged: late ones, or a follower
   // whose data dir was rolled back (it is probed again from what it holds).
   std::uint64_t followers_rolled_back() const;
+  // Nonzero while this node lacks entries it had acknowledged (its data dir restored from a
+  // backup): it neither votes nor campaigns until its log reaches this index.
+  Index rolled_back_until() const;
   std::uint64_t proposals_dropped() const { return proposals_dropped_; }  // proposals refused (not leader, ...)
   Index commit_index() const;
   Index applied_index() const;
