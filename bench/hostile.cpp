@@ -8,9 +8,14 @@
 //     read, sealed-prefix garbage handshakes, connections opened until refused.
 //   data-plane TCP: frame headers announcing 256 MiB then trickling, garbage handshakes, random
 //     frames.
+// Or, with --only, one flood against the first target's client port:
+//   idle-connections: --connections N idle TCP connections from --sources K loopback addresses
+//     (127.0.0.1..K), held open and reopened when closed;
+//   handshakes: garbage sealed-prefix handshakes, as fast as one thread can send them, from
+//     --from ADDR (default 127.0.0.1).
 // Prints what it sent. Exits 0 when the time is up; it checks nothing itself.
 //   hostile --target HOST:PORT=KEY [...] [--data-offset 1000] [--key-file F] [--cluster-id ID]
-//           [--seconds S] [--seed N]
+//           [--seconds S] [--seed N] [--only idle-connections|handshakes] [--connections N] [--sources K]
 #include <CLI/CLI.hpp>
 #include <asio.hpp>
 #include <sodium.h>
@@ -192,6 +197,51 @@ void tcp_attacker(const std::vector<Target>& targets, int data_offset, std::uint
   }
 }
 
+// Holds `count` idle connections to `ep` from `sources` loopback addresses; reopens closed ones.
+void idle_connection_flood(const tcp::endpoint& ep, int count, int sources) {
+  asio::io_context io;
+  std::vector<std::optional<tcp::socket>> held(static_cast<std::size_t>(count));
+  while (!g_stop) {
+    for (std::size_t i = 0; i < held.size() && !g_stop; ++i) {
+      if (held[i]) {
+        held[i]->non_blocking(true);
+        char b;
+        std::error_code ec;
+        held[i]->read_some(asio::buffer(&b, 1), ec);
+        if (ec == asio::error::would_block) continue;  // still open
+        ++g_refused;
+        held[i].reset();
+      }
+      std::error_code ec;
+      tcp::socket s(io);
+      s.open(tcp::v4(), ec);
+      s.bind({asio::ip::make_address("127.0.0." + std::to_string(1 + i % static_cast<std::size_t>(sources))), 0}, ec);
+      s.connect(ep, ec);
+      if (ec) continue;
+      ++g_connections;
+      held[i].emplace(std::move(s));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+void handshake_flood(const tcp::endpoint& ep, const std::string& from, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  asio::io_context io;
+  while (!g_stop) {
+    std::error_code ec;
+    tcp::socket s(io);
+    s.open(tcp::v4(), ec);
+    s.bind({asio::ip::make_address(from), 0}, ec);
+    s.connect(ep, ec);
+    if (ec) continue;
+    std::string garbage = "FNS1" + random_bytes(rng, 96);
+    asio::write(s, asio::buffer(garbage), ec);
+    ++g_connections;
+    g_bytes += garbage.size();
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -201,6 +251,13 @@ int main(int argc, char** argv) {
   double seconds = 60;
   int data_offset = 1000, tcp_threads = 2;
   std::uint64_t seed = 1;
+  std::string only;
+  int connections = 3000, sources = 12;
+  std::string from = "127.0.0.1";
+  app.add_option("--only", only, "One flood instead of the mix")->check(CLI::IsMember({"idle-connections", "handshakes"}));
+  app.add_option("--connections", connections, "idle-connections: how many")->capture_default_str();
+  app.add_option("--from", from, "handshakes: the source address")->capture_default_str();
+  app.add_option("--sources", sources, "idle-connections: from 127.0.0.1 to 127.0.0.K")->capture_default_str()->check(CLI::Range(1, 254));
   app.add_option("--target", target_texts, "HOST:PORT=KEY of a node (KEY lets sealed datagrams reach it)")->required();
   app.add_option("--key-file", key_file, "A member's key: seal crafted Raft messages under its id");
   app.add_option("--cluster-id", cluster)->capture_default_str();
@@ -232,6 +289,21 @@ int main(int argc, char** argv) {
     }
   }
   std::vector<std::thread> threads;
+  if (!only.empty()) {
+    tcp::endpoint ep(asio::ip::make_address(targets[0].address.host), targets[0].address.port);
+    if (only == "idle-connections") {
+      threads.emplace_back(idle_connection_flood, ep, connections, sources);
+    } else {
+      threads.emplace_back(handshake_flood, ep, from, seed);
+    }
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    g_stop = true;
+    for (auto& t : threads) t.join();
+    std::printf("hostile: %.0f s of %s: %llu TCP connections opened (%llu found closed by the node)\n", seconds,
+                only.c_str(), static_cast<unsigned long long>(g_connections.load()),
+                static_cast<unsigned long long>(g_refused.load()));
+    return 0;
+  }
   threads.emplace_back(udp_attacker, std::cref(targets), cluster, key ? &*key : nullptr, seed);
   for (int i = 0; i < tcp_threads; ++i) threads.emplace_back(tcp_attacker, std::cref(targets), data_offset, seed + 1 + i);
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
