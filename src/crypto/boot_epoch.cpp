@@ -20,7 +20,7 @@ Status next_boot_epoch(const std::string& data_dir, std::uint32_t* epoch, std::u
     try {
       std::size_t used = 0;
       last = std::stoull(text, &used);
-      if (used == 0) throw std::invalid_argument("empty");
+      if (used == 0 || text[0] == '-' || last > 0xffffffffull) throw std::invalid_argument("not an epoch");
     } catch (const std::exception&) {
       return Status::error(path + ": not a boot counter; a node must not guess it (nonces would repeat): "
                            "restore the file or remove the node's keys and data");

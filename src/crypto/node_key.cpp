@@ -100,7 +100,8 @@ Status load_key_file(const std::string& path, NodeKey* key) {
   if (sodium_init() < 0) return Status::error("libsodium failed to initialise");
   // Checked on the open descriptor, not the path: nothing can swap the file between the check
   // and the read. O_NOFOLLOW: a symlink planted in the key's place is refused, not followed.
-  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  // O_NONBLOCK: a fifo in the key's place must not hang the node here (it is refused below).
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ELOOP) return Status::error(path + " is a symbolic link: a node key must be a file of its own");
     return Status::error("no node key at " + path + " (" + std::strerror(errno) +

@@ -102,8 +102,10 @@ class Session : public std::enable_shared_from_this<Session> {
     reading_ = true;
     idle_timer_.expires_after(proved_ ? idle_ : handshake_timeout_);
     auto self = shared_from_this();
-    idle_timer_.async_wait([this, self](const std::error_code& ec) {
-      if (ec || !reading_) return;
+    // A handler already queued when the timer is re-armed or cancelled must not act: its
+    // generation has passed.
+    idle_timer_.async_wait([this, self, gen = ++timer_generation_](const std::error_code& ec) {
+      if (ec || !reading_ || gen != timer_generation_) return;
       ++counters_->idle_closed;
       close_now();
     });
@@ -140,8 +142,9 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
   // zatt's plaintext protocol, without --plaintext-clients: a connection from loopback whose
-  // socket belongs to this node's user or root (the kernel says whose: sock_diag), as a local
-  // operator. Another local user must use fednode ctl --key-file like anyone else.
+  // socket belongs to this node's own user (the kernel says whose: sock_diag), as a local
+  // operator. Another local user, root included (a root-run forwarder would hand the node to
+  // whoever reaches it), uses fednode ctl --key-file like anyone else.
   bool local_operator(std::string* why) {
     std::error_code e1, e2;
     auto remote = socket_.remote_endpoint(e1);
@@ -155,9 +158,9 @@ class Session : public std::enable_shared_from_this<Session> {
       *why = "plaintext client on loopback: cannot tell which user it runs as; use fednode ctl --key-file";
       return false;
     }
-    if (*uid != ::geteuid() && *uid != 0) {
+    if (*uid != ::geteuid()) {
       *why = "plaintext clients on loopback are served to this node's user (uid " + std::to_string(::geteuid()) +
-             ") or root only, not uid " + std::to_string(*uid) + ": use fednode ctl --key-file";
+             ") only, not uid " + std::to_string(*uid) + ": use fednode ctl --key-file";
       return false;
     }
     return true;
@@ -168,21 +171,15 @@ class Session : public std::enable_shared_from_this<Session> {
       auto self = shared_from_this();
       reading_ = true;  // the handshake timeout still runs while the worker has it
       idle_timer_.expires_after(handshake_timeout_);
-      idle_timer_.async_wait([this, self](const std::error_code& ec) {
-        if (ec || !reading_) return;
+      idle_timer_.async_wait([this, self, gen = ++timer_generation_](const std::error_code& ec) {
+        if (ec || !reading_ || gen != timer_generation_) return;
         ++counters_->idle_closed;
         close_now();
       });
       ticket_->gate->handshake_received(ticket_);
-      bool queued = handshakes_.respond(std::shared_ptr<const crypto::NodeKey>(keys_, &keys_->self), keys_->prologue,
-                                        handshake_, abandoned_, socket_.get_executor(),
-                                        [this, self](HandshakeWorker::Outcome out) { handshake_done(std::move(out)); });
-      if (!queued) {  // the worker is full: this client may try again
-        reading_ = false;
-        ++counters_->connections_refused;
-        ++counters_->dropped_in;
-        return close_now();
-      }
+      handshakes_.respond(ticket_->remote, std::shared_ptr<const crypto::NodeKey>(keys_, &keys_->self), keys_->prologue,
+                          handshake_, abandoned_, socket_.get_executor(),
+                          [this, self](HandshakeWorker::Outcome out) { handshake_done(std::move(out)); });
       // A client that hangs up (or sends more) before its answer abandons the handshake: the
       // worker then skips it.
       socket_.async_read_some(asio::buffer(&watch_byte_, 1), [this, self](const std::error_code& ec, std::size_t) {
@@ -193,8 +190,14 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   void handshake_done(HandshakeWorker::Outcome out) {
     reading_ = false;
+    ++timer_generation_;
     idle_timer_.cancel();
     if (closing_) return;  // timed out or evicted meanwhile
+    if (out.dropped) {  // the worker made room for other addresses' handshakes: this client may try again
+      ++counters_->connections_refused;
+      ++counters_->dropped_in;
+      return close_now();
+    }
     std::error_code ignored;
     socket_.cancel(ignored);  // the hang-up watch
     if (out.status.ok()) out.status = keys_->admit(out.initiator, &caller_);
@@ -341,6 +344,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool proved_ = false;  // a key proved, or a local plaintext operator (secure mode)
   std::shared_ptr<std::atomic<bool>> abandoned_ = std::make_shared<std::atomic<bool>>(false);
   char watch_byte_ = 0;
+  std::uint64_t timer_generation_ = 0;
 };
 
 }  // namespace

@@ -123,13 +123,9 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
       if (ec) return close_quietly();
       counters_->bytes_in += n;
       ticket_->gate->handshake_received(ticket_);
-      bool queued = handshakes_.respond(std::shared_ptr<const crypto::NodeKey>(keys_, &keys_->self), keys_->prologue,
-                                        handshake_, abandoned_, socket_.get_executor(),
-                                        [this, self](HandshakeWorker::Outcome out) { handshake_done(std::move(out)); });
-      if (!queued) {
-        ++counters_->connections_refused;
-        return close("handshake: too many handshakes waiting");
-      }
+      handshakes_.respond(ticket_->remote, std::shared_ptr<const crypto::NodeKey>(keys_, &keys_->self), keys_->prologue,
+                          handshake_, abandoned_, socket_.get_executor(),
+                          [this, self](HandshakeWorker::Outcome out) { handshake_done(std::move(out)); });
       // A client that hangs up (or sends more) before its answer abandons the handshake: the
       // worker then skips it.
       socket_.async_read_some(asio::buffer(&watch_byte_, 1), [this, self](const std::error_code& ec, std::size_t) {
@@ -140,6 +136,10 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
   }
   void handshake_done(HandshakeWorker::Outcome out) {
     if (!socket_.is_open()) return;  // timed out, evicted or hung up meanwhile
+    if (out.dropped) {
+      ++counters_->connections_refused;
+      return close_quietly();
+    }
     std::error_code ignored;
     socket_.cancel(ignored);  // the hang-up watch
     arm_timer();              // cancelled with it
@@ -168,8 +168,9 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
   void arm_timer(std::chrono::milliseconds wait) {
     timer_.expires_after(wait);
     auto self = shared_from_this();
-    timer_.async_wait([this, self, wait](const std::error_code& ec) {
-      if (ec) return;
+    // A handler already queued when the timer is re-armed must not act: its generation passed.
+    timer_.async_wait([this, self, wait, gen = ++timer_generation_](const std::error_code& ec) {
+      if (ec || gen != timer_generation_) return;
       ++counters_->idle_closed;
       close("idle for " + std::to_string(wait.count()) + " ms");
     });
@@ -206,6 +207,7 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
   // does them, and the control loop only hands the notice of an update to the round and answers.
   // The session reads nothing meanwhile, so its state is used by one thread at a time.
   void handle() {
+    ++timer_generation_;
     timer_.cancel();
     auto self = shared_from_this();
     // `self` moves on, so the session always ends on the control loop, never on a blob thread.
@@ -277,6 +279,7 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
   void close_quietly() {
     abandoned_->store(true);
     std::error_code ec;
+    ++timer_generation_;
     timer_.cancel();
     socket_.close(ec);
   }
@@ -294,6 +297,7 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
   HandshakeWorker& handshakes_;
   std::shared_ptr<std::atomic<bool>> abandoned_ = std::make_shared<std::atomic<bool>>(false);
   char watch_byte_ = 0;
+  std::uint64_t timer_generation_ = 0;
   std::string handshake_;
   std::optional<crypto::SecureSession> session_;
   std::uint64_t peer_node_ = 0;

@@ -1,5 +1,7 @@
 #include "fednode/net/handshake_worker.h"
 
+#include <algorithm>
+
 namespace fednode::net {
 
 HandshakeWorker::HandshakeWorker(std::size_t max_waiting) : max_waiting_(max_waiting) {}
@@ -9,18 +11,58 @@ HandshakeWorker::~HandshakeWorker() {
   thread_.join();
 }
 
-bool HandshakeWorker::respond(std::shared_ptr<const crypto::NodeKey> self, std::string prologue, std::string request,
-                              std::shared_ptr<std::atomic<bool>> abandoned, asio::any_io_executor back, Done done) {
-  if (waiting_->fetch_add(1) >= max_waiting_) {
-    waiting_->fetch_sub(1);
-    return false;
+bool HandshakeWorker::Queue::leave(const asio::ip::address& from, const Flag& flag) {
+  auto it = waiting.find(from);
+  if (it == waiting.end()) return false;
+  auto& q = it->second;
+  auto pos = std::find(q.begin(), q.end(), flag);
+  if (pos == q.end()) return false;
+  q.erase(pos);
+  if (q.empty()) waiting.erase(it);
+  --count;
+  return true;
+}
+
+std::uint64_t HandshakeWorker::dropped() const {
+  std::lock_guard<std::mutex> lock(queue_->mu);
+  return queue_->dropped;
+}
+
+void HandshakeWorker::respond(const asio::ip::address& from, std::shared_ptr<const crypto::NodeKey> self,
+                              std::string prologue, std::string request, Flag abandoned, asio::any_io_executor back,
+                              Done done) {
+  {
+    std::lock_guard<std::mutex> lock(queue_->mu);
+    if (queue_->count >= max_waiting_) {
+      // Make room at the expense of the address with the most handshakes waiting.
+      auto heaviest = std::max_element(queue_->waiting.begin(), queue_->waiting.end(),
+                                       [](const auto& a, const auto& b) { return a.second.size() < b.second.size(); });
+      heaviest->second.front()->store(true);
+      heaviest->second.pop_front();
+      if (heaviest->second.empty()) queue_->waiting.erase(heaviest);
+      --queue_->count;
+      ++queue_->dropped;
+    }
+    queue_->waiting[from].push_back(abandoned);
+    ++queue_->count;
   }
-  asio::post(thread_, [self = std::move(self), prologue = std::move(prologue), request = std::move(request),
+  asio::post(thread_, [from, self = std::move(self), prologue = std::move(prologue), request = std::move(request),
                        abandoned = std::move(abandoned), back = std::move(back), done = std::move(done),
-                       waiting = waiting_, skipped = skipped_]() mutable {
+                       queue = queue_, skipped = skipped_]() mutable {
+    bool dropped = false;
+    {
+      std::lock_guard<std::mutex> lock(queue->mu);
+      dropped = !queue->leave(from, abandoned);
+    }
     if (abandoned->load()) {
-      waiting->fetch_sub(1);
       skipped->fetch_add(1);
+      // `done` holds the session: it ends on the loop it belongs to, not here.
+      asio::post(back, [dropped, done = std::move(done)]() mutable {
+        if (!dropped) return;
+        Outcome out;
+        out.dropped = true;
+        done(std::move(out));
+      });
       return;
     }
     Outcome out;
@@ -30,10 +72,8 @@ bool HandshakeWorker::respond(std::shared_ptr<const crypto::NodeKey> self, std::
       out.initiator = k;
       return Status{};
     }, &out.response, &out.session);
-    waiting->fetch_sub(1);
     asio::post(back, [done = std::move(done), out = std::move(out)]() mutable { done(std::move(out)); });
   });
-  return true;
 }
 
 }  // namespace fednode::net

@@ -12,6 +12,8 @@
 namespace fednode::net {
 namespace {
 
+constexpr std::uint8_t kTcpEstablished = 1;  // the kernel's TCP_ESTABLISHED
+
 void put_address(const asio::ip::address& a, __be32* out) {
   if (a.is_v4()) {
     auto b = a.to_v4().to_bytes();
@@ -57,6 +59,14 @@ std::optional<uid_t> loopback_peer_uid(const asio::ip::tcp::endpoint& local, con
       if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) break;  // NLMSG_ERROR: no such socket
       if (h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) break;
       const auto* msg = reinterpret_cast<const inet_diag_msg*>(NLMSG_DATA(h));
+      // Only a live, established socket with an owner: a client that closed at once leaves a
+      // TIME_WAIT socket that the kernel reports as root's (uid 0, no inode).
+      if (msg->idiag_state != kTcpEstablished || msg->idiag_inode == 0) break;
+      if (msg->id.idiag_sport != request.req.id.idiag_sport || msg->id.idiag_dport != request.req.id.idiag_dport ||
+          std::memcmp(msg->id.idiag_src, request.req.id.idiag_src, sizeof msg->id.idiag_src) != 0 ||
+          std::memcmp(msg->id.idiag_dst, request.req.id.idiag_dst, sizeof msg->id.idiag_dst) != 0) {
+        break;
+      }
       uid = msg->idiag_uid;
       break;
     }

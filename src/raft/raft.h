@@ -18,6 +18,10 @@
 
 namespace fednode::raft {
 
+// The context of the rejection a follower sends when a heartbeat shows it lacks entries it had
+// acknowledged (a rolled-back data dir).
+inline constexpr std::uint64_t kLostEntriesContext = 1;
+
 class Raft {
  public:
   Raft(const Config& config, const Storage& storage);

@@ -49,12 +49,16 @@ void Raft::handle_heartbeat(const Message& m) {
     lost.reject = true;
     lost.reject_hint = log_.last_index();
     lost.log_term = log_.term(lost.reject_hint).value_or(0);
+    lost.context = kLostEntriesContext;
     send(std::move(lost));
     // Its term and vote may have rolled back too: it may have voted in this very term before.
     // So it votes in no term up to this one (the vote for itself says so, durably), and in none
     // at all, nor campaigns, until it holds what the leader counts on.
     rolled_back_until_ = std::max(rolled_back_until_, m.commit);
     if (vote_ == kNoNode) vote_ = config_.id;
+    // Nor does it commit from this heartbeat: its restored log may end in entries the group
+    // overwrote since. The leader's next append checks the log and carries the commit.
+    return;
   }
   log_.commit_to(std::min(m.commit, log_.last_index()));
   after_commit_advanced();
@@ -146,7 +150,11 @@ void Raft::handle_append_response(const Message& m, Progress& pr) {
   if (m.reject) {
     Index hint = m.reject_hint;
     if (m.log_term > 0) hint = log_.find_conflict_by_term(m.reject_hint, m.log_term).first;
-    if (pr.follower_lost_entries(m.index, hint)) {
+    // At or below match: a follower that lost entries it acknowledged. A probe's rejection, or
+    // the one a heartbeat drew, says so for sure; a pipelined append's may be a late one, and
+    // replication carries on.
+    bool lost = m.index <= pr.match && (pr.state == ReplicationState::kProbe || m.context == kLostEntriesContext);
+    if (lost && pr.follower_lost_entries(m.index, hint)) {
       ++followers_rolled_back_;
       return;
     }
