@@ -27,7 +27,7 @@ def skip_reasons(log):
 
 def main():
     build, console = sys.argv[1], sys.argv[2]
-    results = re.findall(r"Test +#\d+: (\S+) \.*\s*(?:\*\*\*)?(Passed|Failed|Skipped|Not Run|Timeout|Exception)",
+    results = re.findall(r"Test +#\d+: (.+?) \.+ *(?:\*\*\*)?(Passed|Failed|Skipped|Not Run|Timeout|Exception)",
                          open(console, errors="replace").read())
     try:
         reasons = skip_reasons(open(f"{build}/Testing/Temporary/LastTest.log", errors="replace").read())

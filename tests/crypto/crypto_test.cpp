@@ -288,7 +288,15 @@ TEST_P(SealTags, PeersSharingATagAreBothRead) {
 
 INSTANTIATE_TEST_SUITE_P(CompactPackedAndSalted, SealTags,
                          ::testing::Values(DatagramSealer::Format::kCompact, DatagramSealer::Format::kPacked,
-                                           DatagramSealer::Format::kSalted));
+                                           DatagramSealer::Format::kSalted),
+                         [](const ::testing::TestParamInfo<DatagramSealer::Format>& info) {
+                           switch (info.param) {
+                             case DatagramSealer::Format::kCompact: return std::string("Compact");
+                             case DatagramSealer::Format::kPacked: return std::string("Packed");
+                             case DatagramSealer::Format::kSalted: return std::string("Salted");
+                             default: return std::string("V1");
+                           }
+                         });
 
 TEST_F(SealTest, ReplaysAreDroppedAcrossRestartsToo) {
   DatagramSealer b(b_, 1, "c");

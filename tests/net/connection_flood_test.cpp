@@ -231,7 +231,10 @@ TEST_P(HandshakeFloodTest, NeverKeepsTheOperatorOut) {
               static_cast<unsigned long long>(failed), static_cast<unsigned long long>(skipped));
 }
 
-INSTANTIATE_TEST_SUITE_P(HangingUpOrHolding, HandshakeFloodTest, ::testing::Values(false, true));
+INSTANTIATE_TEST_SUITE_P(HangingUpOrHolding, HandshakeFloodTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return std::string(info.param ? "Holding" : "HangingUp");
+                         });
 
 // zatt's plaintext protocol on loopback: served to this node's user, refused to another local
 // user with the reason, also one that sends its request and closes at once (its socket then

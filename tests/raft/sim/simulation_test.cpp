@@ -50,22 +50,28 @@ TEST(RaftSimulation, SameSeedSameRun) {
   EXPECT_EQ(a.stats.messages_delivered, b.stats.messages_delivered);
 }
 
-SimResult run_with_bug(InjectedBugs bugs, std::uint64_t* failing) {
-  SimOptions o;
-  o.bugs = bugs;
-  return run_seeds(1, kBugSeedBudget, o, failing);
-}
-
-// Runs the seeds with one bug injected: some seed must fail, on one of the properties named.
+// Runs the seeds with one bug injected: some seed must fail on one of the properties named,
+// within the budget. Seeds that fail on liveness only are passed over (counted): a bug that makes
+// nodes lose entries they acknowledged also makes them refuse to vote until they have them back
+// (rolled_back_until), which can leave a run without a leader; what the harness must still
+// catch is the safety violation the bug causes.
 void expect_caught(void (*inject)(InjectedBugs&), const char* what, std::initializer_list<const char*> properties) {
-  InjectedBugs bugs;
-  inject(bugs);
-  std::uint64_t seed = 0;
-  SimResult r = run_with_bug(bugs, &seed);
-  ASSERT_FALSE(r.ok) << what << " went unnoticed over " << kBugSeedBudget << " seeds";
-  bool named = false;
-  for (const char* p : properties) named |= r.failure.find(p) != std::string::npos;
-  EXPECT_TRUE(named) << r.failure;
+  SimOptions o;
+  inject(o.bugs);
+  std::uint64_t first = 1, end = 1 + kBugSeedBudget, liveness_only = 0;
+  while (first < end) {
+    std::uint64_t seed = 0;
+    SimResult r = run_seeds(first, end - first, o, &seed);
+    ASSERT_FALSE(r.ok) << what << " went unnoticed over " << kBugSeedBudget << " seeds (" << liveness_only
+                       << " failed on liveness only)";
+    bool named = false;
+    for (const char* p : properties) named |= r.failure.find(p) != std::string::npos;
+    if (named) return;
+    ASSERT_NE(r.failure.find("liveness"), std::string::npos) << r.failure;
+    ++liveness_only;
+    first = seed + 1;
+  }
+  FAIL() << what << " was never caught on " << *properties.begin() << " or the others named";
 }
 
 TEST(RaftSimulationTeeth, CatchesCommittingPreviousTermEntryByCounting) {
