@@ -69,22 +69,16 @@ class Session : public std::enable_shared_from_this<Session> {
   void start() {
     if (!keys_) return read();
     // Unproven: the gate may close it to make room for newer connections.
-    std::weak_ptr<Session> weak = weak_from_this();
-    auto executor = socket_.get_executor();
-    ticket_->gate->on_evict(ticket_, [weak, executor] {
-      asio::post(executor, [weak] {
-        if (auto s = weak.lock()) s->evicted();
-      });
-    });
+    ConnectionGate::evict_on(ticket_, weak_from_this(), socket_.get_executor());
     read_prefix();
   }
-
- private:
   void evicted() {
     ++counters_->connections_refused;
     ++counters_->dropped_in;
     close_now();
   }
+
+ private:
   // The connection proved who it is: it takes a proven place, or is closed with the reason.
   bool proven(bool operator_key) {
     std::string why;

@@ -97,22 +97,16 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
   void start() {
     if (!keys_) return read_header();
     // Unproven: the gate may close it to make room for newer connections.
-    std::weak_ptr<DataSession> weak = weak_from_this();
-    auto executor = socket_.get_executor();
-    ticket_->gate->on_evict(ticket_, [weak, executor] {
-      asio::post(executor, [weak] {
-        if (auto s = weak.lock()) s->evicted();
-      });
-    });
+    ConnectionGate::evict_on(ticket_, weak_from_this(), socket_.get_executor());
     read_handshake();
   }
-
- private:
   void evicted() {
     ++counters_->connections_refused;
     ++counters_->dropped_in;
     close_quietly();
   }
+
+ private:
   // Secure mode: the initiator's handshake request, then our answer; strangers are closed. The
   // handshake runs on the worker, admission back here (the membership is the control loop's).
   void read_handshake() {

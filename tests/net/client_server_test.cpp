@@ -15,23 +15,13 @@
 #include <vector>
 
 #include "fednode/util/msgpack_fields.h"
+#include "get_request.h"
 
 namespace fednode::net {
 namespace {
 
 using namespace std::chrono_literals;
 using asio::ip::tcp;
-
-std::string get_request(std::uint64_t id) {
-  msgpack::sbuffer b;
-  msgpack::packer<msgpack::sbuffer> p(b);
-  p.pack_map(2);
-  p.pack("type");
-  p.pack("get");
-  p.pack("id");
-  p.pack(id);
-  return std::string(b.data(), b.size());
-}
 
 class ClientServerTest : public ::testing::Test {
  protected:

@@ -19,6 +19,7 @@
 #include "fednode/net/client_connection.h"
 #include "fednode/net/client_server.h"
 #include "fednode/net/loopback_peer_uid.h"
+#include "get_request.h"
 
 namespace fednode::net {
 namespace {
@@ -31,17 +32,6 @@ crypto::NodeKey fresh_key() {
   crypto::NodeKey k;
   crypto_kx_keypair(k.public_key.bytes.data(), k.secret.data());
   return k;
-}
-
-std::string get_request(std::uint64_t id) {
-  msgpack::sbuffer b;
-  msgpack::packer<msgpack::sbuffer> p(b);
-  p.pack_map(2);
-  p.pack("type");
-  p.pack("get");
-  p.pack("id");
-  p.pack(id);
-  return std::string(b.data(), b.size());
 }
 
 asio::ip::address addr(const char* text) { return asio::ip::make_address(text); }

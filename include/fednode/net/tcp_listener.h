@@ -59,6 +59,15 @@ class ConnectionGate : public std::enable_shared_from_this<ConnectionGate> {
   // What closes the ticket's connection when it is evicted (called at once if it already was);
   // called on whatever thread admits the newcomer.
   void on_evict(const Ticket& ticket, std::function<void()> evict);
+  // The same for a session: its evicted() runs on `executor`, if the session still lives.
+  template <typename Session>
+  static void evict_on(const Ticket& ticket, const std::weak_ptr<Session>& session, asio::any_io_executor executor) {
+    ticket->gate->on_evict(ticket, [session, executor] {
+      asio::post(executor, [session] {
+        if (auto s = session.lock()) s->evicted();
+      });
+    });
+  }
   // The connection's handshake request is in and being checked: evicted only after idle ones.
   void handshake_received(const Ticket& ticket);
   // The connection proved a key: it leaves the unproven places and counts as proven, unless that
