@@ -4,6 +4,7 @@
 
 #include <array>
 #include <atomic>
+#include <mutex>
 #include <optional>
 
 #include <msgpack.hpp>
@@ -90,10 +91,11 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
   DataSession(tcp::socket s, ConnectionGate::Ticket ticket, BlobStore& store, asio::thread_pool& blob_threads,
               std::size_t max_frame, const ConnectionLimits& limits, std::shared_ptr<ChannelCounters> counters,
               std::shared_ptr<DataPlaneServer::UpdateHandler> handler, std::shared_ptr<const DataPlaneKeys> keys,
-              HandshakeWorker& handshakes)
+              HandshakeWorker& handshakes, std::shared_ptr<DataPlaneServer::Warnings> warnings)
       : socket_(std::move(s)), timer_(socket_.get_executor()), ticket_(std::move(ticket)), store_(store),
         blob_threads_(blob_threads), max_frame_(max_frame), idle_(limits.idle), handshake_timeout_(std::min(limits.idle, limits.handshake_timeout)),
-        counters_(std::move(counters)), handler_(std::move(handler)), keys_(std::move(keys)), handshakes_(handshakes) {}
+        counters_(std::move(counters)), handler_(std::move(handler)), keys_(std::move(keys)), handshakes_(handshakes),
+        warnings_(std::move(warnings)) {}
   void start() {
     if (!keys_) return read_header();
     // Unproven: the gate may close it to make room for newer connections.
@@ -267,7 +269,12 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
     ++counters_->dropped_in;
     std::error_code ec;
     auto ep = socket_.remote_endpoint(ec);
-    spdlog::warn("data plane: closing connection from {}:{}: {}", ec ? "?" : ep.address().to_string(), ec ? 0 : ep.port(), why);
+    // At most one line a second: a flood of bad handshakes must not become a flood of log lines.
+    std::lock_guard<std::mutex> lock(warnings_->mu);
+    if (warnings_->once.allow()) {
+      spdlog::warn("data plane: closing connection from {}:{}: {} ({} similar warnings suppressed)",
+                   ec ? "?" : ep.address().to_string(), ec ? 0 : ep.port(), why, warnings_->once.held_back());
+    }
     close_quietly();
   }
   void close_quietly() {
@@ -289,6 +296,7 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
   std::shared_ptr<DataPlaneServer::UpdateHandler> handler_;
   std::shared_ptr<const DataPlaneKeys> keys_;
   HandshakeWorker& handshakes_;
+  std::shared_ptr<DataPlaneServer::Warnings> warnings_;
   std::shared_ptr<std::atomic<bool>> abandoned_ = std::make_shared<std::atomic<bool>>(false);
   char watch_byte_ = 0;
   std::uint64_t timer_generation_ = 0;
@@ -485,7 +493,7 @@ DataPlaneServer::DataPlaneServer(asio::io_context& io, BlobStore& store, std::si
         std::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);  // the handshake answer, then the frame's
         std::make_shared<DataSession>(std::move(socket), std::move(t), store_, blob_threads_, max_frame_, gate_->limits(),
-                                      counters_, handler_, keys_, handshakes_)
+                                      counters_, handler_, keys_, handshakes_, warnings_)
             ->start();
       }, [this] { return keys_ != nullptr; }) {}
 

@@ -17,6 +17,7 @@
 // members only; every frame after it is sealed (its length counts the ciphertext). An update is
 // accepted only under the node id of the key that sent it.
 #include <asio.hpp>
+#include <mutex>
 
 #include <chrono>
 #include <functional>
@@ -27,6 +28,7 @@
 #include "fednode/net/blob_store.h"
 #include "fednode/net/channel_counters.h"
 #include "fednode/net/handshake_worker.h"
+#include "fednode/util/once_per.h"
 #include "fednode/net/tcp_listener.h"
 #include "fednode/util/peer_address.h"
 #include "fednode/util/status.h"
@@ -97,6 +99,11 @@ class DataPlaneServer {
   void set_update_handler(UpdateHandler handler) { *handler_ = std::move(handler); }
   // Secure mode for every connection accepted from now on.
   void set_keys(std::shared_ptr<const DataPlaneKeys> keys) { keys_ = std::move(keys); }
+  // The sessions' warnings, at most one a second between them.
+  struct Warnings {
+    std::mutex mu;
+    OncePer once;
+  };
 
  private:
   HandshakeWorker handshakes_;  // first: sessions it still answers need it until the end
@@ -106,6 +113,7 @@ class DataPlaneServer {
   std::shared_ptr<ChannelCounters> counters_ = std::make_shared<ChannelCounters>();
   std::shared_ptr<UpdateHandler> handler_ = std::make_shared<UpdateHandler>();
   std::shared_ptr<const DataPlaneKeys> keys_;
+  std::shared_ptr<Warnings> warnings_ = std::make_shared<Warnings>();
   // Decrypting, hashing, storing and reading blobs: never on the control loop.
   asio::thread_pool blob_threads_{2};
   std::shared_ptr<ConnectionGate> gate_;
