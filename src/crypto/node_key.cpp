@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <sstream>
 
 #include "fednode/util/file_io.h"
@@ -31,17 +32,6 @@ bool unb64(std::string_view text, std::array<std::uint8_t, 32>* out) {
     return false;
   }
   return len == out->size() && end == text.data() + text.size();
-}
-
-// Makes a new directory entry durable: fsync of the directory that holds `path`.
-bool sync_parent_dir(const std::string& path) {
-  auto slash = path.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok;
 }
 
 // The whole of an open file, at most `limit` bytes (a key file is about 150).
@@ -91,7 +81,9 @@ Status generate_key_file(const std::string& path, PublicKey* public_key) {
   ::close(fd);
   sodium_memzero(text.data(), text.size());
   if (!ok) return Status::error(path + ": " + std::strerror(saved));
-  if (!sync_parent_dir(path)) return Status::error(path + ": cannot sync its directory: " + std::strerror(errno));
+  // The new directory entry made durable too.
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (Status s = fsync_directory(dir.empty() ? "." : dir); !s.ok()) return s;
   *public_key = k.public_key;
   return {};
 }

@@ -20,19 +20,24 @@ Status open_listener(tcp::acceptor& acceptor, const PeerAddress& address, const 
   return {};
 }
 
-ConnectionGate::Ticket ConnectionGate::admit(const asio::ip::address& remote, std::string* why) {
-  std::lock_guard<std::mutex> lock(mu_);
+bool ConnectionGate::take_proven_place(const asio::ip::address& remote, std::string* why) {
   if (total_ >= limits_.max_total) {
     *why = std::to_string(total_) + " connections open, the most allowed";
-    return nullptr;
+    return false;
   }
   std::size_t& mine = per_address_[remote];
   if (mine >= limits_.max_per_address) {
     *why = std::to_string(mine) + " connections open from " + remote.to_string() + ", the most allowed per address";
-    return nullptr;
+    return false;
   }
   ++mine;
   ++total_;
+  return true;
+}
+
+ConnectionGate::Ticket ConnectionGate::admit(const asio::ip::address& remote, std::string* why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!take_proven_place(remote, why)) return nullptr;
   return std::make_shared<Place>(shared_from_this(), remote, State::kProven);
 }
 
@@ -100,19 +105,9 @@ bool ConnectionGate::prove(const Ticket& ticket, bool operator_key, std::string*
     ++operators_;
     return true;
   }
-  if (total_ >= limits_.max_total) {
-    *why = std::to_string(total_) + " connections open, the most allowed";
-    return false;
-  }
-  std::size_t& mine = per_address_[p.remote];
-  if (mine >= limits_.max_per_address) {
-    *why = std::to_string(mine) + " connections open from " + p.remote.to_string() + ", the most allowed per address";
-    return false;
-  }
+  if (!take_proven_place(p.remote, why)) return false;
   forget_unproven(p);
   p.state = State::kProven;
-  ++mine;
-  ++total_;
   return true;
 }
 

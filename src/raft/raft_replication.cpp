@@ -153,8 +153,8 @@ void Raft::handle_append_response(const Message& m, Progress& pr) {
     // At or below match: a follower that lost entries it acknowledged. A probe's rejection, or
     // the one a heartbeat drew, says so for sure; a pipelined append's may be a late one, and
     // replication carries on.
-    bool lost = m.index <= pr.match && (pr.state == ReplicationState::kProbe || m.context == kLostEntriesContext);
-    if (lost && pr.follower_lost_entries(m.index, hint)) {
+    bool sure = pr.state == ReplicationState::kProbe || m.context == kLostEntriesContext;
+    if (sure && pr.follower_lost_entries(m.index, hint)) {
       ++followers_rolled_back_;
       return;
     }

@@ -93,6 +93,8 @@ class ConnectionGate : public std::enable_shared_from_this<ConnectionGate> {
  private:
   void release(Place& place);
   void forget_unproven(Place& place);  // with mu_ held
+  // Counts a proven connection from `remote`, unless that passes a limit (false, why). mu_ held.
+  bool take_proven_place(const asio::ip::address& remote, std::string* why);
   ConnectionLimits limits_;
   mutable std::mutex mu_;
   std::size_t total_ = 0;  // proven, operators apart
