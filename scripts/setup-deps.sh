@@ -7,13 +7,14 @@ set -euo pipefail
 
 packages=(cmake g++ make pkg-config
   libtorch-dev libasio-dev libmsgpack-cxx-dev libspdlog-dev libcli11-dev libgtest-dev
-  libsodium-dev libssl-dev zlib1g-dev dataset-fashion-mnist curl python3
+  libsodium-dev libssl-dev zlib1g-dev libzip-dev dataset-fashion-mnist curl python3
+  python3-torch python3-numpy python3-sklearn  # tests run their Python side: TorchScript models, .npz files, exports
   iproute2 iptables faketime  # the namespace testbed's tests: hosts, partitions, clock skew
   dpkg-dev lintian adduser     # scripts/package.sh and the package test
   prometheus tmux)             # the Prometheus scrape test, the live view under tmux
 for arg in "$@"; do
   case "$arg" in
-    --bench) packages+=(python3 python3-torch python3-pysyncobj etcd-server etcd-client) ;;
+    --bench) packages+=(python3-pysyncobj etcd-server etcd-client) ;;
     --tools) packages+=(gnuplot-nox tshark iftop) ;;
     *) echo "setup-deps.sh: unknown option '$arg' (use --bench or --tools)" >&2; exit 2 ;;
   esac

@@ -5,11 +5,13 @@
 
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <set>
 #include <sstream>
 
 #include "fednode/crypto/node_key.h"
 #include "fednode/fl/dataset.h"
+#include "fednode/fl/local_data.h"
 #include "fednode/util/logging.h"
 #include "fednode/version.h"
 
@@ -21,6 +23,40 @@ CliExit usage_error(const std::string& message) {
 }
 
 // Checks that need more than one option at a time; returns "" when all is well.
+bool built_in_model(const std::string& m) { return m == "cifar10-cnn" || m == "fmnist-cnn"; }
+
+// --model, --data and what goes with them. The files themselves are read (and checked with one
+// batch through the model) when the node prepares to train.
+std::string check_model_and_data(const FlOptions& f) {
+  std::error_code ec;
+  if (!f.model.empty() && !built_in_model(f.model) && !std::filesystem::is_regular_file(f.model, ec)) {
+    return "--model '" + f.model + "' is neither cifar10-cnn|fmnist-cnn nor a TorchScript file (" +
+           (std::filesystem::exists(f.model, ec) ? "not a regular file" : "no such file") + ")";
+  }
+  if (!fl::parse_task(f.task)) return "--task '" + f.task + "' is not one of classification|regression";
+  if (f.task == "regression" && (f.model.empty() || built_in_model(f.model))) {
+    return "--task regression needs --model FILE, a TorchScript module that predicts the targets (the built-in models classify)";
+  }
+  if (!(f.test_fraction >= 0 && f.test_fraction < 1)) return "--test-fraction must be at least 0 and below 1";
+  if (f.data.empty()) {
+    if (!f.data_format.empty() || !f.test_data.empty() || !f.label_column.empty() || f.test_fraction > 0) {
+      return "--data-format, --test-data, --label-column and --test-fraction describe --data PATH, which is not given";
+    }
+    return "";
+  }
+  if (!std::filesystem::exists(f.data, ec)) return "--data '" + f.data + "': no such file or directory";
+  if (!f.test_data.empty() && !std::filesystem::exists(f.test_data, ec)) return "--test-data '" + f.test_data + "': no such file";
+  std::string format = f.data_format.empty() ? fl::detect_data_format(f.data) : f.data_format;
+  if (format.empty()) {
+    return "--data '" + f.data + "': cannot tell its format from the name; name it .npz or .csv or pass --data-format (" +
+           fl::known_data_formats() + ")";
+  }
+  if ((f.model.empty() || built_in_model(f.model)) && format != "cifar10" && format != "fashion-mnist") {
+    return "--data '" + f.data + "' (" + format + ") needs --model FILE, a TorchScript module for its samples";
+  }
+  return "";
+}
+
 std::string check_node_options(const NodeOptions& o) {
   if (o.tick_ms < 1 || o.tick_ms > 1000) return "--tick-ms " + std::to_string(o.tick_ms) + " is out of range 1-1000";
   if (o.heartbeat_ms < o.tick_ms) return "--heartbeat-ms must be at least --tick-ms";
@@ -68,14 +104,27 @@ std::string check_node_options(const NodeOptions& o) {
     return "--aggregator " + o.fl.aggregator + " with --byzantine-f " + std::to_string(o.fl.byzantine_f) +
            " needs --min-clients of at least " + std::to_string(2 * o.fl.byzantine_f + 3);
   }
-  if (o.fl.model.size() && o.fl.model != "cifar10-cnn" && o.fl.model != "fmnist-cnn") {
-    return "--model '" + o.fl.model + "' is not one of cifar10-cnn|fmnist-cnn";
-  }
+  if (auto problem = check_model_and_data(o.fl); !problem.empty()) return problem;
   if (o.data_port == 0 && o.self.port > 65535 - 1000) {
     return "peer port " + std::to_string(o.self.port) +
            " leaves no room for the default data port (port + 1000); set --data-port";
   }
   return "";
+}
+
+void add_local_data_options(CLI::App& app, FlOptions& fl, const std::string& group) {
+  app.add_option("--data", fl.data, "This party's own data, used whole: FILE.npz, FILE.csv, or a CIFAR-10 / Fashion-MNIST directory")
+      ->group(group);
+  app.add_option("--data-format", fl.data_format, "npz | csv | cifar10 | fashion-mnist (default: from the --data path)")
+      ->check(CLI::IsMember({"npz", "csv", "cifar10", "fashion-mnist"}))->group(group);
+  app.add_option("--test-data", fl.test_data, "This party's test set, in the --data format (else x_test/y_test of an .npz)")->group(group);
+  app.add_option("--label-column", fl.label_column, "CSV: the label (or target) column (default: the last)")->group(group);
+  app.add_option("--test-fraction", fl.test_fraction, "Without a test set: keep this share of --data aside for testing")
+      ->group(group)->capture_default_str();
+  app.add_option("--task", fl.task, "classification (cross-entropy, accuracy) | regression (MSE, MAE)")
+      ->check(CLI::IsMember({"classification", "regression"}))->group(group)->capture_default_str();
+  app.add_option("--optimizer", fl.optimizer, "Local training: sgd (with --momentum) | adam")
+      ->check(CLI::IsMember({"sgd", "adam"}))->group(group)->capture_default_str();
 }
 
 }  // namespace
@@ -181,8 +230,10 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
       ->check(CLI::IsMember({"cifar10", "fashion-mnist"}))->group(group)->capture_default_str();
   app.add_option("--dataset-dir", fl.dataset_dir, "Default: data/cifar-10-batches-bin, or /usr/share/datasets/fashion-mnist")
       ->group(group);
-  app.add_option("--model", fl.model, "Default: cifar10-cnn or fmnist-cnn by data set")->group(group);
-  app.add_option("--partition", fl.partition, "iid | dirichlet")
+  app.add_option("--model", fl.model, "cifar10-cnn | fmnist-cnn | FILE.pt, a TorchScript module (default: the data set's CNN)")
+      ->group(group);
+  add_local_data_options(app, fl, group);
+  auto* partition = app.add_option("--partition", fl.partition, "iid | dirichlet (with --data: cut each party's own data too)")
       ->check(CLI::IsMember({"iid", "dirichlet"}))->group(group)->capture_default_str();
   app.add_option("--alpha", fl.alpha, "Dirichlet concentration")->check(CLI::PositiveNumber)->group(group)->capture_default_str();
   app.add_option("--seed", fl.seed, "Initial model and partition seed")->group(group)->capture_default_str();
@@ -279,6 +330,13 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   node.metrics_port = static_cast<std::uint16_t>(metrics_port);
   if (auto problem = check_node_options(node); !problem.empty()) return usage_error(problem);
   if (node.data_port == 0) node.data_port = static_cast<std::uint16_t>(node.self.port + 1000);
+  node.fl.partition_given = partition->count() > 0;
+  if (!node.fl.data.empty()) {
+    node.fl.dataset = "own";
+    if (!node.fl.partition_given) node.fl.partition = "none";
+    std::string format = node.fl.data_format.empty() ? fl::detect_data_format(node.fl.data) : node.fl.data_format;
+    if (node.fl.model.empty()) node.fl.model = format == "cifar10" ? "cifar10-cnn" : "fmnist-cnn";
+  }
   if (node.fl.model.empty()) node.fl.model = node.fl.dataset == "cifar10" ? "cifar10-cnn" : "fmnist-cnn";
   if (node.data_dir.empty()) {
     std::string host = node.self.host;

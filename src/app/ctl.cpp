@@ -144,6 +144,7 @@ int print_cluster_status(const PeerAddress& first) {
     return 1;
   }
   std::vector<std::string> members = ctl_members_of(seed.get());
+  std::vector<std::string> problems;  // members that cannot train, and why
   std::printf("%-22s %-19s %6s %8s %8s %12s %12s %12s %12s %12s %12s\n", "node", "role", "term", "commit", "applied",
               "raft in", "raft out", "client in", "client out", "data in", "data out");
   for (const auto& m : members) {
@@ -167,7 +168,11 @@ int print_cluster_status(const PeerAddress& first) {
                 static_cast<unsigned long long>(ctl_u64_at(o, {"stats", "client_tcp", "bytes_out"})),
                 static_cast<unsigned long long>(ctl_u64_at(o, {"stats", "data_tcp", "bytes_in"})),
                 static_cast<unsigned long long>(ctl_u64_at(o, {"stats", "data_tcp", "bytes_out"})));
+    if (const auto* t = net::map_field(o, "training"); t && net::as_string(net::map_field(*t, "state")) == "failed") {
+      problems.push_back(m + " cannot train: " + net::as_string(net::map_field(*t, "error")));
+    }
   }
+  for (const auto& p : problems) std::printf("%s\n", p.c_str());
   return 0;
 }
 

@@ -10,6 +10,7 @@
 #include "fednode/fl/model_weights.h"
 #include "fednode/fl/round_state.h"
 #include "fednode/fl/trainer.h"
+#include "fednode/util/file_io.h"
 
 namespace fednode {
 namespace {
@@ -34,15 +35,24 @@ std::optional<PeerAddress> data_address(const PeerAddress& client, std::string* 
 }  // namespace
 
 int export_model(const PeerAddress& address, const std::vector<std::string>& flags) {
-  std::string which = "latest", out;
+  std::string which = "latest", out, format, module_file;
   for (std::size_t i = 0; i < flags.size(); ++i) {
     if (flags[i] == "--out" && i + 1 < flags.size()) {
       out = flags[++i];
+    } else if (flags[i] == "--format" && i + 1 < flags.size()) {
+      format = flags[++i];
+      if (format != "torchscript" && format != "state-dict") {
+        std::fprintf(stderr, "fednode ctl: --format is torchscript or state-dict, not '%s'\n", format.c_str());
+        return 2;
+      }
+    } else if (flags[i] == "--model" && i + 1 < flags.size()) {
+      module_file = flags[++i];
     } else if (which == "latest" && (flags[i] == "latest" || (!flags[i].empty() && flags[i].size() <= 18 &&
                                                              flags[i].find_first_not_of("0123456789") == std::string::npos))) {
       which = flags[i];
     } else {
-      std::fprintf(stderr, "fednode ctl: export-model takes [ROUND|latest] --out FILE.pt, not '%s'\n", flags[i].c_str());
+      std::fprintf(stderr, "fednode ctl: export-model takes [ROUND|latest] --out FILE.pt [--format torchscript|state-dict] "
+                           "[--model FILE], not '%s'\n", flags[i].c_str());
       return 2;
     }
   }
@@ -68,6 +78,31 @@ int export_model(const PeerAddress& address, const std::vector<std::string>& fla
   if (rounds.committed().empty()) {
     std::fprintf(stderr, "fednode ctl: %s has no committed round yet\n", address.to_string().c_str());
     return 1;
+  }
+  const fl::RoundConfig& run = *rounds.config();
+  bool scripted = !run.model_sha256.empty();
+  if (format.empty()) format = scripted ? "torchscript" : "state-dict";
+  if (format == "torchscript") {
+    if (!scripted) {
+      std::fprintf(stderr, "fednode ctl: the run trains the built-in %s, not a TorchScript module: use --format state-dict\n",
+                   run.model.c_str());
+      return 2;
+    }
+    if (module_file.empty()) {
+      std::fprintf(stderr, "fednode ctl: --format torchscript needs --model FILE, the run's module %s (sha256 %.16s...)\n",
+                   run.model.c_str(), run.model_sha256.c_str());
+      return 2;
+    }
+    std::string module_bytes;
+    if (Status s = read_file(module_file, &module_bytes); !s.ok()) {
+      std::fprintf(stderr, "fednode ctl: %s\n", s.message().c_str());
+      return 2;
+    }
+    if (std::string h = fl::sha256_hex(module_bytes); h != run.model_sha256) {
+      std::fprintf(stderr, "fednode ctl: %s has sha256 %.16s..., the run's model %s has %.16s...: not the run's module\n",
+                   module_file.c_str(), h.c_str(), run.model.c_str(), run.model_sha256.c_str());
+      return 2;
+    }
   }
   const fl::RoundRecord* record = &rounds.committed().back();
   if (which != "latest") {
@@ -118,13 +153,14 @@ int export_model(const PeerAddress& address, const std::vector<std::string>& fla
     std::fprintf(stderr, "fednode ctl: model %.12s: %s\n", record->model_id.c_str(), s.message().c_str());
     return 1;
   }
-  if (Status s = fl::export_state_dict(w, out); !s.ok()) {
+  Status written = format == "torchscript" ? fl::export_torchscript("torchscript:" + module_file, w, out)
+                                           : fl::export_state_dict(w, out);
+  if (Status s = written; !s.ok()) {
     std::fprintf(stderr, "fednode ctl: %s: %s\n", out.c_str(), s.message().c_str());
     return 1;
   }
-  std::printf("round %llu model %s (%zu parameters, test accuracy %.4f) -> %s\n",
-              static_cast<unsigned long long>(record->round), record->model_id.c_str(), w.parameter_count(),
-              record->test_accuracy, out.c_str());
+  std::printf("round %llu model %s (%zu weights) -> %s (%s)\n", static_cast<unsigned long long>(record->round),
+              record->model_id.c_str(), w.parameter_count(), out.c_str(), format.c_str());
   return 0;
 }
 

@@ -67,6 +67,11 @@ int print_rounds(const PeerAddress& address, const std::vector<std::string>& fla
                 static_cast<unsigned long long>(cfg.rounds), cfg.model.c_str(), cfg.dataset.c_str(), cfg.local_epochs,
                 cfg.lr, cfg.batch_size, cfg.partition.c_str(), static_cast<unsigned long long>(cfg.min_clients),
                 cfg.aggregator.c_str(), prox);
+    if (!cfg.model_sha256.empty()) {
+      std::printf("model %s: TorchScript, sha256 %s, %s, optimizer %s, weights %s\n", cfg.model.c_str(),
+                  cfg.model_sha256.c_str(), cfg.task.c_str(), cfg.optimizer.c_str(), cfg.model_layout.c_str());
+    }
+    if (cfg.dataset == "own") std::printf("data: each party's own (--data), %s\n", cfg.partition == "none" ? "whole" : cfg.partition.c_str());
     std::printf("%5s  %-22s %8s %8s %10s %9s %8s  %s\n", "round", "aggregator", "trainers", "samples", "train loss",
                 "test acc", "seconds", "model");
   }
@@ -79,7 +84,7 @@ int print_rounds(const PeerAddress& address, const std::vector<std::string>& fla
       for (const auto& t : r.results) names += (names.empty() ? "" : ",") + name(t.node);
       auto or_dash = [](const std::string& id) { return id.empty() ? "-" : id.c_str(); };
       char loss[32] = "-", acc[32] = "-";
-      if (r.evaluated) {
+      if (r.evaluated && !r.untested) {
         std::snprintf(loss, sizeof loss, "%.6f", r.test_loss);
         std::snprintf(acc, sizeof acc, "%.6f", r.test_accuracy);
       }
@@ -90,7 +95,7 @@ int print_rounds(const PeerAddress& address, const std::vector<std::string>& fla
                   held ? "have" : "missing", or_dash(r.base_state_id), or_dash(r.server_state_id));
     } else {
       char acc[32] = "-";
-      if (r.evaluated) std::snprintf(acc, sizeof acc, "%.4f", r.test_accuracy);
+      if (r.evaluated && !r.untested) std::snprintf(acc, sizeof acc, "%.4f", rounds.config()->task == "regression" ? r.test_loss : r.test_accuracy);
       std::printf("%5llu  %-22s %4zu/%-3zu %8llu %10.4f %9s %8.2f  %.12s%s\n", static_cast<unsigned long long>(r.round),
                   name(r.aggregator).c_str(), r.results.size(), r.participants.size(),
                   static_cast<unsigned long long>(r.samples()), r.train_loss, acc, seconds, r.model_id.c_str(),

@@ -75,6 +75,12 @@ std::string render_metrics(const NodeMetrics& m) {
   if (m.have_accuracy) {
     t.gauge("fednode_fl_test_accuracy", "Test accuracy of the last evaluated committed model (0-1)", m.test_accuracy);
   }
+  if (m.local_ready) {
+    t.gauge("fednode_fl_local_ready", "This node's own model and data passed the first-batch check (1) or cannot be used (0)",
+            *m.local_ready ? 1.0 : 0.0);
+    t.gauge("fednode_fl_local_train_samples", "Training samples this node holds", static_cast<double>(m.local_train_samples));
+    t.gauge("fednode_fl_local_test_samples", "Test samples this node holds", static_cast<double>(m.local_test_samples));
+  }
   if (m.fl) {
     t.histogram("fednode_fl_round_duration_seconds", "From applying a round_start to applying its commit, here",
                 m.fl->round_seconds);

@@ -189,6 +189,7 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   Status snapshot(const raft::ConfState& conf) override;
   std::string diagnostic(const msgpack::object* id);
   std::string fl_status(const msgpack::object* id);
+  void pack_training(msgpack::packer<msgpack::sbuffer>& p) const;
   std::string metrics_text() const;
   // The peer channel's counters, with the well-formed datagrams whose message the core dropped.
   net::ChannelCounters raft_counters() const {

@@ -21,11 +21,32 @@ void PeerDaemon::add_traffic(JsonLine* line) const {
   line->add_raw("data_tcp", channel(controller_->data_counters()));
 }
 
+// "training": this node's own model and data, as the first-batch check found them.
+void PeerDaemon::pack_training(msgpack::packer<msgpack::sbuffer>& p) const {
+  const auto& ready = controller_->local_ready();
+  const auto& local = controller_->local_source();
+  p.pack("training");
+  p.pack_map(6);
+  p.pack("state");
+  p.pack(ready ? "ready" : controller_->local_error().empty() ? "preparing" : "failed");
+  p.pack("error");
+  p.pack(controller_->local_error());
+  p.pack("data");
+  p.pack(local.data);
+  p.pack("model_file");
+  p.pack(local.model_file);
+  p.pack("train_samples");
+  p.pack(ready ? ready->train_samples : 0);
+  p.pack("test_samples");
+  p.pack(ready ? ready->test_samples : 0);
+}
+
 std::string PeerDaemon::diagnostic(const msgpack::object* id) {
   const char* status = node_->role() == raft::Role::kLeader ? "Leader"
                        : node_->role() == raft::Role::kFollower ? "Follower" : "Candidate";
-  net::Response r(7, id);
+  net::Response r(8, id);
   auto& p = r.pack();
+  pack_training(p);
   p.pack("data_port");
   p.pack(opt_.data_port);
   p.pack("membership");  // voter | learner | none (not, or not yet, a member)
@@ -128,6 +149,13 @@ std::string PeerDaemon::metrics_text() const {
   const fl::RoundRecord* evaluated = rounds.last_evaluated();
   m.have_accuracy = evaluated != nullptr;
   if (evaluated) m.test_accuracy = evaluated->test_accuracy;
+  if (const auto& ready = controller_->local_ready()) {
+    m.local_ready = true;
+    m.local_train_samples = ready->train_samples;
+    m.local_test_samples = ready->test_samples;
+  } else if (!controller_->local_error().empty()) {
+    m.local_ready = false;
+  }
   m.fl = &controller_->fl_metrics();
   return render_metrics(m);
 }
@@ -137,10 +165,11 @@ std::string PeerDaemon::metrics_text() const {
 std::string PeerDaemon::fl_status(const msgpack::object* id) {
   const auto& rounds = sm_.rounds();
   auto progress = controller_->progress();
-  net::Response r(progress ? 5 : 4, id);
+  net::Response r(progress ? 6 : 5, id);
   auto& p = r.pack();
   p.pack("type");
   p.pack("fl_status");
+  pack_training(p);
   if (progress) {  // this node aggregates: where the round stands
     p.pack("progress");
     p.pack_map(5);

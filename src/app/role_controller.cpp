@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 
 #include "fednode/app/round_events.h"
 #include "fednode/fl/dataset.h"
@@ -17,7 +18,7 @@ namespace {
 
 constexpr auto kPollPeriod = std::chrono::milliseconds(100);
 
-fl::RoundSettings settings_of(const NodeOptions& o) {
+fl::RoundSettings settings_of(const NodeOptions& o, const LocalSource& local) {
   fl::RoundSettings s;
   s.rotate_every = o.fl.rotate_every;
   s.timings.min_ack_linger = o.fl.invite_wait_ms;
@@ -45,6 +46,12 @@ fl::RoundSettings settings_of(const NodeOptions& o) {
   c.deadline_ms = static_cast<std::uint64_t>(o.fl.deadline_s * 1000);
   c.dataset = o.fl.dataset;
   c.model = o.fl.model;
+  if (!local.model_file.empty()) {  // a TorchScript file: named, and pinned by its hash
+    c.model = std::filesystem::path(local.model_file).filename().string();
+    c.model_sha256 = local.model_sha256;
+  }
+  c.task = o.fl.task;
+  c.optimizer = o.fl.optimizer;
   c.partition = o.fl.partition;
   c.alpha = o.fl.alpha;
   c.seed = o.fl.seed;
@@ -67,7 +74,8 @@ RoleController::RoleController(asio::io_context& io, RaftHost& host, const NodeO
       host_(host),
       opt_(options),
       events_(events),
-      machine_(settings_of(options)),
+      local_(fednode::local_source(options.fl)),
+      machine_(settings_of(options, local_)),
       store_(options.data_dir + "/models"),
       server_(io, store_, net::kDefaultMaxFrame),
       poll_timer_(io),
@@ -108,23 +116,43 @@ Status RoleController::start() {
   return {};
 }
 
-// Before round 1: libtorch and this node's training set are loaded while the group elects a
-// leader and agrees the run, not inside the first training. A node without the data set only
-// learns it here at debug level; it finds out for real when it is asked to train.
+// Before round 1: this node's data is loaded and one batch of it goes through the model, while
+// the group elects a leader and agrees the run, not inside the first training. A node that was
+// given --data or --model FILE and cannot use them says so at once (log, fl_status, metrics) and
+// goes on serving Raft and the key-value store; one without the default data set learns it here
+// at debug level and finds out for real when it is asked to train.
 void RoleController::prepare() {
   fl::RoundConfig c;
-  c.dataset = opt_.fl.dataset;
-  c.model = opt_.fl.model.empty() ? fl::default_model_for(c.dataset) : opt_.fl.model;
-  c.seed = opt_.fl.seed;
-  std::string dir = dataset_dir(c.dataset);
+  if (auto proposed = settings_of(opt_, local_).proposed) {
+    c = *proposed;
+  } else {
+    c.dataset = opt_.fl.dataset;
+    c.model = opt_.fl.model;
+    c.model_sha256 = local_.model_sha256;
+    c.task = opt_.fl.task;
+    c.seed = opt_.fl.seed;
+  }
+  bool explicit_setup = !local_.data.empty() || !local_.model_file.empty();
+  if (explicit_setup && !local_.model_file.empty() && local_.model_sha256.empty()) {
+    c.model_sha256 = "unreadable";
+  }
   compute_->submit(
-      [c, dir, data = datasets_, store = store_]() -> std::function<void()> {
+      [c, local = local_, data = datasets_, store = store_, explicit_setup, this]() -> std::function<void()> {
         auto t0 = std::chrono::steady_clock::now();
-        Status s = prepare_training(c, dir, *data, store);
+        Preparation prep;
+        Status s = prepare_training(c, local, *data, store, &prep);
         double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        return [s, seconds, dir] {
+        return [this, s, seconds, prep, local, explicit_setup] {
+          if (s.ok() && !local_error_.empty()) return;  // the agreed run's model is not this node's
           if (s.ok()) {
-            spdlog::info("training prepared in {:.2f} s (libtorch and the training set in {})", seconds, dir);
+            local_ready_ = prep;
+            spdlog::info("training prepared in {:.2f} s: {} training and {} test samples{}; model {}", seconds,
+                         prep.train_samples, prep.test_samples,
+                         local.data.empty() ? "" : " from " + local.data, prep.model.describe());
+          } else if (explicit_setup) {
+            local_error_ = s.message();
+            spdlog::error("cannot train with this node's own model and data: {}", s.message());
+            events_.write("local_setup_failed", JsonLine().add("reason", s.message()));
           } else {
             spdlog::debug("not prepared for training: {}", s.message());
           }
@@ -156,6 +184,7 @@ fl::View RoleController::view() const {
   v.holds = [this](const std::string& id) { return store_.has(id); };
   v.now = monotonic_ms();
   v.wall_ms = fl::unix_ms();
+  v.can_train = local_ready_.has_value() && !local_.data.empty();
   return v;
 }
 
@@ -181,13 +210,32 @@ void RoleController::on_round_event(fl::RoundEvent event, const std::string& why
     metrics_.start_applied.reset();
   }
   if (stopped_) return;
+  if (event == fl::RoundEvent::kConfig) check_run_model();
   machine_.applied(view(), event, why);
   carry_out();
 }
 
+// The run is agreed: a node whose module file is not the run's, or that holds no data in a run
+// on each party's own, says so once; it declines the rounds it is invited to.
+void RoleController::check_run_model() {
+  const auto& c = host_.rounds().config();
+  if (!c) return;
+  std::string model;
+  Status s = engine_model(*c, local_, &model);
+  if (s.ok() && c->dataset == "own" && local_.data.empty()) {
+    s = Status::error("the run trains on each party's own data and this node has no --data: it aggregates when it "
+                      "leads and declines to train");
+  }
+  if (s.ok()) return;
+  local_ready_.reset();
+  local_error_ = s.message();
+  spdlog::error("cannot train in this run: {}", s.message());
+  events_.write("local_setup_failed", JsonLine().add("reason", s.message()));
+}
+
 std::string RoleController::on_update(const net::UpdateNotice& n) {
   if (stopped_) return "this node is not aggregating";
-  fl::UpdateOffer u{n.id, n.round, n.term, n.attempt, n.node, n.samples, n.train_loss, n.train_seconds};
+  fl::UpdateOffer u{n.id, n.round, n.term, n.attempt, n.node, n.samples, n.train_loss, n.train_seconds, n.declined};
   std::string refused = machine_.offer_update(view(), u);
   asio::post(io_, [this] { poll(); });
   return refused;
@@ -285,17 +333,16 @@ void RoleController::run(const fl::Job& job) {
   auto data = datasets_;
   switch (job.kind) {
     case fl::JobKind::kInitialModel:
-      return submit(*compute_, job, [job, store] { return make_initial_model(job, store); });
+      return submit(*compute_, job, [job, store, local = local_] { return make_initial_model(job, local, store); });
     case fl::JobKind::kFetch:
       return submit(*transfer_, job, [job, store, from = peers(job.peers)] { return fetch_model(job, from, store); });
     case fl::JobKind::kTrain: {
       auto gen = train_generation_;
       std::uint64_t generation = *gen;
-      std::string dir = dataset_dir(job.config.dataset);
       fl::NodeId self = host_.raft_view().self;
       fl::Attack attack = *fl::parse_attack(opt_.fl.attack);  // checked by the CLI
-      return submit(*compute_, job, [=] {
-        return train_update(job, self, dir, store, *data, [gen, generation] { return *gen != generation; }, attack);
+      return submit(*compute_, job, [=, local = local_] {
+        return train_update(job, self, local, store, *data, [gen, generation] { return *gen != generation; }, attack);
       });
     }
     case fl::JobKind::kUpload: {
@@ -312,8 +359,7 @@ void RoleController::run(const fl::Job& job) {
     case fl::JobKind::kAggregate:
       return submit(*compute_, job, [job, store] { return aggregate_updates(job, store); });
     case fl::JobKind::kEvaluate: {
-      std::string dir = dataset_dir(job.config.dataset);
-      return submit(*evaluate_, job, [=, tests = test_sets_] { return evaluate_model(job, dir, store, *tests); });
+      return submit(*evaluate_, job, [=, local = local_, tests = test_sets_] { return evaluate_model(job, local, store, *tests); });
     }
     case fl::JobKind::kPush: {
       return submit(*push_, job, [=, voters = peers(job.peers), late = late_] { return push_model(job, voters, store, late); });
@@ -368,11 +414,6 @@ void RoleController::maybe_crash(const std::string& point, std::uint64_t round) 
   spdlog::critical("fault injection: exiting at {} of round {} (--crash-at {})", point, round, spec);
   spdlog::default_logger()->flush();
   ::_exit(137);
-}
-
-std::string RoleController::dataset_dir(const std::string& dataset) const {
-  if (dataset == opt_.fl.dataset && !opt_.fl.dataset_dir.empty()) return opt_.fl.dataset_dir;
-  return fl::default_dataset_dir(dataset);
 }
 
 }  // namespace fednode

@@ -2,6 +2,7 @@
 #include "fednode/fl/update_rows.h"
 
 #include <filesystem>
+#include <numeric>
 #include <optional>
 
 #include "fednode/fl/robust_aggregation.h"
@@ -17,6 +18,7 @@
 #include "fednode/fl/update_check.h"
 #include "fednode/fl/update_codec.h"
 #include "fednode/fl/update_rows.h"
+#include "fednode/util/file_io.h"
 
 namespace fednode {
 namespace {
@@ -28,17 +30,72 @@ JobOutcome failed(const fl::Job& job, const Status& s) { return {fl::JobResult::
 
 }  // namespace
 
-Status DatasetCache::get(const fl::RoundConfig& c, const std::string& dir, bool train,
+LocalSource local_source(const FlOptions& fl) {
+  LocalSource l;
+  l.dataset = fl.dataset;
+  l.dataset_dir = fl.dataset_dir;
+  l.data = fl.data;
+  l.options.format = fl.data_format;
+  l.options.task = fl::parse_task(fl.task).value_or(fl::Task::kClassification);
+  l.options.label_column = fl.label_column;
+  l.options.test_path = fl.test_data;
+  l.options.test_fraction = fl.test_fraction;
+  l.options.seed = fl.seed;
+  if (!fl.model.empty() && fl.model != "cifar10-cnn" && fl.model != "fmnist-cnn") {
+    l.model_file = fl.model;
+    std::string bytes;
+    if (read_file(fl.model, &bytes).ok()) l.model_sha256 = fl::sha256_hex(bytes);  // else engine_model says so
+  }
+  return l;
+}
+
+Status engine_model(const fl::RoundConfig& c, const LocalSource& local, std::string* model) {
+  if (c.model_sha256.empty()) {
+    *model = c.model;
+    return {};
+  }
+  if (local.model_file.empty()) {
+    return Status::error("the run trains the TorchScript model " + c.model + " (sha256 " + c.model_sha256.substr(0, 16) +
+                         "...); this node has no --model FILE");
+  }
+  if (local.model_sha256 != c.model_sha256) {
+    return Status::error("this node's --model " + local.model_file + " has sha256 " +
+                         (local.model_sha256.empty() ? std::string("(unreadable)") : local.model_sha256.substr(0, 16) + "...") +
+                         ", the run's model " + c.model + " has sha256 " + c.model_sha256.substr(0, 16) +
+                         "...: every party needs the same file; refusing to train");
+  }
+  *model = std::string("torchscript:") + local.model_file;
+  return {};
+}
+
+Status DatasetCache::get(const fl::RoundConfig& c, const LocalSource& local, bool train,
                          std::shared_ptr<const fl::Dataset>* out) {
-  std::string key = c.dataset + "|" + dir + "|" + (train ? "train" : "test");
-  if (auto it = cache_.find(key); it != cache_.end()) {
+  bool own = c.dataset == "own";
+  if (own && local.data.empty()) {
+    return Status::error("the run trains on each party's own data, and this node has no --data");
+  }
+  std::string dir = own ? local.data
+                        : (c.dataset == local.dataset && !local.dataset_dir.empty() ? local.dataset_dir
+                                                                                    : fl::default_dataset_dir(c.dataset));
+  std::string key = c.dataset + "|" + dir + "|";
+  if (auto it = cache_.find(key + (train ? "train" : "test")); it != cache_.end()) {
     *out = it->second;
+    return {};
+  }
+  if (own) {
+    fl::LocalData d;
+    fl::DataOptions o = local.options;
+    o.task = fl::parse_task(c.task).value_or(fl::Task::kClassification);
+    if (Status s = fl::load_local_data(local.data, o, &d); !s.ok()) return s;
+    cache_[key + "train"] = std::make_shared<fl::Dataset>(std::move(d.train));
+    cache_[key + "test"] = std::make_shared<fl::Dataset>(std::move(d.test));
+    *out = cache_[key + (train ? "train" : "test")];
     return {};
   }
   auto d = std::make_shared<fl::Dataset>();
   Status s = c.dataset == "cifar10" ? fl::load_cifar10(dir, train, d.get()) : fl::load_fashion_mnist(dir, train, d.get());
   if (!s.ok()) return s;
-  cache_[key] = d;
+  cache_[key + (train ? "train" : "test")] = d;
   *out = d;
   return {};
 }
@@ -54,19 +111,42 @@ Status store_initial_model(const std::string& model, std::uint64_t seed, fl::Mod
 
 }  // namespace
 
-Status prepare_training(const fl::RoundConfig& c, const std::string& dir, DatasetCache& cache, fl::ModelStore store) {
-  std::shared_ptr<const fl::Dataset> data;
-  if (Status s = cache.get(c, dir, true, &data); !s.ok()) return s;
-  // Loads libtorch, and makes the initial model the leader will make: the leader's push then
-  // finds it here and sends nothing.
+Status prepare_training(const fl::RoundConfig& c, const LocalSource& local, DatasetCache& cache, fl::ModelStore store,
+                        Preparation* out) {
+  std::string model;
+  if (Status s = engine_model(c, local, &model); !s.ok()) return s;
+  std::shared_ptr<const fl::Dataset> data, test;
+  if (Status s = cache.get(c, local, true, &data); !s.ok()) return s;
+  if (Status s = cache.get(c, local, false, &test); !s.ok()) return s;
+  out->train_samples = data->size();
+  out->test_samples = test->size();
+  // Loads libtorch and runs one batch of each split through the model.
+  if (Status s = fl::check_model(model, *data, &out->model); !s.ok()) return s;
+  fl::ModelCheck on_test;
+  if (test->size() > 0) {
+    if (Status s = fl::check_model(model, *test, &on_test); !s.ok()) return Status::error("test split: " + s.message());
+  }
+  // Makes the initial model the leader will make: the leader's push then finds it here and
+  // sends nothing.
   std::string id;
-  return store_initial_model(c.model, c.seed, store, &id);
+  return store_initial_model(model, c.seed, store, &id);
 }
 
-JobOutcome make_initial_model(const fl::Job& job, fl::ModelStore store) {
+JobOutcome make_initial_model(const fl::Job& job, const LocalSource& local, fl::ModelStore store) {
   JobOutcome out;
   out.result.id = job.id;
-  Status s = store_initial_model(job.config.model, job.config.seed, store, &out.result.model_id);
+  std::string model;
+  Status s = engine_model(job.config, local, &model);
+  if (s.ok()) s = store_initial_model(model, job.config.seed, store, &out.result.model_id);
+  if (s.ok() && !job.config.model_sha256.empty()) {
+    fl::ModelWeights w;
+    s = store.get(out.result.model_id, &w);
+    for (const auto& p : w.parameters) {
+      std::string dims;
+      for (auto d : p.shape) dims += (dims.empty() ? "" : ",") + std::to_string(d);
+      out.result.model_layout += (out.result.model_layout.empty() ? "" : " ") + p.name + "[" + dims + "]";
+    }
+  }
   return s.ok() ? out : failed(job, Status::error("initial model: " + s.message()));
 }
 
@@ -101,7 +181,7 @@ JobOutcome fetch_model(const fl::Job& job, const std::vector<PeerRef>& sources, 
   return f;
 }
 
-JobOutcome train_update(const fl::Job& job, fl::NodeId self, const std::string& dataset_dir, fl::ModelStore store,
+JobOutcome train_update(const fl::Job& job, fl::NodeId self, const LocalSource& local, fl::ModelStore store,
                         DatasetCache& cache, std::function<bool()> should_stop, fl::Attack attack) {
   const fl::RoundConfig& c = job.config;
   const fl::RoundStart& start = job.start;
@@ -109,13 +189,21 @@ JobOutcome train_update(const fl::Job& job, fl::NodeId self, const std::string& 
                                            start.participants.begin());
   std::shared_ptr<const fl::Dataset> data;
   fl::ModelWeights base;
-  Status t = store.get(start.base_model_id, &base);
-  if (t.ok()) t = cache.get(c, dataset_dir, true, &data);
+  std::string model;
+  Status t = engine_model(c, local, &model);
+  if (t.ok()) t = store.get(start.base_model_id, &base);
+  if (t.ok()) t = cache.get(c, local, true, &data);
   fl::Shards shards;
   if (t.ok()) {
     std::size_t n = c.train_limit > 0 ? std::min<std::size_t>(c.train_limit, data->size()) : data->size();
-    if (c.partition == "dirichlet") {
-      std::vector<std::uint8_t> labels(data->labels.begin(), data->labels.begin() + static_cast<std::ptrdiff_t>(n));
+    if (c.partition == "none") {  // a party's own data, whole
+      shards.assign(start.participants.size(), {});
+      if (position < shards.size()) {
+        shards[position].resize(n);
+        std::iota(shards[position].begin(), shards[position].end(), 0u);
+      }
+    } else if (c.partition == "dirichlet") {
+      std::vector<std::int32_t> labels(data->labels.begin(), data->labels.begin() + static_cast<std::ptrdiff_t>(n));
       t = fl::partition_dirichlet(labels, data->classes, start.participants.size(), c.alpha, 1, c.seed, &shards);
     } else {
       shards = fl::partition_iid(n, start.participants.size(), c.seed);
@@ -125,6 +213,7 @@ JobOutcome train_update(const fl::Job& job, fl::NodeId self, const std::string& 
   fl::TrainResult result;
   if (t.ok()) {
     fl::TrainConfig tc;
+    tc.optimizer = c.optimizer;
     tc.epochs = c.local_epochs;
     tc.batch_size = c.batch_size;
     tc.lr = c.lr;
@@ -132,7 +221,7 @@ JobOutcome train_update(const fl::Job& job, fl::NodeId self, const std::string& 
     tc.proximal_mu = c.proximal_mu;
     tc.seed = c.seed ^ (start.round * 0x9E3779B97F4A7C15ull) ^ self;
     tc.should_stop = std::move(should_stop);
-    t = fl::train_local(c.model, base, *data, shards[position], tc, nullptr, &result);
+    t = fl::train_local(model, base, *data, shards[position], tc, nullptr, &result);
   }
   if (!t.ok()) return failed(job, t);
   fl::apply_attack(attack, base, c.seed ^ start.round ^ self, &result.weights);
@@ -152,7 +241,8 @@ JobOutcome upload_update(const fl::Job& job, const PeerRef& to, std::shared_ptr<
   JobOutcome out;
   out.result.id = job.id;
   const std::string& aggregator = to.address;
-  if (!update) return failed(job, Status::error("the update to upload is gone"));
+  bool declining = !job.upload.declined.empty();
+  if (!update && !declining) return failed(job, Status::error("the update to upload is gone"));
   if (aggregator.empty()) return failed(job, Status::error("the aggregator's address is unknown"));
   auto addr = PeerDirectory::shared().data_address(aggregator, to.client ? &*to.client : nullptr);
   if (!addr) return failed(job, Status::error("aggregator " + aggregator + " unreachable"));
@@ -165,10 +255,12 @@ JobOutcome upload_update(const fl::Job& job, const PeerRef& to, std::shared_ptr<
   n.samples = job.upload.samples;
   n.train_loss = job.upload.train_loss;
   n.train_seconds = job.upload.train_seconds;
+  n.declined = job.upload.declined;
   // A newer attempt of this node's training makes this upload useless: it is dropped at once
   // rather than hold the next upload behind a deposed aggregator's timeout.
-  Status s = net::upload_update(*addr, n, *update, kTransferTimeout, &out.traffic, std::move(abandon),
-                                to.secure ? &*to.secure : nullptr);
+  Status s = declining ? net::decline_update(*addr, n, kTransferTimeout, &out.traffic, to.secure ? &*to.secure : nullptr)
+                       : net::upload_update(*addr, n, *update, kTransferTimeout, &out.traffic, std::move(abandon),
+                                            to.secure ? &*to.secure : nullptr);
   if (!s.ok()) {
     JobOutcome f = failed(job, Status::error("upload to " + aggregator + ": " + s.message()));
     f.traffic = out.traffic;
@@ -249,25 +341,31 @@ JobOutcome aggregate_updates(const fl::Job& job, fl::ModelStore store) {
   return out;
 }
 
-JobOutcome evaluate_model(const fl::Job& job, const std::string& dataset_dir, fl::ModelStore store,
-                          DatasetCache& cache) {
+JobOutcome evaluate_model(const fl::Job& job, const LocalSource& local, fl::ModelStore store, DatasetCache& cache) {
   auto t0 = Clock::now();
   const fl::RoundConfig& c = job.config;
   fl::ModelWeights model;
   std::shared_ptr<const fl::Dataset> test;
-  Status s = store.get(job.model_id, &model);
-  if (s.ok()) s = cache.get(c, dataset_dir, false, &test);
+  std::string engine;
+  Status s = engine_model(c, local, &engine);
+  if (s.ok()) s = store.get(job.model_id, &model);
+  if (s.ok()) s = cache.get(c, local, false, &test);
   fl::EvalResult eval;
+  if (s.ok() && test->size() == 0) {  // an aggregator without a test split: the round stays untested
+    JobOutcome out;
+    out.result.id = job.id;
+    out.result.model_id = job.model_id;
+    return out;
+  }
   if (s.ok()) {
     fl::Dataset limited;
     const fl::Dataset* data = test.get();
     if (c.test_limit > 0 && c.test_limit < test->size()) {
       limited = *test;
-      limited.labels.resize(c.test_limit);
-      limited.pixels.resize(c.test_limit * test->image_bytes());
+      limited.truncate(c.test_limit);
       data = &limited;
     }
-    s = fl::evaluate(c.model, model, *data, 256, &eval);
+    s = fl::evaluate(engine, model, *data, 256, &eval);
   }
   if (!s.ok()) return failed(job, s);
   JobOutcome out;
@@ -275,6 +373,8 @@ JobOutcome evaluate_model(const fl::Job& job, const std::string& dataset_dir, fl
   out.result.model_id = job.model_id;
   out.result.test_loss = eval.loss;
   out.result.test_accuracy = eval.accuracy;
+  out.result.test_mae = eval.mae;
+  out.result.test_samples = eval.samples;
   out.result.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return out;
 }

@@ -132,6 +132,26 @@ Status load_fashion_mnist(const std::string& dir, bool train, Dataset* out) {
   return {};
 }
 
+std::size_t Dataset::feature_count() const {
+  std::size_t n = 1;
+  for (auto d : feature_shape) n *= static_cast<std::size_t>(d);
+  return n;
+}
+
+void Dataset::truncate(std::size_t n) {
+  if (n >= size()) return;
+  if (images()) {
+    pixels.resize(n * image_bytes());
+  } else {
+    features.resize(n * feature_count());
+  }
+  if (regression()) {
+    targets.resize(n * static_cast<std::size_t>(target_width));
+  } else {
+    labels.resize(n);
+  }
+}
+
 std::vector<float> Dataset::channel_mean() const {
   std::vector<double> sum(static_cast<std::size_t>(channels), 0.0);
   std::size_t plane = static_cast<std::size_t>(height) * width;

@@ -51,7 +51,7 @@ Shards partition_iid(std::size_t samples, std::size_t shards, std::uint64_t seed
   return out;
 }
 
-Status partition_dirichlet(const std::vector<std::uint8_t>& labels, int classes, std::size_t shards,
+Status partition_dirichlet(const std::vector<std::int32_t>& labels, int classes, std::size_t shards,
                            double alpha, std::size_t min_shard_size, std::uint64_t seed, Shards* out) {
   if (shards == 0) return Status::error("partition: need at least one shard");
   if (!(alpha > 0)) return Status::error("partition: Dirichlet alpha must be positive, got " + std::to_string(alpha));
@@ -60,7 +60,7 @@ Status partition_dirichlet(const std::vector<std::uint8_t>& labels, int classes,
                          std::to_string(shards) + " shards of at least " + std::to_string(min_shard_size));
   }
   std::vector<std::vector<std::uint32_t>> by_class(static_cast<std::size_t>(classes));
-  for (std::uint32_t i = 0; i < labels.size(); ++i) by_class.at(labels[i]).push_back(i);
+  for (std::uint32_t i = 0; i < labels.size(); ++i) by_class.at(static_cast<std::size_t>(labels[i])).push_back(i);
   Rng rng(seed);
   constexpr int kAttempts = 100;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {

@@ -45,6 +45,7 @@ void RoundMachine::on_initial_model(const View& v, const JobResult& r) {
     return;
   }
   w.config.initial_model_id = r.model_id;
+  w.config.model_layout = r.model_layout;
   push(v, r.model_id, "", 0, v.raft.term, 0);
   w.job = next_job_;
 }

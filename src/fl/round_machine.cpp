@@ -77,9 +77,14 @@ void RoundMachine::tick(const View& v) {
       if (f.active) heard_at_[f.id] = v.now;
     }
     lead(v);
+    if (aggregator_trains(v)) follow(v);  // its own update goes to itself, like anyone's
   } else {
     follow(v);
   }
+}
+
+bool RoundMachine::aggregator_trains(const View& v) const {
+  return v.can_train && v.rounds->config() && v.rounds->config()->dataset == "own";
 }
 
 void RoundMachine::applied(const View& v, RoundEvent event, const std::string& why) {
@@ -112,6 +117,15 @@ std::string RoundMachine::offer_update(const View& v, const UpdateOffer& u) {
   if (a.phase != Phase::kCollecting) return "round " + std::to_string(u.round) + " no longer takes updates";
   if (!invited(a.start, u.node)) {
     return "node " + hex(u.node) + " is not a participant of round " + std::to_string(u.round);
+  }
+  if (!u.declined.empty()) {
+    if (a.updates.count(u.node)) return "node " + hex(u.node) + " already sent its update";
+    if (a.declined.emplace(u.node, u.declined.substr(0, 400)).second) {
+      log(LogLine::Level::kWarn, "round " + std::to_string(u.round) + ": node " + hex(u.node) + " cannot train: " +
+                                     a.declined[u.node] + "; not waiting for it");
+      note({"update_declined", JsonLine().add("round", u.round).add("reason", a.declined[u.node]), {{"from", u.node}}});
+    }
+    return "";
   }
   if (u.samples == 0) return "update with no samples";
   // A trainer declares its own sample count, which weighs its update: it cannot exceed the
@@ -210,6 +224,7 @@ void RoundMachine::track_role(const View& v) {
 // liveness window (activity is sampled at every tick; one sample is not enough).
 std::vector<NodeId> RoundMachine::live_trainers(const View& v) const {
   std::vector<NodeId> live;
+  if (aggregator_trains(v)) live.push_back(v.raft.self);
   for (const auto& f : v.raft.followers) {
     auto seen = heard_at_.find(f.id);
     if (f.acked_term && seen != heard_at_.end() && v.now - seen->second < settings_.timings.liveness_window) {
@@ -364,7 +379,7 @@ void RoundMachine::on_evaluated(const View& v, const JobResult& r) {
     if (c.round == e.round) rec = &c;
   }
   if (!rec || rec->evaluated) return eval_.reset();
-  RoundMetrics m{e.round, rec->model_id, r.test_loss, r.test_accuracy};
+  RoundMetrics m{e.round, rec->model_id, r.test_loss, r.test_accuracy, r.test_mae, r.test_samples, r.test_samples == 0};
   out_.proposals.push_back(
       {Proposal::Kind::kMetrics, e.round, e.term, 0, RoundState::encode_metrics(m, v.rounds->deflates_commands())});
   e.proposed = true;
@@ -392,7 +407,7 @@ void RoundMachine::advance(const View& v) {
       std::vector<NodeId> live = live_trainers(v);
       bool waiting = false;
       for (NodeId id : a.start.participants) {
-        waiting |= !a.updates.count(id) && std::find(live.begin(), live.end(), id) != live.end();
+        waiting |= !a.updates.count(id) && !a.declined.count(id) && std::find(live.begin(), live.end(), id) != live.end();
       }
       if (waiting && v.now < a.deadline) return;
       if (a.updates.size() < rounds.config()->min_clients) {

@@ -184,6 +184,9 @@ Status RoundState::apply(const msgpack::object& command, RoundEvent* event, std:
       } else {
         it->test_loss = m.test_loss;
         it->test_accuracy = m.test_accuracy;
+        it->test_mae = m.test_mae;
+        it->test_samples = m.test_samples;
+        it->untested = m.untested;
         it->evaluated = true;
         last_metrics_ = static_cast<std::size_t>(it - committed_.begin());
         *event = RoundEvent::kMetrics;

@@ -91,8 +91,9 @@ void RoundMachine::on_trained(const View& v, const JobResult& r) {
   if (!r.ok) {
     log(LogLine::Level::kError, "round " + std::to_string(t.start.round) + ": training failed: " + r.error);
     note({"training_failed", JsonLine().add("round", t.start.round).add("reason", r.error), {}});
-    t.step = Training::Step::kDone;
-    return;
+    // The aggregator hears it at once instead of waiting until the deadline.
+    t.update = UpdateOffer{"", t.start.round, t.start.term, t.start.attempt, v.raft.self, 0, 0, 0, r.error};
+    return upload();
   }
   note({"trained",
         JsonLine()
@@ -103,7 +104,7 @@ void RoundMachine::on_trained(const View& v, const JobResult& r) {
         {}});
   t.update = UpdateOffer{r.model_id,          t.start.round,      t.start.term,
                          t.start.attempt,     v.raft.self,        r.trained.samples,
-                         r.trained.train_loss, r.trained.train_seconds};
+                         r.trained.train_loss, r.trained.train_seconds, ""};
   upload();
 }
 
@@ -126,7 +127,8 @@ void RoundMachine::on_uploaded(const View& v, const JobResult& r) {
   t.job = 0;
   std::string round = "round " + std::to_string(t.start.round);
   if (r.ok) {
-    log(LogLine::Level::kInfo, round + ": update uploaded to the aggregator");
+    log(LogLine::Level::kInfo, round + (t.update.declined.empty() ? ": update uploaded to the aggregator"
+                                                                   : ": told the aggregator this node cannot train"));
     t.step = Training::Step::kDone;
     return;
   }

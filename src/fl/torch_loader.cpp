@@ -109,4 +109,26 @@ Status export_state_dict(const ModelWeights& weights, const std::string& path) {
   return m->export_state_dict(weights, path);
 }
 
+Status export_torchscript(const std::string& model, const ModelWeights& weights, const std::string& path) {
+  const TorchModule* m = nullptr;
+  if (Status s = load_torch_module(&m); !s.ok()) return s;
+  return m->export_torchscript(model, weights, path);
+}
+
+Status check_model(const std::string& model, const Dataset& data, ModelCheck* out) {
+  const TorchModule* m = nullptr;
+  if (Status s = load_torch_module(&m); !s.ok()) return s;
+  return m->check_model(model, data, out);
+}
+
+std::string ModelCheck::describe() const {
+  auto dims = [](const std::vector<std::int64_t>& v) {
+    std::string s = "[";
+    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+    return s + "]";
+  };
+  return "input " + dims(input_shape) + " -> output " + dims(output_shape) + ", " + std::to_string(parameters) +
+         " federated values";
+}
+
 }  // namespace fednode::fl

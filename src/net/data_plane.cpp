@@ -223,6 +223,12 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
     }
     DataRequest req;
     if (Status s = decode_data_request(body_, &req); !s.ok()) return close_for(s.message());
+    if (req.op == "decline") {
+      if (session_ && req.notice.node != peer_node_) {
+        return reply_with(answer(false, "a decline must come from the node it names (sent by another node's key)", false));
+      }
+      return Prepared{Prepared::kUpdate, "", false, req.notice};
+    }
     const std::string& id = req.id;
     if (!valid_blob_id(id)) return reply_with(answer(false, "id must be 64 hex digits", false));
     if (req.op == "fetch") {
@@ -424,7 +430,12 @@ std::string request(const char* op, const std::string& id, const std::string* da
                     bool delta = false) {
   msgpack::sbuffer b;
   MsgpackPacker p(b);
-  p.pack_map((data ? 3 : 2) + (notice ? 7 : 0) + (delta ? 1 : 0));
+  bool declined = notice && !notice->declined.empty();
+  p.pack_map((data ? 3 : 2) + (notice ? 7 : 0) + (delta ? 1 : 0) + (declined ? 1 : 0));
+  if (declined) {
+    p.pack("reason");
+    p.pack(notice->declined);
+  }
   if (delta) {
     p.pack("delta");
     p.pack(true);
@@ -470,8 +481,15 @@ Status decode_data_request(std::string_view body, DataRequest* out) {
   const auto& req = h.get();
   out->op = as_string(map_field(req, "op"));
   out->id = as_string(map_field(req, "id"));
-  if (req.type != msgpack::type::MAP || (out->op != "fetch" && out->op != "push" && out->op != "update")) {
-    return Status::error("frame has no op fetch|push|update");
+  if (req.type != msgpack::type::MAP ||
+      (out->op != "fetch" && out->op != "push" && out->op != "update" && out->op != "decline")) {
+    return Status::error("frame has no op fetch|push|update|decline");
+  }
+  if (out->op == "decline") {
+    out->notice.declined = as_string(map_field(req, "reason")).substr(0, kMaxDeclineReason);
+    if (out->notice.declined.empty()) return Status::error("decline frame needs a reason");
+    if (!parse_notice(req, &out->notice)) return Status::error("decline frame needs unsigned round, term, attempt and node");
+    return {};
   }
   out->delta = is_true(map_field(req, "delta"));
   if (out->op == "update" && out->delta) return Status::error("an update frame cannot be a delta");
@@ -553,6 +571,12 @@ Status push_blob(const PeerAddress& server, const std::string& id, const std::st
                  std::chrono::milliseconds timeout, TransferStats* stats, const SecureCall* secure) {
   msgpack::object_handle h;
   return call(server, request("push", id, &data), &h, timeout, kDefaultMaxFrame, stats, {}, secure);
+}
+
+Status decline_update(const PeerAddress& server, const UpdateNotice& notice, std::chrono::milliseconds timeout,
+                      TransferStats* stats, const SecureCall* secure) {
+  msgpack::object_handle h;
+  return call(server, request("decline", "", nullptr, &notice), &h, timeout, kDefaultMaxFrame, stats, {}, secure);
 }
 
 Status upload_update(const PeerAddress& server, const UpdateNotice& notice, const std::string& data,

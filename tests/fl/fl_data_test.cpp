@@ -151,8 +151,8 @@ TEST(Partition, IidIsDeterministicBalancedAndCovering) {
 }
 
 TEST(Partition, DirichletIsDeterministicCoveringAndSkewed) {
-  std::vector<std::uint8_t> labels;
-  for (int i = 0; i < 5000; ++i) labels.push_back(static_cast<std::uint8_t>(i % 10));
+  std::vector<std::int32_t> labels;
+  for (int i = 0; i < 5000; ++i) labels.push_back(i % 10);
   Shards a, b, iidish;
   ASSERT_TRUE(partition_dirichlet(labels, 10, 5, 0.3, 50, 11, &a).ok());
   ASSERT_TRUE(partition_dirichlet(labels, 10, 5, 0.3, 50, 11, &b).ok());

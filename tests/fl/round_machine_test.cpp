@@ -69,7 +69,7 @@ class RoundMachineTest : public ::testing::Test {
     return m;
   }
   UpdateOffer update(NodeId node, std::uint64_t attempt) {
-    return UpdateOffer{std::string(63, 'b') + static_cast<char>('0' + node), 1, 2, attempt, node, 10, 0.5, 1.0};
+    return UpdateOffer{std::string(63, 'b') + static_cast<char>('0' + node), 1, 2, attempt, node, 10, 0.5, 1.0, ""};
   }
 
   RoundState rounds_;
@@ -263,6 +263,75 @@ TEST_F(RoundMachineTest, AnUpdateMustBeForTheCurrentAttemptFromAnInvitedTrainer)
   EXPECT_NE(m.offer_update(v, empty), "");
   EXPECT_EQ(m.offer_update(v, update(2, 1)), "");
   EXPECT_EQ(m.offer_update(view(2, false, 1200), update(3, 1)), "this node is not aggregating");
+}
+
+// A participant that cannot train (its data or model does not fit) says so: the aggregator stops
+// waiting for it and aggregates what came, long before the deadline; the decline is no update.
+TEST_F(RoundMachineTest, ADeclinedParticipantIsNotWaitedFor) {
+  RoundMachine m = collecting_leader();
+  for (NodeId n : {2, 3}) ASSERT_EQ(m.offer_update(view(1, true, 1200), update(n, 1)), "");
+  m.tick(view(1, true, 1300));
+  EXPECT_TRUE(m.take().jobs.empty()) << "aggregated while a live participant was still training";
+  UpdateOffer no = update(4, 1);
+  no.id.clear();
+  no.samples = 0;
+  no.declined = "data.npz: not a readable .npz";
+  EXPECT_EQ(m.offer_update(view(1, true, 1350), no), "");
+  m.tick(view(1, true, 1400));
+  RoundReady out = m.take();
+  ASSERT_EQ(out.jobs.size(), 1u) << "still waiting for a participant that declined";
+  ASSERT_EQ(out.jobs[0].kind, JobKind::kAggregate);
+  EXPECT_EQ(out.jobs[0].updates.size(), 2u);
+  bool logged = false;
+  for (const auto& l : out.logs) logged |= l.text.find("cannot train: data.npz") != std::string::npos;
+  EXPECT_TRUE(logged);
+}
+
+// A trainer whose training fails tells the aggregator at once (an upload job carrying the reason).
+TEST_F(RoundMachineTest, ATrainerWhoseTrainingFailsDeclines) {
+  apply(RoundState::encode_start(start(1)));
+  RoundMachine m(RoundSettings{});
+  m.tick(view(2, false, 1000));
+  RoundReady out = m.take();
+  ASSERT_EQ(out.jobs.size(), 1u);
+  ASSERT_EQ(out.jobs[0].kind, JobKind::kTrain);
+  m.job_done(view(2, false, 1100), JobResult::failed(out.jobs[0].id, "this node's --model has sha256 A, the run's B"));
+  out = m.take();
+  ASSERT_EQ(out.jobs.size(), 1u);
+  EXPECT_EQ(out.jobs[0].kind, JobKind::kUpload);
+  EXPECT_EQ(out.jobs[0].upload.declined, "this node's --model has sha256 A, the run's B");
+  EXPECT_EQ(out.jobs[0].upload.samples, 0u);
+  EXPECT_EQ(out.jobs[0].peers, std::vector<NodeId>{1});
+}
+
+// On each party's own data an aggregator that can train invites itself; on shared data, or
+// without data of its own, it does not.
+TEST_F(RoundMachineTest, OnItsOwnDataTheAggregatorInvitesItself) {
+  for (bool own : {false, true}) {
+    for (bool can_train : {false, true}) {
+      RoundState rounds;
+      RoundConfig c;
+      c.rounds = 3;
+      c.initial_model_id = kModel;
+      if (own) c.dataset = "own";
+      std::string cmd = RoundState::encode_config(c);
+      auto h = bounded_unpack_one(cmd.data(), cmd.size());
+      RoundEvent e;
+      std::string why;
+      ASSERT_TRUE(rounds.apply(h.get(), &e, &why).ok());
+      RoundMachine m(RoundSettings{});
+      View v = view(1, true, 1000);
+      v.rounds = &rounds;
+      v.can_train = can_train;
+      m.tick(v);
+      RoundReady out = m.take();
+      ASSERT_EQ(out.proposals.size(), 1u);
+      auto sh = bounded_unpack_one(out.proposals[0].command.data(), out.proposals[0].command.size());
+      auto participants = sh.get().via.map.ptr[1].val.as<RoundStart>().participants;
+      std::vector<NodeId> expected = own && can_train ? std::vector<NodeId>{1, 2, 3, 4} : std::vector<NodeId>{2, 3, 4};
+      EXPECT_EQ(participants, expected) << "own " << own << " can_train " << can_train;
+    }
+  }
 }
 
 TEST_F(RoundMachineTest, TheCommitIsProposedOnlyOnceAMajorityHoldsTheModel) {

@@ -39,8 +39,15 @@ struct FlOptions {
   double deadline_s = 120;
   std::string dataset = "cifar10";  // cifar10 | fashion-mnist
   std::string dataset_dir;          // default: data/cifar-10-batches-bin or Debian's fashion-mnist
-  std::string model;                // default: the data set's model
-  std::string partition = "iid";    // iid | dirichlet
+  std::string model;                // cifar10-cnn | fmnist-cnn | a TorchScript file; default: the data set's
+  // This party's own data (fl/local_data.h): used whole, never shared, never sharded unless
+  // --partition is given.
+  std::string data, data_format, test_data, label_column;
+  double test_fraction = 0;
+  std::string task = "classification";  // classification | regression
+  std::string optimizer = "sgd";        // sgd | adam
+  std::string partition = "iid";    // iid | dirichlet (none: each party's own data whole)
+  bool partition_given = false;
   double alpha = 0.5;
   std::uint64_t seed = 1;
   std::uint64_t train_limit = 0;

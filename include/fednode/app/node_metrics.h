@@ -3,6 +3,7 @@
 // into plain values, then written in the Prometheus text format by a pure function (unit-tested,
 // and checked with promtool where it is installed).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +32,10 @@ struct NodeMetrics {
   std::uint64_t round = 0, rounds_planned = 0;
   bool have_accuracy = false;
   double test_accuracy = 0;
+  // This node's own model and data: 1 once a batch went through the model, 0 when they cannot be
+  // used (the reason is in the log and fl_status), absent while still loading.
+  std::optional<bool> local_ready;
+  std::uint64_t local_train_samples = 0, local_test_samples = 0;
   const FlMetrics* fl = nullptr;
 };
 

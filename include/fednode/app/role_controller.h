@@ -48,6 +48,10 @@ class RoleController {
   const FlMetrics& fl_metrics() const { return metrics_; }
   std::optional<fl::AggregationProgress> progress() const;
   std::uint64_t model_store_bytes() const { return store_.stored_bytes(); }
+  // This node's own model and data: what the first batch showed, or why they cannot be used.
+  const std::optional<Preparation>& local_ready() const { return local_ready_; }
+  const std::string& local_error() const { return local_error_; }
+  const LocalSource& local_source() const { return local_; }
 
  private:
   fl::View view() const;
@@ -57,17 +61,18 @@ class RoleController {
   void report(const JobOutcome& outcome);
   std::string on_update(const net::UpdateNotice& notice);
   std::vector<PeerRef> peers(const std::vector<fl::NodeId>& ids) const;
-  std::string dataset_dir(const std::string& dataset) const;
   std::string data_prologue() const;
   void count(const net::TransferStats& stats);
   void maybe_crash(const std::string& point, std::uint64_t round);
   void schedule_poll();
   void prepare();
+  void check_run_model();
 
   asio::io_context& io_;
   RaftHost& host_;
   NodeOptions opt_;
   EventLog& events_;
+  LocalSource local_;
   fl::RoundMachine machine_;
   FlMetrics metrics_;
   fl::ModelStore store_;
@@ -88,6 +93,8 @@ class RoleController {
   std::unique_ptr<WorkerThread> push_;
   // Evaluation runs beside the next round, never in front of its aggregation.
   std::unique_ptr<WorkerThread> evaluate_;
+  std::optional<Preparation> local_ready_;
+  std::string local_error_;
   bool carrying_out_ = false;
   bool stopped_ = false;
 };

@@ -1,6 +1,7 @@
 #pragma once
-// Image classification data sets in memory, as raw bytes, loaded from their official formats:
-// CIFAR-10's binary batches and Fashion-MNIST's IDX files (gzip'd or not). No libtorch here.
+// Data sets in memory: images as raw bytes (CIFAR-10's binary batches, Fashion-MNIST's IDX files,
+// gzip'd or not) or any samples as float32 features (a party's own .npz or CSV: own_data.h),
+// with class labels or regression targets. No libtorch here.
 #include <array>
 #include <cstdint>
 #include <string>
@@ -11,13 +12,28 @@
 namespace fednode::fl {
 
 struct Dataset {
-  std::string name;  // "cifar10" or "fashion-mnist"
+  std::string name;  // "cifar10", "fashion-mnist", or the file a party's own data came from
+  // Images as bytes, normalised per channel when batched (the built-in data sets).
   int channels = 0, height = 0, width = 0;
-  int classes = 10;
   std::vector<std::uint8_t> pixels;  // N x C x H x W, channel planes in order
-  std::vector<std::uint8_t> labels;  // N
-  std::size_t size() const { return labels.size(); }
+  // Any other samples, given to the model as they are: N x feature_shape, float32.
+  std::vector<std::int64_t> feature_shape;
+  std::vector<float> features;
+  // Classification: a label in [0, classes) per sample. Regression: target_width targets per
+  // sample (labels empty).
+  int classes = 10;
+  std::vector<std::int32_t> labels;
+  int target_width = 0;
+  std::vector<float> targets;
+  bool regression() const { return target_width > 0; }
+  std::size_t size() const {
+    return regression() ? targets.size() / static_cast<std::size_t>(target_width) : labels.size();
+  }
+  bool images() const { return features.empty() && feature_shape.empty(); }
   std::size_t image_bytes() const { return static_cast<std::size_t>(channels) * height * width; }
+  std::size_t feature_count() const;  // per sample
+  // The first n samples (a test limit); the rest are dropped.
+  void truncate(std::size_t n);
   // Per-channel mean and standard deviation of pixel/255 over the set (for normalisation).
   std::vector<float> channel_mean() const;
   std::vector<float> channel_std() const;

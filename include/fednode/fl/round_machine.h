@@ -60,6 +60,10 @@ struct View {
   std::function<bool(const std::string& model_id)> holds;  // the local model store has it
   Millis now = 0;
   std::uint64_t wall_ms = 0;  // Unix ms, only for the display stamps in round records
+  // This node holds its own data and its first batch went through the model. In a run on each
+  // party's own data (dataset "own") an aggregator that can train invites itself too: otherwise
+  // the data of whichever party leads would never be learnt from.
+  bool can_train = false;
 };
 
 // A trainer's update as it reaches the aggregator (the data plane's notice).
@@ -69,6 +73,9 @@ struct UpdateOffer {
   NodeId node = 0;
   std::uint64_t samples = 0;
   double train_loss = 0, train_seconds = 0;
+  // Non-empty: the trainer cannot train this attempt, and why (its data or model does not fit,
+  // its model file is not the run's). The aggregator stops waiting for it; no update comes.
+  std::string declined;
 };
 
 enum class JobKind { kInitialModel, kFetch, kTrain, kUpload, kAggregate, kPush, kEvaluate };
@@ -97,7 +104,9 @@ struct JobResult {
   std::string model_id;   // initial model, aggregate: the new model; train: the update's id
   std::string state_id;   // aggregate: the new server state ("" for stateless aggregators)
   TrainerResult trained;  // train
-  double test_loss = 0, test_accuracy = 0;  // evaluate
+  double test_loss = 0, test_accuracy = 0, test_mae = 0;  // evaluate
+  std::uint64_t test_samples = 0;                          // evaluate (0: no test split here)
+  std::string model_layout;  // initial model: its weights' names and shapes (a TorchScript model)
   double seconds = 0;                       // aggregate, evaluate
   std::size_t holders = 0;  // push: peers that hold the blob now, besides this node
   NodeId from = 0;          // fetch: the peer it came from
@@ -223,6 +232,7 @@ class RoundMachine {
     Millis since = 0, deadline = 0;
     Millis begun = 0;  // proposed the start
     std::map<NodeId, std::pair<std::string, TrainerResult>> updates;
+    std::map<NodeId, std::string> declined;  // participants that cannot train, and why
     RoundRecord record;
     std::uint64_t job = 0;      // the aggregate or push job under way
     Millis push_retry_at = 0;   // kPushing without a job: push again then
@@ -280,6 +290,7 @@ class RoundMachine {
   void on_initial_model(const View& v, const JobResult& r);
 
   std::vector<NodeId> live_trainers(const View& v) const;
+  bool aggregator_trains(const View& v) const;
   std::size_t majority(const View& v) const;
   std::vector<NodeId> voters_besides_self(const View& v) const;
   std::vector<NodeId> sources(const View& v, NodeId preferred) const;

@@ -54,10 +54,17 @@ struct RoundConfig {
   // "deflate": the run's later commands carry their bodies deflated (zbody); "": as maps. A leader
   // chooses deflate only when every member runs a version that reads it.
   std::string command_encoding;
+  // A party's own model and data (fl/local_data.h). model_sha256: the TorchScript file every
+  // trainer must hold ("" for the built-in models), model_layout: its weights' names and shapes.
+  // dataset "own": each party trains on its own --data, whole unless partition says otherwise.
+  std::string task = "classification";  // classification | regression
+  std::string optimizer = "sgd";        // sgd (with momentum) | adam
+  std::string model_sha256, model_layout;
   MSGPACK_DEFINE_MAP(rounds, local_epochs, batch_size, lr, momentum, min_clients, fraction, deadline_ms, dataset, model,
                      partition, alpha, seed, train_limit, test_limit, initial_model_id, max_update_norm, aggregator,
                      trim_fraction, byzantine_f, server_lr, server_momentum, server_tau, proximal_mu, update_encoding,
-                     clients_per_round, min_available, keep_models, command_encoding);
+                     clients_per_round, min_available, keep_models, command_encoding, task, optimizer, model_sha256,
+                     model_layout);
 };
 
 struct RoundStart {
@@ -93,15 +100,19 @@ struct RoundRecord {
   std::vector<std::uint64_t> participants;  // invited
   std::vector<TrainerResult> results;       // aggregated (a subset under partial aggregation)
   double train_loss = 0;                    // sample-weighted over results
-  double test_loss = 0;
-  double test_accuracy = 0;
+  double test_loss = 0;      // cross-entropy, or MSE (regression)
+  double test_accuracy = 0;  // classification
+  double test_mae = 0;       // regression
+  std::uint64_t test_samples = 0;
+  bool untested = false;  // evaluated by an aggregator that holds no test split: no test metrics
   std::uint64_t start_ms = 0, end_ms = 0;
   // The test metrics are in (a metrics command applied). Commits written before metrics had their
   // own command carried them inline and lack this field: those count as evaluated.
   bool evaluated = false;
   std::uint64_t samples() const;
   MSGPACK_DEFINE_MAP(round, term, attempt, model_id, base_model_id, base_state_id, server_state_id, aggregator,
-                     participants, results, train_loss, test_loss, test_accuracy, start_ms, end_ms, evaluated);
+                     participants, results, train_loss, test_loss, test_accuracy, start_ms, end_ms, evaluated, test_mae,
+                     test_samples, untested);
 };
 
 struct RoundMetrics {
@@ -109,7 +120,10 @@ struct RoundMetrics {
   std::string model_id;
   double test_loss = 0;
   double test_accuracy = 0;
-  MSGPACK_DEFINE_MAP(round, model_id, test_loss, test_accuracy);
+  double test_mae = 0;
+  std::uint64_t test_samples = 0;
+  bool untested = false;
+  MSGPACK_DEFINE_MAP(round, model_id, test_loss, test_accuracy, test_mae, test_samples, untested);
 };
 
 enum class RoundEvent { kIgnored, kConfig, kStart, kCommit, kMetrics };

@@ -12,7 +12,7 @@
 
 namespace fednode::fl {
 
-inline constexpr int kTorchModuleVersion = 1;  // bumped whenever the table below changes
+inline constexpr int kTorchModuleVersion = 2;  // bumped whenever the table below changes
 inline constexpr const char* kTorchModuleFile = "libfednode-torch.so";
 
 struct TorchModule {
@@ -25,6 +25,8 @@ struct TorchModule {
   Status (*evaluate)(const std::string& model, const ModelWeights& weights, const Dataset& data, int batch_size,
                      EvalResult* out);
   Status (*export_state_dict)(const ModelWeights& weights, const std::string& path);
+  Status (*export_torchscript)(const std::string& model, const ModelWeights& weights, const std::string& path);
+  Status (*check_model)(const std::string& model, const Dataset& data, ModelCheck* out);
 };
 
 // Where the binary looks for the module, in order: $FEDNODE_TORCH_MODULE, the binary's own

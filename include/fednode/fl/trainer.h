@@ -13,6 +13,7 @@
 namespace fednode::fl {
 
 struct TrainConfig {
+  std::string optimizer = "sgd";  // sgd (with momentum) | adam
   int epochs = 1;
   int batch_size = 32;
   double lr = 0.01;
@@ -20,7 +21,7 @@ struct TrainConfig {
   double weight_decay = 0.0;
   // FedProx (Li et al. 2020): the local objective gains mu/2 |w - base|^2, which keeps a trainer
   // with skewed data near the global model. 0: plain local SGD. The reported loss stays the
-  // cross-entropy, comparable across strategies.
+  // task's loss (cross-entropy or MSE), comparable across strategies.
   double proximal_mu = 0.0;
   bool augment = false;  // CIFAR-10: random crop (4-pixel padding) and horizontal flip
   std::uint64_t seed = 1;
@@ -47,14 +48,24 @@ struct TrainResult {
 };
 
 struct EvalResult {
-  double loss = 0;
-  double accuracy = 0;
+  bool regression = false;
+  double loss = 0;      // mean cross-entropy, or mean squared error
+  double accuracy = 0;  // classification
   std::vector<double> per_class_accuracy;
+  double mae = 0;       // regression: mean absolute error
   std::uint64_t samples = 0;
 };
 
+// What one batch through the model showed (check_model).
+struct ModelCheck {
+  std::vector<std::int64_t> input_shape, output_shape;  // of one sample
+  std::size_t parameters = 0;                          // federated values
+  std::string describe() const;                        // "input [30] -> output [2], 1,234 weights"
+};
+
 // Models: "cifar10-cnn" (PyTorch tutorial / Flower quickstart CNN, 62,006 parameters) and
-// "fmnist-cnn" (the same layout for 1x28x28 inputs), defined in torch_engine.cpp.
+// "fmnist-cnn" (the same layout for 1x28x28 inputs), defined in torch_nets.cpp, or
+// "torchscript:PATH", a TorchScript module a party brings (its weights start as saved).
 // The model a data set uses by default.
 std::string default_model_for(const std::string& dataset_name);
 
@@ -69,6 +80,14 @@ Status evaluate(const std::string& model, const ModelWeights& weights, const Dat
 
 // Writes a state dict that Python loads with torch.load(path) and model.load_state_dict(...).
 Status export_state_dict(const ModelWeights& weights, const std::string& path);
+
+// Writes the TorchScript module `model` names with `weights` in it: torch.jit.load(path) runs it.
+Status export_torchscript(const std::string& model, const ModelWeights& weights, const std::string& path);
+
+// Runs one batch of `data` through the model before any round: a shape or dtype that does not
+// fit, labels beyond the model's outputs or targets of the wrong width give one line naming the
+// data set and what was expected.
+Status check_model(const std::string& model, const Dataset& data, ModelCheck* out);
 
 // libtorch's intra-op threads (one per node when several nodes share a machine).
 void set_torch_threads(int threads);

@@ -243,6 +243,9 @@ void FlSimulation::configure() {
   // Odd seeds run a server optimiser, whose state must pass from aggregator to aggregator (a
   // parity, not a draw, so the other parameters of a seed stay what they were).
   run_.aggregator = opt_.seed % 2 ? "fedadam" : "fedavg";
+  // Every third seed trains on each party's own data: an aggregator that holds data (all peers
+  // but every fourth id) invites itself too.
+  if (opt_.seed % 3 == 0) run_.dataset = "own";
   train_max_ = rng_.between(10, 120);
   train_min_ = train_max_ / 4 + 1;
   // A deadline the slowest training meets once the faults stop (a shorter one is a run that
@@ -254,13 +257,13 @@ void FlSimulation::configure() {
   std::snprintf(text, sizeof text,
                 "voters=%d rounds=%llu deadline=%llums min_clients=%llu fraction=%.1f train=%llu-%llu ticks "
                 "rotate=%llu snapshot_every=%llu drop=%.3f crash=%.4f leader_crash=%.4f checkpoint_crash=%.2f "
-                "partition=%.4f job_fail=%.3f queue_full=%.3f clocks=%s aggregator=%s",
+                "partition=%.4f job_fail=%.3f queue_full=%.3f clocks=%s aggregator=%s data=%s",
                 voters, static_cast<unsigned long long>(run_.rounds), static_cast<unsigned long long>(run_.deadline_ms),
                 static_cast<unsigned long long>(run_.min_clients), run_.fraction,
                 static_cast<unsigned long long>(train_min_), static_cast<unsigned long long>(train_max_),
                 static_cast<unsigned long long>(rotate_every_), static_cast<unsigned long long>(snapshot_every_), drop_,
                 crash_rate_, leader_crash_rate_, checkpoint_crash_, partition_rate_, job_fail_, queue_full_,
-                skewed ? "skewed" : "close", run_.aggregator.c_str());
+                skewed ? "skewed" : "close", run_.aggregator.c_str(), run_.dataset.c_str());
   result_.stats.parameters = text;
   result_.stats.rounds = run_.rounds;
   trace(std::string("parameters ") + text);
@@ -323,6 +326,7 @@ View FlSimulation::view(Peer& p) {
   v.raft.members_read_deflated_commands = opt_.seed % 4 >= 2;
   v.rounds = &p.rounds;
   v.holds = [&p](const std::string& id) { return p.store.count(id) > 0; };
+  v.can_train = p.id % 4 != 0;
   v.now = p.mono_origin + now_ * kTickMs;
   std::int64_t wall = 1'700'000'000'000 + static_cast<std::int64_t>(now_ * kTickMs) + p.wall_offset;
   v.wall_ms = static_cast<std::uint64_t>(wall);
@@ -387,6 +391,15 @@ void FlSimulation::applied_command(Peer& p, const raft::Entry& e) {
     auto proposed = commit_proposed_.find(key);
     if (proposed == commit_proposed_.end()) return fail(at + " that nobody proposed");
     if (!proposed->second.empty()) return fail(at + ": " + proposed->second);
+    // The aggregator trains only on a run of each party's own data, and only when it holds data.
+    bool self_invited = std::binary_search(r.participants.begin(), r.participants.end(), r.aggregator);
+    if (self_invited && (run_.dataset != "own" || r.aggregator % 4 == 0)) {
+      return fail(at + ": its aggregator invited itself, " +
+                  (run_.dataset != "own" ? std::string("in a run on shared data") : "without data of its own"));
+    }
+    if (p.id == r.aggregator && std::any_of(r.results.begin(), r.results.end(), [&](const TrainerResult& t) { return t.node == r.aggregator; })) {
+      ++result_.stats.aggregator_trained;
+    }
     if (run_.aggregator != "fedavg") {
       auto prev = history_.find(r.round - 1);
       std::string from = r.round == 1 || prev == history_.end() ? "" : prev->second.server_state_id;

@@ -41,6 +41,7 @@ struct FlSimStats {
   std::uint64_t evaluations = 0;       // rounds whose metrics were applied (first apply anywhere)
   std::uint64_t distinct_aggregators = 0;
   std::uint64_t snapshots_installed = 0;
+  std::uint64_t aggregator_trained = 0;  // commits whose aggregator's own update is in them
   int liveness_ticks = -1;  // quiet-phase ticks until every peer applied R rounds
 };
 
