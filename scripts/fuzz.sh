@@ -21,7 +21,7 @@ while [[ $# -gt 0 ]]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[[ ${#targets[@]} -gt 0 ]] || targets=(peer_datagram client_request data_frame log_record snapshot model_blob handshake)
+[[ ${#targets[@]} -gt 0 ]] || targets=(peer_datagram client_request data_frame log_record snapshot model_blob handshake local_data)
 command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ not found (apt-get install clang)" >&2; exit 1; }
 
 cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \

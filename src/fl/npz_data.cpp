@@ -187,6 +187,8 @@ Status read_split(zip_t* zip, const std::string& where, const std::string& x, co
 }
 
 Status read_archive(zip_t* zip, const std::string& where, Task task, LocalData* out) {
+  // libzip reads an empty file as an empty archive.
+  if (zip_get_num_entries(zip, 0) <= 0) return Status::error(where + ": not a readable .npz (zip) archive: it holds no arrays");
   if (Status s = read_split(zip, where, "x_train", "y_train", task, &out->train); !s.ok()) return s;
   out->test = Dataset{};
   NpzArray probe(zip, where);

@@ -114,7 +114,6 @@ Status make_net(const std::string& model, std::uint64_t seed, std::unique_ptr<Ne
     std::string path = model.substr(std::string(kTorchScriptPrefix).size());
     try {
       torch::jit::Module m = torch::jit::load(path);
-      m.to(torch::kFloat32);
       *out = std::make_unique<ScriptNet>(std::move(m));
     } catch (const std::exception& e) {
       return Status::error(path + ": not a TorchScript module (made with torch.jit.script(model).save(FILE)): " +

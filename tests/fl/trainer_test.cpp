@@ -132,7 +132,8 @@ TEST(Training, BadInputIsRefused) {
   TrainResult r;
   Status s = train_local("cifar10-cnn", w, d, {0, 1}, {}, {}, &r);
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("expects 3x32x32"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("classifies 3x32x32 images"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("has 1x28x28 images"), std::string::npos) << s.message();
   ModelWeights fw;
   ASSERT_TRUE(initial_weights("fmnist-cnn", 1, &fw).ok());
   EXPECT_FALSE(train_local("fmnist-cnn", fw, d, {}, {}, {}, &r).ok());
