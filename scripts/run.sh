@@ -3,6 +3,10 @@
 # aggregates, the three others train, the rounds are replicated through the Raft log.
 #   scripts/run.sh [--rounds R] [--epochs E] [--base-port P] [--dataset cifar10|fashion-mnist]
 #                  [--peers N] [--run-dir DIR] [--timeout S] [--keep-running] [-- EXTRA FEDNODE FLAGS]
+#                  [--data 'PATTERN{i}' --model FILE.pt]  each peer trains its own data: {i} becomes
+#                                    the peer's number (1..N), e.g. parties/party-{i}.npz
+#                  [--export FILE.pt] writes the final model before the peers stop (TorchScript
+#                                    with --model, else a state dict)
 #                  [--attackers K]   EXPERIMENTS ONLY: the last K peers send sign-flipped updates
 #                                    scaled by 10 (--attack sign-flip) and, with a long election
 #                                    timeout, stay trainers
@@ -24,6 +28,9 @@ peers=4
 attackers=0
 timeout=0
 run_dir=""
+data_pattern=""
+model_file=""
+export_to=""
 extra=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -36,6 +43,9 @@ while [[ $# -gt 0 ]]; do
     --attackers) attackers=$2; shift 2 ;;
     --run-dir) run_dir=$2; shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
+    --data) data_pattern=$2; shift 2 ;;
+    --model) model_file=$2; shift 2 ;;
+    --export) export_to=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     *) echo "run.sh: unknown option '$1' (use --rounds R, --epochs E, --base-port P, --dataset D, --peers N, --run-dir DIR, --attackers K, --keep-running, -- FLAGS)" >&2; exit 2 ;;
   esac
@@ -46,6 +56,15 @@ done
 [[ "$peers" =~ ^[0-9]+$ && $peers -ge 2 && $peers -le 32 ]] || { echo "run.sh: --peers '$peers' is not a number from 2 to 32" >&2; exit 2; }
 [[ "$attackers" =~ ^[0-9]+$ && $attackers -lt $((peers - 1)) ]] || { echo "run.sh: --attackers '$attackers' must leave an honest aggregator and trainer (fewer than $((peers - 1)))" >&2; exit 2; }
 [[ -z "$dataset" || "$dataset" == cifar10 || "$dataset" == fashion-mnist ]] || { echo "run.sh: --dataset '$dataset' is not cifar10 or fashion-mnist" >&2; exit 2; }
+if [[ -n "$data_pattern" ]]; then
+  [[ "$data_pattern" == *"{i}"* ]] || { echo "run.sh: --data '$data_pattern' needs {i} where each peer's number goes" >&2; exit 2; }
+  [[ -z "$dataset" ]] || { echo "run.sh: --data and --dataset exclude each other" >&2; exit 2; }
+  for i in $(seq 1 "$peers"); do
+    f=${data_pattern//\{i\}/$i}
+    [[ -e "$f" ]] || { echo "run.sh: --data: peer $i's data $f does not exist" >&2; exit 2; }
+  done
+  [[ -z "$model_file" || -f "$model_file" ]] || { echo "run.sh: --model '$model_file' is not a file" >&2; exit 2; }
+fi
 
 bin=${FEDNODE_BIN:-}
 if [[ -z "$bin" ]]; then
@@ -56,7 +75,10 @@ fi
 
 data_flags=()
 cifar_dir=${FEDNODE_CIFAR10_DIR:-$root/data/cifar-10-batches-bin}
-if [[ "$dataset" != fashion-mnist ]]; then
+if [[ -n "$data_pattern" ]]; then
+  data_flags=(--partition none)
+  [[ -n "$model_file" ]] && data_flags+=(--model "$(cd "$(dirname "$model_file")" && pwd)/$(basename "$model_file")")
+elif [[ "$dataset" != fashion-mnist ]]; then
   if [[ -f "$cifar_dir/data_batch_1.bin" ]] || { [[ -z "${FEDNODE_CIFAR10_DIR:-}" ]] && "$root/scripts/get-cifar10.sh"; }; then
     data_flags=(--dataset cifar10 --dataset-dir "$cifar_dir")
   elif [[ "$dataset" == cifar10 ]]; then
@@ -64,7 +86,7 @@ if [[ "$dataset" != fashion-mnist ]]; then
     exit 1
   fi
 fi
-if [[ ${#data_flags[@]} -eq 0 ]]; then
+if [[ ${#data_flags[@]} -eq 0 && -z "$data_pattern" ]]; then
   if [[ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
     echo "run.sh: neither CIFAR-10 nor Debian's Fashion-MNIST is available (apt-get install dataset-fashion-mnist)" >&2
     exit 1
@@ -113,12 +135,17 @@ for i in $nodes; do
   attack=()
   [[ $i -ge $((peers - attackers)) ]] &&
     attack=(--attack sign-flip --election-timeout-min-ms 1500 --election-timeout-max-ms 2000)
-  "$bin" --config "$root/configs/local4.toml" --data-dir "$run_dir/node-$port" "${flags[@]}" "${attack[@]}" \
+  own=()
+  if [[ -n "$data_pattern" ]]; then
+    f=${data_pattern//\{i\}/$((i + 1))}
+    own=(--data "$(cd "$(dirname "$f")" && pwd)/$(basename "$f")")
+  fi
+  "$bin" --config "$root/configs/local4.toml" --data-dir "$run_dir/node-$port" "${flags[@]}" "${own[@]}" "${attack[@]}" \
     "$self" "${others[@]}" >"$run_dir/node-$port.log" 2>&1 &
   pids+=($!)
   echo "$!" >"$run_dir/node-$port.pid"
 done
-echo "run.sh: $peers peers on ${addresses[*]}, ${data_flags[1]}, $want rounds; run dir $run_dir"
+echo "run.sh: $peers peers on ${addresses[*]}, ${data_pattern:-${data_flags[1]}}, $want rounds; run dir $run_dir"
 [[ $attackers -eq 0 ]] || echo "run.sh: EXPERIMENT: the last $attackers peer(s) send sign-flipped updates"
 printf '%-6s %-16s %-12s %-9s %s\n' round aggregator participants accuracy seconds
 
@@ -158,6 +185,14 @@ elapsed=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
     "$bin" ctl "$a" status 2>/dev/null && break
   done
 } | tee "$run_dir/summary.txt"
+if [[ -n "$export_to" ]]; then
+  format=()
+  [[ -n "$model_file" ]] && format=(--format torchscript --model "$model_file")
+  for i in $nodes; do
+    "$bin" ctl --key-file "$run_dir/node-$((base_port + i))/node.key" --cluster-id fednode-local4 "${addresses[$i]}" export-model latest \
+      --out "$export_to" "${format[@]}" && break
+  done
+fi
 if [[ $keep -eq 1 ]]; then
   echo "run.sh: --keep-running: peers stay up until Ctrl-C"
   wait

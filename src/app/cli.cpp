@@ -38,6 +38,7 @@ std::string check_model_and_data(const FlOptions& f) {
     return "--task regression needs --model FILE, a TorchScript module that predicts the targets (the built-in models classify)";
   }
   if (!(f.test_fraction >= 0 && f.test_fraction < 1)) return "--test-fraction must be at least 0 and below 1";
+  if (f.partition == "none" && f.data.empty()) return "--partition none (each party's data whole) needs --data";
   if (f.data.empty()) {
     if (!f.data_format.empty() || !f.test_data.empty() || !f.label_column.empty() || f.test_fraction > 0) {
       return "--data-format, --test-data, --label-column and --test-fraction describe --data PATH, which is not given";
@@ -233,8 +234,9 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   app.add_option("--model", fl.model, "cifar10-cnn | fmnist-cnn | FILE.pt, a TorchScript module (default: the data set's CNN)")
       ->group(group);
   add_local_data_options(app, fl, group);
-  auto* partition = app.add_option("--partition", fl.partition, "iid | dirichlet (with --data: cut each party's own data too)")
-      ->check(CLI::IsMember({"iid", "dirichlet"}))->group(group)->capture_default_str();
+  auto* partition = app.add_option("--partition", fl.partition,
+                                   "iid | dirichlet | none (default: iid; with --data none, each party's data whole)")
+      ->check(CLI::IsMember({"iid", "dirichlet", "none"}))->group(group)->capture_default_str();
   app.add_option("--alpha", fl.alpha, "Dirichlet concentration")->check(CLI::PositiveNumber)->group(group)->capture_default_str();
   app.add_option("--seed", fl.seed, "Initial model and partition seed")->group(group)->capture_default_str();
   app.add_option("--train-limit", fl.train_limit, "Use only the first N training samples (0: all)")->group(group)->capture_default_str();
