@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Turns a run directory (scripts/run.sh's runs/<time>/, or any directory whose subdirectories
 # hold events.jsonl files) into PNG plots with gnuplot:
-#   accuracy.png  test accuracy per committed round; each point labelled with the port of the
-#                 round's aggregator; dashed lines where the aggregator changed (failover or rotation)
+#   accuracy.png  test accuracy per committed round (the aggregator's test split) and, in runs on
+#                 each party's own data, the federated accuracy (every party's own test split);
+#                 each point labelled with the port of the round's aggregator; dashed lines where
+#                 the aggregator changed (failover or rotation)
 #   traffic.png   bytes sent per round on each channel (Raft UDP, client TCP, data-plane TCP),
 #                 summed over the nodes, log scale
 # and the data behind them (accuracy.dat, traffic.dat).
@@ -20,8 +22,8 @@ cat "${files[@]}" | grep -E '"event":"round_(commit|evaluated)"' | awk '
   function num(key,   m) { if (match($0, "\"" key "\":[-0-9.e+]+")) { m = substr($0, RSTART, RLENGTH); sub(/.*:/, "", m); return m } return "" }
   function str(key,   m) { if (match($0, "\"" key "\":\"[^\"]*\"")) { m = substr($0, RSTART, RLENGTH); sub(/^[^:]*:"/, "", m); sub(/"$/, "", m); return m } return "" }
   /"event":"round_commit"/ { r = num("round"); if (!(r in agg)) agg[r] = str("aggregator") }
-  /"event":"round_evaluated"/ { r = num("round"); if (!(r in acc)) acc[r] = num("test_accuracy") }
-  END { for (r in acc) if (r in agg) print r, acc[r], agg[r] }' | sort -n >"$run_dir/accuracy.dat"
+  /"event":"round_evaluated"/ { r = num("round"); if (!(r in acc)) { a = num("test_accuracy"); acc[r] = a == "" ? "NaN" : a; f = num("federated_metric"); fed[r] = f == "" ? "NaN" : f } }
+  END { for (r in acc) if (r in agg) print r, acc[r], agg[r], fed[r] }' | sort -n >"$run_dir/accuracy.dat"
 [[ -s "$run_dir/accuracy.dat" ]] || { echo "plot.sh: no committed rounds in $run_dir" >&2; exit 1; }
 
 # Per node, the channel counters at each round_commit; per round, the sum over nodes of what was
@@ -43,11 +45,12 @@ set title "Test accuracy per round (label: aggregator port; dashed: aggregator c
 set xlabel "round"
 set ylabel "test accuracy"
 set grid
-set key off
+set key bottom right
 set offsets 0.5, 0.5, 0.05, 0.05
 $changes
-plot "$run_dir/accuracy.dat" using 1:2 with linespoints pt 7 lc rgb "#1f77b4", \
-     "" using 1:2:(sprintf("%s", substr(strcol(3), strstrt(strcol(3), ":") + 1, 99))) with labels offset 0,1 font ",8"
+plot "$run_dir/accuracy.dat" using 1:2 with linespoints pt 7 lc rgb "#1f77b4" title "aggregator's test split", \
+     "" using 1:2:(sprintf("%s", substr(strcol(3), strstrt(strcol(3), ":") + 1, 99))) with labels offset 0,1 font ",8" notitle, \
+     "" using 1:4 with linespoints pt 5 lc rgb "#2ca02c" title "federated (parties' own test splits)"
 set output "$run_dir/traffic.png"
 set title "Bytes sent per round, all nodes"
 set ylabel "bytes (log scale)"

@@ -147,7 +147,7 @@ for i in $nodes; do
 done
 echo "run.sh: $peers peers on ${addresses[*]}, ${data_pattern:-${data_flags[1]}}, $want rounds; run dir $run_dir"
 [[ $attackers -eq 0 ]] || echo "run.sh: EXPERIMENT: the last $attackers peer(s) send sign-flipped updates"
-printf '%-6s %-16s %-12s %-9s %s\n' round aggregator participants accuracy seconds
+printf '%-6s %-16s %-12s %-9s %-9s %s\n' round aggregator participants accuracy federated seconds
 
 started=$(date +%s.%N)
 last=0
@@ -159,11 +159,15 @@ while [[ $last -lt $want ]]; do
     alive=$((alive + 1))
     # Rounds are shown once their test metrics are in (they follow the commit in their own entry).
     if lines=$("$bin" ctl "${addresses[$i]}" rounds --tsv --evaluated --since "$last" 2>/dev/null); then
-      while IFS=$'\t' read -r r id agg parts samples tl tloss acc s_ms e_ms held; do
+      while IFS=$'\t' read -r r id agg parts samples tl tloss acc s_ms e_ms held _bs _ss floss fmetric fsamples; do
         [[ -n "$r" ]] || continue
         n=$(awk -F, '{print NF}' <<<"$parts")
-        printf '%-6s %-16s %-12s %-9.4f %.1f\n' "$r" "$agg" "$n" "$acc" "$(awk -v a="$s_ms" -v b="$e_ms" 'BEGIN{print (b-a)/1000}')"
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$id" "$agg" "$parts" "$samples" "$tl" "$tloss" "$acc" "$s_ms" "$e_ms" >>"$run_dir/rounds.tsv"
+        # accuracy: the aggregator's own test split ("-" without one); federated: every party's
+        # own test split, sample-weighted (runs on each party's own data).
+        printf '%-6s %-16s %-12s %-9s %-9s %.1f\n' "$r" "$agg" "$n" "$(awk -v a="$acc" 'BEGIN{print (a=="-")?"-":sprintf("%.4f",a)}')" \
+          "$(awk -v a="${fmetric:--}" 'BEGIN{print (a=="-")?"-":sprintf("%.4f",a)}')" "$(awk -v a="$s_ms" -v b="$e_ms" 'BEGIN{print (b-a)/1000}')"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$id" "$agg" "$parts" "$samples" "$tl" "$tloss" "$acc" "$s_ms" "$e_ms" \
+          "${floss:--}" "${fmetric:--}" "${fsamples:-0}" >>"$run_dir/rounds.tsv"
         last=$r
       done <<<"$lines"
       break
@@ -178,7 +182,8 @@ done
 
 elapsed=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
 {
-  echo "run.sh: $want rounds committed in $elapsed s; final test accuracy $(tail -1 "$run_dir/rounds.tsv" | cut -f8)"
+  echo "run.sh: $want rounds committed in $elapsed s; final test accuracy $(tail -1 "$run_dir/rounds.tsv" | cut -f8)" \
+    "(aggregator's test split); federated $(tail -1 "$run_dir/rounds.tsv" | cut -f12) over $(tail -1 "$run_dir/rounds.tsv" | cut -f13) samples of every party's own test split"
   echo "aggregators: $(cut -f3 "$run_dir/rounds.tsv" | uniq -c | awk '{printf "%s%s x%s", (NR>1?", ":""), $2, $1}')"
   echo "traffic per node (bytes):"
   for a in "${addresses[@]}"; do

@@ -1,7 +1,9 @@
 // `fednode ctl HOST:PORT rounds [--tsv] [--since N] [--evaluated]`: the committed rounds as the
 // node at HOST:PORT has applied them (any node answers; no redirect). The test metrics follow a
 // commit in their own entry: until then they show as "-"; --evaluated lists only rounds that have
-// them.
+// them. TSV columns: round, model id, aggregator, trainers, samples, train loss, test loss, test
+// accuracy, start ms, end ms, held, base state, server state, federated loss, federated metric
+// (accuracy or MAE), federated test samples.
 #include <cstdio>
 #include <map>
 #include <msgpack.hpp>
@@ -72,8 +74,9 @@ int print_rounds(const PeerAddress& address, const std::vector<std::string>& fla
                   cfg.model_sha256.c_str(), cfg.task.c_str(), cfg.optimizer.c_str(), cfg.model_layout.c_str());
     }
     if (cfg.dataset == "own") std::printf("data: each party's own (--data), %s\n", cfg.partition == "none" ? "whole" : cfg.partition.c_str());
-    std::printf("%5s  %-22s %8s %8s %10s %9s %8s  %s\n", "round", "aggregator", "trainers", "samples", "train loss",
-                "test acc", "seconds", "model");
+    bool regression = cfg.task == "regression";
+    std::printf("%5s  %-22s %8s %8s %10s %9s %9s %8s  %s\n", "round", "aggregator", "trainers", "samples", "train loss",
+                regression ? "test mse" : "test acc", regression ? "fed mae" : "fed acc", "seconds", "model");
   }
   for (const auto& r : rounds.committed()) {
     if (r.round <= since || (evaluated_only && !r.evaluated)) continue;
@@ -88,17 +91,24 @@ int print_rounds(const PeerAddress& address, const std::vector<std::string>& fla
         std::snprintf(loss, sizeof loss, "%.6f", r.test_loss);
         std::snprintf(acc, sizeof acc, "%.6f", r.test_accuracy);
       }
-      std::printf("%llu\t%s\t%s\t%s\t%llu\t%.6f\t%s\t%s\t%llu\t%llu\t%s\t%s\t%s\n", static_cast<unsigned long long>(r.round),
+      // Federated evaluation (each party on its own test split): loss, metric (accuracy or MAE), samples.
+      char fed[96] = "-\t-\t0";
+      if (!r.parties.empty()) {
+        fl::FederatedEval f = fl::federated(r.parties);
+        std::snprintf(fed, sizeof fed, "%.6f\t%.6f\t%llu", f.loss, f.metric, static_cast<unsigned long long>(f.samples));
+      }
+      std::printf("%llu\t%s\t%s\t%s\t%llu\t%.6f\t%s\t%s\t%llu\t%llu\t%s\t%s\t%s\t%s\n", static_cast<unsigned long long>(r.round),
                   r.model_id.c_str(), name(r.aggregator).c_str(), names.c_str(),
                   static_cast<unsigned long long>(r.samples()), r.train_loss, loss, acc,
                   static_cast<unsigned long long>(r.start_ms), static_cast<unsigned long long>(r.end_ms),
-                  held ? "have" : "missing", or_dash(r.base_state_id), or_dash(r.server_state_id));
+                  held ? "have" : "missing", or_dash(r.base_state_id), or_dash(r.server_state_id), fed);
     } else {
-      char acc[32] = "-";
+      char acc[32] = "-", fed[32] = "-";
       if (r.evaluated && !r.untested) std::snprintf(acc, sizeof acc, "%.4f", rounds.config()->task == "regression" ? r.test_loss : r.test_accuracy);
-      std::printf("%5llu  %-22s %4zu/%-3zu %8llu %10.4f %9s %8.2f  %.12s%s\n", static_cast<unsigned long long>(r.round),
+      if (!r.parties.empty()) std::snprintf(fed, sizeof fed, "%.4f", fl::federated(r.parties).metric);
+      std::printf("%5llu  %-22s %4zu/%-3zu %8llu %10.4f %9s %9s %8.2f  %.12s%s\n", static_cast<unsigned long long>(r.round),
                   name(r.aggregator).c_str(), r.results.size(), r.participants.size(),
-                  static_cast<unsigned long long>(r.samples()), r.train_loss, acc, seconds, r.model_id.c_str(),
+                  static_cast<unsigned long long>(r.samples()), r.train_loss, acc, fed, seconds, r.model_id.c_str(),
                   held ? "" : " (not held here)");
     }
   }

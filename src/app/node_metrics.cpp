@@ -75,6 +75,15 @@ std::string render_metrics(const NodeMetrics& m) {
   if (m.have_accuracy) {
     t.gauge("fednode_fl_test_accuracy", "Test accuracy of the last evaluated committed model (0-1)", m.test_accuracy);
   }
+  if (m.federated) {
+    t.gauge("fednode_fl_federated_metric",
+            "Federated evaluation of the last such round: the parties' sample-weighted accuracy (or MAE for regression) on their own test splits",
+            m.federated->metric);
+    t.gauge("fednode_fl_federated_loss", "Federated evaluation: the parties' sample-weighted test loss", m.federated->loss);
+    t.gauge("fednode_fl_federated_samples", "Federated evaluation: test samples over all parties",
+            static_cast<double>(m.federated->samples));
+    t.gauge("fednode_fl_federated_parties", "Federated evaluation: parties that reported", static_cast<double>(m.federated->parties));
+  }
   if (m.local_ready) {
     t.gauge("fednode_fl_local_ready", "This node's own model and data passed the first-batch check (1) or cannot be used (0)",
             *m.local_ready ? 1.0 : 0.0);

@@ -149,6 +149,12 @@ std::string PeerDaemon::metrics_text() const {
   const fl::RoundRecord* evaluated = rounds.last_evaluated();
   m.have_accuracy = evaluated != nullptr;
   if (evaluated) m.test_accuracy = evaluated->test_accuracy;
+  for (auto it = rounds.committed().rbegin(); it != rounds.committed().rend(); ++it) {
+    if (it->parties.empty()) continue;
+    fl::FederatedEval f = fl::federated(it->parties);
+    m.federated = NodeMetrics::Federated{f.loss, f.metric, f.samples, it->parties.size()};
+    break;
+  }
   if (const auto& ready = controller_->local_ready()) {
     m.local_ready = true;
     m.local_train_samples = ready->train_samples;

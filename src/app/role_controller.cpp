@@ -185,6 +185,7 @@ fl::View RoleController::view() const {
   v.now = monotonic_ms();
   v.wall_ms = fl::unix_ms();
   v.can_train = local_ready_.has_value() && !local_.data.empty();
+  v.can_evaluate = v.can_train && local_ready_->test_samples > 0;
   return v;
 }
 
@@ -235,6 +236,11 @@ void RoleController::check_run_model() {
 
 std::string RoleController::on_update(const net::UpdateNotice& n) {
   if (stopped_) return "this node is not aggregating";
+  if (n.evaluation) {
+    std::string refused = machine_.offer_evaluation(view(), fl::EvaluationOffer{n.round, n.id, fl::PartyEval{n.node, n.samples, n.loss, n.metric}});
+    asio::post(io_, [this] { poll(); });
+    return refused;
+  }
   fl::UpdateOffer u{n.id, n.round, n.term, n.attempt, n.node, n.samples, n.train_loss, n.train_seconds, n.declined};
   std::string refused = machine_.offer_update(view(), u);
   asio::post(io_, [this] { poll(); });
@@ -360,6 +366,11 @@ void RoleController::run(const fl::Job& job) {
       return submit(*compute_, job, [job, store] { return aggregate_updates(job, store); });
     case fl::JobKind::kEvaluate: {
       return submit(*evaluate_, job, [=, local = local_, tests = test_sets_] { return evaluate_model(job, local, store, *tests); });
+    }
+    case fl::JobKind::kReportEvaluation: {
+      auto to = peers(job.peers);
+      PeerRef leader = to.empty() ? PeerRef{} : to.front();
+      return submit(*transfer_, job, [job, leader] { return report_evaluation(job, leader); });
     }
     case fl::JobKind::kPush: {
       return submit(*push_, job, [=, voters = peers(job.peers), late = late_] { return push_model(job, voters, store, late); });

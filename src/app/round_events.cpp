@@ -79,13 +79,38 @@ void write_applied_round_event(EventLog& events, const RaftHost& host, fl::Round
     }
     case fl::RoundEvent::kMetrics: {
       const auto& r = *rounds.last_metrics();
-      events.write("round_evaluated", JsonLine()
-                                          .add("round", r.round)
-                                          .add("model_id", r.model_id)
-                                          .add("test_loss", r.test_loss)
-                                          .add("test_accuracy", r.test_accuracy));
-      spdlog::info("round {} evaluated: model {}, test accuracy {:.4f}, test loss {:.4f}", r.round,
-                   r.model_id.substr(0, 12), r.test_accuracy, r.test_loss);
+      bool regression = rounds.config() && rounds.config()->task == "regression";
+      JsonLine line;
+      line.add("round", r.round).add("model_id", r.model_id).add("test_loss", r.test_loss);
+      line.add(regression ? "test_mae" : "test_accuracy", regression ? r.test_mae : r.test_accuracy);
+      line.add("test_samples", r.test_samples);
+      std::string fed;
+      if (!r.parties.empty()) {
+        fl::FederatedEval f = fl::federated(r.parties);
+        line.add("federated_loss", f.loss).add("federated_metric", f.metric).add("federated_samples", f.samples);
+        std::string parties = "[";
+        for (const auto& p : r.parties) {
+          parties += (parties.size() > 1 ? "," : "") + JsonLine()
+                                                           .add("node", host.address_of(p.node))
+                                                           .add("samples", p.samples)
+                                                           .add("loss", p.loss)
+                                                           .add("metric", p.metric)
+                                                           .str();
+        }
+        line.add_raw("parties", parties + "]");
+        fed = fmt::format("; federated {} {:.4f} over {} parties' {} test samples", regression ? "MAE" : "accuracy",
+                          f.metric, r.parties.size(), f.samples);
+      }
+      events.write("round_evaluated", line);
+      if (r.untested) {
+        spdlog::info("round {} evaluated: model {}, no test split here{}", r.round, r.model_id.substr(0, 12), fed);
+      } else if (regression) {
+        spdlog::info("round {} evaluated: model {}, test MSE {:.4f}, MAE {:.4f}{}", r.round, r.model_id.substr(0, 12),
+                     r.test_loss, r.test_mae, fed);
+      } else {
+        spdlog::info("round {} evaluated: model {}, test accuracy {:.4f}, test loss {:.4f}{}", r.round,
+                     r.model_id.substr(0, 12), r.test_accuracy, r.test_loss, fed);
+      }
       write_run_done(events, rounds);
       return;
     }

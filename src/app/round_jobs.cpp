@@ -87,7 +87,7 @@ Status DatasetCache::get(const fl::RoundConfig& c, const LocalSource& local, boo
     fl::DataOptions o = local.options;
     o.task = fl::parse_task(c.task).value_or(fl::Task::kClassification);
     if (Status s = fl::load_local_data(local.data, o, &d); !s.ok()) return s;
-    cache_[key + "train"] = std::make_shared<fl::Dataset>(std::move(d.train));
+    if (train || keep_train_) cache_[key + "train"] = std::make_shared<fl::Dataset>(std::move(d.train));
     cache_[key + "test"] = std::make_shared<fl::Dataset>(std::move(d.test));
     *out = cache_[key + (train ? "train" : "test")];
     return {};
@@ -263,6 +263,29 @@ JobOutcome upload_update(const fl::Job& job, const PeerRef& to, std::shared_ptr<
                                             to.secure ? &*to.secure : nullptr);
   if (!s.ok()) {
     JobOutcome f = failed(job, Status::error("upload to " + aggregator + ": " + s.message()));
+    f.traffic = out.traffic;
+    return f;
+  }
+  return out;
+}
+
+JobOutcome report_evaluation(const fl::Job& job, const PeerRef& leader) {
+  JobOutcome out;
+  out.result.id = job.id;
+  if (leader.address.empty()) return failed(job, Status::error("the leader's address is unknown"));
+  auto addr = PeerDirectory::shared().data_address(leader.address, leader.client ? &*leader.client : nullptr);
+  if (!addr) return failed(job, Status::error("leader " + leader.address + " unreachable"));
+  net::UpdateNotice n;
+  n.evaluation = true;
+  n.id = job.report.model_id;
+  n.round = job.report.round;
+  n.node = job.report.party.node;
+  n.samples = job.report.party.samples;
+  n.loss = job.report.party.loss;
+  n.metric = job.report.party.metric;
+  Status s = net::report_evaluation(*addr, n, kTransferTimeout, &out.traffic, leader.secure ? &*leader.secure : nullptr);
+  if (!s.ok()) {
+    JobOutcome f = failed(job, Status::error("evaluation report to " + leader.address + ": " + s.message()));
     f.traffic = out.traffic;
     return f;
   }

@@ -32,6 +32,7 @@ const char* job_kind_name(JobKind kind) {
     case JobKind::kAggregate: return "aggregate";
     case JobKind::kPush: return "push";
     case JobKind::kEvaluate: return "evaluate";
+    case JobKind::kReportEvaluation: return "report-evaluation";
   }
   return "?";
 }
@@ -80,6 +81,7 @@ void RoundMachine::tick(const View& v) {
     if (aggregator_trains(v)) follow(v);  // its own update goes to itself, like anyone's
   } else {
     follow(v);
+    evaluate_as_party(v);
   }
 }
 
@@ -178,7 +180,19 @@ void RoundMachine::job_done(const View& v, const JobResult& r) {
       on_fetched(v, job, r);
       return;
     case JobKind::kEvaluate:
+      if (party_eval_ && party_eval_->job == job.id) return on_party_evaluated(v, r);
       if (eval_ && eval_->job == job.id && v.raft.leader && v.raft.term == job.term) on_evaluated(v, r);
+      return;
+    case JobKind::kReportEvaluation:
+      if (party_eval_ && party_eval_->job == job.id) {
+        party_eval_->job = 0;
+        if (r.ok || party_eval_->reports >= settings_.timings.upload_tries) {
+          party_eval_->done = true;
+          party_eval_->reported_to = job.peers.at(0);
+        } else {
+          party_eval_->retry_at = v.now + settings_.timings.upload_backoff;
+        }
+      }
       return;
   }
 }
@@ -345,23 +359,36 @@ void RoundMachine::propose_start(const View& v) {
 }
 
 // The test metrics of committed rounds, oldest first, one at a time, while the rounds go on: the
-// commit does not wait for them. A new leader picks up what its predecessor left.
+// commit does not wait for them. A new leader picks up what its predecessor left. In a run on
+// each party's own data the metrics also carry the parties' own evaluations (federated
+// evaluation): the leader waits for every live trainer's, at most federated_wait.
 void RoundMachine::evaluate_committed(const View& v) {
   const RoundRecord* r = v.rounds->first_unevaluated();
   if (eval_ && (!r || r->round != eval_->round)) eval_.reset();  // applied (by whichever leader)
+  for (auto it = party_evals_.begin(); it != party_evals_.end() && (!r || it->first < r->round);) it = party_evals_.erase(it);
   if (eval_) {
     if (eval_->proposed && v.now - eval_->since > settings_.timings.proposal_patience) eval_.reset();
+    if (eval_ && !eval_->proposed && eval_->own) propose_metrics(v);
     return;
   }
   if (!r || v.now < evaluate_retry_at_) return;
-  if (!v.holds(r->model_id)) return want_model(v, r->model_id, r->aggregator);
+  const RoundConfig& c = *v.rounds->config();
+  eval_ = Evaluation{v.raft.term, r->round, 0, false, v.now, std::nullopt};
+  // --evaluate-every K: the rounds in between are recorded as not evaluated, at once.
+  if (c.evaluate_every > 1 && r->round % c.evaluate_every != 0 && r->round != c.rounds) {
+    eval_->own = JobResult{};
+    return propose_metrics(v);
+  }
+  if (!v.holds(r->model_id)) {
+    eval_.reset();
+    return want_model(v, r->model_id, r->aggregator);
+  }
   Job job;
   job.kind = JobKind::kEvaluate;
   job.round = r->round;
   job.term = v.raft.term;
   job.model_id = r->model_id;
-  job.config = *v.rounds->config();
-  eval_ = Evaluation{v.raft.term, r->round, 0, false, v.now};
+  job.config = c;
   eval_->job = submit(std::move(job));
 }
 
@@ -374,16 +401,69 @@ void RoundMachine::on_evaluated(const View& v, const JobResult& r) {
     eval_.reset();
     return;
   }
+  e.own = r;
+  propose_metrics(v);
+}
+
+bool RoundMachine::federated_run(const View& v) const {
+  return v.rounds->config() && v.rounds->config()->dataset == "own";
+}
+
+void RoundMachine::propose_metrics(const View& v) {
+  Evaluation& e = *eval_;
   const RoundRecord* rec = nullptr;
   for (const auto& c : v.rounds->committed()) {
     if (c.round == e.round) rec = &c;
   }
   if (!rec || rec->evaluated) return eval_.reset();
-  RoundMetrics m{e.round, rec->model_id, r.test_loss, r.test_accuracy, r.test_mae, r.test_samples, r.test_samples == 0};
+  const JobResult& own = *e.own;
+  bool skipped = own.id == 0;  // --evaluate-every
+  std::map<NodeId, PartyEval>& got = party_evals_[e.round];
+  // Parties report the latest committed model only (and again to a new leader): older rounds
+  // take what came.
+  if (federated_run(v) && !skipped && e.round == v.rounds->last_round()) {
+    bool all = true;
+    for (NodeId id : live_trainers(v)) all &= id == v.raft.self || got.count(id) > 0;
+    if (!all && v.now - e.since < settings_.timings.federated_wait) return;
+  }
+  bool regression = v.rounds->config()->task == "regression";
+  RoundMetrics m{e.round, rec->model_id, own.test_loss, own.test_accuracy, own.test_mae, own.test_samples,
+                 own.test_samples == 0, {}};
+  if (federated_run(v) && !skipped) {
+    if (own.test_samples > 0) {  // the aggregator is a party too
+      got[v.raft.self] = PartyEval{v.raft.self, own.test_samples, own.test_loss, regression ? own.test_mae : own.test_accuracy};
+    }
+    for (const auto& [node, p] : got) {
+      if (p.samples > 0) m.parties.push_back(p);
+    }
+  }
   out_.proposals.push_back(
       {Proposal::Kind::kMetrics, e.round, e.term, 0, RoundState::encode_metrics(m, v.rounds->deflates_commands())});
   e.proposed = true;
   e.since = v.now;
+}
+
+std::string RoundMachine::offer_evaluation(const View& v, const EvaluationOffer& o) {
+  if (!v.raft.leader) return "this node is not the leader";
+  const RoundRecord* rec = nullptr;
+  for (const auto& c : v.rounds->committed()) {
+    if (c.round == o.round) rec = &c;
+  }
+  if (!rec) return "round " + std::to_string(o.round) + " is not committed";
+  if (rec->model_id != o.model_id) return "round " + std::to_string(o.round) + "'s model is not " + o.model_id.substr(0, 12);
+  if (rec->evaluated) return "round " + std::to_string(o.round) + " is evaluated already";
+  if (std::find(v.raft.members.begin(), v.raft.members.end(), o.party.node) == v.raft.members.end()) {
+    return "node " + hex(o.party.node) + " is not a member";
+  }
+  const PartyEval& p = o.party;
+  if (p.samples > 0 && (!std::isfinite(p.loss) || !std::isfinite(p.metric) || p.loss < 0 || p.metric < 0)) {
+    return "an evaluation with a value that is not finite";
+  }
+  party_evals_[o.round][p.node] = p;
+  note({"party_evaluated",
+        JsonLine().add("round", o.round).add("samples", p.samples).add("loss", p.loss).add("metric", p.metric),
+        {{"from", p.node}}});
+  return "";
 }
 
 void RoundMachine::advance(const View& v) {

@@ -18,6 +18,18 @@
 namespace fednode::fl {
 namespace {
 
+// A party's figures: one entry per node, each from a test split that held samples, finite.
+std::string check_parties(const std::vector<PartyEval>& parties) {
+  std::set<std::uint64_t> seen;
+  for (const auto& p : parties) {
+    if (!seen.insert(p.node).second) return "node " + std::to_string(p.node) + " evaluated twice";
+    if (p.samples == 0 || !std::isfinite(p.loss) || !std::isfinite(p.metric) || p.loss < 0 || p.metric < 0) {
+      return "node " + std::to_string(p.node) + "'s evaluation has no samples or a value that is not finite";
+    }
+  }
+  return "";
+}
+
 template <typename T>
 std::string encode(const char* kind, const T& body, bool deflate) {
   msgpack::sbuffer b;
@@ -73,6 +85,21 @@ std::string RoundState::encode_config(const RoundConfig& c) { return encode("con
 std::string RoundState::encode_start(const RoundStart& s, bool deflate) { return encode("start", s, deflate); }
 std::string RoundState::encode_commit(const RoundRecord& r, bool deflate) { return encode("commit", r, deflate); }
 std::string RoundState::encode_metrics(const RoundMetrics& m, bool deflate) { return encode("metrics", m, deflate); }
+
+FederatedEval federated(const std::vector<PartyEval>& parties) {
+  FederatedEval f;
+  double loss = 0, metric = 0;
+  for (const auto& p : parties) {
+    f.samples += p.samples;
+    loss += p.loss * static_cast<double>(p.samples);
+    metric += p.metric * static_cast<double>(p.samples);
+  }
+  if (f.samples > 0) {
+    f.loss = loss / static_cast<double>(f.samples);
+    f.metric = metric / static_cast<double>(f.samples);
+  }
+  return f;
+}
 
 const RoundRecord* RoundState::first_unevaluated() const {
   for (const auto& r : committed_) {
@@ -181,12 +208,15 @@ Status RoundState::apply(const msgpack::object& command, RoundEvent* event, std:
         *why = "round " + std::to_string(m.round) + " is already evaluated";
       } else if (!(m.test_accuracy >= 0 && m.test_accuracy <= 1)) {  // a diverged model's loss may be NaN
         *why = "metrics for round " + std::to_string(m.round) + " with an accuracy outside 0-1";
+      } else if (std::string bad = check_parties(m.parties); !bad.empty()) {
+        *why = "metrics for round " + std::to_string(m.round) + ": " + bad;
       } else {
         it->test_loss = m.test_loss;
         it->test_accuracy = m.test_accuracy;
         it->test_mae = m.test_mae;
         it->test_samples = m.test_samples;
         it->untested = m.untested;
+        it->parties = m.parties;
         it->evaluated = true;
         last_metrics_ = static_cast<std::size_t>(it - committed_.begin());
         *event = RoundEvent::kMetrics;

@@ -198,3 +198,73 @@ void RoundMachine::on_fetched(const View& v, const Job& job, const JobResult& r)
 }
 
 }  // namespace fednode::fl
+
+namespace fednode::fl {
+
+// ---- a party's own evaluation of each committed model (federated evaluation) -------------------
+
+// A follower that holds a test split of its own evaluates the latest committed model (once it
+// holds it; the tick fetches it) and reports loss, metric and samples to the leader, which puts
+// them in the round's metrics. Older rounds a node catches up on are not evaluated: only the
+// latest is.
+void RoundMachine::evaluate_as_party(const View& v) {
+  const RoundState& rounds = *v.rounds;
+  if (!federated_run(v) || rounds.committed().empty() || v.raft.leader_id == 0) return;
+  const RoundRecord& last = rounds.committed().back();
+  if (party_eval_ && party_eval_->round == last.round) {
+    PartyEvaluation& p = *party_eval_;
+    if (last.evaluated || p.job != 0 || !p.evaluated || v.now < p.retry_at) return;
+    if (!p.done || p.reported_to != v.raft.leader_id) report_party_evaluation(v);  // a new leader is told too
+    return;
+  }
+  if (party_eval_ && party_eval_->job != 0 && !party_eval_->evaluated) return;  // an older evaluation still runs
+  const RoundConfig& c = *rounds.config();
+  bool skipped = c.evaluate_every > 1 && last.round % c.evaluate_every != 0 && last.round != c.rounds;
+  if (last.evaluated || skipped) return;
+  party_eval_ = PartyEvaluation{last.round, last.model_id, 0, PartyEval{v.raft.self, 0, 0, 0}, false, 0, 0, 0, false};
+  if (!v.can_evaluate) {  // nothing to add: say so, so that the leader does not wait for it
+    party_eval_->evaluated = true;
+    return report_party_evaluation(v);
+  }
+  if (!v.holds(last.model_id)) {
+    party_eval_.reset();  // the tick fetches it
+    return;
+  }
+  Job job;
+  job.kind = JobKind::kEvaluate;
+  job.round = last.round;
+  job.model_id = last.model_id;
+  job.config = c;
+  party_eval_->job = submit(std::move(job));
+}
+
+void RoundMachine::on_party_evaluated(const View& v, const JobResult& r) {
+  PartyEvaluation& p = *party_eval_;
+  p.job = 0;
+  p.evaluated = true;
+  if (!r.ok) {
+    log(LogLine::Level::kWarn, "round " + std::to_string(p.round) + ": evaluating the committed model on this node's "
+                                   "test split failed: " + r.error);
+  } else if (r.test_samples > 0) {
+    bool regression = v.rounds->config() && v.rounds->config()->task == "regression";
+    p.figures = PartyEval{v.raft.self, r.test_samples, r.test_loss, regression ? r.test_mae : r.test_accuracy};
+  }
+  report_party_evaluation(v);
+}
+
+void RoundMachine::report_party_evaluation(const View& v) {
+  PartyEvaluation& p = *party_eval_;
+  if (v.raft.leader_id == 0 || v.raft.leader_id == v.raft.self) return;
+  if (p.reported_to != v.raft.leader_id) p.reports = 0;
+  p.done = false;
+  Job job;
+  job.kind = JobKind::kReportEvaluation;
+  job.round = p.round;
+  job.model_id = p.model_id;
+  job.peers = {v.raft.leader_id};
+  job.report = EvaluationOffer{p.round, p.model_id, p.figures};
+  p.job = submit(std::move(job));
+  ++p.reports;
+}
+
+}  // namespace fednode::fl

@@ -59,6 +59,15 @@ std::string bin_field(const msgpack::object& map, const char* key) {
   return std::string(o->via.bin.ptr, o->via.bin.size);
 }
 
+bool parse_number(const msgpack::object& req, const char* k, double* out) {
+  const msgpack::object* o = map_field(req, k);
+  if (!o) return false;
+  if (o->type == msgpack::type::FLOAT32 || o->type == msgpack::type::FLOAT64) *out = o->via.f64;
+  else if (o->type == msgpack::type::POSITIVE_INTEGER) *out = static_cast<double>(o->via.u64);
+  else return false;
+  return true;
+}
+
 bool parse_notice(const msgpack::object& req, UpdateNotice* n) {
   auto u64 = [&](const char* k, std::uint64_t* out) {
     const msgpack::object* o = map_field(req, k);
@@ -66,14 +75,7 @@ bool parse_notice(const msgpack::object& req, UpdateNotice* n) {
     *out = o->via.u64;
     return true;
   };
-  auto f64 = [&](const char* k, double* out) {
-    const msgpack::object* o = map_field(req, k);
-    if (!o) return false;
-    if (o->type == msgpack::type::FLOAT32 || o->type == msgpack::type::FLOAT64) *out = o->via.f64;
-    else if (o->type == msgpack::type::POSITIVE_INTEGER) *out = static_cast<double>(o->via.u64);
-    else return false;
-    return true;
-  };
+  auto f64 = [&](const char* k, double* out) { return parse_number(req, k, out); };
   return u64("round", &n->round) && u64("term", &n->term) && u64("attempt", &n->attempt) && u64("node", &n->node) &&
          u64("samples", &n->samples) && f64("train_loss", &n->train_loss) && f64("train_seconds", &n->train_seconds);
 }
@@ -223,10 +225,11 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
     }
     DataRequest req;
     if (Status s = decode_data_request(body_, &req); !s.ok()) return close_for(s.message());
-    if (req.op == "decline") {
+    if (req.op == "decline" || req.op == "evaluation") {
       if (session_ && req.notice.node != peer_node_) {
-        return reply_with(answer(false, "a decline must come from the node it names (sent by another node's key)", false));
+        return reply_with(answer(false, "a " + req.op + " must come from the node it names (sent by another node's key)", false));
       }
+      if (req.op == "evaluation") req.notice.id = req.id;
       return Prepared{Prepared::kUpdate, "", false, req.notice};
     }
     const std::string& id = req.id;
@@ -431,10 +434,17 @@ std::string request(const char* op, const std::string& id, const std::string* da
   msgpack::sbuffer b;
   MsgpackPacker p(b);
   bool declined = notice && !notice->declined.empty();
-  p.pack_map((data ? 3 : 2) + (notice ? 7 : 0) + (delta ? 1 : 0) + (declined ? 1 : 0));
+  bool evaluation = notice && notice->evaluation;
+  p.pack_map((data ? 3 : 2) + (notice ? 7 : 0) + (delta ? 1 : 0) + (declined ? 1 : 0) + (evaluation ? 2 : 0));
   if (declined) {
     p.pack("reason");
     p.pack(notice->declined);
+  }
+  if (evaluation) {
+    p.pack("loss");
+    p.pack(notice->loss);
+    p.pack("metric");
+    p.pack(notice->metric);
   }
   if (delta) {
     p.pack("delta");
@@ -482,8 +492,17 @@ Status decode_data_request(std::string_view body, DataRequest* out) {
   out->op = as_string(map_field(req, "op"));
   out->id = as_string(map_field(req, "id"));
   if (req.type != msgpack::type::MAP ||
-      (out->op != "fetch" && out->op != "push" && out->op != "update" && out->op != "decline")) {
-    return Status::error("frame has no op fetch|push|update|decline");
+      (out->op != "fetch" && out->op != "push" && out->op != "update" && out->op != "decline" && out->op != "evaluation")) {
+    return Status::error("frame has no op fetch|push|update|decline|evaluation");
+  }
+  if (out->op == "evaluation") {
+    out->notice.evaluation = true;
+    if (!parse_notice(req, &out->notice) || !parse_number(req, "loss", &out->notice.loss) ||
+        !parse_number(req, "metric", &out->notice.metric)) {
+      return Status::error("evaluation frame needs unsigned round and node, samples, and numeric loss and metric");
+    }
+    if (!valid_blob_id(out->id)) return Status::error("evaluation frame's id must be the model's 64 hex digits");
+    return {};
   }
   if (out->op == "decline") {
     out->notice.declined = as_string(map_field(req, "reason")).substr(0, kMaxDeclineReason);
@@ -571,6 +590,12 @@ Status push_blob(const PeerAddress& server, const std::string& id, const std::st
                  std::chrono::milliseconds timeout, TransferStats* stats, const SecureCall* secure) {
   msgpack::object_handle h;
   return call(server, request("push", id, &data), &h, timeout, kDefaultMaxFrame, stats, {}, secure);
+}
+
+Status report_evaluation(const PeerAddress& server, const UpdateNotice& notice, std::chrono::milliseconds timeout,
+                         TransferStats* stats, const SecureCall* secure) {
+  msgpack::object_handle h;
+  return call(server, request("evaluation", notice.id, nullptr, &notice), &h, timeout, kDefaultMaxFrame, stats, {}, secure);
 }
 
 Status decline_update(const PeerAddress& server, const UpdateNotice& notice, std::chrono::milliseconds timeout,

@@ -8,6 +8,9 @@
 #   - the run configuration pins the module's SHA-256 and names its weights;
 #   - every round commits (it starts once all 6 nodes are live: --min-available 6), and FedAvg weights each party by its own sample count (all 4 parties:
 #     the aggregator trains on its own data too);
+#   - federated evaluation: each committed model's metrics carry every party's evaluation on its
+#     own test split (the aggregator's too); their sample-weighted accuracy over all 4 parties'
+#     test samples equals what Python measures on the pooled test splits with the exported model;
 #   - `ctl export-model --format torchscript` writes a module Python runs with torch.jit.load,
 #     within 2 points of the same MLP trained centrally on the union (examples/tabular/evaluate.py);
 #   - a fifth node whose module file differs joins as a learner and refuses to train, naming both
@@ -89,6 +92,23 @@ last=$(ctl "$(addr 0)" rounds --tsv | tail -1)
 samples=$(cut -f5 <<<"$last")
 [[ "$samples" == "$total" ]] || fail "round $rounds aggregated $samples samples, the parties hold $total: $last"
 
+# Federated evaluation of the last round: every party's test split (the learners have none usable).
+ctl "$(addr 0)" rounds --tsv --evaluated >"$work/rounds.tsv" 2>/dev/null || true
+until=$((SECONDS + 60))
+while [[ $(wc -l <"$work/rounds.tsv") -lt $rounds ]]; do
+  [[ $SECONDS -lt $until ]] || fail "$(wc -l <"$work/rounds.tsv") of $rounds rounds evaluated after 60 s"
+  sleep 0.5
+  ctl "$(addr 0)" rounds --tsv --evaluated >"$work/rounds.tsv" 2>/dev/null || true
+done
+test_total=$(/usr/bin/python3 -c "
+import numpy as np, glob
+print(sum(len(np.load(p)['y_test']) for p in glob.glob('$work/parties/party-*.npz')))")
+fed_metric=$(tail -1 "$work/rounds.tsv" | cut -f15)
+fed_samples=$(tail -1 "$work/rounds.tsv" | cut -f16)
+[[ "$fed_samples" == "$test_total" ]] || fail "round $rounds's federated evaluation covers $fed_samples test samples, the parties hold $test_total: $(tail -1 "$work/rounds.tsv")"
+without=$(awk -F'\t' '$16 == 0' "$work/rounds.tsv" | wc -l)
+[[ $without -le 2 ]] || fail "$without of $rounds rounds lack a federated evaluation"
+
 # Export as TorchScript, run it in Python without the class, compare with central training.
 ctl "$(addr 0)" --key-file "$(key_file 0)" export-model latest --format torchscript --model "$work/other.pt" --out "$work/bad.pt" \
   >"$work/export-bad.txt" 2>&1 && fail "export accepted a module that is not the run's"
@@ -98,6 +118,8 @@ ctl "$(addr 0)" --key-file "$(key_file 0)" export-model latest --format torchscr
 result=$(/usr/bin/python3 "$root/examples/tabular/evaluate.py" "$work/parties" "$work/federated.pt" --epochs-total $((rounds * epochs)))
 echo "digits, 4 parties with label skew, $rounds rounds x $epochs epochs: $result"
 read -r _ fed _ central _ <<<"$result"
+/usr/bin/python3 -c "import sys; sys.exit(0 if abs($fed - $fed_metric) < 0.003 else 1)" ||
+  fail "the federated accuracy in the round record ($fed_metric) is not the exported model's on the pooled test splits ($fed)"
 /usr/bin/python3 -c "import sys; f, c = $fed, $central; sys.exit(0 if f >= c - 0.02 and f > 0.8 else 1)" ||
   fail "federated accuracy $fed is not within 2 points of central $central"
 

@@ -13,6 +13,15 @@
 namespace fednode::fl {
 namespace {
 
+RoundMetrics metrics_of(std::uint64_t round, const std::string& model, double loss, double accuracy) {
+  RoundMetrics m;
+  m.round = round;
+  m.model_id = model;
+  m.test_loss = loss;
+  m.test_accuracy = accuracy;
+  return m;
+}
+
 const std::string kModel0(64, 'a'), kModel1(64, 'b'), kModel2(64, 'c');
 
 msgpack::object_handle unpack(const std::string& bytes) { return msgpack::unpack(bytes.data(), bytes.size()); }
@@ -159,7 +168,7 @@ TEST(RoundState, RetiredBlobsAreThoseBeforeTheLastKCommits) {
     apply_cmd(s, RoundState::encode_start(st));
     ASSERT_EQ(apply_cmd(s, RoundState::encode_commit(commit(st, models[r - 1]))), RoundEvent::kCommit);
     // Round 1 is evaluated late: its model stays until it is.
-    if (r > 1) apply_cmd(s, RoundState::encode_metrics({r, models[r - 1], 0.5, 0.5}));
+    if (r > 1) apply_cmd(s, RoundState::encode_metrics(metrics_of(r, models[r - 1], 0.5, 0.5)));
     base = models[r - 1];
     if (r == 1) {
       EXPECT_TRUE(retired_blobs(s).empty());
@@ -168,7 +177,7 @@ TEST(RoundState, RetiredBlobsAreThoseBeforeTheLastKCommits) {
     }
   }
   EXPECT_EQ(retired_blobs(s), (std::vector<std::string>{kModel0, models[1]}));
-  apply_cmd(s, RoundState::encode_metrics({1, models[0], 0.5, 0.5}));
+  apply_cmd(s, RoundState::encode_metrics(metrics_of(1, models[0], 0.5, 0.5)));
   EXPECT_EQ(retired_blobs(s), (std::vector<std::string>{kModel0, models[0], models[1]}));
   RoundConfig keep_all = config(6);
   keep_all.keep_models = 0;
@@ -222,22 +231,40 @@ TEST(RoundState, MetricsFollowTheCommitOncePerRoundForItsModel) {
   EXPECT_EQ(s.first_unevaluated(), &s.committed().back());
   EXPECT_EQ(s.last_evaluated(), nullptr);
   std::string why;
-  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics({2, kModel1, 0.5, 0.8}), &why), RoundEvent::kIgnored);
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics(metrics_of(2, kModel1, 0.5, 0.8)), &why), RoundEvent::kIgnored);
   EXPECT_NE(why.find("not committed"), std::string::npos) << why;
-  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics({1, kModel2, 0.5, 0.8}), &why), RoundEvent::kIgnored);
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics(metrics_of(1, kModel2, 0.5, 0.8)), &why), RoundEvent::kIgnored);
   EXPECT_NE(why.find("not the committed one"), std::string::npos) << why;
-  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics({1, kModel1, 0.5, NAN}), &why), RoundEvent::kIgnored);
-  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics({1, kModel1, 0.5, 1.5}), &why), RoundEvent::kIgnored);
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics(metrics_of(1, kModel1, 0.5, NAN)), &why), RoundEvent::kIgnored);
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics(metrics_of(1, kModel1, 0.5, 1.5)), &why), RoundEvent::kIgnored);
   EXPECT_NE(why.find("outside 0-1"), std::string::npos) << why;
+  // The parties' own evaluations: one each, from samples, finite.
+  RoundMetrics twice = metrics_of(1, kModel1, 0.5, 0.8);
+  twice.parties = {{7, 10, 0.3, 0.9}, {7, 20, 0.2, 0.8}};
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics(twice), &why), RoundEvent::kIgnored);
+  EXPECT_NE(why.find("node 7 evaluated twice"), std::string::npos) << why;
+  RoundMetrics empty = metrics_of(1, kModel1, 0.5, 0.8);
+  empty.parties = {{7, 0, 0.3, 0.9}};
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics(empty), &why), RoundEvent::kIgnored);
+  RoundMetrics nan = metrics_of(1, kModel1, 0.5, 0.8);
+  nan.parties = {{7, 10, NAN, 0.9}};
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics(nan), &why), RoundEvent::kIgnored);
   EXPECT_FALSE(s.committed().back().evaluated);
-  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics({1, kModel1, 0.5, 0.8})), RoundEvent::kMetrics);
+  RoundMetrics good = metrics_of(1, kModel1, 0.5, 0.8);
+  good.parties = {{7, 10, 0.3, 0.9}, {9, 30, 0.1, 0.5}};
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics(good)), RoundEvent::kMetrics);
   EXPECT_EQ(s.last_metrics(), &s.committed().back());
+  EXPECT_EQ(s.committed().back().parties, good.parties);
+  FederatedEval f = federated(s.committed().back().parties);
+  EXPECT_EQ(f.samples, 40u);
+  EXPECT_DOUBLE_EQ(f.metric, (10 * 0.9 + 30 * 0.5) / 40);
+  EXPECT_DOUBLE_EQ(f.loss, (10 * 0.3 + 30 * 0.1) / 40);
   EXPECT_TRUE(s.committed().back().evaluated);
   EXPECT_EQ(s.committed().back().test_accuracy, 0.8);
   EXPECT_EQ(s.committed().back().test_loss, 0.5);
   EXPECT_EQ(s.first_unevaluated(), nullptr);
   EXPECT_EQ(s.last_evaluated(), &s.committed().back());
-  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics({1, kModel1, 0.1, 0.9}), &why), RoundEvent::kIgnored);
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics(metrics_of(1, kModel1, 0.1, 0.9)), &why), RoundEvent::kIgnored);
   EXPECT_NE(why.find("already evaluated"), std::string::npos) << why;
   EXPECT_EQ(s.committed().back().test_accuracy, 0.8);
 
@@ -245,7 +272,7 @@ TEST(RoundState, MetricsFollowTheCommitOncePerRoundForItsModel) {
   RoundStart s2 = start(2, 2, 2, kModel1);
   apply_cmd(s, RoundState::encode_start(s2));
   apply_cmd(s, RoundState::encode_commit(commit(s2, kModel2)));
-  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics({2, kModel2, NAN, 0.1})), RoundEvent::kMetrics);
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics(metrics_of(2, kModel2, NAN, 0.1))), RoundEvent::kMetrics);
   EXPECT_TRUE(std::isnan(s.committed().back().test_loss));
 }
 
@@ -291,7 +318,7 @@ TEST(RoundState, SnapshotRoundTrip) {
   auto st = start(1, 2, 1, kModel0);
   apply_cmd(s, RoundState::encode_start(st));
   apply_cmd(s, RoundState::encode_commit(commit(st, kModel1)));
-  apply_cmd(s, RoundState::encode_metrics({1, kModel1, 0.5, 0.625}));
+  apply_cmd(s, RoundState::encode_metrics(metrics_of(1, kModel1, 0.5, 0.625)));
   apply_cmd(s, RoundState::encode_start(start(2, 2, 2, kModel1)));
   msgpack::sbuffer b;
   msgpack::packer<msgpack::sbuffer> p(b);
@@ -321,7 +348,7 @@ TEST(RoundState, DeflatedCommandsApplyLikeTheirMapsInLessThanHalfTheBytes) {
   RoundStart st = start(1, 2, 1, kModel0);
   RoundRecord rec = commit(st, kModel1);
   rec.participants = {0x1234567890abcdefull, 0x2234567890abcdefull, 0x3234567890abcdefull};
-  RoundMetrics m{1, kModel1, 0.5, 0.625};
+  RoundMetrics m = metrics_of(1, kModel1, 0.5, 0.625);
   std::size_t plain_bytes = 0, deflated_bytes = 0;
   for (bool z : {false, true}) {
     RoundState& s = z ? deflated : plain;

@@ -34,6 +34,12 @@ struct NodeMetrics {
   double test_accuracy = 0;
   // This node's own model and data: 1 once a batch went through the model, 0 when they cannot be
   // used (the reason is in the log and fl_status), absent while still loading.
+  struct Federated {  // the latest committed round the parties evaluated on their own test splits
+    double loss = 0, metric = 0;
+    std::uint64_t samples = 0;
+    std::size_t parties = 0;
+  };
+  std::optional<Federated> federated;
   std::optional<bool> local_ready;
   std::uint64_t local_train_samples = 0, local_test_samples = 0;
   const FlMetrics* fl = nullptr;

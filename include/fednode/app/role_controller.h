@@ -81,7 +81,7 @@ class RoleController {
   std::shared_ptr<LateTransferCounters> late_ = std::make_shared<LateTransferCounters>();
   asio::steady_timer poll_timer_;
   std::shared_ptr<DatasetCache> datasets_ = std::make_shared<DatasetCache>();    // compute_'s
-  std::shared_ptr<DatasetCache> test_sets_ = std::make_shared<DatasetCache>();  // evaluate_'s
+  std::shared_ptr<DatasetCache> test_sets_ = std::make_shared<DatasetCache>(false);  // evaluate_'s
   // Bumped to stop the training job under way (and its upload).
   std::shared_ptr<std::atomic<std::uint64_t>> train_generation_ =
       std::make_shared<std::atomic<std::uint64_t>>(0);

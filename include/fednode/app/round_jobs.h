@@ -49,10 +49,14 @@ Status engine_model(const fl::RoundConfig& c, const LocalSource& local, std::str
 // A party without a test split gets an empty test set.
 class DatasetCache {
  public:
+  // keep_train false: a cache that serves test splits only (the evaluation worker's) does not
+  // hold a party's training data a second time.
+  explicit DatasetCache(bool keep_train = true) : keep_train_(keep_train) {}
   Status get(const fl::RoundConfig& c, const LocalSource& local, bool train, std::shared_ptr<const fl::Dataset>* out);
 
  private:
   std::map<std::string, std::shared_ptr<const fl::Dataset>> cache_;
+  bool keep_train_ = true;
 };
 
 // What prepare_training found: the data's size and the model's first batch.
@@ -81,6 +85,8 @@ JobOutcome train_update(const fl::Job& job, fl::NodeId self, const LocalSource& 
                         DatasetCache& data, std::function<bool()> should_stop, fl::Attack attack = fl::Attack::kNone);
 JobOutcome upload_update(const fl::Job& job, const PeerRef& aggregator, std::shared_ptr<const std::string> update,
                          std::function<bool()> abandon);
+// A party's evaluation of a committed model, to the leader.
+JobOutcome report_evaluation(const fl::Job& job, const PeerRef& leader);
 JobOutcome aggregate_updates(const fl::Job& job, fl::ModelStore store);
 // The test loss and accuracy of a committed model (on its own worker: the next round goes on).
 JobOutcome evaluate_model(const fl::Job& job, const LocalSource& local, fl::ModelStore store, DatasetCache& data);

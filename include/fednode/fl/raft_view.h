@@ -14,6 +14,7 @@ inline RaftView raft_view_of(const raft::Node& node, raft::Index applied, std::v
   v.self = node.id();
   v.term = node.term();
   v.leader = node.role() == raft::Role::kLeader;
+  v.leader_id = node.leader();
   v.members = std::move(members);
   v.voters = node.conf_state().voters;
   if (!v.leader) return v;

@@ -42,6 +42,7 @@ struct FollowerView {
 struct RaftView {
   NodeId self = 0;
   bool leader = false;
+  NodeId leader_id = 0;  // the leader this node knows of (0: none)
   std::uint64_t term = 0;
   bool term_start_applied = false;      // leader: its first entry of this term is applied
   NodeId handed_over_by = 0;            // leader: who transferred it this term (0: an election)
@@ -64,6 +65,17 @@ struct View {
   // party's own data (dataset "own") an aggregator that can train invites itself too: otherwise
   // the data of whichever party leads would never be learnt from.
   bool can_train = false;
+  // This node holds a test split of its own: in a run on each party's own data it evaluates every
+  // committed model on it and reports to the leader (federated evaluation).
+  bool can_evaluate = false;
+};
+
+// A party's evaluation of a committed model, as it reaches the leader (the data plane's notice).
+// samples 0: this party has nothing to add (no test split, or its evaluation failed).
+struct EvaluationOffer {
+  std::uint64_t round = 0;
+  std::string model_id;
+  PartyEval party;
 };
 
 // A trainer's update as it reaches the aggregator (the data plane's notice).
@@ -78,7 +90,7 @@ struct UpdateOffer {
   std::string declined;
 };
 
-enum class JobKind { kInitialModel, kFetch, kTrain, kUpload, kAggregate, kPush, kEvaluate };
+enum class JobKind { kInitialModel, kFetch, kTrain, kUpload, kAggregate, kPush, kEvaluate, kReportEvaluation };
 const char* job_kind_name(JobKind kind);
 
 struct Job {
@@ -95,6 +107,7 @@ struct Job {
   RoundStart start;           // train
   std::vector<std::pair<std::string, TrainerResult>> updates;  // aggregate: (update id, result)
   UpdateOffer upload;         // upload
+  EvaluationOffer report;     // report-evaluation: to peers[0], the leader
 };
 
 struct JobResult {
@@ -172,6 +185,7 @@ struct RoundTimings {
   Millis push_backoff = 500;
   Millis upload_backoff = 1000;
   Millis evaluate_backoff = 2000;  // after a failed evaluation (no test set, say)
+  Millis federated_wait = 10000;   // the longest a leader waits for the parties' evaluations of a model
   int upload_tries = 3;
 };
 
@@ -210,6 +224,8 @@ class RoundMachine {
   void applied(const View& view, RoundEvent event, const std::string& why);
   // An update offered on the data plane: "" when accepted, else why it is refused.
   std::string offer_update(const View& view, const UpdateOffer& update);
+  // A party's evaluation of a committed model: "" when taken, else why not.
+  std::string offer_evaluation(const View& view, const EvaluationOffer& offer);
   // A job's outcome, failures included (a full queue, a crash of the job, a failed transfer).
   void job_done(const View& view, const JobResult& result);
   // Raft refused a proposal this machine asked for (not leader any more, overloaded).
@@ -252,6 +268,18 @@ class RoundMachine {
     std::uint64_t job = 0;
     bool proposed = false;
     Millis since = 0;
+    std::optional<JobResult> own;  // this node's evaluation, done; then the parties' are awaited
+  };
+  struct PartyEvaluation {  // this node, as a party, evaluating a committed model
+    std::uint64_t round = 0;
+    std::string model_id;
+    std::uint64_t job = 0;
+    PartyEval figures;
+    bool evaluated = false;
+    int reports = 0;
+    Millis retry_at = 0;
+    NodeId reported_to = 0;  // done: the leader that took it (a new leader is told again)
+    bool done = false;
   };
   struct ConfigWork {
     std::uint64_t term = 0;
@@ -269,6 +297,11 @@ class RoundMachine {
   void advance(const View& v);
   void evaluate_committed(const View& v);
   void on_evaluated(const View& v, const JobResult& r);
+  void propose_metrics(const View& v);
+  bool federated_run(const View& v) const;
+  void evaluate_as_party(const View& v);
+  void on_party_evaluated(const View& v, const JobResult& r);
+  void report_party_evaluation(const View& v);
   void aggregate(const View& v);
   void push(const View& v, const std::string& model_id, const std::string& state_id, std::uint64_t round,
             std::uint64_t term, std::uint64_t attempt);
@@ -313,6 +346,8 @@ class RoundMachine {
   std::uint64_t attempts_ = 0;
   std::optional<ConfigWork> config_work_;
   std::optional<Evaluation> eval_;
+  std::optional<PartyEvaluation> party_eval_;
+  std::map<std::uint64_t, std::map<NodeId, PartyEval>> party_evals_;  // leader: round -> the parties' figures
   Millis evaluate_retry_at_ = 0;
   Millis next_start_ = 0;
   Millis waiting_logged_ = 0;

@@ -60,11 +60,12 @@ struct RoundConfig {
   std::string task = "classification";  // classification | regression
   std::string optimizer = "sgd";        // sgd (with momentum) | adam
   std::string model_sha256, model_layout;
+  std::uint64_t evaluate_every = 1;  // evaluate every K-th committed model (and the last); 1: all
   MSGPACK_DEFINE_MAP(rounds, local_epochs, batch_size, lr, momentum, min_clients, fraction, deadline_ms, dataset, model,
                      partition, alpha, seed, train_limit, test_limit, initial_model_id, max_update_norm, aggregator,
                      trim_fraction, byzantine_f, server_lr, server_momentum, server_tau, proximal_mu, update_encoding,
                      clients_per_round, min_available, keep_models, command_encoding, task, optimizer, model_sha256,
-                     model_layout);
+                     model_layout, evaluate_every);
 };
 
 struct RoundStart {
@@ -87,6 +88,22 @@ struct TrainerResult {
   MSGPACK_DEFINE_MAP(node, samples, train_loss, train_seconds);
 };
 
+// One party's evaluation of a committed model on its own test split (federated evaluation):
+// loss (cross-entropy or MSE) and metric (accuracy, or MAE for regression) over `samples`.
+struct PartyEval {
+  std::uint64_t node = 0;
+  std::uint64_t samples = 0;
+  double loss = 0, metric = 0;
+  MSGPACK_DEFINE_MAP(node, samples, loss, metric);
+  friend bool operator==(const PartyEval&, const PartyEval&) = default;
+};
+// Sample-weighted over the parties: {loss, metric, samples}; samples 0 when none reported.
+struct FederatedEval {
+  double loss = 0, metric = 0;
+  std::uint64_t samples = 0;
+};
+FederatedEval federated(const std::vector<PartyEval>& parties);
+
 struct RoundRecord {
   std::uint64_t round = 0;
   std::uint64_t term = 0;
@@ -105,6 +122,7 @@ struct RoundRecord {
   double test_mae = 0;       // regression
   std::uint64_t test_samples = 0;
   bool untested = false;  // evaluated by an aggregator that holds no test split: no test metrics
+  std::vector<PartyEval> parties;  // federated evaluation (a run on each party's own data)
   std::uint64_t start_ms = 0, end_ms = 0;
   // The test metrics are in (a metrics command applied). Commits written before metrics had their
   // own command carried them inline and lack this field: those count as evaluated.
@@ -112,7 +130,7 @@ struct RoundRecord {
   std::uint64_t samples() const;
   MSGPACK_DEFINE_MAP(round, term, attempt, model_id, base_model_id, base_state_id, server_state_id, aggregator,
                      participants, results, train_loss, test_loss, test_accuracy, start_ms, end_ms, evaluated, test_mae,
-                     test_samples, untested);
+                     test_samples, untested, parties);
 };
 
 struct RoundMetrics {
@@ -123,7 +141,8 @@ struct RoundMetrics {
   double test_mae = 0;
   std::uint64_t test_samples = 0;
   bool untested = false;
-  MSGPACK_DEFINE_MAP(round, model_id, test_loss, test_accuracy, test_mae, test_samples, untested);
+  std::vector<PartyEval> parties;
+  MSGPACK_DEFINE_MAP(round, model_id, test_loss, test_accuracy, test_mae, test_samples, untested, parties);
 };
 
 enum class RoundEvent { kIgnored, kConfig, kStart, kCommit, kMetrics };

@@ -43,11 +43,15 @@ struct UpdateNotice {
   std::uint64_t round = 0, term = 0, attempt = 0, node = 0, samples = 0;
   double train_loss = 0, train_seconds = 0;
   std::string declined;  // op "decline": why this trainer cannot train the attempt (no data, no id)
+  // op "evaluation": a party's evaluation of the committed model `id` of `round` on its own test
+  // split (samples, loss, metric; samples 0: it has nothing to add).
+  bool evaluation = false;
+  double loss = 0, metric = 0;
 };
 
 // One request frame's content (after the seal is opened).
 struct DataRequest {
-  std::string op, id, data;  // op: fetch | push | update | decline; data: push and update only
+  std::string op, id, data;  // op: fetch | push | update | decline | evaluation; data: push and update only
   // fetch: the change from a base is welcome instead of the blob; push: data is such a change
   // (BlobStore::get_delta, put_from_delta). Peers that predate it ignore the field.
   bool delta = false;
@@ -141,6 +145,9 @@ Status push_delta(const PeerAddress& server, const std::string& id, const std::s
 inline constexpr std::size_t kMaxDeclineReason = 400;
 Status decline_update(const PeerAddress& server, const UpdateNotice& notice, std::chrono::milliseconds timeout,
                       TransferStats* stats = nullptr, const SecureCall* secure = nullptr);
+// Reports a party's evaluation (notice.evaluation) to the leader.
+Status report_evaluation(const PeerAddress& server, const UpdateNotice& notice, std::chrono::milliseconds timeout,
+                         TransferStats* stats = nullptr, const SecureCall* secure = nullptr);
 // `abandon`, polled every 100 ms, ends the upload early ("abandoned") once it returns true.
 Status upload_update(const PeerAddress& server, const UpdateNotice& notice, const std::string& data,
                      std::chrono::milliseconds timeout, TransferStats* stats = nullptr,

@@ -166,6 +166,7 @@ class FlSimulation {
   std::set<std::uint64_t> evaluated_rounds_;           // rounds whose metrics some peer applied
   std::map<std::string, std::string> commit_proposed_;  // round/term/attempt -> "" or why it lacked a majority
   std::map<std::string, UpdateOrigin> updates_;         // update id -> who trained it for which attempt
+  std::set<std::pair<NodeId, std::string>> evaluated_by_;  // (node, model) evaluations that ran
   std::set<NodeId> aggregators_;
 };
 
@@ -246,6 +247,8 @@ void FlSimulation::configure() {
   // Every third seed trains on each party's own data: an aggregator that holds data (all peers
   // but every fourth id) invites itself too.
   if (opt_.seed % 3 == 0) run_.dataset = "own";
+  // Every fifth seed evaluates every second committed model (and the last) only.
+  if (opt_.seed % 5 == 0) run_.evaluate_every = 2;
   train_max_ = rng_.between(10, 120);
   train_min_ = train_max_ / 4 + 1;
   // A deadline the slowest training meets once the faults stop (a shorter one is a run that
@@ -257,13 +260,14 @@ void FlSimulation::configure() {
   std::snprintf(text, sizeof text,
                 "voters=%d rounds=%llu deadline=%llums min_clients=%llu fraction=%.1f train=%llu-%llu ticks "
                 "rotate=%llu snapshot_every=%llu drop=%.3f crash=%.4f leader_crash=%.4f checkpoint_crash=%.2f "
-                "partition=%.4f job_fail=%.3f queue_full=%.3f clocks=%s aggregator=%s data=%s",
+                "partition=%.4f job_fail=%.3f queue_full=%.3f clocks=%s aggregator=%s data=%s evaluate_every=%llu",
                 voters, static_cast<unsigned long long>(run_.rounds), static_cast<unsigned long long>(run_.deadline_ms),
                 static_cast<unsigned long long>(run_.min_clients), run_.fraction,
                 static_cast<unsigned long long>(train_min_), static_cast<unsigned long long>(train_max_),
                 static_cast<unsigned long long>(rotate_every_), static_cast<unsigned long long>(snapshot_every_), drop_,
                 crash_rate_, leader_crash_rate_, checkpoint_crash_, partition_rate_, job_fail_, queue_full_,
-                skewed ? "skewed" : "close", run_.aggregator.c_str(), run_.dataset.c_str());
+                skewed ? "skewed" : "close", run_.aggregator.c_str(), run_.dataset.c_str(),
+                static_cast<unsigned long long>(run_.evaluate_every));
   result_.stats.parameters = text;
   result_.stats.rounds = run_.rounds;
   trace(std::string("parameters ") + text);
@@ -327,6 +331,7 @@ View FlSimulation::view(Peer& p) {
   v.rounds = &p.rounds;
   v.holds = [&p](const std::string& id) { return p.store.count(id) > 0; };
   v.can_train = p.id % 4 != 0;
+  v.can_evaluate = p.id % 4 != 1;
   v.now = p.mono_origin + now_ * kTickMs;
   std::int64_t wall = 1'700'000'000'000 + static_cast<std::int64_t>(now_ * kTickMs) + p.wall_offset;
   v.wall_ms = static_cast<std::uint64_t>(wall);
@@ -419,10 +424,19 @@ void FlSimulation::applied_command(Peer& p, const raft::Entry& e) {
     if (r.evaluated) return fail(at + ", which arrived with its metrics: evaluation is not off the critical path");
   } else if (event == RoundEvent::kMetrics) {
     const RoundRecord& r = *p.rounds.last_metrics();
-    if (r.test_accuracy != accuracy_of(r.model_id)) {
-      return fail("node " + std::to_string(p.id) + " applied metrics for round " + std::to_string(r.round) +
-                  " that are not its model's evaluation");
+    std::string at = "node " + std::to_string(p.id) + " applied metrics for round " + std::to_string(r.round);
+    bool skipped = run_.evaluate_every > 1 && r.round % run_.evaluate_every != 0 && r.round != run_.rounds;
+    if (skipped != (r.untested && r.test_accuracy == 0)) {
+      return fail(at + (skipped ? " with figures, though --evaluate-every skips it" : " without figures"));
     }
+    if (!skipped && r.test_accuracy != accuracy_of(r.model_id)) return fail(at + " that are not its model's evaluation");
+    if (!r.parties.empty() && (run_.dataset != "own" || skipped)) return fail(at + " with parties' evaluations it should not have");
+    for (const auto& party : r.parties) {
+      if (!evaluated_by_.count({party.node, r.model_id})) {
+        return fail(at + " naming node " + std::to_string(party.node) + "'s evaluation of a model it never evaluated");
+      }
+    }
+    if (!r.parties.empty() && p.id == r.aggregator) ++result_.stats.federated_evaluations;
     if (evaluated_rounds_.insert(r.round).second) ++result_.stats.evaluations;
   }
 }
@@ -542,7 +556,21 @@ JobResult FlSimulation::execute(Peer& p, const Job& job) {
       r.model_id = job.model_id;
       r.test_accuracy = accuracy_of(job.model_id);
       r.test_loss = 1 - r.test_accuracy;
+      r.test_samples = 100 + p.id % 7;
+      evaluated_by_.insert({p.id, job.model_id});
       return r;
+    case JobKind::kReportEvaluation: {
+      Peer* leader = job.peers.empty() ? nullptr : peer(job.peers[0]);
+      if (!leader || !connected(p, *leader)) return JobResult::failed(job.id, "leader unreachable");
+      if (job.report.party.node != p.id) {
+        fail("node " + std::to_string(p.id) + " reports another's evaluation");
+        return JobResult::failed(job.id, "reports another's evaluation");
+      }
+      View lv = view(*leader);
+      std::string refused = leader->machine->offer_evaluation(lv, job.report);
+      if (!refused.empty()) return JobResult::failed(job.id, refused);
+      return r;
+    }
     case JobKind::kPush:
       for (NodeId to : job.peers) {
         Peer* dst = peer(to);

@@ -42,6 +42,7 @@ struct FlSimStats {
   std::uint64_t distinct_aggregators = 0;
   std::uint64_t snapshots_installed = 0;
   std::uint64_t aggregator_trained = 0;  // commits whose aggregator's own update is in them
+  std::uint64_t federated_evaluations = 0;  // metrics carrying parties' own evaluations
   int liveness_ticks = -1;  // quiet-phase ticks until every peer applied R rounds
 };
 

@@ -54,6 +54,20 @@ TEST(FlSimulation, AggregatorTrainsOnItsOwnData) {
   EXPECT_EQ(shared, 0u);
 }
 
+// On each party's own data the metrics carry the parties' own evaluations (the commit check
+// fails any that names an evaluation that never ran, or figures on shared data).
+TEST(FlSimulation, PartiesEvaluateEachCommittedModelOnTheirOwnData) {
+  std::uint64_t federated = 0;
+  for (std::uint64_t seed = 3; seed <= 120; seed += 3) {
+    FlSimOptions o;
+    o.seed = seed;
+    FlSimResult r = run_fl_simulation(o);
+    ASSERT_TRUE(r.ok) << "seed " << seed << ": " << r.failure;
+    federated += r.stats.federated_evaluations;
+  }
+  EXPECT_GT(federated, 20u) << "no metrics carried the parties' evaluations";
+}
+
 TEST(FlSimulation, SameSeedSameRun) {
   FlSimOptions o;
   o.seed = 91;
