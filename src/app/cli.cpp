@@ -126,6 +126,9 @@ void add_local_data_options(CLI::App& app, FlOptions& fl, const std::string& gro
       ->check(CLI::IsMember({"classification", "regression"}))->group(group)->capture_default_str();
   app.add_option("--optimizer", fl.optimizer, "Local training: sgd (with --momentum) | adam")
       ->check(CLI::IsMember({"sgd", "adam"}))->group(group)->capture_default_str();
+  app.add_option("--evaluate-every", fl.evaluate_every,
+                 "Evaluate every K-th committed model (and the last): the aggregator's test split and every party's own")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1000000}))->group(group)->capture_default_str();
 }
 
 }  // namespace

@@ -52,6 +52,7 @@ fl::RoundSettings settings_of(const NodeOptions& o, const LocalSource& local) {
   }
   c.task = o.fl.task;
   c.optimizer = o.fl.optimizer;
+  c.evaluate_every = o.fl.evaluate_every;
   c.partition = o.fl.partition;
   c.alpha = o.fl.alpha;
   c.seed = o.fl.seed;

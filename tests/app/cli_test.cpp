@@ -209,6 +209,39 @@ TEST(CliConfig, BadAddressInConfigIsNamed) {
   expect_usage_error({"--config", file.path()}, "self listed twice");
 }
 
+// --model FILE, --data PATH and what goes with them: each misuse gets one line naming it.
+TEST(CliOwnData, ModelAndDataOptions) {
+  TempFile model("not really a module, but a file");
+  TempFile data("a,label\n1,0\n");
+  std::string csv = data.path() + ".csv";
+  std::filesystem::copy_file(data.path(), csv);
+  const std::vector<std::string> peers = {"127.0.0.1:5000", "127.0.0.1:5001=" + kKeyA};
+  auto with = [&](std::vector<std::string> more) {
+    std::vector<std::string> args = peers;
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  };
+  auto o = parse_ok(with({"--model", model.path(), "--data", csv, "--task", "regression", "--optimizer", "adam",
+                          "--evaluate-every", "5", "--label-column", "label", "--test-fraction", "0.25"}));
+  EXPECT_EQ(o.fl.dataset, "own");
+  EXPECT_EQ(o.fl.partition, "none") << "a party's own data is used whole";
+  EXPECT_EQ(o.fl.model, model.path());
+  EXPECT_EQ(o.fl.task, "regression");
+  EXPECT_EQ(o.fl.optimizer, "adam");
+  EXPECT_EQ(o.fl.evaluate_every, 5u);
+  EXPECT_EQ(parse_ok(with({"--model", model.path(), "--data", csv, "--partition", "iid"})).fl.partition, "iid");
+  expect_usage_error(with({"--model", "/no/such/model.pt"}), "neither cifar10-cnn|fmnist-cnn nor a TorchScript file (no such file)");
+  expect_usage_error(with({"--data", csv}), "needs --model FILE");
+  expect_usage_error(with({"--model", model.path(), "--data", "/no/such.npz"}), "--data '/no/such.npz': no such file");
+  expect_usage_error(with({"--model", model.path(), "--data", data.path()}), "cannot tell its format");
+  expect_usage_error(with({"--task", "regression"}), "--task regression needs --model FILE");
+  expect_usage_error(with({"--test-fraction", "0.2"}), "describe --data PATH, which is not given");
+  expect_usage_error(with({"--partition", "none"}), "--partition none");
+  expect_usage_error(with({"--model", model.path(), "--data", csv, "--test-fraction", "1"}), "--test-fraction");
+  expect_usage_error(with({"--evaluate-every", "0"}), "--evaluate-every");
+  std::filesystem::remove(csv);
+}
+
 TEST(CliConfig, ShippedConfigsParse) {
   auto dir = std::string(FEDNODE_SOURCE_DIR) + "/configs/";
   auto d = parse_ok({"--config", dir + "default.toml"});

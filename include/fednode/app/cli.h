@@ -46,6 +46,7 @@ struct FlOptions {
   double test_fraction = 0;
   std::string task = "classification";  // classification | regression
   std::string optimizer = "sgd";        // sgd | adam
+  std::uint64_t evaluate_every = 1;     // evaluate every K-th committed model (and the last)
   std::string partition = "iid";    // iid | dirichlet (none: each party's own data whole)
   bool partition_given = false;
   double alpha = 0.5;
