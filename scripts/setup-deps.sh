@@ -7,8 +7,8 @@ set -euo pipefail
 
 packages=(cmake g++ make pkg-config
   libtorch-dev libasio-dev libmsgpack-cxx-dev libspdlog-dev libcli11-dev libgtest-dev
-  libsodium-dev libssl-dev zlib1g-dev libzip-dev dataset-fashion-mnist curl python3
-  python3-torch python3-numpy python3-sklearn  # tests run their Python side: TorchScript models, .npz files, exports
+  libsodium-dev libssl-dev zlib1g-dev libzip-dev libstb-dev libpng-dev libturbojpeg0-dev dataset-fashion-mnist curl python3
+  python3-torch python3-numpy python3-sklearn python3-pil  # tests run their Python side: TorchScript models, .npz files, exports
   iproute2 iptables faketime  # the namespace testbed's tests: hosts, partitions, clock skew
   dpkg-dev lintian adduser     # scripts/package.sh and the package test
   prometheus tmux)             # the Prometheus scrape test, the live view under tmux

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <set>
 #include <sstream>
@@ -24,6 +25,31 @@ CliExit usage_error(const std::string& message) {
 
 // Checks that need more than one option at a time; returns "" when all is well.
 bool built_in_model(const std::string& m) { return m == "cifar10-cnn" || m == "fmnist-cnn"; }
+
+}  // namespace
+
+std::optional<std::vector<float>> parse_normalize(const std::string& text, int channels) {
+  std::vector<float> v;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    try {
+      std::size_t used = 0;
+      float x = std::stof(item, &used);
+      if (used != item.size() || !std::isfinite(x)) return std::nullopt;
+      v.push_back(x);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  }
+  if (v.size() != 2 * static_cast<std::size_t>(channels)) return std::nullopt;
+  for (std::size_t i = v.size() / 2; i < v.size(); ++i) {
+    if (!(v[i] > 0)) return std::nullopt;
+  }
+  return v;
+}
+
+namespace {
 
 // --model, --data and what goes with them. The files themselves are read (and checked with one
 // batch through the model) when the node prepares to train.
@@ -52,7 +78,11 @@ std::string check_model_and_data(const FlOptions& f) {
     return "--data '" + f.data + "': cannot tell its format from the name; name it .npz or .csv or pass --data-format (" +
            fl::known_data_formats() + ")";
   }
-  if ((f.model.empty() || built_in_model(f.model)) && format != "cifar10" && format != "fashion-mnist") {
+  if (!f.normalize.empty() && !parse_normalize(f.normalize, f.image_channels)) {
+    return "--normalize '" + f.normalize + "' is not " + std::to_string(f.image_channels) + " means then " +
+           std::to_string(f.image_channels) + " positive standard deviations, comma-separated";
+  }
+  if ((f.model.empty() || built_in_model(f.model)) && (format == "npz" || format == "csv")) {
     return "--data '" + f.data + "' (" + format + ") needs --model FILE, a TorchScript module for its samples";
   }
   return "";
@@ -117,7 +147,15 @@ void add_local_data_options(CLI::App& app, FlOptions& fl, const std::string& gro
   app.add_option("--data", fl.data, "This party's own data, used whole: FILE.npz, FILE.csv, or a CIFAR-10 / Fashion-MNIST directory")
       ->group(group);
   app.add_option("--data-format", fl.data_format, "npz | csv | cifar10 | fashion-mnist (default: from the --data path)")
-      ->check(CLI::IsMember({"npz", "csv", "cifar10", "fashion-mnist"}))->group(group);
+      ->check(CLI::IsMember({"npz", "csv", "imagefolder", "cifar10", "fashion-mnist"}))->group(group);
+  app.add_option("--image-size", fl.image_size, "Image folders: resize every image to N x N (default: all must share one size)")
+      ->check(CLI::Range(0, 4096))->group(group);
+  app.add_option("--image-channels", fl.image_channels, "Image folders: decode to 1 (grey) or 3 (RGB) channels")
+      ->check(CLI::IsMember({1, 3}))->group(group)->capture_default_str();
+  app.add_option("--normalize", fl.normalize,
+                 "Image folders: per-channel means then standard deviations of pixel/255, e.g. 0.5,0.5,0.5,0.25,0.25,0.25 "
+                 "(default: 0 and 1)")
+      ->group(group);
   app.add_option("--test-data", fl.test_data, "This party's test set, in the --data format (else x_test/y_test of an .npz)")->group(group);
   app.add_option("--label-column", fl.label_column, "CSV: the label (or target) column (default: the last)")->group(group);
   app.add_option("--test-fraction", fl.test_fraction, "Without a test set: keep this share of --data aside for testing")
@@ -340,7 +378,7 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
     node.fl.dataset = "own";
     if (!node.fl.partition_given) node.fl.partition = "none";
     std::string format = node.fl.data_format.empty() ? fl::detect_data_format(node.fl.data) : node.fl.data_format;
-    if (node.fl.model.empty()) node.fl.model = format == "cifar10" ? "cifar10-cnn" : "fmnist-cnn";
+    if (node.fl.model.empty()) node.fl.model = format == "fashion-mnist" || node.fl.image_channels == 1 ? "fmnist-cnn" : "cifar10-cnn";
   }
   if (node.fl.model.empty()) node.fl.model = node.fl.dataset == "cifar10" ? "cifar10-cnn" : "fmnist-cnn";
   if (node.data_dir.empty()) {

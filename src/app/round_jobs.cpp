@@ -41,6 +41,9 @@ LocalSource local_source(const FlOptions& fl) {
   l.options.test_path = fl.test_data;
   l.options.test_fraction = fl.test_fraction;
   l.options.seed = fl.seed;
+  l.options.image_size = fl.image_size;
+  l.options.image_channels = fl.image_channels;
+  if (auto n = parse_normalize(fl.normalize, fl.image_channels)) l.options.normalize = *n;
   if (!fl.model.empty() && fl.model != "cifar10-cnn" && fl.model != "fmnist-cnn") {
     l.model_file = fl.model;
     std::string bytes;

@@ -19,6 +19,7 @@ Dataset select(const Dataset& d, const std::vector<std::uint32_t>& keep) {
   Dataset out;
   out.name = d.name;
   out.channels = d.channels, out.height = d.height, out.width = d.width;
+  out.norm_mean = d.norm_mean, out.norm_std = d.norm_std;
   out.feature_shape = d.feature_shape;
   out.classes = d.classes;
   out.target_width = d.target_width;
@@ -45,6 +46,10 @@ Dataset select(const Dataset& d, const std::vector<std::uint32_t>& keep) {
 Status load_one(const std::string& path, const std::string& format, const DataOptions& o, bool train, LocalData* out) {
   if (format == "npz") return load_npz(path, o.task, out);
   if (format == "csv") return load_csv(path, o.task, o.label_column, train ? &out->train : &out->test);
+  if (format == "imagefolder") {
+    if (o.task == Task::kRegression) return Status::error(path + ": an image folder holds classes; --task regression needs .npz or CSV");
+    return load_image_folder(path, o, out);
+  }
   if (o.task == Task::kRegression) return Status::error(path + ": " + format + " is a classification data set; --task regression needs .npz or CSV");
   if (format == "cifar10" || format == "fashion-mnist") {
     auto load = format == "cifar10" ? load_cifar10 : load_fashion_mnist;
@@ -67,7 +72,7 @@ std::optional<Task> parse_task(std::string_view name) {
 
 const char* task_name(Task t) { return t == Task::kRegression ? "regression" : "classification"; }
 
-const char* known_data_formats() { return "npz, csv, cifar10, fashion-mnist"; }
+const char* known_data_formats() { return "npz, csv, imagefolder, cifar10, fashion-mnist"; }
 
 std::string detect_data_format(const std::string& path) {
   if (ends_with(path, ".npz")) return "npz";
@@ -79,6 +84,7 @@ std::string detect_data_format(const std::string& path) {
       std::filesystem::exists(path + "/train-images-idx3-ubyte.gz", ec)) {
     return "fashion-mnist";
   }
+  if (std::filesystem::is_directory(path + "/train", ec)) return "imagefolder";
   return "";
 }
 

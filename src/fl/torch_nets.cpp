@@ -161,6 +161,14 @@ Status load_weights(Net& net, const ModelWeights& w) {
 }
 
 ImageNorm image_norm(const Dataset& data) {
+  if (!data.norm_mean.empty()) {
+    ImageNorm n{{0.f, 0.f, 0.f}, {1.f, 1.f, 1.f}};
+    for (std::size_t c = 0; c < std::min<std::size_t>(3, data.norm_mean.size()); ++c) {
+      n.mean[c] = data.norm_mean[c];
+      n.std[c] = data.norm_std.at(c);
+    }
+    return n;
+  }
   if (data.channels == 3) return {{0.4914f, 0.4822f, 0.4465f}, {0.2470f, 0.2435f, 0.2616f}};  // CIFAR-10
   return {{0.2860f, 0.f, 0.f}, {0.3530f, 1.f, 1.f}};                                         // Fashion-MNIST
 }

@@ -11,6 +11,7 @@
 #include "../storage/temp_dir.h"
 #include "fednode/fl/local_data.h"
 #include "fednode/fl/npy.h"
+#include "fednode/util/file_io.h"
 
 namespace fednode::fl {
 namespace {
@@ -279,6 +280,105 @@ TEST(NpzData, ReadsWhatNumPyWrites) {
   ASSERT_TRUE(load_npz(dir.sub("b.npz"), Task::kClassification, &b).ok());
   EXPECT_FLOAT_EQ(b.train.features[119], 119.0f);
   EXPECT_EQ(b.test.size(), 2u);
+}
+
+}  // namespace
+}  // namespace fednode::fl
+
+// Image folders, with PNG and JPEG files written here by stb_image_write.
+#include <stb_image_write.h>
+
+namespace fednode::fl {
+namespace {
+
+void write_png(const std::string& path, int w, int h, int channels, std::uint8_t value) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::vector<std::uint8_t> px(static_cast<std::size_t>(w) * h * channels);
+  for (std::size_t i = 0; i < px.size(); ++i) px[i] = static_cast<std::uint8_t>(value + (i % channels) * 10);
+  ASSERT_TRUE(stbi_write_png(path.c_str(), w, h, channels, px.data(), w * channels));
+}
+
+TEST(ImageFolder, ReadsClassesImagesAndATestSplit) {
+  testing::TempDir dir;
+  std::string root = dir.sub("party");
+  for (int i = 0; i < 3; ++i) {
+    write_png(root + "/train/cat/" + std::to_string(i) + ".png", 8, 6, 3, 40);
+    write_png(root + "/train/dog/" + std::to_string(i) + ".png", 8, 6, 3, 90);
+  }
+  write_png(root + "/test/dog/x.png", 8, 6, 3, 90);
+  std::ofstream(root + "/train/dog/notes.txt") << "not an image: ignored";
+  EXPECT_EQ(detect_data_format(root), "imagefolder");
+  DataOptions o;
+  o.normalize = {0.5f, 0.5f, 0.5f, 0.25f, 0.25f, 0.25f};
+  LocalData d;
+  ASSERT_TRUE(load_local_data(root, o, &d).ok());
+  EXPECT_EQ(d.train.size(), 6u);
+  EXPECT_EQ(d.train.channels, 3);
+  EXPECT_EQ(d.train.width, 8);
+  EXPECT_EQ(d.train.height, 6);
+  EXPECT_EQ(d.train.labels, (std::vector<std::int32_t>{0, 0, 0, 1, 1, 1})) << "cat, dog: sorted names";
+  EXPECT_EQ(d.train.pixels[0], 40);
+  EXPECT_EQ(d.train.pixels[48], 50) << "channel planes (CHW): the second plane is green";
+  EXPECT_EQ(d.test.labels, (std::vector<std::int32_t>{1}));
+  EXPECT_EQ(d.train.norm_std, (std::vector<float>{0.25f, 0.25f, 0.25f}));
+  // Greyscale and resized.
+  o = DataOptions{};
+  o.image_channels = 1;
+  o.image_size = 4;
+  ASSERT_TRUE(load_local_data(root, o, &d).ok());
+  EXPECT_EQ(d.train.image_bytes(), 16u);
+}
+
+TEST(ImageFolder, ClassNumbersAndClassesTxtKeepLabelsTheSameOnEveryParty) {
+  testing::TempDir dir;
+  std::string root = dir.sub("numbers");
+  write_png(root + "/train/7/a.png", 4, 4, 1, 1);
+  write_png(root + "/train/2/a.png", 4, 4, 1, 1);
+  DataOptions o;
+  o.image_channels = 1;
+  LocalData d;
+  ASSERT_TRUE(load_local_data(root, o, &d).ok());
+  EXPECT_EQ(d.train.labels, (std::vector<std::int32_t>{2, 7})) << "folders named by class number keep it";
+  std::string named = dir.sub("named");
+  write_png(named + "/train/zebra/a.png", 4, 4, 1, 1);
+  std::ofstream(named + "/classes.txt") << "ant\nbee\nzebra\n";
+  ASSERT_TRUE(load_local_data(named, o, &d).ok());
+  EXPECT_EQ(d.train.labels, (std::vector<std::int32_t>{2}));
+  write_png(named + "/train/wasp/a.png", 4, 4, 1, 1);
+  Status s = load_local_data(named, o, &d);
+  EXPECT_NE(s.message().find("class 'wasp' is not in"), std::string::npos) << s.message();
+}
+
+TEST(ImageFolder, EveryBadImageIsNamed) {
+  testing::TempDir dir;
+  std::string root = dir.sub("bad");
+  LocalData d;
+  DataOptions o;
+  Status s = load_image_folder(root, o, &d);
+  EXPECT_NE(s.message().find("needs train/<class>"), std::string::npos) << s.message();
+  write_png(root + "/train/a/1.png", 8, 8, 3, 1);
+  write_png(root + "/train/a/2.png", 9, 8, 3, 1);
+  s = load_local_data(root, o, &d);
+  EXPECT_NE(s.message().find("2.png: 9x8 pixels, the first image 8x8 (pass --image-size N"), std::string::npos) << s.message();
+  std::filesystem::remove(root + "/train/a/2.png");
+  std::ofstream(root + "/train/a/3.jpg") << "\xff\xd8\xff garbage";
+  s = load_local_data(root, o, &d);
+  EXPECT_NE(s.message().find("3.jpg: not a readable JPEG"), std::string::npos) << s.message();
+  std::filesystem::remove(root + "/train/a/3.jpg");
+  std::string png;
+  ASSERT_TRUE(read_file(root + "/train/a/1.png", &png).ok());
+  std::ofstream(root + "/train/a/4.png", std::ios::binary) << png.substr(0, png.size() / 2);
+  s = load_local_data(root, o, &d);
+  EXPECT_NE(s.message().find("4.png"), std::string::npos) << s.message();
+  EXPECT_EQ(s.message().find('\n'), std::string::npos) << s.message();
+  std::filesystem::remove(root + "/train/a/4.png");
+  o.normalize = {0.5f};
+  s = load_local_data(root, o, &d);
+  EXPECT_NE(s.message().find("--normalize needs 3 means"), std::string::npos) << s.message();
+  std::string empty = dir.sub("empty");
+  std::filesystem::create_directories(empty + "/train/a");
+  s = load_local_data(empty, DataOptions{}, &d);
+  EXPECT_NE(s.message().find("no images"), std::string::npos) << s.message();
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// A party's own data file as fednode reads it: the bytes as an .npz archive (both tasks) and as
-// CSV. Whatever is accepted is internally consistent: as many labels or target rows as samples,
+// A party's own data file as fednode reads it: the bytes as an .npz archive (both tasks), as
+// CSV and as an image. Whatever is accepted is internally consistent: as many labels or target rows as samples,
 // and a feature count that divides the features.
 #include <cstdint>
 #include <string>
@@ -36,5 +36,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   NpyHeader h;
   (void)parse_npy_header(input, &h);
+  // One image of an image folder (Debian's libstb decodes it; the bounds around it are ours).
+  int w = 0, hh = 0;
+  std::vector<std::uint8_t> chw;
+  for (int channels : {1, 3}) {
+    if (decode_image(input, "fuzz.png", channels, channels == 3 ? 16 : 0, &w, &hh, &chw).ok() &&
+        chw.size() != static_cast<std::size_t>(w) * hh * channels) {
+      __builtin_trap();
+    }
+  }
   return 0;
 }

@@ -47,6 +47,8 @@ struct FlOptions {
   std::string task = "classification";  // classification | regression
   std::string optimizer = "sgd";        // sgd | adam
   std::uint64_t evaluate_every = 1;     // evaluate every K-th committed model (and the last)
+  int image_size = 0, image_channels = 3;  // image folders (fl/local_data.h)
+  std::string normalize;                // image folders: "MEANS...,STDS..." per channel
   std::string partition = "iid";    // iid | dirichlet (none: each party's own data whole)
   bool partition_given = false;
   double alpha = 0.5;
@@ -132,6 +134,9 @@ using CliCommand = std::variant<NodeOptions, TrainLocalOptions, CliExit>;
 inline constexpr int kExitUsage = 2;
 
 // args excludes the program name.
+// --normalize: `channels` means then `channels` positive standard deviations; nullopt otherwise.
+std::optional<std::vector<float>> parse_normalize(const std::string& text, int channels);
+
 CliCommand parse_cli(const std::vector<std::string>& args);
 
 }  // namespace fednode

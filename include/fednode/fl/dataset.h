@@ -16,6 +16,8 @@ struct Dataset {
   // Images as bytes, normalised per channel when batched (the built-in data sets).
   int channels = 0, height = 0, width = 0;
   std::vector<std::uint8_t> pixels;  // N x C x H x W, channel planes in order
+  // Per-channel (pixel/255 - mean) / std when batched; empty: the built-in sets' statistics.
+  std::vector<float> norm_mean, norm_std;
   // Any other samples, given to the model as they are: N x feature_shape, float32.
   std::vector<std::int64_t> feature_shape;
   std::vector<float> features;
