@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """The CIFAR-10 CNN and training loop of fednode's train-local, in PyTorch-Python, for a side by
-side throughput comparison (bench/train-throughput.sh). Prints images/s per epoch."""
+side throughput comparison (bench/train-throughput.sh). Prints images/s per epoch. --script-out
+writes the same network as TorchScript (what a party brings with --model); --module trains such
+a file in Python."""
 import argparse
 import time
 
@@ -37,14 +39,20 @@ def load(directory):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--dataset-dir", required=True)
+    p.add_argument("--dataset-dir")
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--script-out", help="write the network as TorchScript (torch.jit.script) to this file and exit")
+    p.add_argument("--module", help="train this TorchScript file (torch.jit.load) instead of the eager network")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
+    if a.script_out:
+        torch.jit.script(Net()).save(a.script_out)
+        return
     pixels, labels = load(a.dataset_dir)
-    net = Net()
+    net = torch.jit.load(a.module) if a.module else Net()
+    net.train()
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     rng = np.random.default_rng(1)
     for epoch in range(1, a.epochs + 1):

@@ -301,7 +301,7 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
       ->check(CLI::IsMember({"cifar10", "fashion-mnist"}))->capture_default_str();
   train_cmd->add_option("--dataset-dir", train.dataset_dir,
                         "Default: data/cifar-10-batches-bin, or /usr/share/datasets/fashion-mnist");
-  train_cmd->add_option("--model", train.model, "Default: cifar10-cnn or fmnist-cnn by data set");
+  train_cmd->add_option("--model", train.model, "cifar10-cnn | fmnist-cnn | FILE.pt, a TorchScript module (default: the data set's CNN)");
   train_cmd->add_option("--epochs", train.epochs)->check(CLI::Range(1, 10000))->capture_default_str();
   train_cmd->add_option("--batch-size", train.batch_size)->check(CLI::Range(1, 65536))->capture_default_str();
   train_cmd->add_option("--lr", train.lr)->check(CLI::PositiveNumber)->capture_default_str();
@@ -324,6 +324,10 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   }
 
   if (train_cmd->parsed()) {
+    std::error_code ec;
+    if (!train.model.empty() && !built_in_model(train.model) && !std::filesystem::is_regular_file(train.model, ec)) {
+      return usage_error("--model '" + train.model + "' is neither cifar10-cnn|fmnist-cnn nor a TorchScript file");
+    }
     if (train.dataset_dir.empty()) {
       train.dataset_dir = fl::default_dataset_dir(train.dataset);
     }

@@ -24,6 +24,7 @@ int run_train_local(const TrainLocalOptions& o) {
     return 1;
   }
   std::string model = o.model.empty() ? fl::default_model_for(train.name) : o.model;
+  if (model != "cifar10-cnn" && model != "fmnist-cnn") model = "torchscript:" + model;  // checked by the CLI
   fl::set_torch_threads(o.threads);
   fl::ModelWeights weights;
   if (Status st = fl::initial_weights(model, o.seed, &weights); !st.ok()) {

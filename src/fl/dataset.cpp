@@ -142,6 +142,8 @@ void Dataset::truncate(std::size_t n) {
   if (n >= size()) return;
   if (images()) {
     pixels.resize(n * image_bytes());
+  } else if (!byte_features.empty()) {
+    byte_features.resize(n * feature_count());
   } else {
     features.resize(n * feature_count());
   }

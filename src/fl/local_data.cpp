@@ -29,6 +29,9 @@ Dataset select(const Dataset& d, const std::vector<std::uint32_t>& keep) {
     if (d.images()) {
       out.pixels.insert(out.pixels.end(), d.pixels.begin() + static_cast<std::ptrdiff_t>(i * per),
                         d.pixels.begin() + static_cast<std::ptrdiff_t>((i + 1) * per));
+    } else if (!d.byte_features.empty()) {
+      out.byte_features.insert(out.byte_features.end(), d.byte_features.begin() + static_cast<std::ptrdiff_t>(i * per),
+                               d.byte_features.begin() + static_cast<std::ptrdiff_t>((i + 1) * per));
     } else {
       out.features.insert(out.features.end(), d.features.begin() + static_cast<std::ptrdiff_t>(i * per),
                           d.features.begin() + static_cast<std::ptrdiff_t>((i + 1) * per));

@@ -1,5 +1,6 @@
 #include "fednode/fl/npy.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -78,7 +79,9 @@ Status parse_descr(const std::string& d, NpyHeader* out) {
   if (digits.find_first_not_of("0123456789") != std::string::npos) {
     return bad("dtype '" + d + "' (structured and string dtypes are not data sets)");
   }
-  int bytes = std::stoi(digits);
+  int bytes = 0;
+  auto parsed = std::from_chars(digits.data(), digits.data() + digits.size(), bytes);
+  if (parsed.ec != std::errc() || parsed.ptr != digits.data() + digits.size()) return bad("dtype '" + d + "'");
   bool known = (kind == 'f' && (bytes == 4 || bytes == 8)) ||
                ((kind == 'i' || kind == 'u') && (bytes == 1 || bytes == 2 || bytes == 4 || bytes == 8)) ||
                (kind == 'b' && bytes == 1);

@@ -129,6 +129,13 @@ Status read_features(zip_t* zip, const std::string& where, const std::string& na
   if (h.shape.empty()) return a.fail("a scalar, not an array of samples (its first axis is the sample)");
   d->feature_shape.assign(h.shape.begin() + 1, h.shape.end());
   if (d->feature_shape.empty()) d->feature_shape.push_back(1);
+  if (h.kind == 'u' && h.item_bytes == 1) {  // images, mostly: kept as bytes, a quarter of float32
+    d->byte_features.reserve(static_cast<std::size_t>(h.elements()));
+    return a.data(h, [&](const char* p, std::size_t n, std::uint64_t) {
+      d->byte_features.insert(d->byte_features.end(), p, p + n);
+      return Status{};
+    });
+  }
   d->features.reserve(static_cast<std::size_t>(h.elements()));
   return a.data(h, [&](const char* p, std::size_t n, std::uint64_t first) {
     return npy_to_float(h, p, n, first, &d->features);
@@ -181,7 +188,7 @@ Status read_split(zip_t* zip, const std::string& where, const std::string& x, co
   d->classes = 0;
   if (Status s = read_features(zip, where, x, d); !s.ok()) return s;
   std::size_t per = d->feature_count();
-  std::size_t samples = per ? d->features.size() / per : 0;
+  std::size_t samples = per ? d->feature_values() / per : 0;
   if (samples == 0) return Status::error(where + ": " + x + " holds no samples");
   return read_targets(zip, where, y, task, samples, d);
 }

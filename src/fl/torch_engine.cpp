@@ -79,7 +79,14 @@ std::pair<torch::Tensor, torch::Tensor> make_batch(const Dataset& data, const st
     x = torch::empty(shape, torch::kFloat32);
     std::size_t per = data.feature_count();
     float* xp = x.data_ptr<float>();
-    for (std::size_t b = 0; b < n; ++b) std::memcpy(xp + b * per, &data.features[idx[b] * per], per * sizeof(float));
+    if (!data.byte_features.empty()) {
+      for (std::size_t b = 0; b < n; ++b) {
+        const std::uint8_t* src = &data.byte_features[idx[b] * per];
+        for (std::size_t k = 0; k < per; ++k) xp[b * per + k] = src[k];
+      }
+    } else {
+      for (std::size_t b = 0; b < n; ++b) std::memcpy(xp + b * per, &data.features[idx[b] * per], per * sizeof(float));
+    }
   }
   torch::Tensor y;
   if (data.regression()) {

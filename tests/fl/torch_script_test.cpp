@@ -136,6 +136,23 @@ TEST(TorchScriptModel, TrainsARegressionWithAdam) {
   EXPECT_LT(after.mae, before.mae);
 }
 
+// uint8 samples (an .npz of images) are held as bytes and reach the model as the same floats.
+TEST(TorchScriptModel, ByteSamplesReachTheModelAsTheSameFloats) {
+  if (!have_python_torch()) GTEST_SKIP() << kNoTorch;
+  testing::TempDir dir;
+  std::string model = make_module(dir, 5, 2);
+  Dataset floats = toy(5, 40, false), bytes = floats;
+  for (auto& v : floats.features) v = static_cast<float>(static_cast<int>(std::fabs(v) * 100) % 256);
+  bytes.features.clear();
+  for (float v : floats.features) bytes.byte_features.push_back(static_cast<std::uint8_t>(v));
+  ModelWeights w;
+  ASSERT_TRUE(initial_weights(model, 1, &w).ok());
+  EvalResult a, b;
+  ASSERT_TRUE(evaluate(model, w, floats, 16, &a).ok());
+  ASSERT_TRUE(evaluate(model, w, bytes, 16, &b).ok());
+  EXPECT_DOUBLE_EQ(a.loss, b.loss);
+}
+
 TEST(TorchScriptModel, TheFirstBatchNamesWhatDoesNotFit) {
   if (!have_python_torch()) GTEST_SKIP() << kNoTorch;
   testing::TempDir dir;

@@ -12,8 +12,9 @@ namespace {
 
 void check(const fednode::fl::Dataset& d) {
   std::size_t per = d.feature_count();
-  if (per == 0 || d.features.size() % per != 0) __builtin_trap();
-  std::size_t n = d.features.size() / per;
+  if (!d.features.empty() && !d.byte_features.empty()) __builtin_trap();
+  if (per == 0 || d.feature_values() % per != 0) __builtin_trap();
+  std::size_t n = d.feature_values() / per;
   if (d.regression() ? d.targets.size() != n * static_cast<std::size_t>(d.target_width) : d.labels.size() != n) __builtin_trap();
   for (auto l : d.labels) {
     if (l < 0 || l >= d.classes) __builtin_trap();

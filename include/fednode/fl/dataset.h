@@ -18,9 +18,12 @@ struct Dataset {
   std::vector<std::uint8_t> pixels;  // N x C x H x W, channel planes in order
   // Per-channel (pixel/255 - mean) / std when batched; empty: the built-in sets' statistics.
   std::vector<float> norm_mean, norm_std;
-  // Any other samples, given to the model as they are: N x feature_shape, float32.
+  // Any other samples, given to the model as they are (as float32): N x feature_shape, held as
+  // float32, or as bytes when the file's array is uint8 (a quarter of the memory).
   std::vector<std::int64_t> feature_shape;
   std::vector<float> features;
+  std::vector<std::uint8_t> byte_features;
+  std::size_t feature_values() const { return byte_features.empty() ? features.size() : byte_features.size(); }
   // Classification: a label in [0, classes) per sample. Regression: target_width targets per
   // sample (labels empty).
   int classes = 10;
@@ -31,7 +34,7 @@ struct Dataset {
   std::size_t size() const {
     return regression() ? targets.size() / static_cast<std::size_t>(target_width) : labels.size();
   }
-  bool images() const { return features.empty() && feature_shape.empty(); }
+  bool images() const { return feature_shape.empty(); }
   std::size_t image_bytes() const { return static_cast<std::size_t>(channels) * height * width; }
   std::size_t feature_count() const;  // per sample
   // The first n samples (a test limit); the rest are dropped.
