@@ -159,7 +159,11 @@ void RoleController::prepare() {
           }
         };
       },
-      [](const std::string&) {});
+      [this, explicit_setup](const std::string& why) {  // the job threw (out of memory, say) or the queue was full
+        if (!explicit_setup) return;
+        local_error_ = "preparing failed: " + why;
+        spdlog::error("cannot train with this node's own model and data: {}", local_error_);
+      });
 }
 
 void RoleController::stop() {

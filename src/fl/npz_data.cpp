@@ -94,6 +94,14 @@ class NpzArray {
     return {};
   }
 
+  // The data straight into `dst` (data_bytes() of it), with no copy between.
+  Status data_into(const NpyHeader& h, char* dst) {
+    if (Status s = read_exact(dst, h.data_bytes()); !s.ok()) return s;
+    char extra;
+    if (zip_fread(file_.get(), &extra, 1) != 0) return fail("bytes after the array's data, or a corrupt entry");
+    return {};
+  }
+
   Status fail(const std::string& what) const { return Status::error(where_ + ": " + entry_ + ": " + what); }
 
   static std::string shape_text(const std::vector<std::int64_t>& shape) {
@@ -130,11 +138,22 @@ Status read_features(zip_t* zip, const std::string& where, const std::string& na
   d->feature_shape.assign(h.shape.begin() + 1, h.shape.end());
   if (d->feature_shape.empty()) d->feature_shape.push_back(1);
   if (h.kind == 'u' && h.item_bytes == 1) {  // images, mostly: kept as bytes, a quarter of float32
-    d->byte_features.reserve(static_cast<std::size_t>(h.elements()));
-    return a.data(h, [&](const char* p, std::size_t n, std::uint64_t) {
-      d->byte_features.insert(d->byte_features.end(), p, p + n);
-      return Status{};
-    });
+    d->byte_features.resize(static_cast<std::size_t>(h.elements()));
+    return a.data_into(h, reinterpret_cast<char*>(d->byte_features.data()));
+  }
+  if (h.kind == 'f' && h.item_bytes == 4) {  // float32: read in place, then every value checked
+    d->features.resize(static_cast<std::size_t>(h.elements()));
+    if (Status s = a.data_into(h, reinterpret_cast<char*>(d->features.data())); !s.ok()) return s;
+    const auto* bits = reinterpret_cast<const std::uint32_t*>(d->features.data());
+    std::size_t n = d->features.size(), bad = n;
+    std::uint32_t any = 0;
+    for (std::size_t i = 0; i < n; ++i) any |= static_cast<std::uint32_t>((bits[i] & 0x7f800000u) == 0x7f800000u);
+    if (any) {
+      for (bad = 0; (bits[bad] & 0x7f800000u) != 0x7f800000u; ++bad) {
+      }
+      return a.fail("not a readable .npy array: element " + std::to_string(bad) + " is NaN or infinite");
+    }
+    return {};
   }
   d->features.reserve(static_cast<std::size_t>(h.elements()));
   return a.data(h, [&](const char* p, std::size_t n, std::uint64_t first) {
