@@ -65,6 +65,7 @@ std::string check_model_and_data(const FlOptions& f) {
   }
   if (!(f.test_fraction >= 0 && f.test_fraction < 1)) return "--test-fraction must be at least 0 and below 1";
   if (f.partition == "none" && f.data.empty()) return "--partition none (each party's data whole) needs --data";
+  if (f.partition == "dirichlet" && f.task == "regression") return "--partition dirichlet splits by class: not with --task regression";
   if (f.data.empty()) {
     if (!f.data_format.empty() || !f.test_data.empty() || !f.label_column.empty() || f.test_fraction > 0) {
       return "--data-format, --test-data, --label-column and --test-fraction describe --data PATH, which is not given";

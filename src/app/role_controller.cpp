@@ -144,6 +144,7 @@ void RoleController::prepare() {
         Status s = prepare_training(c, local, *data, store, &prep);
         double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         return [this, s, seconds, prep, local, explicit_setup] {
+          if (stopped_) return;
           if (s.ok() && !local_error_.empty()) return;  // the agreed run's model is not this node's
           if (s.ok()) {
             local_ready_ = prep;
@@ -226,6 +227,15 @@ void RoleController::on_round_event(fl::RoundEvent event, const std::string& why
 void RoleController::check_run_model() {
   const auto& c = host_.rounds().config();
   if (!c) return;
+  if (c->dataset != "own" && !local_.data.empty()) {
+    spdlog::warn("the run trains on the built-in {} (cut into shards); this node's --data {} is not used", c->dataset, local_.data);
+  }
+  if (c->model_sha256.empty() && !local_.model_file.empty()) {
+    spdlog::warn("the run trains the built-in {}; this node's --model {} is not used", c->model, local_.model_file);
+  }
+  if (c->dataset == "own" && c->task != opt_.fl.task) {
+    spdlog::warn("the run's task is {}, this node was started with --task {}: it follows the run", c->task, opt_.fl.task);
+  }
   std::string model;
   Status s = engine_model(*c, local_, &model);
   if (s.ok() && c->dataset == "own" && local_.data.empty()) {

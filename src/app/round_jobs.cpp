@@ -67,7 +67,9 @@ Status engine_model(const fl::RoundConfig& c, const LocalSource& local, std::str
                          ", the run's model " + c.model + " has sha256 " + c.model_sha256.substr(0, 16) +
                          "...: every party needs the same file; refusing to train");
   }
-  *model = std::string("torchscript:") + local.model_file;
+  // The engine checks the file against the pin again each time it loads it (a file replaced
+  // mid-run is refused, not trained).
+  *model = std::string("torchscript:") + local.model_file + "#" + c.model_sha256;
   return {};
 }
 
@@ -80,7 +82,7 @@ Status DatasetCache::get(const fl::RoundConfig& c, const LocalSource& local, boo
   std::string dir = own ? local.data
                         : (c.dataset == local.dataset && !local.dataset_dir.empty() ? local.dataset_dir
                                                                                     : fl::default_dataset_dir(c.dataset));
-  std::string key = c.dataset + "|" + dir + "|";
+  std::string key = c.dataset + "|" + c.task + "|" + dir + "|";
   if (auto it = cache_.find(key + (train ? "train" : "test")); it != cache_.end()) {
     *out = it->second;
     return {};
@@ -193,9 +195,19 @@ JobOutcome train_update(const fl::Job& job, fl::NodeId self, const LocalSource& 
   std::shared_ptr<const fl::Dataset> data;
   fl::ModelWeights base;
   std::string model;
+  // What the aggregator is told when this node declines: no local paths, file or sample names.
+  std::string public_reason;
   Status t = engine_model(c, local, &model);
+  if (!t.ok()) {
+    public_reason = local.model_file.empty() ? "it holds no copy of the run's model file"
+                                             : "its model file has sha256 " + local.model_sha256.substr(0, 16) +
+                                                   "..., not the run's " + c.model_sha256.substr(0, 16) + "...";
+  }
   if (t.ok()) t = store.get(start.base_model_id, &base);
-  if (t.ok()) t = cache.get(c, local, true, &data);
+  if (t.ok()) {
+    t = cache.get(c, local, true, &data);
+    if (!t.ok()) public_reason = local.data.empty() ? "it holds no data of its own" : "its own data cannot be read (details in its log)";
+  }
   fl::Shards shards;
   if (t.ok()) {
     std::size_t n = c.train_limit > 0 ? std::min<std::size_t>(c.train_limit, data->size()) : data->size();
@@ -205,6 +217,8 @@ JobOutcome train_update(const fl::Job& job, fl::NodeId self, const LocalSource& 
         shards[position].resize(n);
         std::iota(shards[position].begin(), shards[position].end(), 0u);
       }
+    } else if (c.partition == "dirichlet" && data->labels.size() < n) {
+      t = Status::error("--partition dirichlet splits by class, and this data set has no class labels");
     } else if (c.partition == "dirichlet") {
       std::vector<std::int32_t> labels(data->labels.begin(), data->labels.begin() + static_cast<std::ptrdiff_t>(n));
       t = fl::partition_dirichlet(labels, data->classes, start.participants.size(), c.alpha, 1, c.seed, &shards);
@@ -226,7 +240,11 @@ JobOutcome train_update(const fl::Job& job, fl::NodeId self, const LocalSource& 
     tc.should_stop = std::move(should_stop);
     t = fl::train_local(model, base, *data, shards[position], tc, nullptr, &result);
   }
-  if (!t.ok()) return failed(job, t);
+  if (!t.ok()) {
+    JobOutcome f = failed(job, t);
+    f.result.decline_reason = public_reason.empty() ? "its training failed (details in its log)" : public_reason;
+    return f;
+  }
   fl::apply_attack(attack, base, c.seed ^ start.round ^ self, &result.weights);
   auto encoding = fl::parse_update_encoding(c.update_encoding);  // the log refuses configurations without one
   auto bytes = std::make_shared<std::string>(

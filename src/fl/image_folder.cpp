@@ -57,15 +57,14 @@ Status class_map(const std::string& root, std::map<std::string, int>* out) {
       if (d.is_directory(ec)) names.insert(d.path().filename().string());
     }
   }
-  bool numbers = !names.empty();
+  // Sorted names would number the classes differently on a party that lacks one (label skew):
+  // the numbering must come from something every party shares.
   for (const auto& n : names) {
     int v;
-    numbers &= class_number(n, &v);
-  }
-  int next = 0;
-  for (const auto& n : names) {
-    int v = next++;
-    if (numbers) class_number(n, &v);
+    if (!class_number(n, &v)) {
+      return Status::error(root + ": class folder '" + n + "' is not a class number; name the classes in " + root +
+                           "/classes.txt (one a line, the same file on every party) or name the folders 0, 1, ...");
+    }
     (*out)[n] = v;
   }
   return {};

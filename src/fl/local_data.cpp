@@ -107,6 +107,9 @@ Status load_local_data(const std::string& path, const DataOptions& o, LocalData*
                          known_data_formats() + ")");
   }
   if (Status s = load_one(path, format, o, true, out); !s.ok()) return s;
+  if (!o.test_path.empty() && format == "imagefolder") {
+    return Status::error(path + ": an image folder's test split is its test/ folder; --test-data is for .npz and CSV");
+  }
   if (!o.test_path.empty()) {
     if (out->test.size() > 0) return Status::error(path + " holds a test split already; --test-data " + o.test_path + " would be a second");
     LocalData t;

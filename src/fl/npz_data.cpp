@@ -4,6 +4,7 @@
 #include <zip.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 
 #include "fednode/fl/local_data.h"
@@ -33,7 +34,8 @@ std::string zip_message(int code) {
 // One array of the archive, read through `on_chunk(header, bytes, count, first_index)`.
 class NpzArray {
  public:
-  NpzArray(zip_t* zip, std::string where) : zip_(zip), where_(std::move(where)) {}
+  NpzArray(zip_t* zip, std::string where, std::uint64_t archive_bytes)
+      : zip_(zip), where_(std::move(where)), archive_bytes_(archive_bytes) {}
 
   // Whether the archive holds `name` (.npy added).
   bool open(const std::string& name) {
@@ -52,6 +54,9 @@ class NpzArray {
     // Deflate inflates at most ~1,032:1; an entry claiming more is corrupt (or hostile), and its
     // claim must not size a buffer.
     if ((st.valid & ZIP_STAT_COMP_SIZE) && size_ / 1100 > st.comp_size + 1) return fail("claims an impossible size (corrupt)");
+    // Buffers are sized up front only for what the archive can hold at a plausible ratio for
+    // numbers (8:1); anything claiming more grows as its bytes actually arrive.
+    presize_ = size_ <= 8 * archive_bytes_ + 4096;
     file_.reset(zip_fopen_index(zip_, index_, 0));
     if (!file_) return fail(std::string("cannot open: ") + zip_strerror(zip_));
     std::string head(12, '\0');
@@ -94,6 +99,8 @@ class NpzArray {
     return {};
   }
 
+  bool presize() const { return presize_; }
+
   // The data straight into `dst` (data_bytes() of it), with no copy between.
   Status data_into(const NpyHeader& h, char* dst) {
     if (Status s = read_exact(dst, h.data_bytes()); !s.ok()) return s;
@@ -126,11 +133,13 @@ class NpzArray {
   std::string where_, entry_;
   zip_uint64_t index_ = 0;
   zip_uint64_t size_ = 0;
+  std::uint64_t archive_bytes_ = 0;
+  bool presize_ = false;
   std::unique_ptr<zip_file_t, EntryCloser> file_;
 };
 
-Status read_features(zip_t* zip, const std::string& where, const std::string& name, Dataset* d) {
-  NpzArray a(zip, where);
+Status read_features(zip_t* zip, const std::string& where, std::uint64_t archive, const std::string& name, Dataset* d) {
+  NpzArray a(zip, where, archive);
   if (!a.open(name)) return Status::error(where + ": no array '" + name + "' (an .npz needs x_train and y_train)");
   NpyHeader h;
   if (Status s = a.header(&h); !s.ok()) return s;
@@ -138,10 +147,16 @@ Status read_features(zip_t* zip, const std::string& where, const std::string& na
   d->feature_shape.assign(h.shape.begin() + 1, h.shape.end());
   if (d->feature_shape.empty()) d->feature_shape.push_back(1);
   if (h.kind == 'u' && h.item_bytes == 1) {  // images, mostly: kept as bytes, a quarter of float32
+    if (!a.presize()) {
+      return a.data(h, [&](const char* p, std::size_t n, std::uint64_t) {
+        d->byte_features.insert(d->byte_features.end(), p, p + n);
+        return Status{};
+      });
+    }
     d->byte_features.resize(static_cast<std::size_t>(h.elements()));
     return a.data_into(h, reinterpret_cast<char*>(d->byte_features.data()));
   }
-  if (h.kind == 'f' && h.item_bytes == 4) {  // float32: read in place, then every value checked
+  if (h.kind == 'f' && h.item_bytes == 4 && a.presize()) {  // float32: read in place, then every value checked
     d->features.resize(static_cast<std::size_t>(h.elements()));
     if (Status s = a.data_into(h, reinterpret_cast<char*>(d->features.data())); !s.ok()) return s;
     const auto* bits = reinterpret_cast<const std::uint32_t*>(d->features.data());
@@ -155,15 +170,15 @@ Status read_features(zip_t* zip, const std::string& where, const std::string& na
     }
     return {};
   }
-  d->features.reserve(static_cast<std::size_t>(h.elements()));
+  if (a.presize()) d->features.reserve(static_cast<std::size_t>(h.elements()));
   return a.data(h, [&](const char* p, std::size_t n, std::uint64_t first) {
     return npy_to_float(h, p, n, first, &d->features);
   });
 }
 
-Status read_targets(zip_t* zip, const std::string& where, const std::string& name, Task task, std::size_t samples,
-                    Dataset* d) {
-  NpzArray a(zip, where);
+Status read_targets(zip_t* zip, const std::string& where, std::uint64_t archive, const std::string& name, Task task,
+                    std::size_t samples, Dataset* d) {
+  NpzArray a(zip, where, archive);
   if (!a.open(name)) return Status::error(where + ": no array '" + name + "'");
   NpyHeader h;
   if (Status s = a.header(&h); !s.ok()) return s;
@@ -201,28 +216,28 @@ Status read_targets(zip_t* zip, const std::string& where, const std::string& nam
   return {};
 }
 
-Status read_split(zip_t* zip, const std::string& where, const std::string& x, const std::string& y, Task task, Dataset* d) {
+Status read_split(zip_t* zip, const std::string& where, std::uint64_t archive, const std::string& x, const std::string& y,
+                  Task task, Dataset* d) {
   *d = Dataset{};
   d->name = where;
   d->classes = 0;
-  if (Status s = read_features(zip, where, x, d); !s.ok()) return s;
+  if (Status s = read_features(zip, where, archive, x, d); !s.ok()) return s;
   std::size_t per = d->feature_count();
   std::size_t samples = per ? d->feature_values() / per : 0;
   if (samples == 0) return Status::error(where + ": " + x + " holds no samples");
-  return read_targets(zip, where, y, task, samples, d);
+  return read_targets(zip, where, archive, y, task, samples, d);
 }
 
-Status read_archive(zip_t* zip, const std::string& where, Task task, LocalData* out) {
+Status read_archive(zip_t* zip, const std::string& where, std::uint64_t archive, Task task, LocalData* out) {
   // libzip reads an empty file as an empty archive.
   if (zip_get_num_entries(zip, 0) <= 0) return Status::error(where + ": not a readable .npz (zip) archive: it holds no arrays");
-  if (Status s = read_split(zip, where, "x_train", "y_train", task, &out->train); !s.ok()) return s;
+  if (Status s = read_split(zip, where, archive, "x_train", "y_train", task, &out->train); !s.ok()) return s;
   out->test = Dataset{};
-  NpzArray probe(zip, where);
-  bool has_x = probe.open("x_test");
-  bool has_y = NpzArray(zip, where).open("y_test");
+  bool has_x = NpzArray(zip, where, archive).open("x_test");
+  bool has_y = NpzArray(zip, where, archive).open("y_test");
   if (has_x != has_y) return Status::error(where + ": holds " + (has_x ? "x_test without y_test" : "y_test without x_test"));
   if (!has_x) return {};
-  if (Status s = read_split(zip, where, "x_test", "y_test", task, &out->test); !s.ok()) return s;
+  if (Status s = read_split(zip, where, archive, "x_test", "y_test", task, &out->test); !s.ok()) return s;
   if (out->test.feature_shape != out->train.feature_shape) {
     return Status::error(where + ": x_test's samples have shape " + NpzArray::shape_text(out->test.feature_shape) +
                          ", x_train's " + NpzArray::shape_text(out->train.feature_shape));
@@ -236,7 +251,9 @@ Status load_npz(const std::string& path, Task task, LocalData* out) {
   int err = 0;
   Archive zip(zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &err));
   if (!zip) return Status::error(path + ": not a readable .npz (zip) archive: " + zip_message(err));
-  return read_archive(zip.get(), path, task, out);
+  std::error_code ec;
+  std::uint64_t bytes = std::filesystem::file_size(path, ec);
+  return read_archive(zip.get(), path, ec ? 0 : bytes, task, out);
 }
 
 Status load_npz_bytes(std::string_view bytes, const std::string& name, Task task, LocalData* out) {
@@ -255,7 +272,7 @@ Status load_npz_bytes(std::string_view bytes, const std::string& name, Task task
     return Status::error(name + ": not a readable .npz (zip) archive: " + m);
   }
   zip_error_fini(&e);
-  return read_archive(zip.get(), name, task, out);
+  return read_archive(zip.get(), name, bytes.size(), task, out);
 }
 
 }  // namespace fednode::fl

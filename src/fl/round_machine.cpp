@@ -78,7 +78,9 @@ void RoundMachine::tick(const View& v) {
       if (f.active) heard_at_[f.id] = v.now;
     }
     lead(v);
-    if (aggregator_trains(v)) follow(v);  // its own update goes to itself, like anyone's
+    // Its own update goes to itself, like anyone's; only for an attempt it aggregates in this term.
+    const auto& cur = v.rounds->current();
+    if (aggregator_trains(v) && cur && cur->aggregator == v.raft.self && cur->term == v.raft.term) follow(v);
   } else {
     follow(v);
     evaluate_as_party(v);
@@ -122,6 +124,7 @@ std::string RoundMachine::offer_update(const View& v, const UpdateOffer& u) {
   }
   if (!u.declined.empty()) {
     if (a.updates.count(u.node)) return "node " + hex(u.node) + " already sent its update";
+    decliners_[u.node] = attempts_;
     if (a.declined.emplace(u.node, u.declined.substr(0, 400)).second) {
       log(LogLine::Level::kWarn, "round " + std::to_string(u.round) + ": node " + hex(u.node) + " cannot train: " +
                                      a.declined[u.node] + "; not waiting for it");
@@ -186,12 +189,9 @@ void RoundMachine::job_done(const View& v, const JobResult& r) {
     case JobKind::kReportEvaluation:
       if (party_eval_ && party_eval_->job == job.id) {
         party_eval_->job = 0;
-        if (r.ok || party_eval_->reports >= settings_.timings.upload_tries) {
-          party_eval_->done = true;
-          party_eval_->reported_to = job.peers.at(0);
-        } else {
-          party_eval_->retry_at = v.now + settings_.timings.upload_backoff;
-        }
+        // Taken, or refused upload_tries times by this leader: done until another leads.
+        party_eval_->done = r.ok || party_eval_->reports >= settings_.timings.upload_tries;
+        if (!party_eval_->done) party_eval_->retry_at = v.now + settings_.timings.upload_backoff;
       }
       return;
   }
@@ -225,8 +225,9 @@ void RoundMachine::track_role(const View& v) {
     heard_at_.clear();
     leader_since_ = v.now;
     term_applied_at_.reset();
-    if (training_) out_.stop_training = true;  // an aggregator does not train
+    if (training_) out_.stop_training = true;  // an aggregator does not train another's attempt
     training_.reset();
+    decliners_.clear();
   } else if (!v.raft.leader && was_leader_) {
     note({"lost_leadership", JsonLine().add("term", v.raft.term), {}});
   }
@@ -237,7 +238,7 @@ void RoundMachine::track_role(const View& v) {
 // Followers Raft hears from: acknowledged an entry of this term and were active within the
 // liveness window (activity is sampled at every tick; one sample is not enough).
 std::vector<NodeId> RoundMachine::live_trainers(const View& v) const {
-  std::vector<NodeId> live;
+  std::vector<NodeId> live, without_decliners;
   if (aggregator_trains(v)) live.push_back(v.raft.self);
   for (const auto& f : v.raft.followers) {
     auto seen = heard_at_.find(f.id);
@@ -245,7 +246,19 @@ std::vector<NodeId> RoundMachine::live_trainers(const View& v) const {
       live.push_back(f.id);
     }
   }
-  return live;
+  // A participant that declined is left out of the next kDeclineAttempts attempts, unless the
+  // others are too few for the run (then asking it again is the only way on).
+  for (NodeId id : live) {
+    auto d = decliners_.find(id);
+    if (d == decliners_.end() || attempts_ >= d->second + kDeclineAttempts) without_decliners.push_back(id);
+  }
+  const auto& c = v.rounds->config();
+  if (!c || without_decliners.size() == live.size()) return live;
+  std::size_t n = without_decliners.size();
+  std::size_t invited = c->clients_per_round > 0 ? std::min<std::size_t>(c->clients_per_round, n)
+                                                 : static_cast<std::size_t>(std::ceil(std::clamp(c->fraction, 0.0, 1.0) * n));
+  bool enough = n > 0 && n >= c->min_available && std::max<std::size_t>(invited, 1) >= c->min_clients;
+  return enough ? without_decliners : live;
 }
 
 std::vector<NodeId> RoundMachine::voters_besides_self(const View& v) const {
@@ -373,9 +386,16 @@ void RoundMachine::evaluate_committed(const View& v) {
   }
   if (!r || v.now < evaluate_retry_at_) return;
   const RoundConfig& c = *v.rounds->config();
-  eval_ = Evaluation{v.raft.term, r->round, 0, false, v.now, std::nullopt};
+  eval_ = Evaluation{v.raft.term, r->round, 0, false, v.now, std::nullopt, federated_run(v)};
   // --evaluate-every K: the rounds in between are recorded as not evaluated, at once.
   if (c.evaluate_every > 1 && r->round % c.evaluate_every != 0 && r->round != c.rounds) {
+    eval_->own = JobResult{};
+    eval_->parties = false;
+    return propose_metrics(v);
+  }
+  // A leader that holds no test split of its own (or no data, or not the run's model file) in a
+  // run on each party's own data: the parties' figures are the evaluation.
+  if (federated_run(v) && !v.can_evaluate) {
     eval_->own = JobResult{};
     return propose_metrics(v);
   }
@@ -417,11 +437,10 @@ void RoundMachine::propose_metrics(const View& v) {
   }
   if (!rec || rec->evaluated) return eval_.reset();
   const JobResult& own = *e.own;
-  bool skipped = own.id == 0;  // --evaluate-every
   std::map<NodeId, PartyEval>& got = party_evals_[e.round];
   // Parties report the latest committed model only (and again to a new leader): older rounds
   // take what came.
-  if (federated_run(v) && !skipped && e.round == v.rounds->last_round()) {
+  if (e.parties && e.round == v.rounds->last_round()) {
     bool all = true;
     for (NodeId id : live_trainers(v)) all &= id == v.raft.self || got.count(id) > 0;
     if (!all && v.now - e.since < settings_.timings.federated_wait) return;
@@ -429,7 +448,7 @@ void RoundMachine::propose_metrics(const View& v) {
   bool regression = v.rounds->config()->task == "regression";
   RoundMetrics m{e.round, rec->model_id, own.test_loss, own.test_accuracy, own.test_mae, own.test_samples,
                  own.test_samples == 0, {}};
-  if (federated_run(v) && !skipped) {
+  if (e.parties) {
     if (own.test_samples > 0) {  // the aggregator is a party too
       got[v.raft.self] = PartyEval{v.raft.self, own.test_samples, own.test_loss, regression ? own.test_mae : own.test_accuracy};
     }
@@ -456,8 +475,8 @@ std::string RoundMachine::offer_evaluation(const View& v, const EvaluationOffer&
     return "node " + hex(o.party.node) + " is not a member";
   }
   const PartyEval& p = o.party;
-  if (p.samples > 0 && (!std::isfinite(p.loss) || !std::isfinite(p.metric) || p.loss < 0 || p.metric < 0)) {
-    return "an evaluation with a value that is not finite";
+  if (p.samples > 0) {
+    if (std::string bad = check_party(p, v.rounds->config()->task); !bad.empty()) return bad;
   }
   party_evals_[o.round][p.node] = p;
   note({"party_evaluated",
@@ -523,6 +542,12 @@ void RoundMachine::rerun(const std::string& why, const View& v, Millis pause) {
 void RoundMachine::aggregate(const View& v) {
   Aggregation& a = *agg_;
   a.phase = Phase::kAggregating;
+  // Its own training (if it trains and has not finished by now) would hold up the aggregation
+  // on the same worker: it is too late for it anyway.
+  if (training_ && training_->step != Training::Step::kDone) {
+    out_.stop_training = true;
+    training_.reset();
+  }
   out_.checkpoints.push_back({"aggregating", a.start.round, false});
   Job job;
   job.kind = JobKind::kAggregate;

@@ -18,14 +18,13 @@
 namespace fednode::fl {
 namespace {
 
-// A party's figures: one entry per node, each from a test split that held samples, finite.
-std::string check_parties(const std::vector<PartyEval>& parties) {
+// The parties' figures: one entry per node, each within check_party's bounds.
+std::string check_parties(const std::vector<PartyEval>& parties, const std::string& task) {
+  if (parties.size() > 100000) return std::to_string(parties.size()) + " parties' evaluations";
   std::set<std::uint64_t> seen;
   for (const auto& p : parties) {
     if (!seen.insert(p.node).second) return "node " + std::to_string(p.node) + " evaluated twice";
-    if (p.samples == 0 || !std::isfinite(p.loss) || !std::isfinite(p.metric) || p.loss < 0 || p.metric < 0) {
-      return "node " + std::to_string(p.node) + "'s evaluation has no samples or a value that is not finite";
-    }
+    if (std::string bad = check_party(p, task); !bad.empty()) return bad;
   }
   return "";
 }
@@ -86,17 +85,26 @@ std::string RoundState::encode_start(const RoundStart& s, bool deflate) { return
 std::string RoundState::encode_commit(const RoundRecord& r, bool deflate) { return encode("commit", r, deflate); }
 std::string RoundState::encode_metrics(const RoundMetrics& m, bool deflate) { return encode("metrics", m, deflate); }
 
+std::string check_party(const PartyEval& p, const std::string& task) {
+  std::string who = "node " + std::to_string(p.node) + "'s evaluation";
+  if (p.samples == 0 || p.samples > (std::uint64_t{1} << 32)) return who + " claims " + std::to_string(p.samples) + " test samples";
+  if (!std::isfinite(p.loss) || p.loss < 0 || !std::isfinite(p.metric) || p.metric < 0) return who + " holds a negative or non-finite value";
+  if (task != "regression" && p.metric > 1) return who + " claims an accuracy above 1";
+  return "";
+}
+
 FederatedEval federated(const std::vector<PartyEval>& parties) {
   FederatedEval f;
-  double loss = 0, metric = 0;
+  double loss = 0, metric = 0, samples = 0;  // in double: no sum of counts can wrap
   for (const auto& p : parties) {
-    f.samples += p.samples;
+    samples += static_cast<double>(p.samples);
     loss += p.loss * static_cast<double>(p.samples);
     metric += p.metric * static_cast<double>(p.samples);
   }
-  if (f.samples > 0) {
-    f.loss = loss / static_cast<double>(f.samples);
-    f.metric = metric / static_cast<double>(f.samples);
+  if (samples > 0) {
+    f.samples = static_cast<std::uint64_t>(samples);
+    f.loss = loss / samples;
+    f.metric = metric / samples;
   }
   return f;
 }
@@ -208,7 +216,7 @@ Status RoundState::apply(const msgpack::object& command, RoundEvent* event, std:
         *why = "round " + std::to_string(m.round) + " is already evaluated";
       } else if (!(m.test_accuracy >= 0 && m.test_accuracy <= 1)) {  // a diverged model's loss may be NaN
         *why = "metrics for round " + std::to_string(m.round) + " with an accuracy outside 0-1";
-      } else if (std::string bad = check_parties(m.parties); !bad.empty()) {
+      } else if (std::string bad = check_parties(m.parties, config_ ? config_->task : ""); !bad.empty()) {
         *why = "metrics for round " + std::to_string(m.round) + ": " + bad;
       } else {
         it->test_loss = m.test_loss;

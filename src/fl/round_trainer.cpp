@@ -91,8 +91,10 @@ void RoundMachine::on_trained(const View& v, const JobResult& r) {
   if (!r.ok) {
     log(LogLine::Level::kError, "round " + std::to_string(t.start.round) + ": training failed: " + r.error);
     note({"training_failed", JsonLine().add("round", t.start.round).add("reason", r.error), {}});
-    // The aggregator hears it at once instead of waiting until the deadline.
-    t.update = UpdateOffer{"", t.start.round, t.start.term, t.start.attempt, v.raft.self, 0, 0, 0, r.error};
+    // The aggregator hears it at once instead of waiting until the deadline; the reason it is
+    // given names no local path, file or sample (the full error stays in this node's log).
+    std::string reason = r.decline_reason.empty() ? "its training failed (details in its log)" : r.decline_reason;
+    t.update = UpdateOffer{"", t.start.round, t.start.term, t.start.attempt, v.raft.self, 0, 0, 0, reason};
     return upload();
   }
   note({"trained",
@@ -214,7 +216,7 @@ void RoundMachine::evaluate_as_party(const View& v) {
   if (party_eval_ && party_eval_->round == last.round) {
     PartyEvaluation& p = *party_eval_;
     if (last.evaluated || p.job != 0 || !p.evaluated || v.now < p.retry_at) return;
-    if (!p.done || p.reported_to != v.raft.leader_id) report_party_evaluation(v);  // a new leader is told too
+    if (p.reported_to != v.raft.leader_id || !p.done) report_party_evaluation(v);  // a new leader is told too
     return;
   }
   if (party_eval_ && party_eval_->job != 0 && !party_eval_->evaluated) return;  // an older evaluation still runs
@@ -255,8 +257,11 @@ void RoundMachine::on_party_evaluated(const View& v, const JobResult& r) {
 void RoundMachine::report_party_evaluation(const View& v) {
   PartyEvaluation& p = *party_eval_;
   if (v.raft.leader_id == 0 || v.raft.leader_id == v.raft.self) return;
-  if (p.reported_to != v.raft.leader_id) p.reports = 0;
-  p.done = false;
+  if (p.reported_to != v.raft.leader_id) {  // a new leader: it gets its own tries
+    p.reported_to = v.raft.leader_id;
+    p.reports = 0;
+    p.done = false;
+  }
   Job job;
   job.kind = JobKind::kReportEvaluation;
   job.round = p.round;

@@ -330,10 +330,38 @@ Status export_torchscript(const std::string& model, const ModelWeights& weights,
 }  // namespace engine
 }  // namespace fednode::fl
 
+namespace fednode::fl {
+namespace {
+
+// Every entry of the table: nothing libtorch throws (a malformed module, a shape it refuses, an
+// allocation that fails) leaves the module as an exception; it comes back as a Status.
+template <auto F>
+struct Guarded;
+template <typename... A, Status (*F)(A...)>
+struct Guarded<F> {
+  static Status call(A... a) {
+    try {
+      return F(std::forward<A>(a)...);
+    } catch (const std::exception& e) {
+      return Status::error("libtorch: " + first_line(e.what()));
+    } catch (...) {
+      return Status::error("libtorch: an unknown exception");
+    }
+  }
+};
+
+}  // namespace
+}  // namespace fednode::fl
+
 extern "C" __attribute__((visibility("default"))) const fednode::fl::TorchModule* fednode_torch_module() {
   using namespace fednode::fl;
-  static const TorchModule table{kTorchModuleVersion,       &engine::set_threads,       &engine::initial_weights,
-                                 &engine::train_local,       &engine::evaluate,          &engine::export_state_dict,
-                                 &engine::export_torchscript, &engine::check_model};
+  static const TorchModule table{kTorchModuleVersion,
+                                 &engine::set_threads,
+                                 &Guarded<&engine::initial_weights>::call,
+                                 &Guarded<&engine::train_local>::call,
+                                 &Guarded<&engine::evaluate>::call,
+                                 &Guarded<&engine::export_state_dict>::call,
+                                 &Guarded<&engine::export_torchscript>::call,
+                                 &Guarded<&engine::check_model>::call};
   return &table;
 }

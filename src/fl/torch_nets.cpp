@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <map>
+#include <sstream>
+
+#include "fednode/util/file_io.h"
 
 namespace fednode::fl {
 namespace {
@@ -111,15 +114,28 @@ Status Net::save(const std::string&) { return Status::error("only a TorchScript 
 
 Status make_net(const std::string& model, std::uint64_t seed, std::unique_ptr<Net>* out) {
   if (model.rfind(kTorchScriptPrefix, 0) == 0) {
-    std::string path = model.substr(std::string(kTorchScriptPrefix).size());
+    // "torchscript:PATH" or "torchscript:PATH#SHA256": the bytes read are the bytes loaded, and
+    // with a pin they must hash to it.
+    std::string path = model.substr(std::string(kTorchScriptPrefix).size()), pin;
+    if (auto hash = path.rfind('#'); hash != std::string::npos && path.size() - hash == 65) {
+      pin = path.substr(hash + 1);
+      path.resize(hash);
+    }
+    std::string bytes;
+    if (Status s = read_file(path, &bytes); !s.ok()) return s;
+    if (!pin.empty() && sha256_hex(bytes) != pin) {
+      return Status::error(path + " changed since the run pinned it (sha256 now " + sha256_hex(bytes).substr(0, 16) +
+                           "..., the run's " + pin.substr(0, 16) + "...)");
+    }
     try {
-      torch::jit::Module m = torch::jit::load(path);
+      std::istringstream in(bytes);
+      torch::jit::Module m = torch::jit::load(in);
       *out = std::make_unique<ScriptNet>(std::move(m));
+      if ((*out)->weights().empty()) return Status::error(path + ": the module has no parameters to train");
     } catch (const std::exception& e) {
       return Status::error(path + ": not a TorchScript module (made with torch.jit.script(model).save(FILE)): " +
                            first_line(e.what()));
     }
-    if ((*out)->weights().empty()) return Status::error(path + ": the module has no parameters to train");
     return {};
   }
   const ModelSpec* spec = find_model(model);

@@ -127,7 +127,10 @@ read -r _ fed _ central _ <<<"$result"
 # why in ctl status and the metrics; both applied the rounds.
 other_sha=$(sha256sum "$work/other.pt" | cut -d' ' -f1)
 grep -q "${other_sha:0:16}.*${sha:0:16}" "$work/log4" || fail "node 4 did not name both hashes: $(grep -i sha256 "$work/log4" | head -3)"
-grep -q "cannot train: .*${other_sha:0:16}" "$work"/log[0-3] || fail "no aggregator heard node 4 decline"
+grep -q "cannot train: its model file has sha256 ${other_sha:0:16}..., not the run's ${sha:0:16}" "$work"/log[0-3] ||
+  fail "no aggregator heard node 4 decline with both hashes"
+grep -q "cannot train: its own data cannot be read (details in its log)" "$work"/log[0-3] || fail "no aggregator heard node 5 decline"
+! grep -q "cannot train: .*corrupt.npz" "$work"/log[0-3] || fail "node 5's local path reached the aggregator"
 status=$(ctl "$(addr 0)" status)
 grep -q "$(addr 5) cannot train: .*corrupt.npz" <<<"$status" || fail "ctl status does not show node 5's data problem: $status"
 for i in 4 5; do

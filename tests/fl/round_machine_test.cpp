@@ -295,11 +295,13 @@ TEST_F(RoundMachineTest, ATrainerWhoseTrainingFailsDeclines) {
   RoundReady out = m.take();
   ASSERT_EQ(out.jobs.size(), 1u);
   ASSERT_EQ(out.jobs[0].kind, JobKind::kTrain);
-  m.job_done(view(2, false, 1100), JobResult::failed(out.jobs[0].id, "this node's --model has sha256 A, the run's B"));
+  JobResult failed = JobResult::failed(out.jobs[0].id, "/home/alice/data.npz: row 7: not a number");
+  failed.decline_reason = "its own data cannot be read (details in its log)";
+  m.job_done(view(2, false, 1100), failed);
   out = m.take();
   ASSERT_EQ(out.jobs.size(), 1u);
   EXPECT_EQ(out.jobs[0].kind, JobKind::kUpload);
-  EXPECT_EQ(out.jobs[0].upload.declined, "this node's --model has sha256 A, the run's B");
+  EXPECT_EQ(out.jobs[0].upload.declined, "its own data cannot be read (details in its log)") << "no local path leaves the node";
   EXPECT_EQ(out.jobs[0].upload.samples, 0u);
   EXPECT_EQ(out.jobs[0].peers, std::vector<NodeId>{1});
 }

@@ -249,6 +249,14 @@ TEST(RoundState, MetricsFollowTheCommitOncePerRoundForItsModel) {
   RoundMetrics nan = metrics_of(1, kModel1, 0.5, 0.8);
   nan.parties = {{7, 10, NAN, 0.9}};
   EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics(nan), &why), RoundEvent::kIgnored);
+  // One party cannot take the average over: no accuracy above 1, no count beyond 2^32.
+  RoundMetrics greedy = metrics_of(1, kModel1, 0.5, 0.8);
+  greedy.parties = {{7, 10, 0.3, 1e300}};
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics(greedy), &why), RoundEvent::kIgnored);
+  EXPECT_NE(why.find("accuracy above 1"), std::string::npos) << why;
+  greedy.parties = {{7, std::uint64_t{1} << 63, 0.3, 0.9}};
+  EXPECT_EQ(apply_cmd(s, RoundState::encode_metrics(greedy), &why), RoundEvent::kIgnored);
+  EXPECT_NE(why.find("test samples"), std::string::npos) << why;
   EXPECT_FALSE(s.committed().back().evaluated);
   RoundMetrics good = metrics_of(1, kModel1, 0.5, 0.8);
   good.parties = {{7, 10, 0.3, 0.9}, {9, 30, 0.1, 0.5}};

@@ -11,6 +11,7 @@
 #include "../storage/temp_dir.h"
 #include "fednode/fl/local_data.h"
 #include "fednode/fl/trainer.h"
+#include "fednode/util/file_io.h"
 
 namespace fednode::fl {
 namespace {
@@ -153,6 +154,21 @@ TEST(TorchScriptModel, ByteSamplesReachTheModelAsTheSameFloats) {
   EXPECT_DOUBLE_EQ(a.loss, b.loss);
 }
 
+// The run pins the module's SHA-256; a file replaced afterwards is refused at its next load.
+TEST(TorchScriptModel, AFileReplacedAfterThePinIsRefused) {
+  if (!have_python_torch()) GTEST_SKIP() << kNoTorch;
+  testing::TempDir dir;
+  std::string model = make_module(dir, 5, 2);
+  std::string path = model.substr(std::string("torchscript:").size()), bytes;
+  ASSERT_TRUE(read_file(path, &bytes).ok());
+  std::string pinned = model + "#" + sha256_hex(bytes);
+  ModelWeights w;
+  ASSERT_TRUE(initial_weights(pinned, 1, &w).ok());
+  make_module(dir, 5, 3);  // the same path, another module
+  Status s = initial_weights(pinned, 1, &w);
+  EXPECT_NE(s.message().find("changed since the run pinned it"), std::string::npos) << s.message();
+}
+
 TEST(TorchScriptModel, TheFirstBatchNamesWhatDoesNotFit) {
   if (!have_python_torch()) GTEST_SKIP() << kNoTorch;
   testing::TempDir dir;
@@ -168,7 +184,7 @@ TEST(TorchScriptModel, TheFirstBatchNamesWhatDoesNotFit) {
   s = check_model(model, toy(5, 20, true), &check);
   EXPECT_NE(s.message().find("1 regression target"), std::string::npos) << s.message();
   s = check_model("torchscript:" + dir.sub("missing.pt"), three, &check);
-  EXPECT_NE(s.message().find("not a TorchScript module"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("missing.pt: No such file"), std::string::npos) << s.message();
   std::ofstream(dir.sub("junk.pt")) << "not a zip";
   s = check_model("torchscript:" + dir.sub("junk.pt"), three, &check);
   EXPECT_NE(s.message().find("junk.pt: not a TorchScript module"), std::string::npos) << s.message();

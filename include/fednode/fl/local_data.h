@@ -51,8 +51,9 @@ Status load_npz_bytes(std::string_view bytes, const std::string& name, Task task
 Status load_csv(const std::string& path, Task task, const std::string& label_column, Dataset* out);
 Status load_csv_text(std::string_view text, const std::string& name, Task task, const std::string& label_column,
                      Dataset* out);
-// Classes: ROOT/classes.txt (a name a line) if present; else folder names that are all class
-// numbers (0, 1, ...); else the folder names sorted (then every party must hold the same set).
+// Classes: ROOT/classes.txt (a name a line, the same file on every party) if present; else
+// folder names that are class numbers (0, 1, ...). Anything else is refused: sorted names would
+// number the classes differently on a party that lacks one.
 Status load_image_folder(const std::string& root, const DataOptions& o, LocalData* out);
 // One image file's bytes decoded as load_image_folder does (for the fuzz target).
 Status decode_image(std::string_view bytes, const std::string& name, int channels, int size, int* width, int* height,

@@ -120,6 +120,7 @@ struct JobResult {
   double test_loss = 0, test_accuracy = 0, test_mae = 0;  // evaluate
   std::uint64_t test_samples = 0;                          // evaluate (0: no test split here)
   std::string model_layout;  // initial model: its weights' names and shapes (a TorchScript model)
+  std::string decline_reason;  // train, failed: what the aggregator is told (nothing local in it)
   double seconds = 0;                       // aggregate, evaluate
   std::size_t holders = 0;  // push: peers that hold the blob now, besides this node
   NodeId from = 0;          // fetch: the peer it came from
@@ -269,6 +270,7 @@ class RoundMachine {
     bool proposed = false;
     Millis since = 0;
     std::optional<JobResult> own;  // this node's evaluation, done; then the parties' are awaited
+    bool parties = false;           // the metrics carry (and wait for) the parties' evaluations
   };
   struct PartyEvaluation {  // this node, as a party, evaluating a committed model
     std::uint64_t round = 0;
@@ -278,8 +280,8 @@ class RoundMachine {
     bool evaluated = false;
     int reports = 0;
     Millis retry_at = 0;
-    NodeId reported_to = 0;  // done: the leader that took it (a new leader is told again)
-    bool done = false;
+    NodeId reported_to = 0;  // the leader the reports go to (a new leader is told again)
+    bool done = false;       // that leader took it, or refused it upload_tries times
   };
   struct ConfigWork {
     std::uint64_t term = 0;
@@ -348,6 +350,10 @@ class RoundMachine {
   std::optional<Evaluation> eval_;
   std::optional<PartyEvaluation> party_eval_;
   std::map<std::uint64_t, std::map<NodeId, PartyEval>> party_evals_;  // leader: round -> the parties' figures
+  // Leader: participants that declined, and the attempt counter then; not invited again for
+  // kDeclineAttempts attempts (else a fixed choice of decliners could stall the run for good).
+  std::map<NodeId, std::uint64_t> decliners_;
+  static constexpr std::uint64_t kDeclineAttempts = 5;
   Millis evaluate_retry_at_ = 0;
   Millis next_start_ = 0;
   Millis waiting_logged_ = 0;

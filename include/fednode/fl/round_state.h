@@ -103,6 +103,9 @@ struct FederatedEval {
   std::uint64_t samples = 0;
 };
 FederatedEval federated(const std::vector<PartyEval>& parties);
+// "" when a party's figures can be recorded: samples 1 to 2^32, a finite non-negative loss, and a
+// metric in 0-1 for classification (accuracy) or finite and non-negative for regression (MAE).
+std::string check_party(const PartyEval& p, const std::string& task);
 
 struct RoundRecord {
   std::uint64_t round = 0;
