@@ -6,6 +6,10 @@
 # interrupted; no host has a route out of the testbed.
 #   scripts/testbed.sh [--hosts N] [--rounds R] [--rate MBIT | --rate K=MBIT]... [--skew K=OFFSET]...
 #                      [--dataset cifar10|fashion-mnist] [--shell] [-- EXTRA FEDNODE FLAGS]
+#                      [--data 'PATTERN{k}' --model FILE.pt]
+#     --data PATTERN   each host trains its own data: {k} becomes the host's number (1..N), e.g.
+#                      parties/party-{k}.npz (paths without spaces); --model names the TorchScript
+#                      file every host loads
 #     --rate MBIT      every host's link (both ways) limited to MBIT Mbit/s with tc tbf;
 #                      K=MBIT only host K's (repeatable)
 #     --skew K=OFFSET  host K's wall clock moved by OFFSET (libfaketime, e.g. 2=+300s)
@@ -27,6 +31,8 @@ shell=0
 rates=()
 skews=()
 extra=()
+data_pattern=""
+model_file=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --hosts) hosts=$2; shift 2 ;;
@@ -35,6 +41,8 @@ while [[ $# -gt 0 ]]; do
     --skew) skews+=("$2"); shift 2 ;;
     --dataset) dataset=$2; shift 2 ;;
     --shell) shell=1; shift ;;
+    --data) data_pattern=$2; shift 2 ;;
+    --model) model_file=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     *) echo "testbed.sh: unknown option '$1' (see the top of scripts/testbed.sh)" >&2; exit 2 ;;
   esac
@@ -64,7 +72,22 @@ done
 
 "$root/scripts/build.sh"
 bin=${FEDNODE_BUILD_DIR:-$root/build}/fednode
-tbp_pick_dataset "$dataset" || { echo "testbed.sh: no CIFAR-10 in data/ (scripts/get-cifar10.sh), \$FEDNODE_CIFAR10_DIR or ../shared" >&2; exit 1; }
+if [[ -n "$data_pattern" ]]; then
+  [[ "$data_pattern" == *"{k}"* ]] || { echo "testbed.sh: --data '$data_pattern' needs {k} where each host's number goes" >&2; exit 2; }
+  data=(--partition none)
+  if [[ -n "$model_file" ]]; then
+    [[ -f "$model_file" ]] || { echo "testbed.sh: --model '$model_file' is not a file" >&2; exit 2; }
+    data+=(--model "$(cd "$(dirname "$model_file")" && pwd)/$(basename "$model_file")")
+  fi
+  for k in $(seq 1 "$hosts"); do
+    f=${data_pattern//\{k\}/$k}
+    [[ -e "$f" ]] || { echo "testbed.sh: --data: host $k's data $f does not exist" >&2; exit 2; }
+    [[ "$f" != *" "* ]] || { echo "testbed.sh: --data: '$f' has a space" >&2; exit 2; }
+    TBP_HOST_FLAGS[$k]="--data $(cd "$(dirname "$f")" && pwd)/$(basename "$f")"
+  done
+else
+  tbp_pick_dataset "$dataset" || { echo "testbed.sh: no CIFAR-10 in data/ (scripts/get-cifar10.sh), \$FEDNODE_CIFAR10_DIR or ../shared" >&2; exit 1; }
+fi
 
 run_dir="$root/runs/testbed-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$run_dir"
@@ -75,7 +98,7 @@ TBP_FLAGS=(--rounds "$rounds" --torch-threads 1 "${data[@]}" "${extra[@]}")
 tb_init "$hosts"
 for k in "${!host_rate[@]}"; do tb_rate "$k" "${host_rate[$k]}"; done
 tbp_start_all
-echo "testbed.sh: $hosts hosts (198.18.0.1-$hosts, port $TBP_PORT), ${data[1]}, $rounds rounds; run in $run_dir"
+echo "testbed.sh: $hosts hosts (198.18.0.1-$hosts, port $TBP_PORT), ${data_pattern:-${data[1]}}, $rounds rounds; run in $run_dir"
 
 if [[ $shell -eq 1 ]]; then
   rc="$run_dir/shellrc"

@@ -182,6 +182,10 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   CLI::App app{"fednode: federated learning on a Raft group. Run one per machine.", "fednode"};
   app.set_config("--config", "", "Read options from a TOML file (keys are the long option names)");
   app.allow_config_extras(false);
+  app.footer("Other commands:\n"
+             "  fednode keygen --out DIR        make this node's key (DIR/node.key) and print its public key\n"
+             "  fednode ctl HOST:PORT COMMAND    a client: get, set, status, rounds, watch, export-model, add-peer, ... (fednode ctl --help)\n"
+             "  fednode train-local ...          train centrally on one machine, the baseline (fednode train-local --help)");
   app.set_version_flag("--version", std::string("fednode ") + kVersion);
   app.add_option("self", self_text, "This peer's HOST:PORT (UDP for Raft, TCP for clients)");
   app.add_option("peers", peer_texts, "The other peers' HOST:PORT=PUBLIC_KEY (HOST:PORT alone with --insecure)");

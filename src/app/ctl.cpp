@@ -61,6 +61,8 @@ std::vector<std::string> ctl_members_of(const msgpack::object& diagnostic) {
   return addresses;
 }
 
+bool ctl_has_key() { return ctl_keys().self.has_value(); }
+
 Status ctl_connect(net::ClientConnection& c, const PeerAddress& address, std::chrono::milliseconds timeout) {
   const CtlKeys& k = ctl_keys();
   if (k.self) {
@@ -90,15 +92,19 @@ namespace {
 
 void pack_str(msgpack::packer<msgpack::sbuffer>& p, const std::string& s) { p.pack(s); }
 
+// `with_id`: the request carries an id, which zatt's answers echo beside their fields. A get's
+// answer is the store itself, where a user's key "id" would collide with it: get sends none.
 std::string request(const std::string& type, const std::vector<std::pair<std::string, std::string>>& strings,
-                    const std::string& data_map = "") {
+                    const std::string& data_map = "", bool with_id = true) {
   msgpack::sbuffer b;
   msgpack::packer<msgpack::sbuffer> p(b);
-  p.pack_map(static_cast<std::uint32_t>(2 + strings.size() + (data_map.empty() ? 0 : 1)));
+  p.pack_map(static_cast<std::uint32_t>((with_id ? 2 : 1) + strings.size() + (data_map.empty() ? 0 : 1)));
   p.pack("type");
   p.pack(type);
-  p.pack("id");
-  p.pack(1);
+  if (with_id) {
+    p.pack("id");
+    p.pack(1);
+  }
   for (const auto& [k, v] : strings) {
     pack_str(p, k);
     pack_str(p, v);
@@ -201,13 +207,20 @@ int run_ctl(const std::vector<std::string>& all_args) {
     keys.self = k;
     if (keys.default_server.empty()) keys.default_server = k.public_key.text();
   }
-  auto usage = [] {
+  auto usage_text = [](std::FILE* to) {
     std::fputs("usage: fednode ctl [--key-file F [--server-key K] [--cluster-id ID]] HOST:PORT get | set KEY VALUE | del KEY | status | diagnostic |\n"
                "                    add-peer H:P [--key KEY] [--learner] | remove-peer H:P | transfer-leader H:P |\n"
                "                    rounds [--tsv] [--since N] [--evaluated] | watch [--interval S] [--count N] |\n"
-               "                    export-model [ROUND|latest] --out FILE.pt\n", stderr);
+               "                    export-model [ROUND|latest] --out FILE.pt [--format torchscript|state-dict] [--model FILE]\n", to);
+  };
+  auto usage = [&] {
+    usage_text(stderr);
     return 2;
   };
+  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
+    usage_text(stdout);
+    return 0;
+  }
   if (args.size() < 2) return usage();
   std::string why;
   auto address = parse_peer_address(args[0], &why);
@@ -218,7 +231,7 @@ int run_ctl(const std::vector<std::string>& all_args) {
   const std::string& cmd = args[1];
   std::string req;
   if (cmd == "get" && args.size() == 2) {
-    req = request("get", {});
+    req = request("get", {}, "", false);
   } else if (cmd == "set" && args.size() == 4) {
     req = request("append", {}, data("change", args[2], &args[3]));
   } else if (cmd == "del" && args.size() == 3) {

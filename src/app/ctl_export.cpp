@@ -24,6 +24,15 @@ std::optional<PeerAddress> data_address(const PeerAddress& client, std::string* 
     *why = s.message();
     return std::nullopt;
   }
+  // A keyed group's data plane serves members' keys only: without one, say so now rather than
+  // time out on a plaintext fetch.
+  const auto* vol = net::map_field(h.get(), "volatile");
+  const auto* keys = vol ? net::map_field(*vol, "cluster_keys") : nullptr;
+  if (keys && keys->type == msgpack::type::MAP && keys->via.map.size > 0 && !ctl_has_key()) {
+    *why = "export-model needs --key-file (an operator's key, or a member's node.key): the data plane of " +
+           client.to_string() + " serves members' keys only";
+    return std::nullopt;
+  }
   const auto* port = net::map_field(h.get(), "data_port");
   if (!port || port->type != msgpack::type::POSITIVE_INTEGER || port->via.u64 == 0 || port->via.u64 > 65535) {
     *why = client.to_string() + " reported no data port";
@@ -124,6 +133,10 @@ int export_model(const PeerAddress& address, const std::vector<std::string>& fla
   bool fetched = false;
   for (const auto& source : sources) {
     auto data = data_address(source, &why);
+    if (!data && why.rfind("export-model needs --key-file", 0) == 0) {
+      std::fprintf(stderr, "fednode ctl: %s\n", why.c_str());
+      return 2;
+    }
     if (!data) {
       errors += "; " + why;
       continue;

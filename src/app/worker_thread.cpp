@@ -1,8 +1,26 @@
 #include "fednode/app/worker_thread.h"
 
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <spdlog/spdlog.h>
 
 namespace fednode {
+namespace {
+
+// Workers (training, aggregation, hashing, transfers) yield to the control loop: SCHED_BATCH and
+// a nice of 10 for this thread and the threads it starts (libtorch's), so that on a loaded
+// machine heartbeats and elections do not wait behind a training epoch.
+void lower_priority() {
+  sched_param none{};
+  if (pthread_setschedparam(pthread_self(), SCHED_BATCH, &none) != 0) spdlog::debug("worker: SCHED_BATCH refused");
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10) != 0) spdlog::debug("worker: nice refused");
+}
+
+}  // namespace
 
 WorkerThread::WorkerThread(asio::io_context& loop, std::size_t max_queued)
     : loop_(loop), max_queued_(max_queued), thread_([this] { run(); }) {}
@@ -33,6 +51,7 @@ std::size_t WorkerThread::queued() const {
 }
 
 void WorkerThread::run() {
+  lower_priority();
   for (;;) {
     std::pair<Job, Failure> next;
     {

@@ -24,7 +24,8 @@ Status ClientConnection::connect(const PeerAddress& address, std::chrono::millis
     if (attempt == kTries) {
       return Status::error(address.to_string() + " closed the connection during the handshake, " +
                            std::to_string(kTries) + " times (" + s.message() +
-                           "): is the key an operator's or a member's? (or the node is flooded with connections)");
+                           "): is the key an operator's or a member's, and is --cluster-id the group's (scripts/run.sh's "
+                           "peers use fednode-local4)? (or the node is flooded with connections)");
     }
     std::error_code ignored;
     socket_.close(ignored);

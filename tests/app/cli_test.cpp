@@ -1,4 +1,5 @@
 #include "fednode/app/cli.h"
+#include "fednode/app/ctl.h"
 
 #include <gtest/gtest.h>
 
@@ -240,6 +241,16 @@ TEST(CliOwnData, ModelAndDataOptions) {
   expect_usage_error(with({"--model", model.path(), "--data", csv, "--test-fraction", "1"}), "--test-fraction");
   expect_usage_error(with({"--evaluate-every", "0"}), "--evaluate-every");
   std::filesystem::remove(csv);
+}
+
+// Every command is listed in --help, and --help exits 0 everywhere.
+TEST(CliHelp, ListsEveryCommandAndExitsZero) {
+  auto command = parse_cli({"--help"});
+  ASSERT_TRUE(std::holds_alternative<CliExit>(command));
+  const auto& exit = std::get<CliExit>(command);
+  EXPECT_EQ(exit.code, 0);
+  for (const char* c : {"fednode keygen", "fednode ctl", "train-local"}) EXPECT_NE(exit.out.find(c), std::string::npos) << c;
+  EXPECT_EQ(run_ctl({"--help"}), 0);
 }
 
 TEST(CliConfig, ShippedConfigsParse) {

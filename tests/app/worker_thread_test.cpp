@@ -2,13 +2,38 @@
 
 #include <gtest/gtest.h>
 
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 
 namespace fednode {
 namespace {
 
 using namespace std::chrono_literals;
+
+// Work runs below the control loop: SCHED_BATCH and nice 10 (threads it starts inherit both).
+TEST(WorkerThread, JobsRunAtALowerPriorityThanTheControlLoop) {
+  asio::io_context loop;
+  auto busy = asio::make_work_guard(loop);  // run_for waits for the job's result
+  WorkerThread worker(loop, 4);
+  int policy = -1, nice_value = 0;
+  ASSERT_TRUE(worker.submit(
+      [&]() -> std::function<void()> {
+        policy = sched_getscheduler(0);
+        errno = 0;
+        nice_value = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+        return [&] { loop.stop(); };
+      },
+      {}));
+  loop.run_for(5s);
+  EXPECT_EQ(policy, SCHED_BATCH);
+  EXPECT_EQ(nice_value, 10);
+}
 
 // The control loop keeps ticking while the worker is busy (heartbeats never stall on training),
 // and the result comes back on the loop's thread.

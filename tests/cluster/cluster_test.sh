@@ -48,8 +48,11 @@ for k in $(seq 1 10); do
   out=$(ctl "$(addr $((k % n)))" set "k$k" "v$k") || fail "write k$k: $out"
   [[ "$out" == ok ]] || fail "write k$k answered $out"
 done
+# A user key named "id" is the user's: get prints the store, not the request's id beside it.
+out=$(ctl "$(addr 0)" set id 42) || fail "write id: $out"
 got=$(ctl "$(addr 0)" get)
 for k in $(seq 1 10); do [[ "$got" == *"\"k$k\":\"v$k\""* ]] || fail "k$k missing from $got"; done
+[[ "$got" == *'"id":"42"'* && "$got" != *'"id":1'* ]] || fail "get mixes the request id with the key 'id': $got"
 # A node's files are its owner's alone (0600, directories 0700).
 shared=$(find "$work/d0" -perm /077 | head -3)
 [[ -z "$shared" ]] || fail "files readable by others in the data dir: $shared"

@@ -175,6 +175,11 @@ case "$scenario" in
       /usr/bin/python3 -c "import torch; sd = torch.load('$work/latest.pt'); assert sum(t.numel() for t in sd.values()) > 10000" ||
         fail "Python's torch cannot load the exported model"
     fi
+    # Without a key: told at once that one is needed, not a time-out.
+    t_nokey=$SECONDS
+    nokey=$(ctl "$(addr 1)" export-model latest --out "$work/nokey.pt" 2>&1) && fail "exported without a key"
+    [[ "$nokey" == *"export-model needs --key-file"* && $((SECONDS - t_nokey)) -le 3 ]] ||
+      fail "export-model without a key said '$nokey' after $((SECONDS - t_nokey)) s"
     retired=$(ctl "$(addr 1)" --key-file "$(key_file 1)" export-model 1 --out "$work/r1.pt" 2>&1) && fail "exported retired round 1"
     [[ "$retired" == *"--keep-models"* ]] || fail "exporting a retired model said '$retired'"
     echo "ok: $rounds rounds, same model ids on $n nodes, accuracy $acc1 -> $accn, one election, $(($(date +%s) - t0)) s"

@@ -30,6 +30,8 @@ std::uint64_t ctl_u64_at(const msgpack::object& map, std::initializer_list<const
 std::vector<std::string> ctl_members_of(const msgpack::object& diagnostic);
 // Remembers the key a node at `address` must hold (from redirects and member lists).
 void ctl_learn_key(const std::string& address, const std::string& key);
+// Whether ctl was given a key (--key-file): a keyed group's data plane needs one.
+bool ctl_has_key();
 
 // The data-plane call of a node for ctl's key (--key-file), none without one (plaintext).
 std::optional<net::SecureCall> ctl_data_call(const PeerAddress& node);
