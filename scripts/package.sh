@@ -3,7 +3,7 @@
 # $FEDNODE_BUILD_DIR) into build/package/, then runs lintian on it where lintian is installed
 # (errors fail the script; warnings are printed). Prints the package's path last.
 #   scripts/package.sh [--no-build]     (--no-build: package what is built, as the test does)
-# Install on a machine: sudo apt install ./fednode_<version>_amd64.deb (README "Operations").
+# Install on a machine: sudo apt install ./fednode_<version>_amd64.deb (docs/operations.md).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(realpath -m "${FEDNODE_BUILD_DIR:-$root/build}")
