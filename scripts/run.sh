@@ -182,8 +182,11 @@ done
 
 elapsed=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
 {
-  echo "run.sh: $want rounds committed in $elapsed s; final test accuracy $(tail -1 "$run_dir/rounds.tsv" | cut -f8)" \
-    "(aggregator's test split); federated $(tail -1 "$run_dir/rounds.tsv" | cut -f12) over $(tail -1 "$run_dir/rounds.tsv" | cut -f13) samples of every party's own test split"
+  fed=""
+  if [[ "$(tail -1 "$run_dir/rounds.tsv" | cut -f13)" != 0 ]]; then
+    fed="; federated $(tail -1 "$run_dir/rounds.tsv" | cut -f12) over $(tail -1 "$run_dir/rounds.tsv" | cut -f13) samples of every party's own test split"
+  fi
+  echo "run.sh: $want rounds committed in $elapsed s; final test accuracy $(tail -1 "$run_dir/rounds.tsv" | cut -f8) (aggregator's test split)$fed"
   echo "aggregators: $(cut -f3 "$run_dir/rounds.tsv" | uniq -c | awk '{printf "%s%s x%s", (NR>1?", ":""), $2, $1}')"
   echo "traffic per node (bytes):"
   for a in "${addresses[@]}"; do

@@ -16,7 +16,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Work runs below the control loop: SCHED_BATCH and nice 10 (threads it starts inherit both).
+// Work runs below the control loop: SCHED_BATCH (threads it starts inherit it), at the same nice.
 TEST(WorkerThread, JobsRunAtALowerPriorityThanTheControlLoop) {
   asio::io_context loop;
   auto busy = asio::make_work_guard(loop);  // run_for waits for the job's result
@@ -32,7 +32,7 @@ TEST(WorkerThread, JobsRunAtALowerPriorityThanTheControlLoop) {
       {}));
   loop.run_for(5s);
   EXPECT_EQ(policy, SCHED_BATCH);
-  EXPECT_EQ(nice_value, 10);
+  EXPECT_EQ(nice_value, getpriority(PRIO_PROCESS, 0)) << "no nice on top: training keeps its share of a shared machine";
 }
 
 // The control loop keeps ticking while the worker is busy (heartbeats never stall on training),
