@@ -2,15 +2,11 @@
 // model, has it stored on a majority of voters, and only then proposes the configuration naming
 // it, like every later model.
 #include "fednode/fl/round_machine.h"
+#include "fednode/util/blob_id.h"
 
 #include "fednode/raft/types.h"
 
 namespace fednode::fl {
-namespace {
-
-std::string short_id(const std::string& id) { return id.substr(0, 12); }
-
-}  // namespace
 
 // The initial model is made here, stored on a majority of voters, and only then named in the
 // configuration, like every later model.

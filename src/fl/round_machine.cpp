@@ -1,4 +1,5 @@
 #include "fednode/fl/round_machine.h"
+#include "fednode/util/blob_id.h"
 
 #include "fednode/raft/types.h"
 
@@ -15,7 +16,6 @@ std::string hex(NodeId id) {
   return buf;
 }
 
-std::string short_id(const std::string& id) { return id.substr(0, 12); }
 
 bool invited(const RoundStart& s, NodeId id) {
   return std::binary_search(s.participants.begin(), s.participants.end(), id);

@@ -3,13 +3,9 @@
 #include <algorithm>
 
 #include "fednode/fl/round_machine.h"
+#include "fednode/util/blob_id.h"
 
 namespace fednode::fl {
-namespace {
-
-std::string short_id(const std::string& id) { return id.substr(0, 12); }
-
-}  // namespace
 
 // ---- trainer ------------------------------------------------------------------------------------
 

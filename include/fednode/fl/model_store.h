@@ -6,11 +6,11 @@
 #include <string_view>
 
 #include "fednode/fl/model_weights.h"
-#include "fednode/net/blob_store.h"
+#include "fednode/util/blob_store.h"
 
 namespace fednode::fl {
 
-class ModelStore : public net::BlobStore {
+class ModelStore : public BlobStore {
  public:
   explicit ModelStore(std::string dir);
   Status init();  // creates the directory

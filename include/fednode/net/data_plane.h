@@ -25,7 +25,7 @@
 #include <string>
 
 #include "fednode/crypto/handshake.h"
-#include "fednode/net/blob_store.h"
+#include "fednode/util/blob_store.h"
 #include "fednode/net/channel_counters.h"
 #include "fednode/net/handshake_worker.h"
 #include "fednode/util/once_per.h"

@@ -8,5 +8,7 @@ namespace fednode {
 
 std::string sha256_hex(std::string_view bytes);
 bool valid_blob_id(std::string_view id);
+// A blob id as logs show it: its first 12 hex digits.
+inline std::string short_id(std::string_view id) { return std::string(id.substr(0, 12)); }
 
 }  // namespace fednode

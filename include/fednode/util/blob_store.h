@@ -1,6 +1,7 @@
 #pragma once
 // What the data plane serves and fills: content-addressed blobs (util/blob_id.h). The FL
-// engine's model store implements it; the data plane knows nothing of models.
+// engine's model store implements it; the data plane knows nothing of models. It lives in util
+// because both sides use it and fl never includes net.
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -8,7 +9,7 @@
 #include "fednode/util/blob_id.h"
 #include "fednode/util/status.h"
 
-namespace fednode::net {
+namespace fednode {
 
 class BlobStore {
  public:
@@ -42,4 +43,4 @@ class BlobStore {
   }
 };
 
-}  // namespace fednode::net
+}  // namespace fednode
