@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -142,6 +143,36 @@ std::string check_node_options(const NodeOptions& o) {
            " leaves no room for the default data port (port + 1000); set --data-port";
   }
   return "";
+}
+
+// CLI11 says "INI was not able to parse roundz" of a config file's unknown key: name the key, the
+// file and the line instead.
+std::string config_error_text(const std::string& what, const std::vector<std::string>& args) {
+  const std::string prefix = "INI was not able to parse ";
+  if (what.rfind(prefix, 0) != 0) return what;
+  std::string key = what.substr(prefix.size()), file;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config" && i + 1 < args.size()) file = args[i + 1];
+    if (args[i].rfind("--config=", 0) == 0) file = args[i].substr(9);
+  }
+  std::string name = key, where = file.empty() ? "the config file" : file;
+  if (auto dot = key.find('.'); dot != std::string::npos) name = key.substr(0, dot);
+  std::ifstream in(file);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    std::size_t a = line.find_first_not_of(" \t");
+    if (a == std::string::npos) continue;
+    bool section = line[a] == '[' && line.compare(a + 1, name.size(), name) == 0;
+    bool assignment = line.compare(a, name.size(), name) == 0 &&
+                      line.find_first_not_of(" \t", a + name.size()) != std::string::npos &&
+                      line[line.find_first_not_of(" \t", a + name.size())] == '=';
+    if (section) return "section [" + name + "] in " + where + " (line " + std::to_string(n) + "): keys are not in sections";
+    if (assignment) {
+      return "unknown key '" + name + "' in " + where + " (line " + std::to_string(n) +
+             "): keys are the long option names without dashes";
+    }
+  }
+  return "unknown key '" + name + "' in " + where + ": keys are the long option names without dashes";
 }
 
 void add_local_data_options(CLI::App& app, FlOptions& fl, const std::string& group) {
@@ -325,7 +356,7 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   } catch (const CLI::CallForVersion&) {
     return CliExit{0, std::string("fednode ") + kVersion + "\n", ""};
   } catch (const CLI::ParseError& e) {
-    return usage_error(e.what());
+    return usage_error(config_error_text(e.what(), args));
   }
 
   if (train_cmd->parsed()) {
@@ -353,6 +384,10 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
       return usage_error("peer " + text + " is this node's own address (self listed twice)");
     }
     if (!seen.insert(*peer).second) return usage_error("peer " + text + " is listed twice");
+    if (key.rfind("EXAMPLE", 0) == 0) {
+      return usage_error("peer " + text + ": its key is the placeholder of the sample config; put the key "
+                         "`fednode keygen` printed on that machine");
+    }
     if (!key.empty() && !crypto::PublicKey::parse(key, &why)) return usage_error("peer " + text + ": " + why);
     if (key.empty() && !node.insecure) {
       return usage_error("peer " + text + " has no public key: give it as HOST:PORT=KEY (`fednode keygen` prints a "

@@ -205,6 +205,19 @@ TEST(CliConfig, UnknownKeyIsNamed) {
   TempFile file("self = \"127.0.0.1:5000\"\nheartbeat_msec = 40\n");
   expect_usage_error({"--config", file.path()}, "heartbeat_msec");
 }
+TEST(CliConfig, AnUnknownKeyIsNamedWithItsFileAndLine) {
+  TempFile file("rounds = 2\n\n  roundz = 3\n");
+  expect_usage_error({"--config", file.path()}, "unknown key 'roundz' in " + file.path() + " (line 3)");
+  TempFile section("[fl]\nrounds = 3\n");
+  expect_usage_error({"--config", section.path()}, "section [fl] in " + section.path() + " (line 1)");
+}
+
+// configs/default.toml's sample keys are refused, not taken for real ones.
+TEST(CliConfig, ThePlaceholderKeysAreRefused) {
+  std::string placeholder = "127.0.0.1:5001=EXAMPLEkey-of-127-0-0-1-5001-put-its-own-kA";
+  expect_usage_error({"127.0.0.1:5000", placeholder}, "placeholder of the sample config");
+}
+
 TEST(CliConfig, BadAddressInConfigIsNamed) {
   TempFile file("self = \"127.0.0.1:5000\"\npeers = [\"127.0.0.1:5000\"]\n");
   expect_usage_error({"--config", file.path()}, "self listed twice");
@@ -253,16 +266,22 @@ TEST(CliHelp, ListsEveryCommandAndExitsZero) {
   EXPECT_EQ(run_ctl({"--help"}), 0);
 }
 
+// The shipped configs parse once their placeholder keys are replaced (here on the command line,
+// which overrides the file); as shipped, the placeholders are refused by name.
 TEST(CliConfig, ShippedConfigsParse) {
   auto dir = std::string(FEDNODE_SOURCE_DIR) + "/configs/";
-  auto d = parse_ok({"--config", dir + "default.toml"});
+  expect_usage_error({"--config", dir + "default.toml"}, "placeholder of the sample config");
+  expect_usage_error({"--config", dir + "machine.toml"}, "placeholder of the sample config");
+  auto d = parse_ok({"--config", dir + "default.toml", "127.0.0.1:5000", "127.0.0.1:5001=" + kKeyA,
+                     "127.0.0.1:5002=" + kKeyB});
   EXPECT_EQ(d.self.port, 5000);
   EXPECT_EQ(d.peers.size(), 2u);
   auto l = parse_ok({"--config", dir + "local4.toml", "127.0.0.1:5003", "127.0.0.1:5000=" + kKeyA,
                      "127.0.0.1:5001=" + kKeyB, "127.0.0.1:5002=" + kKeyA});
   EXPECT_EQ(l.cluster_id, "fednode-local4");
   EXPECT_EQ(l.peers.size(), 3u);
-  auto m = parse_ok({"--config", dir + "machine.toml"});
+  auto m = parse_ok({"--config", dir + "machine.toml", "198.18.0.1:5000", "198.18.0.2:5000=" + kKeyA,
+                     "198.18.0.3:5000=" + kKeyB, "198.18.0.4:5000=" + kKeyA});
   EXPECT_EQ(m.self.host, "198.18.0.1");
   EXPECT_EQ(m.peers.size(), 3u);
   EXPECT_EQ(m.data_dir, "/var/lib/fednode");
