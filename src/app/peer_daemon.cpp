@@ -154,6 +154,12 @@ void PeerDaemon::process_ready() {
     known_leader_ = node_->leader();
     if (known_leader_ != raft::kNoNode) ++leader_changes_;
   }
+  bool leading = node_->role() == raft::Role::kLeader;
+  if (was_leading_ && !leading) {
+    spdlog::info("leadership lost in term {}: {}", node_->term(), node_->step_down_reason());
+    events_.write("leadership_lost", JsonLine().add("term", node_->term()).add("reason", node_->step_down_reason()));
+  }
+  was_leading_ = leading;
   if (controller_ && !polling_) {
     polling_ = true;
     controller_->poll();

@@ -235,6 +235,7 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   std::uint64_t ticks_ = 0;
   std::thread leaving_;
   std::uint64_t leader_changes_ = 0, snapshots_installed_ = 0;
+  bool was_leading_ = false;  // for the 'leadership lost' line and event
   raft::NodeId known_leader_ = raft::kNoNode;
   bool polling_ = false;
   bool in_ready_ = false;

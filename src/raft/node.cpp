@@ -166,6 +166,7 @@ void Node::persisted(Index index, Term term) { raft_->persisted_in_background(in
 
 NodeId Node::id() const { return raft_->id(); }
 Role Node::role() const { return raft_->role(); }
+const std::string& Node::step_down_reason() const { return raft_->step_down_reason(); }
 NodeId Node::leader() const { return raft_->leader(); }
 Term Node::term() const { return raft_->term(); }
 Index Node::term_start_index() const { return raft_->term_start_index(); }

@@ -94,7 +94,7 @@ void Raft::tick_heartbeat() {
     election_elapsed_ = 0;
     // Check-quorum (thesis §6.2): a leader that has not heard from a majority steps down.
     if (config_.check_quorum && !quorum_active()) {
-      become_follower(term_, kNoNode);
+      become_follower(term_, kNoNode, "check-quorum: no majority heard from within an election timeout");
       return;
     }
     if (transfer_target_ != kNoNode) abort_transfer();  // the transfer took too long
@@ -236,7 +236,8 @@ void Raft::rebuild_progress() {
   progress_ = std::move(fresh);
 }
 
-void Raft::become_follower(Term term, NodeId leader) {
+void Raft::become_follower(Term term, NodeId leader, std::string why) {
+  if (role_ == Role::kLeader) step_down_reason_ = why.empty() ? "stepped down" : std::move(why);
   role_ = Role::kFollower;
   reset(term);
   leader_ = leader;
@@ -299,10 +300,13 @@ void Raft::step(const Message& m) {
       // A pre-vote never changes our term.
     } else if (m.type == MessageType::kPreVoteResponse && !m.reject) {
       // A granted pre-vote carries the term we would campaign in; our term changes when we win.
-    } else if (from_leader(m.type)) {
-      become_follower(m.term, m.from);
     } else {
-      become_follower(m.term, kNoNode);
+      std::string why;
+      if (role_ == Role::kLeader) {
+        why = "term " + std::to_string(m.term) + " seen from node " + std::to_string(m.from) +
+              (transfer_target_ == m.from ? " (the leadership transfer to it)" : "");
+      }
+      become_follower(m.term, from_leader(m.type) ? m.from : kNoNode, std::move(why));
     }
   } else if (m.term < term_) {
     if ((config_.check_quorum || config_.pre_vote) &&

@@ -1,4 +1,5 @@
 #pragma once
+#include <string>
 // Raft: the protocol itself (the paper's Figure 2 plus pre-vote, check-quorum, ReadIndex,
 // leadership transfer, single-server membership changes and chunked snapshots). Node wraps it
 // with the Ready/advance handshake. Messages it produces wait in outbox() until the driver takes
@@ -51,6 +52,7 @@ class Raft {
 
   NodeId id() const { return config_.id; }
   Role role() const { return role_; }
+  const std::string& step_down_reason() const { return step_down_reason_; }
   NodeId leader() const { return leader_; }
   Term term() const { return term_; }
   Index term_start_index() const { return role_ == Role::kLeader ? term_start_ : 0; }
@@ -80,7 +82,8 @@ class Raft {
   int poll(NodeId from, bool granted);
 
   void reset(Term term);
-  void become_follower(Term term, NodeId leader);
+  // `why`: for a leader stepping down, the reason (Node::step_down_reason()).
+  void become_follower(Term term, NodeId leader, std::string why = {});
   void become_pre_candidate();
   void become_candidate();
   void become_leader();
@@ -136,6 +139,7 @@ class Raft {
   Index rolled_back_until_ = 0;              // see rolled_back_until()
   NodeId vote_ = kNoNode;
   Role role_ = Role::kFollower;
+  std::string step_down_reason_;  // why this node last stopped leading
   NodeId leader_ = kNoNode;
   ConfState conf_;
   Index conf_applied_index_ = 0;  // conf-change entries up to here are reflected in conf_

@@ -324,7 +324,7 @@ void Raft::change_membership(const ConfChange& change) {
   if (role_ != Role::kLeader) return;
   if (!promotable()) {
     // Removed (or demoted): a leader steps down once the change is committed (thesis §4.2.2).
-    become_follower(term_, kNoNode);
+    become_follower(term_, kNoNode, "removed from the voters by a committed change");
     return;
   }
   if (transfer_target_ != kNoNode && !contains_voter(transfer_target_)) abort_transfer();

@@ -773,3 +773,31 @@ TEST(ConfChangeCodec, RoundTripAndRejectsGarbage) {
 
 }  // namespace
 }  // namespace fednode::raft
+
+namespace fednode::raft {
+namespace {
+
+// A leader that stops leading says why (the daemon logs it): a higher term and who sent it, or
+// check-quorum when no majority answered within an election timeout.
+TEST(LeadershipLoss, TheReasonIsKept) {
+  TestCluster a(3);
+  a.elect(1);
+  EXPECT_EQ(a.node(1).step_down_reason(), "");
+  Message higher;  // node 3 leads a later term (the lease ignores a vote request, not a leader)
+  higher.type = MessageType::kHeartbeat;
+  higher.from = 3;
+  higher.to = 1;
+  higher.term = a.node(1).term() + 5;
+  a.node(1).step(higher);
+  EXPECT_NE(a.node(1).role(), Role::kLeader);
+  EXPECT_NE(a.node(1).step_down_reason().find("seen from node 3"), std::string::npos) << a.node(1).step_down_reason();
+
+  TestCluster b(3);
+  b.elect(1);
+  b.tick_node(1, 100);  // nobody else ticks or answers: the leader hears no majority
+  EXPECT_NE(b.node(1).role(), Role::kLeader);
+  EXPECT_NE(b.node(1).step_down_reason().find("check-quorum"), std::string::npos) << b.node(1).step_down_reason();
+}
+
+}  // namespace
+}  // namespace fednode::raft

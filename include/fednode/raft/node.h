@@ -170,6 +170,8 @@ class Node {
 
   NodeId id() const;
   Role role() const;
+  // Why this node last stopped being leader (check-quorum, a higher term from X, removal); "" never led.
+  const std::string& step_down_reason() const;
   NodeId leader() const;
   Term term() const;
   // Leader: the index of its first entry of this term (once applied, the state it sees is
