@@ -85,6 +85,14 @@ Status ctl_ask(const PeerAddress& address, const std::string& type, msgpack::obj
   net::ClientConnection c;
   if (Status s = ctl_connect(c, address, timeout); !s.ok()) return s;
   if (Status s = c.call(status_request(type), answer, timeout); !s.ok()) return Status::error(address.to_string() + ": " + s.message());
+  return ctl_check_answer(address, answer->get());
+}
+
+Status ctl_check_answer(const PeerAddress& address, const msgpack::object& answer) {
+  if (answer.type != msgpack::type::MAP) {
+    return Status::error(address.to_string() + " answered with something that is not a fednode answer (not a msgpack map): "
+                         "is a fednode node listening there?");
+  }
   return {};
 }
 
@@ -275,8 +283,10 @@ int run_ctl(const std::vector<std::string>& all_args) {
     return usage();
   }
   msgpack::object_handle answer;
-  if (Status s = call(*address, req, &answer); !s.ok()) {
-    std::fprintf(stderr, "fednode ctl: %s\n", s.message().c_str());
+  Status called = call(*address, req, &answer);
+  if (called.ok()) called = ctl_check_answer(*address, answer.get());
+  if (!called.ok()) {
+    std::fprintf(stderr, "fednode ctl: %s\n", called.message().c_str());
     return 1;
   }
   const auto& o = answer.get();

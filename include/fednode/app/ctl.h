@@ -32,6 +32,9 @@ std::vector<std::string> ctl_members_of(const msgpack::object& diagnostic);
 void ctl_learn_key(const std::string& address, const std::string& key);
 // Whether ctl was given a key (--key-file): a keyed group's data plane needs one.
 bool ctl_has_key();
+// An answer that is not a msgpack map came from something that is not fednode: an error naming
+// the address.
+Status ctl_check_answer(const PeerAddress& address, const msgpack::object& answer);
 
 // The data-plane call of a node for ctl's key (--key-file), none without one (plaintext).
 std::optional<net::SecureCall> ctl_data_call(const PeerAddress& node);
