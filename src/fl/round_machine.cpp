@@ -431,10 +431,7 @@ bool RoundMachine::federated_run(const View& v) const {
 
 void RoundMachine::propose_metrics(const View& v) {
   Evaluation& e = *eval_;
-  const RoundRecord* rec = nullptr;
-  for (const auto& c : v.rounds->committed()) {
-    if (c.round == e.round) rec = &c;
-  }
+  const RoundRecord* rec = v.rounds->committed_round(e.round);
   if (!rec || rec->evaluated) return eval_.reset();
   const JobResult& own = *e.own;
   std::map<NodeId, PartyEval>& got = party_evals_[e.round];
@@ -464,10 +461,7 @@ void RoundMachine::propose_metrics(const View& v) {
 
 std::string RoundMachine::offer_evaluation(const View& v, const EvaluationOffer& o) {
   if (!v.raft.leader) return "this node is not the leader";
-  const RoundRecord* rec = nullptr;
-  for (const auto& c : v.rounds->committed()) {
-    if (c.round == o.round) rec = &c;
-  }
+  const RoundRecord* rec = v.rounds->committed_round(o.round);
   if (!rec) return "round " + std::to_string(o.round) + " is not committed";
   if (rec->model_id != o.model_id) return "round " + std::to_string(o.round) + "'s model is not " + o.model_id.substr(0, 12);
   if (rec->evaluated) return "round " + std::to_string(o.round) + " is evaluated already";

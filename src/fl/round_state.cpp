@@ -109,6 +109,11 @@ FederatedEval federated(const std::vector<PartyEval>& parties) {
   return f;
 }
 
+const RoundRecord* RoundState::committed_round(std::uint64_t round) const {
+  auto it = std::find_if(committed_.begin(), committed_.end(), [&](const RoundRecord& r) { return r.round == round; });
+  return it == committed_.end() ? nullptr : &*it;
+}
+
 const RoundRecord* RoundState::first_unevaluated() const {
   for (const auto& r : committed_) {
     if (!r.evaluated) return &r;

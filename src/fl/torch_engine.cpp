@@ -13,8 +13,6 @@
 namespace fednode::fl {
 namespace {
 
-std::string first_line(const std::string& what) { return what.substr(0, what.find('\n')); }
-
 std::vector<std::int64_t> sample_shape(const Dataset& d) {
   if (d.images()) return {d.channels, d.height, d.width};
   return d.feature_shape;

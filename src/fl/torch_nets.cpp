@@ -65,9 +65,6 @@ class BuiltInNet : public Net {
   SmallCnn net_;
 };
 
-// The first line of a libtorch exception (the rest is a C++ backtrace).
-std::string first_line(const std::string& what) { return what.substr(0, what.find('\n')); }
-
 class ScriptNet : public Net {
  public:
   explicit ScriptNet(torch::jit::Module m) : module_(std::move(m)) {}

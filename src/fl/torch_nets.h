@@ -13,6 +13,9 @@
 
 namespace fednode::fl {
 
+// The first line of a libtorch exception's message (the rest is a C++ backtrace).
+inline std::string first_line(const std::string& what) { return what.substr(0, what.find('\n')); }
+
 // A model name that names a TorchScript file: "torchscript:" + its path.
 inline constexpr const char* kTorchScriptPrefix = "torchscript:";
 

@@ -182,6 +182,8 @@ class RoundState {
   bool done() const { return config_ && last_round() >= config_->rounds; }
   // The oldest committed round whose test metrics are not in yet (nullptr: none).
   const RoundRecord* first_unevaluated() const;
+  // The committed record of `round`; null when it is not committed.
+  const RoundRecord* committed_round(std::uint64_t round) const;
   // The newest committed round whose metrics are in (nullptr: none).
   const RoundRecord* last_evaluated() const;
   // Every round committed and evaluated: the run's results are complete.
