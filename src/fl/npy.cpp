@@ -1,5 +1,7 @@
 #include "fednode/fl/npy.h"
 
+#include "fednode/util/little_endian.h"
+
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -11,11 +13,6 @@ namespace {
 
 constexpr std::string_view kMagic("\x93NUMPY", 6);
 
-std::uint32_t le_at(std::string_view b, std::size_t at, std::size_t bytes) {
-  std::uint32_t v = 0;
-  for (std::size_t i = 0; i < bytes; ++i) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + i])) << (8 * i);
-  return v;
-}
 
 // A cursor over the header's dict literal; every read checks the end first.
 class DictReader {
@@ -142,9 +139,15 @@ std::string NpyHeader::dtype() const {
 std::size_t npy_header_size(std::string_view prefix) {
   if (prefix.size() < 10 || prefix.substr(0, 6) != kMagic) return 0;
   auto major = static_cast<unsigned char>(prefix[6]);
-  if (major == 1) return 10 + le_at(prefix, 8, 2);
-  if (prefix.size() < 12) return 0;
-  std::uint64_t n = 12 + static_cast<std::uint64_t>(le_at(prefix, 8, 4));
+  LeReader length(prefix.substr(8));
+  if (major == 1) {
+    std::uint16_t n = 0;
+    length.get(&n);
+    return 10 + std::size_t{n};
+  }
+  std::uint32_t n32 = 0;
+  if (!length.get(&n32)) return 0;
+  std::uint64_t n = 12 + static_cast<std::uint64_t>(n32);
   return static_cast<std::size_t>(std::min<std::uint64_t>(n, kNpyMaxHeader + 1));
 }
 
