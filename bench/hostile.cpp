@@ -31,6 +31,7 @@
 
 #include "fednode/crypto/datagram_seal.h"
 #include "fednode/crypto/node_key.h"
+#include "fednode/net/client_server.h"
 #include "fednode/net/peer_codec.h"
 #include "fednode/util/peer_address.h"
 
@@ -180,7 +181,7 @@ void tcp_abuse(const tcp::endpoint& ep, bool data_plane, std::mt19937_64& rng, s
       send(data_plane ? random_bytes(rng, 200000) : many);
       break;
     }
-    default: send(std::string(data_plane ? "" : "FNS1") + random_bytes(rng, 96)); break;  // garbage handshake
+    default: send(std::string(data_plane ? "" : fednode::net::kSecurePrefix) + random_bytes(rng, 96)); break;  // garbage handshake
   }
 }
 
@@ -235,7 +236,7 @@ void handshake_flood(const tcp::endpoint& ep, const std::string& from, std::uint
     s.bind({asio::ip::make_address(from), 0}, ec);
     s.connect(ep, ec);
     if (ec) continue;
-    std::string garbage = "FNS1" + random_bytes(rng, 96);
+    std::string garbage = fednode::net::kSecurePrefix + random_bytes(rng, 96);
     asio::write(s, asio::buffer(garbage), ec);
     ++g_connections;
     g_bytes += garbage.size();

@@ -124,6 +124,10 @@ class Session : public std::enable_shared_from_this<Session> {
       bool could_be_sealed = std::memcmp(prefix_, kSecurePrefix, prefix_len_) == 0;
       if (could_be_sealed && prefix_len_ < sizeof prefix_) return read_prefix();
       if (could_be_sealed) return read_handshake();
+      if (prefix_len_ == sizeof prefix_ && std::memcmp(prefix_, kLegacySecurePrefix, sizeof prefix_) == 0) {
+        ++counters_->auth_failed;
+        return fail("this client speaks fednode 0.1's handshake; this node speaks Noise IK (fednode 0.2): upgrade the client");
+      }
       // zatt's plaintext protocol (a request is a msgpack map: it never starts like the prefix).
       std::string why;
       if (!keys_->plaintext_anywhere && !local_operator(&why)) {

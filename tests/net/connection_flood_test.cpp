@@ -179,7 +179,7 @@ TEST_P(HandshakeFloodTest, NeverKeepsTheOperatorOut) {
   std::atomic<bool> stop{false};
   std::atomic<int> sent{0};
   std::thread flooder([&] {
-    std::string garbage = std::string("FNS1") + std::string(crypto::kHandshakeRequestBytes, '\x5a');
+    std::string garbage = std::string(kSecurePrefix) + std::string(crypto::kHandshakeRequestBytes, '\x5a');
     asio::io_context io;
     std::deque<tcp::socket> held;
     while (!stop) {
@@ -225,6 +225,20 @@ INSTANTIATE_TEST_SUITE_P(HangingUpOrHolding, HandshakeFloodTest, ::testing::Valu
                          [](const ::testing::TestParamInfo<bool>& info) {
                            return std::string(info.param ? "Holding" : "HangingUp");
                          });
+
+// A client of fednode 0.1 (its own handshake, prefix FNS1) is told why it is refused, in the
+// plaintext error zatt's clients read, instead of failing a handshake it cannot understand.
+TEST_F(FloodTest, AClientOfTheOldHandshakeIsToldToUpgrade) {
+  tcp::socket s = idle_connection("127.0.0.1");
+  asio::write(s, asio::buffer(std::string(kLegacySecurePrefix) + std::string(crypto::kHandshakeRequestBytes, '\x5a')));
+  char buf[512];
+  std::size_t n = s.read_some(asio::buffer(buf));
+  auto h = msgpack::unpack(buf, n);
+  EXPECT_EQ(as_string(map_field(h.get(), "type")), "error");
+  EXPECT_NE(as_string(map_field(h.get(), "reason")).find("upgrade the client"), std::string::npos)
+      << as_string(map_field(h.get(), "reason"));
+  EXPECT_EQ(plaintext_requests_.load(), 0);
+}
 
 // zatt's plaintext protocol on loopback: served to this node's user, refused to another local
 // user with the reason, also one that sends its request and closes at once (its socket then

@@ -1,15 +1,16 @@
 #pragma once
 // The handshake and frames of a sealed TCP stream (the data plane and client channel, secure
-// mode): Noise IK built from libsodium primitives, X25519 for Diffie-Hellman, BLAKE2b for hashing
-// and key derivation, XChaCha20-Poly1305 for encryption.
+// mode): Noise_IK_25519_ChaChaPoly_BLAKE2b (crypto/noise.h), empty payloads.
 //   -> e, es, s, ss     the initiator knows the responder's static key and sends its own, encrypted
 //   <- e, ee, se
 // Both sides prove their static keys (es/ss, se) and fresh ephemeral keys give forward secrecy;
-// the transcript hash binds everything, including a prologue naming the cluster and the channel.
+// the handshake hash binds everything, including a prologue naming the cluster and the channel.
 // The responder decides from the initiator's static key whether it may connect (a member, an
-// operator). After the two messages each direction has its own key; every frame is a 4-byte
-// big-endian length then ciphertext, with the frame counter as nonce, so frames cannot be
-// dropped, reordered or replayed unnoticed. Pure: no sockets, clocks or threads.
+// operator). After the two messages each direction has its own Noise CipherState; every frame is
+// a 4-byte big-endian length then one Noise transport message (its counter is the nonce), so
+// frames cannot be dropped, reordered or replayed unnoticed. Unlike Noise's own framing, a frame
+// may exceed 65,535 bytes (models travel in large frames; the cipher allows 2^38 bytes a message).
+// Pure: no sockets, clocks or threads.
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -19,6 +20,7 @@
 #include <string_view>
 
 #include "fednode/crypto/node_key.h"
+#include "fednode/crypto/noise.h"
 #include "fednode/util/status.h"
 
 namespace fednode::crypto {
@@ -31,18 +33,14 @@ inline constexpr std::size_t kFrameOverhead = 4 + 16;
 class FrameCipher {
  public:
   FrameCipher() = default;
-  explicit FrameCipher(const std::array<std::uint8_t, 32>& key) : key_(key) {}
-  ~FrameCipher();
-  FrameCipher(const FrameCipher&) = default;
-  FrameCipher& operator=(const FrameCipher&) = default;
+  explicit FrameCipher(NoiseCipher cipher) : cipher_(std::move(cipher)) {}
   // length (u32, big-endian, of what follows) | ciphertext
   std::string seal(std::string_view plaintext);
   // `ciphertext` is what follows the length; fails on any change, or a frame out of order.
   Status open(std::string_view ciphertext, std::string* plaintext);
 
  private:
-  std::array<std::uint8_t, 32> key_{};
-  std::uint64_t counter_ = 0;
+  NoiseCipher cipher_;
 };
 
 struct SecureSession {
@@ -59,8 +57,7 @@ class HandshakeInitiator {
   Status finish(std::string_view response, SecureSession* session);
 
  private:
-  struct State;
-  std::unique_ptr<State> s_;
+  NoiseHandshake noise_;
 };
 
 // The responder's side, in one step: checks the request, asks `admit` about the initiator's

@@ -47,7 +47,9 @@ std::string error_response(const std::string& reason, const msgpack::object* id)
 // served to loopback connections only (or from anywhere with --plaintext-clients), as a local
 // operator. Without keys (--insecure) every caller is kPlaintext.
 enum class ClientCaller { kPlaintext, kMember, kOperator, kJoiner };
-inline constexpr char kSecurePrefix[] = "FNS1";  // never the first bytes of a msgpack map
+inline constexpr char kSecurePrefix[] = "FNS2";  // never the first bytes of a msgpack map
+// What fednode 0.1 sent before its own (non-standard) handshake: refused with a reason.
+inline constexpr char kLegacySecurePrefix[] = "FNS1";
 
 struct ClientChannelKeys {
   crypto::NodeKey self;
