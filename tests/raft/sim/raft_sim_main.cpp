@@ -21,12 +21,16 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"commit-previous-term", "forget-vote", "vote-without-log-check", "apply-before-commit",
                              "send-before-persist", "count-own-copy-early"}));
   app.add_option("--trace-seed", trace_seed, "Run one seed and print its trace");
+  bool restore_in_place = false;
+  app.add_flag("--restore-in-place", restore_in_place,
+               "Operator error: data dirs copied aside and put back at restarts (unsafe; expect failures)");
   bool list_failures = false;
   app.add_flag("--list-failures", list_failures, "Run every seed; print each failure with its parameters");
   CLI11_PARSE(app, argc, argv);
 
   sim::SimOptions options;
   options.steps = steps;
+  options.restore_in_place = restore_in_place;
   options.bugs.commit_previous_term_by_counting = bug == "commit-previous-term";
   options.bugs.forget_to_persist_vote = bug == "forget-vote";
   options.bugs.vote_without_log_check = bug == "vote-without-log-check";
@@ -64,13 +68,15 @@ int main(int argc, char** argv) {
   if (!r.ok) {
     std::size_t from = r.trace.size() > 80 ? r.trace.size() - 80 : 0;
     for (std::size_t i = from; i < r.trace.size(); ++i) std::puts(r.trace[i].c_str());
-    std::printf("FAILED: %s\nreproduce: raft-sim --trace-seed %llu%s%s\n", r.failure.c_str(),
-                static_cast<unsigned long long>(failing), bug.empty() ? "" : " --bug ", bug.c_str());
+    std::printf("FAILED: %s\nreproduce: raft-sim --trace-seed %llu%s%s%s\n", r.failure.c_str(),
+                static_cast<unsigned long long>(failing), bug.empty() ? "" : " --bug ", bug.c_str(),
+                restore_in_place ? " --restore-in-place" : "");
     return 1;
   }
   std::printf(
       "%llu seeds x %d steps ok in %.1f s: %llu leaders elected, %llu entries committed, %llu writes "
-      "acked, %llu linearizable reads, %llu crashes, %llu partitions, %llu membership changes, %llu "
+      "acked, %llu linearizable reads, %llu crashes, %llu partitions, %llu membership changes (%llu "
+      "removed members added back), %llu restores in place, %llu "
       "transfers, %llu snapshots installed, %llu messages, max term %llu, worst liveness %d ticks\n",
       static_cast<unsigned long long>(seeds), steps, secs,
       static_cast<unsigned long long>(totals.leaders_elected),
@@ -80,6 +86,8 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(totals.crashes),
       static_cast<unsigned long long>(totals.partitions),
       static_cast<unsigned long long>(totals.conf_changes),
+      static_cast<unsigned long long>(totals.readds),
+      static_cast<unsigned long long>(totals.restores),
       static_cast<unsigned long long>(totals.transfers),
       static_cast<unsigned long long>(totals.snapshots_installed),
       static_cast<unsigned long long>(totals.messages_delivered),

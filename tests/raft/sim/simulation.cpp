@@ -59,6 +59,17 @@ class MemoryDisk : public SimDisk {
     storage_ = durable_;
     pending_.clear();
   }
+  bool back_up() override {
+    backup_ = durable_;
+    return true;
+  }
+  bool restore_backup() override {
+    if (!backup_) return false;
+    durable_ = *backup_;
+    storage_ = durable_;
+    pending_.clear();
+    return true;
+  }
 
  private:
   static void write(MemoryStorage& s, const Ready& rd) {
@@ -71,6 +82,7 @@ class MemoryDisk : public SimDisk {
     if (rd.hard_state) s.set_hard_state(*rd.hard_state);
   }
   MemoryStorage storage_, durable_;
+  std::optional<MemoryStorage> backup_;
   std::uint64_t written_ = 0;                          // background writes so far
   std::deque<std::pair<std::uint64_t, Ready>> pending_;  // not yet durable, oldest first
 };
@@ -111,7 +123,7 @@ struct Peer {
   bool alive = false;
   int restart_at = 0;
   int side = 0;  // partition side
-  bool decommissioned = false;  // removed from the group and shut down, for good
+  bool decommissioned = false;  // removed from the group and shut down (until added back)
   std::uint64_t crash_at = 0;   // scheduled crash (0: none)
   bool dies_in_persist = false; // the crash of the Ready being handled, before its disk write
   std::uint64_t incarnation = 0;  // starts so far: background writes of an earlier one are lost
@@ -205,6 +217,7 @@ class Simulation {
   void client_requests();
   void membership_and_transfers();
   void check_leaders();
+  void check_vote(const Message& m);
   void check_log_matching();
   bool liveness_reached();
   Peer* leader();
@@ -229,6 +242,8 @@ class Simulation {
   NodeId next_id_ = 1;
   // Global knowledge for the checks.
   std::map<Term, NodeId> leader_of_term_;
+  std::map<std::pair<NodeId, Term>, NodeId> vote_of_;  // (voter, term) -> the candidate it granted
+  std::map<NodeId, Index> added_at_, removed_at_;       // the latest membership entries naming a node
   struct Committed {
     Term term;            // the entry's term
     std::uint64_t hash;   // state machine hash after applying it
@@ -418,7 +433,11 @@ void Simulation::apply(Peer& p, const Entry& e) {
   }
   if (e.type == EntryType::kConfChange) {
     auto change = decode_conf_change(e.data);
-    if (change && change->type == ConfChangeType::kRemove) to_decommission_.insert(change->node);
+    if (change) {
+      Index& at = change->type == ConfChangeType::kRemove ? removed_at_[change->node] : added_at_[change->node];
+      at = std::max(at, e.index);
+      if (removed_at_[change->node] > added_at_[change->node]) to_decommission_.insert(change->node);
+    }
   }
 }
 
@@ -528,6 +547,7 @@ void Simulation::complete_durable_due() {
 }
 
 void Simulation::send(const Message& m) {
+  check_vote(m);  // a vote is cast when it is sent, whether or not it arrives
   if (faults_on_ && rng_.chance(drop_)) return;
   // Faults include reordering by random delays, even delays longer than the election timeout.
   // The quiet phase has the timing Raft needs for liveness (§5.6: broadcast time << election
@@ -598,7 +618,20 @@ Peer* Simulation::leader() {
 
 void Simulation::faults() {
   for (auto& [id, p] : peers_) {
-    if (!p.alive && !p.decommissioned && p.restart_at > 0 && static_cast<int>(now_) >= p.restart_at) start(p);
+    if (!p.alive && !p.decommissioned && p.restart_at > 0 && static_cast<int>(now_) >= p.restart_at) {
+      if (opt_.restore_in_place && rng_.chance(0.5) && p.disk->restore_backup()) {
+        trace("restore " + std::to_string(id) + " from its copy");
+        ++result_.stats.restores;
+      }
+      start(p);
+    }
+  }
+  if (opt_.restore_in_place && rng_.chance(0.02)) {
+    std::vector<Peer*> alive;
+    for (auto& [id, p] : peers_) {
+      if (p.alive) alive.push_back(&p);
+    }
+    if (!alive.empty() && alive[rng_.below(alive.size())]->disk->back_up()) trace("copy a data dir aside");
   }
   for (auto& [id, p] : peers_) {
     if (p.alive && p.crash_at != 0 && now_ >= p.crash_at) crash(p);
@@ -660,7 +693,9 @@ void Simulation::membership_and_transfers() {
     std::vector<ConfChange> options;
     for (auto& [id, p] : peers_) {
       bool voter = contains(conf.voters, id), learner = contains(conf.learners, id);
-      if (!voter && !learner && p.node == nullptr && !p.decommissioned && p.restart_at == 0) {
+      // A brand-new machine, or a removed member added back with the disk it had (in fednode,
+      // config delete then config add of the same key).
+      if (!voter && !learner && p.node == nullptr && (p.decommissioned || p.restart_at == 0)) {
         options.push_back({ConfChangeType::kAddLearner, id, "node" + std::to_string(id)});
       }
       if (learner) options.push_back({ConfChangeType::kAddVoter, id, ""});
@@ -676,7 +711,15 @@ void Simulation::membership_and_transfers() {
             std::to_string(change.node) + ": " + request_status_name(status));
       Peer& target = peers_[change.node];
       if (status == RequestStatus::kOk && change.type == ConfChangeType::kAddLearner && !target.node) {
-        start(target);  // empty storage: it learns everything from the leader
+        if (target.decommissioned) {
+          added_at_[target.id] = l->node->last_index();  // the removal applied before it is history
+          ++target.incarnation;  // its last background writes are lost, as at a crash
+          target.disk->reopen();
+          target.decommissioned = false;
+          to_decommission_.erase(target.id);
+          ++result_.stats.readds;
+        }
+        start(target);  // it learns what it lacks from the leader
       }
     }
   }
@@ -722,6 +765,16 @@ void Simulation::check_leaders() {
       }
     }
     p.last_role = role;
+  }
+}
+
+// Election safety at its root (§5.2): a node grants at most one candidate its vote in a term.
+void Simulation::check_vote(const Message& m) {
+  if (m.type != MessageType::kVoteResponse || m.reject) return;
+  auto [it, fresh] = vote_of_.emplace(std::make_pair(m.from, m.term), m.to);
+  if (!fresh && it->second != m.to) {
+    fail("election safety: node " + std::to_string(m.from) + " voted for " + std::to_string(it->second) +
+         " and for " + std::to_string(m.to) + " in term " + std::to_string(m.term));
   }
 }
 
@@ -823,7 +876,7 @@ SimResult Simulation::run() {
     if (step % 10 == 0 || step + 1 == total) check_log_matching();
     for (NodeId id : to_decommission_) {
       Peer& p = peers_[id];
-      if (p.decommissioned) continue;
+      if (p.decommissioned || removed_at_[id] <= added_at_[id]) continue;
       trace("decommission " + std::to_string(id));
       p.decommissioned = true;
       p.alive = false;
@@ -858,6 +911,8 @@ SimResult run_seeds(std::uint64_t first, std::uint64_t count, SimOptions base,
       totals->writes_acked += r.stats.writes_acked;
       totals->reads_served += r.stats.reads_served;
       totals->crashes += r.stats.crashes;
+      totals->readds += r.stats.readds;
+      totals->restores += r.stats.restores;
       totals->partitions += r.stats.partitions;
       totals->conf_changes += r.stats.conf_changes;
       totals->transfers += r.stats.transfers;

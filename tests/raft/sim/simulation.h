@@ -33,6 +33,10 @@ class SimDisk {
   virtual void bootstrap(const std::vector<Entry>& entries, const HardState& hs) = 0;
   // A crash: reopen from what is durable (a file-backed disk re-reads its files).
   virtual void reopen() {}
+  // An operator's copy of the data dir as it is durable now, and putting it back in place (after
+  // a crash, before the restart): what fednode's docs forbid, simulated to show why.
+  virtual bool back_up() { return false; }
+  virtual bool restore_backup() { return false; }
 };
 using DiskFactory = std::function<std::unique_ptr<SimDisk>(NodeId id)>;
 std::unique_ptr<SimDisk> make_memory_disk(NodeId id);
@@ -46,6 +50,9 @@ struct SimOptions {
   int learners = 0;
   bool async_leader_persist = false;  // with randomize, the seed decides
   InjectedBugs bugs;
+  // Operator error: data dirs copied aside now and then and put back in place at a restart
+  // (their term, vote and log roll back). Unsafe by design; the teeth tests show it is caught.
+  bool restore_in_place = false;
   bool trace = false;
   DiskFactory disk = make_memory_disk;
 };
@@ -60,6 +67,8 @@ struct SimStats {
   std::uint64_t writes_acked = 0;
   std::uint64_t reads_served = 0;
   std::uint64_t crashes = 0;
+  std::uint64_t readds = 0;     // removed members added back with the disk they had
+  std::uint64_t restores = 0;   // data dirs put back from a copy (restore_in_place)
   std::uint64_t partitions = 0;
   std::uint64_t conf_changes = 0;
   std::uint64_t transfers = 0;

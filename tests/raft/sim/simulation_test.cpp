@@ -55,9 +55,7 @@ TEST(RaftSimulation, SameSeedSameRun) {
 // nodes lose entries they acknowledged also makes them refuse to vote until they have them back
 // (rolled_back_until), which can leave a run without a leader; what the harness must still
 // catch is the safety violation the bug causes.
-void expect_caught(void (*inject)(InjectedBugs&), const char* what, std::initializer_list<const char*> properties) {
-  SimOptions o;
-  inject(o.bugs);
+void expect_caught(const SimOptions& o, const char* what, std::initializer_list<const char*> properties) {
   std::uint64_t first = 1, end = 1 + kBugSeedBudget, liveness_only = 0;
   while (first < end) {
     std::uint64_t seed = 0;
@@ -72,6 +70,21 @@ void expect_caught(void (*inject)(InjectedBugs&), const char* what, std::initial
     first = seed + 1;
   }
   FAIL() << what << " was never caught on " << *properties.begin() << " or the others named";
+}
+
+void expect_caught(void (*inject)(InjectedBugs&), const char* what, std::initializer_list<const char*> properties) {
+  SimOptions o;
+  inject(o.bugs);
+  expect_caught(o, what, properties);
+}
+
+// A data dir restored in place rolls back the node's term, vote and log: it may vote again in a
+// term it voted in, and forget entries it acknowledged. fednode's docs forbid it (restore as a new
+// member instead); the harness shows why.
+TEST(RaftSimulationTeeth, CatchesARestoreInPlace) {
+  SimOptions o;
+  o.restore_in_place = true;
+  expect_caught(o, "a data dir restored in place", {"election safety", "completeness", "state machine safety"});
 }
 
 TEST(RaftSimulationTeeth, CatchesCommittingPreviousTermEntryByCounting) {
