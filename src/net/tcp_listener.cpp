@@ -35,24 +35,13 @@ bool ConnectionGate::take_proven_place(const asio::ip::address& remote, std::str
   return true;
 }
 
-asio::ip::address ConnectionGate::source_of(const asio::ip::address& remote) {
-  if (!remote.is_v6()) return remote;
-  const auto& v6 = remote.to_v6();
-  if (v6.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, v6);
-  auto bytes = v6.to_bytes();
-  std::fill(bytes.begin() + 8, bytes.end(), 0);  // the /64: one host may hold all of it
-  return asio::ip::address_v6(bytes);
-}
-
-ConnectionGate::Ticket ConnectionGate::admit(const asio::ip::address& address, std::string* why) {
-  const asio::ip::address remote = source_of(address);
+ConnectionGate::Ticket ConnectionGate::admit(const asio::ip::address& remote, std::string* why) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!take_proven_place(remote, why)) return nullptr;
   return std::make_shared<Place>(shared_from_this(), remote, State::kProven);
 }
 
-ConnectionGate::Ticket ConnectionGate::admit_unproven(const asio::ip::address& address) {
-  const asio::ip::address remote = source_of(address);
+ConnectionGate::Ticket ConnectionGate::admit_unproven(const asio::ip::address& remote) {
   std::function<void()> evict;
   Ticket ticket;
   {

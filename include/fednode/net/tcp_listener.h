@@ -51,9 +51,6 @@ class ConnectionGate : public std::enable_shared_from_this<ConnectionGate> {
   struct Place;
   using Ticket = std::shared_ptr<Place>;
   explicit ConnectionGate(ConnectionLimits limits) : limits_(limits) {}
-  // What the per-address limits count as one source: an IPv4 address (also when it arrives
-  // v4-mapped on an IPv6 socket), or an IPv6 /64, since one host is commonly given a whole /64.
-  static asio::ip::address source_of(const asio::ip::address& remote);
   // A proven connection (insecure mode: every one). Null (with the reason) when it would pass a limit.
   Ticket admit(const asio::ip::address& remote, std::string* why);
   // An unproven connection: never refused; the oldest unproven one (from the same address when
