@@ -1,10 +1,13 @@
 #include "fednode/crypto/handshake.h"
 
+#include <stdexcept>
+
 #include "fednode/util/big_endian.h"
 
 namespace fednode::crypto {
 
 std::string FrameCipher::seal(std::string_view plaintext) {
+  if (!cipher_.has_key()) throw std::logic_error("a frame sealed without a session key");
   std::string c = cipher_.encrypt_with_ad({}, plaintext);
   std::string out;
   out.reserve(4 + c.size());
@@ -27,21 +30,22 @@ HandshakeInitiator::~HandshakeInitiator() = default;
 
 std::string HandshakeInitiator::request() {
   std::string out;
-  if (!noise_.write_message({}, &out).ok()) return "";
+  if (!noise_ || !noise_->write_message({}, &out).ok()) return "";
   return out;
 }
 
 Status HandshakeInitiator::finish(std::string_view response, SecureSession* session) {
   if (response.size() != kHandshakeResponseBytes) return Status::error("handshake response of the wrong size");
   std::string payload;
-  if (!noise_.read_message(response, &payload).ok() || !payload.empty()) {
+  if (!noise_ || !noise_->read_message(response, &payload).ok() || !payload.empty()) {
     return Status::error("the responder failed the handshake (not the key it was expected to hold)");
   }
   NoiseCipher send, receive;
-  noise_.split(&send, &receive);
+  noise_->split(&send, &receive);
   session->send = FrameCipher(std::move(send));
   session->receive = FrameCipher(std::move(receive));
-  session->peer = noise_.remote_static();
+  session->peer = noise_->remote_static();
+  noise_.reset();  // the handshake's secrets go once the session has its keys
   return {};
 }
 

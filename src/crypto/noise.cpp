@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <cstring>
+#include <stdexcept>
 
 namespace fednode::crypto {
 namespace {
@@ -70,11 +71,15 @@ bool dh(const Key32& secret, const Key32& pub, Key32* out) {
   return crypto_scalarmult(out->data(), secret.data(), pub.data()) == 0;  // refuses low-order points
 }
 
-NodeKey fresh_ephemeral() {
-  NodeKey e;
-  crypto_kx_keypair(e.public_key.bytes.data(), e.secret.data());
-  return e;
+void set_ephemeral(const std::optional<NodeKey>& given, NodeKey* e) {
+  if (given) {
+    *e = *given;
+  } else {
+    crypto_kx_keypair(e->public_key.bytes.data(), e->secret.data());
+  }
 }
+
+constexpr std::uint64_t kNonceExhausted = ~std::uint64_t{0};  // reserved by the framework
 
 }  // namespace
 
@@ -82,6 +87,7 @@ NoiseCipher::~NoiseCipher() { sodium_memzero(key_.data(), key_.size()); }
 
 std::string NoiseCipher::encrypt_with_ad(std::string_view ad, std::string_view plaintext) {
   if (!has_key_) return std::string(plaintext);
+  if (n_ == kNonceExhausted) throw std::length_error("noise: 2^64-1 messages under one key");
   unsigned char nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
   nonce_of(n_++, nonce);
   std::string out(plaintext.size() + crypto_aead_chacha20poly1305_ietf_ABYTES, '\0');
@@ -97,7 +103,7 @@ bool NoiseCipher::decrypt_with_ad(std::string_view ad, std::string_view cipherte
     plaintext->assign(ciphertext);
     return true;
   }
-  if (ciphertext.size() < crypto_aead_chacha20poly1305_ietf_ABYTES) return false;
+  if (ciphertext.size() < crypto_aead_chacha20poly1305_ietf_ABYTES || n_ == kNonceExhausted) return false;
   unsigned char nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
   nonce_of(n_, nonce);
   plaintext->resize(ciphertext.size() - crypto_aead_chacha20poly1305_ietf_ABYTES);
@@ -130,7 +136,9 @@ struct Symmetric {
     Hash next_ck, temp_k;
     hkdf2(ck, view(ikm), &next_ck, &temp_k);
     ck = next_ck;
-    cipher = NoiseCipher(truncate(temp_k));
+    Key32 k = truncate(temp_k);
+    cipher = NoiseCipher(k);
+    sodium_memzero(k.data(), k.size());
     sodium_memzero(next_ck.data(), next_ck.size());
     sodium_memzero(temp_k.data(), temp_k.size());
   }
@@ -147,8 +155,10 @@ struct Symmetric {
   void split(NoiseCipher* c1, NoiseCipher* c2) const {
     Hash k1, k2;
     hkdf2(ck, {}, &k1, &k2);
-    *c1 = NoiseCipher(truncate(k1));
-    *c2 = NoiseCipher(truncate(k2));
+    Key32 key1 = truncate(k1), key2 = truncate(k2);
+    *c1 = NoiseCipher(key1);
+    *c2 = NoiseCipher(key2);
+    for (auto* k : {&key1, &key2}) sodium_memzero(k->data(), k->size());
     sodium_memzero(k1.data(), k1.size());
     sodium_memzero(k2.data(), k2.size());
   }
@@ -188,7 +198,7 @@ NoiseHandshake NoiseHandshake::initiator(const NodeKey& self, const PublicKey& r
   st->initiator = true;
   st->s = self;
   st->rs = responder;
-  st->e = ephemeral ? *ephemeral : fresh_ephemeral();
+  set_ephemeral(ephemeral, &st->e);
   st->sym.mix_hash(prologue);
   st->sym.mix_hash(view(responder.bytes));  // pre-message: <- s
   return NoiseHandshake(std::move(st));
@@ -198,7 +208,7 @@ NoiseHandshake NoiseHandshake::responder(const NodeKey& self, std::string_view p
                                          const std::optional<NodeKey>& ephemeral) {
   auto st = std::make_unique<State>();
   st->s = self;
-  st->e = ephemeral ? *ephemeral : fresh_ephemeral();
+  set_ephemeral(ephemeral, &st->e);
   st->sym.mix_hash(prologue);
   st->sym.mix_hash(view(self.public_key.bytes));  // pre-message: <- s
   return NoiseHandshake(std::move(st));
@@ -264,6 +274,7 @@ Status NoiseHandshake::read_message(std::string_view message, std::string* paylo
 bool NoiseHandshake::finished() const { return s_->next_message == 2 && !s_->failed; }
 
 void NoiseHandshake::split(NoiseCipher* send, NoiseCipher* receive) const {
+  if (!finished()) throw std::logic_error("noise: split before the handshake finished");
   if (s_->initiator) {
     s_->sym.split(send, receive);
   } else {

@@ -203,8 +203,9 @@ class Session : public std::enable_shared_from_this<Session> {
       ++counters_->auth_failed;
       return close_now();
     }
-    if (!proven(caller_ == ClientCaller::kOperator)) return;
-    proved_ = true;
+    // Still unproven: a recorded first handshake message replays as often as one likes, so the
+    // connection proves its key (and an operator's escapes the limits) with its first frame,
+    // which only the holder of the key and of this handshake's ephemeral keys can seal.
     caller_key_ = out.initiator.text();
     session_.emplace(std::move(out.session));
     queue_write(std::move(out.response), false);
@@ -229,6 +230,10 @@ class Session : public std::enable_shared_from_this<Session> {
         if (!session_->receive.open(frame_, &plain).ok()) {
           ++counters_->auth_failed;
           return close_now();
+        }
+        if (!proved_) {
+          if (!proven(caller_ == ClientCaller::kOperator)) return;
+          proved_ = true;
         }
         feed(plain.data(), plain.size());
       });

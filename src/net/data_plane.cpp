@@ -86,6 +86,7 @@ struct Prepared {
   std::string text;  // kClose: the reason; kReply: the framed (sealed) answer
   bool auth_failed = false;
   UpdateNotice notice;  // kUpdate: stored; the handler decides
+  bool refused = false;  // kClose: proven, but past the connection limits
 };
 
 class DataSession : public std::enable_shared_from_this<DataSession> {
@@ -146,11 +147,9 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
       ++counters_->auth_failed;
       return close("handshake: " + out.status.message());
     }
-    std::string why;
-    if (!ticket_->gate->prove(ticket_, false, &why)) {
-      ++counters_->connections_refused;
-      return close(why);
-    }
+    // Still unproven: a recorded first handshake message replays as often as one likes; the
+    // first frame, which only the holder of the key and of this handshake's ephemeral keys can
+    // seal, proves the connection (prepare()).
     session_.emplace(std::move(out.session));
     {
       auto self = shared_from_this();
@@ -174,7 +173,7 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
     });
   }
   void read_header() {
-    arm_timer();
+    arm_timer(session_ && !proved_ ? handshake_timeout_ : idle_);  // an unproven one sends its first frame soon
     auto self = shared_from_this();
     asio::async_read(socket_, asio::buffer(header_), [this, self](const std::error_code& ec, std::size_t) {
       if (ec) return close_quietly();
@@ -222,6 +221,11 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
       std::string plain;
       if (Status s = session_->receive.open(body_, &plain); !s.ok()) return close_for(s.message(), true);
       body_.swap(plain);
+      std::string why;
+      if (!proved_ && !ticket_->gate->prove(ticket_, false, &why)) {
+        return Prepared{Prepared::kClose, why, false, {}, true};
+      }
+      proved_ = true;
     }
     DataRequest req;
     if (Status s = decode_data_request(body_, &req); !s.ok()) return close_for(s.message());
@@ -258,6 +262,7 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
   }
   void finish(Prepared p) {
     if (p.auth_failed) ++counters_->auth_failed;
+    if (p.refused) ++counters_->connections_refused;
     if (p.kind == Prepared::kClose) return close(p.text);
     if (p.kind == Prepared::kReply) return send(std::move(p.text));
     std::string refused = *handler_ ? (*handler_)(p.notice) : "this node is not aggregating";
@@ -297,6 +302,7 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
   tcp::socket socket_;
   asio::steady_timer timer_;
   ConnectionGate::Ticket ticket_;
+  bool proved_ = false;  // secure mode: its first frame opened and the gate counted it as proven
   BlobStore& store_;
   asio::thread_pool& blob_threads_;
   std::size_t max_frame_;

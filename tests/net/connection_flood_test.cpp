@@ -226,6 +226,29 @@ INSTANTIATE_TEST_SUITE_P(HangingUpOrHolding, HandshakeFloodTest, ::testing::Valu
                            return std::string(info.param ? "Holding" : "HangingUp");
                          });
 
+// A first handshake message recorded from the operator and replayed: each replay gets an answer
+// (IK's first message is replayable) but stays unproven, held to the handshake timeout and the
+// unproven places, because only a first frame, which needs the handshake's ephemeral keys, proves
+// a connection. Before, each replay counted as an operator's connection, past every limit.
+TEST_F(FloodTest, ARecordedHandshakeReplayedNeverProvesAConnection) {
+  crypto::HandshakeInitiator recorded(operator_key_, server_key_.public_key, client_channel_prologue("c"));
+  std::string hello = std::string(kSecurePrefix) + recorded.request();
+  std::vector<tcp::socket> replays;
+  for (int i = 0; i < 20; ++i) {
+    replays.push_back(idle_connection("127.0.0.5"));
+    asio::write(replays.back(), asio::buffer(hello));
+  }
+  for (auto& s : replays) {
+    std::string answer(crypto::kHandshakeResponseBytes, '\0');
+    asio::read(s, asio::buffer(answer));  // answered, as IK must
+  }
+  EXPECT_EQ(server_->unproven_connections(), 20u) << "a replayed handshake proved its connection";
+  EXPECT_EQ(operator_requests_.load(), 0);
+  std::chrono::milliseconds took{};
+  ASSERT_TRUE(operator_call(&took).ok());
+  EXPECT_EQ(operator_requests_.load(), 1);
+}
+
 // A client of fednode 0.1 (its own handshake, prefix FNS1) is told why it is refused, in the
 // plaintext error zatt's clients read, instead of failing a handshake it cannot understand.
 TEST_F(FloodTest, AClientOfTheOldHandshakeIsToldToUpgrade) {

@@ -470,6 +470,30 @@ TEST_F(SecureDataPlaneTest, StrangersPlaintextClientsAndAWrongServerKeyGetNothin
   EXPECT_GE(server_.counters().auth_failed, 3u);
 }
 
+// A member's first handshake message recorded and replayed on as many connections as one address
+// may hold: answered, but none counts as proven (only a first frame proves one), so the member's
+// own push still gets a place. Before, the replays took every proven place until they idled out.
+TEST_F(SecureDataPlaneTest, ARecordedHandshakeReplayedTakesNoPlace) {
+  crypto::HandshakeInitiator recorded(member_, server_key_.public_key, "test/data");
+  std::string hello = recorded.request();
+  asio::io_context io;
+  std::vector<asio::ip::tcp::socket> replays;
+  for (int i = 0; i < 6; ++i) {
+    replays.emplace_back(io);
+    replays.back().connect({asio::ip::make_address("127.0.0.1"), address_.port});
+    asio::write(replays.back(), asio::buffer(hello));
+  }
+  for (auto& s : replays) {
+    std::string answer(crypto::kHandshakeResponseBytes, '\0');
+    asio::read(s, asio::buffer(answer));
+  }
+  EXPECT_EQ(server_.unproven_connections(), 6u);
+  EXPECT_EQ(server_.open_connections(), 6u) << "replayed handshakes hold proven places";
+  std::string blob = "pushed beside the replays";
+  SecureCall member = as(member_, server_key_.public_key);
+  EXPECT_TRUE(push_blob(address_, fl::sha256_hex(blob), blob, 2s, nullptr, &member).ok());
+}
+
 TEST_F(SecureDataPlaneTest, AnUpdateIsAcceptedOnlyUnderTheSendersOwnId) {
   std::string blob = "update bytes";
   UpdateNotice n;

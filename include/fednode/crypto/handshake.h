@@ -57,7 +57,7 @@ class HandshakeInitiator {
   Status finish(std::string_view response, SecureSession* session);
 
  private:
-  NoiseHandshake noise_;
+  std::optional<NoiseHandshake> noise_;  // gone after finish()
 };
 
 // The responder's side, in one step: checks the request, asks `admit` about the initiator's

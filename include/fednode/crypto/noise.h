@@ -34,7 +34,8 @@ class NoiseCipher {
   NoiseCipher(const NoiseCipher&) = default;
   NoiseCipher& operator=(const NoiseCipher&) = default;
   bool has_key() const { return has_key_; }
-  // Without a key these pass the plaintext through, as the framework says.
+  // Without a key these pass the plaintext through, as the framework says. Encrypting under a
+  // key whose 2^64-1 nonces are spent throws; decrypting fails.
   std::string encrypt_with_ad(std::string_view ad, std::string_view plaintext);
   // Fails (and keeps the counter) on any change to the ciphertext or the associated data.
   bool decrypt_with_ad(std::string_view ad, std::string_view ciphertext, std::string* plaintext);
@@ -64,10 +65,11 @@ class NoiseHandshake {
   Status read_message(std::string_view message, std::string* payload);
 
   bool finished() const;
-  // After the last message: the initiator's (send, receive) are the framework's (c1, c2), the
-  // responder's (c2, c1).
+  // After the last message (throws before): the initiator's (send, receive) are the framework's
+  // (c1, c2), the responder's (c2, c1).
   void split(NoiseCipher* send, NoiseCipher* receive) const;
-  // The responder learns it from the first message; the initiator knew it.
+  // The responder learns it from the first message (authenticated once read_message succeeded);
+  // the initiator knew it.
   const PublicKey& remote_static() const;
   std::array<std::uint8_t, kNoiseHashBytes> handshake_hash() const;
 

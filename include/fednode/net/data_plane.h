@@ -98,7 +98,8 @@ class DataPlaneServer {
   Status listen(const PeerAddress& address);
   void close();
   const ChannelCounters& counters() const { return *counters_; }
-  std::size_t open_connections() const { return gate_->open(); }
+  std::size_t open_connections() const { return gate_->open(); }  // unproven ones included
+  std::size_t unproven_connections() const { return gate_->unproven(); }
   std::uint16_t port() const;
   // Without a handler, updates are refused ("this node is not aggregating").
   void set_update_handler(UpdateHandler handler) { *handler_ = std::move(handler); }
