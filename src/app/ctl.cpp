@@ -1,5 +1,6 @@
 #include "fednode/app/ctl.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <optional>
@@ -192,7 +193,26 @@ int print_cluster_status(const PeerAddress& first) {
 
 }  // namespace
 
-int run_ctl(const std::vector<std::string>& all_args) {
+std::vector<std::string> split_option_values(const std::vector<std::string>& args) {
+  static const char* const kWithValues[] = {"--key-file", "--server-key", "--cluster-id", "--key",  "--since",
+                                            "--interval", "--count",      "--out",        "--format", "--model"};
+  std::vector<std::string> out;
+  for (const std::string& a : args) {
+    auto eq = a.find('=');
+    bool known = eq != std::string::npos &&
+                 std::find(std::begin(kWithValues), std::end(kWithValues), a.substr(0, eq)) != std::end(kWithValues);
+    if (known) {
+      out.push_back(a.substr(0, eq));
+      out.push_back(a.substr(eq + 1));
+    } else {
+      out.push_back(a);
+    }
+  }
+  return out;
+}
+
+int run_ctl(const std::vector<std::string>& raw_args) {
+  const std::vector<std::string> all_args = split_option_values(raw_args);
   // Options anywhere: --key-file F (an operator's key, or this node's), --server-key K,
   // --cluster-id ID (the prologue of the sealed channel).
   std::vector<std::string> args;

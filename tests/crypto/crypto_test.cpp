@@ -47,6 +47,19 @@ TEST(NodeKey, KeygenWritesAnOwnerOnlyFileAndNeverOverwrites) {
   EXPECT_NE(s.message().find("never overwritten"), std::string::npos) << s.message();
 }
 
+// No key keygen makes starts with '-' (it would read as an option); 600 keys hold about 9 that
+// would have, and one that does still parses.
+TEST(NodeKey, KeygenNeverMakesAKeyThatReadsAsAnOption) {
+  fednode::testing::TempDir dir;
+  for (int i = 0; i < 600; ++i) {
+    PublicKey pub;
+    ASSERT_TRUE(generate_key_file(dir.path() + "/k" + std::to_string(i), &pub).ok());
+    ASSERT_NE(pub.text().front(), '-') << pub.text();
+  }
+  std::string why;
+  EXPECT_TRUE(PublicKey::parse("-0bIvBjKC2L9RKyd12ewO2nR6Ddn2NPrPWmESSVwWig", &why)) << why;
+}
+
 TEST(NodeKey, AKeyFileOthersCanReadIsRefused) {
   fednode::testing::TempDir dir;
   make_key(dir.path(), "node.key");

@@ -16,6 +16,9 @@ namespace fednode {
 // `fednode ctl HOST:PORT get|set K V|del K|status`: talks to a node over the client channel and
 // follows redirects to the leader. Returns the exit code.
 int run_ctl(const std::vector<std::string>& args);
+// `--option=VALUE` as `--option VALUE`, for ctl's options that take a value, so a value that
+// starts with '-' (an older key) can be written either way.
+std::vector<std::string> split_option_values(const std::vector<std::string>& args);
 
 // Connects ctl to a node: sealed with --key-file (the server's key from --server-key, a redirect
 // or the member list, else the key file's own: talking to the local node), plaintext otherwise.
