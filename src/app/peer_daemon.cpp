@@ -283,7 +283,8 @@ void PeerDaemon::shutdown(int signo) {
   if (admission_) admission_->stop();
   const auto& conf = node_->conf_state();
   if (admission_ && std::find(conf.learners.begin(), conf.learners.end(), self_id_) != conf.learners.end()) {
-    return stop_after_leaving();
+    if (!admission_->added_by_operator()) return stop_after_leaving();
+    spdlog::info("stopping without leaving the group: an operator added this node (remove-peer removes it)");
   }
   // A leader hands over first, so the group does not wait out an election timeout.
   if (node_->role() == raft::Role::kLeader) {

@@ -84,6 +84,18 @@ Status SelfAdmission::ask(const char* action, const std::optional<SeedPeer>& fir
   return Status::error(errors.empty() ? "no peer to ask" : errors);
 }
 
+bool SelfAdmission::lists_self(const std::vector<std::string>& members) const {
+  for (const std::string& m : members) {
+    auto eq = m.find('=');
+    std::string why;
+    auto address = parse_peer_address(m.substr(0, eq), &why);
+    if (!address || !(*address == self_)) continue;
+    if (!key_) return true;
+    return eq != std::string::npos && m.substr(eq + 1) == key_->public_key.text();  // another key: not this node
+  }
+  return false;
+}
+
 void SelfAdmission::join_loop(const MembersFound& found) {
   std::mt19937_64 rng(std::random_device{}());
   auto pause = std::chrono::milliseconds(200);
@@ -94,13 +106,21 @@ void SelfAdmission::join_loop(const MembersFound& found) {
       if (done_) return;
     }
     ++attempts_;
-    if (auto members = ask_members(std::chrono::milliseconds(2000)); !members.empty()) found(std::move(members));
-    Status s = ask("add", std::nullopt, std::chrono::milliseconds(2000));
-    if (s.ok()) {
-      spdlog::info("asked to join as a learner: the leader added this node");
-      return;
+    auto members = ask_members(std::chrono::milliseconds(2000));
+    bool listed = lists_self(members);
+    if (!members.empty()) found(std::move(members));
+    if (listed) {
+      if (!added_by_operator_.exchange(true)) {
+        spdlog::info("the group already lists this node (added by an operator): waiting for the leader to reach it");
+      }
+    } else {
+      Status s = ask("add", std::nullopt, std::chrono::milliseconds(2000));
+      if (s.ok()) {
+        spdlog::info("asked to join as a learner: the leader added this node");
+        return;
+      }
+      if (warnings.allow()) spdlog::warn("not a member yet, asking again: {}", s.message());
     }
-    if (warnings.allow()) spdlog::warn("not a member yet, asking again: {}", s.message());
     // Joiners that start together would otherwise collide on the one membership change the
     // leader takes at a time: each waits a random share of its pause.
     std::uniform_int_distribution<long> jitter(pause.count() / 2, pause.count());

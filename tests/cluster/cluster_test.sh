@@ -188,15 +188,35 @@ done
 start "$victim"
 echo "writes continued with a follower down"
 
-# Add a node while writing (learner, then voter), then remove it.
+# Add a node while writing (learner, then voter), then remove it. As an operator replaces a
+# machine: add-peer with its key first, then start it with --join. It finds itself listed and
+# waits for the leader instead of asking (and being refused: its key is no --admit-key), and a
+# SIGTERM while it is a learner stops it without asking to leave.
 j=$n
 others=()
 for i in $(seq 0 $((n - 1))); do others+=("$(peer_spec "$i")"); done
-"$bin" "$(addr "$j")" "${others[@]}" --join --key-file "$(key_file "$j")" --data-dir "$work/d$j" \
-  --data-port "${dports[$j]}" >>"$work/log$j" 2>&1 &
-pids[$j]=$!
+start_joiner() {
+  "$bin" "$(addr "$j")" "${others[@]}" --join --key-file "$(key_file "$j")" --data-dir "$work/d$j" \
+    --data-port "${dports[$j]}" >>"$work/log$j" 2>&1 &
+  pids[$j]=$!
+}
 out=$(ctl "$(addr "$new")" add-peer "$(addr "$j")" --learner 2>&1) && fail "a peer was added without its key: $out"
 out=$(ctl "$(addr "$new")" add-peer "$(addr "$j")" --key "${keys[$j]}" --learner) && [[ "$out" == ok ]] || fail "add learner: $out"
+start_joiner
+ctl "$(addr "$new")" set before-restart 1 >/dev/null || fail "write during add"
+for _ in $(seq 50); do
+  stale=$(printf '\x82\xa4type\xa3get\xa5stale\xc3' | raw "$j" || true)
+  [[ "$stale" == *before-restart* ]] && break
+  sleep 0.1
+done
+[[ "$stale" == *before-restart* ]] || fail "the learner added by an operator did not catch up: $stale"
+grep -q "already lists this node" "$work/log$j" || fail "the joiner did not see it was listed: $(tail -5 "$work/log$j")"
+grep -E "refused|not a member yet" "$work/log$j" && fail "the joiner added by an operator asked to be added"
+kill -TERM "${pids[$j]}"
+wait "${pids[$j]}" || fail "the learner did not exit cleanly on SIGTERM"
+grep -q "stopping without leaving the group" "$work/log$j" || fail "the learner added by an operator tried to leave"
+grep -q "could not leave" "$work/log$j" && fail "the learner added by an operator tried to leave: $(grep 'could not leave' "$work/log$j")"
+start_joiner
 ctl "$(addr "$new")" set during-add 1 >/dev/null || fail "write during add"
 out=$(ctl "$(addr "$new")" add-peer "$(addr "$j")" --key "${keys[$j]}") && [[ "$out" == ok ]] || fail "promote learner: $out"
 for _ in $(seq 50); do

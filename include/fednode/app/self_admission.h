@@ -1,7 +1,8 @@
 #pragma once
 // A peer started with --join asks the group to add it as a learner, through any seed (following
-// redirects to the leader), and keeps asking with growing pauses until it is a member; asked to
-// stop, it asks the leader to remove it. The requests block, so they run on a thread of their
+// redirects to the leader), and keeps asking with growing pauses until it is a member (unless the
+// seed already lists it: an operator added it, and it waits for the leader); asked to stop, a
+// learner that added itself asks the leader to remove it. The requests block, so they run on a thread of their
 // own and never on the control loop.
 #include <atomic>
 #include <chrono>
@@ -43,9 +44,14 @@ class SelfAdmission {
   Status ask(const char* action, const std::optional<SeedPeer>& first, std::chrono::milliseconds timeout) const;
 
   std::uint64_t attempts() const { return attempts_.load(); }
+  // An operator added this node (add-peer) before it asked: the membership is the operator's to
+  // change, so it does not ask to leave when it stops.
+  bool added_by_operator() const { return added_by_operator_.load(); }
 
  private:
   void join_loop(const MembersFound& found);
+  // Whether a member list names this node (its address, and its key in secure mode).
+  bool lists_self(const std::vector<std::string>& members) const;
   // The member list of the first seed that answers (empty if none does).
   std::vector<std::string> ask_members(std::chrono::milliseconds timeout) const;
 
@@ -54,6 +60,7 @@ class SelfAdmission {
   std::string cluster_id_;
   std::vector<SeedPeer> seeds_;
   std::atomic<std::uint64_t> attempts_{0};
+  std::atomic<bool> added_by_operator_{false};
   std::mutex mu_;
   std::condition_variable wake_;
   bool done_ = false;
