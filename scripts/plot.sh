@@ -38,6 +38,8 @@ done | awk '{ raft[$1] += $2; client[$1] += $3; data[$1] += $4 } END { for (r in
   sort -n >"$run_dir/traffic.dat"
 
 changes=$(awk 'NR > 1 && $3 != prev { printf "set arrow from %s-0.5, graph 0 to %s-0.5, graph 1 nohead dashtype 2 lc rgb \"red\"\n", $1, $1 } { prev = $3 }' "$run_dir/accuracy.dat")
+last_round=$(awk 'END { print $1 + 0 }' "$run_dir/accuracy.dat")
+[[ $last_round -ge 1 ]] || last_round=1
 gnuplot <<GP
 set terminal pngcairo size 900,500 noenhanced
 set output "$run_dir/accuracy.png"
@@ -46,7 +48,10 @@ set xlabel "round"
 set ylabel "test accuracy"
 set grid
 set key bottom right
-set offsets 0.5, 0.5, 0.05, 0.05
+set xrange [0.5:$last_round + 0.5]
+set xtics $(( last_round > 20 ? (last_round + 19) / 20 : 1 ))
+set format x "%.0f"
+set offsets 0, 0, 0.05, 0.05
 $changes
 plot "$run_dir/accuracy.dat" using 1:2 with linespoints pt 7 lc rgb "#1f77b4" title "aggregator's test split", \
      "" using 1:2:(sprintf("%s", substr(strcol(3), strstrt(strcol(3), ":") + 1, 99))) with labels offset 0,1 font ",8" notitle, \
@@ -61,6 +66,9 @@ set style fill solid 0.8
 set key top left
 unset arrow
 unset offsets
-plot "$run_dir/traffic.dat" using 2:xtic(1) title "Raft UDP", "" using 3 title "client TCP", "" using 4 title "data plane TCP"
+set autoscale x
+set xtics autofreq
+set format x "% h"
+plot "$run_dir/traffic.dat" using 2:xtic(1) title "Raft UDP", "" using 3 title "client TCP (fednode ctl: run.sh asks one node every 2 s)", "" using 4 title "data plane TCP (models, updates)"
 GP
 echo "plot.sh: wrote $run_dir/accuracy.png and $run_dir/traffic.png"

@@ -152,7 +152,7 @@ printf '%-6s %-16s %-12s %-9s %-9s %s\n' round aggregator participants accuracy 
 started=$(date +%s.%N)
 last=0
 while [[ $last -lt $want ]]; do
-  sleep 1
+  sleep 2  # each poll is a sealed ctl call; plot.sh's traffic plot shows what they cost
   alive=0
   for i in $nodes; do
     kill -0 "${pids[$i]}" 2>/dev/null || continue

@@ -124,6 +124,15 @@ EOF
 fi
 
 tbp_wait_rounds any "$rounds" $((600 + 120 * rounds)) || { echo "testbed.sh: the run did not finish; logs in $run_dir" >&2; exit 1; }
+# A round's test metrics commit in an entry of their own after the round: wait for the last
+# round's before the histories are printed and the hosts torn down.
+evaluated_through() { tbp_ctl "$1" rounds --tsv --evaluated 2>/dev/null | awk '$1 ~ /^[0-9]+$/ && $1 + 0 > m { m = $1 + 0 } END { print m + 0 }'; }
+for _ in $(seq 1 600); do
+  for k in $(seq 1 "$hosts"); do
+    tb_alive "$k" && [[ $(evaluated_through "$k") -ge $rounds ]] && break 2
+  done
+  sleep 0.2
+done
 for k in $(seq 1 "$hosts"); do
   tb_alive "$k" || continue
   tbp_wait_rounds "$k" "$rounds" 60 || true

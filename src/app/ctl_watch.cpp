@@ -53,7 +53,10 @@ class Watcher {
     std::strftime(clock, sizeof clock, "%H:%M:%S", std::localtime(&now));
     f.clock = clock;
     msgpack::object_handle seed;
-    if (!ctl_ask(target_, "diagnostic", &seed, kAskTimeout).ok()) return f;
+    if (Status s = ctl_ask(target_, "diagnostic", &seed, kAskTimeout); !s.ok()) {
+      f.no_answer = s.message();
+      return f;
+    }
     std::uint64_t leader = ctl_u64_at(seed.get(), {"volatile", "leaderId"});
     for (const auto& m : ctl_members_of(seed.get())) f.members.push_back(member(m));
     rounds(&f, leader);
@@ -139,7 +142,7 @@ std::string render_watch(const WatchFrame& f) {
   std::snprintf(line, sizeof line, "fednode watch %s   %s   (every %.3g s, Ctrl-C quits)\n\n", f.target.c_str(),
                 f.clock.c_str(), f.interval_s);
   out += line;
-  if (f.members.empty()) return out + "no answer from " + f.target + "\n";
+  if (f.members.empty()) return out + "no answer from " + f.target + (f.no_answer.empty() ? "" : ": " + f.no_answer) + "\n";
   std::snprintf(line, sizeof line, "%-22s %-10s %-8s %6s %8s %10s %10s %10s\n", "member", "role", "kind", "term", "commit",
                 "raft B/s", "client B/s", "data B/s");
   out += line;
@@ -208,14 +211,24 @@ int run_watch(const PeerAddress& address, const std::vector<std::string>& flags)
   }
   bool tty = ::isatty(STDOUT_FILENO) == 1;
   Watcher w(address, interval);
+  bool answered = false;
+  std::string last_reason;
   for (long n = 0; count == 0 || n < count; ++n) {
     auto next = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(interval));
-    std::string text = render_watch(w.frame());
+    WatchFrame f = w.frame();
+    answered |= f.no_answer.empty();
+    last_reason = f.no_answer;
+    std::string text = render_watch(f);
     std::fputs(tty ? "\x1b[H\x1b[2J" : (n > 0 ? "\n" : ""), stdout);  // redraw in place on a terminal
     std::fputs(text.c_str(), stdout);
     std::fflush(stdout);
     if (count != 0 && n + 1 == count) break;
     std::this_thread::sleep_until(next);
+  }
+  if (!answered) {  // only --count ends a watch: it must not pass for one that saw the node
+    std::fprintf(stderr, "fednode ctl: watch: no answer from %s in %ld tries: %s\n", address.to_string().c_str(), count,
+                 last_reason.c_str());
+    return 1;
   }
   return 0;
 }

@@ -31,4 +31,16 @@ for cmd in get status diagnostic; do
     { echo "FAIL: ctl $cmd said '$out'" >&2; exit 1; }
   echo "ctl $cmd: $out"
 done
-echo "PASS: ctl refuses an answer that is not fednode's"
+# A watch that never got an answer (from the HTTP server, or from a port nobody listens on) ends
+# its --count with one line and exit 1, not 0.
+free_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+for target in "127.0.0.1:$port" "127.0.0.1:$free_port"; do
+  if out=$("$bin" ctl "$target" watch --count 2 --interval 0.1 2>&1 >/dev/null); then
+    echo "FAIL: ctl watch against $target that never answered exited 0" >&2
+    exit 1
+  fi
+  [[ "$out" == *"watch: no answer from $target in 2 tries"* && $(wc -l <<<"$out") -eq 1 ]] ||
+    { echo "FAIL: ctl watch against $target said '$out'" >&2; exit 1; }
+  echo "ctl watch: $out"
+done
+echo "PASS: ctl refuses an answer that is not fednode's, and a watch that never got one fails"

@@ -26,6 +26,7 @@ struct WatchFrame {
   std::string target, clock;
   double interval_s = 1;
   std::vector<WatchMember> members;
+  std::string no_answer;  // why the target did not answer ("" when it did)
   std::string run;  // "10 rounds of cifar10-cnn on cifar10, fedavg" or ""
   std::uint64_t rounds_planned = 0, rounds_committed = 0;
   std::vector<std::pair<std::uint64_t, double>> accuracy;  // committed rounds with their metrics in
