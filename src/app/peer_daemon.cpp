@@ -5,6 +5,8 @@
 // controller act on what changed.
 #include "peer_daemon_class.h"
 
+#include "fednode/app/data_dir_owner.h"
+
 #include <algorithm>
 #include <chrono>
 
@@ -15,6 +17,7 @@ namespace fednode {
 namespace daemon {
 
 Status PeerDaemon::start() {
+  if (Status s = check_cluster_id(opt_.data_dir, opt_.cluster_id); !s.ok()) return s;
   storage::DurableOptions so;
   if (Status s = storage::DurableStorage::open(opt_.data_dir + "/raft", so, &storage_); !s.ok()) return s;
   // A founding member writes the same bootstrap entries as every other founder.
@@ -83,6 +86,11 @@ Status PeerDaemon::start() {
     return s.ok();
   };
   node_ = std::make_unique<raft::Node>(c, *storage_);
+  if (Status s = check_member_of_stored_group(opt_.data_dir, opt_.self.to_string(), is_member(), opt_.join,
+                                              node_->conf_state().voters.size() + node_->conf_state().learners.size());
+      !s.ok()) {
+    return s;
+  }
   if (opt_.join) {
     std::vector<SeedPeer> seeds;
     for (std::size_t i = 0; i < opt_.peers.size(); ++i) seeds.push_back({opt_.peers[i], opt_.peer_keys[i]});

@@ -228,6 +228,22 @@ done
 out=$(ctl "$(addr "$new")" remove-peer "$(addr "$j")") && [[ "$out" == ok ]] || fail "remove: $out"
 ctl "$(addr "$new")" set after-remove 1 >/dev/null || fail "write after remove"
 echo "node added (learner, voter), caught up, removed"
+# A node started on a dir whose group does not include it (a copy of another member's dir) is
+# refused with one line instead of sitting as a non-member; a dir started with another cluster id
+# likewise. (A removed node restarted on its own dir may not know it was removed: the entry that
+# removed it need not have reached it.)
+kill -TERM "${pids[$j]}" 2>/dev/null || true
+wait "${pids[$j]}" 2>/dev/null || true
+rm -rf "$work/d$j/raft"
+cp -r "$work/d0/raft" "$work/d$j/raft"
+out=$(timeout 20 "$bin" "$(addr "$j")" "${others[@]}" --key-file "$(key_file "$j")" --data-dir "$work/d$j" \
+  --data-port "${dports[$j]}" 2>&1) && fail "a node started on a dir of a group without it"
+[[ "$out" == *"without this node"*"--join"* ]] || fail "the refusal of another group's dir does not say why: $out"
+echo "started on a dir of a group without it: $(grep -o 'holds a group.*' <<<"$out" | head -1)"
+out=$(timeout 20 "$bin" "$(addr "$j")" "${others[@]}" --key-file "$(key_file "$j")" --data-dir "$work/d$j" \
+  --data-port "${dports[$j]}" --cluster-id another-group 2>&1) && fail "a dir of one cluster id served another"
+[[ "$out" == *"belongs to cluster 'fednode'"*"not 'another-group'"* ]] || fail "the cluster-id refusal does not say why: $out"
+echo "dir started with another --cluster-id: refused"
 
 # Graceful stop: SIGTERM the leader, it hands over leadership first.
 kill -TERM "${pids[$new]}"
