@@ -11,7 +11,8 @@ packages=(cmake g++ make pkg-config
   python3-torch python3-numpy python3-sklearn python3-pil  # tests run their Python side: TorchScript models, .npz files, exports
   iproute2 iptables faketime  # the namespace testbed's tests: hosts, partitions, clock skew
   dpkg-dev lintian adduser     # scripts/package.sh and the package test
-  prometheus tmux)             # the Prometheus scrape test, the live view under tmux
+  prometheus tmux              # the Prometheus scrape test and rule tests, the live view under tmux
+  chromium python3-websocket)  # the live page's browser test (headless, over the DevTools protocol)
 for arg in "$@"; do
   case "$arg" in
     --bench) packages+=(python3-pysyncobj etcd-server etcd-client) ;;

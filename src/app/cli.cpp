@@ -4,6 +4,7 @@
 #include "fednode/fl/robust_aggregation.h"
 
 #include <CLI/CLI.hpp>
+#include <arpa/inet.h>
 
 #include <cmath>
 #include <filesystem>
@@ -234,7 +235,11 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
       ->capture_default_str();
   app.add_option("--data-port", data_port, "TCP data-plane port (default: peer port + 1000)");
   unsigned metrics_port = 0;
-  app.add_option("--metrics-port", metrics_port, "Serve Prometheus metrics at http://HOST:PORT/metrics (0: off)");
+  app.add_option("--metrics-port", metrics_port,
+                 "Serve the live page (/), its JSON (/api/status) and Prometheus metrics (/metrics) over HTTP (0: off)");
+  app.add_option("--metrics-bind", node.metrics_bind,
+                 "Address the metrics port listens on (0.0.0.0 opens it to the network)")
+      ->capture_default_str();
   app.add_option("--tick-ms", node.tick_ms, "Raft tick period")->capture_default_str();
   app.add_option("--heartbeat-ms", node.heartbeat_ms, "Leader heartbeat period")
       ->capture_default_str();
@@ -415,6 +420,12 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   node.data_port = static_cast<std::uint16_t>(data_port);
   if (metrics_port > 65535) return usage_error("--metrics-port " + std::to_string(metrics_port) + " is out of range 1-65535");
   node.metrics_port = static_cast<std::uint16_t>(metrics_port);
+  {
+    unsigned char addr[16];
+    if (::inet_pton(AF_INET, node.metrics_bind.c_str(), addr) != 1 && ::inet_pton(AF_INET6, node.metrics_bind.c_str(), addr) != 1) {
+      return usage_error("--metrics-bind '" + node.metrics_bind + "' is not an IP address");
+    }
+  }
   if (auto problem = check_node_options(node); !problem.empty()) return usage_error(problem);
   if (node.data_port == 0) node.data_port = static_cast<std::uint16_t>(node.self.port + 1000);
   node.fl.partition_given = partition->count() > 0;

@@ -28,7 +28,14 @@ void EventLog::write(const std::string& event, const JsonLine& fields) {
                      ",\"node\":" + json_quote(node_) + ",\"event\":" + json_quote(event);
   std::string rest = fields.str();
   if (rest.size() > 2) line += "," + rest.substr(1, rest.size() - 2);
-  line += "}\n";
+  line += "}";
+  auto keep = [&line](std::deque<std::string>& ring, std::size_t most) {
+    ring.push_back(line);
+    if (ring.size() > most) ring.pop_front();
+  };
+  keep(recent_, kRecent);
+  if (event == "round_commit") keep(commits_, kCommits);
+  line += "\n";
   std::fputs(line.c_str(), file_);
   std::fflush(file_);
 }

@@ -46,6 +46,11 @@ std::string render_metrics(const NodeMetrics& m) {
             m.snapshots_installed);
   t.counter("fednode_raft_malformed_messages_total", "Raft messages no correct peer sends, dropped unread",
             m.malformed_dropped);
+  if (!m.followers_active.empty()) {
+    t.family("fednode_raft_follower_active", "gauge",
+             "On the leader: 1 for each other member heard from within the last election timeout");
+    for (const auto& [peer, active] : m.followers_active) t.sample("fednode_raft_follower_active", active ? 1.0 : 0.0, {{"peer", peer}});
+  }
 
   using C = net::ChannelCounters;
   per_channel(t, m, "fednode_channel_bytes_total", "Bytes on each channel", &C::bytes_in, &C::bytes_out);
@@ -69,9 +74,18 @@ std::string render_metrics(const NodeMetrics& m) {
   t.gauge("fednode_storage_log_bytes", "Size of the Raft log's segments on disk", static_cast<double>(m.log_bytes));
   t.gauge("fednode_model_store_bytes", "Size of the model store (models, server states, updates)",
           static_cast<double>(m.model_store_bytes));
+  if (m.disk_free_bytes) {
+    t.gauge("fednode_disk_free_bytes", "Bytes available on the data dir's file system", static_cast<double>(*m.disk_free_bytes));
+  }
+  t.gauge("fednode_disk_free_bound_bytes", "--min-free-bytes: the model store refuses what would leave less (0: no bound)",
+          static_cast<double>(m.min_free_bytes));
 
   t.gauge("fednode_fl_round", "Last committed federated round", static_cast<double>(m.round));
   t.gauge("fednode_fl_rounds_planned", "Rounds in the run configuration (0: none)", static_cast<double>(m.rounds_planned));
+  t.gauge("fednode_fl_round_deadline_seconds", "The run's round deadline (0: no run)", m.round_deadline_seconds);
+  t.gauge("fednode_fl_seconds_since_round_commit",
+          "Seconds since this node applied the latest round commit (or started), on its monotonic clock",
+          m.seconds_since_round_commit);
   if (m.have_accuracy) {
     t.gauge("fednode_fl_test_accuracy", "Test accuracy of the last evaluated committed model (0-1)", m.test_accuracy);
   }

@@ -6,6 +6,7 @@
 #include "peer_daemon_class.h"
 
 #include "fednode/app/data_dir_owner.h"
+#include "fednode/app/web_assets.h"
 
 #include <algorithm>
 #include <chrono>
@@ -112,9 +113,19 @@ Status PeerDaemon::start() {
   controller_ = std::make_unique<RoleController>(io_, *this, opt_, events_);
   if (Status s = controller_->start(); !s.ok()) return s;
   if (opt_.metrics_port != 0) {
-    metrics_ = std::make_unique<net::MetricsHttpServer>(io_, [this] { return metrics_text(); });
-    if (Status s = metrics_->listen(PeerAddress{opt_.self.host, opt_.metrics_port}); !s.ok()) return s;
-    spdlog::info("Prometheus metrics at http://{}:{}/metrics", opt_.self.host, opt_.metrics_port);
+    // Read-only; inline script and style only, and nothing fetched from anywhere but this node.
+    const std::string page_headers =
+        "Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+        "connect-src 'self'; img-src 'self' data:\r\nCache-Control: no-store\r\n";
+    std::vector<net::HttpRoute> routes = {
+        {"/metrics", "text/plain; version=0.0.4; charset=utf-8", [this] { return metrics_text(); }, ""},
+        {"/", "text/html; charset=utf-8", [] { return std::string(live_page_html()); }, page_headers},
+        {"/api/status", "application/json", [this] { return api_status(); }, "Cache-Control: no-store\r\n"},
+    };
+    metrics_ = std::make_unique<net::MetricsHttpServer>(io_, std::move(routes), opt_.self.host);
+    if (Status s = metrics_->listen(PeerAddress{opt_.metrics_bind, opt_.metrics_port}); !s.ok()) return s;
+    spdlog::info("live page at http://{}:{}/ (JSON at /api/status, Prometheus at /metrics)", opt_.metrics_bind,
+                 opt_.metrics_port);
   }
   events_.write("started", JsonLine().add("data_port", std::uint64_t{opt_.data_port}).add("applied", applied_));
   signals_.async_wait([this](const std::error_code&, int signo) { shutdown(signo); });
@@ -158,9 +169,16 @@ void PeerDaemon::process_ready() {
     admission_->admitted();
     events_.write("admitted", JsonLine().add("applied", applied_));
   }
+  if (sm_.rounds().last_round() != round_seen_) {
+    round_seen_ = sm_.rounds().last_round();
+    round_seen_at_ = Clock::now();
+  }
   if (node_->leader() != known_leader_) {
     known_leader_ = node_->leader();
-    if (known_leader_ != raft::kNoNode) ++leader_changes_;
+    if (known_leader_ != raft::kNoNode) {
+      ++leader_changes_;
+      events_.write("leader_changed", JsonLine().add("leader", members_.address_of(known_leader_)).add("term", node_->term()));
+    }
   }
   bool leading = node_->role() == raft::Role::kLeader;
   if (was_leading_ && !leading) {

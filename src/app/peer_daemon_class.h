@@ -191,6 +191,10 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   std::string fl_status(const msgpack::object* id);
   void pack_training(msgpack::packer<msgpack::sbuffer>& p) const;
   std::string metrics_text() const;
+  std::string api_status() const;  // live_status.cpp
+  // When this node applied the latest round commit (its monotonic clock), for the stall alert.
+  std::uint64_t round_seen_ = 0;
+  Clock::time_point round_seen_at_ = Clock::now();
   // The peer channel's counters, with the well-formed datagrams whose message the core dropped.
   net::ChannelCounters raft_counters() const {
     net::ChannelCounters c = peers_.counters();

@@ -5,6 +5,8 @@
 #include "fednode/app/node_metrics.h"
 #include "fednode/version.h"
 
+#include <filesystem>
+
 namespace fednode::daemon {
 
 void PeerDaemon::add_traffic(JsonLine* line) const {
@@ -138,14 +140,23 @@ std::string PeerDaemon::metrics_text() const {
   m.proposals_dropped = node_->proposals_dropped();
   m.snapshots_installed = snapshots_installed_;
   m.malformed_dropped = node_->malformed_dropped();
+  if (node_->role() == raft::Role::kLeader) {
+    for (const auto& f : node_->followers()) m.followers_active.emplace_back(members_.address_of(f.id), f.recent_active);
+  }
   m.channels = {{"raft_udp", raft_counters()}, {"client_tcp", clients_.counters()}, {"data_tcp", controller_->data_counters()}};
   if (metrics_) m.channels.emplace_back("metrics_http", metrics_->counters());
   m.storage = &storage_->stats();
   m.log_bytes = storage_->log_bytes();
   m.model_store_bytes = controller_->model_store_bytes();
+  std::error_code ec;
+  auto space = std::filesystem::space(opt_.data_dir, ec);
+  if (!ec) m.disk_free_bytes = space.available;
+  m.min_free_bytes = opt_.min_free_bytes;
   const auto& rounds = sm_.rounds();
   m.round = rounds.last_round();
   m.rounds_planned = rounds.config() ? rounds.config()->rounds : 0;
+  m.round_deadline_seconds = rounds.config() ? static_cast<double>(rounds.config()->deadline_ms) / 1000.0 : 0;
+  m.seconds_since_round_commit = std::chrono::duration<double>(Clock::now() - round_seen_at_).count();
   const fl::RoundRecord* evaluated = rounds.last_evaluated();
   m.have_accuracy = evaluated != nullptr;
   if (evaluated) m.test_accuracy = evaluated->test_accuracy;

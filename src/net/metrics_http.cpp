@@ -3,14 +3,32 @@
 #include <spdlog/spdlog.h>
 
 namespace fednode::net {
+
+struct HttpSite {
+  std::vector<HttpRoute> routes;
+  std::vector<std::string> paths;
+  bool check_host = false;
+  std::string own_host;
+};
+
 namespace {
 
 using asio::ip::tcp;
+
+std::shared_ptr<const HttpSite> make_site(std::vector<HttpRoute> routes, bool check_host, std::string own_host) {
+  auto site = std::make_shared<HttpSite>();
+  for (const auto& r : routes) site->paths.push_back(r.path);
+  site->routes = std::move(routes);
+  site->check_host = check_host;
+  site->own_host = std::move(own_host);
+  return site;
+}
 
 const char* reason(int status) {
   switch (status) {
     case 200: return "OK";
     case 400: return "Bad Request";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 431: return "Request Header Fields Too Large";
@@ -21,9 +39,10 @@ const char* reason(int status) {
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket socket, ConnectionGate::Ticket ticket, MetricsHttpServer::Render render,
+  using Site = HttpSite;
+  HttpSession(tcp::socket socket, ConnectionGate::Ticket ticket, std::shared_ptr<const Site> site,
               std::shared_ptr<ChannelCounters> counters, std::chrono::milliseconds idle)
-      : socket_(std::move(socket)), ticket_(std::move(ticket)), render_(std::move(render)),
+      : socket_(std::move(socket)), ticket_(std::move(ticket)), site_(std::move(site)),
         counters_(std::move(counters)), timer_(socket_.get_executor()), buffer_(kMaxHttpHead), idle_(idle) {}
 
   void start() {
@@ -51,15 +70,20 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     counters_->bytes_in += n;
     ++counters_->messages_in;
     std::string head(asio::buffers_begin(buffer_.data()), asio::buffers_begin(buffer_.data()) + static_cast<std::ptrdiff_t>(n));
-    HttpAnswer a = judge_http_request(head);
+    HttpAnswer a = judge_http_request(head, site_->paths, site_->check_host, site_->own_host);
     if (a.status != 200) ++counters_->dropped_in;
-    answer(a, a.status == 200 ? render_() : std::string(reason(a.status)) + "\n");
+    answer(a, a.status == 200 ? site_->routes[a.route].render() : std::string(reason(a.status)) + "\n");
   }
 
   void answer(HttpAnswer a, std::string body) {
     std::string head = "HTTP/1.1 " + std::to_string(a.status) + " " + reason(a.status) + "\r\n";
-    head += a.status == 200 ? "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-                            : "Content-Type: text/plain; charset=utf-8\r\n";
+    if (a.status == 200) {
+      const HttpRoute& route = site_->routes[a.route];
+      head += "Content-Type: " + route.content_type + "\r\n" + route.extra_headers;
+    } else {
+      head += "Content-Type: text/plain; charset=utf-8\r\n";
+    }
+    head += "X-Content-Type-Options: nosniff\r\n";
     if (a.status == 405) head += "Allow: GET, HEAD\r\n";
     head += "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
     out_ = a.head_only ? head : head + body;
@@ -77,7 +101,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   tcp::socket socket_;
   ConnectionGate::Ticket ticket_;
-  MetricsHttpServer::Render render_;
+  std::shared_ptr<const Site> site_;
   std::shared_ptr<ChannelCounters> counters_;
   asio::steady_timer timer_;
   asio::streambuf buffer_;
@@ -87,7 +111,38 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
 }  // namespace
 
-HttpAnswer judge_http_request(std::string_view head) {
+namespace {
+
+// The Host header's value without its port ("" when absent).
+std::string_view host_of(std::string_view head) {
+  std::size_t at = head.find("\r\n");
+  while (at != std::string_view::npos && at + 2 < head.size()) {
+    std::size_t end = head.find("\r\n", at + 2);
+    std::string_view line = head.substr(at + 2, end == std::string_view::npos ? std::string_view::npos : end - at - 2);
+    if (line.size() > 5 && (line[0] == 'H' || line[0] == 'h') && (line.substr(1, 4) == "ost:" || line.substr(1, 4) == "OST:")) {
+      std::string_view v = line.substr(5);
+      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+      while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+      if (!v.empty() && v.front() == '[') return v.substr(0, v.find(']') + 1);  // [IPv6]:port
+      return v.substr(0, v.rfind(':') == std::string_view::npos ? v.size() : v.rfind(':'));
+    }
+    at = end;
+  }
+  return {};
+}
+
+bool host_allowed(std::string_view host, std::string_view own) {
+  if (host.empty() || host == "localhost" || (!own.empty() && host == own)) return true;
+  std::string h(host.front() == '[' && host.size() > 2 ? host.substr(1, host.size() - 2) : host);
+  std::error_code ec;
+  asio::ip::make_address(h, ec);
+  return !ec;
+}
+
+}  // namespace
+
+HttpAnswer judge_http_request(std::string_view head, const std::vector<std::string>& paths, bool check_host,
+                              std::string_view own_host) {
   auto eol = head.find("\r\n");
   std::string_view line = head.substr(0, eol);
   auto sp1 = line.find(' ');
@@ -104,16 +159,29 @@ HttpAnswer judge_http_request(std::string_view head) {
   }
   std::string_view path = target.substr(0, target.find('?'));
   if (method != "GET" && method != "HEAD") return {405, false};
-  if (path != "/metrics") return {404, method == "HEAD"};
-  return {200, method == "HEAD"};
+  if (check_host && !host_allowed(host_of(head), own_host)) return {403, method == "HEAD"};
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    if (path == paths[i]) return {200, method == "HEAD", i};
+  }
+  return {404, method == "HEAD"};
 }
 
 MetricsHttpServer::MetricsHttpServer(asio::io_context& io, Render render, ConnectionLimits limits)
     : acceptor_(io),
-      render_(std::move(render)),
+      // Prometheus alone: scrapers name the host as they like.
+      site_(make_site({HttpRoute{"/metrics", "text/plain; version=0.0.4; charset=utf-8", std::move(render), ""}}, false, "")),
       gate_(std::make_shared<ConnectionGate>(limits)),
       accept_loop_(acceptor_, gate_, counters_, "metrics", [this](tcp::socket socket, ConnectionGate::Ticket t) {
-        std::make_shared<HttpSession>(std::move(socket), std::move(t), render_, counters_, gate_->limits().idle)->start();
+        std::make_shared<HttpSession>(std::move(socket), std::move(t), site_, counters_, gate_->limits().idle)->start();
+      }) {}
+
+MetricsHttpServer::MetricsHttpServer(asio::io_context& io, std::vector<HttpRoute> routes, std::string own_host,
+                                     ConnectionLimits limits)
+    : acceptor_(io),
+      site_(make_site(std::move(routes), true, std::move(own_host))),
+      gate_(std::make_shared<ConnectionGate>(limits)),
+      accept_loop_(acceptor_, gate_, counters_, "metrics", [this](tcp::socket socket, ConnectionGate::Ticket t) {
+        std::make_shared<HttpSession>(std::move(socket), std::move(t), site_, counters_, gate_->limits().idle)->start();
       }) {}
 
 Status MetricsHttpServer::listen(const PeerAddress& address) {

@@ -56,6 +56,24 @@ TEST(MetricsHttp, RequestsAreJudged) {
   }
 }
 
+// The live page's routes, and the Host rule that keeps a rebinding web page out.
+TEST(MetricsHttp, RoutesAndTheHostRule) {
+  using net::judge_http_request;
+  const std::vector<std::string> paths = {"/metrics", "/", "/api/status"};
+  auto at = [&](const std::string& head, std::string_view own = {}) { return judge_http_request(head, paths, true, own); };
+  EXPECT_EQ(at("GET / HTTP/1.1\r\nHost: 127.0.0.1:9464\r\n\r\n").route, 1u);
+  EXPECT_EQ(at("GET /api/status?t=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").route, 2u);
+  EXPECT_EQ(at("GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").status, 404);
+  for (const char* ok : {"Host: localhost:9464", "Host: [::1]:9464", "host: 198.18.0.7", "HOST:10.0.0.1:80", ""}) {
+    EXPECT_EQ(at(std::string("GET / HTTP/1.1\r\n") + ok + "\r\n\r\n").status, 200) << ok;
+  }
+  for (const char* bad : {"Host: attacker.example", "Host: attacker.example:9464", "Host: 127.0.0.1.nip.io"}) {
+    EXPECT_EQ(at(std::string("GET /api/status HTTP/1.1\r\n") + bad + "\r\n\r\n").status, 403) << bad;
+  }
+  EXPECT_EQ(at("GET / HTTP/1.1\r\nHost: node-1.lab:9464\r\n\r\n", "node-1.lab").status, 200) << "the node's own name";
+  EXPECT_EQ(judge_http_request("GET /metrics HTTP/1.1\r\nHost: anything\r\n\r\n").status, 200) << "Prometheus alone";
+}
+
 class MetricsServerTest : public ::testing::Test {
  protected:
   void SetUp() override {

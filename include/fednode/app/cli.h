@@ -80,7 +80,8 @@ struct NodeOptions {
   spdlog::level::level_enum log_level = spdlog::level::info;
   std::string cluster_id = "fednode";
   std::uint16_t data_port = 0;  // TCP data plane; default self.port + 1000
-  std::uint16_t metrics_port = 0;  // Prometheus /metrics over HTTP on the node's host; 0: off
+  std::uint16_t metrics_port = 0;  // the live page, /api/status and Prometheus /metrics over HTTP; 0: off
+  std::string metrics_bind = "127.0.0.1";  // loopback unless opened
   // Raft timing. The core counts ticks; the daemon ticks every tick_ms.
   unsigned tick_ms = 10;
   unsigned heartbeat_ms = 100;

@@ -23,13 +23,19 @@ struct NodeMetrics {
   std::uint64_t commit_index = 0, applied_index = 0, last_index = 0, snapshot_index = 0;
   std::uint64_t voters = 0, learners = 0;
   std::uint64_t leader_changes = 0, proposals_dropped = 0, snapshots_installed = 0, malformed_dropped = 0;
+  // A leader's view of each other member: heard from within the last election timeout.
+  std::vector<std::pair<std::string, bool>> followers_active;
   // Channels by name (raft_udp, client_tcp, data_tcp, metrics_http)
   std::vector<std::pair<std::string, net::ChannelCounters>> channels;
   // Storage
   const storage::StorageStats* storage = nullptr;
   std::uint64_t log_bytes = 0, model_store_bytes = 0;
+  std::optional<std::uint64_t> disk_free_bytes;  // on the data dir's file system
+  std::uint64_t min_free_bytes = 0;              // --min-free-bytes (0: none)
   // Federated rounds (the replicated state as applied here, and this node's own counters)
   std::uint64_t round = 0, rounds_planned = 0;
+  double round_deadline_seconds = 0;     // the run's round deadline (0: no run)
+  double seconds_since_round_commit = 0; // this node's monotonic clock, since it applied the last round (or started)
   bool have_accuracy = false;
   double test_accuracy = 0;
   // This node's own model and data: 1 once a batch went through the model, 0 when they cannot be
