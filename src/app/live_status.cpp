@@ -4,6 +4,7 @@
 #include "peer_daemon_class.h"
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "fednode/version.h"
 
@@ -36,7 +37,18 @@ void add_or_null(JsonLine& line, std::string_view key, bool have, double value) 
 
 }  // namespace
 
-std::string PeerDaemon::api_status() const {
+// ?rounds_after=N (digits only; anything else means 0, the whole history).
+std::uint64_t rounds_after(std::string_view query) {
+  constexpr std::string_view kKey = "rounds_after=";
+  auto at = query.find(kKey);
+  if (at == std::string_view::npos || (at != 0 && query[at - 1] != '&')) return 0;
+  std::uint64_t n = 0;
+  std::size_t i = at + kKey.size(), digits = 0;
+  for (; i < query.size() && query[i] >= '0' && query[i] <= '9' && digits < 19; ++i, ++digits) n = n * 10 + (query[i] - '0');
+  return (i == query.size() || query[i] == '&') && digits > 0 ? n : 0;
+}
+
+std::string PeerDaemon::api_status(std::uint64_t rounds_after) const {
   const char* role = node_->role() == raft::Role::kLeader ? "leader" : node_->role() == raft::Role::kFollower ? "follower" : "candidate";
   const auto& conf = node_->conf_state();
   auto has = [](const std::vector<raft::NodeId>& ids, raft::NodeId id) { return std::find(ids.begin(), ids.end(), id) != ids.end(); };
@@ -100,6 +112,7 @@ std::string PeerDaemon::api_status() const {
   std::vector<std::string> committed;
   bool regression = rounds.config() && rounds.config()->task == "regression";
   for (const auto& r : rounds.committed()) {
+    if (r.round <= rounds_after) continue;
     JsonLine line;
     line.add("round", r.round)
         .add("aggregator", members_.address_of(r.aggregator))
@@ -119,12 +132,18 @@ std::string PeerDaemon::api_status() const {
 
   const auto& recent = events_.recent();
   std::vector<std::string> events(recent.size() > kEventsShown ? recent.end() - kEventsShown : recent.begin(), recent.end());
-  std::vector<std::string> commits(events_.commits().begin(), events_.commits().end());
+  // round_commit lines of rounds after `rounds_after` (each line names its round near the start).
+  std::vector<std::string> commits;
+  for (const std::string& line : events_.commits()) {
+    auto at = line.find("\"round\":");
+    if (at == std::string::npos || std::strtoull(line.c_str() + at + 8, nullptr, 10) > rounds_after) commits.push_back(line);
+  }
 
   JsonLine traffic;
   add_traffic(&traffic);
   JsonLine out;
   out.add("api", kApiVersion)
+      .add("rounds_after", rounds_after)
       .add("version", kVersion)
       .add("node", opt_.self.to_string())
       .add("id", hex_id(self_id_))

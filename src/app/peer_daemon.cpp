@@ -118,9 +118,10 @@ Status PeerDaemon::start() {
         "Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
         "connect-src 'self'; img-src 'self' data:\r\nCache-Control: no-store\r\n";
     std::vector<net::HttpRoute> routes = {
-        {"/metrics", "text/plain; version=0.0.4; charset=utf-8", [this] { return metrics_text(); }, ""},
-        {"/", "text/html; charset=utf-8", [] { return std::string(live_page_html()); }, page_headers},
-        {"/api/status", "application/json", [this] { return api_status(); }, "Cache-Control: no-store\r\n"},
+        {"/metrics", "text/plain; version=0.0.4; charset=utf-8", [this](std::string_view) { return metrics_text(); }, ""},
+        {"/", "text/html; charset=utf-8", [](std::string_view) { return std::string(live_page_html()); }, page_headers},
+        {"/api/status", "application/json", [this](std::string_view q) { return api_status(rounds_after(q)); },
+         "Cache-Control: no-store\r\n"},
     };
     metrics_ = std::make_unique<net::MetricsHttpServer>(io_, std::move(routes), opt_.self.host);
     if (Status s = metrics_->listen(PeerAddress{opt_.metrics_bind, opt_.metrics_port}); !s.ok()) return s;

@@ -40,6 +40,9 @@
 
 namespace fednode::daemon {
 
+// The live page's query ?rounds_after=N (live_status.cpp); 0 (everything) unless well formed.
+std::uint64_t rounds_after(std::string_view query);
+
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t kDatagramHeadroom = 1024;  // header, snapshot metadata
 
@@ -191,7 +194,9 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   std::string fl_status(const msgpack::object* id);
   void pack_training(msgpack::packer<msgpack::sbuffer>& p) const;
   std::string metrics_text() const;
-  std::string api_status() const;  // live_status.cpp
+  // live_status.cpp: rounds (and their commit events) after `rounds_after` only, so an open page
+  // polls what changed, not a months-long run's whole history.
+  std::string api_status(std::uint64_t rounds_after) const;
   // When this node applied the latest round commit (its monotonic clock), for the stall alert.
   std::uint64_t round_seen_ = 0;
   Clock::time_point round_seen_at_ = Clock::now();

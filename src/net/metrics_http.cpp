@@ -61,7 +61,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void on_head(const std::error_code& ec, std::size_t n) {
     if (ec == asio::error::not_found) {
       ++counters_->dropped_in;
-      return answer({431, false}, "request head over 8 KiB\n");
+      return answer({431, false, 0, {}}, "request head over 8 KiB\n");
     }
     if (ec) {
       timer_.cancel();
@@ -72,7 +72,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     std::string head(asio::buffers_begin(buffer_.data()), asio::buffers_begin(buffer_.data()) + static_cast<std::ptrdiff_t>(n));
     HttpAnswer a = judge_http_request(head, site_->paths, site_->check_host, site_->own_host);
     if (a.status != 200) ++counters_->dropped_in;
-    answer(a, a.status == 200 ? site_->routes[a.route].render() : std::string(reason(a.status)) + "\n");
+    answer(a, a.status == 200 ? site_->routes[a.route].render(a.query) : std::string(reason(a.status)) + "\n");
   }
 
   void answer(HttpAnswer a, std::string body) {
@@ -148,28 +148,32 @@ HttpAnswer judge_http_request(std::string_view head, const std::vector<std::stri
   auto sp1 = line.find(' ');
   auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
   if (sp1 == std::string_view::npos || sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos) {
-    return {400, false};
+    return {400, false, 0, {}};
   }
   std::string_view method = line.substr(0, sp1), target = line.substr(sp1 + 1, sp2 - sp1 - 1),
                    version = line.substr(sp2 + 1);
-  if (version != "HTTP/1.1" && version != "HTTP/1.0") return {400, false};
-  if (method.empty() || target.empty() || target[0] != '/') return {400, false};
+  if (version != "HTTP/1.1" && version != "HTTP/1.0") return {400, false, 0, {}};
+  if (method.empty() || target.empty() || target[0] != '/') return {400, false, 0, {}};
   for (char c : method) {
-    if (c < 'A' || c > 'Z') return {400, false};
+    if (c < 'A' || c > 'Z') return {400, false, 0, {}};
   }
   std::string_view path = target.substr(0, target.find('?'));
-  if (method != "GET" && method != "HEAD") return {405, false};
-  if (check_host && !host_allowed(host_of(head), own_host)) return {403, method == "HEAD"};
+  if (method != "GET" && method != "HEAD") return {405, false, 0, {}};
+  if (check_host && !host_allowed(host_of(head), own_host)) return {403, method == "HEAD", 0, {}};
   for (std::size_t i = 0; i < paths.size(); ++i) {
-    if (path == paths[i]) return {200, method == "HEAD", i};
+    if (path != paths[i]) continue;
+    auto q = target.find('?');
+    return {200, method == "HEAD", i, q == std::string_view::npos ? std::string() : std::string(target.substr(q + 1))};
   }
-  return {404, method == "HEAD"};
+  return {404, method == "HEAD", 0, {}};
 }
 
 MetricsHttpServer::MetricsHttpServer(asio::io_context& io, Render render, ConnectionLimits limits)
     : acceptor_(io),
       // Prometheus alone: scrapers name the host as they like.
-      site_(make_site({HttpRoute{"/metrics", "text/plain; version=0.0.4; charset=utf-8", std::move(render), ""}}, false, "")),
+      site_(make_site({HttpRoute{"/metrics", "text/plain; version=0.0.4; charset=utf-8",
+                                 [render = std::move(render)](std::string_view) { return render(); }, ""}},
+                      false, "")),
       gate_(std::make_shared<ConnectionGate>(limits)),
       accept_loop_(acceptor_, gate_, counters_, "metrics", [this](tcp::socket socket, ConnectionGate::Ticket t) {
         std::make_shared<HttpSession>(std::move(socket), std::move(t), site_, counters_, gate_->limits().idle)->start();

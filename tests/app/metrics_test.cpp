@@ -63,6 +63,8 @@ TEST(MetricsHttp, RoutesAndTheHostRule) {
   auto at = [&](const std::string& head, std::string_view own = {}) { return judge_http_request(head, paths, true, own); };
   EXPECT_EQ(at("GET / HTTP/1.1\r\nHost: 127.0.0.1:9464\r\n\r\n").route, 1u);
   EXPECT_EQ(at("GET /api/status?t=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").route, 2u);
+  EXPECT_EQ(at("GET /api/status?rounds_after=7 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").query, "rounds_after=7");
+  EXPECT_EQ(at("GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").query, "");
   EXPECT_EQ(at("GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").status, 404);
   for (const char* ok : {"Host: localhost:9464", "Host: [::1]:9464", "host: 198.18.0.7", "HOST:10.0.0.1:80", ""}) {
     EXPECT_EQ(at(std::string("GET / HTTP/1.1\r\n") + ok + "\r\n\r\n").status, 200) << ok;

@@ -67,4 +67,17 @@ nodes=()
 for i in $(seq 0 $((n - 1))); do nodes+=("$(addr "$i"),$(url "$i" /),${pids[$i]}"); done
 /usr/bin/python3 "$root/tests/cluster/live_page.py" "$cdp_port" "$work/live-page.png" "${nodes[@]}" || fail "the page in Chromium"
 cp "$work/live-page.png" ./live-page.png 2>/dev/null || true
+# A poll asks only for the rounds after those it has; a malformed query means everything.
+for i in $(seq 0 $((n - 1))); do kill -0 "${pids[$i]}" 2>/dev/null && { survivor=$i; break; }; done
+/usr/bin/python3 -c '
+import json, sys, urllib.request
+base = sys.argv[1]
+get = lambda q: json.load(urllib.request.urlopen(base + q, timeout=5))
+whole, tail, bogus = get(""), get("?rounds_after=1"), get("?rounds_after=1x")
+assert len(whole["rounds"]) >= 2 and whole["rounds_after"] == 0, whole["rounds"]
+assert tail["rounds_after"] == 1 and [r["round"] for r in tail["rounds"]] == [r["round"] for r in whole["rounds"] if r["round"] > 1]
+assert all(e["round"] > 1 for e in tail["commit_events"]) and len(tail["commit_events"]) < len(whole["commit_events"])
+assert bogus["rounds_after"] == 0 and len(bogus["rounds"]) >= len(whole["rounds"])
+print("/api/status?rounds_after=1: %d of %d rounds" % (len(tail["rounds"]), len(whole["rounds"])))' "$(url "$survivor" /api/status)" ||
+  fail "/api/status?rounds_after does not return only the later rounds"
 echo "PASS: the live page shows the run and the failover"

@@ -1,6 +1,6 @@
 #pragma once
 // The node's read-only HTTP/1.1 server: GET /metrics (Prometheus), and the routes the daemon
-// adds (the live page and its JSON). Every route is answered with its `render()` on the
+// adds (the live page and its JSON). Every route is answered with its `render(query)` on the
 // io_context thread (the control loop, which owns every counter it reads). One request per
 // connection, then the connection closes; a request head is bounded (8 KiB) and must arrive
 // within the idle timeout; connections are capped in all and per address like the other TCP
@@ -24,6 +24,7 @@ struct HttpAnswer {
   int status = 200;  // 200, 400, 403, 404, 405
   bool head_only = false;
   std::size_t route = 0;  // 200: which of the paths
+  std::string query;      // 200: what followed '?' in the target
 };
 
 // Judges a request head (the request line and the headers, up to the blank line): GET or HEAD
@@ -37,7 +38,7 @@ HttpAnswer judge_http_request(std::string_view head, const std::vector<std::stri
 struct HttpRoute {
   std::string path;
   std::string content_type;
-  std::function<std::string()> render;
+  std::function<std::string(std::string_view query)> render;  // query: what follows '?' ("" if none)
   std::string extra_headers;  // whole header lines, each ending in \r\n
 };
 
