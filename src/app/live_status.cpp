@@ -111,8 +111,19 @@ std::string PeerDaemon::api_status(std::uint64_t rounds_after) const {
 
   std::vector<std::string> committed;
   bool regression = rounds.config() && rounds.config()->task == "regression";
-  for (const auto& r : rounds.committed()) {
+  const auto& all = rounds.committed();
+  if (round_json_.size() > all.size()) round_json_.clear();  // a snapshot replaced the history
+  round_json_.resize(all.size());
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const fl::RoundRecord& r = all[i];
     if (r.round <= rounds_after) continue;
+    // A record changes after its commit only when its metrics or evaluations arrive.
+    const std::uint64_t version = (r.evaluated ? 1u : 0u) | (r.untested ? 2u : 0u) | (std::uint64_t{r.parties.size()} << 2);
+    RoundJson& cached = round_json_[i];
+    if (cached.round == r.round && cached.version == version && !cached.json.empty()) {
+      committed.push_back(cached.json);
+      continue;
+    }
     JsonLine line;
     line.add("round", r.round)
         .add("aggregator", members_.address_of(r.aggregator))
@@ -127,7 +138,8 @@ std::string PeerDaemon::api_status(std::uint64_t rounds_after) const {
     fl::FederatedEval f = r.parties.empty() ? fl::FederatedEval{} : fl::federated(r.parties);
     add_or_null(line, "federated_metric", !r.parties.empty(), f.metric);
     add_or_null(line, "federated_loss", !r.parties.empty(), f.loss);
-    committed.push_back(line.str());
+    cached = {r.round, version, line.str()};
+    committed.push_back(cached.json);
   }
 
   const auto& recent = events_.recent();

@@ -116,17 +116,26 @@ Status PeerDaemon::start() {
     // Read-only; inline script and style only, and nothing fetched from anywhere but this node.
     const std::string page_headers =
         "Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-        "connect-src 'self'; img-src 'self' data:\r\nCache-Control: no-store\r\n";
+        "connect-src 'self'; img-src 'self' data:; form-action 'none'; base-uri 'none'; frame-ancestors 'none'\r\n"
+        "Cache-Control: no-store\r\n";
     std::vector<net::HttpRoute> routes = {
-        {"/metrics", "text/plain; version=0.0.4; charset=utf-8", [this](std::string_view) { return metrics_text(); }, ""},
-        {"/", "text/html; charset=utf-8", [](std::string_view) { return std::string(live_page_html()); }, page_headers},
+        {"/metrics", "text/plain; version=0.0.4; charset=utf-8", [this](std::string_view) { return metrics_text(); }, "",
+         false},
+        {"/", "text/html; charset=utf-8", [](std::string_view) { return std::string(live_page_html()); }, page_headers,
+         true},
         {"/api/status", "application/json", [this](std::string_view q) { return api_status(rounds_after(q)); },
-         "Cache-Control: no-store\r\n"},
+         "Cache-Control: no-store\r\n", true},
     };
     metrics_ = std::make_unique<net::MetricsHttpServer>(io_, std::move(routes), opt_.self.host);
     if (Status s = metrics_->listen(PeerAddress{opt_.metrics_bind, opt_.metrics_port}); !s.ok()) return s;
     spdlog::info("live page at http://{}:{}/ (JSON at /api/status, Prometheus at /metrics)", opt_.metrics_bind,
                  opt_.metrics_port);
+    std::error_code ec;
+    bool self_loopback = asio::ip::make_address(opt_.self.host, ec).is_loopback() && !ec;
+    if (asio::ip::make_address(opt_.metrics_bind, ec).is_loopback() && !ec && !self_loopback) {
+      spdlog::warn("the metrics port listens on {} only (the default since 0.2): Prometheus on another machine needs "
+                   "--metrics-bind {}", opt_.metrics_bind, opt_.self.host);
+    }
   }
   events_.write("started", JsonLine().add("data_port", std::uint64_t{opt_.data_port}).add("applied", applied_));
   signals_.async_wait([this](const std::error_code&, int signo) { shutdown(signo); });
@@ -280,7 +289,7 @@ void PeerDaemon::evict_silent_learner() {
     return;
   }
   spdlog::warn("evicting learner {:x} at {}: no answer for {:.1f} s (--evict-after)", *id, address, opt_.evict_after_s);
-  events_.write("evicted", JsonLine().add("node", address).add("silent_s", opt_.evict_after_s).add("term", node_->term()));
+  events_.write("evicted", JsonLine().add("evicted", address).add("silent_s", opt_.evict_after_s).add("term", node_->term()));
   schedule_ready();
 }
 

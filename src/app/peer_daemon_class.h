@@ -197,6 +197,11 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   // live_status.cpp: rounds (and their commit events) after `rounds_after` only, so an open page
   // polls what changed, not a months-long run's whole history.
   std::string api_status(std::uint64_t rounds_after) const;
+  struct RoundJson {
+    std::uint64_t round = 0, version = 0;
+    std::string json;
+  };
+  mutable std::vector<RoundJson> round_json_;  // each committed round's JSON for the live page
   // When this node applied the latest round commit (its monotonic clock), for the stall alert.
   std::uint64_t round_seen_ = 0;
   Clock::time_point round_seen_at_ = Clock::now();

@@ -6,8 +6,7 @@ namespace fednode::net {
 
 struct HttpSite {
   std::vector<HttpRoute> routes;
-  std::vector<std::string> paths;
-  bool check_host = false;
+  std::vector<HttpPath> paths;
   std::string own_host;
 };
 
@@ -15,11 +14,10 @@ namespace {
 
 using asio::ip::tcp;
 
-std::shared_ptr<const HttpSite> make_site(std::vector<HttpRoute> routes, bool check_host, std::string own_host) {
+std::shared_ptr<const HttpSite> make_site(std::vector<HttpRoute> routes, std::string own_host) {
   auto site = std::make_shared<HttpSite>();
-  for (const auto& r : routes) site->paths.push_back(r.path);
+  for (const auto& r : routes) site->paths.push_back({r.path, r.check_host});
   site->routes = std::move(routes);
-  site->check_host = check_host;
   site->own_host = std::move(own_host);
   return site;
 }
@@ -70,7 +68,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     counters_->bytes_in += n;
     ++counters_->messages_in;
     std::string head(asio::buffers_begin(buffer_.data()), asio::buffers_begin(buffer_.data()) + static_cast<std::ptrdiff_t>(n));
-    HttpAnswer a = judge_http_request(head, site_->paths, site_->check_host, site_->own_host);
+    HttpAnswer a = judge_http_request(head, site_->paths, site_->own_host);
     if (a.status != 200) ++counters_->dropped_in;
     answer(a, a.status == 200 ? site_->routes[a.route].render(a.query) : std::string(reason(a.status)) + "\n");
   }
@@ -141,8 +139,7 @@ bool host_allowed(std::string_view host, std::string_view own) {
 
 }  // namespace
 
-HttpAnswer judge_http_request(std::string_view head, const std::vector<std::string>& paths, bool check_host,
-                              std::string_view own_host) {
+HttpAnswer judge_http_request(std::string_view head, const std::vector<HttpPath>& paths, std::string_view own_host) {
   auto eol = head.find("\r\n");
   std::string_view line = head.substr(0, eol);
   auto sp1 = line.find(' ');
@@ -159,9 +156,9 @@ HttpAnswer judge_http_request(std::string_view head, const std::vector<std::stri
   }
   std::string_view path = target.substr(0, target.find('?'));
   if (method != "GET" && method != "HEAD") return {405, false, 0, {}};
-  if (check_host && !host_allowed(host_of(head), own_host)) return {403, method == "HEAD", 0, {}};
   for (std::size_t i = 0; i < paths.size(); ++i) {
-    if (path != paths[i]) continue;
+    if (path != paths[i].path) continue;
+    if (paths[i].check_host && !host_allowed(host_of(head), own_host)) return {403, method == "HEAD", 0, {}};
     auto q = target.find('?');
     return {200, method == "HEAD", i, q == std::string_view::npos ? std::string() : std::string(target.substr(q + 1))};
   }
@@ -172,8 +169,8 @@ MetricsHttpServer::MetricsHttpServer(asio::io_context& io, Render render, Connec
     : acceptor_(io),
       // Prometheus alone: scrapers name the host as they like.
       site_(make_site({HttpRoute{"/metrics", "text/plain; version=0.0.4; charset=utf-8",
-                                 [render = std::move(render)](std::string_view) { return render(); }, ""}},
-                      false, "")),
+                                 [render = std::move(render)](std::string_view) { return render(); }, "", false}},
+                      "")),
       gate_(std::make_shared<ConnectionGate>(limits)),
       accept_loop_(acceptor_, gate_, counters_, "metrics", [this](tcp::socket socket, ConnectionGate::Ticket t) {
         std::make_shared<HttpSession>(std::move(socket), std::move(t), site_, counters_, gate_->limits().idle)->start();
@@ -182,7 +179,7 @@ MetricsHttpServer::MetricsHttpServer(asio::io_context& io, Render render, Connec
 MetricsHttpServer::MetricsHttpServer(asio::io_context& io, std::vector<HttpRoute> routes, std::string own_host,
                                      ConnectionLimits limits)
     : acceptor_(io),
-      site_(make_site(std::move(routes), true, std::move(own_host))),
+      site_(make_site(std::move(routes), std::move(own_host))),
       gate_(std::make_shared<ConnectionGate>(limits)),
       accept_loop_(acceptor_, gate_, counters_, "metrics", [this](tcp::socket socket, ConnectionGate::Ticket t) {
         std::make_shared<HttpSession>(std::move(socket), std::move(t), site_, counters_, gate_->limits().idle)->start();

@@ -59,8 +59,8 @@ TEST(MetricsHttp, RequestsAreJudged) {
 // The live page's routes, and the Host rule that keeps a rebinding web page out.
 TEST(MetricsHttp, RoutesAndTheHostRule) {
   using net::judge_http_request;
-  const std::vector<std::string> paths = {"/metrics", "/", "/api/status"};
-  auto at = [&](const std::string& head, std::string_view own = {}) { return judge_http_request(head, paths, true, own); };
+  const std::vector<net::HttpPath> paths = {{"/metrics", false}, {"/", true}, {"/api/status", true}};
+  auto at = [&](const std::string& head, std::string_view own = {}) { return judge_http_request(head, paths, own); };
   EXPECT_EQ(at("GET / HTTP/1.1\r\nHost: 127.0.0.1:9464\r\n\r\n").route, 1u);
   EXPECT_EQ(at("GET /api/status?t=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").route, 2u);
   EXPECT_EQ(at("GET /api/status?rounds_after=7 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").query, "rounds_after=7");
@@ -73,6 +73,7 @@ TEST(MetricsHttp, RoutesAndTheHostRule) {
     EXPECT_EQ(at(std::string("GET /api/status HTTP/1.1\r\n") + bad + "\r\n\r\n").status, 403) << bad;
   }
   EXPECT_EQ(at("GET / HTTP/1.1\r\nHost: node-1.lab:9464\r\n\r\n", "node-1.lab").status, 200) << "the node's own name";
+  EXPECT_EQ(at("GET /metrics HTTP/1.1\r\nHost: node-1.lab:9464\r\n\r\n").status, 200) << "scrapers name hosts freely";
   EXPECT_EQ(judge_http_request("GET /metrics HTTP/1.1\r\nHost: anything\r\n\r\n").status, 200) << "Prometheus alone";
 }
 

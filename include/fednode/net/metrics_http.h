@@ -27,19 +27,25 @@ struct HttpAnswer {
   std::string query;      // 200: what followed '?' in the target
 };
 
+struct HttpPath {
+  std::string path;
+  bool check_host = false;
+};
+
 // Judges a request head (the request line and the headers, up to the blank line): GET or HEAD
-// of one of `paths` (a query string is ignored) is 200; another path 404; another method 405;
-// anything that is not an HTTP/1.x request line 400. With `check_host`, a Host header that is
-// neither an IP address, nor localhost, nor `own_host` is 403: a page on another site that
-// rebinds its name to this address (DNS rebinding) cannot read the node through a browser.
-HttpAnswer judge_http_request(std::string_view head, const std::vector<std::string>& paths = {"/metrics"},
-                              bool check_host = false, std::string_view own_host = {});
+// of one of `paths` (the query string apart) is 200; another path 404; another method 405;
+// anything that is not an HTTP/1.x request line 400. For a path with `check_host`, a Host header
+// that is neither an IP address, nor localhost, nor `own_host` is 403: a page on another site
+// that rebinds its name to this address (DNS rebinding) cannot read it through a browser.
+HttpAnswer judge_http_request(std::string_view head, const std::vector<HttpPath>& paths = {{"/metrics", false}},
+                              std::string_view own_host = {});
 
 struct HttpRoute {
   std::string path;
   std::string content_type;
   std::function<std::string(std::string_view query)> render;  // query: what follows '?' ("" if none)
   std::string extra_headers;  // whole header lines, each ending in \r\n
+  bool check_host = false;    // the DNS-rebinding rule (judge_http_request); scrapers name hosts freely
 };
 
 struct HttpSite;  // the routes and the Host rule
@@ -50,7 +56,7 @@ class MetricsHttpServer {
   static ConnectionLimits default_limits() { return {64, 16, std::chrono::milliseconds(10000)}; }
   // /metrics only.
   MetricsHttpServer(asio::io_context& io, Render render, ConnectionLimits limits = default_limits());
-  // These routes; Host headers are checked (see judge_http_request) against `own_host`.
+  // These routes; Host headers of the routes that ask for it are checked against `own_host`.
   MetricsHttpServer(asio::io_context& io, std::vector<HttpRoute> routes, std::string own_host,
                     ConnectionLimits limits = default_limits());
   Status listen(const PeerAddress& address);
