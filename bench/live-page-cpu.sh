@@ -20,7 +20,6 @@ command -v chromium >/dev/null || { echo "live-page-cpu.sh: needs chromium (scri
 # shellcheck source=../tests/cluster/lib.sh
 source "$root/tests/cluster/lib.sh"
 start_workspace
-stop_chromium() { pkill -f -- "--user-data-dir=$work/chrome" 2>/dev/null || true; sleep 0.3; pkill -9 -f -- "--user-data-dir=$work/chrome" 2>/dev/null || true; }
 trap 'stop_chromium; cleanup_workspace' EXIT
 
 n=3
@@ -54,9 +53,7 @@ requests() { curl -sf "$url/metrics" | awk '/^fednode_channel_messages_total\{ch
 printf 'pair\tno page %%\tpage open %%\trequests while open\n'
 for p in $(seq "$pairs"); do
   closed=$(measure)
-  chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
-    --disable-component-update --disable-sync --user-data-dir="$work/chrome" --remote-debugging-port=0 "$url/" \
-    >"$work/chromium.log" 2>&1 &
+  start_chromium --remote-debugging-port=0 "$url/"
   sleep 3
   r0=$(requests)
   open=$(measure)

@@ -102,3 +102,17 @@ fail() {
   if [[ -n "${FEDNODE_KEEP_FAILED:-}" ]]; then cp -r "$work" "$FEDNODE_KEEP_FAILED"; echo "kept in $FEDNODE_KEEP_FAILED" >&2; fi
   exit 1
 }
+
+# Headless Chromium (browser tests and benches), its profile in $work/chrome, output in
+# $work/chromium.log: start_chromium ARGS... (a URL, --remote-debugging-port=P, ...). Its own
+# children outlive a SIGKILL of it for a moment and keep writing to the profile: stop_chromium
+# ends them all (also call it before the work dir goes).
+start_chromium() {
+  chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
+    --disable-component-update --disable-sync --user-data-dir="$work/chrome" "$@" >"$work/chromium.log" 2>&1 &
+}
+stop_chromium() {
+  pkill -f -- "--user-data-dir=$work/chrome" 2>/dev/null || true
+  sleep 0.3
+  pkill -9 -f -- "--user-data-dir=$work/chrome" 2>/dev/null || true
+}

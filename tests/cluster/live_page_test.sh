@@ -55,13 +55,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: attacker.example' "$(url
 [[ $code == 403 ]] || fail "a foreign Host header got $code, not 403"
 echo "/api/status: version 1, 4 members; page $size bytes, self-contained; foreign Host refused"
 
-chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
-  --disable-component-update --disable-sync --user-data-dir="$work/chrome" --remote-debugging-port="$cdp_port" \
-  --window-size=1280,1000 about:blank >"$work/chromium.log" 2>&1 &
-chrome=$!
-# Chromium's own children outlive a SIGKILL of it for a moment and keep writing to its profile:
-# stop them all before the work dir goes.
-stop_chromium() { pkill -f -- "--user-data-dir=$work/chrome" 2>/dev/null || true; sleep 0.3; pkill -9 -f -- "--user-data-dir=$work/chrome" 2>/dev/null || true; }
+start_chromium --remote-debugging-port="$cdp_port" --window-size=1280,1000 about:blank
 trap 'stop_chromium; cleanup_workspace' EXIT
 nodes=()
 for i in $(seq 0 $((n - 1))); do nodes+=("$(addr "$i"),$(url "$i" /),${pids[$i]}"); done
