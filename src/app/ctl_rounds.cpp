@@ -8,7 +8,8 @@
 #include <map>
 #include <msgpack.hpp>
 
-#include "fednode/app/ctl.h"
+#include "fednode/app/ctl_commands.h"
+#include "fednode/app/ctl_session.h"
 #include "fednode/fl/round_state.h"
 #include "fednode/net/client_connection.h"
 

@@ -1,15 +1,8 @@
 #pragma once
-#include <chrono>
-#include <initializer_list>
-#include <optional>
+// `fednode ctl`: parses its command line and runs one command; the subcommands live in
+// ctl_commands.h and ctl_watch.h, the connection to nodes in ctl_session.h.
 #include <string>
 #include <vector>
-
-#include <msgpack.hpp>
-
-#include "fednode/net/client_connection.h"
-#include "fednode/net/data_plane.h"
-#include "fednode/util/peer_address.h"
 
 namespace fednode {
 
@@ -19,33 +12,5 @@ int run_ctl(const std::vector<std::string>& args);
 // `--option=VALUE` as `--option VALUE`, for ctl's options that take a value, so a value that
 // starts with '-' (an older key) can be written either way.
 std::vector<std::string> split_option_values(const std::vector<std::string>& args);
-
-// Connects ctl to a node: sealed with --key-file (the server's key from --server-key, a redirect
-// or the member list, else the key file's own: talking to the local node), plaintext otherwise.
-Status ctl_connect(net::ClientConnection& connection, const PeerAddress& address, std::chrono::milliseconds timeout);
-// Sends {type: TYPE, id: 1} to the node at `address` (no redirect) and returns its answer: the
-// status requests (diagnostic, fl_status) any node answers.
-Status ctl_ask(const PeerAddress& address, const std::string& type, msgpack::object_handle* answer,
-               std::chrono::milliseconds timeout);
-// A non-negative integer at a path of nested map keys of an answer (0 when absent).
-std::uint64_t ctl_u64_at(const msgpack::object& map, std::initializer_list<const char*> path);
-// The members (HOST:PORT) a node's diagnostic answer lists; their keys are learnt for later calls.
-std::vector<std::string> ctl_members_of(const msgpack::object& diagnostic);
-// Remembers the key a node at `address` must hold (from redirects and member lists).
-void ctl_learn_key(const std::string& address, const std::string& key);
-// Whether ctl was given a key (--key-file): a keyed group's data plane needs one.
-bool ctl_has_key();
-// An answer that is not a msgpack map came from something that is not fednode: an error naming
-// the address.
-Status ctl_check_answer(const PeerAddress& address, const msgpack::object& answer);
-
-// The data-plane call of a node for ctl's key (--key-file), none without one (plaintext).
-std::optional<net::SecureCall> ctl_data_call(const PeerAddress& node);
-
-// `ctl HOST:PORT export-model [ROUND|latest] --out FILE.pt` (ctl_export.cpp).
-int export_model(const PeerAddress& address, const std::vector<std::string>& flags);
-
-// `ctl HOST:PORT rounds [--tsv] [--since N]` (ctl_rounds.cpp).
-int print_rounds(const PeerAddress& address, const std::vector<std::string>& flags);
 
 }  // namespace fednode
