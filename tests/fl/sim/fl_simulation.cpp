@@ -1,4 +1,5 @@
 #include "fl_simulation.h"
+#include "seed_runner.h"
 
 #include <algorithm>
 #include <cmath>
@@ -758,32 +759,19 @@ FlSimResult run_fl_simulation(const FlSimOptions& options) { return FlSimulation
 
 FlSimResult run_fl_seeds(std::uint64_t first, std::uint64_t count, FlSimOptions base, std::uint64_t* failing_seed,
                          FlSimStats* totals) {
-  for (std::uint64_t s = first; s < first + count; ++s) {
-    base.seed = s;
-    base.trace = false;
-    FlSimResult r = run_fl_simulation(base);
-    if (totals) {
-      totals->leaders_elected += r.stats.leaders_elected;
-      totals->crashes += r.stats.crashes;
-      totals->partitions += r.stats.partitions;
-      totals->reruns += r.stats.reruns;
-      totals->jobs += r.stats.jobs;
-      totals->jobs_failed += r.stats.jobs_failed;
-      totals->commits += r.stats.commits;
-      totals->evaluations += r.stats.evaluations;
-      totals->snapshots_installed += r.stats.snapshots_installed;
-      totals->liveness_ticks = std::max(totals->liveness_ticks, r.stats.liveness_ticks);
-    }
-    if (!r.ok) {
-      if (failing_seed) *failing_seed = s;
-      base.trace = true;
-      FlSimResult traced = run_fl_simulation(base);
-      if (traced.ok) traced.failure = r.failure + " (did not reproduce with tracing: a determinism bug)";
-      traced.ok = false;
-      return traced;
-    }
-  }
-  return FlSimResult{};
+  return sim_support::run_seeds(first, count, std::move(base), failing_seed, totals, &run_fl_simulation,
+                                [](FlSimStats& t, const FlSimStats& r) {
+                                  t.leaders_elected += r.leaders_elected;
+                                  t.crashes += r.crashes;
+                                  t.partitions += r.partitions;
+                                  t.reruns += r.reruns;
+                                  t.jobs += r.jobs;
+                                  t.jobs_failed += r.jobs_failed;
+                                  t.commits += r.commits;
+                                  t.evaluations += r.evaluations;
+                                  t.snapshots_installed += r.snapshots_installed;
+                                  t.liveness_ticks = std::max(t.liveness_ticks, r.liveness_ticks);
+                                });
 }
 
 }  // namespace fednode::fl::sim

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "fl_simulation.h"
+#include "seed_runner.h"
 
 namespace fednode::fl::sim {
 namespace {
@@ -10,12 +11,7 @@ namespace {
 constexpr std::uint64_t kSeedsPerShard = 1000;  // 2 shards: 2,000 seeds of 2,000 faulty ticks
 constexpr std::uint64_t kBugSeedBudget = 2 * kSeedsPerShard;
 
-std::string tail_of(const FlSimResult& r) {
-  std::string tail;
-  std::size_t from = r.trace.size() > 80 ? r.trace.size() - 80 : 0;
-  for (std::size_t i = from; i < r.trace.size(); ++i) tail += r.trace[i] + "\n";
-  return tail;
-}
+std::string tail_of(const FlSimResult& r) { return sim_support::trace_tail(r.trace, 80); }
 
 void expect_shard_passes(std::uint64_t shard) {
   std::uint64_t failing = 0;

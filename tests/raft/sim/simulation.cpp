@@ -13,6 +13,7 @@
 #include "fednode/raft/conf_change.h"
 #include "fednode/raft/ready_driver.h"
 #include "fednode/util/seeded_rng.h"
+#include "seed_runner.h"
 
 namespace fednode::raft::sim {
 namespace {
@@ -901,36 +902,23 @@ SimResult run_simulation(const SimOptions& options) { return Simulation(options)
 
 SimResult run_seeds(std::uint64_t first, std::uint64_t count, SimOptions base,
                     std::uint64_t* failing_seed, SimStats* totals) {
-  for (std::uint64_t s = first; s < first + count; ++s) {
-    base.seed = s;
-    base.trace = false;
-    SimResult r = run_simulation(base);
-    if (totals) {
-      totals->leaders_elected += r.stats.leaders_elected;
-      totals->entries_committed += r.stats.entries_committed;
-      totals->writes_acked += r.stats.writes_acked;
-      totals->reads_served += r.stats.reads_served;
-      totals->crashes += r.stats.crashes;
-      totals->readds += r.stats.readds;
-      totals->restores += r.stats.restores;
-      totals->partitions += r.stats.partitions;
-      totals->conf_changes += r.stats.conf_changes;
-      totals->transfers += r.stats.transfers;
-      totals->snapshots_installed += r.stats.snapshots_installed;
-      totals->messages_delivered += r.stats.messages_delivered;
-      totals->max_term = std::max(totals->max_term, r.stats.max_term);
-      totals->liveness_ticks = std::max(totals->liveness_ticks, r.stats.liveness_ticks);
-    }
-    if (!r.ok) {
-      if (failing_seed) *failing_seed = s;
-      base.trace = true;
-      SimResult traced = run_simulation(base);
-      if (traced.ok) traced.failure = r.failure + " (did not reproduce with tracing: a determinism bug)";
-      traced.ok = false;
-      return traced;
-    }
-  }
-  return SimResult{};
+  return sim_support::run_seeds(first, count, std::move(base), failing_seed, totals, &run_simulation,
+                                [](SimStats& t, const SimStats& r) {
+                                  t.leaders_elected += r.leaders_elected;
+                                  t.entries_committed += r.entries_committed;
+                                  t.writes_acked += r.writes_acked;
+                                  t.reads_served += r.reads_served;
+                                  t.crashes += r.crashes;
+                                  t.readds += r.readds;
+                                  t.restores += r.restores;
+                                  t.partitions += r.partitions;
+                                  t.conf_changes += r.conf_changes;
+                                  t.transfers += r.transfers;
+                                  t.snapshots_installed += r.snapshots_installed;
+                                  t.messages_delivered += r.messages_delivered;
+                                  t.max_term = std::max(t.max_term, r.max_term);
+                                  t.liveness_ticks = std::max(t.liveness_ticks, r.liveness_ticks);
+                                });
 }
 
 }  // namespace fednode::raft::sim

@@ -2,6 +2,7 @@
 // injected into the core must be caught within the same seed budget (the harness has teeth).
 #include <gtest/gtest.h>
 
+#include "seed_runner.h"
 #include "simulation.h"
 
 namespace fednode::raft::sim {
@@ -14,12 +15,7 @@ void expect_shard_passes(std::uint64_t shard) {
   std::uint64_t failing = 0;
   SimStats totals;
   SimResult r = run_seeds(1 + shard * kSeedsPerShard, kSeedsPerShard, SimOptions{}, &failing, &totals);
-  if (!r.ok) {
-    std::string tail;
-    std::size_t from = r.trace.size() > 60 ? r.trace.size() - 60 : 0;
-    for (std::size_t i = from; i < r.trace.size(); ++i) tail += r.trace[i] + "\n";
-    FAIL() << r.failure << "\nreproduce: raft-sim --trace-seed " << failing << "\n" << tail;
-  }
+  if (!r.ok) FAIL() << r.failure << "\nreproduce: raft-sim --trace-seed " << failing << "\n" << sim_support::trace_tail(r.trace, 60);
   // The runs must actually exercise what they claim to.
   EXPECT_GT(totals.leaders_elected, kSeedsPerShard);
   EXPECT_GT(totals.crashes, kSeedsPerShard);
