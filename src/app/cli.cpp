@@ -202,25 +202,18 @@ void add_local_data_options(CLI::App& app, FlOptions& fl, const std::string& gro
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1000000}))->group(group)->capture_default_str();
 }
 
-}  // namespace
-
-CliCommand parse_cli(const std::vector<std::string>& args) {
-  NodeOptions node;
+// What the command line names before it is checked: addresses and ports as typed.
+struct RawNodeOptions {
   std::string self_text;
   std::vector<std::string> peer_texts;
   std::string log_level = "info";
-  unsigned data_port = 0;
+  unsigned data_port = 0, metrics_port = 0;
+};
 
-  CLI::App app{"fednode: federated learning on a Raft group. Run one per machine.", "fednode"};
-  app.set_config("--config", "", "Read options from a TOML file (keys are the long option names)");
-  app.allow_config_extras(false);
-  app.footer("Other commands:\n"
-             "  fednode keygen --out DIR        make this node's key (DIR/node.key) and print its public key\n"
-             "  fednode ctl HOST:PORT COMMAND    a client: get, set, status, rounds, watch, export-model, add-peer, ... (fednode ctl --help)\n"
-             "  fednode train-local ...          train centrally on one machine, the baseline (fednode train-local --help)");
-  app.set_version_flag("--version", std::string("fednode ") + kVersion);
-  app.add_option("self", self_text, "This peer's HOST:PORT (UDP for Raft, TCP for clients)");
-  app.add_option("peers", peer_texts, "The other peers' HOST:PORT=PUBLIC_KEY (HOST:PORT alone with --insecure)");
+// The node's own options: identity, keys, ports, Raft timing, membership and bounds.
+void add_node_options(CLI::App& app, NodeOptions& node, RawNodeOptions& raw) {
+  app.add_option("self", raw.self_text, "This peer's HOST:PORT (UDP for Raft, TCP for clients)");
+  app.add_option("peers", raw.peer_texts, "The other peers' HOST:PORT=PUBLIC_KEY (HOST:PORT alone with --insecure)");
   app.add_flag("--insecure", node.insecure,
                "No node keys: plaintext channels and ids from addresses; for local experiments only");
   app.add_option("--key-file", node.key_file, "This node's key (fednode keygen); default DATA_DIR/node.key");
@@ -229,13 +222,12 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   app.add_flag("--plaintext-clients", node.plaintext_clients,
                "Serve zatt's plaintext client protocol from any address (default: loopback only)");
   app.add_option("--data-dir", node.data_dir, "Directory for the log, snapshots and models");
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off")
+  app.add_option("--log-level", raw.log_level, "trace|debug|info|warn|error|critical|off")
       ->capture_default_str();
   app.add_option("--cluster-id", node.cluster_id, "Datagrams of other clusters are dropped")
       ->capture_default_str();
-  app.add_option("--data-port", data_port, "TCP data-plane port (default: peer port + 1000)");
-  unsigned metrics_port = 0;
-  app.add_option("--metrics-port", metrics_port,
+  app.add_option("--data-port", raw.data_port, "TCP data-plane port (default: peer port + 1000)");
+  app.add_option("--metrics-port", raw.metrics_port,
                  "Serve the live page (/), its JSON (/api/status) and Prometheus metrics (/metrics) over HTTP (0: off)");
   app.add_option("--metrics-bind", node.metrics_bind,
                  "Address the metrics port listens on (0.0.0.0 opens it to the network)")
@@ -269,7 +261,11 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
       ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1000}))->capture_default_str();
   app.add_option("--max-kv-bytes", node.max_kv_bytes, "Bytes of keys and values clients may store (0: no bound)")
       ->capture_default_str();
-  FlOptions& fl = node.fl;
+}
+
+// The federated run: rounds, local training, aggregation, data and model. Returns --partition,
+// whose presence decides a default later.
+CLI::Option* add_training_options(CLI::App& app, FlOptions& fl) {
   const char* group = "Federated training";
   app.add_option("--rounds", fl.rounds, "Rounds to train (0: no training)")->group(group)->capture_default_str();
   app.add_option("--local-epochs", fl.local_epochs)->check(CLI::Range(1, 10000))->group(group)->capture_default_str();
@@ -316,7 +312,7 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   app.add_option("--model", fl.model, "cifar10-cnn | fmnist-cnn | FILE.pt, a TorchScript module (default: the data set's CNN)")
       ->group(group);
   add_local_data_options(app, fl, group);
-  auto* partition = app.add_option("--partition", fl.partition,
+  CLI::Option* partition = app.add_option("--partition", fl.partition,
                                    "iid | dirichlet | none (default: iid; with --data none, each party's data whole)")
       ->check(CLI::IsMember({"iid", "dirichlet", "none"}))->group(group)->capture_default_str();
   app.add_option("--alpha", fl.alpha, "Dirichlet concentration")->check(CLI::PositiveNumber)->group(group)->capture_default_str();
@@ -335,8 +331,10 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
       ->group(group);
   app.add_option("--crash-marker-dir", fl.crash_marker_dir, "Test fault injection: one crash per marker in this directory")
       ->group(group);
+  return partition;
+}
 
-  TrainLocalOptions train;
+CLI::App* add_train_local_command(CLI::App& app, TrainLocalOptions& train) {
   CLI::App* train_cmd = app.add_subcommand("train-local", "Train centrally on one machine and print test accuracy per epoch (the baseline)");
   train_cmd->add_option("--dataset", train.dataset, "cifar10 | fashion-mnist")
       ->check(CLI::IsMember({"cifar10", "fashion-mnist"}))->capture_default_str();
@@ -352,35 +350,18 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   train_cmd->add_option("--threads", train.threads, "libtorch threads")->check(CLI::Range(1, 256))->capture_default_str();
   train_cmd->add_option("--seed", train.seed)->capture_default_str();
   train_cmd->add_option("--save", train.save, "Write the final model as a PyTorch state dict");
+  return train_cmd;
+}
 
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    return CliExit{0, app.help(), ""};
-  } catch (const CLI::CallForVersion&) {
-    return CliExit{0, std::string("fednode ") + kVersion + "\n", ""};
-  } catch (const CLI::ParseError& e) {
-    return usage_error(config_error_text(e.what(), args));
-  }
-
-  if (train_cmd->parsed()) {
-    std::error_code ec;
-    if (!train.model.empty() && !built_in_model(train.model) && !std::filesystem::is_regular_file(train.model, ec)) {
-      return usage_error("--model '" + train.model + "' is neither cifar10-cnn|fmnist-cnn nor a TorchScript file");
-    }
-    if (train.dataset_dir.empty()) {
-      train.dataset_dir = fl::default_dataset_dir(train.dataset);
-    }
-    return train;
-  }
-  if (self_text.empty()) return usage_error("self is required: fednode SELF_HOST:PORT [PEER_HOST:PORT ...]");
+// Checks what the options name and fills in the defaults that depend on others.
+CliCommand finish_node_options(NodeOptions node, const RawNodeOptions& raw, bool partition_given) {
+  if (raw.self_text.empty()) return usage_error("self is required: fednode SELF_HOST:PORT [PEER_HOST:PORT ...]");
   std::string why;
-  auto self = parse_peer_address(self_text, &why);
+  auto self = parse_peer_address(raw.self_text, &why);
   if (!self) return usage_error(why);
   node.self = *self;
   std::set<PeerAddress> seen;
-  for (const auto& spec : peer_texts) {
+  for (const auto& spec : raw.peer_texts) {
     auto eq = spec.find('=');
     std::string text = spec.substr(0, eq), key = eq == std::string::npos ? "" : spec.substr(eq + 1);
     auto peer = parse_peer_address(text, &why);
@@ -410,16 +391,16 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   if (node.join && node.peers.empty()) {
     return usage_error("--join needs at least one member to ask: fednode SELF --join SEED_HOST:PORT[=KEY] ...");
   }
-  auto level = parse_log_level(log_level);
+  auto level = parse_log_level(raw.log_level);
   if (!level) {
-    return usage_error("--log-level '" + log_level +
+    return usage_error("--log-level '" + raw.log_level +
                        "' is not one of trace|debug|info|warn|error|critical|off");
   }
   node.log_level = *level;
-  if (data_port > 65535) return usage_error("--data-port " + std::to_string(data_port) + " is out of range 1-65535");
-  node.data_port = static_cast<std::uint16_t>(data_port);
-  if (metrics_port > 65535) return usage_error("--metrics-port " + std::to_string(metrics_port) + " is out of range 1-65535");
-  node.metrics_port = static_cast<std::uint16_t>(metrics_port);
+  if (raw.data_port > 65535) return usage_error("--data-port " + std::to_string(raw.data_port) + " is out of range 1-65535");
+  node.data_port = static_cast<std::uint16_t>(raw.data_port);
+  if (raw.metrics_port > 65535) return usage_error("--metrics-port " + std::to_string(raw.metrics_port) + " is out of range 1-65535");
+  node.metrics_port = static_cast<std::uint16_t>(raw.metrics_port);
   {
     unsigned char addr[16];
     if (::inet_pton(AF_INET, node.metrics_bind.c_str(), addr) != 1 && ::inet_pton(AF_INET6, node.metrics_bind.c_str(), addr) != 1) {
@@ -428,7 +409,7 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   }
   if (auto problem = check_node_options(node); !problem.empty()) return usage_error(problem);
   if (node.data_port == 0) node.data_port = static_cast<std::uint16_t>(node.self.port + 1000);
-  node.fl.partition_given = partition->count() > 0;
+  node.fl.partition_given = partition_given;
   if (!node.fl.data.empty()) {
     node.fl.dataset = "own";
     if (!node.fl.partition_given) node.fl.partition = "none";
@@ -445,6 +426,45 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
   }
   if (node.key_file.empty()) node.key_file = node.data_dir + "/node.key";
   return node;
+}
+
+}  // namespace
+
+CliCommand parse_cli(const std::vector<std::string>& args) {
+  NodeOptions node;
+  RawNodeOptions raw;
+  CLI::App app{"fednode: federated learning on a Raft group. Run one per machine.", "fednode"};
+  app.set_config("--config", "", "Read options from a TOML file (keys are the long option names)");
+  app.allow_config_extras(false);
+  app.footer("Other commands:\n"
+             "  fednode keygen --out DIR        make this node's key (DIR/node.key) and print its public key\n"
+             "  fednode ctl HOST:PORT COMMAND    a client: get, set, status, rounds, watch, export-model, add-peer, ... (fednode ctl --help)\n"
+             "  fednode train-local ...          train centrally on one machine, the baseline (fednode train-local --help)");
+  app.set_version_flag("--version", std::string("fednode ") + kVersion);
+  add_node_options(app, node, raw);
+  CLI::Option* partition = add_training_options(app, node.fl);
+  TrainLocalOptions train;
+  CLI::App* train_cmd = add_train_local_command(app, train);
+
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    return CliExit{0, app.help(), ""};
+  } catch (const CLI::CallForVersion&) {
+    return CliExit{0, std::string("fednode ") + kVersion + "\n", ""};
+  } catch (const CLI::ParseError& e) {
+    return usage_error(config_error_text(e.what(), args));
+  }
+  if (train_cmd->parsed()) {
+    std::error_code ec;
+    if (!train.model.empty() && !built_in_model(train.model) && !std::filesystem::is_regular_file(train.model, ec)) {
+      return usage_error("--model '" + train.model + "' is neither cifar10-cnn|fmnist-cnn nor a TorchScript file");
+    }
+    if (train.dataset_dir.empty()) train.dataset_dir = fl::default_dataset_dir(train.dataset);
+    return train;
+  }
+  return finish_node_options(std::move(node), raw, partition->count() > 0);
 }
 
 }  // namespace fednode
