@@ -58,7 +58,7 @@ std::string PublicKey::text() const { return b64(bytes.data(), bytes.size()); }
 std::optional<PublicKey> PublicKey::parse(std::string_view text, std::string* why) {
   PublicKey k;
   if (text.size() != 43 || !unb64(text, &k.bytes)) {
-    *why = "'" + std::string(text.substr(0, 60)) + "' is not a node public key (43 characters of base64url, as " +
+    *why = std::string("'").append(text.substr(0, 60)) + "' is not a node public key (43 characters of base64url, as " +
            "`fednode keygen` prints)";
     return std::nullopt;
   }

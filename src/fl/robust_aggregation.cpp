@@ -214,7 +214,10 @@ std::optional<AggregatorKind> parse_aggregator(std::string_view name) {
 
 std::string aggregator_names() {
   std::string out;
-  for (auto kind : kAllKinds) out += (out.empty() ? "" : "|") + std::string(aggregator_name(kind));
+  for (auto kind : kAllKinds) {
+    if (!out.empty()) out += '|';
+    out += aggregator_name(kind);
+  }
   return out;
 }
 

@@ -97,7 +97,10 @@ JsonLine& JsonLine::add(std::string_view k, bool value) {
 JsonLine& JsonLine::add(std::string_view k, const std::vector<std::string>& values) {
   key(k);
   body_ += '[';
-  for (std::size_t i = 0; i < values.size(); ++i) body_ += (i ? "," : "") + json_quote(values[i]);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i) body_ += ',';
+    body_ += json_quote(values[i]);
+  }
   body_ += ']';
   return *this;
 }

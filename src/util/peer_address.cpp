@@ -67,7 +67,7 @@ std::optional<PeerAddress> parse_peer_address(std::string_view text, std::string
     host = text.substr(1, close - 1);
     if (close + 1 >= text.size() || text[close + 1] != ':') return fail("expected ':PORT' after ']'");
     port_text = text.substr(close + 2);
-    if (!valid_ipv6(host)) return fail("'" + std::string(host) + "' is not an IPv6 address");
+    if (!valid_ipv6(host)) return fail(std::string("'").append(host) + "' is not an IPv6 address");
   } else {
     std::size_t colon = text.rfind(':');
     if (colon == std::string_view::npos) return fail("expected HOST:PORT");

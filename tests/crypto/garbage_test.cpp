@@ -55,7 +55,7 @@ TEST_F(GarbageTest, DatagramsOfRandomOrMutatedBytesNeverOpen) {
   std::uint64_t from = 0;
   for (int i = 0; i < 20000; ++i) {
     ASSERT_NE(b.open(random_bytes(rng, rng.below(300)), &from, &text), DatagramSealer::Verdict::kOk);
-    ASSERT_TRUE(a.seal(node_id_of_key(b_.public_key), "m" + std::to_string(i), &valid).ok());
+    ASSERT_TRUE(a.seal(node_id_of_key(b_.public_key), std::string("m").append(std::to_string(i)), &valid).ok());
     std::string bad = mutate(rng, valid);
     if (bad != valid) {
       ASSERT_NE(b.open(bad, &from, &text), DatagramSealer::Verdict::kOk) << i;

@@ -163,7 +163,7 @@ class NonceSimulation {
     SimNode& to = pick();
     if (from.id == to.id) return;
     std::string d;
-    ASSERT_TRUE(from.sealer->seal(to.id, "m" + std::to_string(rng_.next()), &d).ok());
+    ASSERT_TRUE(from.sealer->seal(to.id, std::string("m").append(std::to_string(rng_.next())), &d).ok());
     record(from, to, d);
     captured_.push_back(d);
     if (rng_.chance(0.1)) return;  // lost

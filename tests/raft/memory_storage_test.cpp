@@ -5,7 +5,7 @@
 namespace fednode::raft {
 namespace {
 
-Entry e(Index i, Term t) { return Entry{t, i, EntryType::kNormal, "v" + std::to_string(i)}; }
+Entry e(Index i, Term t) { return Entry{t, i, EntryType::kNormal, std::string("v").append(std::to_string(i))}; }
 
 TEST(MemoryStorage, AppendReplacesConflictingSuffix) {
   MemoryStorage s;

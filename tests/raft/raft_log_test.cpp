@@ -7,7 +7,7 @@ namespace {
 
 std::vector<Entry> entries(std::initializer_list<std::pair<Index, Term>> list) {
   std::vector<Entry> out;
-  for (auto [i, t] : list) out.push_back(Entry{t, i, EntryType::kNormal, "d" + std::to_string(i)});
+  for (auto [i, t] : list) out.push_back(Entry{t, i, EntryType::kNormal, std::string("d").append(std::to_string(i))});
   return out;
 }
 

@@ -236,7 +236,7 @@ TEST(Paper5_3, FastBacktrackingSkipsConflictingTerm) {
   TestCluster c(3, [](Config& cfg) { cfg.max_message_bytes = 40; });
   c.elect(1);
   c.isolate(3);
-  for (int i = 0; i < 30; ++i) c.node(1).propose("x" + std::to_string(i));
+  for (int i = 0; i < 30; ++i) c.node(1).propose(std::string("x").append(std::to_string(i)));
   c.deliver_all();
   c.heal();
   c.sent().clear();
@@ -692,7 +692,7 @@ TEST(Paper7, LaggingFollowerReceivesSnapshotInChunks) {
   c.elect(1);
   c.isolate(3);
   for (int i = 0; i < 20; ++i) {
-    c.node(1).propose("e" + std::to_string(i));
+    c.node(1).propose(std::string("e").append(std::to_string(i)));
     c.deliver_all();
   }
   c.tick_all(2);

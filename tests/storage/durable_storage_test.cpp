@@ -77,7 +77,10 @@ TEST(RaftCodec, RoundTripsAndRejectsGarbage) {
   EXPECT_EQ(decode_entry(encode_entry(e)), e);
   raft::HardState hs{3, 2, 99};
   EXPECT_EQ(decode_hard_state(encode_hard_state(hs)), hs);
-  raft::Snapshot snap{{10, 3, {{1, 2, 3}, {4}}}, "state"};
+  raft::ConfState conf;  // filled member by member: GCC 12 -O2 warns of nested vector braces here
+  conf.voters = {1, 2, 3};
+  conf.learners = {4};
+  raft::Snapshot snap{{10, 3, conf}, "state"};
   EXPECT_EQ(decode_snapshot(encode_snapshot(snap)), snap);
   EXPECT_FALSE(decode_entry("garbage"));
   EXPECT_FALSE(decode_entry(encode_hard_state(hs)));       // wrong shape
@@ -151,7 +154,9 @@ TEST(DurableStorage, AppliedSnapshotReplacesLog) {
   {
     auto s = open_ok(dir.path());
     ASSERT_TRUE(s->append(range(1, 10, 1)).ok());
-    ASSERT_TRUE(s->apply_snapshot({{100, 7, {{1}, {}}}, "leader-state"}).ok());
+    raft::ConfState conf;
+    conf.voters = {1};
+    ASSERT_TRUE(s->apply_snapshot({{100, 7, conf}, "leader-state"}).ok());
     ASSERT_TRUE(s->append(range(101, 103, 7)).ok());
   }
   auto s = open_ok(dir.path());
