@@ -403,8 +403,8 @@ CliCommand finish_node_options(NodeOptions node, const RawNodeOptions& raw, bool
   node.metrics_port = static_cast<std::uint16_t>(raw.metrics_port);
   {
     unsigned char addr[16];
-    if (::inet_pton(AF_INET, node.metrics_bind.c_str(), addr) != 1 && ::inet_pton(AF_INET6, node.metrics_bind.c_str(), addr) != 1) {
-      return usage_error("--metrics-bind '" + node.metrics_bind + "' is not an IP address");
+    if (::inet_pton(AF_INET, node.metrics_bind.c_str(), addr) != 1) {  // the listeners are IPv4 (tcp_listener.cpp)
+      return usage_error("--metrics-bind '" + node.metrics_bind + "' is not an IPv4 address");
     }
   }
   if (auto problem = check_node_options(node); !problem.empty()) return usage_error(problem);

@@ -22,7 +22,7 @@ std::string json_array(const std::vector<std::string>& objects) {
 
 std::string hex_id(std::uint64_t id) {
   char buf[20];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(id));
+  std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(id));  // as the logs write ids
   return buf;
 }
 

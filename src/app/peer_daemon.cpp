@@ -2,11 +2,10 @@
 // storage, the UDP peer channel, the TCP client channel, the tick timer, the replicated state
 // machine (key-value map + FL rounds) and the role controller (which owns the data plane).
 // After every input it drains the node's Ready: persist, send, apply, then lets the role
-// controller act on what changed.
+// controller act on what changed. Its start (the wiring) is in peer_daemon_start.cpp.
 #include "peer_daemon_class.h"
 
 #include "fednode/app/data_dir_owner.h"
-#include "fednode/app/web_assets.h"
 
 #include <algorithm>
 #include <chrono>
@@ -16,136 +15,6 @@
 
 namespace fednode {
 namespace daemon {
-
-Status PeerDaemon::start() {
-  if (Status s = check_cluster_id(opt_.data_dir, opt_.cluster_id); !s.ok()) return s;
-  storage::DurableOptions so;
-  if (Status s = storage::DurableStorage::open(opt_.data_dir + "/raft", so, &storage_); !s.ok()) return s;
-  // A founding member writes the same bootstrap entries as every other founder.
-  if (storage_->last_index() == 0 && storage_->snapshot().empty() && !opt_.join) {
-    std::vector<raft::ConfChange> founders = founding_members(opt_, identity_, members_);
-    auto entries = raft::Node::bootstrap_entries(founders);
-    if (Status s = storage_->append(entries); !s.ok()) return s;
-    if (Status s = storage_->set_hard_state({1, raft::kNoNode, entries.back().index}, true); !s.ok()) return s;
-    spdlog::info("bootstrapped a group of {} voters", founders.size());
-  }
-  if (!storage_->snapshot().empty()) {
-    if (Status s = sm_.restore(storage_->snapshot().data); !s.ok()) return Status::error(opt_.data_dir + ": " + s.message());
-    applied_ = storage_->snapshot().meta.index;
-  }
-  // Peers named on the command line are reachable before the log says who the members are;
-  // they go to the transport and the local address book, not into the replicated state.
-  if (identity_.key) {
-    peers_.set_sealer(std::make_unique<crypto::DatagramSealer>(*identity_.key, identity_.epoch, opt_.cluster_id));
-    // The client channel: operators (and this node's own key) may do everything, other members
-    // read; strangers fail the handshake.
-    auto keys = std::make_shared<net::ClientChannelKeys>();
-    keys->self = *identity_.key;
-    keys->prologue = net::client_channel_prologue(opt_.cluster_id);
-    keys->plaintext_anywhere = opt_.plaintext_clients;
-    keys->admit = [this](const crypto::PublicKey& k, net::ClientCaller* caller) {
-      bool op = k == identity_.key->public_key ||
-                std::find(opt_.operator_keys.begin(), opt_.operator_keys.end(), k.text()) != opt_.operator_keys.end();
-      if (op) {
-        *caller = net::ClientCaller::kOperator;
-        return Status();
-      }
-      if (std::find(opt_.admit_keys.begin(), opt_.admit_keys.end(), k.text()) != opt_.admit_keys.end()) {
-        *caller = net::ClientCaller::kJoiner;
-        return Status();
-      }
-      if (members_.key_of(crypto::node_id_of_key(k)) == k.text()) {
-        *caller = net::ClientCaller::kMember;
-        return Status();
-      }
-      return Status::error("key " + k.text() + " is neither an operator's nor a member's");
-    };
-    clients_.set_keys(std::move(keys));
-  }
-  for (const auto& f : founding_members(opt_, identity_, members_)) members_.learn_address(f.node, f.context);
-  members_.restored();
-
-  raft::Config c;
-  c.id = self_id_;
-  c.heartbeat_ticks = static_cast<int>(opt_.heartbeat_ms / opt_.tick_ms);
-  c.heartbeat_resend_ticks = static_cast<int>(opt_.heartbeat_resend_ms / opt_.tick_ms);
-  c.election_ticks_min = static_cast<int>(opt_.election_timeout_min_ms / opt_.tick_ms);
-  c.election_ticks_max = static_cast<int>(opt_.election_timeout_max_ms / opt_.tick_ms);
-  c.max_message_bytes = opt_.max_datagram - kDatagramHeadroom;
-  c.snapshot_entries = opt_.snapshot_entries;
-  c.random_seed = self_id_ ^ static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
-  // As leader, this loop goes on while its log writes are synced on a thread of their own.
-  c.async_leader_persist = true;
-  syncer_ = std::make_unique<storage::BackgroundSync>(
-      [this](const storage::SyncReport& r) { asio::post(io_, [this, r] { on_synced(r); }); });
-  // A snapshot a leader streams must restore into a state machine before it is installed and
-  // persisted: garbage from a peer would otherwise stop this node for good at its next start.
-  c.snapshot_acceptable = [](const std::string& data) {
-    StateMachine probe;
-    Status s = probe.restore(data);
-    if (!s.ok()) spdlog::warn("refused a snapshot from the leader: {}", s.message());
-    return s.ok();
-  };
-  node_ = std::make_unique<raft::Node>(c, *storage_);
-  if (Status s = check_member_of_stored_group(opt_.data_dir, opt_.self.to_string(), is_member(), opt_.join,
-                                              node_->conf_state().voters.size() + node_->conf_state().learners.size());
-      !s.ok()) {
-    return s;
-  }
-  if (opt_.join) {
-    std::vector<SeedPeer> seeds;
-    for (std::size_t i = 0; i < opt_.peers.size(); ++i) seeds.push_back({opt_.peers[i], opt_.peer_keys[i]});
-    admission_ = std::make_unique<SelfAdmission>(opt_.self, identity_.key, opt_.cluster_id, std::move(seeds));
-    if (!is_member()) {
-      spdlog::info("not a member: asking {} seed(s) to add this node as a learner", opt_.peers.size());
-      admission_->start_joining([this](std::vector<std::string> found) {
-        asio::post(io_, [this, found = std::move(found)] { learn_seed_members(found); });
-      });
-    }
-  }
-  if (opt_.evict_after_s > 0) {
-    eviction_.emplace(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt_.evict_after_s)));
-  }
-
-  if (Status s = events_.open(opt_.data_dir + "/events.jsonl", opt_.self.to_string()); !s.ok()) return s;
-  if (Status s = peers_.bind(opt_.self); !s.ok()) return s;
-  if (Status s = clients_.listen(opt_.self); !s.ok()) return s;
-  controller_ = std::make_unique<RoleController>(io_, *this, opt_, events_);
-  if (Status s = controller_->start(); !s.ok()) return s;
-  if (opt_.metrics_port != 0) {
-    // Read-only; inline script and style only, and nothing fetched from anywhere but this node.
-    const std::string page_headers =
-        "Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-        "connect-src 'self'; img-src 'self' data:; form-action 'none'; base-uri 'none'; frame-ancestors 'none'\r\n"
-        "Cache-Control: no-store\r\n";
-    std::vector<net::HttpRoute> routes = {
-        {"/metrics", "text/plain; version=0.0.4; charset=utf-8", [this](std::string_view) { return metrics_text(); }, "",
-         false},
-        {"/", "text/html; charset=utf-8", [](std::string_view) { return std::string(live_page_html()); }, page_headers,
-         true},
-        {"/api/status", "application/json", [this](std::string_view q) { return api_status(rounds_after(q)); },
-         "Cache-Control: no-store\r\n", true},
-    };
-    metrics_ = std::make_unique<net::MetricsHttpServer>(io_, std::move(routes), opt_.self.host);
-    if (Status s = metrics_->listen(PeerAddress{opt_.metrics_bind, opt_.metrics_port}); !s.ok()) return s;
-    spdlog::info("live page at http://{}:{}/ (JSON at /api/status, Prometheus at /metrics)", opt_.metrics_bind,
-                 opt_.metrics_port);
-    std::error_code ec;
-    bool self_loopback = asio::ip::make_address(opt_.self.host, ec).is_loopback() && !ec;
-    if (asio::ip::make_address(opt_.metrics_bind, ec).is_loopback() && !ec && !self_loopback) {
-      spdlog::warn("the metrics port listens on {} only (the default since 0.2): Prometheus on another machine needs "
-                   "--metrics-bind {}", opt_.metrics_bind, opt_.self.host);
-    }
-  }
-  events_.write("started", JsonLine().add("data_port", std::uint64_t{opt_.data_port}).add("applied", applied_));
-  signals_.async_wait([this](const std::error_code&, int signo) { shutdown(signo); });
-  schedule_tick();
-  spdlog::info("node {:x} up: Raft on UDP {}, clients on TCP {}, data plane on TCP {}:{}, {} peer(s), data in {}",
-               self_id_, opt_.self.to_string(), opt_.self.to_string(), opt_.self.host, opt_.data_port,
-               opt_.peers.size(), opt_.data_dir);
-  process_ready();
-  return {};
-}
 
 // Ticks keep a fixed cadence on the monotonic clock: timed from the end of the last handler they
 // would run late by its latency every time (a loaded machine stretched a 300 ms election timeout
@@ -319,8 +188,9 @@ void PeerDaemon::shutdown(int signo) {
   if (admission_) admission_->stop();
   const auto& conf = node_->conf_state();
   if (admission_ && std::find(conf.learners.begin(), conf.learners.end(), self_id_) != conf.learners.end()) {
-    if (!admission_->added_by_operator()) return stop_after_leaving();
-    spdlog::info("stopping without leaving the group: an operator added this node (remove-peer removes it)");
+    if (admission_->added_itself()) return stop_after_leaving();
+    spdlog::info("stopping without leaving the group: this node did not add itself in this run (an operator added it, "
+                 "or it restarted as a member); remove-peer removes it, as --evict-after does");
   }
   // A leader hands over first, so the group does not wait out an election timeout.
   if (node_->role() == raft::Role::kLeader) {
@@ -365,6 +235,11 @@ int run_peer(const NodeOptions& options) {
   if (rlimit r{}; ::getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
     r.rlim_cur = r.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &r);
+  }
+  // A dir of another group is refused before anything (the boot epoch) is written to it.
+  if (Status s = check_cluster_id(options.data_dir, options.cluster_id); !s.ok()) {
+    spdlog::error("{}", s.message());
+    return 1;
   }
   Identity identity;
   if (Status s = establish_identity(options, &identity); !s.ok()) {

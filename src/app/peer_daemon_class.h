@@ -108,7 +108,11 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   void add_traffic(JsonLine* line) const override;
 
  private:
-  Status start();
+  Status start();  // peer_daemon_start.cpp, with the four steps below
+  Status open_storage();
+  void set_up_keys();
+  Status make_node();
+  Status start_live_view();
   void schedule_tick();
   void on_peer_message(const raft::Message& m) {
     auto dropped = node_->malformed_dropped();

@@ -110,10 +110,11 @@ void SelfAdmission::join_loop(const MembersFound& found) {
     bool listed = lists_self(members);
     if (!members.empty()) found(std::move(members));
     if (listed) {
-      if (!added_by_operator_.exchange(true)) {
+      if (!asked_ && !saw_listed_.exchange(true)) {
         spdlog::info("the group already lists this node (added by an operator): waiting for the leader to reach it");
       }
     } else {
+      asked_ = true;
       Status s = ask("add", std::nullopt, std::chrono::milliseconds(2000));
       if (s.ok()) {
         spdlog::info("asked to join as a learner: the leader added this node");

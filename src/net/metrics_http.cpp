@@ -1,6 +1,7 @@
 #include "fednode/net/metrics_http.h"
 
 #include <spdlog/spdlog.h>
+#include <strings.h>
 
 namespace fednode::net {
 
@@ -117,7 +118,7 @@ std::string_view host_of(std::string_view head) {
   while (at != std::string_view::npos && at + 2 < head.size()) {
     std::size_t end = head.find("\r\n", at + 2);
     std::string_view line = head.substr(at + 2, end == std::string_view::npos ? std::string_view::npos : end - at - 2);
-    if (line.size() > 5 && (line[0] == 'H' || line[0] == 'h') && (line.substr(1, 4) == "ost:" || line.substr(1, 4) == "OST:")) {
+    if (line.size() >= 5 && ::strncasecmp(line.data(), "host:", 5) == 0) {
       std::string_view v = line.substr(5);
       while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
       while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
@@ -130,7 +131,8 @@ std::string_view host_of(std::string_view head) {
 }
 
 bool host_allowed(std::string_view host, std::string_view own) {
-  if (host.empty() || host == "localhost" || (!own.empty() && host == own)) return true;
+  auto same = [](std::string_view a, std::string_view b) { return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0; };
+  if (host.empty() || same(host, "localhost") || (!own.empty() && same(host, own))) return true;
   std::string h(host.front() == '[' && host.size() > 2 ? host.substr(1, host.size() - 2) : host);
   std::error_code ec;
   asio::ip::make_address(h, ec);

@@ -108,6 +108,13 @@ TEST(Cli, AKeyStartingWithADashIsAValue) {
             (std::vector<std::string>{"--server-key", kKeyA, "h:1", "add-peer", "h:2", "--key", kKeyA, "set", "a=b"}));
 }
 
+TEST(Cli, MetricsBindIsAnIpv4Address) {
+  EXPECT_EQ(parse_ok({"10.0.0.9:5000", "--insecure"}).metrics_bind, "127.0.0.1");
+  EXPECT_EQ(parse_ok({"10.0.0.9:5000", "--insecure", "--metrics-bind", "0.0.0.0"}).metrics_bind, "0.0.0.0");
+  expect_usage_error({"10.0.0.9:5000", "--insecure", "--metrics-bind", "node-1.lab"}, "--metrics-bind");
+  expect_usage_error({"10.0.0.9:5000", "--insecure", "--metrics-bind", "::1"}, "not an IPv4 address");
+}
+
 TEST(Cli, ExplicitOptions) {
   auto o = parse_ok({"127.0.0.1:5000", "--data-dir", "/tmp/x", "--log-level", "debug",
                      "--data-port", "7000", "--max-datagram", "1400", "127.0.0.1:5001=" + kKeyA});

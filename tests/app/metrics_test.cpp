@@ -66,10 +66,10 @@ TEST(MetricsHttp, RoutesAndTheHostRule) {
   EXPECT_EQ(at("GET /api/status?rounds_after=7 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").query, "rounds_after=7");
   EXPECT_EQ(at("GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").query, "");
   EXPECT_EQ(at("GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").status, 404);
-  for (const char* ok : {"Host: localhost:9464", "Host: [::1]:9464", "host: 198.18.0.7", "HOST:10.0.0.1:80", ""}) {
+  for (const char* ok : {"Host: localhost:9464", "Host: LocalHost", "Host: [::1]:9464", "host: 198.18.0.7", "HOST:10.0.0.1:80", ""}) {
     EXPECT_EQ(at(std::string("GET / HTTP/1.1\r\n") + ok + "\r\n\r\n").status, 200) << ok;
   }
-  for (const char* bad : {"Host: attacker.example", "Host: attacker.example:9464", "Host: 127.0.0.1.nip.io"}) {
+  for (const char* bad : {"Host: attacker.example", "Host: attacker.example:9464", "Host: 127.0.0.1.nip.io", "HoSt: attacker.example"}) {
     EXPECT_EQ(at(std::string("GET /api/status HTTP/1.1\r\n") + bad + "\r\n\r\n").status, 403) << bad;
   }
   EXPECT_EQ(at("GET / HTTP/1.1\r\nHost: node-1.lab:9464\r\n\r\n", "node-1.lab").status, 200) << "the node's own name";

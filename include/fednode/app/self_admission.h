@@ -44,9 +44,11 @@ class SelfAdmission {
   Status ask(const char* action, const std::optional<SeedPeer>& first, std::chrono::milliseconds timeout) const;
 
   std::uint64_t attempts() const { return attempts_.load(); }
-  // An operator added this node (add-peer) before it asked: the membership is the operator's to
-  // change, so it does not ask to leave when it stops.
-  bool added_by_operator() const { return added_by_operator_.load(); }
+  // This process asked the group to add this node (an answer that timed out may still have
+  // committed): only then does it ask to leave when it stops. One an operator added (add-peer),
+  // or a learner restarted as a member, leaves the membership to the operator (remove-peer) and
+  // the leader (--evict-after).
+  bool added_itself() const { return asked_.load(); }
 
  private:
   void join_loop(const MembersFound& found);
@@ -60,7 +62,7 @@ class SelfAdmission {
   std::string cluster_id_;
   std::vector<SeedPeer> seeds_;
   std::atomic<std::uint64_t> attempts_{0};
-  std::atomic<bool> added_by_operator_{false};
+  std::atomic<bool> asked_{false}, saw_listed_{false};
   std::mutex mu_;
   std::condition_variable wake_;
   bool done_ = false;
