@@ -29,13 +29,7 @@ dports=("${all_ports[@]:n:n}")
 mports=("${all_ports[@]:2*n:n}")
 addr() { echo "127.0.0.1:${ports[$1]}"; }
 make_keys "$n"
-for i in $(seq 0 $((n - 1))); do
-  others=()
-  for j in $(seq 0 $((n - 1))); do [[ $j -ne $i ]] && others+=("$(peer_spec "$j")"); done
-  "$bin" "$(addr "$i")" "${others[@]}" --key-file "$(key_file "$i")" --data-dir "$work/d$i" --data-port "${dports[$i]}" \
-    --metrics-port "${mports[$i]}" --rounds 0 >"$work/log$i" 2>&1 &
-  pids[$i]=$!
-done
+for i in $(seq 0 $((n - 1))); do start_keyed_peer "$i" --metrics-port "${mports[$i]}" --rounds 0; done
 url="http://127.0.0.1:${mports[0]}"
 for _ in $(seq 100); do curl -sf "$url/api/status" | grep -q '"leader":"127' && break; sleep 0.1; done
 sleep 2

@@ -9,7 +9,7 @@
 
 #include "fednode/app/client_requests.h"
 #include "fednode/app/ctl_commands.h"
-#include "fednode/app/ctl_session.h"
+#include "fednode/app/ctl_calls.h"
 #include "fednode/app/ctl_watch.h"
 #include "fednode/crypto/node_key.h"
 #include "fednode/net/client_connection.h"

@@ -7,7 +7,7 @@
 #include <msgpack.hpp>
 
 #include "fednode/app/ctl_commands.h"
-#include "fednode/app/ctl_session.h"
+#include "fednode/app/ctl_calls.h"
 #include "fednode/fl/model_weights.h"
 #include "fednode/fl/round_state.h"
 #include "fednode/fl/trainer.h"

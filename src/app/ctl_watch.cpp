@@ -9,7 +9,7 @@
 #include <msgpack.hpp>
 #include <thread>
 
-#include "fednode/app/ctl_session.h"
+#include "fednode/app/ctl_calls.h"
 #include "fednode/fl/round_state.h"
 #include "fednode/net/client_connection.h"
 

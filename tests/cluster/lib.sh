@@ -116,3 +116,15 @@ stop_chromium() {
   sleep 0.3
   pkill -9 -f -- "--user-data-dir=$work/chrome" 2>/dev/null || true
 }
+
+# Starts peer I of n keyed peers (addr, dports and keys from the caller's setup) with FLAGS...: the
+# other n-1 as peers with their keys, its own data dir $work/dI, its pid in pids[I], its log in
+# $work/logI.
+start_keyed_peer() {
+  local i=$1 j others=()
+  shift
+  for j in $(seq 0 $((n - 1))); do [[ $j -ne $i ]] && others+=("$(peer_spec "$j")"); done
+  "$bin" "$(addr "$i")" "${others[@]}" --key-file "$(key_file "$i")" --data-dir "$work/d$i" --data-port "${dports[$i]}" \
+    "$@" >>"$work/log$i" 2>&1 &
+  pids[$i]=$!
+}

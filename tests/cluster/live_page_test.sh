@@ -28,11 +28,7 @@ cdp_port=${all_ports[3*n]}
 addr() { echo "127.0.0.1:${ports[$1]}"; }
 make_keys "$n"
 for i in $(seq 0 $((n - 1))); do
-  others=()
-  for j in $(seq 0 $((n - 1))); do [[ $j -ne $i ]] && others+=("$(peer_spec "$j")"); done
-  "$bin" "$(addr "$i")" "${others[@]}" --key-file "$(key_file "$i")" --data-dir "$work/d$i" --data-port "${dports[$i]}" \
-    --metrics-port "${mports[$i]}" --rounds 6 --deadline-s 60 "${data[@]}" "${train_limit[@]}" >"$work/log$i" 2>&1 &
-  pids[$i]=$!
+  start_keyed_peer "$i" --metrics-port "${mports[$i]}" --rounds 6 --deadline-s 60 "${data[@]}" "${train_limit[@]}"
 done
 
 url() { echo "http://127.0.0.1:${mports[$1]}$2"; }

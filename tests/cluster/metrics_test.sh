@@ -26,13 +26,7 @@ prom_port=${all_ports[3*n]}
 addr() { echo "127.0.0.1:${ports[$1]}"; }
 make_keys "$n"
 opkey=$("$bin" keygen --out "$work/keys/operator" 2>/dev/null)  # writes through any node, redirects included
-for i in $(seq 0 $((n - 1))); do
-  others=()
-  for j in $(seq 0 $((n - 1))); do [[ $j -ne $i ]] && others+=("$(peer_spec "$j")"); done
-  "$bin" "$(addr "$i")" "${others[@]}" --key-file "$(key_file "$i")" --data-dir "$work/d$i" \
-    --data-port "${dports[$i]}" --metrics-port "${mports[$i]}" --operator-key "$opkey" >"$work/log$i" 2>&1 &
-  pids[$i]=$!
-done
+for i in $(seq 0 $((n - 1))); do start_keyed_peer "$i" --metrics-port "${mports[$i]}" --operator-key "$opkey"; done
 
 metrics() { curl -sf "http://127.0.0.1:${mports[$1]}/metrics"; }
 for i in $(seq 0 $((n - 1))); do

@@ -1,6 +1,6 @@
 #pragma once
 // `fednode ctl`: parses its command line and runs one command; the subcommands live in
-// ctl_commands.h and ctl_watch.h, the connection to nodes in ctl_session.h.
+// ctl_commands.h and ctl_watch.h, the connection to nodes in ctl_calls.h.
 #include <string>
 #include <vector>
 

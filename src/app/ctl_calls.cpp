@@ -1,6 +1,6 @@
 // ctl's connection to nodes: its keys (--key-file, --server-key, --cluster-id, and the keys it
 // learns from redirects and member lists), sealed or plaintext calls, and reading answers.
-#include "fednode/app/ctl_session.h"
+#include "fednode/app/ctl_calls.h"
 
 #include "fednode/app/client_requests.h"
 
