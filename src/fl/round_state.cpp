@@ -148,6 +148,93 @@ std::string RoundState::state_mismatch(const RoundRecord& r) const {
   return ModelStore::valid_id(r.server_state_id) ? "" : "no valid server state id";
 }
 
+RoundEvent RoundState::apply_config(const msgpack::object& body, std::string* why) {
+  RoundConfig c;
+  body.convert(c);
+  if (config_) {
+    *why = "a run configuration is already committed";
+  } else if (!ModelStore::valid_id(c.initial_model_id) || c.rounds == 0) {
+    *why = "configuration without rounds or initial model";
+  } else if (!parse_aggregator(c.aggregator)) {
+    *why = "configuration names an unknown aggregator '" + c.aggregator + "'";
+  } else if (!(c.server_lr >= 0 && c.server_momentum >= 0 && c.server_tau > 0 && c.proximal_mu >= 0) ||
+             !std::isfinite(c.server_lr + c.server_momentum + c.server_tau + c.proximal_mu)) {
+    *why = "configuration with a negative or non-finite server_lr, server_momentum, server_tau or proximal_mu";
+  } else if (!parse_update_encoding(c.update_encoding)) {
+    *why = "configuration names an unknown update encoding '" + c.update_encoding + "'";
+  } else if (!c.command_encoding.empty() && c.command_encoding != "deflate") {
+    *why = "configuration names an unknown command encoding '" + c.command_encoding + "'";
+  } else {
+    config_ = c;
+    return RoundEvent::kConfig;
+  }
+  return RoundEvent::kIgnored;
+}
+
+RoundEvent RoundState::apply_start(const msgpack::object& body, std::string* why) {
+  RoundStart s;
+  body.convert(s);
+  if (!config_) {
+    *why = "round_start before the configuration";
+  } else if (s.round != last_round() + 1 || s.round > config_->rounds) {
+    *why = "round_start for round " + std::to_string(s.round) + " after round " + std::to_string(last_round());
+  } else if (s.base_model_id != last_model_id()) {
+    *why = "round_start base model " + s.base_model_id + " is not the last committed model";
+  } else {
+    current_ = s;
+    return RoundEvent::kStart;
+  }
+  return RoundEvent::kIgnored;
+}
+
+RoundEvent RoundState::apply_commit(const msgpack::object& body, std::string* why) {
+  RoundRecord r;
+  body.convert(r);
+  if (!map_field(body, "evaluated")) r.evaluated = true;  // written before metrics had their own command
+  if (!current_ || current_->round != r.round || current_->term != r.term || current_->attempt != r.attempt) {
+    *why = "round_commit for round " + std::to_string(r.round) + " does not match the current round_start";
+  } else if (!ModelStore::valid_id(r.model_id)) {
+    *why = "round_commit without a valid model id";
+  } else if (std::string stateful = state_mismatch(r); !stateful.empty()) {
+    *why = "round_commit for round " + std::to_string(r.round) + ": " + stateful;
+  } else {
+    committed_.push_back(std::move(r));
+    current_.reset();
+    return RoundEvent::kCommit;
+  }
+  return RoundEvent::kIgnored;
+}
+
+RoundEvent RoundState::apply_metrics(const msgpack::object& body, std::string* why) {
+  RoundMetrics m;
+  body.convert(m);
+  auto it = std::find_if(committed_.begin(), committed_.end(),
+                         [&](const RoundRecord& r) { return r.round == m.round; });
+  if (it == committed_.end()) {
+    *why = "metrics for round " + std::to_string(m.round) + ", which is not committed";
+  } else if (it->model_id != m.model_id) {
+    *why = "metrics for round " + std::to_string(m.round) + " name model " + m.model_id.substr(0, 12) +
+           ", not the committed one";
+  } else if (it->evaluated) {
+    *why = "round " + std::to_string(m.round) + " is already evaluated";
+  } else if (!(m.test_accuracy >= 0 && m.test_accuracy <= 1)) {  // a diverged model's loss may be NaN
+    *why = "metrics for round " + std::to_string(m.round) + " with an accuracy outside 0-1";
+  } else if (std::string bad = check_parties(m.parties, config_ ? config_->task : ""); !bad.empty()) {
+    *why = "metrics for round " + std::to_string(m.round) + ": " + bad;
+  } else {
+    it->test_loss = m.test_loss;
+    it->test_accuracy = m.test_accuracy;
+    it->test_mae = m.test_mae;
+    it->test_samples = m.test_samples;
+    it->untested = m.untested;
+    it->parties = m.parties;
+    it->evaluated = true;
+    last_metrics_ = static_cast<std::size_t>(it - committed_.begin());
+    return RoundEvent::kMetrics;
+  }
+  return RoundEvent::kIgnored;
+}
+
 Status RoundState::apply(const msgpack::object& command, RoundEvent* event, std::string* why) {
   *event = RoundEvent::kIgnored;
   const msgpack::object* kind = map_field(command, "fl");
@@ -159,84 +246,11 @@ Status RoundState::apply(const msgpack::object& command, RoundEvent* event, std:
   }
   std::string_view k(kind->via.str.ptr, kind->via.str.size);
   try {
-    if (k == "config") {
-      RoundConfig c;
-      body->convert(c);
-      if (config_) {
-        *why = "a run configuration is already committed";
-      } else if (!ModelStore::valid_id(c.initial_model_id) || c.rounds == 0) {
-        *why = "configuration without rounds or initial model";
-      } else if (!parse_aggregator(c.aggregator)) {
-        *why = "configuration names an unknown aggregator '" + c.aggregator + "'";
-      } else if (!(c.server_lr >= 0 && c.server_momentum >= 0 && c.server_tau > 0 && c.proximal_mu >= 0) ||
-                 !std::isfinite(c.server_lr + c.server_momentum + c.server_tau + c.proximal_mu)) {
-        *why = "configuration with a negative or non-finite server_lr, server_momentum, server_tau or proximal_mu";
-      } else if (!parse_update_encoding(c.update_encoding)) {
-        *why = "configuration names an unknown update encoding '" + c.update_encoding + "'";
-      } else if (!c.command_encoding.empty() && c.command_encoding != "deflate") {
-        *why = "configuration names an unknown command encoding '" + c.command_encoding + "'";
-      } else {
-        config_ = c;
-        *event = RoundEvent::kConfig;
-      }
-    } else if (k == "start") {
-      RoundStart s;
-      body->convert(s);
-      if (!config_) {
-        *why = "round_start before the configuration";
-      } else if (s.round != last_round() + 1 || s.round > config_->rounds) {
-        *why = "round_start for round " + std::to_string(s.round) + " after round " + std::to_string(last_round());
-      } else if (s.base_model_id != last_model_id()) {
-        *why = "round_start base model " + s.base_model_id + " is not the last committed model";
-      } else {
-        current_ = s;
-        *event = RoundEvent::kStart;
-      }
-    } else if (k == "commit") {
-      RoundRecord r;
-      body->convert(r);
-      if (!map_field(*body, "evaluated")) r.evaluated = true;  // written before metrics had their own command
-      if (!current_ || current_->round != r.round || current_->term != r.term || current_->attempt != r.attempt) {
-        *why = "round_commit for round " + std::to_string(r.round) + " does not match the current round_start";
-      } else if (!ModelStore::valid_id(r.model_id)) {
-        *why = "round_commit without a valid model id";
-      } else if (std::string stateful = state_mismatch(r); !stateful.empty()) {
-        *why = "round_commit for round " + std::to_string(r.round) + ": " + stateful;
-      } else {
-        committed_.push_back(std::move(r));
-        current_.reset();
-        *event = RoundEvent::kCommit;
-      }
-    } else if (k == "metrics") {
-      RoundMetrics m;
-      body->convert(m);
-      auto it = std::find_if(committed_.begin(), committed_.end(),
-                             [&](const RoundRecord& r) { return r.round == m.round; });
-      if (it == committed_.end()) {
-        *why = "metrics for round " + std::to_string(m.round) + ", which is not committed";
-      } else if (it->model_id != m.model_id) {
-        *why = "metrics for round " + std::to_string(m.round) + " name model " + m.model_id.substr(0, 12) +
-               ", not the committed one";
-      } else if (it->evaluated) {
-        *why = "round " + std::to_string(m.round) + " is already evaluated";
-      } else if (!(m.test_accuracy >= 0 && m.test_accuracy <= 1)) {  // a diverged model's loss may be NaN
-        *why = "metrics for round " + std::to_string(m.round) + " with an accuracy outside 0-1";
-      } else if (std::string bad = check_parties(m.parties, config_ ? config_->task : ""); !bad.empty()) {
-        *why = "metrics for round " + std::to_string(m.round) + ": " + bad;
-      } else {
-        it->test_loss = m.test_loss;
-        it->test_accuracy = m.test_accuracy;
-        it->test_mae = m.test_mae;
-        it->test_samples = m.test_samples;
-        it->untested = m.untested;
-        it->parties = m.parties;
-        it->evaluated = true;
-        last_metrics_ = static_cast<std::size_t>(it - committed_.begin());
-        *event = RoundEvent::kMetrics;
-      }
-    } else {
-      return Status::error("unknown FL command '" + std::string(k) + "'");
-    }
+    if (k == "config") *event = apply_config(*body, why);
+    else if (k == "start") *event = apply_start(*body, why);
+    else if (k == "commit") *event = apply_commit(*body, why);
+    else if (k == "metrics") *event = apply_metrics(*body, why);
+    else return Status::error("unknown FL command '" + std::string(k) + "'");
   } catch (const std::exception& e) {
     return Status::error("FL command '" + std::string(k) + "': " + e.what());
   }

@@ -197,6 +197,11 @@ class RoundState {
   Status restore(const msgpack::object& o);
 
  private:
+  // One per command kind: the event it makes, or kIgnored with the reason in *why.
+  RoundEvent apply_config(const msgpack::object& body, std::string* why);
+  RoundEvent apply_start(const msgpack::object& body, std::string* why);
+  RoundEvent apply_commit(const msgpack::object& body, std::string* why);
+  RoundEvent apply_metrics(const msgpack::object& body, std::string* why);
   std::string state_mismatch(const RoundRecord& r) const;
   std::optional<RoundConfig> config_;
   std::optional<RoundStart> current_;

@@ -1,0 +1,166 @@
+#include "data_plane_frames.h"
+
+#include "fednode/util/big_endian.h"
+#include "fednode/util/blob_id.h"
+#include "fednode/util/msgpack_fields.h"
+#include "fednode/util/msgpack_limits.h"
+#include "fednode/util/msgpack_pack.h"
+
+namespace fednode::net {
+namespace frames {
+
+std::string frame(const std::string& payload) {
+  std::string out;
+  out.reserve(4 + payload.size());
+  put_be(out, payload.size(), 4);
+  return out + payload;
+}
+
+std::uint32_t frame_length(const unsigned char* h) { return static_cast<std::uint32_t>(get_be(h, 4)); }
+
+
+std::string answer(bool ok, const std::string& reason_or_data, bool with_data, bool delta) {
+  msgpack::sbuffer b;
+  MsgpackPacker p(b);
+  p.pack_map(delta ? 3 : 2);
+  p.pack("ok");
+  p.pack(ok);
+  if (ok && with_data) {
+    p.pack("data");
+    pack_bin(p, reason_or_data);
+  } else {
+    p.pack(ok ? "data" : "reason");
+    p.pack(reason_or_data);
+  }
+  if (delta) {
+    p.pack("delta");
+    p.pack(true);
+  }
+  return std::string(b.data(), b.size());
+}
+
+std::string bin_field(const msgpack::object& map, const char* key) {
+  const msgpack::object* o = map_field(map, key);
+  if (!o || o->type != msgpack::type::BIN) return "";
+  return std::string(o->via.bin.ptr, o->via.bin.size);
+}
+
+std::string request(const char* op, const std::string& id, const std::string* data, const UpdateNotice* notice,
+                    bool delta) {
+  msgpack::sbuffer b;
+  MsgpackPacker p(b);
+  bool declined = notice && !notice->declined.empty();
+  bool evaluation = notice && notice->evaluation;
+  p.pack_map((data ? 3 : 2) + (notice ? 7 : 0) + (delta ? 1 : 0) + (declined ? 1 : 0) + (evaluation ? 2 : 0));
+  if (declined) {
+    p.pack("reason");
+    p.pack(notice->declined);
+  }
+  if (evaluation) {
+    p.pack("loss");
+    p.pack(notice->loss);
+    p.pack("metric");
+    p.pack(notice->metric);
+  }
+  if (delta) {
+    p.pack("delta");
+    p.pack(true);
+  }
+  if (notice) {
+    p.pack("round");
+    p.pack(notice->round);
+    p.pack("term");
+    p.pack(notice->term);
+    p.pack("attempt");
+    p.pack(notice->attempt);
+    p.pack("node");
+    p.pack(notice->node);
+    p.pack("samples");
+    p.pack(notice->samples);
+    p.pack("train_loss");
+    p.pack(notice->train_loss);
+    p.pack("train_seconds");
+    p.pack(notice->train_seconds);
+  }
+  p.pack("op");
+  p.pack(op);
+  p.pack("id");
+  p.pack(id);
+  if (data) {
+    p.pack("data");
+    pack_bin(p, *data);
+  }
+  return std::string(b.data(), b.size());
+}
+
+}  // namespace frames
+
+namespace {
+
+bool parse_number(const msgpack::object& req, const char* k, double* out) {
+  const msgpack::object* o = map_field(req, k);
+  if (!o) return false;
+  if (o->type == msgpack::type::FLOAT32 || o->type == msgpack::type::FLOAT64) *out = o->via.f64;
+  else if (o->type == msgpack::type::POSITIVE_INTEGER) *out = static_cast<double>(o->via.u64);
+  else return false;
+  return true;
+}
+
+bool parse_notice(const msgpack::object& req, UpdateNotice* n) {
+  auto u64 = [&](const char* k, std::uint64_t* out) {
+    const msgpack::object* o = map_field(req, k);
+    if (!o || o->type != msgpack::type::POSITIVE_INTEGER) return false;
+    *out = o->via.u64;
+    return true;
+  };
+  auto f64 = [&](const char* k, double* out) { return parse_number(req, k, out); };
+  return u64("round", &n->round) && u64("term", &n->term) && u64("attempt", &n->attempt) && u64("node", &n->node) &&
+         u64("samples", &n->samples) && f64("train_loss", &n->train_loss) && f64("train_seconds", &n->train_seconds);
+}
+
+}  // namespace
+
+using frames::bin_field;
+
+Status decode_data_request(std::string_view body, DataRequest* out) {
+  msgpack::object_handle h;
+  try {
+    std::size_t off = 0;
+    h = bounded_unpack(body.data(), body.size(), off);
+    if (off != body.size()) return Status::error("trailing bytes in frame");
+  } catch (const std::exception& e) {
+    return Status::error(std::string("frame is not msgpack: ") + e.what());
+  }
+  const auto& req = h.get();
+  out->op = as_string(map_field(req, "op"));
+  out->id = as_string(map_field(req, "id"));
+  if (req.type != msgpack::type::MAP ||
+      (out->op != "fetch" && out->op != "push" && out->op != "update" && out->op != "decline" && out->op != "evaluation")) {
+    return Status::error("frame has no op fetch|push|update|decline|evaluation");
+  }
+  if (out->op == "evaluation") {
+    out->notice.evaluation = true;
+    if (!parse_notice(req, &out->notice) || !parse_number(req, "loss", &out->notice.loss) ||
+        !parse_number(req, "metric", &out->notice.metric)) {
+      return Status::error("evaluation frame needs unsigned round and node, samples, and numeric loss and metric");
+    }
+    if (!valid_blob_id(out->id)) return Status::error("evaluation frame's id must be the model's 64 hex digits");
+    return {};
+  }
+  if (out->op == "decline") {
+    out->notice.declined = as_string(map_field(req, "reason")).substr(0, kMaxDeclineReason);
+    if (out->notice.declined.empty()) return Status::error("decline frame needs a reason");
+    if (!parse_notice(req, &out->notice)) return Status::error("decline frame needs unsigned round, term, attempt and node");
+    return {};
+  }
+  out->delta = is_true(map_field(req, "delta"));
+  if (out->op == "update" && out->delta) return Status::error("an update frame cannot be a delta");
+  if (out->op == "fetch") return {};
+  out->data = bin_field(req, "data");
+  if (out->op == "update" && !parse_notice(req, &out->notice)) {
+    return Status::error("update frame needs unsigned round, term, attempt, node, samples and numeric train_loss");
+  }
+  return {};
+}
+
+}  // namespace fednode::net
