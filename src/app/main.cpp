@@ -4,10 +4,10 @@
 #include <vector>
 
 #include "fednode/app/cli.h"
-#include "fednode/app/ctl.h"
-#include "fednode/app/keygen.h"
+#include "fednode/ctl/ctl.h"
+#include "fednode/ctl/keygen.h"
 #include "fednode/app/peer_daemon.h"
-#include "fednode/app/train_local.h"
+#include "fednode/ctl/train_local.h"
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);

@@ -4,7 +4,7 @@
 
 #include <chrono>
 
-#include "fednode/app/client_requests.h"
+#include "fednode/net/client_requests.h"
 #include "fednode/net/client_connection.h"
 
 namespace fednode {

@@ -76,7 +76,7 @@ RoleController::RoleController(asio::io_context& io, RaftHost& host, const NodeO
       opt_(options),
       events_(events),
       local_(fednode::local_source(options.fl)),
-      machine_(settings_of(options, local_)),
+      driver_(settings_of(options, local_), *this, *this),
       store_(options.data_dir + "/models"),
       server_(io, store_, net::kDefaultMaxFrame),
       poll_timer_(io),
@@ -169,6 +169,7 @@ void RoleController::prepare() {
 
 void RoleController::stop() {
   stopped_ = true;
+  driver_.stop();
   ++*train_generation_;
   poll_timer_.cancel();
   server_.set_update_handler(nullptr);
@@ -183,7 +184,7 @@ void RoleController::schedule_poll() {
   });
 }
 
-fl::View RoleController::view() const {
+fl::View RoleController::view() {
   fl::View v;
   v.raft = host_.raft_view();
   v.rounds = &host_.rounds();
@@ -197,12 +198,13 @@ fl::View RoleController::view() const {
 
 // ---- inputs -------------------------------------------------------------------------------------
 
-std::optional<fl::AggregationProgress> RoleController::progress() const { return machine_.progress(monotonic_ms()); }
+std::optional<fl::AggregationProgress> RoleController::progress() const {
+  return driver_.machine().progress(monotonic_ms());
+}
 
 void RoleController::poll() {
   if (stopped_) return;
-  machine_.tick(view());
-  carry_out();
+  driver_.tick();
 }
 
 void RoleController::on_round_event(fl::RoundEvent event, const std::string& why) {
@@ -218,8 +220,7 @@ void RoleController::on_round_event(fl::RoundEvent event, const std::string& why
   }
   if (stopped_) return;
   if (event == fl::RoundEvent::kConfig) check_run_model();
-  machine_.applied(view(), event, why);
-  carry_out();
+  driver_.applied(event, why);
 }
 
 // The run is agreed: a node whose module file is not the run's, or that holds no data in a run
@@ -252,12 +253,12 @@ void RoleController::check_run_model() {
 std::string RoleController::on_update(const net::UpdateNotice& n) {
   if (stopped_) return "this node is not aggregating";
   if (n.evaluation) {
-    std::string refused = machine_.offer_evaluation(view(), fl::EvaluationOffer{n.round, n.id, fl::PartyEval{n.node, n.samples, n.loss, n.metric}});
+    std::string refused = driver_.offer_evaluation(fl::EvaluationOffer{n.round, n.id, fl::PartyEval{n.node, n.samples, n.loss, n.metric}});
     asio::post(io_, [this] { poll(); });
     return refused;
   }
   fl::UpdateOffer u{n.id, n.round, n.term, n.attempt, n.node, n.samples, n.train_loss, n.train_seconds, n.declined};
-  std::string refused = machine_.offer_update(view(), u);
+  std::string refused = driver_.offer_update(u);
   asio::post(io_, [this] { poll(); });
   return refused;
 }
@@ -274,57 +275,29 @@ void RoleController::report(const JobOutcome& o) {
     ++metrics_.trainings;
     metrics_.training_seconds += o.result.trained.train_seconds;
   }
-  machine_.job_done(view(), o.result);
-  carry_out();
+  driver_.job_done(o.result);
 }
 
 // ---- outputs ------------------------------------------------------------------------------------
 
-void RoleController::carry_out() {
-  if (carrying_out_) {
-    // Reached again from inside (a flush applied entries): finish this batch first.
-    asio::post(io_, [this] { carry_out(); });
-    return;
+void RoleController::log(const fl::LogLine& l) {
+  switch (l.level) {
+    case fl::LogLine::Level::kDebug: spdlog::debug("{}", l.text); break;
+    case fl::LogLine::Level::kInfo: spdlog::info("{}", l.text); break;
+    case fl::LogLine::Level::kWarn: spdlog::warn("{}", l.text); break;
+    case fl::LogLine::Level::kError: spdlog::error("{}", l.text); break;
   }
-  carrying_out_ = true;
-  while (machine_.has_ready() && !stopped_) {
-    fl::RoundReady out = machine_.take();
-    for (const auto& l : out.logs) {
-      switch (l.level) {
-        case fl::LogLine::Level::kDebug: spdlog::debug("{}", l.text); break;
-        case fl::LogLine::Level::kInfo: spdlog::info("{}", l.text); break;
-        case fl::LogLine::Level::kWarn: spdlog::warn("{}", l.text); break;
-        case fl::LogLine::Level::kError: spdlog::error("{}", l.text); break;
-      }
-    }
-    for (const auto& n : out.notes) {
-      metrics_.note(n.type);
-      JsonLine fields = n.fields;
-      for (const auto& [key, id] : n.nodes) fields.add(key, host_.address_of(id));
-      events_.write(n.type, fields);
-    }
-    for (const auto& c : out.checkpoints) {
-      if (!c.after_proposals) maybe_crash(c.point, c.round);
-    }
-    bool proposed = false;
-    for (const auto& p : out.proposals) {
-      if (host_.propose(p.command)) {
-        proposed = true;
-      } else {
-        machine_.proposal_refused(view(), p);
-      }
-    }
-    if (proposed) host_.flush();
-    for (const auto& c : out.checkpoints) {
-      if (c.after_proposals) maybe_crash(c.point, c.round);
-    }
-    if (out.stop_training) ++*train_generation_;
-    for (const auto& job : out.jobs) run(job);
-    if (out.transfer_to && !host_.transfer_leadership(*out.transfer_to)) {
-      spdlog::warn("rotation: Raft refused to hand leadership to {}", host_.address_of(*out.transfer_to));
-    }
-  }
-  carrying_out_ = false;
+}
+
+void RoleController::note(const fl::RoundNote& n) {
+  metrics_.note(n.type);
+  JsonLine fields = n.fields;
+  for (const auto& [key, id] : n.nodes) fields.add(key, host_.address_of(id));
+  events_.write(n.type, fields);
+}
+
+void RoleController::transfer_leadership(fl::NodeId to) {
+  if (!host_.transfer_leadership(to)) spdlog::warn("rotation: Raft refused to hand leadership to {}", host_.address_of(to));
 }
 
 // Where each peer is, and in secure mode the sealed call its data plane expects (its key from
@@ -429,15 +402,16 @@ void RoleController::count(const net::TransferStats& s) {
   client_counters_.messages_out += s.messages_out;
 }
 
-void RoleController::maybe_crash(const std::string& point, std::uint64_t round) {
-  std::string spec = point + ":" + std::to_string(round);
-  if (std::find(opt_.fl.crash_at.begin(), opt_.fl.crash_at.end(), spec) == opt_.fl.crash_at.end()) return;
-  std::string marker = opt_.fl.crash_marker_dir + "/" + point + "-" + std::to_string(round);
+// --crash-at POINT:ROUND: the first node to reach it exits there (its marker file says so).
+bool RoleController::checkpoint(const fl::Checkpoint& c) {
+  std::string spec = c.point + ":" + std::to_string(c.round);
+  if (std::find(opt_.fl.crash_at.begin(), opt_.fl.crash_at.end(), spec) == opt_.fl.crash_at.end()) return true;
+  std::string marker = opt_.fl.crash_marker_dir + "/" + c.point + "-" + std::to_string(c.round);
   int fd = ::open(marker.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644);
-  if (fd < 0) return;  // another node already crashed here
+  if (fd < 0) return true;  // another node already crashed here
   ::close(fd);
-  events_.write("crash_injected", JsonLine().add("point", point).add("round", round));
-  spdlog::critical("fault injection: exiting at {} of round {} (--crash-at {})", point, round, spec);
+  events_.write("crash_injected", JsonLine().add("point", c.point).add("round", c.round));
+  spdlog::critical("fault injection: exiting at {} of round {} (--crash-at {})", c.point, c.round, spec);
   spdlog::default_logger()->flush();
   ::_exit(137);
 }

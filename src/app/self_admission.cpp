@@ -4,7 +4,7 @@
 
 #include <random>
 
-#include "fednode/app/client_requests.h"
+#include "fednode/net/client_requests.h"
 #include "fednode/util/once_per.h"
 
 namespace fednode {

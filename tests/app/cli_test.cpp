@@ -1,5 +1,5 @@
 #include "fednode/app/cli.h"
-#include "fednode/app/ctl.h"
+#include "fednode/ctl/ctl.h"
 
 #include <gtest/gtest.h>
 

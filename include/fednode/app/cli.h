@@ -10,6 +10,7 @@
 #include <spdlog/common.h>
 
 #include "fednode/util/peer_address.h"
+#include "fednode/ctl/train_local.h"
 
 namespace fednode {
 
@@ -104,22 +105,6 @@ struct NodeOptions {
   std::uint64_t max_kv_bytes = 256ull << 20;
   std::uint64_t max_voters = 0;  // as leader, refuse to add voters past this (0: no cap)
   FlOptions fl;
-};
-
-// `fednode train-local`: the centralised baseline the federated runs are compared with.
-struct TrainLocalOptions {
-  std::string dataset = "cifar10";  // cifar10 | fashion-mnist
-  std::string dataset_dir;          // default: data/cifar-10-batches-bin or Debian's fashion-mnist
-  std::string model;                // default: the data set's model
-  int epochs = 5;
-  int batch_size = 32;
-  double lr = 0.01;
-  double momentum = 0.9;
-  double weight_decay = 0.0;
-  bool augment = false;
-  int threads = 1;
-  std::uint64_t seed = 1;
-  std::string save;  // optional: export the final model as a PyTorch state dict
 };
 
 // The parser decided the process should exit: --help, --version or an error. Errors are one

@@ -1,12 +1,13 @@
 #pragma once
-// RoleController: the shell around the round machine (fl/round_machine.h), on the control loop.
-// It builds the machine's view (Raft, the applied rounds, the local model store, the monotonic
-// clock), feeds it every input (ticks, applied round commands, updates offered on the data plane,
-// job results) and carries out what it asks: proposals through Raft, jobs on worker threads
-// (compute: initial model, training, aggregation; transfer: fetches and uploads; push: model
-// replication; evaluate: the committed models' test metrics), events, leadership transfers,
-// crash-injection points. Every job's outcome comes back as an input, failures included (a full
-// queue, a job that throws): nothing is lost silently. It decides nothing itself.
+// RoleController: the node's shell around the round driver (fl/round_driver.h), on the control
+// loop. It gives the driver its view (Raft, the applied rounds, the local model store, the
+// monotonic clock) and the node's means of carrying out what the round machine asks: proposals
+// through Raft, jobs on worker threads (compute: initial model, training, aggregation; transfer:
+// fetches and uploads; push: model replication; evaluate: the committed models' test metrics),
+// log lines, events, leadership transfers, crash-injection points. Every job's outcome comes
+// back as an input, failures included (a full queue, a job that throws): nothing is lost
+// silently. It decides nothing itself; the order of carrying out is the driver's, which the FL
+// simulation runs too.
 #include <asio.hpp>
 
 #include <atomic>
@@ -22,13 +23,13 @@
 #include "fednode/app/round_jobs.h"
 #include "fednode/app/worker_thread.h"
 #include "fednode/fl/model_store.h"
-#include "fednode/fl/round_machine.h"
+#include "fednode/fl/round_driver.h"
 #include "fednode/net/channel_counters.h"
 #include "fednode/net/data_plane.h"
 
 namespace fednode {
 
-class RoleController {
+class RoleController : private fl::RoundShell, private fl::JobExecutor {
  public:
   RoleController(asio::io_context& io, RaftHost& host, const NodeOptions& options, EventLog& events);
   ~RoleController();
@@ -54,16 +55,24 @@ class RoleController {
   const LocalSource& local_source() const { return local_; }
 
  private:
-  fl::View view() const;
-  void carry_out();
-  void run(const fl::Job& job);
+  // fl::RoundShell
+  fl::View view() override;
+  void log(const fl::LogLine& line) override;
+  void note(const fl::RoundNote& note) override;
+  bool checkpoint(const fl::Checkpoint& point) override;
+  bool propose(const fl::Proposal& proposal) override { return host_.propose(proposal.command); }
+  void flush() override { host_.flush(); }
+  void transfer_leadership(fl::NodeId to) override;
+  // fl::JobExecutor
+  void run(const fl::Job& job) override;
+  void stop_training() override { ++*train_generation_; }
+
   void submit(WorkerThread& worker, const fl::Job& job, std::function<JobOutcome()> work);
   void report(const JobOutcome& outcome);
   std::string on_update(const net::UpdateNotice& notice);
   std::vector<PeerRef> peers(const std::vector<fl::NodeId>& ids) const;
   std::string data_prologue() const;
   void count(const net::TransferStats& stats);
-  void maybe_crash(const std::string& point, std::uint64_t round);
   void schedule_poll();
   void prepare();
   void check_run_model();
@@ -73,7 +82,7 @@ class RoleController {
   NodeOptions opt_;
   EventLog& events_;
   LocalSource local_;
-  fl::RoundMachine machine_;
+  fl::RoundDriver driver_;
   FlMetrics metrics_;
   fl::ModelStore store_;
   net::DataPlaneServer server_;
@@ -95,7 +104,6 @@ class RoleController {
   std::unique_ptr<WorkerThread> evaluate_;
   std::optional<Preparation> local_ready_;
   std::string local_error_;
-  bool carrying_out_ = false;
   bool stopped_ = false;
 };
 

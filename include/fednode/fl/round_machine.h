@@ -198,6 +198,9 @@ struct RoundBugs {
   bool trust_remote_wall_clock = false;  // judge a start stale by the leader's start_ms
   bool drop_failed_jobs = false;         // a failed job's result is ignored
   bool fresh_server_state = false;       // aggregate from a zero server state, not the committed one
+  // In the shell (RoundDriver): a batch's jobs start before the training it stops is stopped, so
+  // a re-run's new training is stopped with the old one.
+  bool shell_stops_training_after_jobs = false;
 };
 
 struct RoundSettings {

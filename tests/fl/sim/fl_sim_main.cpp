@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Deterministic simulation of fednode's federated rounds over its Raft core"};
   fednode::sim_support::add_seed_options(app, cmd,
                                          {"commit-before-majority", "accept-earlier-attempt", "trust-remote-wall-clock",
-                                          "drop-failed-jobs", "fresh-server-state"});
+                                          "drop-failed-jobs", "fresh-server-state", "shell-stops-training-after-jobs"});
   CLI11_PARSE(app, argc, argv);
 
   sim::FlSimOptions options;
@@ -25,16 +25,17 @@ int main(int argc, char** argv) {
   options.bugs.trust_remote_wall_clock = cmd.bug == "trust-remote-wall-clock";
   options.bugs.drop_failed_jobs = cmd.bug == "drop-failed-jobs";
   options.bugs.fresh_server_state = cmd.bug == "fresh-server-state";
+  options.bugs.shell_stops_training_after_jobs = cmd.bug == "shell-stops-training-after-jobs";
 
   auto summary = [&cmd](const sim::FlSimStats& t, double secs) {
     auto u = [](std::uint64_t x) { return static_cast<unsigned long long>(x); };
     char line[1024];
     std::snprintf(line, sizeof line,
                   "%llu seeds x %d faulty steps ok in %.1f s: %llu rounds committed (%llu evaluated), %llu re-runs, "
-                  "%llu leaders elected, %llu crashes, %llu partitions, %llu jobs (%llu failed), %llu snapshots "
-                  "installed, worst liveness %d ticks",
+                  "%llu leaders elected, %llu crashes, %llu partitions, %llu jobs (%llu failed), %llu proposals "
+                  "refused, %llu snapshots installed, worst liveness %d ticks",
                   u(cmd.seeds), cmd.steps, secs, u(t.commits), u(t.evaluations), u(t.reruns), u(t.leaders_elected),
-                  u(t.crashes), u(t.partitions), u(t.jobs), u(t.jobs_failed), u(t.snapshots_installed), t.liveness_ticks);
+                  u(t.crashes), u(t.partitions), u(t.jobs), u(t.jobs_failed), u(t.proposals_refused), u(t.snapshots_installed), t.liveness_ticks);
     return std::string(line);
   };
   return fednode::sim_support::run_seed_command<sim::FlSimOptions, sim::FlSimResult, sim::FlSimStats>(

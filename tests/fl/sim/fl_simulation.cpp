@@ -9,7 +9,9 @@
 #include <optional>
 #include <set>
 
+#include "fednode/app/state_machine.h"
 #include "fednode/fl/raft_view.h"
+#include "fednode/fl/round_driver.h"
 #include "fednode/raft/ready_driver.h"
 #include "fednode/raft/storage.h"
 #include "fednode/util/msgpack_limits.h"
@@ -47,6 +49,8 @@ std::string next_state(const std::string& from, std::uint64_t round, std::uint64
                  "-after-" + from);
 }
 
+class SimShell;
+
 struct RunningJob {
   Job job;
   std::uint64_t finish_at = 0;
@@ -60,11 +64,16 @@ struct Peer {
   std::set<std::string> store;
   // Lost at a crash.
   std::unique_ptr<raft::Node> node;
-  std::unique_ptr<RoundMachine> machine;
-  RoundState rounds;
+  std::unique_ptr<SimShell> shell;  // the production round driver, with this peer's shell and executor
+  StateMachine sm;                  // the production state machine: key-value and rounds
+  const RoundState& rounds() const { return sm.rounds(); }
+  RoundDriver& driver();
   raft::Index applied = 0;
   std::vector<RunningJob> running;
   std::map<std::string, std::uint64_t> start_applied_at;  // attempt key -> tick
+  std::set<std::string> seen_current;  // attempts that were current here from a snapshot
+  bool crash_pending = false;          // went down at a crash point: crashes when the driver returns
+  bool draining = false;               // inside its Raft Ready loop (a flush then waits for it)
   bool alive = false;
   std::uint64_t restart_at = 0;
   int side = 0;
@@ -86,6 +95,33 @@ struct UpdateOrigin {
 };
 
 class FlSimulation;
+
+// The round driver's shell and executor on a simulated peer: its view and clocks, the simulated
+// Raft for proposals, the seeded executor for jobs, crash points that take the peer down.
+class SimShell : public RoundShell, public JobExecutor {
+ public:
+  SimShell(FlSimulation& sim, Peer& peer, RoundSettings settings) : sim_(sim), p_(peer), driver_(settings, *this, *this) {}
+  RoundDriver& driver() { return driver_; }
+
+  View view() override;
+  void log(const LogLine& line) override;
+  void note(const RoundNote& note) override;
+  bool checkpoint(const Checkpoint& point) override;
+  bool propose(const Proposal& proposal) override;
+  void flush() override;
+  void transfer_leadership(NodeId to) override {
+    if (!p_.crash_pending) p_.node->transfer_leadership(to);
+  }
+  void run(const Job& job) override;
+  void stop_training() override;
+
+ private:
+  FlSimulation& sim_;
+  Peer& p_;
+  RoundDriver driver_;
+};
+
+RoundDriver& Peer::driver() { return shell->driver(); }
 
 // What the driver does with a peer's Ready: MemoryStorage as the disk, the simulated network,
 // the round state as the state machine, checks at every apply.
@@ -109,9 +145,22 @@ class FlSimulation {
   explicit FlSimulation(const FlSimOptions& o) : opt_(o), rng_(o.seed ^ 0x5851f42d4c957f2dull) { configure(); }
   FlSimResult run();
 
-  // For the handler.
+  // For the handler and the shell.
   void send(const raft::Message& m);
   void applied_command(Peer& p, const raft::Entry& e);
+  View view(Peer& p);
+  void submit(Peer& p, Job job);
+  bool crash_at_checkpoint(Peer& p, const Checkpoint& c);
+  void proposing(Peer& p, const Proposal& prop);
+  void count_rerun() { ++result_.stats.reruns; }
+  // Raft refuses a proposal now and then (overloaded, a transfer under way), as the node's may.
+  bool refuse_proposal() {
+    if (!faults_on_ || !rng_.chance(refuse_rate_)) return false;
+    ++result_.stats.proposals_refused;
+    return true;
+  }
+  void drain(Peer& p);
+  void check_applied(Peer& p, RoundEvent event, const std::optional<RoundStart>& before, std::size_t committed_before);
   void trace(const std::string& line) {
     if (opt_.trace) result_.trace.push_back("t=" + std::to_string(now_) + " " + line);
   }
@@ -128,12 +177,8 @@ class FlSimulation {
   void configure();
   void start(Peer& p);
   void crash(Peer& p);
-  View view(Peer& p);
+  void crash_if_pending(Peer& p);
   void drive(Peer& p);
-  void carry_out(Peer& p);
-  // `decided_under`: the round start current when the machine asked for the job (the shell
-  // applies the batch's entries before it runs the jobs, as the daemon does).
-  void submit(Peer& p, Job job, const std::optional<RoundStart>& decided_under);
   void finish_jobs(Peer& p);
   JobResult execute(Peer& p, const Job& job);
   void deliver_due();
@@ -159,7 +204,7 @@ class FlSimulation {
   std::uint64_t rotate_every_ = 0;
   std::uint64_t snapshot_every_ = 0;
   double drop_ = 0, dup_ = 0, crash_rate_ = 0, leader_crash_rate_ = 0, checkpoint_crash_ = 0, partition_rate_ = 0,
-         heal_rate_ = 0, job_fail_ = 0, queue_full_ = 0;
+         heal_rate_ = 0, job_fail_ = 0, queue_full_ = 0, refuse_rate_ = 0;
   int max_delay_ = 1;
   std::uint64_t train_min_ = 5, train_max_ = 50;
   // Global knowledge for the checks.
@@ -180,18 +225,12 @@ Status SimHandler::persist(const raft::Ready& rd) {
   return {};
 }
 
-Status restore_rounds(const std::string& data, RoundState* rounds) {
-  msgpack::object_handle h = bounded_unpack_one(data.data(), data.size());
-  return rounds->restore(h.get());
-}
-
 Status SimHandler::install(const raft::Snapshot& s) {
-  RoundState r;
-  if (Status st = restore_rounds(s.data, &r); !st.ok()) {
+  if (Status st = p_.sm.restore(s.data); !st.ok()) {
     sim_.fail("node " + std::to_string(p_.id) + " got a snapshot it cannot restore: " + st.message());
     return st;
   }
-  p_.rounds = std::move(r);
+  if (auto current = p_.rounds().current()) p_.seen_current.insert(attempt_key(*current));
   p_.applied = s.meta.index;
   ++sim_.result().stats.snapshots_installed;
   return {};
@@ -208,10 +247,7 @@ Status SimHandler::apply(const raft::Entry& e) {
 
 Status SimHandler::snapshot(const raft::ConfState& conf) {
   if (p_.applied <= p_.storage.snapshot().meta.index || p_.applied > p_.storage.last_index()) return {};
-  msgpack::sbuffer b;
-  msgpack::packer<msgpack::sbuffer> pk(b);
-  p_.rounds.pack(pk);
-  p_.storage.create_snapshot(p_.applied, conf, std::string(b.data(), b.size()));
+  p_.storage.create_snapshot(p_.applied, conf, p_.sm.snapshot());
   return {};
 }
 
@@ -257,16 +293,17 @@ void FlSimulation::configure() {
   run_.deadline_ms = rng_.between(train_max_ * 3 / 2 + 30, train_max_ * 3 + 60) * kTickMs;
   rotate_every_ = rng_.chance(0.3) ? rng_.between(1, 2) : 0;
   bool skewed = rng_.chance(0.5);
-  char text[440];
+  refuse_rate_ = 0.05 * rng_.uniform();
+  char text[480];
   std::snprintf(text, sizeof text,
                 "voters=%d rounds=%llu deadline=%llums min_clients=%llu fraction=%.1f train=%llu-%llu ticks "
                 "rotate=%llu snapshot_every=%llu drop=%.3f crash=%.4f leader_crash=%.4f checkpoint_crash=%.2f "
-                "partition=%.4f job_fail=%.3f queue_full=%.3f clocks=%s aggregator=%s data=%s evaluate_every=%llu",
+                "partition=%.4f job_fail=%.3f queue_full=%.3f refuse=%.3f clocks=%s aggregator=%s data=%s evaluate_every=%llu",
                 voters, static_cast<unsigned long long>(run_.rounds), static_cast<unsigned long long>(run_.deadline_ms),
                 static_cast<unsigned long long>(run_.min_clients), run_.fraction,
                 static_cast<unsigned long long>(train_min_), static_cast<unsigned long long>(train_max_),
                 static_cast<unsigned long long>(rotate_every_), static_cast<unsigned long long>(snapshot_every_), drop_,
-                crash_rate_, leader_crash_rate_, checkpoint_crash_, partition_rate_, job_fail_, queue_full_,
+                crash_rate_, leader_crash_rate_, checkpoint_crash_, partition_rate_, job_fail_, queue_full_, refuse_rate_,
                 skewed ? "skewed" : "close", run_.aggregator.c_str(), run_.dataset.c_str(),
                 static_cast<unsigned long long>(run_.evaluate_every));
   result_.stats.parameters = text;
@@ -297,15 +334,18 @@ void FlSimulation::start(Peer& p) {
   settings.proposed = run_;  // every peer would propose the same run; the first committed wins
   settings.rotate_every = rotate_every_;
   settings.bugs = opt_.bugs;
-  p.machine = std::make_unique<RoundMachine>(settings);
-  p.rounds = RoundState{};
+  p.sm = StateMachine{};
+  p.shell = std::make_unique<SimShell>(*this, p, settings);
   p.applied = 0;
   p.running.clear();
   p.start_applied_at.clear();
+  p.seen_current.clear();
+  p.crash_pending = false;
   p.was_leader = false;
   p.alive = true;
   if (!p.storage.snapshot().empty()) {
-    if (!restore_rounds(p.storage.snapshot().data, &p.rounds).ok()) fail("node cannot restore its own snapshot");
+    if (!p.sm.restore(p.storage.snapshot().data).ok()) fail("node cannot restore its own snapshot");
+    if (auto current = p.rounds().current()) p.seen_current.insert(attempt_key(*current));
     p.applied = p.storage.snapshot().meta.index;
   }
   trace("start " + std::to_string(p.id));
@@ -314,7 +354,7 @@ void FlSimulation::start(Peer& p) {
 void FlSimulation::crash(Peer& p) {
   trace("crash " + std::to_string(p.id));
   p.node.reset();
-  p.machine.reset();
+  p.shell.reset();
   p.running.clear();
   p.alive = false;
   p.restart_at = now_ + rng_.between(20, 200);
@@ -329,7 +369,7 @@ View FlSimulation::view(Peer& p) {
   v.raft = raft_view_of(*p.node, p.applied, std::move(members));
   // Seeds 4k..4k+1 run with plain commands, the others deflated (a parity, not a draw).
   v.raft.members_read_deflated_commands = opt_.seed % 4 >= 2;
-  v.rounds = &p.rounds;
+  v.rounds = &p.rounds();
   v.holds = [&p](const std::string& id) { return p.store.count(id) > 0; };
   v.can_train = p.id % 4 != 0;
   v.can_evaluate = p.id % 4 != 1;
@@ -366,26 +406,24 @@ void FlSimulation::deliver_due() {
 
 // ---- applying and checking ----------------------------------------------------------------------
 
+// As the daemon applies an entry: the production state machine, then the round driver.
 void FlSimulation::applied_command(Peer& p, const raft::Entry& e) {
-  msgpack::object_handle h;
-  try {
-    h = bounded_unpack_one(e.data.data(), e.data.size());
-  } catch (const std::exception& ex) {
-    return fail(std::string("undecodable command in the log: ") + ex.what());
-  }
-  std::optional<RoundStart> before = p.rounds.current();
-  std::size_t committed_before = p.rounds.committed().size();
+  std::optional<RoundStart> before = p.rounds().current();
+  std::size_t committed_before = p.rounds().committed().size();
   RoundEvent event;
   std::string why;
-  if (Status s = p.rounds.apply(h.get(), &event, &why); !s.ok()) return fail("malformed round command: " + s.message());
-  View v = view(p);
-  p.machine->applied(v, event, why);
-  if (event == RoundEvent::kStart) {
-    p.start_applied_at.emplace(attempt_key(*p.rounds.current()), now_);
-  } else if (event == RoundEvent::kCommit) {
-    const RoundRecord& r = p.rounds.committed().back();
+  if (Status s = p.sm.apply(e.data, &event, &why); !s.ok()) return fail("malformed command in the log: " + s.message());
+  if (event == RoundEvent::kStart) p.start_applied_at.emplace(attempt_key(*p.rounds().current()), now_);
+  check_applied(p, event, before, committed_before);
+  if (event != RoundEvent::kIgnored || !why.empty()) p.driver().applied(event, why);
+}
+
+void FlSimulation::check_applied(Peer& p, RoundEvent event, const std::optional<RoundStart>& before,
+                                 std::size_t committed_before) {
+  if (event == RoundEvent::kCommit) {
+    const RoundRecord& r = p.rounds().committed().back();
     std::string at = "node " + std::to_string(p.id) + " applied the commit of round " + std::to_string(r.round);
-    if (r.round != committed_before + 1 || p.rounds.committed().size() != committed_before + 1) {
+    if (r.round != committed_before + 1 || p.rounds().committed().size() != committed_before + 1) {
       return fail(at + " after " + std::to_string(committed_before) + " committed rounds");
     }
     if (r.round > run_.rounds) return fail(at + " beyond the run's " + std::to_string(run_.rounds) + " rounds");
@@ -424,7 +462,7 @@ void FlSimulation::applied_command(Peer& p, const raft::Entry& e) {
     }
     if (r.evaluated) return fail(at + ", which arrived with its metrics: evaluation is not off the critical path");
   } else if (event == RoundEvent::kMetrics) {
-    const RoundRecord& r = *p.rounds.last_metrics();
+    const RoundRecord& r = *p.rounds().last_metrics();
     std::string at = "node " + std::to_string(p.id) + " applied metrics for round " + std::to_string(r.round);
     bool skipped = run_.evaluate_every > 1 && r.round % run_.evaluate_every != 0 && r.round != run_.rounds;
     if (skipped && !(r.untested && r.test_accuracy == 0)) return fail(at + " with figures, though --evaluate-every skips it");
@@ -454,13 +492,13 @@ std::size_t FlSimulation::voters_holding(const Peer& p, const std::string& model
 // An invited trainer that applied a fresh start (by the simulation's true clock) trains it.
 void FlSimulation::check_training() {
   for (auto& [id, p] : peers_) {
-    if (!p.alive || p.node->role() == raft::Role::kLeader || !p.rounds.current() || !p.rounds.config()) continue;
-    const RoundStart& s = *p.rounds.current();
+    if (!p.alive || p.node->role() == raft::Role::kLeader || !p.rounds().current() || !p.rounds().config()) continue;
+    const RoundStart& s = *p.rounds().current();
     if (!std::binary_search(s.participants.begin(), s.participants.end(), p.id)) continue;
     auto at = p.start_applied_at.find(attempt_key(s));
     if (at == p.start_applied_at.end()) continue;
     std::uint64_t age = now_ - at->second;
-    if (age >= 2 && age * kTickMs < s.deadline_ms / 2 && p.machine->training_key() != attempt_key(s)) {
+    if (age >= 2 && age * kTickMs < s.deadline_ms / 2 && p.driver().machine().training_key() != attempt_key(s)) {
       fail("node " + std::to_string(p.id) + " was invited to round " + attempt_key(s) + " and applied it " +
            std::to_string(age) + " ticks ago, but does not train it");
     }
@@ -469,15 +507,14 @@ void FlSimulation::check_training() {
 
 // ---- the executor -------------------------------------------------------------------------------
 
-void FlSimulation::submit(Peer& p, Job job, const std::optional<RoundStart>& decided_under) {
+void FlSimulation::submit(Peer& p, Job job) {
   ++result_.stats.jobs;
   std::string what = std::string(job_kind_name(job.kind)) + " job of node " + std::to_string(p.id);
   if (job.kind == JobKind::kTrain) {
     const RoundStart& s = job.start;
     auto applied = p.start_applied_at.find(attempt_key(s));
     bool invited = std::binary_search(s.participants.begin(), s.participants.end(), p.id);
-    if (!invited || (applied == p.start_applied_at.end() &&
-                     (!decided_under || attempt_key(*decided_under) != attempt_key(s)))) {
+    if (!invited || (applied == p.start_applied_at.end() && !p.seen_current.count(attempt_key(s)))) {
       return fail(what + " for round " + attempt_key(s) + ", to which it is not invited");
     }
     if (!p.store.count(s.base_model_id)) return fail(what + " without its base model");
@@ -533,8 +570,7 @@ JobResult FlSimulation::execute(Peer& p, const Job& job) {
       Peer* agg = job.peers.empty() ? nullptr : peer(job.peers[0]);
       if (!agg || !connected(p, *agg)) return JobResult::failed(job.id, "aggregator unreachable");
       agg->store.insert(job.upload.id);
-      View av = view(*agg);
-      std::string refused = agg->machine->offer_update(av, job.upload);
+      std::string refused = agg->driver().offer_update(job.upload);
       if (!refused.empty()) return JobResult::failed(job.id, refused);
       return r;
     }
@@ -567,8 +603,7 @@ JobResult FlSimulation::execute(Peer& p, const Job& job) {
         fail("node " + std::to_string(p.id) + " reports another's evaluation");
         return JobResult::failed(job.id, "reports another's evaluation");
       }
-      View lv = view(*leader);
-      std::string refused = leader->machine->offer_evaluation(lv, job.report);
+      std::string refused = leader->driver().offer_evaluation(job.report);
       if (!refused.empty()) return JobResult::failed(job.id, refused);
       return r;
     }
@@ -596,81 +631,96 @@ void FlSimulation::finish_jobs(Peer& p) {
     if (!r.ok) ++result_.stats.jobs_failed;
     trace("node " + std::to_string(p.id) + " " + job_kind_name(j.job.kind) + " job " + std::to_string(j.job.id) +
           (r.ok ? " done" : " failed: " + r.error));
-    View v = view(p);
-    p.machine->job_done(v, r);
-    carry_out(p);  // as the shell does: a result's consequences before anything else happens
+    p.driver().job_done(r);
+    crash_if_pending(p);
     if (!p.alive) return;
   }
 }
 
 // ---- one node's turn ----------------------------------------------------------------------------
 
+// The crashes a crash point asked for happen here, at the top, never inside the driver.
 void FlSimulation::drive(Peer& p) {
-  SimHandler handler(*this, p);
-  if (Status s = raft::drain_ready(*p.node, handler); !s.ok()) return fail("driver: " + s.message());
+  drain(p);
+  crash_if_pending(p);
+  if (!p.alive || !result_.ok) return;
   bool leader = p.node->role() == raft::Role::kLeader;
   if (leader && !p.was_leader) ++result_.stats.leaders_elected;
   p.was_leader = leader;
-  View v = view(p);
-  p.machine->tick(v);
-  carry_out(p);
+  p.driver().tick();
+  crash_if_pending(p);
 }
 
-void FlSimulation::carry_out(Peer& p) {
-  for (int rounds = 0; p.alive && p.machine->has_ready() && rounds < 8; ++rounds) {
-    RoundReady out = p.machine->take();
-    for (const auto& n : out.notes) {
-      if (n.type == "round_rerun") ++result_.stats.reruns;
-      trace("node " + std::to_string(p.id) + " " + n.type + " " + n.fields.str());
-    }
-    for (const auto& l : out.logs) trace("node " + std::to_string(p.id) + ": " + l.text);
-    for (const auto& c : out.checkpoints) {
-      if (!c.after_proposals && faults_on_ && rng_.chance(checkpoint_crash_)) {
-        trace("crash at checkpoint " + c.point);
-        return crash(p);
-      }
-    }
-    for (const auto& prop : out.proposals) {
-      if (prop.kind == Proposal::Kind::kCommit) {
-        RoundRecord rec;
-        msgpack::object_handle h = bounded_unpack_one(prop.command.data(), prop.command.size());
-        std::string key = std::to_string(prop.round) + "/" + std::to_string(prop.term) + "/" + std::to_string(prop.attempt);
-        std::string model;
-        msgpack::object_handle inflated;
-        const msgpack::object* body = nullptr;
-        if (RoundState::command_body(h.get(), &inflated, &body).ok() && body) {
-          rec = body->as<RoundRecord>();
-          model = rec.model_id;
-        }
-        std::size_t holding = voters_holding(p, model), voters = p.node->conf_state().voters.size();
-        commit_proposed_[key] = holding >= raft::majority(voters) ? "" : "its model " + model + " was held by " +
-                                std::to_string(holding) + " of " + std::to_string(voters) + " voters when proposed";
-        std::size_t state_holders = rec.server_state_id.empty() ? voters : voters_holding(p, rec.server_state_id);
-        if (commit_proposed_[key].empty() && state_holders < raft::majority(voters)) {
-          commit_proposed_[key] = "its server state was held by " + std::to_string(state_holders) + " of " +
-                                  std::to_string(voters) + " voters when proposed";
-        }
-      }
-      if (p.node->propose(prop.command) != raft::RequestStatus::kOk) {
-        View v = view(p);
-        p.machine->proposal_refused(v, prop);
-      }
-    }
-    std::optional<RoundStart> decided_under = p.rounds.current();
-    SimHandler handler(*this, p);
-    if (Status s = raft::drain_ready(*p.node, handler); !s.ok()) return fail("driver: " + s.message());
-    for (const auto& c : out.checkpoints) {
-      if (c.after_proposals && faults_on_ && rng_.chance(checkpoint_crash_)) {
-        trace("crash at checkpoint " + c.point);
-        return crash(p);
-      }
-    }
-    if (out.stop_training) {
-      std::erase_if(p.running, [](const RunningJob& j) { return j.job.kind == JobKind::kTrain; });
-    }
-    for (auto& job : out.jobs) submit(p, std::move(job), decided_under);
-    if (out.transfer_to) p.node->transfer_leadership(*out.transfer_to);
+void FlSimulation::drain(Peer& p) {
+  if (p.draining) return;  // a flush from inside an apply: the loop under way sends it
+  p.draining = true;
+  SimHandler handler(*this, p);
+  Status s = raft::drain_ready(*p.node, handler);
+  p.draining = false;
+  if (!s.ok()) fail("driver: " + s.message());
+}
+
+void FlSimulation::crash_if_pending(Peer& p) {
+  if (p.alive && p.crash_pending) crash(p);
+}
+
+bool FlSimulation::crash_at_checkpoint(Peer& p, const Checkpoint& c) {
+  if (!faults_on_ || !rng_.chance(checkpoint_crash_)) return false;
+  trace("node " + std::to_string(p.id) + " crashes at checkpoint " + c.point);
+  p.crash_pending = true;
+  p.driver().stop();
+  return true;
+}
+
+// Before a proposal reaches Raft: a commit must have its model (and server state) on a
+// majority of voters.
+void FlSimulation::proposing(Peer& p, const Proposal& prop) {
+  if (prop.kind != Proposal::Kind::kCommit) return;
+  RoundRecord rec;
+  msgpack::object_handle h = bounded_unpack_one(prop.command.data(), prop.command.size());
+  std::string key = std::to_string(prop.round) + "/" + std::to_string(prop.term) + "/" + std::to_string(prop.attempt);
+  std::string model;
+  msgpack::object_handle inflated;
+  const msgpack::object* body = nullptr;
+  if (RoundState::command_body(h.get(), &inflated, &body).ok() && body) {
+    rec = body->as<RoundRecord>();
+    model = rec.model_id;
   }
+  std::size_t holding = voters_holding(p, model), voters = p.node->conf_state().voters.size();
+  commit_proposed_[key] = holding >= raft::majority(voters) ? "" : "its model " + model + " was held by " +
+                          std::to_string(holding) + " of " + std::to_string(voters) + " voters when proposed";
+  std::size_t state_holders = rec.server_state_id.empty() ? voters : voters_holding(p, rec.server_state_id);
+  if (commit_proposed_[key].empty() && state_holders < raft::majority(voters)) {
+    commit_proposed_[key] = "its server state was held by " + std::to_string(state_holders) + " of " +
+                            std::to_string(voters) + " voters when proposed";
+  }
+}
+
+// ---- the shell ----------------------------------------------------------------------------------
+
+View SimShell::view() { return sim_.view(p_); }
+
+void SimShell::log(const LogLine& line) { sim_.trace("node " + std::to_string(p_.id) + ": " + line.text); }
+
+void SimShell::note(const RoundNote& n) {
+  if (n.type == "round_rerun") sim_.count_rerun();
+  sim_.trace("node " + std::to_string(p_.id) + " " + n.type + " " + n.fields.str());
+}
+
+bool SimShell::checkpoint(const Checkpoint& c) { return !sim_.crash_at_checkpoint(p_, c); }
+
+bool SimShell::propose(const Proposal& prop) {
+  if (sim_.refuse_proposal()) return false;
+  sim_.proposing(p_, prop);
+  return p_.node->propose(StateMachine::tagged(StateMachine::Kind::kRound, prop.command)) == raft::RequestStatus::kOk;
+}
+
+void SimShell::flush() { sim_.drain(p_); }
+
+void SimShell::run(const Job& job) { sim_.submit(p_, job); }
+
+void SimShell::stop_training() {
+  std::erase_if(p_.running, [](const RunningJob& j) { return j.job.kind == JobKind::kTrain; });
 }
 
 void FlSimulation::faults() {
@@ -731,7 +781,7 @@ FlSimResult FlSimulation::run() {
     check_training();
     if (!faults_on_) {
       bool all = std::all_of(peers_.begin(), peers_.end(), [&](const auto& kv) {
-        return kv.second.alive && kv.second.rounds.committed().size() == run_.rounds && kv.second.rounds.finished();
+        return kv.second.alive && kv.second.rounds().committed().size() == run_.rounds && kv.second.rounds().finished();
       });
       if (all) {
         result_.stats.liveness_ticks = step - opt_.steps;
@@ -742,8 +792,8 @@ FlSimResult FlSimulation::run() {
   if (result_.ok && result_.stats.liveness_ticks < 0) {
     std::string where;
     for (auto& [id, p] : peers_) {
-      const RoundRecord* unevaluated = p.rounds.first_unevaluated();
-      where += " " + std::to_string(id) + ":" + std::to_string(p.rounds.committed().size()) +
+      const RoundRecord* unevaluated = p.rounds().first_unevaluated();
+      where += " " + std::to_string(id) + ":" + std::to_string(p.rounds().committed().size()) +
                (unevaluated ? " (round " + std::to_string(unevaluated->round) + " not evaluated)" : "");
     }
     fail("liveness: the run did not reach its " + std::to_string(run_.rounds) + " evaluated rounds on every peer within " +
@@ -767,6 +817,7 @@ FlSimResult run_fl_seeds(std::uint64_t first, std::uint64_t count, FlSimOptions 
                                   t.reruns += r.reruns;
                                   t.jobs += r.jobs;
                                   t.jobs_failed += r.jobs_failed;
+                                  t.proposals_refused += r.proposals_refused;
                                   t.commits += r.commits;
                                   t.evaluations += r.evaluations;
                                   t.snapshots_installed += r.snapshots_installed;

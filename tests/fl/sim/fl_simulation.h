@@ -37,6 +37,7 @@ struct FlSimStats {
   std::uint64_t reruns = 0;
   std::uint64_t jobs = 0;
   std::uint64_t jobs_failed = 0;
+  std::uint64_t proposals_refused = 0;  // by the simulated Raft, injected
   std::uint64_t commits = 0;           // rounds committed (first apply anywhere)
   std::uint64_t evaluations = 0;       // rounds whose metrics were applied (first apply anywhere)
   std::uint64_t distinct_aggregators = 0;

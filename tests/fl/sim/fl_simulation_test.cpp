@@ -114,5 +114,12 @@ TEST(FlSimulationTeeth, CatchesAFailedJobDroppedOnTheFloor) {
   expect_caught(bugs, "liveness");
 }
 
+// A bug in the shell (the round driver the node runs too), not in the round machine.
+TEST(FlSimulationTeeth, CatchesAShellThatStopsTheNewTrainingWithTheOld) {
+  RoundBugs bugs;
+  bugs.shell_stops_training_after_jobs = true;
+  expect_caught(bugs, "liveness");
+}
+
 }  // namespace
 }  // namespace fednode::fl::sim

@@ -6,8 +6,8 @@
 #include <map>
 #include <msgpack.hpp>
 
-#include "fednode/app/ctl_commands.h"
-#include "fednode/app/ctl_calls.h"
+#include "fednode/ctl/ctl_commands.h"
+#include "fednode/ctl/ctl_calls.h"
 #include "fednode/fl/model_weights.h"
 #include "fednode/fl/round_state.h"
 #include "fednode/fl/trainer.h"

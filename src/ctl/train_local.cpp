@@ -1,4 +1,4 @@
-#include "fednode/app/train_local.h"
+#include "fednode/ctl/train_local.h"
 
 #include <chrono>
 #include <cstdio>

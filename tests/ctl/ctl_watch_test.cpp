@@ -2,7 +2,7 @@
 // ctest FlWatchUnderTmux).
 #include <gtest/gtest.h>
 
-#include "fednode/app/ctl_watch.h"
+#include "fednode/ctl/ctl_watch.h"
 
 namespace fednode {
 namespace {

@@ -1,8 +1,8 @@
 // ctl's connection to nodes: its keys (--key-file, --server-key, --cluster-id, and the keys it
 // learns from redirects and member lists), sealed or plaintext calls, and reading answers.
-#include "fednode/app/ctl_calls.h"
+#include "fednode/ctl/ctl_calls.h"
 
-#include "fednode/app/client_requests.h"
+#include "fednode/net/client_requests.h"
 
 namespace fednode {
 

@@ -1,4 +1,4 @@
-#include "fednode/app/ctl.h"
+#include "fednode/ctl/ctl.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -7,10 +7,10 @@
 #include <sstream>
 #include <msgpack.hpp>
 
-#include "fednode/app/client_requests.h"
-#include "fednode/app/ctl_commands.h"
-#include "fednode/app/ctl_calls.h"
-#include "fednode/app/ctl_watch.h"
+#include "fednode/net/client_requests.h"
+#include "fednode/ctl/ctl_commands.h"
+#include "fednode/ctl/ctl_calls.h"
+#include "fednode/ctl/ctl_watch.h"
 #include "fednode/crypto/node_key.h"
 #include "fednode/net/client_connection.h"
 

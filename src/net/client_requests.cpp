@@ -1,4 +1,4 @@
-#include "fednode/app/client_requests.h"
+#include "fednode/net/client_requests.h"
 
 namespace fednode {
 

@@ -8,8 +8,8 @@
 #include <map>
 #include <msgpack.hpp>
 
-#include "fednode/app/ctl_commands.h"
-#include "fednode/app/ctl_calls.h"
+#include "fednode/ctl/ctl_commands.h"
+#include "fednode/ctl/ctl_calls.h"
 #include "fednode/fl/round_state.h"
 #include "fednode/net/client_connection.h"
 

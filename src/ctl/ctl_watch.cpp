@@ -1,4 +1,4 @@
-#include "fednode/app/ctl_watch.h"
+#include "fednode/ctl/ctl_watch.h"
 
 #include <unistd.h>
 
@@ -9,7 +9,7 @@
 #include <msgpack.hpp>
 #include <thread>
 
-#include "fednode/app/ctl_calls.h"
+#include "fednode/ctl/ctl_calls.h"
 #include "fednode/fl/round_state.h"
 #include "fednode/net/client_connection.h"
 

@@ -1,4 +1,4 @@
-#include "fednode/app/keygen.h"
+#include "fednode/ctl/keygen.h"
 
 #include <sys/stat.h>
 
