@@ -8,7 +8,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${FEDNODE_BUILD_DIR:-$root/build}
-out=${1:-$root/bench/results/own-data-$(date -u +%F)}
+out=${1:-$root/bench/results/own-data/$(date -u +%F)}
 mkdir -p "$out"
 work=$(mktemp -d)
 pids=()

@@ -133,7 +133,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=1)
-    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "overhead"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "round-overhead", time.strftime("%Y-%m-%d")),
+                    help="where the results go (default: bench/results/round-overhead/<today>)")
     ap.add_argument("--keep", action="store_true", help="keep the work directories")
     a = ap.parse_args()
     binaries = [("new", os.path.abspath(a.binary), a.config)]
