@@ -112,6 +112,7 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   Status open_storage();
   void set_up_keys();
   Status make_node();
+  Status make_round_services();
   Status start_live_view();
   void schedule_tick();
   void on_peer_message(const raft::Message& m) {
@@ -245,6 +246,10 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   std::unique_ptr<storage::BackgroundSync> syncer_;
   StateMachine sm_;
   EventLog events_;
+  // The round's services (make_round_services), declared before the controller that uses them.
+  std::unique_ptr<fl::ModelStore> models_;
+  std::unique_ptr<net::DataPlaneServer> data_plane_;
+  std::unique_ptr<JobThreads> jobs_;
   std::unique_ptr<RoleController> controller_;
   std::unique_ptr<net::MetricsHttpServer> metrics_;
   std::unique_ptr<SelfAdmission> admission_;  // --join

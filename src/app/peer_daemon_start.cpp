@@ -140,6 +140,33 @@ Status PeerDaemon::start_live_view() {
   return {};
 }
 
+// The model store, the data plane that serves it (members only, in secure mode) and the worker
+// threads the round's jobs run on, handed to the role controller.
+Status PeerDaemon::make_round_services() {
+  models_ = std::make_unique<fl::ModelStore>(opt_.data_dir + "/models");
+  if (Status s = models_->init(); !s.ok()) return s;
+  models_->set_quota(opt_.max_store_bytes, opt_.min_free_bytes);
+  data_plane_ = std::make_unique<net::DataPlaneServer>(io_, *models_, net::kDefaultMaxFrame);
+  if (Status s = data_plane_->listen(PeerAddress{opt_.self.host, opt_.data_port}); !s.ok()) return s;
+  if (auto key = node_key()) {
+    auto keys = std::make_shared<net::DataPlaneKeys>();
+    keys->self = *key;
+    keys->prologue = net::data_plane_prologue(opt_.cluster_id);
+    keys->admit = [this](const crypto::PublicKey& k, std::uint64_t* node) {
+      raft::NodeId id = crypto::node_id_of_key(k);
+      if (key_of(id) != k.text()) return Status::error("key " + k.text() + " is not a member's");
+      *node = id;
+      return Status();
+    };
+    data_plane_->set_keys(std::move(keys));
+  }
+  LocalSource local = local_source(opt_.fl);  // reads and hashes --model FILE, once
+  jobs_ = std::make_unique<JobThreads>(io_, *models_, local, *fl::parse_attack(opt_.fl.attack));
+  controller_ = std::make_unique<RoleController>(io_, *this, opt_, events_,
+                                                 RoundServices{*models_, *data_plane_, *jobs_, std::move(local)});
+  return {};
+}
+
 Status PeerDaemon::start() {
   if (Status s = open_storage(); !s.ok()) return s;
   set_up_keys();
@@ -147,7 +174,7 @@ Status PeerDaemon::start() {
   if (Status s = events_.open(opt_.data_dir + "/events.jsonl", opt_.self.to_string()); !s.ok()) return s;
   if (Status s = peers_.bind(opt_.self); !s.ok()) return s;
   if (Status s = clients_.listen(opt_.self); !s.ok()) return s;
-  controller_ = std::make_unique<RoleController>(io_, *this, opt_, events_);
+  if (Status s = make_round_services(); !s.ok()) return s;
   if (Status s = controller_->start(); !s.ok()) return s;
   if (opt_.metrics_port != 0) {
     if (Status s = start_live_view(); !s.ok()) return s;

@@ -70,47 +70,25 @@ fl::Millis monotonic_ms() {
 
 }  // namespace
 
-RoleController::RoleController(asio::io_context& io, RaftHost& host, const NodeOptions& options, EventLog& events)
+RoleController::RoleController(asio::io_context& io, RaftHost& host, const NodeOptions& options, EventLog& events,
+                               RoundServices services)
     : io_(io),
       host_(host),
       opt_(options),
       events_(events),
-      local_(fednode::local_source(options.fl)),
-      driver_(settings_of(options, local_), *this, *this),
-      store_(options.data_dir + "/models"),
-      server_(io, store_, net::kDefaultMaxFrame),
-      poll_timer_(io),
-      compute_(std::make_unique<WorkerThread>(io, 16)),
-      transfer_(std::make_unique<WorkerThread>(io, 64)),
-      push_(std::make_unique<WorkerThread>(io, 16)),
-      evaluate_(std::make_unique<WorkerThread>(io, 4)) {}
+      store_(services.store),
+      server_(services.server),
+      jobs_(services.jobs),
+      local_(std::move(services.local)),
+      driver_(settings_of(options, local_), *this, services.jobs),
+      poll_timer_(io) {}
 
-RoleController::~RoleController() {
-  stop();
-  compute_.reset();  // joins: a running training job sees the generation change and ends
-  transfer_.reset();
-  push_.reset();
-  evaluate_.reset();
-}
+RoleController::~RoleController() { stop(); }
 
 Status RoleController::start() {
-  if (Status s = store_.init(); !s.ok()) return s;
-  store_.set_quota(opt_.max_store_bytes, opt_.min_free_bytes);
-  if (Status s = server_.listen(PeerAddress{opt_.self.host, opt_.data_port}); !s.ok()) return s;
   server_.set_update_handler([this](const net::UpdateNotice& n) { return on_update(n); });
-  // Secure mode: the data plane admits members only, each by the key the membership gives it.
-  if (auto key = host_.node_key()) {
-    auto keys = std::make_shared<net::DataPlaneKeys>();
-    keys->self = *key;
-    keys->prologue = data_prologue();
-    keys->admit = [this](const crypto::PublicKey& k, std::uint64_t* node) {
-      fl::NodeId id = crypto::node_id_of_key(k);
-      if (host_.key_of(id) != k.text()) return Status::error("key " + k.text() + " is not a member's");
-      *node = id;
-      return Status();
-    };
-    server_.set_keys(std::move(keys));
-  }
+  jobs_.connect(host_.raft_view().self, [this](const std::vector<fl::NodeId>& ids) { return peers(ids); },
+                [this](const JobOutcome& o) { report(o); });
   fl::set_torch_threads(opt_.fl.torch_threads);
   prepare();
   schedule_poll();
@@ -137,8 +115,8 @@ void RoleController::prepare() {
   if (explicit_setup && !local_.model_file.empty() && local_.model_sha256.empty()) {
     c.model_sha256 = "unreadable";
   }
-  compute_->submit(
-      [c, local = local_, data = datasets_, store = store_, explicit_setup, this]() -> std::function<void()> {
+  jobs_.submit_compute(
+      [c, local = local_, data = jobs_.training_sets(), store = store_, explicit_setup, this]() -> std::function<void()> {
         auto t0 = std::chrono::steady_clock::now();
         Preparation prep;
         Status s = prepare_training(c, local, *data, store, &prep);
@@ -170,7 +148,7 @@ void RoleController::prepare() {
 void RoleController::stop() {
   stopped_ = true;
   driver_.stop();
-  ++*train_generation_;
+  jobs_.stop();
   poll_timer_.cancel();
   server_.set_update_handler(nullptr);
 }
@@ -264,12 +242,7 @@ std::string RoleController::on_update(const net::UpdateNotice& n) {
 }
 
 void RoleController::report(const JobOutcome& o) {
-  count(o.traffic);
   if (stopped_) return;
-  if (o.update) {
-    updates_.clear();  // only the latest training's update can still be uploaded
-    updates_[o.result.model_id] = o.update;
-  }
   if (o.result.ok && !o.result.error.empty()) spdlog::warn("job {}: {}", o.result.id, o.result.error);
   if (o.result.ok && o.result.trained.samples > 0) {
     ++metrics_.trainings;
@@ -322,84 +295,16 @@ std::vector<PeerRef> RoleController::peers(const std::vector<fl::NodeId>& ids) c
 
 std::string RoleController::data_prologue() const { return net::data_plane_prologue(opt_.cluster_id); }
 
-void RoleController::run(const fl::Job& job) {
-  fl::ModelStore store = store_;
-  auto data = datasets_;
-  switch (job.kind) {
-    case fl::JobKind::kInitialModel:
-      return submit(*compute_, job, [job, store, local = local_] { return make_initial_model(job, local, store); });
-    case fl::JobKind::kFetch:
-      return submit(*transfer_, job, [job, store, from = peers(job.peers)] { return fetch_model(job, from, store); });
-    case fl::JobKind::kTrain: {
-      auto gen = train_generation_;
-      std::uint64_t generation = *gen;
-      fl::NodeId self = host_.raft_view().self;
-      fl::Attack attack = *fl::parse_attack(opt_.fl.attack);  // checked by the CLI
-      return submit(*compute_, job, [=, local = local_] {
-        return train_update(job, self, local, store, *data, [gen, generation] { return *gen != generation; }, attack);
-      });
-    }
-    case fl::JobKind::kUpload: {
-      auto gen = train_generation_;
-      std::uint64_t generation = *gen;
-      auto to = peers(job.peers);
-      PeerRef aggregator = to.empty() ? PeerRef{} : to.front();
-      auto it = updates_.find(job.upload.id);
-      std::shared_ptr<const std::string> bytes = it == updates_.end() ? nullptr : it->second;
-      return submit(*transfer_, job, [=] {
-        return upload_update(job, aggregator, bytes, [gen, generation] { return *gen != generation; });
-      });
-    }
-    case fl::JobKind::kAggregate:
-      return submit(*compute_, job, [job, store] { return aggregate_updates(job, store); });
-    case fl::JobKind::kEvaluate: {
-      return submit(*evaluate_, job, [=, local = local_, tests = test_sets_] { return evaluate_model(job, local, store, *tests); });
-    }
-    case fl::JobKind::kReportEvaluation: {
-      auto to = peers(job.peers);
-      PeerRef leader = to.empty() ? PeerRef{} : to.front();
-      return submit(*transfer_, job, [job, leader] { return report_evaluation(job, leader); });
-    }
-    case fl::JobKind::kPush: {
-      return submit(*push_, job, [=, voters = peers(job.peers), late = late_] { return push_model(job, voters, store, late); });
-    }
-  }
-}
-
-// Nothing handed to a worker is lost: a full queue or a job that throws comes back as a failed
-// result, like any other outcome.
-void RoleController::submit(WorkerThread& worker, const fl::Job& job, std::function<JobOutcome()> work) {
-  std::uint64_t id = job.id;
-  const char* kind = fl::job_kind_name(job.kind);
-  auto failed = [this, id, kind](const std::string& why) {
-    report(JobOutcome{fl::JobResult::failed(id, std::string(kind) + " job: " + why), {}, {}});
-  };
-  bool queued = worker.submit(
-      [this, work = std::move(work)]() -> std::function<void()> {
-        JobOutcome o = work();
-        return [this, o] { report(o); };
-      },
-      failed);
-  if (!queued) asio::post(io_, [failed] { failed("worker queue full"); });
-}
-
 // ---- the rest -----------------------------------------------------------------------------------
 
 net::ChannelCounters RoleController::data_counters() const {
   net::ChannelCounters c = server_.counters();
-  net::TransferStats late = late_->read();
-  c.bytes_in += client_counters_.bytes_in + late.bytes_in;
-  c.bytes_out += client_counters_.bytes_out + late.bytes_out;
-  c.messages_in += client_counters_.messages_in + late.messages_in;
-  c.messages_out += client_counters_.messages_out + late.messages_out;
+  net::ChannelCounters calls = jobs_.client_counters();
+  c.bytes_in += calls.bytes_in;
+  c.bytes_out += calls.bytes_out;
+  c.messages_in += calls.messages_in;
+  c.messages_out += calls.messages_out;
   return c;
-}
-
-void RoleController::count(const net::TransferStats& s) {
-  client_counters_.bytes_in += s.bytes_in;
-  client_counters_.bytes_out += s.bytes_out;
-  client_counters_.messages_in += s.messages_in;
-  client_counters_.messages_out += s.messages_out;
 }
 
 // --crash-at POINT:ROUND: the first node to reach it exits there (its marker file says so).

@@ -18,10 +18,9 @@
 #include "fednode/app/cli.h"
 #include "fednode/app/event_log.h"
 #include "fednode/app/fl_metrics.h"
-#include "fednode/app/model_push.h"
+#include "fednode/app/job_threads.h"
 #include "fednode/app/raft_host.h"
 #include "fednode/app/round_jobs.h"
-#include "fednode/app/worker_thread.h"
 #include "fednode/fl/model_store.h"
 #include "fednode/fl/round_driver.h"
 #include "fednode/net/channel_counters.h"
@@ -29,14 +28,25 @@
 
 namespace fednode {
 
-class RoleController : private fl::RoundShell, private fl::JobExecutor {
+// What the wiring (peer_daemon_start.cpp) builds and hands to the role controller: the model
+// store (initialised), the data-plane server (listening), the job threads, this node's own model
+// and data.
+struct RoundServices {
+  fl::ModelStore& store;
+  net::DataPlaneServer& server;
+  JobThreads& jobs;
+  LocalSource local;
+};
+
+class RoleController : private fl::RoundShell {
  public:
-  RoleController(asio::io_context& io, RaftHost& host, const NodeOptions& options, EventLog& events);
+  RoleController(asio::io_context& io, RaftHost& host, const NodeOptions& options, EventLog& events,
+                 RoundServices services);
   ~RoleController();
   RoleController(const RoleController&) = delete;
   RoleController& operator=(const RoleController&) = delete;
 
-  Status start();  // model store and data-plane listener
+  Status start();  // takes the data plane's updates, prepares this node's model and data, polls
   void stop();     // stops training at the next batch, refuses updates, ignores late results
   // After an FL command was applied (or ignored, with the reason).
   void on_round_event(fl::RoundEvent event, const std::string& why);
@@ -63,16 +73,11 @@ class RoleController : private fl::RoundShell, private fl::JobExecutor {
   bool propose(const fl::Proposal& proposal) override { return host_.propose(proposal.command); }
   void flush() override { host_.flush(); }
   void transfer_leadership(fl::NodeId to) override;
-  // fl::JobExecutor
-  void run(const fl::Job& job) override;
-  void stop_training() override { ++*train_generation_; }
 
-  void submit(WorkerThread& worker, const fl::Job& job, std::function<JobOutcome()> work);
   void report(const JobOutcome& outcome);
   std::string on_update(const net::UpdateNotice& notice);
   std::vector<PeerRef> peers(const std::vector<fl::NodeId>& ids) const;
   std::string data_prologue() const;
-  void count(const net::TransferStats& stats);
   void schedule_poll();
   void prepare();
   void check_run_model();
@@ -81,27 +86,13 @@ class RoleController : private fl::RoundShell, private fl::JobExecutor {
   RaftHost& host_;
   NodeOptions opt_;
   EventLog& events_;
+  fl::ModelStore& store_;
+  net::DataPlaneServer& server_;
+  JobThreads& jobs_;
   LocalSource local_;
   fl::RoundDriver driver_;
   FlMetrics metrics_;
-  fl::ModelStore store_;
-  net::DataPlaneServer server_;
-  net::ChannelCounters client_counters_;
-  std::shared_ptr<LateTransferCounters> late_ = std::make_shared<LateTransferCounters>();
   asio::steady_timer poll_timer_;
-  std::shared_ptr<DatasetCache> datasets_ = std::make_shared<DatasetCache>();    // compute_'s
-  std::shared_ptr<DatasetCache> test_sets_ = std::make_shared<DatasetCache>(false);  // evaluate_'s
-  // Bumped to stop the training job under way (and its upload).
-  std::shared_ptr<std::atomic<std::uint64_t>> train_generation_ =
-      std::make_shared<std::atomic<std::uint64_t>>(0);
-  std::map<std::string, std::shared_ptr<const std::string>> updates_;  // trained, not yet uploaded
-  std::unique_ptr<WorkerThread> compute_;
-  // A trainer's fetches and uploads; a new aggregator's model pushes get a thread of their own,
-  // so that they never queue behind an upload to a deposed aggregator that is timing out.
-  std::unique_ptr<WorkerThread> transfer_;
-  std::unique_ptr<WorkerThread> push_;
-  // Evaluation runs beside the next round, never in front of its aggregation.
-  std::unique_ptr<WorkerThread> evaluate_;
   std::optional<Preparation> local_ready_;
   std::string local_error_;
   bool stopped_ = false;
