@@ -24,7 +24,7 @@
 #include "fednode/crypto/boot_epoch.h"
 #include "fednode/crypto/datagram_seal.h"
 #include "fednode/crypto/node_key.h"
-#include "fednode/app/role_controller.h"
+#include "fednode/app/round/role_controller.h"
 #include "fednode/app/state_machine.h"
 #include "fednode/net/client_connection.h"
 #include "fednode/net/client_server.h"

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "fednode/app/model_push.h"
+#include "fednode/app/round/model_push.h"
 #include "fednode/app/cli.h"
 #include "fednode/fl/dataset.h"
 #include "fednode/fl/local_data.h"

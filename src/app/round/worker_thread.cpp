@@ -1,4 +1,4 @@
-#include "fednode/app/worker_thread.h"
+#include "fednode/app/round/worker_thread.h"
 
 #include <pthread.h>
 #include <sched.h>

@@ -1,4 +1,4 @@
-#include "fednode/app/role_controller.h"
+#include "fednode/app/round/role_controller.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <chrono>
 #include <filesystem>
 
-#include "fednode/app/round_events.h"
+#include "fednode/app/round/round_events.h"
 #include "fednode/fl/dataset.h"
 #include "fednode/fl/trainer.h"
 

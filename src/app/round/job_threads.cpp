@@ -1,4 +1,4 @@
-#include "fednode/app/job_threads.h"
+#include "fednode/app/round/job_threads.h"
 
 namespace fednode {
 

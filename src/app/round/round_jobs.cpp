@@ -1,4 +1,4 @@
-#include "fednode/app/round_jobs.h"
+#include "fednode/app/round/round_jobs.h"
 #include "fednode/fl/update_rows.h"
 
 #include <filesystem>
@@ -11,7 +11,7 @@
 #include <chrono>
 #include <filesystem>
 
-#include "fednode/app/peer_directory.h"
+#include "fednode/app/round/peer_directory.h"
 #include "fednode/fl/fedavg.h"
 #include "fednode/fl/partition.h"
 #include "fednode/fl/trainer.h"

@@ -1,4 +1,4 @@
-#include "fednode/app/model_push.h"
+#include "fednode/app/round/model_push.h"
 
 #include <condition_variable>
 #include <mutex>

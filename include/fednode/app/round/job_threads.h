@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "fednode/app/round_jobs.h"
-#include "fednode/app/worker_thread.h"
+#include "fednode/app/round/round_jobs.h"
+#include "fednode/app/round/worker_thread.h"
 #include "fednode/fl/attack.h"
 #include "fednode/fl/model_store.h"
 #include "fednode/fl/round_driver.h"

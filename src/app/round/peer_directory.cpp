@@ -1,4 +1,4 @@
-#include "fednode/app/peer_directory.h"
+#include "fednode/app/round/peer_directory.h"
 
 #include <msgpack.hpp>
 

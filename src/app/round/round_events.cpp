@@ -1,4 +1,4 @@
-#include "fednode/app/round_events.h"
+#include "fednode/app/round/round_events.h"
 
 #include <spdlog/spdlog.h>
 
