@@ -214,22 +214,29 @@ std::string RoundRig::run(const transcript::Command& c) {
   if (c.name == "group") return make(c);
   if (nodes_.empty()) throw std::runtime_error("no group yet: start with 'group voters=...'");
   if (c.name == "leader") {
+    c.only({"term"});
     leader_ = c.word_number(0);
     term_ = c.number("term", term_ + 1);
     proposed.clear();  // what the old leader proposed and did not commit is lost with it
   } else if (c.name == "down") {
+    c.only({});
     node(c.word_number(0)).alive = false;
     if (leader_ == c.word_number(0)) leader_ = 0;
   } else if (c.name == "tick") {
+    c.only({"at"});
     now_ = c.number("at", now_);
     for (auto& [id, n] : nodes_) {
       if (n->alive) n->driver.tick();
     }
   } else if (c.name == "commit") {
+    c.only({});
     commit();
   } else if (c.name == "finish") {
+    c.only({"fail"});
     if (c.words.size() < 2) throw std::runtime_error("finish ID KIND [fail=WHY]");
-    finish(node(c.word_number(0)), c.words[1], c.arg("fail"));
+    RigNode& n = node(c.word_number(0));
+    if (!n.alive) throw std::runtime_error("node " + std::to_string(n.id) + " is down: its jobs never finish");
+    finish(n, c.words[1], c.arg("fail"));
   } else if (c.name == "state") {
     for (const auto& r : rounds.committed()) {
       out << "round " << r.round << " committed " << r.term << "/" << r.attempt << " model=" << name(r.model_id)
@@ -243,6 +250,7 @@ std::string RoundRig::run(const transcript::Command& c) {
 }
 
 std::string RoundRig::make(const transcript::Command& c) {
+  c.only({"voters", "learners", "rounds", "min-clients", "deadline-ms", "aggregator"});
   voters_ = ids_of(c.arg("voters", "1,2,3"));
   RoundSettings s;
   RoundConfig config;
@@ -324,7 +332,8 @@ void RoundRig::finish(RigNode& n, const std::string& kind, const std::string& fa
       r.test_samples = 100;
       break;
     case JobKind::kReportEvaluation: {
-      std::string refused = node(job.peers.at(0)).driver.offer_evaluation(job.report);
+      RigNode& to = node(job.peers.at(0));
+      std::string refused = to.alive ? to.driver.offer_evaluation(job.report) : "unreachable";
       if (!refused.empty()) r = JobResult::failed(job.id, refused);
       break;
     }

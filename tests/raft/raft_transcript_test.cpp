@@ -71,6 +71,7 @@ class RaftRig {
     if (c.name == "cluster") return make(c);
     if (!cluster_) throw std::runtime_error("no cluster yet: start with 'cluster voters=N'");
     std::ostringstream o;
+    c.only({});
     if (c.name == "campaign") {
       cluster_->node(c.word_number(0)).campaign();
     } else if (c.name == "tick") {
@@ -105,11 +106,14 @@ class RaftRig {
 
  private:
   std::string make(const transcript::Command& c) {
+    c.only({"voters", "snapshot-entries", "max-message-bytes", "pre-vote"});
     std::uint64_t snapshot_entries = c.number("snapshot-entries", 0);
     std::uint64_t max_bytes = c.number("max-message-bytes", 0);
+    bool pre_vote = c.number("pre-vote", 1) != 0;
     cluster_ = std::make_unique<TestCluster>(static_cast<int>(c.number("voters", 3)), [=](Config& config) {
       if (snapshot_entries) config.snapshot_entries = snapshot_entries;
       if (max_bytes) config.max_message_bytes = max_bytes;
+      config.pre_vote = pre_vote;
     });
     return "";
   }

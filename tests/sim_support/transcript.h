@@ -2,10 +2,15 @@
 // Data-driven transcript tests, in the manner of etcd's raft testdata: a file holds steps, each
 // a command line, a line "----", then the output the command must print, up to a blank line.
 // Lines starting with '#' between steps are comments. The test runs every command through a
-// rig, compares what it printed, and reports each difference with the file and line. With
-// FEDNODE_REWRITE_TRANSCRIPTS=1 it writes the printed outputs back into the file instead (then
-// read the diff before committing it).
+// rig, compares what it printed, and reports each difference with the file and line. A command
+// the rig cannot run (it throws) is a failure, whatever the file expects, and so is a file
+// without steps. With FEDNODE_REWRITE_TRANSCRIPTS=1 it writes the printed outputs back into the
+// file instead and fails, so that a run left in that mode never passes: read the diff, then run
+// again without it.
+#include <algorithm>
 #include <cstdlib>
+#include <initializer_list>
+#include <stdexcept>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -34,7 +39,18 @@ struct Command {
     auto it = args.find(key);
     return it == args.end() ? fallback : std::stoull(it->second);
   }
-  std::uint64_t word_number(std::size_t i) const { return i < words.size() ? std::stoull(words[i]) : 0; }
+  std::uint64_t word_number(std::size_t i) const {
+    if (i >= words.size()) throw std::runtime_error(name + ": argument " + std::to_string(i + 1) + " missing");
+    return std::stoull(words[i]);
+  }
+  // Throws on a key=value argument not in `known` (a typo would otherwise run with a default).
+  void only(std::initializer_list<const char*> known) const {
+    for (const auto& [key, value] : args) {
+      if (std::none_of(known.begin(), known.end(), [&](const char* k) { return key == k; })) {
+        throw std::runtime_error(name + ": unknown argument '" + key + "'");
+      }
+    }
+  }
 };
 
 inline Command parse_command(const std::string& line, int line_no) {
@@ -59,7 +75,9 @@ inline void run_file(const std::filesystem::path& file, const std::function<std:
   std::vector<std::string> lines;
   for (std::string l; std::getline(in, l);) lines.push_back(l);
   std::vector<std::string> rewritten;
-  bool rewrite = std::getenv("FEDNODE_REWRITE_TRANSCRIPTS") != nullptr;
+  const char* rewrite_env = std::getenv("FEDNODE_REWRITE_TRANSCRIPTS");
+  bool rewrite = rewrite_env && std::string(rewrite_env) == "1";
+  int steps = 0;
   std::size_t i = 0;
   while (i < lines.size()) {
     const std::string& l = lines[i];
@@ -77,11 +95,14 @@ inline void run_file(const std::filesystem::path& file, const std::function<std:
     ++i;
     std::string expected;
     while (i < lines.size() && !lines[i].empty()) expected += lines[i++] + "\n";
+    ++steps;
     std::string actual;
     try {
       actual = run(cmd);
     } catch (const std::exception& e) {
       actual = std::string("error: ") + e.what() + "\n";
+      ADD_FAILURE() << file.filename().string() << ":" << cmd.line_no << ": the rig cannot run '" << cmd.line
+                    << "': " << e.what();
     }
     if (actual.empty()) actual = "ok\n";
     std::istringstream out(actual);
@@ -90,9 +111,12 @@ inline void run_file(const std::filesystem::path& file, const std::function<std:
       EXPECT_EQ(expected, actual) << file.filename().string() << ":" << cmd.line_no << ": " << cmd.line;
     }
   }
+  EXPECT_GT(steps, 0) << file.filename().string() << " has no steps";
   if (rewrite) {
     std::ofstream o(file);
     for (const auto& r : rewritten) o << r << "\n";
+    ADD_FAILURE() << "rewrote " << file.filename().string()
+                  << " (FEDNODE_REWRITE_TRANSCRIPTS=1): read the diff, then run again without it";
   }
 }
 

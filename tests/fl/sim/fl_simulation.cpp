@@ -1,5 +1,6 @@
 #include "fl_simulation.h"
 #include "seed_runner.h"
+#include "sim_network.h"
 
 #include <algorithm>
 #include <cmath>
@@ -55,6 +56,7 @@ struct RunningJob {
   Job job;
   std::uint64_t finish_at = 0;
   bool fails = false;
+  bool stopped = false;  // the machine stopped it (a superseded training, its upload)
 };
 
 struct Peer {
@@ -71,7 +73,9 @@ struct Peer {
   raft::Index applied = 0;
   std::vector<RunningJob> running;
   std::map<std::string, std::uint64_t> start_applied_at;  // attempt key -> tick
-  std::set<std::string> seen_current;  // attempts that were current here from a snapshot
+  // The attempt current in the last snapshot installed or restored, until a start is applied from
+  // the log: one this peer may train without having applied its start.
+  std::string snapshot_current;
   bool crash_pending = false;          // went down at a crash point: crashes when the driver returns
   bool draining = false;               // inside its Raft Ready loop (a flush then waits for it)
   bool alive = false;
@@ -81,12 +85,6 @@ struct Peer {
   Millis mono_origin = 0;
   std::int64_t wall_offset = 0;
   bool was_leader = false;
-};
-
-struct InFlight {
-  std::uint64_t deliver_at;
-  std::uint64_t order;
-  raft::Message message;
 };
 
 struct UpdateOrigin {
@@ -114,11 +112,16 @@ class SimShell : public RoundShell, public JobExecutor {
   }
   void run(const Job& job) override;
   void stop_training() override;
+  // Outputs carried out since the simulation last called in: a machine that never stops asking
+  // would otherwise hang the driver's loop (the old simulation capped it at 8 batches).
+  void new_call() { outputs_ = 0; }
 
  private:
+  void count_output();
   FlSimulation& sim_;
   Peer& p_;
   RoundDriver driver_;
+  std::uint64_t outputs_ = 0;
 };
 
 RoundDriver& Peer::driver() { return shell->driver(); }
@@ -195,8 +198,9 @@ class FlSimulation {
   SeededRng rng_;
   FlSimResult result_;
   std::map<NodeId, Peer> peers_;
-  std::vector<InFlight> network_;
-  std::uint64_t now_ = 0, order_ = 0;
+  sim_support::SimNetwork network_;
+  sim_support::NetworkFaults network_faults_;
+  std::uint64_t now_ = 0;
   bool faults_on_ = true;
   bool partitioned_ = false;
   raft::Config raft_config_;
@@ -218,7 +222,10 @@ class FlSimulation {
 
 // ---- the driver's handler -----------------------------------------------------------------------
 
+// A peer that went down at a crash point (crash_pending) writes, sends and applies nothing more,
+// as the node after its _exit; the crash itself happens when the driver has returned.
 Status SimHandler::persist(const raft::Ready& rd) {
+  if (p_.crash_pending) return {};
   if (rd.snapshot) p_.storage.apply_snapshot(*rd.snapshot);
   p_.storage.append(rd.entries);
   if (rd.hard_state) p_.storage.set_hard_state(*rd.hard_state);
@@ -226,19 +233,23 @@ Status SimHandler::persist(const raft::Ready& rd) {
 }
 
 Status SimHandler::install(const raft::Snapshot& s) {
+  if (p_.crash_pending) return {};
   if (Status st = p_.sm.restore(s.data); !st.ok()) {
     sim_.fail("node " + std::to_string(p_.id) + " got a snapshot it cannot restore: " + st.message());
     return st;
   }
-  if (auto current = p_.rounds().current()) p_.seen_current.insert(attempt_key(*current));
+  p_.snapshot_current = p_.rounds().current() ? attempt_key(*p_.rounds().current()) : "";
   p_.applied = s.meta.index;
   ++sim_.result().stats.snapshots_installed;
   return {};
 }
 
-void SimHandler::send(const raft::Message& m) { sim_.send(m); }
+void SimHandler::send(const raft::Message& m) {
+  if (!p_.crash_pending) sim_.send(m);
+}
 
 Status SimHandler::apply(const raft::Entry& e) {
+  if (p_.crash_pending) return {};
   if (e.index != p_.applied + 1) sim_.fail("node " + std::to_string(p_.id) + " applied " + std::to_string(e.index) + " after " + std::to_string(p_.applied));
   p_.applied = e.index;
   if (e.type == raft::EntryType::kNormal && !e.data.empty()) sim_.applied_command(p_, e);
@@ -246,6 +257,7 @@ Status SimHandler::apply(const raft::Entry& e) {
 }
 
 Status SimHandler::snapshot(const raft::ConfState& conf) {
+  if (p_.crash_pending) return {};
   if (p_.applied <= p_.storage.snapshot().meta.index || p_.applied > p_.storage.last_index()) return {};
   p_.storage.create_snapshot(p_.applied, conf, p_.sm.snapshot());
   return {};
@@ -265,6 +277,7 @@ void FlSimulation::configure() {
   drop_ = 0.1 * rng_.uniform();
   dup_ = 0.03 * rng_.uniform();
   max_delay_ = static_cast<int>(rng_.between(1, 4));
+  network_faults_ = {drop_, dup_, 1, static_cast<std::uint64_t>(max_delay_), 1, 6};
   crash_rate_ = 0.002 * rng_.uniform();
   leader_crash_rate_ = 0.002 * rng_.uniform();
   checkpoint_crash_ = 0.2 * rng_.uniform();
@@ -339,13 +352,13 @@ void FlSimulation::start(Peer& p) {
   p.applied = 0;
   p.running.clear();
   p.start_applied_at.clear();
-  p.seen_current.clear();
+  p.snapshot_current.clear();
   p.crash_pending = false;
   p.was_leader = false;
   p.alive = true;
   if (!p.storage.snapshot().empty()) {
     if (!p.sm.restore(p.storage.snapshot().data).ok()) fail("node cannot restore its own snapshot");
-    if (auto current = p.rounds().current()) p.seen_current.insert(attempt_key(*current));
+    p.snapshot_current = p.rounds().current() ? attempt_key(*p.rounds().current()) : "";
     p.applied = p.storage.snapshot().meta.index;
   }
   trace("start " + std::to_string(p.id));
@@ -381,26 +394,14 @@ View FlSimulation::view(Peer& p) {
 
 // ---- the network --------------------------------------------------------------------------------
 
-void FlSimulation::send(const raft::Message& m) {
-  if (faults_on_ && rng_.chance(drop_)) return;
-  std::uint64_t delay = faults_on_ ? rng_.between(1, static_cast<std::uint64_t>(max_delay_)) : 1;
-  network_.push_back({now_ + delay, order_++, m});
-  if (faults_on_ && rng_.chance(dup_)) network_.push_back({now_ + rng_.between(1, 6), order_++, m});
-}
+void FlSimulation::send(const raft::Message& m) { network_.send(m, now_, faults_on_, rng_, network_faults_); }
 
 void FlSimulation::deliver_due() {
-  auto split = std::partition(network_.begin(), network_.end(), [&](const InFlight& f) { return f.deliver_at > now_; });
-  std::vector<InFlight> due(std::make_move_iterator(split), std::make_move_iterator(network_.end()));
-  network_.erase(split, network_.end());
-  std::sort(due.begin(), due.end(), [](const InFlight& a, const InFlight& b) { return a.order < b.order; });
-  if (faults_on_) {
-    for (std::size_t i = due.size(); i > 1; --i) std::swap(due[i - 1], due[rng_.below(i)]);
-  }
-  for (auto& f : due) {
-    Peer* to = peer(f.message.to);
-    Peer* from = peer(f.message.from);
+  for (auto& m : network_.take_due(now_, faults_on_, rng_)) {
+    Peer* to = peer(m.to);
+    Peer* from = peer(m.from);
     if (!to || !from || !connected(*to, *from)) continue;
-    to->node->step(f.message);
+    to->node->step(m);
   }
 }
 
@@ -413,7 +414,10 @@ void FlSimulation::applied_command(Peer& p, const raft::Entry& e) {
   RoundEvent event;
   std::string why;
   if (Status s = p.sm.apply(e.data, &event, &why); !s.ok()) return fail("malformed command in the log: " + s.message());
-  if (event == RoundEvent::kStart) p.start_applied_at.emplace(attempt_key(*p.rounds().current()), now_);
+  if (event == RoundEvent::kStart) {
+    p.start_applied_at.emplace(attempt_key(*p.rounds().current()), now_);
+    p.snapshot_current.clear();
+  }
   check_applied(p, event, before, committed_before);
   if (event != RoundEvent::kIgnored || !why.empty()) p.driver().applied(event, why);
 }
@@ -514,7 +518,7 @@ void FlSimulation::submit(Peer& p, Job job) {
     const RoundStart& s = job.start;
     auto applied = p.start_applied_at.find(attempt_key(s));
     bool invited = std::binary_search(s.participants.begin(), s.participants.end(), p.id);
-    if (!invited || (applied == p.start_applied_at.end() && !p.seen_current.count(attempt_key(s)))) {
+    if (!invited || (applied == p.start_applied_at.end() && p.snapshot_current != attempt_key(s))) {
       return fail(what + " for round " + attempt_key(s) + ", to which it is not invited");
     }
     if (!p.store.count(s.base_model_id)) return fail(what + " without its base model");
@@ -627,10 +631,13 @@ void FlSimulation::finish_jobs(Peer& p) {
   due.assign(std::make_move_iterator(split), std::make_move_iterator(p.running.end()));
   p.running.erase(split, p.running.end());
   for (const auto& j : due) {
-    JobResult r = j.fails ? JobResult::failed(j.job.id, "injected failure") : execute(p, j.job);
+    JobResult r = j.stopped ? JobResult::failed(j.job.id, "stopped: its attempt was superseded")
+                  : j.fails ? JobResult::failed(j.job.id, "injected failure")
+                            : execute(p, j.job);
     if (!r.ok) ++result_.stats.jobs_failed;
     trace("node " + std::to_string(p.id) + " " + job_kind_name(j.job.kind) + " job " + std::to_string(j.job.id) +
           (r.ok ? " done" : " failed: " + r.error));
+    p.shell->new_call();
     p.driver().job_done(r);
     crash_if_pending(p);
     if (!p.alive) return;
@@ -641,12 +648,14 @@ void FlSimulation::finish_jobs(Peer& p) {
 
 // The crashes a crash point asked for happen here, at the top, never inside the driver.
 void FlSimulation::drive(Peer& p) {
+  p.shell->new_call();
   drain(p);
   crash_if_pending(p);
   if (!p.alive || !result_.ok) return;
   bool leader = p.node->role() == raft::Role::kLeader;
   if (leader && !p.was_leader) ++result_.stats.leaders_elected;
   p.was_leader = leader;
+  p.shell->new_call();
   p.driver().tick();
   crash_if_pending(p);
 }
@@ -700,9 +709,19 @@ void FlSimulation::proposing(Peer& p, const Proposal& prop) {
 
 View SimShell::view() { return sim_.view(p_); }
 
-void SimShell::log(const LogLine& line) { sim_.trace("node " + std::to_string(p_.id) + ": " + line.text); }
+void SimShell::count_output() {
+  if (++outputs_ != 10000) return;
+  sim_.fail("node " + std::to_string(p_.id) + "'s round driver carried out 10000 outputs in one call: it does not settle");
+  driver_.stop();
+}
+
+void SimShell::log(const LogLine& line) {
+  count_output();
+  sim_.trace("node " + std::to_string(p_.id) + ": " + line.text);
+}
 
 void SimShell::note(const RoundNote& n) {
+  count_output();
   if (n.type == "round_rerun") sim_.count_rerun();
   sim_.trace("node " + std::to_string(p_.id) + " " + n.type + " " + n.fields.str());
 }
@@ -710,6 +729,7 @@ void SimShell::note(const RoundNote& n) {
 bool SimShell::checkpoint(const Checkpoint& c) { return !sim_.crash_at_checkpoint(p_, c); }
 
 bool SimShell::propose(const Proposal& prop) {
+  count_output();
   if (sim_.refuse_proposal()) return false;
   sim_.proposing(p_, prop);
   return p_.node->propose(StateMachine::tagged(StateMachine::Kind::kRound, prop.command)) == raft::RequestStatus::kOk;
@@ -717,10 +737,16 @@ bool SimShell::propose(const Proposal& prop) {
 
 void SimShell::flush() { sim_.drain(p_); }
 
-void SimShell::run(const Job& job) { sim_.submit(p_, job); }
+void SimShell::run(const Job& job) {
+  count_output();
+  sim_.submit(p_, job);
+}
 
+// As in the node: the training under way and its upload end early, and say so.
 void SimShell::stop_training() {
-  std::erase_if(p_.running, [](const RunningJob& j) { return j.job.kind == JobKind::kTrain; });
+  for (auto& j : p_.running) {
+    if (j.job.kind == JobKind::kTrain || j.job.kind == JobKind::kUpload) j.stopped = true;
+  }
 }
 
 void FlSimulation::faults() {

@@ -14,6 +14,7 @@
 #include "fednode/raft/ready_driver.h"
 #include "fednode/util/seeded_rng.h"
 #include "seed_runner.h"
+#include "sim_network.h"
 
 namespace fednode::raft::sim {
 namespace {
@@ -150,12 +151,6 @@ struct Durable {
   std::uint64_t write;  // SimDisk::save_async's number for it
 };
 
-struct InFlight {
-  std::uint64_t deliver_at;
-  std::uint64_t order;
-  Message message;
-};
-
 class PeerHandler;
 
 class Simulation {
@@ -228,10 +223,9 @@ class Simulation {
   Rng rng_;
   SimResult result_;
   std::map<NodeId, Peer> peers_;
-  std::vector<InFlight> network_;
+  sim_support::SimNetwork network_;
   std::deque<Durable> durable_queue_;
   std::uint64_t now_ = 0;
-  std::uint64_t order_ = 0;
   bool faults_on_ = true;
   Config base_config_;
   // Fault rates for this seed.
@@ -549,18 +543,12 @@ void Simulation::complete_durable_due() {
 
 void Simulation::send(const Message& m) {
   check_vote(m);  // a vote is cast when it is sent, whether or not it arrives
-  if (faults_on_ && rng_.chance(drop_)) return;
   // Faults include reordering by random delays, even delays longer than the election timeout.
-  // The quiet phase has the timing Raft needs for liveness (§5.6: broadcast time << election
-  // timeout): one tick, in order.
-  std::uint64_t delay = faults_on_ ? rng_.below(static_cast<std::uint64_t>(max_delay_) + 1) : 1;
-  network_.push_back({now_ + delay, order_++, m});
-  if (faults_on_ && rng_.chance(dup_)) {
-    network_.push_back({now_ + rng_.below(static_cast<std::uint64_t>(max_delay_) * 3 + 1), order_++, m});
-  }
-  if (network_.size() > 200000 && result_.ok) {
+  auto max_delay = static_cast<std::uint64_t>(max_delay_);
+  network_.send(m, now_, faults_on_, rng_, {drop_, dup_, 0, max_delay, 0, max_delay * 3});
+  if (network_.in_flight() > 200000 && result_.ok) {
     std::map<std::string, int> histogram;
-    for (const auto& f : network_) histogram[message_type_name(f.message.type)]++;
+    network_.for_each([&](const Message& f) { histogram[message_type_name(f.type)]++; });
     std::string text;
     for (const auto& [name, n] : histogram) text += " " + name + "=" + std::to_string(n);
     fail("message storm: more than 200000 messages in flight:" + text);
@@ -575,22 +563,10 @@ bool Simulation::connected(NodeId a, NodeId b) const {
 }
 
 void Simulation::deliver_due() {
-  std::vector<InFlight> due;
-  auto split = std::partition(network_.begin(), network_.end(),
-                              [&](const InFlight& f) { return f.deliver_at > now_; });
-  due.assign(std::make_move_iterator(split), std::make_move_iterator(network_.end()));
-  network_.erase(split, network_.end());
-  // Reorder: messages due in the same tick arrive in a random order.
-  if (faults_on_) {
-    for (std::size_t i = due.size(); i > 1; --i) std::swap(due[i - 1], due[rng_.below(i)]);
-  } else {
-    std::sort(due.begin(), due.end(), [](const InFlight& a, const InFlight& b) { return a.order < b.order; });
-  }
-  for (auto& f : due) {
-    auto it = peers_.find(f.message.to);
-    if (it == peers_.end() || !it->second.alive || !connected(f.message.from, f.message.to)) continue;
+  for (auto& m : network_.take_due(now_, faults_on_, rng_)) {
+    auto it = peers_.find(m.to);
+    if (it == peers_.end() || !it->second.alive || !connected(m.from, m.to)) continue;
     if (opt_.trace && std::getenv("SIM_TRACE_MESSAGES")) {
-      const Message& m = f.message;
       trace(std::string("deliver ") + message_type_name(m.type) + " " + std::to_string(m.from) +
             "->" + std::to_string(m.to) + " term " + std::to_string(m.term) + " index " +
             std::to_string(m.index) + " commit " + std::to_string(m.commit) + " entries " +
@@ -599,11 +575,11 @@ void Simulation::deliver_due() {
             (m.done ? " done" : ""));
     }
     auto dropped = it->second.node->malformed_dropped();
-    it->second.node->step(f.message);
+    it->second.node->step(m);
     // Every message here comes from a correct core: none may look malformed (message_check.h).
     if (it->second.node->malformed_dropped() != dropped) {
-      fail(std::string("node ") + std::to_string(f.message.to) + " dropped a correct " +
-           message_type_name(f.message.type) + " from " + std::to_string(f.message.from) + " as malformed");
+      fail(std::string("node ") + std::to_string(m.to) + " dropped a correct " + message_type_name(m.type) +
+           " from " + std::to_string(m.from) + " as malformed");
     }
     ++result_.stats.messages_delivered;
   }
