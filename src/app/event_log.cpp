@@ -27,7 +27,10 @@ void EventLog::write(const std::string& event, const JsonLine& fields) {
   std::string line = "{\"ts\":" + std::to_string(fl::unix_ms()) + ",\"mono_ms\":" + std::to_string(mono.count()) +
                      ",\"node\":" + json_quote(node_) + ",\"event\":" + json_quote(event);
   std::string rest = fields.str();
-  if (rest.size() > 2) line += "," + rest.substr(1, rest.size() - 2);
+  if (rest.size() > 2) {
+    line += ',';
+    line.append(rest, 1, rest.size() - 2);
+  }
   line += "}";
   auto keep = [&line](std::deque<std::string>& ring, std::size_t most) {
     ring.push_back(line);

@@ -85,7 +85,10 @@ int print_rounds(const PeerAddress& address, const std::vector<std::string>& fla
     bool held = std::find(have.begin(), have.end(), r.model_id) != have.end();
     if (tsv) {
       std::string names;
-      for (const auto& t : r.results) names += (names.empty() ? "" : ",") + name(t.node);
+      for (const auto& t : r.results) {
+        if (!names.empty()) names += ',';
+        names += name(t.node);
+      }
       auto or_dash = [](const std::string& id) { return id.empty() ? "-" : id.c_str(); };
       char loss[32] = "-", acc[32] = "-";
       if (r.evaluated && !r.untested) {

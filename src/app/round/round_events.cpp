@@ -90,12 +90,13 @@ void write_applied_round_event(EventLog& events, const RaftHost& host, fl::Round
         line.add("federated_loss", f.loss).add("federated_metric", f.metric).add("federated_samples", f.samples);
         std::string parties = "[";
         for (const auto& p : r.parties) {
-          parties += (parties.size() > 1 ? "," : "") + JsonLine()
-                                                           .add("node", host.address_of(p.node))
-                                                           .add("samples", p.samples)
-                                                           .add("loss", p.loss)
-                                                           .add("metric", p.metric)
-                                                           .str();
+          if (parties.size() > 1) parties += ',';
+          parties += JsonLine()
+                         .add("node", host.address_of(p.node))
+                         .add("samples", p.samples)
+                         .add("loss", p.loss)
+                         .add("metric", p.metric)
+                         .str();
         }
         line.add_raw("parties", parties + "]");
         fed = fmt::format("; federated {} {:.4f} over {} parties' {} test samples", regression ? "MAE" : "accuracy",

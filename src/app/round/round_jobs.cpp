@@ -148,7 +148,10 @@ JobOutcome make_initial_model(const fl::Job& job, const LocalSource& local, fl::
     s = store.get(out.result.model_id, &w);
     for (const auto& p : w.parameters) {
       std::string dims;
-      for (auto d : p.shape) dims += (dims.empty() ? "" : ",") + std::to_string(d);
+      for (auto d : p.shape) {
+        if (!dims.empty()) dims += ',';
+        dims += std::to_string(d);
+      }
       out.result.model_layout += (out.result.model_layout.empty() ? "" : " ") + p.name + "[" + dims + "]";
     }
   }
