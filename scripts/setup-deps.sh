@@ -10,6 +10,7 @@ packages=(cmake g++ make pkg-config
   libsodium-dev libssl-dev zlib1g-dev libzip-dev libstb-dev libpng-dev libturbojpeg0-dev dataset-fashion-mnist curl python3
   python3-torch python3-numpy python3-sklearn python3-pil  # tests run their Python side: TorchScript models, .npz files, exports
   iproute2 iptables faketime  # the namespace testbed's tests: hosts, partitions, clock skew
+  libnetfilter-queue-dev iputils-ping  # its delays (NFQUEUE), measured with ping
   dpkg-dev lintian adduser     # scripts/package.sh and the package test
   prometheus tmux              # the Prometheus scrape test and rule tests, the live view under tmux
   chromium python3-websocket)  # the live page's browser test (headless, over the DevTools protocol)

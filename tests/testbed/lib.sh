@@ -12,6 +12,10 @@
 #   tb_kill K [SIGNAL]      signal host K's process (default KILL) and reap it
 #   tb_alive K              whether host K's process runs
 #   tb_rate K MBIT|off      limit host K's link both ways with tc tbf (netem is not available)
+#   tb_delay K MS[:JITTER]|off  hold what host K sends for MS ms (+- JITTER), in order
+#                           (fednode-delay-queue behind an NFQUEUE rule: netem is not available;
+#                           set TB_DELAY_QUEUE to the binary). A pair's RTT is the sum of both delays
+#   tb_loss K PCT|off       drop PCT % of what host K sends (iptables' statistic match)
 #   tb_partition "A.." "B.."  drop every packet between the two groups (iptables on each host)
 #   tb_heal                 remove every partition rule
 #   tb_cleanup              kill every process, delete every namespace (runs on EXIT/INT/TERM)
@@ -20,6 +24,7 @@
 TB_PREFIX=${TB_PREFIX:-fnt$$}
 TB_N=0
 TB_PID=()
+TB_DELAY_PID=()
 TB_NET=198.18.0
 
 tb_ns() { echo "${TB_PREFIX}h$1"; }
@@ -96,6 +101,42 @@ tb_shape() {  # NAMESPACE DEVICE MBIT|off
   tc -n "$1" qdisc add dev "$2" root tbf rate "${3}mbit" burst 32kb latency 200ms
 }
 
+# Delay and loss sit in the mangle table's POSTROUTING chain, on eth0 only, so that partitions
+# (filter table, flushed by tb_heal) and rates (tc) stay independent of them. Loss comes first:
+# a lost packet never waits in the delay queue.
+tb_delay() {  # K MS[:JITTER]|off
+  local k=$1 spec=$2
+  if [[ -n "${TB_DELAY_PID[$k]:-}" ]]; then
+    tb_exec "$k" iptables -t mangle -D POSTROUTING -o eth0 -j NFQUEUE --queue-num 0 --queue-bypass 2>/dev/null || true
+    kill "${TB_DELAY_PID[$k]}" 2>/dev/null || true
+    wait "${TB_DELAY_PID[$k]}" 2>/dev/null || true
+    TB_DELAY_PID[$k]=""
+  fi
+  [[ "$spec" == off ]] && return 0
+  [[ "$spec" =~ ^([0-9]+)(:([0-9]+))?$ ]] || { echo "tb_delay: '$spec' is not MS or MS:JITTER (milliseconds)" >&2; return 2; }
+  local ms=${BASH_REMATCH[1]} jitter=${BASH_REMATCH[3]:-0}
+  [[ $jitter -le $ms ]] || { echo "tb_delay: jitter $jitter ms is more than the delay $ms ms" >&2; return 2; }
+  [[ -x "${TB_DELAY_QUEUE:-}" ]] || { echo "tb_delay: TB_DELAY_QUEUE ('${TB_DELAY_QUEUE:-}') is not the fednode-delay-queue binary" >&2; return 2; }
+  ip netns exec "$(tb_ns "$k")" "$TB_DELAY_QUEUE" --queue 0 --delay-ms "$ms" --jitter-ms "$jitter" --seed "$k" \
+    2>>"${TB_DELAY_LOG:-/dev/null}" &
+  TB_DELAY_PID[$k]=$!
+  sleep 0.1  # bound to its queue before the rule sends packets there (--queue-bypass covers the gap)
+  tb_exec "$k" iptables -t mangle -A POSTROUTING -o eth0 -j NFQUEUE --queue-num 0 --queue-bypass
+}
+
+tb_loss() {  # K PCT|off
+  local k=$1 pct=$2
+  local rule
+  while read -r rule; do
+    [[ "$rule" == *"-m statistic"* ]] && eval "tb_exec $k iptables -t mangle ${rule/#-A /-D }"
+  done < <(tb_exec "$k" iptables -t mangle -S POSTROUTING)
+  [[ "$pct" == off ]] && return 0
+  [[ "$pct" =~ ^[0-9]+(\.[0-9]+)?$ ]] && awk -v p="$pct" 'BEGIN { exit !(p > 0 && p < 100) }' ||
+    { echo "tb_loss: '$pct' is not a percentage between 0 and 100" >&2; return 2; }
+  tb_exec "$k" iptables -t mangle -I POSTROUTING 1 -o eth0 -m statistic --mode random \
+    --probability "$(awk -v p="$pct" 'BEGIN { printf "%.6f", p / 100 }')" -j DROP
+}
+
 # One iptables-restore per host, so that the cut takes effect at about the same moment everywhere.
 tb_partition() {
   local a b
@@ -123,12 +164,16 @@ tb_cleanup() {
   set +e  # runs from traps: every step is attempted whatever failed before it
   for k in "${!TB_PID[@]}"; do [[ -n "${TB_PID[$k]}" ]] && kill -9 "${TB_PID[$k]}" 2>/dev/null; done
   for k in "${!TB_PID[@]}"; do [[ -n "${TB_PID[$k]}" ]] && wait "${TB_PID[$k]}" 2>/dev/null; done
+  for k in "${!TB_DELAY_PID[@]}"; do
+    [[ -n "${TB_DELAY_PID[$k]}" ]] && { kill -9 "${TB_DELAY_PID[$k]}"; wait "${TB_DELAY_PID[$k]}"; } 2>/dev/null
+  done
   # Processes a host started on its own (tshark, iftop, ...) die with their namespace's last use.
   for ns in $(ip netns list 2>/dev/null | awk -v p="$TB_PREFIX" 'index($1, p) == 1 {print $1}'); do
     ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
     ip netns del "$ns" 2>/dev/null || echo "testbed: could not delete namespace $ns" >&2
   done
   TB_PID=()
+  TB_DELAY_PID=()
   TB_N=0
   if declare -F tb_on_cleanup >/dev/null; then tb_on_cleanup; fi
   return 0
