@@ -113,6 +113,10 @@ std::string check_node_options(const NodeOptions& o) {
   if (o.max_datagram < 1200 || o.max_datagram > 65507) {
     return "--max-datagram " + std::to_string(o.max_datagram) + " is out of range 1200-65507";
   }
+  if (o.datagram_target != 0 && (o.datagram_target < 1200 || o.datagram_target > o.max_datagram)) {
+    return "--datagram-target " + std::to_string(o.datagram_target) + " is out of range 1200-" +
+           std::to_string(o.max_datagram) + " (--max-datagram), or 0";
+  }
   if (o.data_port != 0 && o.data_port == o.self.port) {
     return "--data-port " + std::to_string(o.data_port) + " equals the peer port";
   }
@@ -241,6 +245,10 @@ void add_node_options(CLI::App& app, NodeOptions& node, RawNodeOptions& raw) {
   app.add_option("--election-timeout-min-ms", node.election_timeout_min_ms)->capture_default_str();
   app.add_option("--election-timeout-max-ms", node.election_timeout_max_ms)->capture_default_str();
   app.add_option("--max-datagram", node.max_datagram, "Largest UDP datagram sent to a peer")
+      ->capture_default_str();
+  app.add_option("--datagram-target", node.datagram_target,
+                 "Appends and snapshot chunks are cut to fit datagrams of this size, unfragmented on a 1,500-byte "
+                 "MTU; an entry larger goes whole, up to --max-datagram (0: fill --max-datagram)")
       ->capture_default_str();
   app.add_option("--snapshot-entries", node.snapshot_entries, "Compact the log after this many applied entries")
       ->check(CLI::Range(std::uint64_t{16}, std::uint64_t{100000000}))->capture_default_str();

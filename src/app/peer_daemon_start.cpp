@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "fednode/app/data_dir_owner.h"
+#include "fednode/net/datagram_budget.h"
 #include "fednode/app/web_assets.h"
 
 namespace fednode {
@@ -74,7 +75,11 @@ Status PeerDaemon::make_node() {
   c.heartbeat_resend_ticks = static_cast<int>(opt_.heartbeat_resend_ms / opt_.tick_ms);
   c.election_ticks_min = static_cast<int>(opt_.election_timeout_min_ms / opt_.tick_ms);
   c.election_ticks_max = static_cast<int>(opt_.election_timeout_max_ms / opt_.tick_ms);
-  c.max_message_bytes = opt_.max_datagram - kDatagramHeadroom;
+  // Appends and snapshot chunks fit --datagram-target (not IP-fragmented on a 1,500-byte MTU);
+  // the snapshot window stays about 256 KB whatever the chunk size.
+  c.max_message_bytes = opt_.datagram_target ? net::raft_payload_budget(opt_.datagram_target)
+                                             : opt_.max_datagram - kDatagramHeadroom;
+  c.max_inflight_chunks = std::max<std::size_t>(4, (256u << 10) / c.max_message_bytes);
   c.snapshot_entries = opt_.snapshot_entries;
   c.random_seed = self_id_ ^ static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
   // As leader, this loop goes on while its log writes are synced on a thread of their own.

@@ -4,6 +4,7 @@
 
 #include <random>
 
+#include "fednode/net/datagram_budget.h"
 #include "fednode/raft/storage.h"
 
 namespace fednode::net {
@@ -291,6 +292,56 @@ TEST(PeerCodecLimits, AnnouncedHugeContainersAllocateNothing) {
     Status s = decode_peer_message(datagram, "fednode", &m);
     ASSERT_FALSE(s.ok());
     EXPECT_NE(s.message().find("size overflow"), std::string::npos) << s.message();
+  }
+}
+
+}  // namespace
+}  // namespace fednode::net
+
+namespace fednode::net {
+namespace {
+
+// A message Raft fills to the payload budget of the default datagram target fits it, encoded in
+// every encoding and sealed (the salted seal adds at most 1 + 5 + 8 + 10 header bytes and a
+// 16-byte tag): an append of one big entry or of many empty ones (Raft counts 32 bytes an entry),
+// and a snapshot chunk of a group of 5 voters and 32 learners, with large ids and terms.
+TEST(DatagramBudget, MessagesFilledToTheBudgetFitTheDefaultTarget) {
+  constexpr std::size_t kSealMax = 1 + 5 + 8 + 10 + 16;
+  const std::size_t budget = raft_payload_budget(kDefaultDatagramTarget);
+  ASSERT_GE(budget, 900u) << "a budget this small would cut appends too fine";
+  raft::Message base;
+  base.from = 0xfedcba9876543210ull;
+  base.to = 0x0123456789abcdefull;
+  base.term = 1ull << 40;
+  base.index = 1ull << 50;
+  base.log_term = 1ull << 40;
+  base.commit = 1ull << 50;
+  std::vector<raft::Message> filled;
+  raft::Message one_big = base;
+  one_big.type = raft::MessageType::kAppend;
+  one_big.entries = {raft::Entry{1ull << 40, (1ull << 50) + 1, raft::EntryType::kNormal, std::string(budget - 32, 'x')}};
+  filled.push_back(one_big);
+  raft::Message many_empty = base;
+  many_empty.type = raft::MessageType::kAppend;
+  for (std::size_t i = 0; i < budget / raft::entry_size(raft::Entry{}); ++i) {
+    many_empty.entries.push_back(raft::Entry{1ull << 40, (1ull << 50) + 1 + i, raft::EntryType::kNormal, ""});
+  }
+  filled.push_back(many_empty);
+  raft::Message chunk = base;
+  chunk.type = raft::MessageType::kSnapshotChunk;
+  chunk.snapshot.index = 1ull << 50;
+  chunk.snapshot.term = 1ull << 40;
+  for (std::uint64_t i = 0; i < 5; ++i) chunk.snapshot.conf.voters.push_back(0xff00000000000000ull + i);
+  for (std::uint64_t i = 0; i < 32; ++i) chunk.snapshot.conf.learners.push_back(0xee00000000000000ull + i);
+  chunk.offset = 1ull << 40;
+  chunk.data = std::string(budget, 'z');
+  filled.push_back(chunk);
+  for (const auto& m : filled) {
+    for (PeerEncoding e : kEncodings) {
+      std::size_t size = encode_peer_message("a-cluster-id", m, e).size() + kSealMax;
+      EXPECT_LE(size, kDefaultDatagramTarget) << raft::message_type_name(m.type) << " with " << m.entries.size()
+                                              << " entries in encoding " << static_cast<int>(e);
+    }
   }
 }
 

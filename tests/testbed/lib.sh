@@ -16,6 +16,8 @@
 #                           (fednode-delay-queue behind an NFQUEUE rule: netem is not available;
 #                           set TB_DELAY_QUEUE to the binary). A pair's RTT is the sum of both delays
 #   tb_loss K PCT|off       drop PCT % of what host K sends (iptables' statistic match)
+#   tb_drop_fragments K on|off  host K drops every IP fragment after the first it receives, as
+#                           many internet paths do (raw PREROUTING, before any reassembly)
 #   tb_partition "A.." "B.."  drop every packet between the two groups (iptables on each host)
 #   tb_heal                 remove every partition rule
 #   tb_cleanup              kill every process, delete every namespace (runs on EXIT/INT/TERM)
@@ -135,6 +137,12 @@ tb_loss() {  # K PCT|off
     { echo "tb_loss: '$pct' is not a percentage between 0 and 100" >&2; return 2; }
   tb_exec "$k" iptables -t mangle -I POSTROUTING 1 -o eth0 -m statistic --mode random \
     --probability "$(awk -v p="$pct" 'BEGIN { printf "%.6f", p / 100 }')" -j DROP
+}
+
+tb_drop_fragments() {  # K on|off
+  tb_exec "$1" iptables -t raw -D PREROUTING -f -j DROP 2>/dev/null || true
+  [[ "$2" == on ]] && tb_exec "$1" iptables -t raw -A PREROUTING -f -j DROP
+  return 0
 }
 
 # One iptables-restore per host, so that the cut takes effect at about the same moment everywhere.
