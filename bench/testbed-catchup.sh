@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # How long a wiped node takes to catch up over a lossy, slow network: 3 keyed hosts on the
-# testbed, every host sending with DELAY ms and losing PCT % of its packets; N key-value writes of
+# testbed, every host sending with DELAY ms and losing PCT % of the packets it receives (IP
+# fragments one by one); N key-value writes of
 # B bytes; then host 3 is killed, its data dir wiped (its key kept) and it is started again; the
 # time until it has applied everything the leader had committed is the catch-up. With
 # --snapshot-entries small the leader's log is compacted and the wiped node installs a snapshot

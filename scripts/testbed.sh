@@ -6,6 +6,7 @@
 # interrupted; no host has a route out of the testbed.
 #   scripts/testbed.sh [--hosts N] [--rounds R] [--rate MBIT | --rate K=MBIT]... [--skew K=OFFSET]...
 #                      [--delay MS[:JITTER] | --delay K=MS[:JITTER]]... [--loss PCT | --loss K=PCT]...
+#                      [--drop-fragments]
 #                      [--dataset cifar10|fashion-mnist] [--shell] [-- EXTRA FEDNODE FLAGS]
 #                      [--data 'PATTERN{k}' --model FILE.pt]
 #     --data PATTERN   each host trains its own data: {k} becomes the host's number (1..N), e.g.
@@ -17,7 +18,9 @@
 #     --delay MS[:J]   what every host sends waits MS ms (+- J ms, never reordered), so a pair's
 #                      RTT is 2 x MS; K=MS[:J] only host K's (repeatable). NFQUEUE and
 #                      fednode-delay-queue, since netem is not available
-#     --loss PCT       every host loses PCT % of what it sends; K=PCT only host K (repeatable)
+#     --loss PCT       every host loses PCT % of the packets it receives (IP fragments one by one);
+#                      K=PCT only host K (repeatable)
+#     --drop-fragments every host drops IP fragments, as many internet paths do
 #     --shell          start the peers, then open a shell with these commands (exit tears down):
 #                        host K CMD...     run CMD on host K (e.g. host 2 ip addr)
 #                        ctl K ARGS...     fednode ctl against host K (status, rounds, diagnostic)
@@ -38,6 +41,7 @@ rates=()
 skews=()
 delays=()
 losses=()
+drop_fragments=0
 extra=()
 data_pattern=""
 model_file=""
@@ -49,6 +53,7 @@ while [[ $# -gt 0 ]]; do
     --skew) skews+=("$2"); shift 2 ;;
     --delay) delays+=("$2"); shift 2 ;;
     --loss) losses+=("$2"); shift 2 ;;
+    --drop-fragments) drop_fragments=1; shift ;;
     --dataset) dataset=$2; shift 2 ;;
     --shell) shell=1; shift ;;
     --data) data_pattern=$2; shift 2 ;;
@@ -125,6 +130,7 @@ tb_init "$hosts"
 for k in "${!host_rate[@]}"; do tb_rate "$k" "${host_rate[$k]}"; done
 for k in "${!host_delay[@]}"; do tb_delay "$k" "${host_delay[$k]}"; done
 for k in "${!host_loss[@]}"; do tb_loss "$k" "${host_loss[$k]}"; done
+if [[ $drop_fragments -eq 1 ]]; then for k in $(seq 1 "$hosts"); do tb_drop_fragments "$k" on; done; fi
 tbp_start_all
 echo "testbed.sh: $hosts hosts (198.18.0.1-$hosts, port $TBP_PORT), ${data_pattern:-${data[1]}}, $rounds rounds; run in $run_dir"
 

@@ -342,13 +342,7 @@ void RoundRig::finish(RigNode& n, const std::string& kind, const std::string& fa
 }
 
 TEST(RoundTranscripts, EveryScenarioPrintsWhatItsFileSays) {
-  auto files = transcript::files_in(std::filesystem::path(FEDNODE_SOURCE_DIR) / "tests/fl/testdata");
-  ASSERT_FALSE(files.empty());
-  for (const auto& f : files) {
-    SCOPED_TRACE(f.filename().string());
-    RoundRig rig;
-    transcript::run_file(f, [&](const transcript::Command& c) { return rig.run(c); });
-  }
+  transcript::run_every_file<RoundRig>(std::filesystem::path(FEDNODE_SOURCE_DIR) / "tests/fl/testdata");
 }
 
 }  // namespace

@@ -135,13 +135,7 @@ class RaftRig {
 };
 
 TEST(RaftTranscripts, EveryScenarioPrintsWhatItsFileSays) {
-  auto files = transcript::files_in(std::filesystem::path(FEDNODE_SOURCE_DIR) / "tests/raft/testdata");
-  ASSERT_FALSE(files.empty());
-  for (const auto& f : files) {
-    SCOPED_TRACE(f.filename().string());
-    RaftRig rig;
-    transcript::run_file(f, [&](const transcript::Command& c) { return rig.run(c); });
-  }
+  transcript::run_every_file<RaftRig>(std::filesystem::path(FEDNODE_SOURCE_DIR) / "tests/raft/testdata");
 }
 
 }  // namespace

@@ -130,4 +130,16 @@ inline std::vector<std::filesystem::path> files_in(const std::filesystem::path& 
   return out;
 }
 
+// Runs every transcript in `dir`, each on a fresh Rig (a class with std::string run(const Command&)).
+template <typename Rig>
+void run_every_file(const std::filesystem::path& dir) {
+  auto files = files_in(dir);
+  ASSERT_FALSE(files.empty()) << "no transcripts in " << dir;
+  for (const auto& f : files) {
+    SCOPED_TRACE(f.filename().string());
+    Rig rig;
+    run_file(f, [&](const Command& c) { return rig.run(c); });
+  }
+}
+
 }  // namespace fednode::transcript

@@ -15,7 +15,8 @@
 #   tb_delay K MS[:JITTER]|off  hold what host K sends for MS ms (+- JITTER), in order
 #                           (fednode-delay-queue behind an NFQUEUE rule: netem is not available;
 #                           set TB_DELAY_QUEUE to the binary). A pair's RTT is the sum of both delays
-#   tb_loss K PCT|off       drop PCT % of what host K sends (iptables' statistic match)
+#   tb_loss K PCT|off       drop PCT % of the packets host K receives, each IP fragment on its own
+#                           (iptables' statistic match in raw PREROUTING, before reassembly)
 #   tb_drop_fragments K on|off  host K drops every IP fragment after the first it receives, as
 #                           many internet paths do (raw PREROUTING, before any reassembly)
 #   tb_partition "A.." "B.."  drop every packet between the two groups (iptables on each host)
@@ -103,9 +104,11 @@ tb_shape() {  # NAMESPACE DEVICE MBIT|off
   tc -n "$1" qdisc add dev "$2" root tbf rate "${3}mbit" burst 32kb latency 200ms
 }
 
-# Delay and loss sit in the mangle table's POSTROUTING chain, on eth0 only, so that partitions
-# (filter table, flushed by tb_heal) and rates (tc) stay independent of them. Loss comes first:
-# a lost packet never waits in the delay queue.
+# Delay sits in the mangle table's POSTROUTING chain of the sender, loss in the raw table's
+# PREROUTING chain of the receiver, on eth0 only, so that partitions (filter table, flushed by
+# tb_heal) and rates (tc) stay independent of them. Loss is taken on arrival because IP fragments
+# a datagram after POSTROUTING: dropped there, a 60 KiB datagram would count as one packet, not
+# as the 42 fragments a lossy path loses one by one.
 tb_delay() {  # K MS[:JITTER]|off
   local k=$1 spec=$2
   if [[ -n "${TB_DELAY_PID[$k]:-}" ]]; then
@@ -130,12 +133,12 @@ tb_loss() {  # K PCT|off
   local k=$1 pct=$2
   local rule
   while read -r rule; do
-    [[ "$rule" == *"-m statistic"* ]] && eval "tb_exec $k iptables -t mangle ${rule/#-A /-D }"
-  done < <(tb_exec "$k" iptables -t mangle -S POSTROUTING)
+    [[ "$rule" == *"-m statistic"* ]] && eval "tb_exec $k iptables -t raw ${rule/#-A /-D }"
+  done < <(tb_exec "$k" iptables -t raw -S PREROUTING)
   [[ "$pct" == off ]] && return 0
   [[ "$pct" =~ ^[0-9]+(\.[0-9]+)?$ ]] && awk -v p="$pct" 'BEGIN { exit !(p > 0 && p < 100) }' ||
     { echo "tb_loss: '$pct' is not a percentage between 0 and 100" >&2; return 2; }
-  tb_exec "$k" iptables -t mangle -I POSTROUTING 1 -o eth0 -m statistic --mode random \
+  tb_exec "$k" iptables -t raw -I PREROUTING 1 -i eth0 -m statistic --mode random \
     --probability "$(awk -v p="$pct" 'BEGIN { printf "%.6f", p / 100 }')" -j DROP
 }
 
