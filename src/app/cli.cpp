@@ -115,7 +115,7 @@ std::string check_node_options(const NodeOptions& o) {
   }
   if (o.datagram_target != 0 && (o.datagram_target < 1200 || o.datagram_target > o.max_datagram)) {
     return "--datagram-target " + std::to_string(o.datagram_target) + " is out of range 1200-" +
-           std::to_string(o.max_datagram) + " (--max-datagram), or 0";
+           std::to_string(o.max_datagram) + " (--max-datagram), or 0: lower it with --max-datagram";
   }
   if (o.data_port != 0 && o.data_port == o.self.port) {
     return "--data-port " + std::to_string(o.data_port) + " equals the peer port";

@@ -193,6 +193,16 @@ TEST(Cli, ElectionTimeoutsMustBeOrdered) {
 TEST(Cli, DatagramBound) {
   expect_usage_error({"127.0.0.1:5000", "--max-datagram", "70000"}, "--max-datagram 70000");
 }
+// Appends and chunks fit 1,400-byte datagrams unless told otherwise; the target lies within
+// 1,200 bytes and --max-datagram, or is 0 (fill --max-datagram).
+TEST(Cli, DatagramTarget) {
+  EXPECT_EQ(parse_ok({"127.0.0.1:5000"}).datagram_target, 1400u);
+  EXPECT_EQ(parse_ok({"127.0.0.1:5000", "--datagram-target", "0"}).datagram_target, 0u);
+  EXPECT_EQ(parse_ok({"127.0.0.1:5000", "--max-datagram", "1300", "--datagram-target", "1300"}).datagram_target,
+            1300u);
+  expect_usage_error({"127.0.0.1:5000", "--datagram-target", "1000"}, "--datagram-target 1000 is out of range");
+  expect_usage_error({"127.0.0.1:5000", "--max-datagram", "1300"}, "--datagram-target 1400 is out of range 1200-1300");
+}
 
 TEST(CliConfig, ReadsTomlWithTheSameOptionNames) {
   TempFile file(

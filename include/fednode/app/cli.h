@@ -11,6 +11,7 @@
 
 #include "fednode/util/peer_address.h"
 #include "fednode/ctl/train_local.h"
+#include "fednode/net/datagram_budget.h"
 
 namespace fednode {
 
@@ -92,7 +93,7 @@ struct NodeOptions {
   unsigned election_timeout_min_ms = 150;
   unsigned election_timeout_max_ms = 300;
   std::size_t max_datagram = 60 * 1024;  // bytes per UDP datagram on the peer channel, at most
-  std::size_t datagram_target = 1400;    // appends and snapshot chunks are cut to fit this (0: max_datagram)
+  std::size_t datagram_target = net::kDefaultDatagramTarget;  // appends and chunks fit this (0: max_datagram)
   std::uint64_t snapshot_entries = 10000;  // compact the log past this many applied entries
   // Start empty (no bootstrap) and ask the peers named (seeds) to add this node as a learner until
   // it is a member; on SIGTERM ask to be removed first.

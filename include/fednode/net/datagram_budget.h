@@ -5,7 +5,7 @@
 // (nonce, tag, sender) and a snapshot chunk's metadata (the membership, a few bytes a member).
 //
 // The default aims at datagrams that IP does not fragment on a 1,500-byte MTU (1,472 bytes of
-// UDP payload over IPv4, 1,452 over IPv6; 1,400 leaves room for a tunnel's header): a lost
+// UDP payload over IPv4, 1,452 over IPv6; behind a tunnel, its MTU minus 28 or 48): a lost
 // fragment loses the whole datagram (at 1 % loss, a 42-fragment datagram is lost 34 % of the
 // time) and many internet paths drop fragments outright. An entry larger than the budget still
 // travels whole, in one datagram of up to --max-datagram bytes.
