@@ -48,6 +48,15 @@ make_keys() {
     keys[$i]=$("$bin" keygen --out "$work/keys/$i" 2>/dev/null) || { echo "fednode keygen failed" >&2; exit 1; }
   done
 }
+# use_keys DIR N: node I's key is DIR/I.key, its public key line I+1 of DIR/public-keys.txt
+# (fixed keys, for a run that must be reproducible: node ids seed each party's shuffle).
+use_keys() {
+  mapfile -t keys <"$1/public-keys.txt"
+  for i in $(seq 0 $(($2 - 1))); do
+    mkdir -p -m 0700 "$work/keys/$i"
+    install -m 0600 "$1/$i.key" "$work/keys/$i/node.key"
+  done
+}
 # Node I as a peer names it on the command line: HOST:PORT=KEY. Needs addr().
 peer_spec() { echo "$(addr "$1")=${keys[$1]}"; }
 key_file() { echo "$work/keys/$1/node.key"; }
