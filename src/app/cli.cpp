@@ -15,6 +15,7 @@
 #include "fednode/crypto/node_key.h"
 #include "fednode/fl/dataset.h"
 #include "fednode/fl/local_data.h"
+#include "fednode/raft/timing.h"
 #include "fednode/util/logging.h"
 #include "fednode/version.h"
 
@@ -212,6 +213,7 @@ struct RawNodeOptions {
   std::vector<std::string> peer_texts;
   std::string log_level = "info";
   unsigned data_port = 0, metrics_port = 0;
+  std::string network = "lan";
 };
 
 // The node's own options: identity, keys, ports, Raft timing, membership and bounds.
@@ -235,6 +237,10 @@ void add_node_options(CLI::App& app, NodeOptions& node, RawNodeOptions& raw) {
                  "Serve the live page (/), its JSON (/api/status) and Prometheus metrics (/metrics) over HTTP (0: off)");
   app.add_option("--metrics-bind", node.metrics_bind,
                  "Address the metrics port listens on (0.0.0.0 opens it to the network)")
+      ->capture_default_str();
+  app.add_option("--network", raw.network,
+                 "Raft timing for round trips of a few ms (lan: election timeout 150-300 ms) or up to 200 ms and "
+                 "lossy (wan: 1,000-2,000 ms); the timing options below override it")
       ->capture_default_str();
   app.add_option("--tick-ms", node.tick_ms, "Raft tick period")->capture_default_str();
   app.add_option("--heartbeat-ms", node.heartbeat_ms, "Leader heartbeat period")
@@ -361,6 +367,24 @@ CLI::App* add_train_local_command(CLI::App& app, TrainLocalOptions& train) {
   return train_cmd;
 }
 
+// The --network preset's value for each Raft timing option not given on the command line or in
+// the config file.
+std::string apply_network_preset(const CLI::App& app, const std::string& network, NodeOptions* node) {
+  auto preset = raft::parse_network_preset(network);
+  if (!preset) return "--network '" + network + "' is not one of lan|wan";
+  raft::TimingMs t = raft::timing_preset(*preset);
+  auto take = [&](const char* name, unsigned value, unsigned* field) {
+    if (app.get_option(name)->count() == 0) *field = value;
+  };
+  take("--tick-ms", t.tick, &node->tick_ms);
+  take("--heartbeat-ms", t.heartbeat, &node->heartbeat_ms);
+  take("--heartbeat-resend-ms", t.heartbeat_resend, &node->heartbeat_resend_ms);
+  take("--election-timeout-min-ms", t.election_min, &node->election_timeout_min_ms);
+  take("--election-timeout-max-ms", t.election_max, &node->election_timeout_max_ms);
+  node->network = *preset;
+  return "";
+}
+
 // Checks what the options name and fills in the defaults that depend on others.
 CliCommand finish_node_options(NodeOptions node, const RawNodeOptions& raw, bool partition_given) {
   if (raw.self_text.empty()) return usage_error("self is required: fednode SELF_HOST:PORT [PEER_HOST:PORT ...]");
@@ -472,6 +496,7 @@ CliCommand parse_cli(const std::vector<std::string>& args) {
     if (train.dataset_dir.empty()) train.dataset_dir = fl::default_dataset_dir(train.dataset);
     return train;
   }
+  if (auto problem = apply_network_preset(app, raw.network, &node); !problem.empty()) return usage_error(problem);
   return finish_node_options(std::move(node), raw, partition->count() > 0);
 }
 

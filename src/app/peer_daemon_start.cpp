@@ -7,6 +7,7 @@
 
 #include "fednode/app/data_dir_owner.h"
 #include "fednode/net/datagram_budget.h"
+#include "fednode/raft/timing.h"
 #include "fednode/app/web_assets.h"
 
 namespace fednode {
@@ -71,10 +72,9 @@ void PeerDaemon::set_up_keys() {
 Status PeerDaemon::make_node() {
   raft::Config c;
   c.id = self_id_;
-  c.heartbeat_ticks = static_cast<int>(opt_.heartbeat_ms / opt_.tick_ms);
-  c.heartbeat_resend_ticks = static_cast<int>(opt_.heartbeat_resend_ms / opt_.tick_ms);
-  c.election_ticks_min = static_cast<int>(opt_.election_timeout_min_ms / opt_.tick_ms);
-  c.election_ticks_max = static_cast<int>(opt_.election_timeout_max_ms / opt_.tick_ms);
+  raft::apply_timing({opt_.tick_ms, opt_.heartbeat_ms, opt_.heartbeat_resend_ms, opt_.election_timeout_min_ms,
+                      opt_.election_timeout_max_ms},
+                     &c);
   // Appends and snapshot chunks fit --datagram-target (not IP-fragmented on a 1,500-byte MTU);
   // the snapshot window stays about 256 KB whatever the chunk size.
   c.max_message_bytes = opt_.datagram_target ? net::raft_payload_budget(opt_.datagram_target)
@@ -190,6 +190,9 @@ Status PeerDaemon::start() {
   spdlog::info("node {:x} up: Raft on UDP {}, clients on TCP {}, data plane on TCP {}:{}, {} peer(s), data in {}",
                self_id_, opt_.self.to_string(), opt_.self.to_string(), opt_.self.host, opt_.data_port,
                opt_.peers.size(), opt_.data_dir);
+  spdlog::info("Raft timing: --network {}, heartbeat {} ms, election timeout {}-{} ms",
+               raft::network_preset_name(opt_.network), opt_.heartbeat_ms, opt_.election_timeout_min_ms,
+               opt_.election_timeout_max_ms);
   process_ready();
   return {};
 }

@@ -190,6 +190,37 @@ TEST(Cli, ElectionTimeoutsMustBeOrdered) {
   EXPECT_EQ(o.heartbeat_resend_ms, 0u);
   EXPECT_EQ(parse_ok({"127.0.0.1:5000"}).heartbeat_resend_ms, 20u);
 }
+
+// --network picks the timing; an option given on the command line or in a config file wins.
+TEST(Cli, NetworkPresetSetsTheTimingOptionsNotGiven) {
+  auto lan = parse_ok({"127.0.0.1:5000"});
+  EXPECT_EQ(lan.network, raft::NetworkPreset::kLan);
+  EXPECT_EQ(lan.election_timeout_min_ms, 150u);
+  EXPECT_EQ(lan.election_timeout_max_ms, 300u);
+  auto wan = parse_ok({"127.0.0.1:5000", "--network", "wan"});
+  EXPECT_EQ(wan.network, raft::NetworkPreset::kWan);
+  EXPECT_EQ(wan.heartbeat_ms, 100u);
+  EXPECT_EQ(wan.heartbeat_resend_ms, 0u);
+  EXPECT_EQ(wan.election_timeout_min_ms, 1000u);
+  EXPECT_EQ(wan.election_timeout_max_ms, 2000u);
+  auto mixed = parse_ok({"127.0.0.1:5000", "--network", "wan", "--election-timeout-min-ms", "3000",
+                         "--election-timeout-max-ms", "6000"});
+  EXPECT_EQ(mixed.election_timeout_min_ms, 3000u);
+  EXPECT_EQ(mixed.election_timeout_max_ms, 6000u);
+  EXPECT_EQ(mixed.heartbeat_resend_ms, 0u);
+  expect_usage_error({"127.0.0.1:5000", "--network", "internet"}, "--network 'internet' is not one of lan|wan");
+  // Only what the preset leaves is checked against it: wan's timeout with lan's, refused by name.
+  expect_usage_error({"127.0.0.1:5000", "--network", "wan", "--election-timeout-max-ms", "900"},
+                     "--election-timeout-max-ms 900");
+  std::string dir = ::testing::TempDir() + "/network-preset";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/wan.toml") << "network = \"wan\"\nelection-timeout-min-ms = 1500\nelection-timeout-max-ms = 2500\n";
+  auto file = parse_ok({"--config", dir + "/wan.toml", "127.0.0.1:5000"});
+  EXPECT_EQ(file.network, raft::NetworkPreset::kWan);
+  EXPECT_EQ(file.election_timeout_min_ms, 1500u);
+  EXPECT_EQ(file.election_timeout_max_ms, 2500u);
+  EXPECT_EQ(file.heartbeat_resend_ms, 0u);
+}
 TEST(Cli, DatagramBound) {
   expect_usage_error({"127.0.0.1:5000", "--max-datagram", "70000"}, "--max-datagram 70000");
 }
@@ -304,6 +335,9 @@ TEST(CliConfig, ShippedConfigsParse) {
                      "127.0.0.1:5002=" + kKeyB});
   EXPECT_EQ(d.self.port, 5000);
   EXPECT_EQ(d.peers.size(), 2u);
+  EXPECT_EQ(d.network, raft::NetworkPreset::kLan);
+  EXPECT_EQ(d.election_timeout_min_ms, 150u);
+  EXPECT_EQ(d.heartbeat_resend_ms, 20u);
   auto l = parse_ok({"--config", dir + "local4.toml", "127.0.0.1:5003", "127.0.0.1:5000=" + kKeyA,
                      "127.0.0.1:5001=" + kKeyB, "127.0.0.1:5002=" + kKeyA});
   EXPECT_EQ(l.cluster_id, "fednode-local4");

@@ -12,6 +12,7 @@
 #include "fednode/util/peer_address.h"
 #include "fednode/ctl/train_local.h"
 #include "fednode/net/datagram_budget.h"
+#include "fednode/raft/timing.h"
 
 namespace fednode {
 
@@ -84,7 +85,9 @@ struct NodeOptions {
   std::uint16_t data_port = 0;  // TCP data plane; default self.port + 1000
   std::uint16_t metrics_port = 0;  // the live page, /api/status and Prometheus /metrics over HTTP; 0: off
   std::string metrics_bind = "127.0.0.1";  // loopback unless opened
-  // Raft timing. The core counts ticks; the daemon ticks every tick_ms.
+  // Raft timing. The core counts ticks; the daemon ticks every tick_ms. --network sets the
+  // defaults (raft/timing.h); these are lan's.
+  raft::NetworkPreset network = raft::NetworkPreset::kLan;
   unsigned tick_ms = 10;
   unsigned heartbeat_ms = 100;
   // A follower that has not answered a heartbeat gets it again this often (0: never), so a lost
