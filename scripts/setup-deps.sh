@@ -11,6 +11,7 @@ packages=(cmake g++ make pkg-config
   python3-torch python3-numpy python3-sklearn python3-pil  # tests run their Python side: TorchScript models, .npz files, exports
   iproute2 iptables faketime  # the namespace testbed's tests: hosts, partitions, clock skew
   libnetfilter-queue-dev iputils-ping  # its delays (NFQUEUE), measured with ping
+  fiu-utils                    # disk faults: libfiu's POSIX preload fails fdatasync with EIO
   dpkg-dev lintian adduser     # scripts/package.sh and the package test
   prometheus tmux              # the Prometheus scrape test and rule tests, the live view under tmux
   chromium python3-websocket)  # the live page's browser test (headless, over the DevTools protocol)

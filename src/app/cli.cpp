@@ -269,7 +269,7 @@ void add_node_options(CLI::App& app, NodeOptions& node, RawNodeOptions& raw) {
                  "Model store size past which blobs pushed or uploaded by peers are refused (0: no bound)")
       ->capture_default_str();
   app.add_option("--min-free-bytes", node.min_free_bytes,
-                 "Free disk space that blobs from peers must leave under the data dir (0: no bound)")
+                 "Free disk space under the data dir below which the node takes no writes, uploads or log entries until it returns (0: no bound)")
       ->capture_default_str();
   app.add_option("--max-voters", node.max_voters, "As leader, refuse to add voters beyond this many: later peers join as learners (0: no cap)")
       ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1000}))->capture_default_str();

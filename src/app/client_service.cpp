@@ -102,6 +102,7 @@ void ClientService::append(const msgpack::object& req, const msgpack::object* id
                  true);
   }
   if (!raft_.is_leader()) return reply(redirect(id), false);
+  if (std::string why = raft_.refuses_writes(); !why.empty()) return reply(result_response(false, id, why), false);
   // Deletes always pass: they are how a full store is emptied.
   if (max_kv_bytes_ != 0 && adds != 0) {
     std::size_t proposed = pending_kv_bytes_;
@@ -127,6 +128,7 @@ void ClientService::config(const msgpack::object& req, const msgpack::object* id
                  true);
   }
   if (!raft_.is_leader()) return reply(redirect(id), false);
+  if (std::string why = raft_.refuses_writes(); !why.empty()) return reply(result_response(false, id, why), false);
   raft::ConfChange cc;
   if (action == "delete") {
     auto member = raft_.member_at(*addr);

@@ -29,9 +29,46 @@ void PeerDaemon::schedule_tick() {
     if (ec) return;
     node_->tick();
     if (eviction_ && ++ticks_ % 10 == 0) evict_silent_learner();
+    if ((disk_check_ms_ += opt_.tick_ms) >= 1000) {
+      disk_check_ms_ = 0;
+      check_disk();
+    }
     schedule_ready();
     schedule_tick();
   });
+}
+
+// statvfs of a local file system, once a second: quick enough for the control loop.
+void PeerDaemon::check_disk() {
+  switch (disk_.check()) {
+    case DiskGuard::Change::kLow:
+      spdlog::warn("{}", disk_.low());
+      events_.write("disk_low", JsonLine().add("available", disk_.available()).add("min_free", opt_.min_free_bytes));
+      break;
+    case DiskGuard::Change::kBack:
+      spdlog::info("data dir {} has {} MiB free again: taking writes, uploads and log entries ({} appends dropped meanwhile)",
+                   opt_.data_dir, disk_.available() >> 20, dropped_for_disk_);
+      events_.write("disk_back", JsonLine().add("available", disk_.available()).add("appends_dropped", dropped_for_disk_));
+      dropped_for_disk_ = 0;
+      break;
+    case DiskGuard::Change::kNone:
+      break;
+  }
+  if (disk_.low().empty() || node_->role() != raft::Role::kLeader) return;
+  // A leader that cannot write hands over to the voter furthest along that is still answering.
+  raft::NodeId best = raft::kNoNode;
+  raft::Index best_match = 0;
+  for (const auto& f : node_->followers()) {
+    if (!f.learner && f.recent_active && f.id != self_id_ && (best == raft::kNoNode || f.match > best_match)) {
+      best = f.id;
+      best_match = f.match;
+    }
+  }
+  if (best == raft::kNoNode) return;
+  if (node_->transfer_leadership(best) == raft::RequestStatus::kOk) {
+    spdlog::info("handing leadership to {}: this node's disk is low", members_.address_of(best));
+    schedule_ready();
+  }
 }
 
 void PeerDaemon::process_ready() {
@@ -91,7 +128,10 @@ Status PeerDaemon::persist_async(const raft::Ready& rd, bool* synced) {
 }
 
 void PeerDaemon::on_synced(const storage::SyncReport& r) {
-  if (!r.error.empty()) return fatal(Status::error(r.error));
+  if (!r.error.empty()) {
+    storage_->sync_failed(r.error);
+    return fatal(Status::error(storage_->broken()));
+  }
   storage_->record_sync(r.seconds);
   node_->persisted(r.index, r.term);
   schedule_ready();

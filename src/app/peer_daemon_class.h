@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "fednode/app/client_service.h"
+#include "fednode/app/disk_guard.h"
 #include "fednode/app/event_log.h"
 #include "fednode/app/learner_eviction.h"
 #include "fednode/app/self_admission.h"
@@ -62,7 +63,8 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
         }),
         members_(self_id_, sm_.kv(), peers_, identity.key.has_value()),
         service_(*this, sm_.kv(), o.max_datagram - kDatagramHeadroom - 64, o.max_kv_bytes, o.max_voters),
-        started_(Clock::now()) {}
+        started_(Clock::now()),
+        disk_(o.data_dir, o.min_free_bytes) {}
 
   int run() {
     if (Status s = start(); !s.ok()) {
@@ -91,6 +93,7 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
     return v;
   }
   bool propose(const std::string& command) override {  // the role controller's round commands
+    if (!disk_.low().empty()) return false;
     if (node_->propose(StateMachine::tagged(StateMachine::Kind::kRound, command)) != raft::RequestStatus::kOk) return false;
     schedule_ready();
     return true;
@@ -116,6 +119,12 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   Status start_live_view();
   void schedule_tick();
   void on_peer_message(const raft::Message& m) {
+    // With the disk low, entries are not taken: the leader sees a follower that does not keep up.
+    if (!disk_.low().empty() &&
+        ((m.type == raft::MessageType::kAppend && !m.entries.empty()) || m.type == raft::MessageType::kSnapshotChunk)) {
+      ++dropped_for_disk_;
+      return;
+    }
     auto dropped = node_->malformed_dropped();
     auto rolled_back = node_->followers_rolled_back();
     node_->step(m);
@@ -165,6 +174,7 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   std::string leader_key() const override {
     return identity_.key && leader_address() ? members_.key_of(node_->leader()) : "";
   }
+  std::string refuses_writes() const override { return disk_.low(); }
   raft::RequestStatus propose_key_value(const std::string& command) override {
     return node_->propose(StateMachine::tagged(StateMachine::Kind::kKeyValue, command));
   }
@@ -266,6 +276,10 @@ class PeerDaemon : public RaftHost, private raft::ReadyHandler, private ClientRa
   Membership members_;
   ClientService service_;
   Clock::time_point started_;
+  DiskGuard disk_;  // --min-free-bytes under the data dir, checked every second
+  unsigned disk_check_ms_ = 0;
+  std::uint64_t dropped_for_disk_ = 0;
+  void check_disk();
   bool stopping_ = false;
   bool ready_scheduled_ = false;
   int exit_code_ = 0;

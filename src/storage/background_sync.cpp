@@ -8,8 +8,8 @@
 
 namespace fednode::storage {
 
-BackgroundSync::BackgroundSync(std::function<void(const SyncReport&)> report)
-    : report_(std::move(report)), thread_([this] { run(); }) {}
+BackgroundSync::BackgroundSync(std::function<void(const SyncReport&)> report, FileOps* ops)
+    : report_(std::move(report)), ops_(ops ? *ops : posix_file_ops()), thread_([this] { run(); }) {}
 
 BackgroundSync::~BackgroundSync() {
   {
@@ -42,7 +42,7 @@ void BackgroundSync::run() {
     r.index = newest.index;
     r.term = newest.term;
     auto t0 = std::chrono::steady_clock::now();
-    if (::fdatasync(newest.fd) != 0) r.error = "cannot fdatasync " + newest.path + ": " + std::strerror(errno);
+    if (ops_.fdatasync(newest.fd) != 0) r.error = "cannot fdatasync " + newest.path + ": " + std::strerror(errno);
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (const auto& job : batch) ::close(job.fd);
     report_(r);

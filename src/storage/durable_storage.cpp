@@ -26,6 +26,10 @@ namespace {
 
 constexpr const char* kHardStateFile = "hardstate";
 constexpr const char* kSnapshotFile = "snapshot";
+// Why a failed fdatasync breaks the storage for good.
+constexpr const char* kNotDurable =
+    ": the entries written since the last sync may not be on disk, and syncing again would not tell; this log "
+    "takes no more writes (a restart recovers what is durable)";
 
 std::string segment_name(Index first) {
   char name[40];
@@ -64,7 +68,16 @@ Status read_single_record(const std::string& path, std::optional<std::string>* p
 }  // namespace
 
 DurableStorage::DurableStorage(std::string dir, const DurableOptions& options)
-    : dir_(std::move(dir)), options_(options) {}
+    : dir_(std::move(dir)), options_(options), ops_(options.file_ops ? *options.file_ops : posix_file_ops()) {}
+
+Status DurableStorage::refuse_if_broken() const {
+  return broken_.empty() ? Status{} : Status::error(broken_);
+}
+
+Status DurableStorage::break_with(Status why) {
+  if (broken_.empty()) broken_ = why.message();
+  return why;
+}
 
 DurableStorage::~DurableStorage() {
   if (tail_fd_ >= 0) ::close(tail_fd_);
@@ -233,7 +246,10 @@ Status DurableStorage::sync_tail() {
   if (!options_.sync || tail_fd_ < 0) return {};
   ++stats_.syncs;
   auto t0 = std::chrono::steady_clock::now();
-  if (::fdatasync(tail_fd_) != 0) return errno_error("cannot fdatasync", segments_.back().path);
+  if (ops_.fdatasync(tail_fd_) != 0) {
+    return break_with(Status::error("cannot fdatasync " + segments_.back().path + ": " + std::strerror(errno) +
+                                    kNotDurable));
+  }
   stats_.sync_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   return {};
 }
@@ -259,6 +275,7 @@ Status DurableStorage::truncate_from(Index index) {
 }
 
 Status DurableStorage::append(const std::vector<Entry>& entries, bool sync) {
+  if (Status s = refuse_if_broken(); !s.ok()) return s;
   if (entries.empty()) return {};
   Index first = entries.front().index;
   if (first <= memory_.snapshot().meta.index || first > memory_.last_index() + 1) {
@@ -277,19 +294,29 @@ Status DurableStorage::append(const std::vector<Entry>& entries, bool sync) {
                          " cannot take index " + std::to_string(first));
   }
   std::string batch;
+  std::vector<std::uint64_t> offsets;
   for (const auto& e : entries) {
-    seg.offsets.push_back(seg.size + batch.size());
+    offsets.push_back(seg.size + batch.size());
     batch += frame_record(encode_entry(e));
   }
   std::string_view rest = batch;
   while (!rest.empty()) {
-    ssize_t n = ::write(tail_fd_, rest.data(), rest.size());
+    ssize_t n = ops_.write(tail_fd_, rest.data(), rest.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return errno_error("cannot write", seg.path);
+      // Nothing of a failed append stays: the segment is cut back to its last whole record, or,
+      // if even that fails, the log takes no more writes (a restart truncates the torn tail).
+      Status failed = Status::error("cannot write " + std::to_string(entries.size()) + " entries at index " +
+                                    std::to_string(entries.front().index) + " to " + seg.path + ": " + std::strerror(errno));
+      if (ops_.ftruncate(tail_fd_, static_cast<off_t>(seg.size)) != 0) {
+        return break_with(Status::error(failed.message() + "; cannot cut it back to " + std::to_string(seg.size) +
+                                        " bytes: " + std::strerror(errno)));
+      }
+      return failed;
     }
     rest.remove_prefix(static_cast<std::size_t>(n));
   }
+  seg.offsets.insert(seg.offsets.end(), offsets.begin(), offsets.end());
   seg.size += batch.size();
   stats_.bytes_written += batch.size();
   if (sync) {
@@ -316,12 +343,14 @@ bool DurableStorage::hard_state_write_due(const raft::HardState& hs) const {
 }
 
 Status DurableStorage::set_hard_state(const raft::HardState& hs, bool force) {
+  if (Status s = refuse_if_broken(); !s.ok()) return s;
   memory_.set_hard_state(hs);
   if (!force && !hard_state_write_due(hs)) return {};
   return write_hard_state_file(hs);
 }
 
 Status DurableStorage::apply_snapshot(const raft::Snapshot& snapshot) {
+  if (Status s = refuse_if_broken(); !s.ok()) return s;
   if (Status s = write_file_atomically(dir_ + "/" + kSnapshotFile, frame_record(encode_snapshot(snapshot)), options_.sync); !s.ok()) {
     return s;
   }
@@ -341,6 +370,7 @@ Status DurableStorage::apply_snapshot(const raft::Snapshot& snapshot) {
 }
 
 Status DurableStorage::create_snapshot(Index index, const raft::ConfState& conf, std::string data) {
+  if (Status s = refuse_if_broken(); !s.ok()) return s;
   if (index <= memory_.snapshot().meta.index || index > memory_.last_index()) {
     return Status::error(dir_ + ": cannot snapshot at " + std::to_string(index) + " outside the log");
   }
@@ -365,6 +395,7 @@ Status DurableStorage::remove_segments_through(Index index) {
 }
 
 Status DurableStorage::save(const raft::Ready& ready) {
+  if (Status s = refuse_if_broken(); !s.ok()) return s;
   // Truncating, rolling to a new segment or recording a hard state must not overtake the
   // background writes: they become durable first.
   if (unsynced_) {
@@ -380,6 +411,7 @@ Status DurableStorage::save(const raft::Ready& ready) {
 
 Status DurableStorage::save_async(const raft::Ready& ready, SyncJob* job) {
   job->fd = -1;
+  if (Status s = refuse_if_broken(); !s.ok()) return s;
   bool plain = !ready.snapshot && !ready.entries.empty() && ready.entries.front().index == memory_.last_index() + 1 &&
                !segments_.empty() && segments_.back().size < options_.segment_bytes && tail_fd_ >= 0 &&
                !(ready.hard_state && hard_state_write_due(*ready.hard_state));
@@ -390,6 +422,10 @@ Status DurableStorage::save_async(const raft::Ready& ready, SyncJob* job) {
   if (fd < 0) return sync_tail();  // no descriptor to spare: sync here
   *job = SyncJob{fd, segments_.back().path, ready.entries.back().index, ready.entries.back().term};
   return {};
+}
+
+void DurableStorage::sync_failed(const std::string& error) {
+  break_with(Status::error(error + kNotDurable));
 }
 
 void DurableStorage::record_sync(double seconds) {

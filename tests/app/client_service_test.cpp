@@ -22,8 +22,10 @@ class FakeRaft : public ClientRaft {
   std::vector<raft::ConfChange> changes;
   std::vector<std::uint64_t> reads;
   raft::RequestStatus answer = raft::RequestStatus::kOk;
+  std::string low_disk;  // refuses_writes
 
   bool is_leader() const override { return leader; }
+  std::string refuses_writes() const override { return low_disk; }
   std::string key_of_leader;  // secure mode: named in redirects
   std::optional<PeerAddress> leader_address() const override { return PeerAddress{"10.0.0.9", 5009}; }
   std::string leader_key() const override { return key_of_leader; }
@@ -218,6 +220,23 @@ TEST_F(ClientServiceTest, ARefusedProposalIsAnsweredAtOnceWithTheReason) {
   ASSERT_EQ(answers_.got.size(), 1u);
   EXPECT_EQ(field(answers_.last(), "success"), "false");
   EXPECT_NE(field(answers_.last(), "reason"), "");
+}
+
+// A leader whose disk is low refuses writes with its reason and still serves reads.
+TEST_F(ClientServiceTest, ALeaderWithALowDiskRefusesWritesAndServesReads) {
+  raft_.low_disk = "data dir /d has 3 MiB free, below --min-free-bytes 256 MiB: this node takes no writes";
+  auto req = append_request("k", "v");
+  service_.handle(req.get(), "append", nullptr, answers_.reply());
+  EXPECT_TRUE(raft_.proposed.empty());
+  ASSERT_EQ(answers_.got.size(), 1u);
+  EXPECT_EQ(field(answers_.last(), "success"), "false");
+  EXPECT_EQ(field(answers_.last(), "reason"), raft_.low_disk);
+  auto get = request([](auto& p) { p.pack("type"), p.pack("get"), p.pack("key"), p.pack("k"); }, 2);
+  service_.handle(get.get(), "get", nullptr, answers_.reply());
+  EXPECT_EQ(raft_.reads.size(), 1u);  // a read goes on to be confirmed
+  raft_.low_disk.clear();
+  service_.handle(req.get(), "append", nullptr, answers_.reply());
+  EXPECT_EQ(raft_.proposed.size(), 1u);
 }
 
 TEST_F(ClientServiceTest, MalformedRequestsAreRefusedAndCloseTheConnection) {

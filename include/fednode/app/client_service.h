@@ -28,6 +28,8 @@ class ClientRaft {
   virtual bool is_leader() const = 0;
   virtual std::optional<PeerAddress> leader_address() const = 0;
   virtual std::string leader_key() const { return ""; }  // secure mode: in redirects
+  // Why this node takes no writes now (its disk is low), or "".
+  virtual std::string refuses_writes() const { return ""; }
   virtual raft::RequestStatus propose_key_value(const std::string& command) = 0;
   virtual raft::RequestStatus propose_conf_change(const raft::ConfChange& change) = 0;
   virtual raft::RequestStatus request_transfer(raft::NodeId to) = 0;

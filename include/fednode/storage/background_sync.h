@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "fednode/raft/types.h"
+#include "fednode/storage/file_ops.h"
 
 namespace fednode::storage {
 
@@ -35,7 +36,8 @@ struct SyncReport {
 
 class BackgroundSync {
  public:
-  explicit BackgroundSync(std::function<void(const SyncReport&)> report);
+  // `ops`: the fdatasync to call (tests inject failures); null: POSIX.
+  explicit BackgroundSync(std::function<void(const SyncReport&)> report, FileOps* ops = nullptr);
   ~BackgroundSync();
   BackgroundSync(const BackgroundSync&) = delete;
   BackgroundSync& operator=(const BackgroundSync&) = delete;
@@ -46,6 +48,7 @@ class BackgroundSync {
   void run();
 
   std::function<void(const SyncReport&)> report_;
+  FileOps& ops_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<SyncJob> queue_;

@@ -14,6 +14,11 @@
 // after the snapshot, a bad snapshot or hard state) is an error naming file and offset, and the
 // node refuses to start rather than serve wrong data.
 // Reads are served from memory (the log after the last snapshot is kept there).
+// Faults: a write that fails (ENOSPC, EIO, short) is cut back off the segment and the append
+// fails with nothing of it kept. A failed fdatasync leaves the storage broken: what was written
+// since the last sync may never reach the disk and a second fdatasync would not say so (Linux may
+// drop the failed pages and clear the error: the PostgreSQL fsync lesson), so every later write
+// fails with the first error; the node must stop, and on restart recovers what is durable.
 // Not thread-safe: the control loop owns it.
 #include <cstdint>
 #include <memory>
@@ -23,6 +28,7 @@
 #include "fednode/raft/node.h"
 #include "fednode/raft/storage.h"
 #include "fednode/storage/background_sync.h"
+#include "fednode/storage/file_ops.h"
 #include "fednode/util/histogram.h"
 #include "fednode/util/status.h"
 
@@ -37,6 +43,8 @@ struct DurableOptions {
   // leader), so a Ready that changes only the commit index rewrites the hard state file at most
   // once per this many entries; term and vote changes are always written before returning.
   std::uint64_t commit_persist_every = 1024;
+  // The system calls segments are written and synced with (tests inject disk faults); null: POSIX.
+  FileOps* file_ops = nullptr;
 };
 
 struct StorageStats {
@@ -74,6 +82,8 @@ class DurableStorage : public raft::Storage {
   Status save_async(const raft::Ready& ready, SyncJob* job);
   // A background fdatasync's duration, for the stats.
   void record_sync(double seconds);
+  // A background fdatasync failed (SyncReport::error): the storage is broken as if its own had.
+  void sync_failed(const std::string& error);
   Status append(const std::vector<raft::Entry>& entries, bool sync = true);
   Status set_hard_state(const raft::HardState& hs, bool force = false);
   Status apply_snapshot(const raft::Snapshot& snapshot);
@@ -83,6 +93,9 @@ class DurableStorage : public raft::Storage {
   const std::string& directory() const { return dir_; }
   const StorageStats& stats() const { return stats_; }
   std::uint64_t log_bytes() const;  // the segments' sizes on disk
+  // Why this storage refuses writes after a failed fdatasync or an append it could not undo;
+  // empty while it is sound.
+  const std::string& broken() const { return broken_; }
 
  private:
   struct Segment {
@@ -107,8 +120,13 @@ class DurableStorage : public raft::Storage {
   // A term or vote not yet on disk, or a commit index commit_persist_every past the one that is.
   bool hard_state_write_due(const raft::HardState& hs) const;
 
+  Status refuse_if_broken() const;
+  Status break_with(Status why);
+
   std::string dir_;
   DurableOptions options_;
+  FileOps& ops_;
+  std::string broken_;
   raft::MemoryStorage memory_;
   std::vector<Segment> segments_;
   int tail_fd_ = -1;
