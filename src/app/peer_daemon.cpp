@@ -186,7 +186,7 @@ void PeerDaemon::learn_seed_members(const std::vector<std::string>& found) {
 }
 
 void PeerDaemon::evict_silent_learner() {
-  if (node_->role() != raft::Role::kLeader) return;
+  if (node_->role() != raft::Role::kLeader || !disk_.low().empty()) return;  // a low disk proposes nothing
   auto now = Clock::now();
   auto id = eviction_->observe(now, node_->term(), node_->followers());
   if (!id) return;

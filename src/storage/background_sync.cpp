@@ -42,7 +42,17 @@ void BackgroundSync::run() {
     r.index = newest.index;
     r.term = newest.term;
     auto t0 = std::chrono::steady_clock::now();
-    if (ops_.fdatasync(newest.fd) != 0) r.error = "cannot fdatasync " + newest.path + ": " + std::strerror(errno);
+    {
+      std::unique_lock<std::mutex> held;
+      if (newest.failure) held = std::unique_lock<std::mutex>(newest.failure->mu);
+      if (ops_.fdatasync(newest.fd) != 0) {
+        r.error = "cannot fdatasync " + newest.path + ": " + std::strerror(errno);
+        if (newest.failure) {
+          newest.failure->error = r.error;
+          newest.failure->failed = true;
+        }
+      }
+    }
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (const auto& job : batch) ::close(job.fd);
     report_(r);

@@ -70,7 +70,11 @@ Status read_single_record(const std::string& path, std::optional<std::string>* p
 DurableStorage::DurableStorage(std::string dir, const DurableOptions& options)
     : dir_(std::move(dir)), options_(options), ops_(options.file_ops ? *options.file_ops : posix_file_ops()) {}
 
-Status DurableStorage::refuse_if_broken() const {
+Status DurableStorage::refuse_if_broken() {
+  if (broken_.empty() && sync_failure_->failed) {
+    std::lock_guard<std::mutex> lock(sync_failure_->mu);
+    broken_ = sync_failure_->error + kNotDurable;
+  }
   return broken_.empty() ? Status{} : Status::error(broken_);
 }
 
@@ -246,6 +250,10 @@ Status DurableStorage::sync_tail() {
   if (!options_.sync || tail_fd_ < 0) return {};
   ++stats_.syncs;
   auto t0 = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(sync_failure_->mu);
+  if (sync_failure_->failed) {  // the background thread's fdatasync failed, and took the error with it
+    return break_with(Status::error(sync_failure_->error + kNotDurable));
+  }
   if (ops_.fdatasync(tail_fd_) != 0) {
     return break_with(Status::error("cannot fdatasync " + segments_.back().path + ": " + std::strerror(errno) +
                                     kNotDurable));
@@ -282,7 +290,8 @@ Status DurableStorage::append(const std::vector<Entry>& entries, bool sync) {
     return Status::error(dir_ + ": append at index " + std::to_string(first) + " does not follow the log [" +
                          std::to_string(memory_.first_index()) + ", " + std::to_string(memory_.last_index()) + "]");
   }
-  if (first <= memory_.last_index()) {
+  bool truncated = first <= memory_.last_index();
+  if (truncated) {
     if (Status s = truncate_from(first); !s.ok()) return s;  // a new leader's conflicting suffix
   }
   if (segments_.empty() || segments_.back().size >= options_.segment_bytes) {
@@ -312,6 +321,9 @@ Status DurableStorage::append(const std::vector<Entry>& entries, bool sync) {
         return break_with(Status::error(failed.message() + "; cannot cut it back to " + std::to_string(seg.size) +
                                         " bytes: " + std::strerror(errno)));
       }
+      // The conflicting suffix is gone from the file but not from memory: nothing may follow.
+      if (truncated) return break_with(Status::error(failed.message() + " after cutting the log back to index " +
+                                                     std::to_string(first - 1)));
       return failed;
     }
     rest.remove_prefix(static_cast<std::size_t>(n));
@@ -420,7 +432,7 @@ Status DurableStorage::save_async(const raft::Ready& ready, SyncJob* job) {
   if (ready.hard_state) memory_.set_hard_state(*ready.hard_state);
   int fd = ::dup(tail_fd_);
   if (fd < 0) return sync_tail();  // no descriptor to spare: sync here
-  *job = SyncJob{fd, segments_.back().path, ready.entries.back().index, ready.entries.back().term};
+  *job = SyncJob{fd, segments_.back().path, ready.entries.back().index, ready.entries.back().term, sync_failure_};
   return {};
 }
 

@@ -46,7 +46,9 @@ done
 
 fiu-ctrl -f "$work/fiu-ctrl" -c "enable name=posix/io/sync/fdatasync,failinfo=5" "${pids[0]}" ||
   fail "fiu-ctrl could not reach the node"
-# One at a time, then a burst (a Ready of several entries goes through the background sync).
+# One at a time, then a burst: the first fails and stops the node (a leader's Ready of one entry is
+# synced at once; the background thread's path is DiskFaults.ABackgroundSyncFailure... in
+# tests/storage), the burst meets a node that is stopping or gone.
 late=$(ctl set late1 x 2>&1 || true)
 for k in 2 3 4 5 6 7 8 9; do (ctl set "late$k" x >"$work/late$k.out" 2>&1 || true) & done
 wait_done() { local p; for p in $(jobs -p); do [[ $p == "${pids[0]}" ]] || wait "$p" || true; done; }

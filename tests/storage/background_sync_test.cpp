@@ -104,7 +104,7 @@ TEST(BackgroundSync, ReportsInOrderAndSyncsWhatIsQueuedWhenStopped) {
       ASSERT_EQ(::write(fd, "x", 1), 1);
       int d = ::dup(fd);
       dups.push_back(d);
-      sync.submit({d, path, i, 3});
+      sync.submit({d, path, i, 3, nullptr});
     }
   }
   ASSERT_FALSE(reports.empty());
@@ -130,8 +130,8 @@ TEST(BackgroundSync, AFailedSyncIsReportedNamingTheFile) {
     reports.push_back(r);
     cv.notify_all();
   });
-  sync.submit({::open("/dev/null", O_RDONLY), "/the/segment.seg", 7, 1});
-  sync.submit({-1, "/the/segment.seg", 8, 1});
+  sync.submit({::open("/dev/null", O_RDONLY), "/the/segment.seg", 7, 1, nullptr});
+  sync.submit({-1, "/the/segment.seg", 8, 1, nullptr});
   std::unique_lock<std::mutex> lock(mu);
   auto both_reported = [&] { return !reports.empty() && reports.back().index == 8; };
   ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), both_reported));

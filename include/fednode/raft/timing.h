@@ -3,7 +3,7 @@
 //   lan  heartbeat 100 ms, election timeout 150-300 ms: a leader's death is noticed within
 //        0.3 s on a network whose round trips take a few milliseconds.
 //   wan  heartbeat 100 ms, election timeout 1-2 s: no election for a lost heartbeat or a slow
-//        path, with round trips up to 200 ms and 5 % loss (tests/raft/network_timing_test.cpp
+//        path, with round trips up to 200 ms and 5 % loss (tests/raft/sim/network_timing_test.cpp
 //        runs an hour of each case) and failover in about 2 s where lan fails over slowly or not
 //        at all past 150 ms round trips (its vote requests come back after the next timeout).
 // The core counts ticks; apply_timing turns milliseconds into them.

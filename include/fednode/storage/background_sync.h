@@ -7,10 +7,12 @@
 // file covers everything written to it before; an older file was synced when the log moved on
 // from it). Reports come on the thread, in order; the report callback must hand them to the loop.
 // The destructor syncs what is still queued, so a peer that stops leaves its log durable.
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -20,11 +22,22 @@
 
 namespace fednode::storage {
 
+// A failed fdatasync is reported once per open file, and the background thread's descriptor is a
+// duplicate of the log's: once the thread has seen the error, the log's own fdatasync succeeds.
+// So both sync under this lock, and a failure is recorded here before it is released: a sync
+// on either side that comes after a failed one sees it.
+struct SyncFailure {
+  std::mutex mu;
+  std::atomic<bool> failed{false};
+  std::string error;  // under mu
+};
+
 struct SyncJob {
   int fd = -1;  // owned: closed by the thread
   std::string path;
   raft::Index index = 0;
   raft::Term term = 0;
+  std::shared_ptr<SyncFailure> failure;  // the log's; null: none to share
 };
 
 struct SyncReport {

@@ -120,13 +120,14 @@ class DurableStorage : public raft::Storage {
   // A term or vote not yet on disk, or a commit index commit_persist_every past the one that is.
   bool hard_state_write_due(const raft::HardState& hs) const;
 
-  Status refuse_if_broken() const;
+  Status refuse_if_broken();
   Status break_with(Status why);
 
   std::string dir_;
   DurableOptions options_;
   FileOps& ops_;
   std::string broken_;
+  std::shared_ptr<SyncFailure> sync_failure_ = std::make_shared<SyncFailure>();  // shared with BackgroundSync
   raft::MemoryStorage memory_;
   std::vector<Segment> segments_;
   int tail_fd_ = -1;

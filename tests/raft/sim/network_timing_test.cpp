@@ -45,7 +45,7 @@ TEST(NetworkTiming, WanFailsOverWithinSecondsAtEveryRoundTripAndLoss) {
       EXPECT_GE(o.crashes, 110u);
       EXPECT_EQ(o.failovers, o.crashes);  // every cut-off leader replaced while it was away
       EXPECT_LT(o.failover_mean_s, 3.5);
-      EXPECT_LT(o.failover_max_s, 10);
+      EXPECT_LT(o.failover_max_s, 8);  // a cut lasts 10 s
     }
   }
 }
@@ -61,10 +61,12 @@ TEST(NetworkTiming, LanFailsOverFastOnALanAndBadlyAcrossTheInternet) {
   run.seconds = 1200;
   run.path = {1, 0, 0.01};
   TimingOutcome lan = run_network_timing(run);
+  ASSERT_GE(lan.crashes, 35u);
   EXPECT_EQ(lan.failovers, lan.crashes);
   EXPECT_LT(lan.failover_mean_s, 0.3);
   run.path = {200, 100, 0.01};
   TimingOutcome far = run_network_timing(run);
+  ASSERT_GE(far.crashes, 35u);
   EXPECT_TRUE(far.failovers < far.crashes || far.failover_mean_s > 3)
       << far.failovers << " of " << far.crashes << " crashes failed over, in " << far.failover_mean_s << " s on average";
 }
