@@ -93,6 +93,41 @@ std::string request(const char* op, const std::string& id, const std::string* da
   return std::string(b.data(), b.size());
 }
 
+std::string range_request(const std::string& id, std::uint64_t offset, std::uint64_t length, bool delta) {
+  msgpack::sbuffer b;
+  MsgpackPacker p(b);
+  p.pack_map(delta ? 5 : 4);
+  if (delta) {
+    p.pack("delta");
+    p.pack(true);
+  }
+  p.pack("op");
+  p.pack("fetch");
+  p.pack("id");
+  p.pack(id);
+  p.pack("offset");
+  p.pack(offset);
+  p.pack("length");
+  p.pack(length);
+  return std::string(b.data(), b.size());
+}
+
+std::string range_answer(std::string_view slice, std::uint64_t offset, std::uint64_t size) {
+  msgpack::sbuffer b;
+  MsgpackPacker p(b);
+  p.pack_map(4);
+  p.pack("ok");
+  p.pack(true);
+  p.pack("data");
+  p.pack_bin(static_cast<std::uint32_t>(slice.size()));
+  p.pack_bin_body(slice.data(), static_cast<std::uint32_t>(slice.size()));
+  p.pack("offset");
+  p.pack(offset);
+  p.pack("size");
+  p.pack(size);
+  return std::string(b.data(), b.size());
+}
+
 }  // namespace frames
 
 namespace {
@@ -155,7 +190,20 @@ Status decode_data_request(std::string_view body, DataRequest* out) {
   }
   out->delta = is_true(map_field(req, "delta"));
   if (out->op == "update" && out->delta) return Status::error("an update frame cannot be a delta");
-  if (out->op == "fetch") return {};
+  if (out->op == "fetch") {
+    for (auto [name, field] : {std::pair{"offset", &out->offset}, std::pair{"length", &out->length}}) {
+      const msgpack::object* o = map_field(req, name);
+      if (!o) continue;
+      if (o->type != msgpack::type::POSITIVE_INTEGER) return Status::error(std::string("fetch frame's ") + name + " must be unsigned");
+      *field = o->via.u64;
+    }
+    if (out->length > kMaxRange) {
+      return Status::error("fetch frame asks for a range of " + std::to_string(out->length) + " bytes, more than " +
+                           std::to_string(kMaxRange));
+    }
+    if (out->offset != 0 && out->length == 0) return Status::error("fetch frame has an offset but no length");
+    return {};
+  }
   out->data = bin_field(req, "data");
   if (out->op == "update" && !parse_notice(req, &out->notice)) {
     return Status::error("update frame needs unsigned round, term, attempt, node, samples and numeric train_loss");

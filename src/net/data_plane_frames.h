@@ -17,5 +17,8 @@ std::string answer(bool ok, const std::string& reason_or_data, bool with_data, b
 std::string bin_field(const msgpack::object& map, const char* key);
 std::string request(const char* op, const std::string& id, const std::string* data, const UpdateNotice* notice = nullptr,
                     bool delta = false);
+// {op: fetch, id, offset, length} and its answer {ok: true, data, offset, size}.
+std::string range_request(const std::string& id, std::uint64_t offset, std::uint64_t length, bool delta = false);
+std::string range_answer(std::string_view slice, std::uint64_t offset, std::uint64_t size);
 
 }  // namespace fednode::net::frames

@@ -18,6 +18,32 @@ using frames::answer;
 using frames::frame;
 using frames::frame_length;
 
+// A ranged fetch reads its blob once for all its ranges (and all the trainers fetching the same
+// model), not once a range: the two blobs read last, shared by every connection.
+struct RecentBlobs {
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::shared_ptr<const std::string>>> blobs;  // newest last
+
+  Status get(BlobStore& store, const std::string& id, std::shared_ptr<const std::string>* out) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (const auto& [held, bytes] : blobs) {
+        if (held == id) {
+          *out = bytes;
+          return {};
+        }
+      }
+    }
+    auto bytes = std::make_shared<std::string>();
+    if (Status s = store.get_bytes(id, bytes.get()); !s.ok()) return s;  // checked against its id
+    std::lock_guard<std::mutex> lock(mu);
+    blobs.emplace_back(id, bytes);
+    if (blobs.size() > 2) blobs.erase(blobs.begin());
+    *out = std::move(bytes);
+    return {};
+  }
+};
+
 namespace {
 
 // What a blob thread made of one request frame, for the control loop to finish.
@@ -34,11 +60,12 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
   DataSession(tcp::socket s, ConnectionGate::Ticket ticket, BlobStore& store, asio::thread_pool& blob_threads,
               std::size_t max_frame, const ConnectionLimits& limits, std::shared_ptr<ChannelCounters> counters,
               std::shared_ptr<DataPlaneServer::UpdateHandler> handler, std::shared_ptr<const DataPlaneKeys> keys,
-              HandshakeWorker& handshakes, std::shared_ptr<DataPlaneServer::Warnings> warnings)
+              HandshakeWorker& handshakes, std::shared_ptr<DataPlaneServer::Warnings> warnings,
+              std::shared_ptr<RecentBlobs> recent)
       : socket_(std::move(s)), timer_(socket_.get_executor()), ticket_(std::move(ticket)), store_(store),
         blob_threads_(blob_threads), max_frame_(max_frame), idle_(limits.idle), handshake_timeout_(std::min(limits.idle, limits.handshake_timeout)),
         counters_(std::move(counters)), handler_(std::move(handler)), keys_(std::move(keys)), handshakes_(handshakes),
-        warnings_(std::move(warnings)) {}
+        warnings_(std::move(warnings)), recent_(std::move(recent)) {}
   void start() {
     if (!keys_) return read_header();
     // Unproven: the gate may close it to make room for newer connections.
@@ -181,6 +208,16 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
     if (req.op == "fetch") {
       std::string data;
       if (req.delta && store_.get_delta(id, &data).ok()) return reply_with(answer(true, data, true, true));
+      if (req.length != 0) {
+        std::shared_ptr<const std::string> blob;
+        if (Status s = recent_->get(store_, id, &blob); !s.ok()) return reply_with(answer(false, s.message(), false));
+        if (req.offset > blob->size()) {
+          return reply_with(answer(false, "offset " + std::to_string(req.offset) + " is past the blob's " +
+                                              std::to_string(blob->size()) + " bytes", false));
+        }
+        std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(req.length, blob->size() - req.offset));
+        return reply_with(frames::range_answer(std::string_view(*blob).substr(req.offset, n), req.offset, blob->size()));
+      }
       Status s = store_.get_bytes(id, &data);
       return reply_with(s.ok() ? answer(true, data, true) : answer(false, s.message(), false));
     }
@@ -252,6 +289,7 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
   std::shared_ptr<const DataPlaneKeys> keys_;
   HandshakeWorker& handshakes_;
   std::shared_ptr<DataPlaneServer::Warnings> warnings_;
+  std::shared_ptr<RecentBlobs> recent_;
   std::shared_ptr<std::atomic<bool>> abandoned_ = std::make_shared<std::atomic<bool>>(false);
   char watch_byte_ = 0;
   std::uint64_t timer_generation_ = 0;
@@ -270,12 +308,13 @@ DataPlaneServer::DataPlaneServer(asio::io_context& io, BlobStore& store, std::si
     : acceptor_(io),
       store_(store),
       max_frame_(max_frame),
+      recent_(std::make_shared<RecentBlobs>()),
       gate_(std::make_shared<ConnectionGate>(limits)),
       accept_loop_(acceptor_, gate_, counters_, "data plane", [this](tcp::socket socket, ConnectionGate::Ticket t) {
         std::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);  // the handshake answer, then the frame's
         std::make_shared<DataSession>(std::move(socket), std::move(t), store_, blob_threads_, max_frame_, gate_->limits(),
-                                      counters_, handler_, keys_, handshakes_, warnings_)
+                                      counters_, handler_, keys_, handshakes_, warnings_, recent_)
             ->start();
       }, [this] { return keys_ != nullptr; }) {}
 

@@ -450,6 +450,23 @@ TEST_F(SecureDataPlaneTest, AMemberPushesAndFetchesOverASealedStream) {
   EXPECT_EQ(back, blob);
 }
 
+TEST_F(SecureDataPlaneTest, ARangedFetchRunsOverOneSealedStreamPerHolder) {
+  std::string blob(900000, 'r'), back;
+  for (std::size_t i = 0; i < blob.size(); i += 7) blob[i] = static_cast<char>(i);
+  std::string id = fl::sha256_hex(blob);
+  SecureCall call = as(member_, server_key_.public_key);
+  ASSERT_TRUE(push_blob(address_, id, blob, 2s, nullptr, &call).ok());
+  RangedFetch o;
+  o.range_bytes = 64u << 10;
+  TransferStats st;
+  Status s = fetch_blob_ranged({{address_, &call}}, id, &back, 5s, o, &st);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(back, blob);
+  EXPECT_EQ(st.messages_in, 14u);  // 13 whole ranges and the tail, one handshake
+  SecureCall stranger = as(stranger_, server_key_.public_key);
+  EXPECT_FALSE(fetch_blob_ranged({{address_, &stranger}}, id, &back, 2s, o).ok());
+}
+
 TEST_F(SecureDataPlaneTest, StrangersPlaintextClientsAndAWrongServerKeyGetNothing) {
   std::string blob = "model bytes", back;
   std::string id = fl::sha256_hex(blob);

@@ -4,6 +4,10 @@
 // larger than the bound, a malformed frame or an idle connection (timeout) closes that
 // connection with a logged reason and nothing else.
 //   {op: fetch, id}            -> {ok: true, data: bin} | {ok: false, reason}
+//   {op: fetch, id, offset, length}
+//                              -> {ok: true, data: bin (those bytes of the blob), offset, size}:
+//                                 ranges make a transfer resumable and let it come from several
+//                                 holders at once (fetch_blob_ranged)
 //   {op: push, id, data: bin}  -> {ok: true} once stored (the id must be the data's SHA-256)
 //   {op: update, id, data: bin, round, term, attempt, node, samples, train_loss, train_seconds}
 //                              -> stored like push, then handed to the update handler, whose
@@ -23,6 +27,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "fednode/crypto/handshake.h"
 #include "fednode/util/blob_store.h"
@@ -55,8 +60,11 @@ struct DataRequest {
   // fetch: the change from a base is welcome instead of the blob; push: data is such a change
   // (BlobStore::get_delta, put_from_delta). Peers that predate it ignore the field.
   bool delta = false;
+  // fetch: only `length` bytes from `offset` (length 0: the whole blob, as before).
+  std::uint64_t offset = 0, length = 0;
   UpdateNotice notice;       // update only (its id is set from `id` once the data is stored)
 };
+inline constexpr std::uint64_t kMaxRange = 64u << 20;
 // Decodes a frame's msgpack body. An error (the connection is closed) names what is wrong; the
 // id's form and the data's hash are the caller's to check.
 Status decode_data_request(std::string_view body, DataRequest* out);
@@ -82,6 +90,8 @@ inline std::string data_plane_prologue(const std::string& cluster_id) { return "
 struct TransferStats {
   std::uint64_t bytes_in = 0, bytes_out = 0, messages_in = 0, messages_out = 0;
 };
+
+struct RecentBlobs;  // the blobs last read for ranged fetches (data_plane_server.cpp)
 
 class DataPlaneServer {
  public:
@@ -120,6 +130,7 @@ class DataPlaneServer {
   std::shared_ptr<UpdateHandler> handler_ = std::make_shared<UpdateHandler>();
   std::shared_ptr<const DataPlaneKeys> keys_;
   std::shared_ptr<Warnings> warnings_ = std::make_shared<Warnings>();
+  std::shared_ptr<RecentBlobs> recent_;
   // Decrypting, hashing, storing and reading blobs: never on the control loop.
   asio::thread_pool blob_threads_{2};
   std::shared_ptr<ConnectionGate> gate_;
@@ -142,6 +153,26 @@ Status fetch_blob_or_delta(const PeerAddress& server, const std::string& id, std
                            TransferStats* stats = nullptr, const SecureCall* secure = nullptr);
 Status push_delta(const PeerAddress& server, const std::string& id, const std::string& delta,
                   std::chrono::milliseconds timeout, TransferStats* stats = nullptr, const SecureCall* secure = nullptr);
+// A fetch in ranges from several holders at once. Each holder's connection keeps `in_flight`
+// range requests of `range_bytes` under way and takes the next missing range as one arrives; a
+// cut connection is opened again (up to `attempts` times per holder) and its ranges go to
+// whoever asks next, so a cut costs at most the ranges in flight. The whole blob is checked
+// against its id. A holder that predates ranges answers with the whole blob, which is taken.
+struct RangedFetch {
+  std::size_t range_bytes = 1u << 20;
+  std::size_t in_flight = 4;
+  int attempts = 5;
+};
+struct FetchSource {
+  PeerAddress address;
+  const SecureCall* secure = nullptr;  // null: plaintext (--insecure)
+};
+// With `is_delta`, the first request welcomes the change from a base the first holder kept
+// (compressed broadcast, as fetch_blob_or_delta): *is_delta then says `data` is that change.
+Status fetch_blob_ranged(const std::vector<FetchSource>& sources, const std::string& id, std::string* data,
+                         std::chrono::milliseconds timeout, const RangedFetch& options = {},
+                         TransferStats* stats = nullptr, bool* is_delta = nullptr);
+
 // Tells the aggregator that this trainer cannot train the attempt (notice.declined says why).
 inline constexpr std::size_t kMaxDeclineReason = 400;
 Status decline_update(const PeerAddress& server, const UpdateNotice& notice, std::chrono::milliseconds timeout,

@@ -158,32 +158,31 @@ JobOutcome make_initial_model(const fl::Job& job, const LocalSource& local, fl::
   return s.ok() ? out : failed(job, Status::error("initial model: " + s.message()));
 }
 
-// From the first source that has it; a source that fails is forgotten in the directory (it may
-// have come back on another port).
+// In ranges from every source at once (net::fetch_blob_ranged: a cut transfer resumes, and each
+// holder serves part), or as the change from a base the first source kept. If it fails, the
+// sources are forgotten in the directory (they may have come back on other ports).
 JobOutcome fetch_model(const fl::Job& job, const std::vector<PeerRef>& sources, fl::ModelStore store) {
   JobOutcome out;
   out.result.id = job.id;
-  Status s = Status::error("model " + job.model_id.substr(0, 12) + " found on no peer");
+  std::vector<net::FetchSource> holders;
   for (const auto& peer : sources) {
     auto addr = PeerDirectory::shared().data_address(peer.address, peer.client ? &*peer.client : nullptr);
     if (!addr) continue;
-    std::string bytes, stored;
-    const net::SecureCall* keys = peer.secure ? &*peer.secure : nullptr;
-    bool is_delta = false;
-    s = net::fetch_blob_or_delta(*addr, job.model_id, &bytes, &is_delta, kTransferTimeout, net::kDefaultMaxFrame,
-                                 &out.traffic, keys);
-    // A change from a base this node does not hold (or that rebuilds another model): the model.
-    if (s.ok() && is_delta && !store.put_from_delta(job.model_id, bytes).ok()) {
-      s = net::fetch_blob(*addr, job.model_id, &bytes, kTransferTimeout, net::kDefaultMaxFrame, &out.traffic, keys);
-      is_delta = false;
-    }
-    if (s.ok() && !is_delta) s = store.put_bytes(bytes, &stored);
-    if (s.ok()) {
-      out.result.from = peer.id;
-      return out;
-    }
-    PeerDirectory::shared().forget(peer.address);
+    holders.push_back({*addr, peer.secure ? &*peer.secure : nullptr});
+    if (holders.size() == 1) out.result.from = peer.id;
   }
+  if (holders.empty()) return failed(job, Status::error("model " + job.model_id.substr(0, 12) + " found on no peer"));
+  std::string bytes, stored;
+  bool is_delta = false;
+  Status s = net::fetch_blob_ranged(holders, job.model_id, &bytes, kTransferTimeout, {}, &out.traffic, &is_delta);
+  // A change from a base this node does not hold (or that rebuilds another model): the model.
+  if (s.ok() && is_delta && !store.put_from_delta(job.model_id, bytes).ok()) {
+    s = net::fetch_blob_ranged(holders, job.model_id, &bytes, kTransferTimeout, {}, &out.traffic);
+    is_delta = false;
+  }
+  if (s.ok() && !is_delta) s = store.put_bytes(bytes, &stored);
+  if (s.ok()) return out;
+  for (const auto& peer : sources) PeerDirectory::shared().forget(peer.address);
   JobOutcome f = failed(job, s);
   f.traffic = out.traffic;
   return f;

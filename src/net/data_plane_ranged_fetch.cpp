@@ -1,0 +1,333 @@
+// fetch_blob_ranged: one blob in ranges, from several holders at once (net/data_plane.h).
+// Each holder gets a thread with its own connection (and io_context): range requests are written
+// ahead of their answers, `in_flight` at a time, and answers come back in order on that stream.
+#include "fednode/net/data_plane.h"
+
+#include <array>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "data_plane_frames.h"
+#include "fednode/util/blob_id.h"
+#include "fednode/util/msgpack_fields.h"
+#include "fednode/util/msgpack_limits.h"
+
+namespace fednode::net {
+
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// One holder's stream: blocking calls, each bounded by the fetch's deadline.
+class RangeConnection {
+ public:
+  RangeConnection(const FetchSource& source, Clock::time_point deadline) : source_(source), deadline_(deadline) {}
+
+  Status open() {
+    tcp::resolver resolver(io_);
+    std::error_code ec;
+    auto endpoints = resolver.resolve(tcp::v4(), source_.address.host, std::to_string(source_.address.port), ec);
+    if (ec) return failed(ec.message());
+    std::error_code result = asio::error::would_block;
+    asio::async_connect(socket_, endpoints, [&](const std::error_code& e, const tcp::endpoint&) { result = e; });
+    if (Status s = run(result, "connecting"); !s.ok()) return s;
+    socket_.set_option(tcp::no_delay(true), ec);
+    if (!source_.secure) return {};
+    crypto::HandshakeInitiator initiator(source_.secure->self, source_.secure->server, source_.secure->prologue);
+    std::string hello = initiator.request();
+    if (Status s = write(hello); !s.ok()) return s;
+    std::string answer(crypto::kHandshakeResponseBytes, '\0');
+    result = asio::error::would_block;
+    asio::async_read(socket_, asio::buffer(answer), [&](const std::error_code& e, std::size_t) { result = e; });
+    if (Status s = run(result, "during the handshake (is this node a member?)"); !s.ok()) return s;
+    stats.bytes_in += answer.size();
+    session_.emplace();
+    if (!initiator.finish(answer, &*session_).ok()) return failed("the server failed the handshake (not the key expected)");
+    return {};
+  }
+
+  Status send(const std::string& request) {
+    ++stats.messages_out;
+    return write(session_ ? session_->send.seal(request) : frames::frame(request));
+  }
+
+  // The next answer: its map, ok or not (the caller reads ok and reason).
+  Status receive(msgpack::object_handle* out) {
+    unsigned char header[4];
+    std::error_code result = asio::error::would_block;
+    asio::async_read(socket_, asio::buffer(header), [&](const std::error_code& e, std::size_t) { result = e; });
+    if (Status s = run(result, "reading an answer"); !s.ok()) return s;
+    std::uint32_t n = frames::frame_length(header);
+    // A whole blob (a holder that predates ranges) or a delta may be as large as any frame; the
+    // body grows as its bytes arrive, so a header alone claims nothing.
+    if (n > kDefaultMaxFrame) return failed("an answer of " + std::to_string(n) + " bytes is larger than a frame");
+    std::string body;
+    std::array<char, 64 * 1024> chunk;
+    Status read;
+    stats.bytes_in += 4;
+    while (body.size() < n && read.ok()) {
+      std::size_t got = 0;  // a cut answer's bytes count too: they crossed the network for nothing
+      result = asio::error::would_block;
+      asio::async_read(socket_, asio::buffer(chunk.data(), std::min<std::size_t>(chunk.size(), n - body.size())),
+                       [&](const std::error_code& e, std::size_t m) { result = e, got = m; });
+      read = run(result, "reading an answer");
+      stats.bytes_in += got;
+      body.append(chunk.data(), got);
+    }
+    if (!read.ok()) return read;
+    ++stats.messages_in;
+    if (session_) {
+      std::string plain;
+      if (Status s = session_->receive.open(body, &plain); !s.ok()) return failed(s.message());
+      body.swap(plain);
+    }
+    try {
+      *out = bounded_unpack_one(body.data(), body.size());
+    } catch (const std::exception& e) {
+      return failed(std::string("bad answer: ") + e.what());
+    }
+    return {};
+  }
+
+  Status failed(const std::string& why) const {
+    return Status::error("data plane " + source_.address.to_string() + ": " + why);
+  }
+
+  TransferStats stats;
+
+ private:
+  Status write(const std::string& bytes) {
+    std::error_code result = asio::error::would_block;
+    asio::async_write(socket_, asio::buffer(bytes), [&](const std::error_code& e, std::size_t) { result = e; });
+    Status s = run(result, "writing a request");
+    if (s.ok()) stats.bytes_out += bytes.size();
+    return s;
+  }
+  Status run(std::error_code& result, const char* what) {
+    while (result == asio::error::would_block && Clock::now() < deadline_) {
+      io_.restart();
+      io_.run_for(std::min<Clock::duration>(deadline_ - Clock::now(), std::chrono::milliseconds(100)));
+    }
+    if (result == asio::error::would_block) {
+      std::error_code ignored;
+      socket_.close(ignored);
+      io_.restart();
+      io_.run_for(std::chrono::milliseconds(10));  // lets the aborted handler run before `result` goes
+      return failed(std::string("timed out ") + what);
+    }
+    if (result) return failed(result.message() + " " + what);
+    return {};
+  }
+
+  const FetchSource& source_;
+  Clock::time_point deadline_;
+  asio::io_context io_;
+  tcp::socket socket_{io_};
+  std::optional<crypto::SecureSession> session_;
+};
+
+// The ranges of one blob and who has them: missing, taken by a stream, or done.
+class RangeTable {
+ public:
+  RangeTable(std::uint64_t size, std::size_t range_bytes)
+      : size_(size), range_(range_bytes), state_((size + range_bytes - 1) / range_bytes, kMissing), data_(size, '\0') {}
+
+  bool take(std::size_t* k) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (std::size_t i = 0; i < state_.size(); ++i) {
+      if (state_[i] == kMissing) {
+        state_[i] = kTaken;
+        *k = i;
+        return true;
+      }
+    }
+    return false;
+  }
+  void give_back(std::size_t k) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (state_[k] == kTaken) state_[k] = kMissing;
+  }
+  std::uint64_t offset(std::size_t k) const { return k * range_; }
+  std::uint64_t length(std::size_t k) const { return std::min<std::uint64_t>(range_, size_ - offset(k)); }
+  std::uint64_t size() const { return size_; }
+  void put(std::size_t k, std::string_view bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    data_.replace(offset(k), bytes.size(), bytes);
+    if (state_[k] != kDone) ++done_;
+    state_[k] = kDone;
+  }
+  bool complete() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return done_ == state_.size();
+  }
+  std::string take_data() { return std::move(data_); }
+
+ private:
+  enum : char { kMissing, kTaken, kDone };
+  std::mutex mu_;
+  std::uint64_t size_;
+  std::size_t range_;
+  std::vector<char> state_;
+  std::string data_;
+  std::size_t done_ = 0;
+};
+
+// A range answer: ok, for the range asked, of a blob of the size known. Else why not.
+Status check_range(const msgpack::object& a, const RangeTable& table, std::size_t k, std::string* bytes) {
+  if (!is_true(map_field(a, "ok"))) return Status::error(as_string(map_field(a, "reason")));
+  const msgpack::object* offset = map_field(a, "offset");
+  const msgpack::object* size = map_field(a, "size");
+  *bytes = frames::bin_field(a, "data");
+  if (!offset || offset->type != msgpack::type::POSITIVE_INTEGER || offset->via.u64 != table.offset(k) || !size ||
+      size->type != msgpack::type::POSITIVE_INTEGER || size->via.u64 != table.size() || bytes->size() != table.length(k)) {
+    return Status::error("an answer that is not the range asked for");
+  }
+  return {};
+}
+
+// One holder's part: ranges until none is missing, reconnecting after a cut. A holder that
+// answers "no" (it lacks the blob) is not asked again.
+void serve_from(const FetchSource& source, const std::string& id, RangeTable& table, const RangedFetch& options,
+                Clock::time_point deadline, std::unique_ptr<RangeConnection> conn, TransferStats* stats, Status* last) {
+  int failures = 0;
+  while (!table.complete() && failures < options.attempts && Clock::now() < deadline) {
+    if (!conn) {
+      conn = std::make_unique<RangeConnection>(source, deadline);
+      if (Status s = conn->open(); !s.ok()) {
+        *last = s;
+        ++failures;
+        stats->bytes_in += conn->stats.bytes_in, stats->bytes_out += conn->stats.bytes_out;
+        conn.reset();
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+    }
+    std::deque<std::size_t> flight;
+    Status s;
+    bool refused = false;
+    for (;;) {
+      std::size_t k = 0;
+      while (s.ok() && flight.size() < options.in_flight && table.take(&k)) {
+        flight.push_back(k);
+        s = conn->send(frames::range_request(id, table.offset(k), table.length(k)));
+      }
+      if (!s.ok() || flight.empty()) break;
+      msgpack::object_handle h;
+      if (s = conn->receive(&h); !s.ok()) break;
+      std::string bytes;
+      if (s = check_range(h.get(), table, flight.front(), &bytes); !s.ok()) {
+        refused = is_true(map_field(h.get(), "ok")) == false;
+        s = conn->failed(s.message());
+        break;
+      }
+      table.put(flight.front(), bytes);
+      flight.pop_front();
+    }
+    for (std::size_t k : flight) table.give_back(k);
+    if (s.ok()) {  // nothing left to take: the others hold the rest, and may yet give some back
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      continue;
+    }
+    *last = s;
+    failures = refused ? options.attempts : failures + 1;
+    stats->bytes_in += conn->stats.bytes_in, stats->bytes_out += conn->stats.bytes_out;
+    stats->messages_in += conn->stats.messages_in, stats->messages_out += conn->stats.messages_out;
+    conn.reset();
+  }
+  if (conn) {
+    stats->bytes_in += conn->stats.bytes_in, stats->bytes_out += conn->stats.bytes_out;
+    stats->messages_in += conn->stats.messages_in, stats->messages_out += conn->stats.messages_out;
+  }
+}
+
+}  // namespace
+
+Status fetch_blob_ranged(const std::vector<FetchSource>& sources, const std::string& id, std::string* data,
+                         std::chrono::milliseconds timeout, const RangedFetch& options, TransferStats* stats,
+                         bool* is_delta) {
+  const auto deadline = Clock::now() + timeout;
+  TransferStats total;
+  auto finish = [&](Status s) {
+    if (stats) {
+      stats->bytes_in += total.bytes_in, stats->bytes_out += total.bytes_out;
+      stats->messages_in += total.messages_in, stats->messages_out += total.messages_out;
+    }
+    return s;
+  };
+  if (sources.empty() || options.range_bytes == 0 || options.range_bytes > kMaxRange || options.in_flight == 0) {
+    return Status::error("fetch_blob_ranged: no sources, or a range size or window out of bounds");
+  }
+  // The first holder that answers tells the size (with the first range), or, predating ranges,
+  // gives the whole blob.
+  Status last = Status::error("blob " + id.substr(0, 12) + " found on no holder");
+  std::optional<RangeTable> table;
+  std::unique_ptr<RangeConnection> first;
+  std::size_t first_source = 0;
+  for (; first_source < sources.size() && !table; ++first_source) {
+    first = std::make_unique<RangeConnection>(sources[first_source], deadline);
+    msgpack::object_handle h;
+    Status s = first->open();
+    if (s.ok()) s = first->send(frames::range_request(id, 0, options.range_bytes, is_delta != nullptr));
+    if (s.ok()) s = first->receive(&h);
+    if (s.ok() && !is_true(map_field(h.get(), "ok"))) s = first->failed(as_string(map_field(h.get(), "reason")));
+    total.bytes_in += first->stats.bytes_in, total.bytes_out += first->stats.bytes_out;
+    total.messages_in += first->stats.messages_in, total.messages_out += first->stats.messages_out;
+    first->stats = {};
+    if (!s.ok()) {
+      last = s;
+      first.reset();
+      continue;
+    }
+    if (is_delta) *is_delta = is_true(map_field(h.get(), "delta"));
+    if (is_delta && *is_delta) {  // the caller rebuilds the blob and checks it
+      *data = frames::bin_field(h.get(), "data");
+      return finish({});
+    }
+    const msgpack::object* size = map_field(h.get(), "size");
+    if (!size) {  // a holder that predates ranges: the whole blob
+      *data = frames::bin_field(h.get(), "data");
+      if (sha256_hex(*data) != id) return finish(first->failed("blob does not hash to " + id));
+      return finish({});
+    }
+    if (size->type != msgpack::type::POSITIVE_INTEGER) return finish(first->failed("an answer with a bad size"));
+    table.emplace(size->via.u64, options.range_bytes);
+    std::string bytes;
+    if (table->size() == 0) break;
+    if (Status c = check_range(h.get(), *table, 0, &bytes); !c.ok()) return finish(first->failed(c.message()));
+    std::size_t k = 0;
+    if (table->take(&k)) table->put(k, bytes);  // range 0, the first missing
+  }
+  if (!table) return finish(last);
+  --first_source;
+  std::vector<TransferStats> per(sources.size());
+  std::vector<Status> errors(sources.size());
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    std::unique_ptr<RangeConnection> conn;
+    if (i == first_source) conn = std::move(first);
+    if (i < first_source) continue;  // it failed the first request already
+    threads.emplace_back(serve_from, std::cref(sources[i]), std::cref(id), std::ref(*table), std::cref(options), deadline,
+                         std::move(conn), &per[i], &errors[i]);
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& p : per) {
+    total.bytes_in += p.bytes_in, total.bytes_out += p.bytes_out;
+    total.messages_in += p.messages_in, total.messages_out += p.messages_out;
+  }
+  if (!table->complete()) {
+    for (const auto& e : errors) {
+      if (!e.ok()) last = e;
+    }
+    return finish(Status::error(last.message() + " (blob " + id.substr(0, 12) + " incomplete from " +
+                                std::to_string(sources.size() - first_source) + " holder(s))"));
+  }
+  *data = table->take_data();
+  if (sha256_hex(*data) != id) return finish(Status::error("blob " + id.substr(0, 12) + " put together from its holders does not hash to its id"));
+  return finish({});
+}
+
+}  // namespace fednode::net
