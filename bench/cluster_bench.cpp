@@ -132,24 +132,53 @@ int wait_leader(double seconds) {
   return -1;
 }
 
-bool write_ok(net::ClientConnection& c, const std::string& key, const std::string& value) {
-  msgpack::object_handle h;
-  if (!c.call(request("append", key, value), &h, std::chrono::milliseconds(2000)).ok()) return false;
-  const auto* ok = net::map_field(h.get(), "success");
-  return ok && ok->type == msgpack::type::BOOLEAN && ok->via.boolean;
-}
-
 double percentile(std::vector<double>& v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
-// `clients` threads, each writing its own keys one at a time for `seconds`; prints writes/s and
-// latency percentiles. make_writer(thread) gives the thread's blocking write function.
-void run_load(int clients, double seconds,
-              const std::function<std::function<bool(const std::string&)>(int)>& make_writer) {
+// One fednode client: writes through the node it believes leads. A redirect or a failed call
+// sends it to whichever node leads now, so that a leader change under load does not leave every
+// client writing to a follower (or to a dead connection) for the rest of the load.
+class FednodeWriter {
+ public:
+  bool write(const std::string& key, const std::string& value) {
+    if (!conn_ && !reconnect()) return false;
+    msgpack::object_handle h;
+    if (!conn_->call(request("append", key, value), &h, std::chrono::milliseconds(2000)).ok()) {
+      conn_.reset();  // a late answer must not be read as the next write's
+      return false;
+    }
+    const auto* ok = net::map_field(h.get(), "success");
+    if (ok && ok->type == msgpack::type::BOOLEAN && ok->via.boolean) return true;
+    if (net::as_string(net::map_field(h.get(), "type")) == "redirect") conn_.reset();
+    return false;
+  }
+
+ private:
+  bool reconnect() {
+    int l = find_leader();
+    if (l < 0) return false;
+    conn_ = std::make_unique<net::ClientConnection>();
+    if (conn_->connect(nodes[static_cast<std::size_t>(l)].address, std::chrono::seconds(2)).ok()) return true;
+    conn_.reset();
+    return false;
+  }
+  std::unique_ptr<net::ClientConnection> conn_;
+};
+
+struct LoadResult {
+  std::size_t acknowledged = 0, failed = 0;
+};
+
+// `clients` threads, each writing its own keys one at a time for `seconds`; prints writes/s,
+// latency percentiles and the attempts that failed. make_writer(thread) gives the thread's
+// blocking write function.
+LoadResult run_load(int clients, double seconds,
+                    const std::function<std::function<bool(const std::string&)>(int)>& make_writer) {
   std::vector<std::vector<double>> lat(static_cast<std::size_t>(clients));
+  std::atomic<std::size_t> failed{0};
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
   for (int t = 0; t < clients; ++t) {
@@ -158,6 +187,7 @@ void run_load(int clients, double seconds,
       for (int k = 0; !stop; ++k) {
         auto a = Clock::now();
         if (!write("c" + std::to_string(t) + "-" + std::to_string(k))) {
+          ++failed;
           std::this_thread::sleep_for(std::chrono::milliseconds(1));
           continue;
         }
@@ -170,9 +200,18 @@ void run_load(int clients, double seconds,
   for (auto& th : threads) th.join();
   std::vector<double> all;
   for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
-  std::printf("%-10d %12.0f %10.2f %10.2f\n", clients, static_cast<double>(all.size()) / seconds,
-              percentile(all, 0.5), percentile(all, 0.99));
+  std::printf("%-10d %12.0f %10.2f %10.2f %10zu\n", clients, static_cast<double>(all.size()) / seconds,
+              percentile(all, 0.5), percentile(all, 0.99), failed.load());
   std::fflush(stdout);
+  return {all.size(), failed.load()};
+}
+
+// A load with no write acknowledged measured nothing: the bench fails rather than report it.
+bool acknowledged_some(const char* system, int clients, const LoadResult& r) {
+  if (r.acknowledged > 0) return true;
+  std::fprintf(stderr, "cluster-bench: %s acknowledged no write in the %d-client load (%zu attempts failed)\n", system,
+               clients, r.failed);
+  return false;
 }
 
 int run_etcd(const std::string& endpoint, double seconds, const std::vector<int>& client_counts) {
@@ -182,18 +221,20 @@ int run_etcd(const std::string& endpoint, double seconds, const std::vector<int>
     return 1;
   }
   std::printf("etcd at %s (JSON gateway, same clients and 100-byte values)\n", endpoint.c_str());
-  std::printf("%-10s %12s %10s %10s\n", "clients", "writes/s", "p50 ms", "p99 ms");
+  std::printf("%-10s %12s %10s %10s %10s\n", "clients", "writes/s", "p50 ms", "p99 ms", "failed");
   const std::string value(100, 'v');
+  bool all_measured = true;
   for (int n : client_counts) {
-    run_load(n, seconds, [&](int) {
+    LoadResult r = run_load(n, seconds, [&](int) {
       auto w = std::make_shared<bench::EtcdWriter>();
       bool up = w->connect(endpoint);
       return std::function<bool(const std::string&)>([w, up, &value](const std::string& key) {
         return up && w->put(key, value);
       });
     });
+    all_measured = acknowledged_some("etcd", n, r) && all_measured;
   }
-  return 0;
+  return all_measured ? 0 : 1;
 }
 
 }  // namespace
@@ -241,16 +282,18 @@ int main(int argc, char** argv) {
   }
   std::printf("3 fednode nodes on loopback (%s), fdatasync before every acknowledgement, 100-byte values\n",
               insecure ? "--insecure" : "secure: sealed peer datagrams");
-  std::printf("%-10s %12s %10s %10s\n", "clients", "writes/s", "p50 ms", "p99 ms");
+  std::printf("%-10s %12s %10s %10s %10s\n", "clients", "writes/s", "p50 ms", "p99 ms", "failed");
   const std::string value(100, 'v');
+  bool all_measured = true;
   for (int n : client_counts) {
-    run_load(n, seconds, [&](int) {
-      auto c = std::make_shared<net::ClientConnection>();
-      bool up = c->connect(nodes[static_cast<std::size_t>(leader)].address, std::chrono::seconds(2)).ok();
-      return std::function<bool(const std::string&)>([c, up, &value](const std::string& key) {
-        return up && write_ok(*c, key, value);
-      });
+    int before = find_leader();
+    LoadResult r = run_load(n, seconds, [&](int) {
+      auto w = std::make_shared<FednodeWriter>();
+      return std::function<bool(const std::string&)>([w, &value](const std::string& key) { return w->write(key, value); });
     });
+    int after = find_leader();
+    if (before != after) std::printf("  (the leader changed during this load: node %d, then node %d)\n", before, after);
+    all_measured = acknowledged_some("fednode", n, r) && all_measured;
   }
   std::vector<double> failover;
   for (int trial = 0; trial < trials; ++trial) {
@@ -283,5 +326,5 @@ int main(int argc, char** argv) {
   std::printf("failover samples ms:");  // for pooling trials over several runs
   for (double f : failover) std::printf(" %.0f", f);
   std::printf("\n");
-  return 0;
+  return all_measured ? 0 : 1;
 }

@@ -101,7 +101,7 @@ def table(path):
     rows = {}
     for line in open(path):
         f = line.split()
-        if len(f) == 4 and f[0].isdigit():
+        if len(f) in (4, 5) and f[0].isdigit():  # 5: with the failed attempts
             rows[int(f[0])] = (float(f[1]), float(f[2]), float(f[3]))
     return rows
 

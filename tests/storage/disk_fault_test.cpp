@@ -52,6 +52,12 @@ class FaultyOps : public FileOps {
   int ftruncate(int fd, off_t size) override { return posix_file_ops().ftruncate(fd, size); }
 };
 
+std::unique_ptr<DurableStorage> open_on(const TempDir& dir, FaultyOps& ops) {
+  DurableOptions o;
+  o.file_ops = &ops;
+  return open_ok(dir.path(), o);
+}
+
 std::uint64_t file_size(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
@@ -67,9 +73,7 @@ std::string only_segment(const std::string& dir) {
 TEST(DiskFaults, AWriteThatFillsTheDiskLeavesNothingOfItselfAndTheNextOneWorks) {
   TempDir dir;
   FaultyOps ops;
-  DurableOptions o;
-  o.file_ops = &ops;
-  auto s = open_ok(dir.path(), o);
+  auto s = open_on(dir, ops);
   ASSERT_TRUE(s->append(range(1, 5, 1)).ok());
   std::string seg = only_segment(dir.path());
   std::uint64_t before = file_size(seg);
@@ -92,9 +96,7 @@ TEST(DiskFaults, AWriteThatFillsTheDiskLeavesNothingOfItselfAndTheNextOneWorks) 
 TEST(DiskFaults, AFailedFdatasyncBreaksTheLogForGoodAndARestartRecoversWhatIsDurable) {
   TempDir dir;
   FaultyOps ops;
-  DurableOptions o;
-  o.file_ops = &ops;
-  auto s = open_ok(dir.path(), o);
+  auto s = open_on(dir, ops);
   ASSERT_TRUE(s->append(range(1, 5, 1)).ok());
   ops.sync_errno = EIO;
   Status st = s->append(range(6, 8, 1));
@@ -120,9 +122,7 @@ TEST(DiskFaults, AFailedFdatasyncBreaksTheLogForGoodAndARestartRecoversWhatIsDur
 TEST(DiskFaults, AnIoErrorOnWriteIsCutBackAndReported) {
   TempDir dir;
   FaultyOps ops;
-  DurableOptions o;
-  o.file_ops = &ops;
-  auto s = open_ok(dir.path(), o);
+  auto s = open_on(dir, ops);
   ASSERT_TRUE(s->append(range(1, 3, 1)).ok());
   ops.write_errno = EIO;
   Status st = s->append(range(4, 4, 1));
