@@ -3,7 +3,9 @@
 // ahead of their answers, `in_flight` at a time, and answers come back in order on that stream.
 #include "fednode/net/data_plane.h"
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -25,7 +27,9 @@ namespace {
 // One holder's stream: blocking calls, each bounded by the fetch's deadline.
 class RangeConnection {
  public:
-  RangeConnection(const FetchSource& source, Clock::time_point deadline) : source_(source), deadline_(deadline) {}
+  // `done`, when set, ends any wait at once (the blob came together from the other holders).
+  RangeConnection(const FetchSource& source, Clock::time_point deadline, const std::atomic<bool>* done = nullptr)
+      : source_(source), deadline_(deadline), done_(done) {}
 
   Status open() {
     tcp::resolver resolver(io_);
@@ -50,13 +54,18 @@ class RangeConnection {
     return {};
   }
 
+  void extend(Clock::time_point deadline, const std::atomic<bool>* done) {
+    deadline_ = deadline;
+    done_ = done;
+  }
+
   Status send(const std::string& request) {
     ++stats.messages_out;
     return write(session_ ? session_->send.seal(request) : frames::frame(request));
   }
 
-  // The next answer: its map, ok or not (the caller reads ok and reason).
-  Status receive(msgpack::object_handle* out) {
+  // The next answer, of at most `max_bytes`: its map, ok or not (the caller reads ok and reason).
+  Status receive(msgpack::object_handle* out, std::size_t max_bytes = kDefaultMaxFrame) {
     unsigned char header[4];
     std::error_code result = asio::error::would_block;
     asio::async_read(socket_, asio::buffer(header), [&](const std::error_code& e, std::size_t) { result = e; });
@@ -64,7 +73,7 @@ class RangeConnection {
     std::uint32_t n = frames::frame_length(header);
     // A whole blob (a holder that predates ranges) or a delta may be as large as any frame; the
     // body grows as its bytes arrive, so a header alone claims nothing.
-    if (n > kDefaultMaxFrame) return failed("an answer of " + std::to_string(n) + " bytes is larger than a frame");
+    if (n > max_bytes) return failed("an answer of " + std::to_string(n) + " bytes, more than the " + std::to_string(max_bytes) + " expected");
     std::string body;
     std::array<char, 64 * 1024> chunk;
     Status read;
@@ -108,7 +117,7 @@ class RangeConnection {
     return s;
   }
   Status run(std::error_code& result, const char* what) {
-    while (result == asio::error::would_block && Clock::now() < deadline_) {
+    while (result == asio::error::would_block && Clock::now() < deadline_ && !(done_ && *done_)) {
       io_.restart();
       io_.run_for(std::min<Clock::duration>(deadline_ - Clock::now(), std::chrono::milliseconds(100)));
     }
@@ -117,7 +126,7 @@ class RangeConnection {
       socket_.close(ignored);
       io_.restart();
       io_.run();  // the aborted handler writes `result`: it runs before `result` goes
-      return failed(std::string("timed out ") + what);
+      return failed(std::string(done_ && *done_ ? "no longer needed " : "timed out ") + what);
     }
     if (result) return failed(result.message() + " " + what);
     return {};
@@ -125,6 +134,7 @@ class RangeConnection {
 
   const FetchSource& source_;
   Clock::time_point deadline_;
+  const std::atomic<bool>* done_;
   asio::io_context io_;
   tcp::socket socket_{io_};
   std::optional<crypto::SecureSession> session_;
@@ -136,11 +146,22 @@ class RangeTable {
   RangeTable(std::uint64_t size, std::size_t range_bytes)
       : size_(size), range_(range_bytes), state_((size + range_bytes - 1) / range_bytes, kMissing), data_(size, '\0') {}
 
-  bool take(std::size_t* k) {
+  // The next missing range; with none missing, one another stream has taken and not brought
+  // (not one of `mine`): a slow holder's ranges are then fetched again elsewhere, and whichever
+  // arrives first is kept.
+  bool take(std::size_t* k, const std::deque<std::size_t>& mine = {}) {
     std::lock_guard<std::mutex> lock(mu_);
     for (std::size_t i = 0; i < state_.size(); ++i) {
       if (state_[i] == kMissing) {
         state_[i] = kTaken;
+        *k = i;
+        return true;
+      }
+    }
+    for (std::size_t n = 0; n < state_.size(); ++n) {
+      std::size_t i = (next_again_ + n) % state_.size();
+      if (state_[i] == kTaken && std::find(mine.begin(), mine.end(), i) == mine.end()) {
+        next_again_ = i + 1;
         *k = i;
         return true;
       }
@@ -156,10 +177,21 @@ class RangeTable {
   std::uint64_t size() const { return size_; }
   void put(std::size_t k, std::string_view bytes) {
     std::lock_guard<std::mutex> lock(mu_);
+    if (state_[k] == kDone) return;
     data_.replace(offset(k), bytes.size(), bytes);
-    if (state_[k] != kDone) ++done_;
+    ++done_;
     state_[k] = kDone;
+    if (done_ == state_.size()) complete_ = true;
   }
+  // A whole blob from a holder that predates ranges (checked by the caller).
+  void put_whole(std::string_view bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    data_.assign(bytes);
+    std::fill(state_.begin(), state_.end(), kDone);
+    done_ = state_.size();
+    complete_ = true;
+  }
+  const std::atomic<bool>* completion() const { return &complete_; }
   bool complete() {
     std::lock_guard<std::mutex> lock(mu_);
     return done_ == state_.size();
@@ -174,6 +206,8 @@ class RangeTable {
   std::vector<char> state_;
   std::string data_;
   std::size_t done_ = 0;
+  std::size_t next_again_ = 0;
+  std::atomic<bool> complete_{false};
 };
 
 // A range answer: ok, for the range asked, of a blob of the size known. Else why not.
@@ -191,12 +225,13 @@ Status check_range(const msgpack::object& a, const RangeTable& table, std::size_
 
 // One holder's part: ranges until none is missing, reconnecting after a cut. A holder that
 // answers "no" (it lacks the blob) is not asked again.
-void serve_from(const FetchSource& source, const std::string& id, RangeTable& table, const RangedFetch& options,
-                Clock::time_point deadline, std::unique_ptr<RangeConnection> conn, TransferStats* stats, Status* last) {
+void serve_ranges(const FetchSource& source, const std::string& id, RangeTable& table, const RangedFetch& options,
+                  Clock::time_point deadline, std::unique_ptr<RangeConnection> conn, TransferStats* stats,
+                  Status* last) {
   int failures = 0;
   while (!table.complete() && failures < options.attempts && Clock::now() < deadline) {
     if (!conn) {
-      conn = std::make_unique<RangeConnection>(source, deadline);
+      conn = std::make_unique<RangeConnection>(source, deadline, table.completion());
       if (Status s = conn->open(); !s.ok()) {
         *last = s;
         ++failures;
@@ -211,14 +246,21 @@ void serve_from(const FetchSource& source, const std::string& id, RangeTable& ta
     bool refused = false;
     for (;;) {
       std::size_t k = 0;
-      while (s.ok() && flight.size() < options.in_flight && table.take(&k)) {
+      while (s.ok() && flight.size() < options.in_flight && table.take(&k, flight)) {
         flight.push_back(k);
         s = conn->send(frames::range_request(id, table.offset(k), table.length(k)));
       }
       if (!s.ok() || flight.empty()) break;
       msgpack::object_handle h;
-      if (s = conn->receive(&h); !s.ok()) break;
+      if (s = conn->receive(&h, options.range_bytes + 4096); !s.ok()) break;
       std::string bytes;
+      if (is_true(map_field(h.get(), "ok")) && !map_field(h.get(), "size")) {  // it predates ranges: the whole blob
+        bytes = frames::bin_field(h.get(), "data");
+        if (sha256_hex(bytes) == id) table.put_whole(bytes);
+        s = conn->failed("answers with whole blobs (an older fednode)");
+        refused = true;
+        break;
+      }
       if (s = check_range(h.get(), table, flight.front(), &bytes); !s.ok()) {
         refused = is_true(map_field(h.get(), "ok")) == false;
         s = conn->failed(s.message());
@@ -244,12 +286,22 @@ void serve_from(const FetchSource& source, const std::string& id, RangeTable& ta
   }
 }
 
-}  // namespace
+// On its own thread: nothing may escape it (std::terminate).
+void serve_from(const FetchSource& source, const std::string& id, RangeTable& table, const RangedFetch& options,
+                Clock::time_point deadline, std::unique_ptr<RangeConnection> conn, TransferStats* stats, Status* last) {
+  try {
+    serve_ranges(source, id, table, options, deadline, std::move(conn), stats, last);
+  } catch (const std::exception& e) {
+    *last = Status::error("data plane " + source.address.to_string() + ": " + e.what());
+  }
+}
 
-Status fetch_blob_ranged(const std::vector<FetchSource>& sources, const std::string& id, std::string* data,
-                         std::chrono::milliseconds timeout, const RangedFetch& options, TransferStats* stats,
-                         bool* is_delta) {
-  const auto deadline = Clock::now() + timeout;
+// The fetch from all `sources` at once. *mixed: the ranges came together but not to the blob
+// (one holder sent wrong bytes).
+Status fetch_ranges(const std::vector<FetchSource>& sources, const std::string& id, std::string* data,
+                    std::chrono::milliseconds per_source, Clock::time_point deadline, const RangedFetch& options,
+                    TransferStats* stats, bool* is_delta, bool* mixed) {
+  *mixed = false;
   TransferStats total;
   auto finish = [&](Status s) {
     if (stats) {
@@ -258,20 +310,17 @@ Status fetch_blob_ranged(const std::vector<FetchSource>& sources, const std::str
     }
     return s;
   };
-  if (sources.empty() || options.range_bytes == 0 || options.range_bytes > kMaxRange || options.in_flight == 0) {
-    return Status::error("fetch_blob_ranged: no sources, or a range size or window out of bounds");
-  }
-  // The first holder that answers tells the size (with the first range), or, predating ranges,
-  // gives the whole blob.
+  // The first holder that answers tells the size, or, predating ranges, gives the whole blob.
   Status last = Status::error("blob " + id.substr(0, 12) + " found on no holder");
   std::optional<RangeTable> table;
   std::unique_ptr<RangeConnection> first;
   std::size_t first_source = 0;
   for (; first_source < sources.size() && !table; ++first_source) {
-    first = std::make_unique<RangeConnection>(sources[first_source], deadline);
+    first = std::make_unique<RangeConnection>(sources[first_source], std::min(deadline, Clock::now() + per_source));
     msgpack::object_handle h;
     Status s = first->open();
-    if (s.ok()) s = first->send(frames::range_request(id, 0, options.range_bytes, is_delta != nullptr));
+    // One byte: the size, without holding the fetch to a slow holder's first range.
+    if (s.ok()) s = first->send(frames::range_request(id, 0, 1, is_delta != nullptr));
     if (s.ok()) s = first->receive(&h);
     if (s.ok() && !is_true(map_field(h.get(), "ok"))) s = first->failed(as_string(map_field(h.get(), "reason")));
     total.bytes_in += first->stats.bytes_in, total.bytes_out += first->stats.bytes_out;
@@ -293,16 +342,16 @@ Status fetch_blob_ranged(const std::vector<FetchSource>& sources, const std::str
       if (sha256_hex(*data) != id) return finish(first->failed("blob does not hash to " + id));
       return finish({});
     }
-    if (size->type != msgpack::type::POSITIVE_INTEGER) return finish(first->failed("an answer with a bad size"));
+    if (size->type != msgpack::type::POSITIVE_INTEGER || size->via.u64 > kDefaultMaxFrame) {
+      return finish(first->failed("an answer that claims a blob of " +
+                                  (size->type == msgpack::type::POSITIVE_INTEGER ? std::to_string(size->via.u64) : "no") +
+                                  " bytes (at most " + std::to_string(kDefaultMaxFrame) + ")"));
+    }
     if (size->via.u64 == 0) {
       data->clear();
       return finish(sha256_hex(*data) == id ? Status{} : first->failed("an empty blob does not hash to " + id));
     }
     table.emplace(size->via.u64, options.range_bytes);
-    std::string bytes;
-    if (Status c = check_range(h.get(), *table, 0, &bytes); !c.ok()) return finish(first->failed(c.message()));
-    std::size_t k = 0;
-    if (table->take(&k)) table->put(k, bytes);  // range 0, the first missing
   }
   if (!table) return finish(last);
   --first_source;
@@ -311,7 +360,10 @@ Status fetch_blob_ranged(const std::vector<FetchSource>& sources, const std::str
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < sources.size(); ++i) {
     std::unique_ptr<RangeConnection> conn;
-    if (i == first_source) conn = std::move(first);
+    if (i == first_source) {
+      conn = std::move(first);
+      conn->extend(deadline, table->completion());  // past the probe's own bound, to the fetch's
+    }
     if (i < first_source) continue;  // it failed the first request already
     threads.emplace_back(serve_from, std::cref(sources[i]), std::cref(id), std::ref(*table), std::cref(options), deadline,
                          std::move(conn), &per[i], &errors[i]);
@@ -329,8 +381,32 @@ Status fetch_blob_ranged(const std::vector<FetchSource>& sources, const std::str
                                 std::to_string(sources.size() - first_source) + " holder(s))"));
   }
   *data = table->take_data();
-  if (sha256_hex(*data) != id) return finish(Status::error("blob " + id.substr(0, 12) + " put together from its holders does not hash to its id"));
+  if (sha256_hex(*data) != id) {
+    *mixed = true;
+    return finish(Status::error("blob " + id.substr(0, 12) + " put together from its holders does not hash to its id"));
+  }
   return finish({});
+}
+
+}  // namespace
+
+Status fetch_blob_ranged(const std::vector<FetchSource>& sources, const std::string& id, std::string* data,
+                         std::chrono::milliseconds timeout, const RangedFetch& options, TransferStats* stats,
+                         bool* is_delta) {
+  if (sources.empty() || options.range_bytes == 0 || options.range_bytes > kMaxRange || options.in_flight == 0) {
+    return Status::error("fetch_blob_ranged: no sources, or a range size or window out of bounds");
+  }
+  // Each holder gets `timeout`, as when they were tried one after another.
+  const auto deadline = Clock::now() + timeout * static_cast<int>(sources.size());
+  bool mixed = false;
+  Status s = fetch_ranges(sources, id, data, timeout, deadline, options, stats, is_delta, &mixed);
+  if (!mixed || sources.size() == 1) return s;
+  // One holder sent wrong bytes: each alone, until one gives the blob.
+  for (const auto& source : sources) {
+    s = fetch_ranges({source}, id, data, timeout, Clock::now() + timeout, options, stats, nullptr, &mixed);
+    if (s.ok()) return s;
+  }
+  return s;
 }
 
 }  // namespace fednode::net

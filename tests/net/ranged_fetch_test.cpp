@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -114,6 +116,40 @@ class CuttingProxy {
   std::thread thread_;
 };
 
+// The blobs of another store with one byte changed, past every check: a holder that serves wrong
+// bytes.
+class CorruptStore : public BlobStore {
+ public:
+  explicit CorruptStore(BlobStore& inner) : inner_(inner) {}
+  Status get_bytes(const std::string& id, std::string* out) const override {
+    if (Status s = inner_.get_bytes(id, out); !s.ok()) return s;
+    if (!out->empty()) (*out)[out->size() / 2] ^= 0x5a;
+    return {};
+  }
+  Status put_bytes(std::string_view bytes, std::string* id) override { return inner_.put_bytes(bytes, id); }
+
+ private:
+  BlobStore& inner_;
+};
+
+// A server on an io_context and thread of its own, stopped and joined before it goes.
+struct OwnServer {
+  asio::io_context io;
+  DataPlaneServer server;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard{asio::make_work_guard(io)};
+  std::thread thread;
+  explicit OwnServer(BlobStore& store) : server(io, store, 256u << 20) {
+    EXPECT_TRUE(server.listen(PeerAddress{"127.0.0.1", 0}).ok());
+    thread = std::thread([this] { io.run(); });
+  }
+  ~OwnServer() {
+    asio::post(io, [this] { server.close(); });
+    guard.reset();
+    io.stop();
+    thread.join();
+  }
+};
+
 class RangedFetchTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -137,6 +173,12 @@ class RangedFetchTest : public ::testing::Test {
     return blob;
   }
   FetchSource at(std::uint16_t port) { return FetchSource{PeerAddress{"127.0.0.1", port}, nullptr}; }
+  // A server's counters, read on its own thread.
+  std::uint64_t sent_by(DataPlaneServer& server) {
+    std::promise<std::uint64_t> p;
+    asio::post(io_, [&] { p.set_value(server.counters().bytes_out); });
+    return p.get_future().get();
+  }
 
   testing::TempDir dir_;
   fl::ModelStore store_{dir_.sub("models")};
@@ -154,8 +196,8 @@ TEST_F(RangedFetchTest, ABlobComesInRangesAndIsChecked) {
   Status s = fetch_blob_ranged({at(a_.port())}, fl::sha256_hex(blob), &back, 10s, o, &st);
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(back, blob);
-  EXPECT_EQ(st.messages_in, 13u);  // 12 whole ranges and the tail
-  EXPECT_LT(st.bytes_in, blob.size() + 13 * 64);
+  EXPECT_EQ(st.messages_in, 14u);  // the size, 12 whole ranges and the tail
+  EXPECT_LT(st.bytes_in, blob.size() + 14 * 64);
 }
 
 TEST_F(RangedFetchTest, TwoHoldersServeAtOnceAndOneWithoutTheBlobIsLeftOut) {
@@ -165,19 +207,19 @@ TEST_F(RangedFetchTest, TwoHoldersServeAtOnceAndOneWithoutTheBlobIsLeftOut) {
   o.in_flight = 2;
   // Each behind a link of 16 MB/s, so that neither can serve it all while the other connects.
   CuttingProxy link_a(a_.port(), 0, 16000), link_b(b_.port(), 0, 16000);
-  std::uint64_t a0 = a_.counters().bytes_out, b0 = b_.counters().bytes_out;
+  std::uint64_t a0 = sent_by(a_), b0 = sent_by(b_);
   Status s = fetch_blob_ranged({at(link_a.port()), at(link_b.port())}, fl::sha256_hex(blob), &back, 20s, o);
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(back, blob);
-  std::uint64_t from_a = a_.counters().bytes_out - a0, from_b = b_.counters().bytes_out - b0;
+  std::uint64_t from_a = sent_by(a_) - a0, from_b = sent_by(b_) - b0;
   EXPECT_GT(from_a, blob.size() / 10) << from_a << " from a, " << from_b << " from b";
   EXPECT_GT(from_b, blob.size() / 10) << from_a << " from a, " << from_b << " from b";
   // A holder that lacks it (another store) and one that has it: the blob, from the second.
   testing::TempDir other_dir;
   fl::ModelStore empty{other_dir.sub("models")};
   ASSERT_TRUE(empty.init().ok());
-  DataPlaneServer bare(io_, empty, 1 << 20);
-  ASSERT_TRUE(bare.listen(PeerAddress{"127.0.0.1", 0}).ok());
+  OwnServer bare_server(empty);
+  DataPlaneServer& bare = bare_server.server;
   back.clear();
   s = fetch_blob_ranged({at(bare.port()), at(b_.port())}, fl::sha256_hex(blob), &back, 20s, o);
   ASSERT_TRUE(s.ok()) << s.message();
@@ -185,7 +227,36 @@ TEST_F(RangedFetchTest, TwoHoldersServeAtOnceAndOneWithoutTheBlobIsLeftOut) {
   s = fetch_blob_ranged({at(bare.port())}, fl::sha256_hex(blob), &back, 5s, o);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("data plane 127.0.0.1:" + std::to_string(bare.port())), std::string::npos) << s.message();
-  asio::post(io_, [&] { bare.close(); });
+}
+
+// A slow holder's ranges are fetched again from a fast one once nothing else is missing: behind
+// 100 KB/s, the 4 ranges of 256 KiB it takes would alone need 10 s, the whole fetch's bound here.
+TEST_F(RangedFetchTest, ASlowHoldersRangesAreFetchedAgainFromAFastOne) {
+  std::string blob = put(8u << 20, 6), back;
+  CuttingProxy slow(a_.port(), 0, 100), fast(b_.port(), 0);
+  RangedFetch o;
+  o.range_bytes = 256u << 10;
+  auto t0 = std::chrono::steady_clock::now();
+  Status s = fetch_blob_ranged({at(slow.port()), at(fast.port())}, fl::sha256_hex(blob), &back, 5s, o);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(back, blob);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 8s);
+}
+
+// A holder that serves wrong bytes: the blob put together does not hash to its id, so each holder
+// is asked alone, and the honest one's blob is taken; alone, the corrupt one is refused.
+TEST_F(RangedFetchTest, AHolderServingWrongBytesIsLeftOutByTheHash) {
+  std::string blob = put(2u << 20, 5), back;
+  CorruptStore corrupt(store_);
+  OwnServer liar(corrupt);
+  RangedFetch o;
+  o.range_bytes = 128u << 10;
+  Status s = fetch_blob_ranged({at(liar.server.port()), at(b_.port())}, fl::sha256_hex(blob), &back, 10s, o);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(back, blob);
+  s = fetch_blob_ranged({at(liar.server.port())}, fl::sha256_hex(blob), &back, 5s, o);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("does not hash to its id"), std::string::npos) << s.message();
 }
 
 // The figure: a transfer cut at 90 % resumes where it stopped; what the server sent for
@@ -193,7 +264,7 @@ TEST_F(RangedFetchTest, TwoHoldersServeAtOnceAndOneWithoutTheBlobIsLeftOut) {
 TEST_F(RangedFetchTest, ATransferCutAt90PercentResumesAndResendsUnder5Percent) {
   std::string blob = put(32u << 20, 3), back;
   CuttingProxy proxy(a_.port(), blob.size() * 9 / 10);
-  std::uint64_t sent0 = a_.counters().bytes_out;
+  std::uint64_t sent0 = sent_by(a_);
   TransferStats st;
   RangedFetch o;  // the defaults: 1 MiB ranges, 4 in flight
   o.range_bytes = 256u << 10;
@@ -203,7 +274,7 @@ TEST_F(RangedFetchTest, ATransferCutAt90PercentResumesAndResendsUnder5Percent) {
   EXPECT_TRUE(proxy.cut());
   EXPECT_EQ(proxy.connections(), 2);
   double size = static_cast<double>(blob.size());
-  double resent = static_cast<double>(a_.counters().bytes_out - sent0) - size;
+  double resent = static_cast<double>(sent_by(a_) - sent0) - size;
   double handed_twice = static_cast<double>(proxy.to_client()) - size;
   EXPECT_LT(resent, 0.05 * size) << resent / (1 << 20) << " MiB resent of " << blob.size() / (1 << 20) << " MiB";
   EXPECT_GE(resent, handed_twice);

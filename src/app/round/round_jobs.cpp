@@ -158,14 +158,15 @@ JobOutcome make_initial_model(const fl::Job& job, const LocalSource& local, fl::
   return s.ok() ? out : failed(job, Status::error("initial model: " + s.message()));
 }
 
-// In ranges from every source at once (net::fetch_blob_ranged: a cut transfer resumes, and each
-// holder serves part), or as the change from a base the first source kept. If it fails, the
+// In ranges from up to three sources at once (net::fetch_blob_ranged: a cut transfer resumes, and
+// each holder serves part), or as the change from a base the first source kept. If it fails, the
 // sources are forgotten in the directory (they may have come back on other ports).
 JobOutcome fetch_model(const fl::Job& job, const std::vector<PeerRef>& sources, fl::ModelStore store) {
   JobOutcome out;
   out.result.id = job.id;
   std::vector<net::FetchSource> holders;
-  for (const auto& peer : sources) {
+  for (const auto& peer : sources) {  // the best three: each unknown data port costs a question
+    if (holders.size() == 3) break;
     auto addr = PeerDirectory::shared().data_address(peer.address, peer.client ? &*peer.client : nullptr);
     if (!addr) continue;
     holders.push_back({*addr, peer.secure ? &*peer.secure : nullptr});
