@@ -37,6 +37,12 @@ struct RecentBlobs {
     auto bytes = std::make_shared<std::string>();
     if (Status s = store.get_bytes(id, bytes.get()); !s.ok()) return s;  // checked against its id
     std::lock_guard<std::mutex> lock(mu);
+    for (const auto& [held, copy] : blobs) {  // read meanwhile by another thread: one copy is held
+      if (held == id) {
+        *out = copy;
+        return {};
+      }
+    }
     blobs.emplace_back(id, bytes);
     if (blobs.size() > 2) blobs.erase(blobs.begin());
     *out = std::move(bytes);
