@@ -109,7 +109,7 @@ TimingOutcome run_network_timing(const TimingRun& run) {
       Message m = wire.top().message;
       wire.pop();
       auto it = peers.find(m.to);
-      if (it == peers.end() || it->second.down || peers[m.from].down) continue;
+      if (it == peers.end() || it->second.down || peers.at(m.from).down) continue;
       it->second.node->step(m);
       drain(now, it->second);
     }
@@ -117,11 +117,11 @@ TimingOutcome run_network_timing(const TimingRun& run) {
       crashed = last_leader;
       crashed_at = now;
       failed_over = false;
-      peers[crashed].down = true;
+      peers.at(crashed).down = true;
       ++out.crashes;
     }
     if (crashed != kNoNode && now == crashed_at + down_ms) {
-      peers[crashed].down = false;
+      peers.at(crashed).down = false;
       crashed = kNoNode;
     }
     for (auto& [id, p] : peers) {
@@ -148,15 +148,15 @@ TimingOutcome run_network_timing(const TimingRun& run) {
       }
     }
     if (leader != kNoNode) {
+      Peer& lp = peers.at(leader);
       if (first_term == 0) {
         first_term = leader_term;
-        first_commit = peers[leader].node->commit_index();
+        first_commit = lp.node->commit_index();
         out.first_leader_s = static_cast<double>(now) / 1000;
       } else if (leader != last_leader) {
         ++out.leader_changes;
       }
       last_leader = leader;
-      Peer& lp = peers[leader];
       if (crashed != kNoNode && !failed_over && leader != crashed && lp.node->commit_index() >= lp.node->term_start_index()) {
         double t = static_cast<double>(now - crashed_at) / 1000;
         ++out.failovers;
@@ -165,15 +165,14 @@ TimingOutcome run_network_timing(const TimingRun& run) {
         failed_over = true;
       }
       if (write_every && now % write_every == 0) {
-        Peer& p = peers[leader];
-        if (p.node->propose(std::string(100, 'w')) == RequestStatus::kOk) ++out.proposed;
-        drain(now, p);
+        if (lp.node->propose(std::string(100, 'w')) == RequestStatus::kOk) ++out.proposed;
+        drain(now, lp);
       }
     }
   }
   if (first_term != 0) out.elections = max_term - first_term;
   if (last_leader != kNoNode) {
-    const Peer& p = peers[last_leader];
+    const Peer& p = peers.at(last_leader);
     out.committed = p.node->commit_index() - first_commit;
   }
   out.messages_per_s = static_cast<double>(sent) / run.seconds;
