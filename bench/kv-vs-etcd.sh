@@ -1,34 +1,43 @@
 #!/usr/bin/env bash
 # fednode's replicated key-value store against etcd (Debian's etcd-server), side by side in one run
-# on the same disk: 3 members on loopback each, both fdatasync before acknowledging. Both are driven
-# by cluster-bench's clients (blocking writes of 100-byte values, 1 to 256 clients; etcd through its
-# JSON gateway), alternately, --repeat times, each time on a fresh group; the summary gives the
-# medians and the median of the per-pair ratios. etcd is also driven once by its own generator
-# (`etcdctl check perf`, gRPC). Needs scripts/setup-deps.sh --bench (etcd-server, etcd-client).
+# on the same disk: 3 members on loopback each, both fdatasync before acknowledging. Both take the
+# same load (blocking writes of 100-byte values, each client its own keys one at a time, 1 to 256
+# clients), each through its own native client: fednode through cluster-bench's clients (its
+# msgpack client protocol, one connection each), etcd through its gRPC API with clientv3
+# (bench/etcd-grpc-writer, built here from Debian's golang-etcd-server-dev; --clients-per-conn
+# clients share a connection, as etcd's own `benchmark put` shares --conns), both writing to the
+# leader. Alternately, --repeat times, each time on a fresh group; the summary gives the medians
+# and the median of the per-pair ratios. etcd is also driven once by its own generator (`etcdctl
+# check perf`, gRPC). Needs scripts/setup-deps.sh --bench (etcd, Go and clientv3).
 #   bench/kv-vs-etcd.sh [--seconds S] [--clients 1,16,64,256] [--repeat N] [--check-perf s|m|l|none]
-#                       [--insecure] [--out FILE.tsv]
+#                       [--clients-per-conn N] [--insecure] [--out FILE.tsv]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${FEDNODE_BUILD_DIR:-$root/build}
-seconds=5 clients=1,16,64,256 repeat=3 check=l insecure=() out=""
+seconds=5 clients=1,16,64,256 repeat=3 check=l insecure=() out="" per_conn=10
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
     --clients) clients=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
     --check-perf) check=$2; shift 2 ;;
+    --clients-per-conn) per_conn=$2; shift 2 ;;
     --insecure) insecure=(--insecure); shift ;;
     --out) out=$2; shift 2 ;;
     *) echo "kv-vs-etcd.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
 [[ "$repeat" =~ ^[1-9][0-9]*$ ]] || { echo "kv-vs-etcd.sh: --repeat '$repeat' is not a positive number" >&2; exit 2; }
-for tool in etcd etcdctl python3; do
+for tool in etcd etcdctl python3 go; do
   command -v "$tool" >/dev/null || { echo "kv-vs-etcd.sh: $tool not found: run scripts/setup-deps.sh --bench" >&2; exit 1; }
 done
 [ -x "$build/cluster-bench" ] || { echo "kv-vs-etcd.sh: $build/cluster-bench not built" >&2; exit 1; }
 
 work=$(mktemp -d "$build/kv-vs-etcd.XXXXXX")
+# etcd's own Go client, from Debian's packages (GOPATH mode: no module download).
+[ -d /usr/share/gocode/src/go.etcd.io/etcd/clientv3 ] || { echo "kv-vs-etcd.sh: clientv3 not found: run scripts/setup-deps.sh --bench" >&2; exit 1; }
+(cd "$root/bench/etcd-grpc-writer" && GOPATH=/usr/share/gocode GO111MODULE=off GOCACHE="$work/go-cache" \
+  go build -o "$build/etcd-grpc-writer" .) || { echo "kv-vs-etcd.sh: building bench/etcd-grpc-writer failed" >&2; exit 1; }
 pids=()
 stop_etcd() {
   for p in "${pids[@]}"; do
@@ -82,7 +91,8 @@ echo "etcd $(etcd --version | awk '/etcd Version/ {print $3}') and fednode, 3 me
 for r in $(seq "$repeat"); do
   start_etcd "$r"
   echo "== run $r: etcd (leader $leader)"
-  "$build/cluster-bench" --etcd "$leader" --seconds "$seconds" --clients "$clients" | tee "$work/etcd-$r.out"
+  "$build/etcd-grpc-writer" --endpoints "$leader" --seconds "$seconds" --clients "$clients" \
+    --clients-per-conn "$per_conn" | tee "$work/etcd-$r.out"
   if [ "$r" = 1 ] && [ "$check" != none ]; then
     echo "== etcd, its own generator: etcdctl check perf --load=$check (gRPC, to every member)"
     etcdctl --endpoints "$endpoints" check perf --load="$check" 2>&1 | grep -E "Throughput|Slowest|PASS|FAIL" || true

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages fednode needs, and nothing when all are present.
 #   scripts/setup-deps.sh           build + test dependencies
-#   scripts/setup-deps.sh --bench   also PyTorch-Python and PySyncObj for the side-by-side benchmarks
+#   scripts/setup-deps.sh --bench   also PyTorch-Python, PySyncObj, etcd and Go with etcd's clientv3 (the
+#                                   gRPC driver bench/etcd-grpc-writer) for the side-by-side benchmarks
 #   scripts/setup-deps.sh --tools   also gnuplot (plots), tshark and iftop (traffic capture)
 set -euo pipefail
 
@@ -17,7 +18,7 @@ packages=(cmake g++ make pkg-config
   chromium python3-websocket)  # the live page's browser test (headless, over the DevTools protocol)
 for arg in "$@"; do
   case "$arg" in
-    --bench) packages+=(python3-pysyncobj etcd-server etcd-client) ;;
+    --bench) packages+=(python3-pysyncobj etcd-server etcd-client golang-go golang-etcd-server-dev) ;;
     --tools) packages+=(gnuplot-nox tshark iftop) ;;
     *) echo "setup-deps.sh: unknown option '$arg' (use --bench or --tools)" >&2; exit 2 ;;
   esac

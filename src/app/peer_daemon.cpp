@@ -5,6 +5,7 @@
 // controller act on what changed. Its start (the wiring) is in peer_daemon_start.cpp.
 #include "peer_daemon_class.h"
 
+#include "fednode/app/data_dir_format.h"
 #include "fednode/app/data_dir_owner.h"
 
 #include <algorithm>
@@ -275,6 +276,16 @@ int run_peer(const NodeOptions& options) {
   if (rlimit r{}; ::getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
     r.rlim_cur = r.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &r);
+  }
+  // A dir of a later format is refused before anything is written to it; an earlier one is
+  // migrated.
+  DataDirFormat format;
+  if (Status s = open_data_dir_format(options.data_dir, &format); !s.ok()) {
+    spdlog::error("{}", s.message());
+    return 1;
+  }
+  if (!format.done.empty()) {
+    spdlog::info("{}: data dir format {} migrated to {} ({})", options.data_dir, format.found, format.now, format.done);
   }
   // A dir of another group is refused before anything (the boot epoch) is written to it.
   if (Status s = check_cluster_id(options.data_dir, options.cluster_id); !s.ok()) {

@@ -51,8 +51,18 @@ Status StateMachine::restore(std::string_view bytes) {
     return Status::error(std::string("snapshot is not msgpack: ") + e.what());
   }
   const auto& o = h.get();
-  if (o.type != msgpack::type::ARRAY || o.via.array.size != 2 || o.via.array.ptr[0].type != msgpack::type::BIN) {
-    return Status::error("snapshot: not a fednode state [key-value, rounds]");
+  if (o.type != msgpack::type::ARRAY || o.via.array.size < 2 || o.via.array.size > 3 ||
+      o.via.array.ptr[0].type != msgpack::type::BIN) {
+    return Status::error("snapshot: not a fednode state [key-value, rounds(, format)]");
+  }
+  if (o.via.array.size == 3) {
+    const auto& f = o.via.array.ptr[2];
+    if (f.type != msgpack::type::POSITIVE_INTEGER || f.via.u64 == 0) return Status::error("snapshot: its format is not a number from 1");
+    if (f.via.u64 > kStateFormat) {
+      return Status::error("snapshot: in state format " + std::to_string(f.via.u64) +
+                           ", written by a later fednode; this one reads formats 1 to " + std::to_string(kStateFormat) +
+                           ": upgrade this node");
+    }
   }
   KvStore kv;
   fl::RoundState rounds;

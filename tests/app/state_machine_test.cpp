@@ -47,6 +47,29 @@ TEST(StateMachine, BadCommandsAndSnapshotsAreErrorsAndChangeNothing) {
   EXPECT_EQ(sm.kv().entries().size(), 1u);
 }
 
+// The snapshot's format: [kv, rounds] is format 1; a trailing number up to kStateFormat is read,
+// a later one refused with one line (a member of a later version may send its snapshot here).
+TEST(StateMachine, SnapshotFormatsUpToItsOwnAreReadALaterOneRefused) {
+  StateMachine sm;
+  fl::RoundEvent e;
+  std::string why;
+  ASSERT_TRUE(sm.apply(kv(KvStore::change_command("k", "\xa1v")), &e, &why).ok());
+  const std::string v1 = sm.snapshot();
+  ASSERT_EQ(static_cast<unsigned char>(v1[0]), 0x92u);  // format 1 is written: a 2-array
+  auto with_format = [&](std::string number) { return std::string("\x93") + v1.substr(1) + number; };
+  StateMachine copy;
+  ASSERT_TRUE(copy.restore(with_format("\x01")).ok());
+  EXPECT_EQ(copy.kv().entries().at("k"), "\xa1v");
+  Status later = copy.restore(with_format("\x02"));
+  ASSERT_FALSE(later.ok());
+  EXPECT_EQ(later.message(),
+            "snapshot: in state format 2, written by a later fednode; this one reads formats 1 to 1: upgrade this node");
+  EXPECT_EQ(copy.restore(with_format(std::string(1, '\0'))).message(), "snapshot: its format is not a number from 1");
+  EXPECT_FALSE(copy.restore(with_format("\xa1" "2")).ok());
+  EXPECT_FALSE(copy.restore(std::string("\x94") + v1.substr(1) + "\x01\x01").ok());
+  EXPECT_EQ(copy.kv().entries().at("k"), "\xa1v");  // a refused snapshot changes nothing
+}
+
 // A client's key-value write that also carries the fields of a round command ("fl", "body") is
 // a key-value write: clients can never commit a model or restart a round.
 TEST(StateMachine, ClientWriteCarryingRoundFieldsIsNeverARoundCommand) {

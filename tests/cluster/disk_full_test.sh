@@ -56,10 +56,10 @@ leader() {  # the group's leader as node 0 sees it, by index
 }
 row_of() { ctl_as "$1" status 2>/dev/null | awk -v a="$(addr "$2")" '$1 == a'; }
 wait_for() {  # SECONDS DESCRIPTION COMMAND...
-  local limit=$((SECONDS + $1)) what=$2
+  local seconds=$1 limit=$((SECONDS + $1)) what=$2
   shift 2
   until "$@"; do
-    [[ $SECONDS -lt $limit ]] || fail "$what, after $1 s"
+    [[ $SECONDS -lt $limit ]] || fail "$what, after $seconds s"
     sleep 0.2
   done
 }

@@ -13,7 +13,7 @@
 #     test samples equals what Python measures on the pooled test splits with the exported model;
 #   - `ctl export-model --format torchscript` writes a module Python runs with torch.jit.load,
 #     within 2 points of the same MLP trained centrally on the union (examples/tabular/evaluate.py);
-#     the keys are fixed (testdata/own-data-keys) because node ids seed each party's shuffle: with
+#     the keys are fixed (tests/testdata/node-keys) because node ids seed each party's shuffle: with
 #     them the run is one reproducible draw (0.9637 against central 0.9749), where fresh keys
 #     drew 0.9525-0.9832 in 32 runs and so failed now and then;
 #   - a fifth node whose module file differs joins as a learner and refuses to train, naming both
@@ -40,7 +40,7 @@ mapfile -t all_ports < <(free_ports $((2 * n)))
 ports=("${all_ports[@]:0:n}")
 dports=("${all_ports[@]:n}")
 addr() { echo "127.0.0.1:${ports[$1]}"; }
-use_keys "$root/tests/cluster/testdata/own-data-keys" "$n"
+use_keys "$root/tests/testdata/node-keys" "$n"
 ctl() { "$bin" ctl "$@"; }
 voters=(0 1 2 3)
 start() {  # i data model [extra...]

@@ -25,7 +25,12 @@ class StateMachine {
   const KvStore& kv() const { return kv_; }
   const fl::RoundState& rounds() const { return rounds_; }
 
-  std::string snapshot() const;  // msgpack [bin: key-value snapshot, round state]
+  // The state's snapshot, which a leader also sends to members of other versions: msgpack
+  // [bin: key-value snapshot, round state] is format 1; a later format appends its number
+  // ([kv, rounds, 2]), and restore refuses a number above kStateFormat with one line. Readers of a
+  // format ship before any writer of it (docs/upgrades.md): this version reads 1 and writes 1.
+  static constexpr std::uint64_t kStateFormat = 1;
+  std::string snapshot() const;
   Status restore(std::string_view bytes);
 
  private:
