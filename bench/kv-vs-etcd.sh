@@ -87,6 +87,9 @@ for e in json.load(sys.stdin):
   exit 1
 }
 
+# Each system starts on a quiet disk: what the one before left to write back (etcd preallocates
+# 64 MB WAL files) is flushed first, so that neither pays for the other's writes.
+settle() { sync; sleep 2; }
 echo "etcd $(etcd --version | awk '/etcd Version/ {print $3}') and fednode, 3 members each on loopback, $repeat alternating runs"
 for r in $(seq "$repeat"); do
   start_etcd "$r"
@@ -98,9 +101,11 @@ for r in $(seq "$repeat"); do
     etcdctl --endpoints "$endpoints" check perf --load="$check" 2>&1 | grep -E "Throughput|Slowest|PASS|FAIL" || true
   fi
   stop_etcd
+  settle
   echo "== run $r: fednode"
   "$build/cluster-bench" --fednode "$build/fednode" --seconds "$seconds" --trials 0 --clients "$clients" \
     --dir "$work/fednode-$r" "${insecure[@]}" | grep -v '^failover' | tee "$work/fednode-$r.out"
+  settle
 done
 
 python3 - "$work" "$repeat" "${out:-/dev/null}" <<'PY'
