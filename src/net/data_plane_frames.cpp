@@ -46,12 +46,17 @@ std::string bin_field(const msgpack::object& map, const char* key) {
 }
 
 std::string request(const char* op, const std::string& id, const std::string* data, const UpdateNotice* notice,
-                    bool delta) {
+                    bool delta, bool parts) {
   msgpack::sbuffer b;
   MsgpackPacker p(b);
   bool declined = notice && !notice->declined.empty();
   bool evaluation = notice && notice->evaluation;
-  p.pack_map((data ? 3 : 2) + (notice ? 7 : 0) + (delta ? 1 : 0) + (declined ? 1 : 0) + (evaluation ? 2 : 0));
+  p.pack_map((data ? 3 : 2) + (notice ? 7 : 0) + (delta ? 1 : 0) + (declined ? 1 : 0) + (evaluation ? 2 : 0) +
+             (parts ? 1 : 0));
+  if (parts) {
+    p.pack("parts");
+    p.pack(true);
+  }
   if (declined) {
     p.pack("reason");
     p.pack(notice->declined);
@@ -109,6 +114,35 @@ std::string range_request(const std::string& id, std::uint64_t offset, std::uint
   p.pack(offset);
   p.pack("length");
   p.pack(length);
+  return std::string(b.data(), b.size());
+}
+
+std::string part_request(const std::string& id, std::uint64_t size, std::uint64_t offset, std::string_view data) {
+  msgpack::sbuffer b;
+  MsgpackPacker p(b);
+  p.pack_map(5);
+  p.pack("op");
+  p.pack("part");
+  p.pack("id");
+  p.pack(id);
+  p.pack("size");
+  p.pack(size);
+  p.pack("offset");
+  p.pack(offset);
+  p.pack("data");
+  p.pack_bin(static_cast<std::uint32_t>(data.size()));
+  p.pack_bin_body(data.data(), static_cast<std::uint32_t>(data.size()));
+  return std::string(b.data(), b.size());
+}
+
+std::string part_answer(std::uint64_t have) {
+  msgpack::sbuffer b;
+  MsgpackPacker p(b);
+  p.pack_map(2);
+  p.pack("ok");
+  p.pack(true);
+  p.pack("have");
+  p.pack(have);
   return std::string(b.data(), b.size());
 }
 
@@ -170,8 +204,22 @@ Status decode_data_request(std::string_view body, DataRequest* out) {
   out->op = as_string(map_field(req, "op"));
   out->id = as_string(map_field(req, "id"));
   if (req.type != msgpack::type::MAP ||
-      (out->op != "fetch" && out->op != "push" && out->op != "update" && out->op != "decline" && out->op != "evaluation")) {
-    return Status::error("frame has no op fetch|push|update|decline|evaluation");
+      (out->op != "fetch" && out->op != "push" && out->op != "update" && out->op != "part" && out->op != "decline" &&
+       out->op != "evaluation")) {
+    return Status::error("frame has no op fetch|push|update|part|decline|evaluation");
+  }
+  if (out->op == "part") {
+    for (auto [name, field] : {std::pair{"offset", &out->offset}, std::pair{"size", &out->size}}) {
+      const msgpack::object* o = map_field(req, name);
+      if (!o || o->type != msgpack::type::POSITIVE_INTEGER) return Status::error(std::string("part frame needs an unsigned ") + name);
+      *field = o->via.u64;
+    }
+    out->data = bin_field(req, "data");
+    if (out->size == 0 || out->offset > out->size || out->data.size() > out->size - out->offset) {
+      return Status::error("part frame's " + std::to_string(out->data.size()) + " bytes at offset " +
+                           std::to_string(out->offset) + " do not fit an upload of " + std::to_string(out->size));
+    }
+    return {};
   }
   if (out->op == "evaluation") {
     out->notice.evaluation = true;
@@ -205,6 +253,8 @@ Status decode_data_request(std::string_view body, DataRequest* out) {
     return {};
   }
   out->data = bin_field(req, "data");
+  out->parts = out->op == "update" && is_true(map_field(req, "parts"));
+  if (out->parts && !out->data.empty()) return Status::error("an update frame with parts carries no data");
   if (out->op == "update" && !parse_notice(req, &out->notice)) {
     return Status::error("update frame needs unsigned round, term, attempt, node, samples and numeric train_loss");
   }

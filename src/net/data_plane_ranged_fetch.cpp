@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "data_plane_frames.h"
+#include "data_stream.h"
 #include "fednode/util/blob_id.h"
 #include "fednode/util/msgpack_fields.h"
 #include "fednode/util/msgpack_limits.h"
@@ -23,122 +24,6 @@ using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-// One holder's stream: blocking calls, each bounded by the fetch's deadline.
-class RangeConnection {
- public:
-  // `done`, when set, ends any wait at once (the blob came together from the other holders).
-  RangeConnection(const FetchSource& source, Clock::time_point deadline, const std::atomic<bool>* done = nullptr)
-      : source_(source), deadline_(deadline), done_(done) {}
-
-  Status open() {
-    tcp::resolver resolver(io_);
-    std::error_code ec;
-    auto endpoints = resolver.resolve(tcp::v4(), source_.address.host, std::to_string(source_.address.port), ec);
-    if (ec) return failed(ec.message());
-    std::error_code result = asio::error::would_block;
-    asio::async_connect(socket_, endpoints, [&](const std::error_code& e, const tcp::endpoint&) { result = e; });
-    if (Status s = run(result, "connecting"); !s.ok()) return s;
-    socket_.set_option(tcp::no_delay(true), ec);
-    if (!source_.secure) return {};
-    crypto::HandshakeInitiator initiator(source_.secure->self, source_.secure->server, source_.secure->prologue);
-    std::string hello = initiator.request();
-    if (Status s = write(hello); !s.ok()) return s;
-    std::string answer(crypto::kHandshakeResponseBytes, '\0');
-    result = asio::error::would_block;
-    asio::async_read(socket_, asio::buffer(answer), [&](const std::error_code& e, std::size_t) { result = e; });
-    if (Status s = run(result, "during the handshake (is this node a member?)"); !s.ok()) return s;
-    stats.bytes_in += answer.size();
-    session_.emplace();
-    if (!initiator.finish(answer, &*session_).ok()) return failed("the server failed the handshake (not the key expected)");
-    return {};
-  }
-
-  void extend(Clock::time_point deadline, const std::atomic<bool>* done) {
-    deadline_ = deadline;
-    done_ = done;
-  }
-
-  Status send(const std::string& request) {
-    ++stats.messages_out;
-    return write(session_ ? session_->send.seal(request) : frames::frame(request));
-  }
-
-  // The next answer, of at most `max_bytes`: its map, ok or not (the caller reads ok and reason).
-  Status receive(msgpack::object_handle* out, std::size_t max_bytes = kDefaultMaxFrame) {
-    unsigned char header[4];
-    std::error_code result = asio::error::would_block;
-    asio::async_read(socket_, asio::buffer(header), [&](const std::error_code& e, std::size_t) { result = e; });
-    if (Status s = run(result, "reading an answer"); !s.ok()) return s;
-    std::uint32_t n = frames::frame_length(header);
-    // A whole blob (a holder that predates ranges) or a delta may be as large as any frame; the
-    // body grows as its bytes arrive, so a header alone claims nothing.
-    if (n > max_bytes) return failed("an answer of " + std::to_string(n) + " bytes, more than the " + std::to_string(max_bytes) + " expected");
-    std::string body;
-    std::array<char, 64 * 1024> chunk;
-    Status read;
-    stats.bytes_in += 4;
-    while (body.size() < n && read.ok()) {
-      std::size_t got = 0;  // a cut answer's bytes count too: they crossed the network for nothing
-      result = asio::error::would_block;
-      asio::async_read(socket_, asio::buffer(chunk.data(), std::min<std::size_t>(chunk.size(), n - body.size())),
-                       [&](const std::error_code& e, std::size_t m) { result = e, got = m; });
-      read = run(result, "reading an answer");
-      stats.bytes_in += got;
-      body.append(chunk.data(), got);
-    }
-    if (!read.ok()) return read;
-    ++stats.messages_in;
-    if (session_) {
-      std::string plain;
-      if (Status s = session_->receive.open(body, &plain); !s.ok()) return failed(s.message());
-      body.swap(plain);
-    }
-    try {
-      *out = bounded_unpack_one(body.data(), body.size());
-    } catch (const std::exception& e) {
-      return failed(std::string("bad answer: ") + e.what());
-    }
-    return {};
-  }
-
-  Status failed(const std::string& why) const {
-    return Status::error("data plane " + source_.address.to_string() + ": " + why);
-  }
-
-  TransferStats stats;
-
- private:
-  Status write(const std::string& bytes) {
-    std::error_code result = asio::error::would_block;
-    asio::async_write(socket_, asio::buffer(bytes), [&](const std::error_code& e, std::size_t) { result = e; });
-    Status s = run(result, "writing a request");
-    if (s.ok()) stats.bytes_out += bytes.size();
-    return s;
-  }
-  Status run(std::error_code& result, const char* what) {
-    while (result == asio::error::would_block && Clock::now() < deadline_ && !(done_ && *done_)) {
-      io_.restart();
-      io_.run_for(std::min<Clock::duration>(deadline_ - Clock::now(), std::chrono::milliseconds(100)));
-    }
-    if (result == asio::error::would_block) {
-      std::error_code ignored;
-      socket_.close(ignored);
-      io_.restart();
-      io_.run();  // the aborted handler writes `result`: it runs before `result` goes
-      return failed(std::string(done_ && *done_ ? "no longer needed " : "timed out ") + what);
-    }
-    if (result) return failed(result.message() + " " + what);
-    return {};
-  }
-
-  const FetchSource& source_;
-  Clock::time_point deadline_;
-  const std::atomic<bool>* done_;
-  asio::io_context io_;
-  tcp::socket socket_{io_};
-  std::optional<crypto::SecureSession> session_;
-};
 
 // The ranges of one blob and who has them: missing, taken by a stream, or done.
 class RangeTable {
@@ -226,12 +111,12 @@ Status check_range(const msgpack::object& a, const RangeTable& table, std::size_
 // One holder's part: ranges until none is missing, reconnecting after a cut. A holder that
 // answers "no" (it lacks the blob) is not asked again.
 void serve_ranges(const FetchSource& source, const std::string& id, RangeTable& table, const RangedFetch& options,
-                  Clock::time_point deadline, std::unique_ptr<RangeConnection> conn, TransferStats* stats,
+                  Clock::time_point deadline, std::unique_ptr<DataStream> conn, TransferStats* stats,
                   Status* last) {
   int failures = 0;
   while (!table.complete() && failures < options.attempts && Clock::now() < deadline) {
     if (!conn) {
-      conn = std::make_unique<RangeConnection>(source, deadline, table.completion());
+      conn = std::make_unique<DataStream>(source, deadline, table.completion());
       if (Status s = conn->open(); !s.ok()) {
         *last = s;
         ++failures;
@@ -288,7 +173,7 @@ void serve_ranges(const FetchSource& source, const std::string& id, RangeTable& 
 
 // On its own thread: nothing may escape it (std::terminate).
 void serve_from(const FetchSource& source, const std::string& id, RangeTable& table, const RangedFetch& options,
-                Clock::time_point deadline, std::unique_ptr<RangeConnection> conn, TransferStats* stats, Status* last) {
+                Clock::time_point deadline, std::unique_ptr<DataStream> conn, TransferStats* stats, Status* last) {
   try {
     serve_ranges(source, id, table, options, deadline, std::move(conn), stats, last);
   } catch (const std::exception& e) {
@@ -313,10 +198,10 @@ Status fetch_ranges(const std::vector<FetchSource>& sources, const std::string& 
   // The first holder that answers tells the size, or, predating ranges, gives the whole blob.
   Status last = Status::error("blob " + id.substr(0, 12) + " found on no holder");
   std::optional<RangeTable> table;
-  std::unique_ptr<RangeConnection> first;
+  std::unique_ptr<DataStream> first;
   std::size_t first_source = 0;
   for (; first_source < sources.size() && !table; ++first_source) {
-    first = std::make_unique<RangeConnection>(sources[first_source], std::min(deadline, Clock::now() + per_source));
+    first = std::make_unique<DataStream>(sources[first_source], std::min(deadline, Clock::now() + per_source));
     msgpack::object_handle h;
     Status s = first->open();
     // One byte: the size, without holding the fetch to a slow holder's first range.
@@ -359,7 +244,7 @@ Status fetch_ranges(const std::vector<FetchSource>& sources, const std::string& 
   std::vector<Status> errors(sources.size());
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < sources.size(); ++i) {
-    std::unique_ptr<RangeConnection> conn;
+    std::unique_ptr<DataStream> conn;
     if (i == first_source) {
       conn = std::move(first);
       conn->extend(deadline, table->completion());  // past the probe's own bound, to the fetch's

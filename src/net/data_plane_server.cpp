@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "data_plane_frames.h"
+#include "partial_uploads.h"
 #include "fednode/net/tcp_listener.h"
 #include "fednode/util/blob_id.h"
 
@@ -67,11 +68,11 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
               std::size_t max_frame, const ConnectionLimits& limits, std::shared_ptr<ChannelCounters> counters,
               std::shared_ptr<DataPlaneServer::UpdateHandler> handler, std::shared_ptr<const DataPlaneKeys> keys,
               HandshakeWorker& handshakes, std::shared_ptr<DataPlaneServer::Warnings> warnings,
-              std::shared_ptr<RecentBlobs> recent)
+              std::shared_ptr<RecentBlobs> recent, std::shared_ptr<PartialUploads> partial)
       : socket_(std::move(s)), timer_(socket_.get_executor()), ticket_(std::move(ticket)), store_(store),
         blob_threads_(blob_threads), max_frame_(max_frame), idle_(limits.idle), handshake_timeout_(std::min(limits.idle, limits.handshake_timeout)),
         counters_(std::move(counters)), handler_(std::move(handler)), keys_(std::move(keys)), handshakes_(handshakes),
-        warnings_(std::move(warnings)), recent_(std::move(recent)) {}
+        warnings_(std::move(warnings)), recent_(std::move(recent)), partial_(std::move(partial)) {}
   void start() {
     if (!keys_) return read_header();
     // Unproven: the gate may close it to make room for newer connections.
@@ -211,6 +212,14 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
     }
     const std::string& id = req.id;
     if (!valid_blob_id(id)) return reply_with(answer(false, "id must be 64 hex digits", false));
+    if (req.op == "part") {
+      if (req.offset == 0) {
+        if (Status s = store_.admit(req.size); !s.ok()) return reply_with(answer(false, s.message(), false));
+      }
+      std::uint64_t have = 0;
+      Status s = partial_->add(sender(), id, req.size, req.offset, req.data, &have);
+      return reply_with(s.ok() ? frames::part_answer(have) : answer(false, s.message(), false));
+    }
     if (req.op == "fetch") {
       std::string data;
       if (req.delta && store_.get_delta(id, &data).ok()) return reply_with(answer(true, data, true, true));
@@ -236,12 +245,22 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
     if (req.op == "update" && session_ && req.notice.node != peer_node_) {
       return reply_with(answer(false, "an update must come from the node it names (sent by another node's key)", false));
     }
+    if (req.parts) {
+      if (Status s = partial_->take(sender(), id, &req.data); !s.ok()) return reply_with(answer(false, s.message(), false));
+    }
     if (Status s = store_.admit(data.size()); !s.ok()) return reply_with(answer(false, s.message(), false));
     Status put = store_.put_as(id, data, req.op == "update");  // refuses data that does not hash to id
     if (!put.ok()) return reply_with(answer(false, put.message(), false));
     if (req.op == "push") return reply_with(answer(true, "", false));
     req.notice.id = id;
     return Prepared{Prepared::kUpdate, "", false, req.notice};
+  }
+  // Whose partial uploads a frame adds to: the authenticated node, or (plaintext) the address.
+  std::string sender() const {
+    if (session_) return "node " + std::to_string(peer_node_);
+    std::error_code ec;
+    auto ep = socket_.remote_endpoint(ec);
+    return ec ? std::string("unknown") : "address " + ep.address().to_string();
   }
   void finish(Prepared p) {
     if (p.auth_failed) ++counters_->auth_failed;
@@ -296,6 +315,7 @@ class DataSession : public std::enable_shared_from_this<DataSession> {
   HandshakeWorker& handshakes_;
   std::shared_ptr<DataPlaneServer::Warnings> warnings_;
   std::shared_ptr<RecentBlobs> recent_;
+  std::shared_ptr<PartialUploads> partial_;
   std::shared_ptr<std::atomic<bool>> abandoned_ = std::make_shared<std::atomic<bool>>(false);
   char watch_byte_ = 0;
   std::uint64_t timer_generation_ = 0;
@@ -315,12 +335,13 @@ DataPlaneServer::DataPlaneServer(asio::io_context& io, BlobStore& store, std::si
       store_(store),
       max_frame_(max_frame),
       recent_(std::make_shared<RecentBlobs>()),
+      partial_(std::make_shared<PartialUploads>()),
       gate_(std::make_shared<ConnectionGate>(limits)),
       accept_loop_(acceptor_, gate_, counters_, "data plane", [this](tcp::socket socket, ConnectionGate::Ticket t) {
         std::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);  // the handshake answer, then the frame's
         std::make_shared<DataSession>(std::move(socket), std::move(t), store_, blob_threads_, max_frame_, gate_->limits(),
-                                      counters_, handler_, keys_, handshakes_, warnings_, recent_)
+                                      counters_, handler_, keys_, handshakes_, warnings_, recent_, partial_)
             ->start();
       }, [this] { return keys_ != nullptr; }) {}
 

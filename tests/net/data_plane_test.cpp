@@ -530,5 +530,33 @@ TEST_F(SecureDataPlaneTest, AnUpdateIsAcceptedOnlyUnderTheSendersOwnId) {
   EXPECT_EQ(accepted_[0], n.node);
 }
 
+// In parts over a sealed stream: the parts are the sender's own (keyed by its authenticated id),
+// and the update naming them is taken only under that id.
+TEST_F(SecureDataPlaneTest, AnUpdateInPartsIsAcceptedOnlyUnderTheSendersOwnId) {
+  std::string blob(300000, 'p');
+  for (std::size_t i = 0; i < blob.size(); i += 5) blob[i] = static_cast<char>(i * 7);
+  UpdateNotice n;
+  n.id = fl::sha256_hex(blob);
+  n.round = 1;
+  n.term = 1;
+  n.attempt = 1;
+  n.samples = 10;
+  n.node = 12345;  // not the member's id
+  SecureCall member = as(member_, server_key_.public_key);
+  ResumableUpload o;
+  o.part_bytes = 64u << 10;
+  TransferStats st;
+  Status s = upload_update_resumable(address_, n, blob, 2s, o, &st, {}, &member);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("the node it names"), std::string::npos) << s.message();
+  n.node = crypto::node_id_of_key(member_.public_key);
+  ASSERT_TRUE(upload_update_resumable(address_, n, blob, 2s, o, &st, {}, &member).ok());
+  ASSERT_EQ(accepted_.size(), 1u);
+  EXPECT_EQ(accepted_[0], n.node);
+  EXPECT_TRUE(store_.has(n.id));
+  SecureCall stranger = as(stranger_, server_key_.public_key);
+  EXPECT_FALSE(upload_update_resumable(address_, n, blob, 2s, o, nullptr, {}, &stranger).ok());
+}
+
 }  // namespace
 }  // namespace fednode::net

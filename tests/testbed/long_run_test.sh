@@ -2,7 +2,7 @@
 # The long run, short (issue 35, item 7): bench/long-run.sh with 5 keyed hosts at 100 ms RTT and
 # 1 % loss, 40 rounds of the tabular example, the nemesis acting every 4 s (kill, pause, cut,
 # restart, full disk, skewed clock). It fails unless every host ends with all 40 rounds and the
-# same model ids, and no node's RSS, files or threads grew after round 8 beyond the bound.
+# same model ids, and no node's RSS, files or threads grew (medians) after round 8 beyond the bound.
 #   long_run_test.sh BUILD_DIR
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)

@@ -56,12 +56,15 @@ struct UpdateNotice {
 
 // One request frame's content (after the seal is opened).
 struct DataRequest {
-  std::string op, id, data;  // op: fetch | push | update | decline | evaluation; data: push and update only
+  std::string op, id, data;  // op: fetch | push | update | part | decline | evaluation; data: push, update, part
   // fetch: the change from a base is welcome instead of the blob; push: data is such a change
   // (BlobStore::get_delta, put_from_delta). Peers that predate it ignore the field.
   bool delta = false;
   // fetch: only `length` bytes from `offset` (length 0: the whole blob, as before).
-  std::uint64_t offset = 0, length = 0;
+  // part: `data` goes at `offset` of an upload of `size` bytes (a resumable update, in parts).
+  std::uint64_t offset = 0, length = 0, size = 0;
+  // update: the data came before, in parts (op part); the frame carries none.
+  bool parts = false;
   UpdateNotice notice;       // update only (its id is set from `id` once the data is stored)
 };
 inline constexpr std::uint64_t kMaxRange = 64u << 20;
@@ -92,6 +95,7 @@ struct TransferStats {
 };
 
 struct RecentBlobs;  // the blobs last read for ranged fetches (data_plane_server.cpp)
+class PartialUploads;  // updates arriving in parts (partial_uploads.h)
 
 class DataPlaneServer {
  public:
@@ -131,6 +135,7 @@ class DataPlaneServer {
   std::shared_ptr<const DataPlaneKeys> keys_;
   std::shared_ptr<Warnings> warnings_ = std::make_shared<Warnings>();
   std::shared_ptr<RecentBlobs> recent_;
+  std::shared_ptr<PartialUploads> partial_;
   // Decrypting, hashing, storing and reading blobs: never on the control loop.
   asio::thread_pool blob_threads_{2};
   std::shared_ptr<ConnectionGate> gate_;
@@ -184,5 +189,22 @@ Status report_evaluation(const PeerAddress& server, const UpdateNotice& notice, 
 Status upload_update(const PeerAddress& server, const UpdateNotice& notice, const std::string& data,
                      std::chrono::milliseconds timeout, TransferStats* stats = nullptr,
                      const std::function<bool()>& abandon = {}, const SecureCall* secure = nullptr);
+
+// An update of more than `part_bytes` goes in parts ({op: part, id, size, offset, data}, each
+// answered {ok, have}: the bytes the server holds), `in_flight` at a time on one connection, then
+// the update frame itself with `parts: true` and no data. A cut connection is opened again (up to
+// `attempts` times, each with the whole timeout) and the upload goes on from where the server
+// says it stands, so a cut costs at most the parts in flight. A server's refusal is final. A
+// smaller update goes in one frame (upload_update). Parts came with ranged fetches, in 0.2, whose
+// data plane does not talk to 0.1's.
+struct ResumableUpload {
+  std::size_t part_bytes = 1u << 20;
+  std::size_t in_flight = 4;
+  int attempts = 5;
+};
+Status upload_update_resumable(const PeerAddress& server, const UpdateNotice& notice, const std::string& data,
+                               std::chrono::milliseconds timeout, const ResumableUpload& options = {},
+                               TransferStats* stats = nullptr, const std::function<bool()>& abandon = {},
+                               const SecureCall* secure = nullptr);
 
 }  // namespace fednode::net

@@ -281,10 +281,11 @@ JobOutcome upload_update(const fl::Job& job, const PeerRef& to, std::shared_ptr<
   n.train_seconds = job.upload.train_seconds;
   n.declined = job.upload.declined;
   // A newer attempt of this node's training makes this upload useless: it is dropped at once
-  // rather than hold the next upload behind a deposed aggregator's timeout.
+  // rather than hold the next upload behind a deposed aggregator's timeout. An update over 1 MiB
+  // goes in parts, and a cut connection resumes where it stopped.
   Status s = declining ? net::decline_update(*addr, n, kTransferTimeout, &out.traffic, to.secure ? &*to.secure : nullptr)
-                       : net::upload_update(*addr, n, *update, kTransferTimeout, &out.traffic, std::move(abandon),
-                                            to.secure ? &*to.secure : nullptr);
+                       : net::upload_update_resumable(*addr, n, *update, kTransferTimeout, {}, &out.traffic,
+                                                      std::move(abandon), to.secure ? &*to.secure : nullptr);
   if (!s.ok()) {
     JobOutcome f = failed(job, Status::error("upload to " + aggregator + ": " + s.message()));
     f.traffic = out.traffic;

@@ -1,17 +1,23 @@
-// fetch_blob_ranged (net/data_plane.h): a blob in ranges, from several holders at once, resumed
-// after a connection is cut at 90 %; the bytes that crossed the network for nothing are counted
-// by a proxy between client and server.
+// fetch_blob_ranged and upload_update_resumable (net/data_plane.h): a blob in ranges, from
+// several holders at once, and an update in parts, each resumed after a connection is cut at
+// 90 %; the bytes that crossed the network for nothing are counted by a proxy between client and
+// server.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <future>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <thread>
 
 #include "../storage/temp_dir.h"
 #include "fednode/fl/model_store.h"
+#include "../../src/net/data_plane_frames.h"
+#include "../../src/net/data_stream.h"
+#include "../../src/net/partial_uploads.h"
 #include "fednode/net/data_plane.h"
+#include "fednode/util/msgpack_fields.h"
 
 namespace fednode::net {
 namespace {
@@ -28,11 +34,12 @@ std::string random_blob(std::size_t n, unsigned seed) {
 
 // Forwards connections to `upstream`; counts the bytes it hands the client; cuts the first
 // connection once it has handed over `cut_after` bytes (0: never); hands over at most
-// `bytes_per_ms` (0: as fast as it can), as a slow link would.
+// `bytes_per_ms` (0: as fast as it can), as a slow link would. With `cut_upstream` the cut
+// counts the bytes it hands the server instead (an upload cut).
 class CuttingProxy {
  public:
-  CuttingProxy(std::uint16_t upstream, std::uint64_t cut_after, std::uint64_t bytes_per_ms = 0)
-      : upstream_(upstream), cut_after_(cut_after), bytes_per_ms_(bytes_per_ms) {
+  CuttingProxy(std::uint16_t upstream, std::uint64_t cut_after, std::uint64_t bytes_per_ms = 0, bool cut_upstream = false)
+      : upstream_(upstream), cut_after_(cut_after), bytes_per_ms_(bytes_per_ms), cut_upstream_(cut_upstream) {
     acceptor_.open(tcp::v4());
     acceptor_.bind({asio::ip::make_address("127.0.0.1"), 0});
     acceptor_.listen();
@@ -45,6 +52,7 @@ class CuttingProxy {
   }
   std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
   std::uint64_t to_client() const { return to_client_; }
+  std::uint64_t to_server() const { return to_server_; }
   int connections() const { return connections_; }
   bool cut() const { return cut_done_; }
 
@@ -53,7 +61,8 @@ class CuttingProxy {
     tcp::socket client, server;
     std::array<char, 16384> up{}, down{};
     std::uint64_t handed = 0;
-    bool cuttable = false;
+    bool cuttable = false, cut_up = false;
+    std::uint64_t handed_up = 0;
     explicit Pair(asio::io_context& io) : client(io), server(io) {}
     void close() {
       std::error_code ec;
@@ -66,6 +75,7 @@ class CuttingProxy {
     acceptor_.async_accept(p->client, [this, p](const std::error_code& ec) {
       if (ec) return;
       p->cuttable = connections_++ == 0 && cut_after_ > 0;
+      p->cut_up = cut_upstream_;
       std::error_code e;
       p->server.connect({asio::ip::make_address("127.0.0.1"), upstream_}, e);
       if (e) return p->close();
@@ -77,8 +87,18 @@ class CuttingProxy {
   void pump_up(std::shared_ptr<Pair> p) {
     p->client.async_read_some(asio::buffer(p->up), [this, p](const std::error_code& ec, std::size_t n) {
       if (ec) return p->close();
-      asio::async_write(p->server, asio::buffer(p->up.data(), n), [this, p](const std::error_code& e, std::size_t) {
-        if (e) return p->close();
+      bool cut_now = false;
+      if (p->cuttable && p->cut_up && p->handed_up + n >= cut_after_) {
+        n = static_cast<std::size_t>(cut_after_ - p->handed_up);
+        cut_now = true;
+      }
+      p->handed_up += n;
+      to_server_ += n;
+      asio::async_write(p->server, asio::buffer(p->up.data(), n), [this, p, cut_now](const std::error_code& e, std::size_t) {
+        if (e || cut_now) {
+          if (cut_now) cut_done_ = true;
+          return p->close();
+        }
         pump_up(p);
       });
     });
@@ -87,7 +107,7 @@ class CuttingProxy {
     p->server.async_read_some(asio::buffer(p->down), [this, p](const std::error_code& ec, std::size_t n) {
       if (ec) return p->close();
       bool cut_now = false;
-      if (p->cuttable && p->handed + n >= cut_after_) {
+      if (p->cuttable && !p->cut_up && p->handed + n >= cut_after_) {
         n = static_cast<std::size_t>(cut_after_ - p->handed);
         cut_now = true;
       }
@@ -110,7 +130,8 @@ class CuttingProxy {
   std::uint16_t upstream_;
   std::uint64_t cut_after_;
   std::uint64_t bytes_per_ms_;
-  std::atomic<std::uint64_t> to_client_{0};
+  bool cut_upstream_;
+  std::atomic<std::uint64_t> to_client_{0}, to_server_{0};
   std::atomic<int> connections_{0};
   std::atomic<bool> cut_done_{false};
   std::thread thread_;
@@ -287,6 +308,164 @@ TEST_F(RangedFetchTest, AWholeFetchWithoutRangesStillWorks) {
   std::string blob = put(100000, 4), back;
   ASSERT_TRUE(fetch_blob(PeerAddress{"127.0.0.1", b_.port()}, fl::sha256_hex(blob), &back, 5s).ok());
   EXPECT_EQ(back, blob);
+}
+
+// A resumable upload (upload_update_resumable): parts, then the update naming them.
+class ResumableUploadTest : public RangedFetchTest {
+ protected:
+  UpdateNotice notice_of(const std::string& blob) {
+    UpdateNotice n;
+    n.id = fl::sha256_hex(blob);
+    n.round = 5;
+    n.term = 2;
+    n.attempt = 1;
+    n.node = 9;
+    n.samples = 100;
+    return n;
+  }
+  // Takes updates on server a_; the notices it took, read on the server's thread.
+  void aggregate() {
+    std::promise<void> set;
+    asio::post(io_, [&] {
+      a_.set_update_handler([this](const UpdateNotice& n) {
+        std::lock_guard<std::mutex> lock(mu_);
+        taken_.push_back(n);
+        return std::string();
+      });
+      set.set_value();
+    });
+    set.get_future().get();
+  }
+  std::vector<UpdateNotice> taken() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return taken_;
+  }
+  std::uint64_t received_by_a() {
+    std::promise<std::uint64_t> p;
+    asio::post(io_, [&] { p.set_value(a_.counters().bytes_in); });
+    return p.get_future().get();
+  }
+  std::mutex mu_;
+  std::vector<UpdateNotice> taken_;
+};
+
+TEST_F(ResumableUploadTest, AnUpdateGoesInPartsAndIsStoredAndHandedOver) {
+  aggregate();
+  std::string blob = random_blob((5u << 20) + 12345, 11);
+  UpdateNotice n = notice_of(blob);
+  TransferStats st;
+  Status s = upload_update_resumable(PeerAddress{"127.0.0.1", a_.port()}, n, blob, 10s, {}, &st);
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_EQ(taken().size(), 1u);
+  EXPECT_EQ(taken()[0].id, n.id);
+  EXPECT_EQ(taken()[0].samples, 100u);
+  std::string back;
+  ASSERT_TRUE(store_.get_bytes(n.id, &back).ok());
+  EXPECT_EQ(back, blob);
+  EXPECT_EQ(st.messages_out, 1u + 6u + 1u);  // where it stands, 6 parts, the update
+}
+
+TEST_F(ResumableUploadTest, AnUploadCutAt90PercentResumesAndResendsUnder5Percent) {
+  aggregate();
+  std::string blob = random_blob(32u << 20, 12);
+  UpdateNotice n = notice_of(blob);
+  CuttingProxy proxy(a_.port(), blob.size() * 9 / 10, 0, true);
+  std::uint64_t in0 = received_by_a();
+  TransferStats st;
+  ResumableUpload o;
+  o.part_bytes = 256u << 10;
+  Status s = upload_update_resumable(PeerAddress{"127.0.0.1", proxy.port()}, n, blob, 30s, o, &st);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_TRUE(proxy.cut());
+  EXPECT_EQ(proxy.connections(), 2);
+  ASSERT_EQ(taken().size(), 1u);
+  std::string back;
+  ASSERT_TRUE(store_.get_bytes(n.id, &back).ok());
+  EXPECT_EQ(back, blob);
+  double size = static_cast<double>(blob.size());
+  double resent = static_cast<double>(proxy.to_server()) - size;
+  EXPECT_LT(resent, 0.05 * size) << resent / (1 << 20) << " MiB resent of " << blob.size() / (1 << 20) << " MiB";
+  // What the server read: the update, its frames and seals, and the parts cut in flight.
+  EXPECT_LT(static_cast<double>(received_by_a() - in0), 1.05 * size);
+  std::printf("upload cut at 90 %% of %zu MiB: %.2f MiB more than the update crossed (%.2f %%); the server read %.2f MiB\n",
+              blob.size() >> 20, resent / (1 << 20), 100 * resent / size,
+              static_cast<double>(received_by_a() - in0) / (1 << 20));
+}
+
+TEST_F(ResumableUploadTest, AnUpdateNamingPartsThatDidNotAllArriveIsRefused) {
+  aggregate();
+  std::string blob = random_blob(3u << 20, 13);
+  UpdateNotice n = notice_of(blob);
+  // Half of it in parts, then the update: refused by name, nothing handed over.
+  PeerAddress a{"127.0.0.1", a_.port()};
+  FetchSource src{a, nullptr};
+  DataStream conn(src, std::chrono::steady_clock::now() + 5s);
+  ASSERT_TRUE(conn.open().ok());
+  ASSERT_TRUE(conn.send(frames::part_request(n.id, blob.size(), 0, std::string_view(blob).substr(0, blob.size() / 2))).ok());
+  msgpack::object_handle h;
+  ASSERT_TRUE(conn.receive(&h).ok());
+  EXPECT_EQ(map_field(h.get(), "have")->via.u64, blob.size() / 2);
+  // A part at another offset changes nothing; the answer says where the upload stands.
+  ASSERT_TRUE(conn.send(frames::part_request(n.id, blob.size(), 7, "xyz")).ok());
+  ASSERT_TRUE(conn.receive(&h).ok());
+  EXPECT_EQ(map_field(h.get(), "have")->via.u64, blob.size() / 2);
+  // Another size for the same upload is refused.
+  ASSERT_TRUE(conn.send(frames::part_request(n.id, blob.size() + 1, blob.size() / 2, "x")).ok());
+  ASSERT_TRUE(conn.receive(&h).ok());
+  EXPECT_FALSE(is_true(map_field(h.get(), "ok")));
+  EXPECT_NE(as_string(map_field(h.get(), "reason")).find("was started with"), std::string::npos);
+  ASSERT_TRUE(conn.send(frames::request("update", n.id, nullptr, &n, false, true)).ok());
+  ASSERT_TRUE(conn.receive(&h).ok());
+  EXPECT_FALSE(is_true(map_field(h.get(), "ok")));
+  EXPECT_NE(as_string(map_field(h.get(), "reason")).find("of its " + std::to_string(blob.size()) + " bytes"), std::string::npos)
+      << as_string(map_field(h.get(), "reason"));
+  EXPECT_TRUE(taken().empty());
+  EXPECT_FALSE(store_.has(n.id));
+  // The rest, from where it stands, through the resumable upload: it finishes.
+  ASSERT_TRUE(upload_update_resumable(a, n, blob, 5s).ok());
+  ASSERT_EQ(taken().size(), 1u);
+}
+
+TEST_F(ResumableUploadTest, PartsThatDoNotHashToTheirIdAreRefusedWhole) {
+  aggregate();
+  std::string blob = random_blob(3u << 20, 14);
+  UpdateNotice n = notice_of(blob);
+  n.id = fl::sha256_hex(blob + "x");  // another blob's id
+  Status s = upload_update_resumable(PeerAddress{"127.0.0.1", a_.port()}, n, blob, 5s);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("refused"), std::string::npos) << s.message();
+  EXPECT_TRUE(taken().empty());
+}
+
+// PartialUploads: bounded per sender and in all, idle uploads dropped.
+TEST(PartialUploads, BoundedPerSenderAndDroppedWhenIdle) {
+  PartialUploads p;
+  auto t0 = PartialUploads::Clock::now();
+  std::uint64_t have = 0;
+  std::string id(64, 'a');
+  for (int i = 0; i < 5; ++i) {
+    std::string idi = id;
+    idi[0] = static_cast<char>('a' + i);
+    ASSERT_TRUE(p.add("node 1", idi, 10, 0, "12345", &have, t0 + std::chrono::seconds(i)).ok());
+  }
+  EXPECT_EQ(p.count(), PartialUploads::kPerSender);  // the oldest made room
+  std::string data;
+  EXPECT_FALSE(p.take("node 1", id, &data, t0 + std::chrono::seconds(6)).ok());  // 'a..': gone
+  ASSERT_TRUE(p.add("node 2", id, 10, 0, "0123456789", &have, t0 + std::chrono::seconds(6)).ok());
+  EXPECT_EQ(have, 10u);
+  EXPECT_FALSE(p.take("node 1", id, &data, t0 + std::chrono::seconds(6)).ok());  // another sender's
+  ASSERT_TRUE(p.take("node 2", id, &data, t0 + std::chrono::seconds(6)).ok());
+  EXPECT_EQ(data, "0123456789");
+  // Untouched for longer than kIdle: dropped.
+  EXPECT_EQ(p.count(), PartialUploads::kPerSender);
+  ASSERT_TRUE(p.add("node 3", id, 10, 0, "1", &have, t0 + std::chrono::seconds(10) + PartialUploads::kIdle).ok());
+  EXPECT_EQ(p.count(), 1u);
+  // Sizes out of bounds are refused; a part past what is held changes nothing.
+  EXPECT_FALSE(p.add("node 3", id, 11, 1, "2", &have).ok());
+  EXPECT_FALSE(p.add("node 4", id, 0, 0, "", &have).ok());
+  EXPECT_FALSE(p.add("node 4", id, PartialUploads::kTotalBytes + 1, 0, "", &have).ok());
+  ASSERT_TRUE(p.add("node 3", id, 10, 5, "zz", &have, t0 + std::chrono::seconds(11) + PartialUploads::kIdle).ok());
+  EXPECT_EQ(have, 1u);
 }
 
 }  // namespace

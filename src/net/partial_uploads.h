@@ -1,0 +1,50 @@
+#pragma once
+// PartialUploads (private to src/net): the updates a data-plane server is receiving in parts
+// (op "part"), so that a cut upload resumes where it stopped instead of from the start. An
+// upload is kept per sender and blob id; parts are taken in order only (a part at another offset
+// changes nothing, and its answer says where the upload stands). Bounded: at most
+// kPerSender uploads per sender and kTotalBytes of declared sizes in all (the least recently
+// touched upload goes to make room), and an upload untouched for kIdle is dropped. Thread-safe:
+// the server's blob threads share it.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "fednode/util/status.h"
+
+namespace fednode::net {
+
+class PartialUploads {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr std::size_t kPerSender = 4;
+  static constexpr std::uint64_t kTotalBytes = 1ull << 30;
+  static constexpr std::chrono::seconds kIdle{120};
+
+  // Adds `data` at `offset` to `sender`'s upload of `id` of `size` bytes (starting it at offset
+  // 0), and sets *have to the bytes it now holds. An error: a size that differs from the
+  // upload's, or one larger than kTotalBytes.
+  Status add(const std::string& sender, const std::string& id, std::uint64_t size, std::uint64_t offset,
+             std::string_view data, std::uint64_t* have, Clock::time_point now = Clock::now());
+  // The whole upload, taken out, once it holds all its bytes; else an error saying how much it has.
+  Status take(const std::string& sender, const std::string& id, std::string* data, Clock::time_point now = Clock::now());
+  std::size_t count() const;
+
+ private:
+  struct Upload {
+    std::uint64_t size = 0;
+    std::string data;
+    Clock::time_point touched;
+  };
+  void expire(Clock::time_point now);
+  void make_room(const std::string& sender, std::uint64_t size);
+
+  mutable std::mutex mu_;
+  std::map<std::pair<std::string, std::string>, Upload> uploads_;
+  std::uint64_t declared_ = 0;  // sum of the uploads' sizes
+};
+
+}  // namespace fednode::net
