@@ -55,14 +55,6 @@ leader() {  # the group's leader as node 0 sees it, by index
   if [[ -n "$a" ]]; then index_of "$a"; fi
 }
 row_of() { ctl_as "$1" status 2>/dev/null | awk -v a="$(addr "$2")" '$1 == a'; }
-wait_for() {  # SECONDS DESCRIPTION COMMAND...
-  local seconds=$1 limit=$((SECONDS + $1)) what=$2
-  shift 2
-  until "$@"; do
-    [[ $SECONDS -lt $limit ]] || fail "$what, after $seconds s"
-    sleep 0.2
-  done
-}
 has_leader() { [[ -n "$(leader)" ]]; }
 wait_for 20 "no leader in the group" has_leader
 wait_for 20 "the single node does not lead itself" eval 'ctl_as 3 status 2>/dev/null | grep -q Leader'

@@ -51,12 +51,6 @@ learner_list() { ctl "$(addr 0)" status 2>/dev/null | awk '/\(learner\)/ {print 
 is_learner() { learner_list | grep -qx "$(addr "$1")"; }
 # Every member (reachable or not) as voter 0's applied membership lists them.
 is_member() { ctl "$(addr 0)" status 2>/dev/null | awk 'NR > 1 {print $1}' | grep -qx "$(addr "$1")"; }
-wait_for() {  # seconds description command...
-  local limit=$1 until=$((SECONDS + $1)) what=$2
-  shift 2
-  while [[ $SECONDS -lt $until ]]; do "$@" && return 0; sleep 0.3; done
-  fail "$what (after $limit s)"
-}
 learners_are() { [[ $(learner_list | wc -l) -eq $1 ]]; }
 committed() { ctl "$(addr "$1")" rounds --tsv 2>/dev/null | wc -l; }
 at_least_rounds() { [[ $(committed "$1") -ge $2 ]]; }

@@ -86,6 +86,17 @@ PY
 
 events_py() { /usr/bin/python3 "$root/tests/cluster/events.py" "$@"; }
 
+# wait_for SECONDS DESCRIPTION COMMAND...: runs COMMAND every 0.2 s until it succeeds; after
+# SECONDS, fail "DESCRIPTION, after SECONDS s".
+wait_for() {
+  local seconds=$1 limit=$((SECONDS + $1)) what=$2
+  shift 2
+  until "$@"; do
+    [[ $SECONDS -lt $limit ]] || fail "$what, after $seconds s"
+    sleep 0.2
+  done
+}
+
 # A scratch directory ($work) for the peers a test starts (their pids in pids=()): on exit every
 # peer is killed (-9) and the directory removed, unless FEDNODE_KEEP_WORK is set.
 start_workspace() {

@@ -73,8 +73,8 @@ assert r["status"] == "success", r
 for s in sorted(r["data"]["result"], key=lambda s: s["metric"].get("instance", "")):
     print(s["metric"].get("instance", "-"), s["value"][1])'
 }
-# wait_for EXPR WANT SECONDS: until query EXPR prints exactly WANT.
-wait_for() {
+# wait_for_query EXPR WANT SECONDS: until query EXPR prints exactly WANT.
+wait_for_query() {
   local until=$((SECONDS + $3)) got=""
   while [[ $SECONDS -lt $until ]]; do
     got=$(query "$1" 2>/dev/null || true)
@@ -84,12 +84,12 @@ wait_for() {
   fail "Prometheus query '$1' gave '$got', wanted '$2'"
 }
 
-wait_for 'count(up{job="fednode"} == 1)' "- 3" 60
-wait_for 'count(fednode_raft_term)' "- 3" 30
-wait_for 'sum(fednode_raft_role{role="leader"})' "- 1" 30
-wait_for 'count(fednode_raft_commit_index >= 20)' "- 3" 30
-wait_for 'count(fednode_storage_fsyncs_total > 0)' "- 3" 30
-wait_for 'clamp_max(count(fednode_channel_bytes_total{channel="client_tcp",direction="in"} > 0), 1)' "- 1" 30
+wait_for_query 'count(up{job="fednode"} == 1)' "- 3" 60
+wait_for_query 'count(fednode_raft_term)' "- 3" 30
+wait_for_query 'sum(fednode_raft_role{role="leader"})' "- 1" 30
+wait_for_query 'count(fednode_raft_commit_index >= 20)' "- 3" 30
+wait_for_query 'count(fednode_storage_fsyncs_total > 0)' "- 3" 30
+wait_for_query 'clamp_max(count(fednode_channel_bytes_total{channel="client_tcp",direction="in"} > 0), 1)' "- 1" 30
 
 leader_port=$(query 'fednode_raft_role{role="leader"} == 1' | awk '{print $1}' | cut -d: -f2)
 victim=""
@@ -97,8 +97,8 @@ for i in $(seq 0 $((n - 1))); do [[ ${mports[$i]} == "$leader_port" ]] && victim
 [[ -n "$victim" ]] || fail "no node serves the leader's metrics port $leader_port"
 before=$(query 'fednode_raft_leader_changes_total')
 kill -9 "${pids[$victim]}"
-wait_for 'count(up{job="fednode"} == 1)' "- 2" 30
-wait_for 'sum(fednode_raft_role{role="leader"} and on(instance) up == 1)' "- 1" 30
+wait_for_query 'count(up{job="fednode"} == 1)' "- 2" 30
+wait_for_query 'sum(fednode_raft_role{role="leader"} and on(instance) up == 1)' "- 1" 30
 new_leader=$(query 'fednode_raft_role{role="leader"} == 1 and on(instance) up == 1' | awk '{print $1}')
 [[ "$new_leader" != "127.0.0.1:$leader_port" ]] || fail "the dead node still counts as leader"
 # Each survivor's leader-change counter moves once it knows the new leader (scraped every second).

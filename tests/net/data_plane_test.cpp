@@ -511,15 +511,21 @@ TEST_F(SecureDataPlaneTest, ARecordedHandshakeReplayedTakesNoPlace) {
   EXPECT_TRUE(push_blob(address_, fl::sha256_hex(blob), blob, 2s, nullptr, &member).ok());
 }
 
-TEST_F(SecureDataPlaneTest, AnUpdateIsAcceptedOnlyUnderTheSendersOwnId) {
-  std::string blob = "update bytes";
+// Round 1's update of `blob`, sent under node id 12345 (not the member's).
+UpdateNotice notice_under_another_id(const std::string& blob) {
   UpdateNotice n;
   n.id = fl::sha256_hex(blob);
   n.round = 1;
   n.term = 1;
   n.attempt = 1;
   n.samples = 10;
-  n.node = 12345;  // not the member's id
+  n.node = 12345;
+  return n;
+}
+
+TEST_F(SecureDataPlaneTest, AnUpdateIsAcceptedOnlyUnderTheSendersOwnId) {
+  std::string blob = "update bytes";
+  UpdateNotice n = notice_under_another_id(blob);
   SecureCall member = as(member_, server_key_.public_key);
   Status s = upload_update(address_, n, blob, 2s, nullptr, {}, &member);
   ASSERT_FALSE(s.ok());
@@ -535,13 +541,7 @@ TEST_F(SecureDataPlaneTest, AnUpdateIsAcceptedOnlyUnderTheSendersOwnId) {
 TEST_F(SecureDataPlaneTest, AnUpdateInPartsIsAcceptedOnlyUnderTheSendersOwnId) {
   std::string blob(300000, 'p');
   for (std::size_t i = 0; i < blob.size(); i += 5) blob[i] = static_cast<char>(i * 7);
-  UpdateNotice n;
-  n.id = fl::sha256_hex(blob);
-  n.round = 1;
-  n.term = 1;
-  n.attempt = 1;
-  n.samples = 10;
-  n.node = 12345;  // not the member's id
+  UpdateNotice n = notice_under_another_id(blob);
   SecureCall member = as(member_, server_key_.public_key);
   ResumableUpload o;
   o.part_bytes = 64u << 10;

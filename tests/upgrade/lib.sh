@@ -20,15 +20,6 @@ fl_common=(--dataset fashion-mnist --dataset-dir /usr/share/datasets/fashion-mni
   --test-limit 200 --local-epochs 1 --min-clients 2 --keep-models 2 --snapshot-entries 64)
 fl_args=("${fl_common[@]}" --rounds 10 --deadline-s 30)
 ctl_as() { local i=$1 b=$2; shift 2; "$b" ctl --key-file "$(key_file "$i")" "$(addr "$i")" "$@"; }
-# wait_for SECONDS DESCRIPTION COMMAND...: until COMMAND succeeds, or fail.
-wait_for() {
-  local seconds=$1 limit=$((SECONDS + $1)) what=$2
-  shift 2
-  until "$@"; do
-    [[ $SECONDS -lt $limit ]] || fail "$what, after $seconds s"
-    sleep 0.3
-  done
-}
 # leader_of BIN: the index of the leader as node 0..2 see it (the first that answers).
 leader_of() {
   local i a k
