@@ -2,6 +2,8 @@
 // model, has it stored on a majority of voters, and only then proposes the configuration naming
 // it, like every later model.
 #include "fednode/fl/round_machine.h"
+
+#include <algorithm>
 #include "fednode/util/blob_id.h"
 
 #include "fednode/raft/types.h"
@@ -23,6 +25,15 @@ void RoundMachine::start_config(const View& v) {
     return;
   }
   ConfigWork& w = *config_work_;
+  if (w.job == 0 && w.config.initial_model_id.empty()) {  // the last attempt failed
+    if (v.now < w.retry_at) return;
+    Job job;
+    job.kind = JobKind::kInitialModel;
+    job.term = v.raft.term;
+    job.config = w.config;
+    w.job = submit(std::move(job));
+    return;
+  }
   if (w.proposed) {
     if (v.now - w.proposed_at > settings_.timings.proposal_patience) config_work_.reset();
     return;
@@ -36,8 +47,13 @@ void RoundMachine::start_config(const View& v) {
 void RoundMachine::on_initial_model(const View& v, const JobResult& r) {
   ConfigWork& w = *config_work_;
   if (!r.ok) {
-    log(LogLine::Level::kError, "initial model: " + r.error);
-    config_work_.reset();
+    Millis pause = settings_.timings.initial_model_backoff;
+    for (int i = 0; i < w.failures && pause < settings_.timings.initial_model_backoff_max; ++i) pause *= 2;
+    pause = std::min(pause, settings_.timings.initial_model_backoff_max);
+    ++w.failures;
+    w.job = 0;
+    w.retry_at = v.now + pause;
+    log(LogLine::Level::kError, "initial model: " + r.error + " (trying again in " + std::to_string(pause) + " ms)");
     return;
   }
   w.config.initial_model_id = r.model_id;

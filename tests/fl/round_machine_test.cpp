@@ -253,6 +253,69 @@ TEST(RoundMachineConfig, DeflatedCommandsOnlyWhenEveryMemberReadsThem) {
   }
 }
 
+// A leader whose initial model fails (its libtorch module missing, say) makes it again after a
+// pause that doubles, not at every tick: a node logged the same error 100 times a second.
+TEST_F(RoundMachineTest, AFailedInitialModelIsMadeAgainAfterAPauseThatDoubles) {
+  RoundState rounds;
+  RoundSettings settings;
+  settings.proposed = RoundConfig{};
+  settings.proposed->rounds = 2;
+  RoundMachine m(settings);
+  View v;
+  v.raft.self = 1;
+  v.raft.leader = true;
+  v.raft.term = 2;
+  v.raft.term_start_applied = true;
+  v.raft.members = {1, 2, 3};
+  v.raft.voters = {1, 2, 3};
+  for (NodeId id : {2, 3}) v.raft.followers.push_back({id, false, true, true, true});
+  v.rounds = &rounds;
+  v.holds = [](const std::string&) { return true; };
+  auto jobs_at = [&](Millis now) {
+    v.now = now;
+    m.tick(v);
+    return m.take().jobs;
+  };
+  auto fail = [&](const Job& job, Millis now) {
+    v.now = now;
+    JobResult r;
+    r.id = job.id;
+    r.ok = false;
+    r.error = "cannot load the libtorch module";
+    m.job_done(v, r);
+    return m.take();
+  };
+  auto jobs = jobs_at(1000);
+  ASSERT_EQ(jobs.size(), 1u);
+  ASSERT_EQ(jobs[0].kind, JobKind::kInitialModel);
+  RoundReady out = fail(jobs[0], 1000);
+  ASSERT_EQ(out.logs.size(), 1u);
+  EXPECT_NE(out.logs[0].text.find("trying again in 1000 ms"), std::string::npos) << out.logs[0].text;
+  for (Millis t : {1010, 1500, 1999}) EXPECT_TRUE(jobs_at(t).empty()) << t;
+  jobs = jobs_at(2000);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].kind, JobKind::kInitialModel);
+  out = fail(jobs[0], 2000);
+  EXPECT_NE(out.logs[0].text.find("trying again in 2000 ms"), std::string::npos) << out.logs[0].text;
+  EXPECT_TRUE(jobs_at(3999).empty());
+  jobs = jobs_at(4000);
+  ASSERT_EQ(jobs.size(), 1u);
+  for (int i = 0; i < 8; ++i) {
+    out = fail(jobs[0], v.now);
+    jobs = jobs_at(v.now + 30000);
+    ASSERT_EQ(jobs.size(), 1u);
+  }
+  EXPECT_NE(out.logs[0].text.find("trying again in 30000 ms"), std::string::npos) << out.logs[0].text;
+  // Made at last: pushed, as ever.
+  JobResult made;
+  made.id = jobs[0].id;
+  made.model_id = kModel;
+  m.job_done(v, made);
+  out = m.take();
+  ASSERT_EQ(out.jobs.size(), 1u);
+  EXPECT_EQ(out.jobs[0].kind, JobKind::kPush);
+}
+
 TEST_F(RoundMachineTest, AnUpdateMustBeForTheCurrentAttemptFromAnInvitedTrainer) {
   RoundMachine m = collecting_leader();
   auto v = view(1, true, 1200);

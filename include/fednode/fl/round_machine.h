@@ -184,6 +184,8 @@ struct RoundTimings {
   Millis rerun_pause = 1000;
   Millis fetch_backoff = 2000;
   Millis push_backoff = 500;
+  Millis initial_model_backoff = 1000;       // after a failed initial model, doubled each time ...
+  Millis initial_model_backoff_max = 30000;  // ... up to this
   Millis upload_backoff = 1000;
   Millis evaluate_backoff = 2000;  // after a failed evaluation (no test set, say)
   Millis federated_wait = 10000;   // the longest a leader waits for the parties' evaluations of a model
@@ -293,6 +295,10 @@ class RoundMachine {
     Millis push_retry_at = 0;
     bool proposed = false;
     Millis proposed_at = 0;
+    // A failed initial model (the libtorch module or the model file missing, say) is made again
+    // after a pause that doubles each time, up to initial_model_backoff_max, not at every tick.
+    int failures = 0;
+    Millis retry_at = 0;
   };
 
   void track_role(const View& v);
