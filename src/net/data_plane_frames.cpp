@@ -253,8 +253,10 @@ Status decode_data_request(std::string_view body, DataRequest* out) {
     return {};
   }
   out->data = bin_field(req, "data");
-  out->parts = out->op == "update" && is_true(map_field(req, "parts"));
-  if (out->parts && !out->data.empty()) return Status::error("an update frame with parts carries no data");
+  out->parts = (out->op == "update" || out->op == "push") && is_true(map_field(req, "parts"));
+  if (out->parts && (!out->data.empty() || out->delta)) {
+    return Status::error(std::string(out->op == "update" ? "an update" : "a push") + " frame with parts carries no data and no delta");
+  }
   if (out->op == "update" && !parse_notice(req, &out->notice)) {
     return Status::error("update frame needs unsigned round, term, attempt, node, samples and numeric train_loss");
   }

@@ -1,5 +1,5 @@
-// upload_update_resumable: an update in parts that a cut connection does not send again
-// (net/data_plane.h).
+// upload_update_resumable and push_blob_resumable: a blob in parts that a cut connection does
+// not send again (net/data_plane.h).
 #include <deque>
 
 #include "data_plane_frames.h"
@@ -34,12 +34,14 @@ Outcome have_of(DataStream& conn, std::uint64_t size, std::uint64_t* have) {
   return {};
 }
 
-// One attempt on an open stream: from where the server stands to the end, then the update.
-Outcome send_parts(DataStream& conn, const UpdateNotice& notice, const std::string& data, const ResumableUpload& options) {
+// One attempt on an open stream: from where the server stands to the end, then `last_frame` (the
+// update or push frame naming the parts).
+Outcome send_parts(DataStream& conn, const std::string& id, const std::string& data, const ResumableUpload& options,
+                   const std::string& last_frame) {
   const std::uint64_t size = data.size();
   std::uint64_t have = 0;
   // An empty part at the end asks where the upload stands, and starts nothing.
-  if (Status s = conn.send(frames::part_request(notice.id, size, size, {})); !s.ok()) return {s};
+  if (Status s = conn.send(frames::part_request(id, size, size, {})); !s.ok()) return {s};
   if (Outcome o = have_of(conn, size, &have); !o.status.ok()) return o;
   for (int resyncs = 0; have < size; ++resyncs) {
     if (resyncs > 3) return {conn.failed("the server keeps dropping the upload (it holds " + std::to_string(have) + " bytes)")};
@@ -49,7 +51,7 @@ Outcome send_parts(DataStream& conn, const UpdateNotice& notice, const std::stri
     while (next < size || !ends.empty()) {
       while (!lost && ends.size() < options.in_flight && next < size) {
         std::uint64_t n = std::min<std::uint64_t>(options.part_bytes, size - next);
-        if (Status s = conn.send(frames::part_request(notice.id, size, next, std::string_view(data).substr(next, n))); !s.ok()) return {s};
+        if (Status s = conn.send(frames::part_request(id, size, next, std::string_view(data).substr(next, n))); !s.ok()) return {s};
         next += n;
         ends.push_back(next);
       }
@@ -62,26 +64,23 @@ Outcome send_parts(DataStream& conn, const UpdateNotice& notice, const std::stri
     }
     if (!lost) break;
   }
-  if (Status s = conn.send(frames::request("update", notice.id, nullptr, &notice, false, true)); !s.ok()) return {s};
+  if (Status s = conn.send(last_frame); !s.ok()) return {s};
   msgpack::object_handle h;
   if (Status s = conn.receive(&h); !s.ok()) return {s};
   if (!is_true(map_field(h.get(), "ok"))) return refused(conn, h.get());
   return {};
 }
 
-}  // namespace
-
-Status upload_update_resumable(const PeerAddress& server, const UpdateNotice& notice, const std::string& data,
-                               std::chrono::milliseconds timeout, const ResumableUpload& options, TransferStats* stats,
-                               const std::function<bool()>& abandon, const SecureCall* secure) {
-  if (data.size() <= options.part_bytes) return upload_update(server, notice, data, timeout, stats, abandon, secure);
+Status send_in_parts(const PeerAddress& server, const std::string& id, const std::string& data,
+                     const std::string& last_frame, std::chrono::milliseconds timeout, const ResumableUpload& options, TransferStats* stats,
+                     const std::function<bool()>& abandon, const SecureCall* secure) {
   FetchSource source{server, secure};
   Status last;
   for (int attempt = 0; attempt < std::max(1, options.attempts); ++attempt) {
     if (abandon && abandon()) return Status::error("data plane " + server.to_string() + ": abandoned");
     DataStream conn(source, Clock::now() + timeout, nullptr, abandon);
     Outcome o{conn.open()};
-    if (o.status.ok()) o = send_parts(conn, notice, data, options);
+    if (o.status.ok()) o = send_parts(conn, id, data, options, last_frame);
     if (stats) {
       stats->bytes_in += conn.stats.bytes_in;
       stats->bytes_out += conn.stats.bytes_out;
@@ -92,6 +91,24 @@ Status upload_update_resumable(const PeerAddress& server, const UpdateNotice& no
     last = o.status;
   }
   return last;
+}
+
+}  // namespace
+
+Status upload_update_resumable(const PeerAddress& server, const UpdateNotice& notice, const std::string& data,
+                               std::chrono::milliseconds timeout, const ResumableUpload& options, TransferStats* stats,
+                               const std::function<bool()>& abandon, const SecureCall* secure) {
+  if (data.size() <= options.part_bytes) return upload_update(server, notice, data, timeout, stats, abandon, secure);
+  return send_in_parts(server, notice.id, data, frames::request("update", notice.id, nullptr, &notice, false, true),
+                       timeout, options, stats, abandon, secure);
+}
+
+Status push_blob_resumable(const PeerAddress& server, const std::string& id, const std::string& data,
+                           std::chrono::milliseconds timeout, const ResumableUpload& options, TransferStats* stats,
+                           const SecureCall* secure) {
+  if (data.size() <= options.part_bytes) return push_blob(server, id, data, timeout, stats, secure);
+  return send_in_parts(server, id, data, frames::request("push", id, nullptr, nullptr, false, true), timeout, options,
+                       stats, {}, secure);
 }
 
 }  // namespace fednode::net

@@ -392,6 +392,26 @@ TEST_F(ResumableUploadTest, AnUploadCutAt90PercentResumesAndResendsUnder5Percent
               static_cast<double>(received_by_a() - in0) / (1 << 20));
 }
 
+// A leader's push of a new model to a voter goes the same way.
+TEST_F(ResumableUploadTest, APushInPartsCutAt90PercentResumes) {
+  std::string blob = random_blob(8u << 20, 15);
+  std::string id = fl::sha256_hex(blob);
+  CuttingProxy proxy(b_.port(), blob.size() * 9 / 10, 0, true);
+  ResumableUpload o;
+  o.part_bytes = 64u << 10;  // a cut costs at most the 4 parts in flight: 3 % of 8 MiB
+  Status s = push_blob_resumable(PeerAddress{"127.0.0.1", proxy.port()}, id, blob, 10s, o);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_TRUE(proxy.cut());
+  EXPECT_EQ(proxy.connections(), 2);
+  std::string back;
+  ASSERT_TRUE(store_.get_bytes(id, &back).ok());
+  EXPECT_EQ(back, blob);
+  EXPECT_LT(static_cast<double>(proxy.to_server()) - static_cast<double>(blob.size()), 0.05 * blob.size());
+  // Parts naming another blob's id are not stored.
+  std::string other = random_blob(3u << 20, 16);
+  EXPECT_FALSE(push_blob_resumable(PeerAddress{"127.0.0.1", b_.port()}, fl::sha256_hex(other + "x"), other, 5s, o).ok());
+}
+
 TEST_F(ResumableUploadTest, AnUpdateNamingPartsThatDidNotAllArriveIsRefused) {
   aggregate();
   std::string blob = random_blob(3u << 20, 13);

@@ -63,7 +63,7 @@ struct DataRequest {
   // fetch: only `length` bytes from `offset` (length 0: the whole blob, as before).
   // part: `data` goes at `offset` of an upload of `size` bytes (a resumable update, in parts).
   std::uint64_t offset = 0, length = 0, size = 0;
-  // update: the data came before, in parts (op part); the frame carries none.
+  // update, push: the data came before, in parts (op part); the frame carries none.
   bool parts = false;
   UpdateNotice notice;       // update only (its id is set from `id` once the data is stored)
 };
@@ -206,5 +206,9 @@ Status upload_update_resumable(const PeerAddress& server, const UpdateNotice& no
                                std::chrono::milliseconds timeout, const ResumableUpload& options = {},
                                TransferStats* stats = nullptr, const std::function<bool()>& abandon = {},
                                const SecureCall* secure = nullptr);
+// A blob pushed the same way (parts, then {op: push, id, parts: true}); one frame up to part_bytes.
+Status push_blob_resumable(const PeerAddress& server, const std::string& id, const std::string& data,
+                           std::chrono::milliseconds timeout, const ResumableUpload& options = {},
+                           TransferStats* stats = nullptr, const SecureCall* secure = nullptr);
 
 }  // namespace fednode::net

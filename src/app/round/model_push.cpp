@@ -57,7 +57,7 @@ PushOutcome push_to_peers(const PushPlan& plan, std::shared_ptr<LateTransferCoun
         // The change first, where there is one: a peer that lacks its base refuses it and gets
         // the blob.
         if (blobs[b].delta && net::push_delta(*addr, blobs[b].id, *blobs[b].delta, timeout, &st, keys).ok()) continue;
-        s = net::push_blob(*addr, blobs[b].id, *blobs[b].bytes, timeout, &st, keys);
+        s = net::push_blob_resumable(*addr, blobs[b].id, *blobs[b].bytes, timeout, {}, &st, keys);  // in parts over 1 MiB
       }
       if (!s.ok() && addr) forget(peer);  // it may have come back on another port
       std::lock_guard lock(state->mu);
