@@ -27,7 +27,12 @@ void PartialUploads::make_room(const std::string& sender, std::uint64_t size) {
   auto count_of_sender = [&] {
     return static_cast<std::size_t>(std::count_if(uploads_.begin(), uploads_.end(), [&](const auto& u) { return u.first.first == sender; }));
   };
-  while (count_of_sender() >= kPerSender) {
+  auto bytes_of_sender = [&] {
+    std::uint64_t n = 0;
+    for (const auto& [key, u] : uploads_) n += key.first == sender ? u.size : 0;
+    return n;
+  };
+  while (count_of_sender() >= kPerSender || (count_of_sender() > 0 && bytes_of_sender() + size > kPerSenderBytes)) {
     auto it = oldest(true);
     declared_ -= it->second.size;
     uploads_.erase(it);
@@ -43,8 +48,9 @@ Status PartialUploads::add(const std::string& sender, const std::string& id, std
                            std::string_view data, std::uint64_t* have, Clock::time_point now) {
   std::lock_guard<std::mutex> lock(mu_);
   expire(now);
-  if (size == 0 || size > kTotalBytes) {
-    return Status::error("an upload of " + std::to_string(size) + " bytes (1 to " + std::to_string(kTotalBytes) + " are taken)");
+  if (size == 0 || size > kPerSenderBytes) {
+    return Status::error("an upload of " + std::to_string(size) + " bytes (1 to " + std::to_string(kPerSenderBytes) +
+                         " are taken)");
   }
   auto key = std::make_pair(sender, id);
   auto it = uploads_.find(key);

@@ -2,10 +2,11 @@
 // PartialUploads (private to src/net): the updates a data-plane server is receiving in parts
 // (op "part"), so that a cut upload resumes where it stopped instead of from the start. An
 // upload is kept per sender and blob id; parts are taken in order only (a part at another offset
-// changes nothing, and its answer says where the upload stands). Bounded: at most
-// kPerSender uploads per sender and kTotalBytes of declared sizes in all (the least recently
-// touched upload goes to make room), and an upload untouched for kIdle is dropped. Thread-safe:
-// the server's blob threads share it.
+// changes nothing, and its answer says where the upload stands). Bounded by the sizes the uploads
+// declare: at most kPerSender uploads and kPerSenderBytes per sender (a sender's oldest upload
+// goes to make room for its next), kTotalBytes in all (the least recently touched upload goes),
+// so one member can hold no more memory here than one frame of the largest size; an upload
+// untouched for kIdle is dropped. Thread-safe: the server's blob threads share it.
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -21,12 +22,13 @@ class PartialUploads {
  public:
   using Clock = std::chrono::steady_clock;
   static constexpr std::size_t kPerSender = 4;
+  static constexpr std::uint64_t kPerSenderBytes = 256ull << 20;
   static constexpr std::uint64_t kTotalBytes = 1ull << 30;
   static constexpr std::chrono::seconds kIdle{120};
 
   // Adds `data` at `offset` to `sender`'s upload of `id` of `size` bytes (starting it at offset
   // 0), and sets *have to the bytes it now holds. An error: a size that differs from the
-  // upload's, or one larger than kTotalBytes.
+  // upload's, or one larger than kPerSenderBytes.
   Status add(const std::string& sender, const std::string& id, std::uint64_t size, std::uint64_t offset,
              std::string_view data, std::uint64_t* have, Clock::time_point now = Clock::now());
   // The whole upload, taken out, once it holds all its bytes; else an error saying how much it has.

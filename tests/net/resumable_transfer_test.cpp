@@ -483,7 +483,15 @@ TEST(PartialUploads, BoundedPerSenderAndDroppedWhenIdle) {
   // Sizes out of bounds are refused; a part past what is held changes nothing.
   EXPECT_FALSE(p.add("node 3", id, 11, 1, "2", &have).ok());
   EXPECT_FALSE(p.add("node 4", id, 0, 0, "", &have).ok());
-  EXPECT_FALSE(p.add("node 4", id, PartialUploads::kTotalBytes + 1, 0, "", &have).ok());
+  EXPECT_FALSE(p.add("node 4", id, PartialUploads::kPerSenderBytes + 1, 0, "", &have).ok());
+  // A sender's declared bytes are bounded: its next upload pushes out its oldest.
+  std::string big1 = id, big2 = id;
+  big1[1] = '1';
+  big2[1] = '2';
+  ASSERT_TRUE(p.add("node 5", big1, PartialUploads::kPerSenderBytes / 2 + 1, 0, "a", &have).ok());
+  ASSERT_TRUE(p.add("node 5", big2, PartialUploads::kPerSenderBytes / 2 + 1, 0, "b", &have).ok());
+  EXPECT_FALSE(p.take("node 5", big1, &data).ok());
+  EXPECT_NE(p.take("node 5", big2, &data).message().find("holds 1 of its"), std::string::npos);
   ASSERT_TRUE(p.add("node 3", id, 10, 5, "zz", &have, t0 + std::chrono::seconds(11) + PartialUploads::kIdle).ok());
   EXPECT_EQ(have, 1u);
 }
