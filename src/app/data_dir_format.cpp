@@ -38,6 +38,7 @@ constexpr Migration kMigrations[] = {
 Status parse(const std::string& path, const std::string& text, int* format) {
   std::string_view line(text);
   if (auto nl = line.find('\n'); nl != std::string_view::npos) line = line.substr(0, nl);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // written on another system
   if (line.substr(0, kPrefix.size()) == kPrefix) {
     std::string_view number = line.substr(kPrefix.size());
     auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), *format);
@@ -52,7 +53,7 @@ Status parse(const std::string& path, const std::string& text, int* format) {
 
 std::string data_dir_format_line(int format) { return std::string(kPrefix) + std::to_string(format); }
 
-Status open_data_dir_format(const std::string& data_dir, DataDirFormat* out) {
+Status read_data_dir_format(const std::string& data_dir, int* found) {
   const std::string path = data_dir + "/format";
   std::error_code ec;
   int format = 0;
@@ -70,7 +71,13 @@ Status open_data_dir_format(const std::string& data_dir, DataDirFormat* out) {
   } else {
     format = holds_fednode_files(data_dir) ? 1 : 0;
   }
-  out->found = format;
+  *found = format;
+  return {};
+}
+
+Status migrate_data_dir(const std::string& data_dir, int found, DataDirFormat* out) {
+  int format = found;
+  out->found = found;
   out->done.clear();
   for (const Migration& m : kMigrations) {
     if (format == 0 || m.from != format) continue;
@@ -85,13 +92,20 @@ Status open_data_dir_format(const std::string& data_dir, DataDirFormat* out) {
   if (format != 0 && format != kDataDirFormat) {
     return Status::error(data_dir + ": no migration from data dir format " + std::to_string(format));
   }
-  if (out->found != kDataDirFormat) {
+  if (found != kDataDirFormat) {
+    std::error_code ec;
     std::filesystem::create_directories(data_dir, ec);
     if (ec) return Status::error(data_dir + ": " + ec.message());
-    if (Status s = write_file_atomically(path, data_dir_format_line(kDataDirFormat) + "\n"); !s.ok()) return s;
+    if (Status s = write_file_atomically(data_dir + "/format", data_dir_format_line(kDataDirFormat) + "\n"); !s.ok()) return s;
   }
   out->now = kDataDirFormat;
   return {};
+}
+
+Status open_data_dir_format(const std::string& data_dir, DataDirFormat* out) {
+  int found = 0;
+  if (Status s = read_data_dir_format(data_dir, &found); !s.ok()) return s;
+  return migrate_data_dir(data_dir, found, out);
 }
 
 }  // namespace fednode

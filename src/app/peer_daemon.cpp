@@ -277,20 +277,24 @@ int run_peer(const NodeOptions& options) {
     r.rlim_cur = r.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &r);
   }
-  // A dir of a later format is refused before anything is written to it; an earlier one is
-  // migrated.
+  // A dir of a later format, or of another group, is refused before anything is written to it;
+  // a dir of this group in an earlier format is then migrated (and before the boot epoch).
+  int found_format = 0;
+  if (Status s = read_data_dir_format(options.data_dir, &found_format); !s.ok()) {
+    spdlog::error("{}", s.message());
+    return 1;
+  }
+  if (Status s = check_cluster_id(options.data_dir, options.cluster_id); !s.ok()) {
+    spdlog::error("{}", s.message());
+    return 1;
+  }
   DataDirFormat format;
-  if (Status s = open_data_dir_format(options.data_dir, &format); !s.ok()) {
+  if (Status s = migrate_data_dir(options.data_dir, found_format, &format); !s.ok()) {
     spdlog::error("{}", s.message());
     return 1;
   }
   if (!format.done.empty()) {
     spdlog::info("{}: data dir format {} migrated to {} ({})", options.data_dir, format.found, format.now, format.done);
-  }
-  // A dir of another group is refused before anything (the boot epoch) is written to it.
-  if (Status s = check_cluster_id(options.data_dir, options.cluster_id); !s.ok()) {
-    spdlog::error("{}", s.message());
-    return 1;
   }
   Identity identity;
   if (Status s = establish_identity(options, &identity); !s.ok()) {

@@ -343,7 +343,8 @@ DataPlaneServer::DataPlaneServer(asio::io_context& io, BlobStore& store, std::si
         std::make_shared<DataSession>(std::move(socket), std::move(t), store_, blob_threads_, max_frame_, gate_->limits(),
                                       counters_, handler_, keys_, handshakes_, warnings_, recent_, partial_)
             ->start();
-      }, [this] { return keys_ != nullptr; }) {}
+      }, [this] { return keys_ != nullptr; }),
+      sweep_timer_(io) {}
 
 DataPlaneServer::~DataPlaneServer() {
   // Blob work still queued is dropped; work under way finishes before the store may go.
@@ -354,7 +355,17 @@ DataPlaneServer::~DataPlaneServer() {
 Status DataPlaneServer::listen(const PeerAddress& address) {
   if (Status s = open_listener(acceptor_, address, "data plane"); !s.ok()) return s;
   accept_loop_.start();
+  arm_sweep();
   return {};
+}
+
+void DataPlaneServer::arm_sweep() {
+  sweep_timer_.expires_after(std::chrono::seconds(30));
+  sweep_timer_.async_wait([this](const std::error_code& ec) {
+    if (ec) return;  // closed (or going): `this` may be gone
+    partial_->sweep();
+    arm_sweep();
+  });
 }
 
 std::uint16_t DataPlaneServer::port() const {
@@ -364,6 +375,7 @@ std::uint16_t DataPlaneServer::port() const {
 
 void DataPlaneServer::close() {
   std::error_code ec;
+  sweep_timer_.cancel();
   acceptor_.close(ec);
   accept_loop_.stop();
 }

@@ -1,6 +1,5 @@
 #include "partial_uploads.h"
 
-#include <algorithm>
 
 namespace fednode::net {
 
@@ -15,33 +14,41 @@ void PartialUploads::expire(Clock::time_point now) {
   }
 }
 
-void PartialUploads::make_room(const std::string& sender, std::uint64_t size) {
-  auto oldest = [&](bool same_sender) {
+Status PartialUploads::make_room(const std::string& sender, std::uint64_t size, Clock::time_point now) {
+  auto drop = [this](std::map<std::pair<std::string, std::string>, Upload>::iterator it) {
+    declared_ -= it->second.size;
+    uploads_.erase(it);
+  };
+  // The least recently touched upload among those `eligible` allows; end() when none.
+  auto oldest = [&](auto eligible) {
     auto best = uploads_.end();
     for (auto it = uploads_.begin(); it != uploads_.end(); ++it) {
-      if (same_sender && it->first.first != sender) continue;
-      if (best == uploads_.end() || it->second.touched < best->second.touched) best = it;
+      if (eligible(*it) && (best == uploads_.end() || it->second.touched < best->second.touched)) best = it;
     }
     return best;
   };
-  auto count_of_sender = [&] {
-    return static_cast<std::size_t>(std::count_if(uploads_.begin(), uploads_.end(), [&](const auto& u) { return u.first.first == sender; }));
-  };
-  auto bytes_of_sender = [&] {
-    std::uint64_t n = 0;
-    for (const auto& [key, u] : uploads_) n += key.first == sender ? u.size : 0;
-    return n;
-  };
-  while (count_of_sender() >= kPerSender || (count_of_sender() > 0 && bytes_of_sender() + size > kPerSenderBytes)) {
-    auto it = oldest(true);
-    declared_ -= it->second.size;
-    uploads_.erase(it);
+  auto mine = [&](const auto& u) { return u.first.first == sender; };
+  auto quiet = [&](const auto& u) { return now - u.second.touched >= kQuiet; };
+  for (;;) {
+    std::size_t count = 0;
+    std::uint64_t bytes = 0;
+    for (const auto& u : uploads_) {
+      if (!mine(u)) continue;
+      ++count;
+      bytes += u.second.size;
+    }
+    if (count == 0 || (count < kPerSender && bytes + size <= kPerSenderBytes)) break;
+    drop(oldest(mine));  // the sender's own oldest makes room for its next
   }
-  while (!uploads_.empty() && declared_ + size > kTotalBytes) {
-    auto it = oldest(false);
-    declared_ -= it->second.size;
-    uploads_.erase(it);
+  while (uploads_.size() >= kMaxUploads || declared_ + size > kTotalBytes) {
+    auto it = oldest(quiet);
+    if (it == uploads_.end()) {
+      return Status::error(std::string(kBusy) + "this node holds " + std::to_string(uploads_.size()) + " uploads in parts (" +
+                           std::to_string(declared_ >> 20) + " MiB) still under way; send the whole blob");
+    }
+    drop(it);
   }
+  return {};
 }
 
 Status PartialUploads::add(const std::string& sender, const std::string& id, std::uint64_t size, std::uint64_t offset,
@@ -57,7 +64,7 @@ Status PartialUploads::add(const std::string& sender, const std::string& id, std
   if (it == uploads_.end()) {
     *have = 0;
     if (offset != 0) return {};  // nothing held: the sender starts again from 0
-    make_room(sender, size);
+    if (Status s = make_room(sender, size, now); !s.ok()) return s;
     it = uploads_.emplace(key, Upload{size, {}, now}).first;
     declared_ += size;
   } else if (it->second.size != size) {
@@ -84,6 +91,11 @@ Status PartialUploads::take(const std::string& sender, const std::string& id, st
   declared_ -= it->second.size;
   uploads_.erase(it);
   return {};
+}
+
+void PartialUploads::sweep(Clock::time_point now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  expire(now);
 }
 
 std::size_t PartialUploads::count() const {

@@ -54,6 +54,23 @@ TEST_F(DataDirFormatTest, ADirOfFednode01IsFormat1AndIsMigrated) {
   }
 }
 
+// Reading writes nothing (run_peer checks the cluster id before it migrates); a line written with
+// CRLF reads the same.
+TEST_F(DataDirFormatTest, ReadingWritesNothing) {
+  std::filesystem::create_directories(dir_);
+  ASSERT_TRUE(write_file_atomically(dir_ + "/cluster_id", "c\n").ok());
+  int found = -1;
+  ASSERT_TRUE(read_data_dir_format(dir_, &found).ok());
+  EXPECT_EQ(found, 1);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/format"));
+  ASSERT_TRUE(read_data_dir_format(dir_ + "/absent", &found).ok());
+  EXPECT_EQ(found, 0);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/absent"));
+  ASSERT_TRUE(write_file_atomically(dir_ + "/format", "fednode data dir format 2\r\n").ok());
+  ASSERT_TRUE(read_data_dir_format(dir_, &found).ok());
+  EXPECT_EQ(found, 2);
+}
+
 TEST_F(DataDirFormatTest, ALaterFormatIsRefusedAndLeftAsItIs) {
   std::filesystem::create_directories(dir_);
   ASSERT_TRUE(write_file_atomically(dir_ + "/format", "fednode data dir format 3\n").ok());

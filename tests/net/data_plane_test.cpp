@@ -1,4 +1,7 @@
+#include "../../src/net/data_plane_frames.h"
+#include "../../src/net/data_stream.h"
 #include "fednode/net/data_plane.h"
+#include "fednode/util/msgpack_fields.h"
 
 #include "fednode/fl/model_store.h"
 
@@ -411,13 +414,14 @@ class SecureDataPlaneTest : public DataPlaneTest {
  protected:
   void SetUp() override {
     member_ = key("member");
+    other_member_ = key("other-member");
     server_key_ = key("server");
     stranger_ = key("stranger");
     auto keys = std::make_shared<DataPlaneKeys>();
     keys->self = server_key_;
     keys->prologue = "test/data";
-    keys->admit = [m = member_.public_key](const crypto::PublicKey& k, std::uint64_t* node) {
-      if (!(k == m)) return Status::error("not a member");
+    keys->admit = [m = member_.public_key, o = other_member_.public_key](const crypto::PublicKey& k, std::uint64_t* node) {
+      if (!(k == m) && !(k == o)) return Status::error("not a member");
       *node = crypto::node_id_of_key(k);
       return Status();
     };
@@ -437,7 +441,7 @@ class SecureDataPlaneTest : public DataPlaneTest {
   }
   SecureCall as(const crypto::NodeKey& who, const crypto::PublicKey& server) { return SecureCall{who, server, "test/data"}; }
 
-  crypto::NodeKey member_, server_key_, stranger_;
+  crypto::NodeKey member_, other_member_, server_key_, stranger_;
   std::vector<std::uint64_t> accepted_;
 };
 
@@ -556,6 +560,41 @@ TEST_F(SecureDataPlaneTest, AnUpdateInPartsIsAcceptedOnlyUnderTheSendersOwnId) {
   EXPECT_TRUE(store_.has(n.id));
   SecureCall stranger = as(stranger_, server_key_.public_key);
   EXPECT_FALSE(upload_update_resumable(address_, n, blob, 2s, o, nullptr, {}, &stranger).ok());
+}
+
+// Parts belong to the member that sent them: another member's update naming them finds none.
+TEST_F(SecureDataPlaneTest, AnotherMemberCannotFinishAMembersParts) {
+  std::string blob(300000, 'q');
+  for (std::size_t i = 0; i < blob.size(); i += 3) blob[i] = static_cast<char>(i * 11);
+  UpdateNotice n = notice_under_another_id(blob);
+  n.node = crypto::node_id_of_key(member_.public_key);
+  SecureCall member = as(member_, server_key_.public_key);
+  ResumableUpload o;
+  o.part_bytes = 64u << 10;
+  // The member's upload is refused at its end (a notice under another id), leaving its parts whole.
+  UpdateNotice wrong = n;
+  wrong.node = 12345;
+  ASSERT_FALSE(upload_update_resumable(address_, wrong, blob, 2s, o, nullptr, {}, &member).ok());
+  // The other member names them under its own id: none of its own, refused; nothing handed over.
+  SecureCall other = as(other_member_, server_key_.public_key);
+  UpdateNotice theirs = n;
+  theirs.node = crypto::node_id_of_key(other_member_.public_key);
+  FetchSource src{address_, &other};
+  msgpack::object_handle h;
+  Status s = [&] {
+    DataStream conn(src, std::chrono::steady_clock::now() + 2s);
+    if (Status e = conn.open(); !e.ok()) return e;
+    if (Status e = conn.send(frames::request("update", n.id, nullptr, &theirs, false, true)); !e.ok()) return e;
+    return conn.receive(&h);
+  }();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_FALSE(is_true(map_field(h.get(), "ok")));
+  EXPECT_NE(as_string(map_field(h.get(), "reason")).find("no upload"), std::string::npos);
+  EXPECT_TRUE(accepted_.empty());
+  EXPECT_FALSE(store_.has(n.id));
+  // The member finishes its own from where they stand.
+  ASSERT_TRUE(upload_update_resumable(address_, n, blob, 2s, o, nullptr, {}, &member).ok());
+  ASSERT_EQ(accepted_.size(), 1u);
 }
 
 }  // namespace

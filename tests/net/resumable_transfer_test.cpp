@@ -410,6 +410,8 @@ TEST_F(ResumableUploadTest, APushInPartsCutAt90PercentResumes) {
   // Parts naming another blob's id are not stored.
   std::string other = random_blob(3u << 20, 16);
   EXPECT_FALSE(push_blob_resumable(PeerAddress{"127.0.0.1", b_.port()}, fl::sha256_hex(other + "x"), other, 5s, o).ok());
+  EXPECT_FALSE(store_.has(fl::sha256_hex(other + "x")));
+  EXPECT_FALSE(store_.has(fl::sha256_hex(other)));
 }
 
 TEST_F(ResumableUploadTest, AnUpdateNamingPartsThatDidNotAllArriveIsRefused) {
@@ -494,6 +496,36 @@ TEST(PartialUploads, BoundedPerSenderAndDroppedWhenIdle) {
   EXPECT_NE(p.take("node 5", big2, &data).message().find("holds 1 of its"), std::string::npos);
   ASSERT_TRUE(p.add("node 3", id, 10, 5, "zz", &have, t0 + std::chrono::seconds(11) + PartialUploads::kIdle).ok());
   EXPECT_EQ(have, 1u);
+}
+
+// In all: only an upload quiet for kQuiet makes room; with none, a new one is refused as busy.
+TEST(PartialUploads, OnlyAQuietUploadMakesRoomElseANewOneIsBusy) {
+  PartialUploads p;
+  auto t0 = PartialUploads::Clock::now();
+  std::uint64_t have = 0;
+  auto id_of = [](int i) {
+    std::string id(64, '0');
+    std::string n = std::to_string(i);
+    id.replace(0, n.size(), n);
+    return id;
+  };
+  for (std::size_t i = 0; i < PartialUploads::kMaxUploads; ++i) {
+    ASSERT_TRUE(p.add("node " + std::to_string(i), id_of(static_cast<int>(i)), 10, 0, "x", &have, t0).ok());
+  }
+  Status busy = p.add("node new", id_of(999), 10, 0, "x", &have, t0 + std::chrono::seconds(1));
+  ASSERT_FALSE(busy.ok());
+  EXPECT_EQ(busy.message().rfind(std::string(PartialUploads::kBusy), 0), 0u) << busy.message();
+  EXPECT_EQ(p.count(), PartialUploads::kMaxUploads);
+  // Every other upload touched now but node 0's: node 0's, quiet, makes room.
+  for (std::size_t i = 1; i < PartialUploads::kMaxUploads; ++i) {
+    ASSERT_TRUE(p.add("node " + std::to_string(i), id_of(static_cast<int>(i)), 10, 1, "y", &have, t0 + PartialUploads::kQuiet).ok());
+  }
+  ASSERT_TRUE(p.add("node new", id_of(999), 10, 0, "x", &have, t0 + PartialUploads::kQuiet).ok());
+  std::string data;
+  EXPECT_FALSE(p.take("node 0", id_of(0), &data, t0 + PartialUploads::kQuiet).ok());
+  // The sweep drops what is idle for kIdle, with no other call.
+  p.sweep(t0 + PartialUploads::kQuiet + PartialUploads::kIdle + std::chrono::seconds(1));
+  EXPECT_EQ(p.count(), 0u);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #   - every node holds the fixture's committed rounds, same ids, and the group finishes the run
 #     (10 rounds, the same ids on every node);
 #   - new writes commit; restarted, the nodes find their dirs current and migrate nothing;
+#   - a node of another group (--cluster-id) is refused on it before it migrates anything;
 #   - a dir stamped with a later format is refused with one line and left as it is.
 set -euo pipefail
 bin=$1
@@ -26,6 +27,24 @@ use_keys "$root/tests/testdata/node-keys" "$n"
 tar -C "$work" -xzf "$fixture/data-dirs.tar.gz"
 for i in 0 1 2; do [[ ! -e $work/d$i/format ]] || fail "the fixture's d$i already has a format file"; done
 echo "fixture written by $(cat "$fixture/written-by.txt"): $(wc -l <"$fixture/rounds.txt") committed rounds"
+
+# A node of another group is refused before it migrates (or writes) anything. (0.1 wrote no
+# cluster_id: a 0.1 dir takes the cluster id of its first start under 0.2, as any dir from before
+# the file; here a copy of d0 names its group, as it would once started.)
+mkdir -p "$work/other"
+cp -a "$work/d0" "$work/other/d0"
+echo fednode >"$work/other/d0/cluster_id"
+before=$(cd "$work/other/d0" && find . -type f -exec sha256sum {} + | sort; find . | sort)
+set +e
+timeout 20 "$bin" "$(addr 0)" "$(peer_spec 1)" "$(peer_spec 2)" --key-file "$(key_file 0)" --data-dir "$work/other/d0" \
+  --data-port "$data_addr_port" --cluster-id another-group >"$work/other-group.log" 2>&1
+rc=$?
+set -e
+[[ $rc -eq 1 ]] || fail "a node of another group on the fixture: exit $rc, not 1 ($(tail -2 "$work/other-group.log"))"
+grep -q "belongs to cluster" "$work/other-group.log" || fail "another group's node was not refused by name: $(tail -2 "$work/other-group.log")"
+[[ "$before" == "$(cd "$work/other/d0" && find . -type f -exec sha256sum {} + | sort; find . | sort)" ]] ||
+  fail "a node of another group changed the fixture's dir before it was refused"
+echo "a node of another group is refused and writes nothing (no migration)"
 
 for i in 0 1 2; do start_node "$bin" "$i" "${fl_args[@]}"; done
 for i in 0 1 2; do
@@ -61,7 +80,7 @@ for i in 0 1 2; do kill -TERM "${pids[$i]}"; done
 for i in 0 1 2; do wait "${pids[$i]}" || true; done
 pids=()
 echo "fednode data dir format 3" >"$work/d0/format"
-before=$(cd "$work/d0" && find . -type f -exec sha256sum {} + | sort)
+before=$(cd "$work/d0" && find . -type f -exec sha256sum {} + | sort; find . | sort)
 set +e
 timeout 20 "$bin" "$(addr 0)" "$(peer_spec 1)" "$(peer_spec 2)" --key-file "$(key_file 0)" --data-dir "$work/d0" \
   --data-port "$data_addr_port" >"$work/later.log" 2>&1
@@ -70,7 +89,7 @@ set -e
 [[ $rc -eq 1 ]] || fail "a dir in a later format: exit $rc, not 1 ($(tail -2 "$work/later.log"))"
 grep -q "is in data dir format 3 ($work/d0/format), written by a later fednode; this one reads formats 1 to 2" "$work/later.log" ||
   fail "a dir in a later format was not refused by name: $(tail -2 "$work/later.log")"
-after=$(cd "$work/d0" && find . -type f -exec sha256sum {} + | sort)
+after=$(cd "$work/d0" && find . -type f -exec sha256sum {} + | sort; find . | sort)
 [[ "$before" == "$after" ]] || fail "the refused start changed files in the dir"
 echo "a dir in a later format is refused with one line and left as it was"
 echo "PASS"

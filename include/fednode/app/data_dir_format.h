@@ -1,5 +1,5 @@
 #pragma once
-// The data dir's format version, in DATA_DIR/format ("fednode data dir format N"). Checked first at
+// The data dir's format version, in DATA_DIR/format ("fednode data dir format N"). Read first at
 // every start, before anything is written to the dir:
 //   - no file and no fednode files: a new dir, stamped with the current format;
 //   - no file but fednode files (raft/, cluster_id, boot_epoch, models/): format 1, what fednode
@@ -26,7 +26,15 @@ struct DataDirFormat {
   std::string done;  // what the migration did, for the log ("" when nothing was migrated)
 };
 
-// Checks DATA_DIR's format and brings it to kDataDirFormat (creating the dir if it is missing).
+// Reads DATA_DIR's format and writes nothing: *found is 0 for a new dir, else 1..kDataDirFormat;
+// an error (one line naming the file) for a later format or a file that is not a format line.
+// A node reads it before anything else, and migrates only once it knows the dir is its own
+// (run_peer: the cluster id is checked between the two).
+Status read_data_dir_format(const std::string& data_dir, int* found);
+// Brings a dir in format `found` to kDataDirFormat step by step, then stamps it (creating the dir
+// if it is missing). Each step is safe to run again: a crash before the stamp runs it again.
+Status migrate_data_dir(const std::string& data_dir, int found, DataDirFormat* out);
+// Both, one after the other.
 Status open_data_dir_format(const std::string& data_dir, DataDirFormat* out);
 
 // The first line of a format file for `format`.

@@ -140,6 +140,8 @@ class DataPlaneServer {
   asio::thread_pool blob_threads_{2};
   std::shared_ptr<ConnectionGate> gate_;
   AcceptLoop accept_loop_;
+  asio::steady_timer sweep_timer_;  // drops partial uploads left idle when no frame comes
+  void arm_sweep();
 };
 
 // Blocking client (worker threads and tests).
