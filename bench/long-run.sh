@@ -10,10 +10,11 @@
 # data dir size. At the end:
 #   - every host holds all the rounds, with the same model ids;
 #   - the elections (terms) and what the nemesis did;
-#   - each node's RSS, files and threads after the first 100 rounds (a fifth of the run when it
-#     is shorter): the median of the run's last quarter must stay within 25 % + 16 MiB (files and
-#     threads: + 8) of the median in the window that follows those rounds; no growth beyond
-#     retention (medians, so that a connection spike while the nemesis acts is not a leak);
+#   - no node stopped by itself (a host the nemesis did not stop found dead is a crash);
+#   - no growth beyond retention: 10 s after the run, with the nemesis quiet, each node's RSS,
+#     files and threads must be within 25 % + 16 MiB (files and threads: + 8) of their median in
+#     the window after the first 100 rounds (a fifth of the run when it is shorter); in a clean
+#     run (--compare-clean: no restarts) the same holds for the median of its last quarter;
 #   - with --compare-clean, the same run without nemesis, delay or loss, and both accuracy curves.
 # Writes OUT/samples.tsv, OUT/nemesis.tsv, OUT/rounds-<host>.tsv, OUT/accuracy.tsv, OUT/summary.txt
 # and the nodes' logs; exits 1 when a check fails. Needs root and /usr/bin/python3 with torch,
@@ -101,7 +102,7 @@ run_phase() {
     done
   fi
   tbp_start_all
-  printf "seconds\tround\thost\trss_kib\tfiles\tthreads\tdata_dir_bytes\n" >"$out/samples-$phase.tsv"
+  printf "seconds\tround\thost\trss_kib\tfiles\tthreads\tdata_dir_bytes\tpid\n" >"$out/samples-$phase.tsv"
   printf "seconds\tround\taction\thost\tdetail\n" >"$out/nemesis.tsv.$phase"
   local start=$SECONDS next_sample=$SECONDS next_nemesis=$((SECONDS + every)) limit=$((SECONDS + 600 + 20 * rounds))
   RANDOM=$seed
@@ -113,6 +114,7 @@ run_phase() {
     [[ $SECONDS -lt $limit ]] || { echo "long-run.sh: $phase: $r of $rounds rounds in $((SECONDS - start)) s" >&2; break; }
     if [[ $SECONDS -ge $next_sample ]]; then sample_all "$((SECONDS - start))" "$r" >>"$out/samples-$phase.tsv"; next_sample=$((SECONDS + sample)); fi
     run_undo "$((SECONDS - start))" "$r"
+    find_crashes "$((SECONDS - start))" "$r"
     if [[ $phase == nemesis && $SECONDS -ge $next_nemesis && ${#undo[@]} -eq 0 ]]; then
       nemesis "$((SECONDS - start))" "$r"
       next_nemesis=$((SECONDS + every))
@@ -123,9 +125,12 @@ run_phase() {
   while [[ ${#undo[@]} -gt 0 ]]; do run_undo "$((SECONDS - start))" "$(tbp_max_committed)" force; done
   for k in $(seq 1 "$hosts"); do tb_alive "$k" || tbp_start "$k"; done
   for k in $(seq 1 "$hosts"); do tbp_wait_rounds "$k" "$rounds" 300 || true; done
+  find_crashes "$((SECONDS - start))" "$(tbp_max_committed)"
   sleep 3  # the last evaluations
   for k in $(seq 1 "$hosts"); do tbp_ctl "$k" rounds --tsv >"$out/rounds-$phase-$k.tsv" 2>/dev/null || true; done
-  sample_all "$((SECONDS - start))" "$(tbp_max_committed)" >>"$out/samples-$phase.tsv"
+  # The settled state, the nemesis quiet: what a leak would leave behind.
+  sleep 10
+  sample_all "final" "$(tbp_max_committed)" >>"$out/samples-$phase.tsv"
   elections=$(cat "$TBP_WORK"/d*/events.jsonl | /usr/bin/python3 -c '
 import json, sys
 terms = set()
@@ -137,9 +142,24 @@ print(len(terms))')
   echo "$phase: $(tbp_max_committed) rounds in $((SECONDS - start)) s, $elections leader terms" | tee -a "$out/summary.txt"
   phase_done=1
   tb_cleanup
+  set -e  # tb_cleanup runs from traps too, and turns errexit off
   phase_done=0
   phase=""
   trap 'rm -rf "$work"' EXIT
+}
+
+# A host that is down and that the nemesis is not keeping down stopped by itself: noted as a
+# crash (the summary fails on it) and started again.
+find_crashes() {  # SECONDS ROUND
+  local k u held
+  for k in $(seq 1 "$hosts"); do
+    tb_alive "$k" && continue
+    held=0
+    for u in "${undo[@]}"; do [[ $u == *" start $k" ]] && held=1; done
+    [[ $held -eq 1 ]] && continue
+    note "$1" "$2" crash "$k" "found dead: $(tail -1 "$TBP_WORK/log$k" | cut -c1-200)"
+    tbp_start "$k"
+  done
 }
 
 sample_all() {  # SECONDS ROUND: one line per live node
@@ -152,7 +172,7 @@ sample_all() {  # SECONDS ROUND: one line per live node
     threads=$(awk '/^Threads/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
     files=$(ls "/proc/$pid/fd" 2>/dev/null | wc -l)
     disk=$(du -sb --exclude=filler "$TBP_WORK/d$k" 2>/dev/null | cut -f1)
-    printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\n" "$1" "$2" "$k" "${rss:-0}" "$files" "${threads:-0}" "${disk:-0}"
+    printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n" "$1" "$2" "$k" "${rss:-0}" "$files" "${threads:-0}" "${disk:-0}" "$pid"
   done
 }
 
@@ -165,7 +185,7 @@ nemesis() {
   if [[ $((RANDOM % 3)) -eq 0 ]] && l=$(tbp_current_aggregator "$k") && [[ -n $l ]]; then k=$l; fi
   case $action in
     0) tb_kill "$k" KILL; note "$t" "$r" kill "$k" "kill -9, back in $hold s"; undo+=("$((SECONDS + hold)) start $k") ;;
-    1) kill -STOP "${TB_PID[$k]}"; note "$t" "$r" pause "$k" "SIGSTOP for $hold s"; undo+=("$((SECONDS + hold)) cont $k") ;;
+    1) kill -STOP "${TB_PID[$k]}" 2>/dev/null || true; note "$t" "$r" pause "$k" "SIGSTOP for $hold s"; undo+=("$((SECONDS + hold)) cont $k") ;;
     2)
       local minority=() others=() j m=$(((hosts - 1) / 2))
       for j in $(seq 1 "$hosts"); do

@@ -34,29 +34,61 @@ print(f"rounds: every host holds {min(len(g) for g in ids.values())}-{max(len(g)
 actions = collections.Counter(row["action"] for row in csv.DictReader(open(f"{out}/nemesis.tsv"), delimiter="\t") if row["action"] != "undo")
 print("nemesis: " + (", ".join(f"{a} {n}" for a, n in sorted(actions.items())) or "nothing"))
 
-samples = list(csv.DictReader(open(f"{out}/samples-nemesis.tsv"), delimiter="\t"))
+crashes = [row for row in csv.DictReader(open(f"{out}/nemesis.tsv"), delimiter="\t") if row["action"] == "crash"]
+for row in crashes:
+    failed.append(f"host {row['host']} stopped by itself at round {row['round']}: {row['detail']}")
 settle = min(100, rounds // 5)
-print(f"resources after round {settle} (median in rounds {settle}-{2 * settle} -> median of the last quarter; peak):")
-for k in range(1, hosts + 1):
-    mine = [s for s in samples if int(s["host"]) == k and int(s["round"]) >= settle]
-    early = [s for s in mine if int(s["round"]) <= 2 * settle]
-    late = mine[-max(1, len(mine) // 4):]
-    if not early or len(mine) == len(early):
-        print(f"  host {k}: too few samples after round {settle}")
-        continue
-    line = []
-    for key, slack_pct, slack_abs in (("rss_kib", 25, 16384), ("files", 0, 8), ("threads", 0, 8)):
-        name = {"rss_kib": "RSS MiB"}.get(key, key)
-        a = statistics.median(int(s[key]) for s in early)
-        b = statistics.median(int(s[key]) for s in late)
-        peak = max(int(s[key]) for s in mine)
-        f = (lambda v: f"{v / 1024:.0f}") if key == "rss_kib" else (lambda v: f"{v:.0f}")
-        line.append(f"{name} {f(a)} -> {f(b)}; {f(peak)}")
-        if b > a * (100 + slack_pct) / 100 + slack_abs:
-            failed.append(f"host {k}'s {key} grew from a median of {a:.0f} to {b:.0f} after round {settle}")
-    disk = [int(s["data_dir_bytes"]) for s in mine]
-    line.append(f"data dir {min(disk) >> 10}-{max(disk) >> 10} KiB")
-    print(f"  host {k}: " + ", ".join(line))
+LIMITS = (("rss_kib", 25, 16384), ("files", 0, 8), ("threads", 0, 8))
+
+
+def show(key, v):
+    return f"{v / 1024:.0f}" if key == "rss_kib" else f"{v:.0f}"
+
+
+def check_growth(phase, quiet_window):
+    """Each host: the median after the settle rounds against the settled end (the final sample,
+    taken 10 s after the run) and, for a run without restarts, the median of its last quarter."""
+    path = f"{out}/samples-{phase}.tsv"
+    if not os.path.exists(path):
+        return
+    samples = list(csv.DictReader(open(path), delimiter="\t"))
+    print(f"resources, {phase} run (median in rounds {settle}-{2 * settle} -> "
+          f"{'last quarter, ' if quiet_window else ''}settled end; peak):")
+    for k in range(1, hosts + 1):
+        mine = [s for s in samples if int(s["host"]) == k and s["seconds"] != "final" and int(s["round"]) >= settle]
+        final = [s for s in samples if int(s["host"]) == k and s["seconds"] == "final"]
+        early = [s for s in mine if int(s["round"]) <= 2 * settle]
+        if not early or not final:
+            failed.append(f"host {k} ({phase}): too few samples to judge its resources (after round {settle}: "
+                          f"{len(early)} early, {len(final)} at the end)")
+            continue
+        late = mine[-max(1, len(mine) // 4):]
+        line = []
+        for key, pct, slack in LIMITS:
+            name = {"rss_kib": "RSS MiB"}.get(key, key)
+            base = statistics.median(int(s[key]) for s in early)
+            end = int(final[-1][key])
+            peak = max(int(s[key]) for s in mine + final)
+            bound = base * (100 + pct) / 100 + slack
+            shown = [show(key, base)]
+            if quiet_window:
+                last = statistics.median(int(s[key]) for s in late)
+                shown.append(show(key, last))
+                if last > bound:
+                    failed.append(f"host {k}'s {key} ({phase}) grew from a median of {base:.0f} to {last:.0f} in the last quarter")
+            shown.append(show(key, end))
+            if end > bound:
+                failed.append(f"host {k}'s {key} ({phase}) grew from a median of {base:.0f} to {end:.0f} at the settled end")
+            line.append(f"{name} {' -> '.join(shown)}; {show(key, peak)}")
+        disk = [int(s["data_dir_bytes"]) for s in mine + final]
+        line.append(f"data dir {min(disk) >> 10}-{max(disk) >> 10} KiB")
+        print(f"  host {k}: " + ", ".join(line))
+
+
+check_growth("nemesis", False)
+if compare:
+    check_growth("clean", True)
+print(f"crashes: {len(crashes)}")
 
 def accuracy(phase):
     best = {}
