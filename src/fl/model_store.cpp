@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "fednode/fl/update_codec.h"
+#include "fednode/util/blob_id.h"
 #include "fednode/util/file_io.h"
 
 namespace fednode::fl {
@@ -43,6 +44,21 @@ Status ModelStore::put_as(const std::string& id, std::string_view bytes, bool tr
 
 Status ModelStore::put(const ModelWeights& weights, std::string* id) {
   return put_bytes(serialize_weights(weights), id);
+}
+
+std::size_t ModelStore::sweep(const std::set<std::string>& keep, std::chrono::seconds older_than) const {
+  std::error_code ec;
+  std::size_t removed = 0;
+  auto now = std::filesystem::file_time_type::clock::now();
+  for (const auto& f : std::filesystem::directory_iterator(dir_, ec)) {
+    std::string name = f.path().filename().string();
+    std::string id = name.size() > 6 && name.ends_with(".delta") ? name.substr(0, name.size() - 6) : name;
+    if (!valid_blob_id(id) || keep.count(id)) continue;
+    auto written = f.last_write_time(ec);
+    if (ec || now - written < older_than) continue;
+    if (std::filesystem::remove(f.path(), ec) && name == id) ++removed;
+  }
+  return removed;
 }
 
 void ModelStore::remove(const std::string& id) const {

@@ -311,6 +311,16 @@ std::uint64_t unix_ms() {
 
 namespace fednode::fl {
 
+std::set<std::string> named_blobs(const RoundState& rounds) {
+  std::set<std::string> named;
+  if (rounds.config()) named.insert(rounds.config()->initial_model_id);
+  for (const auto& r : rounds.committed()) named.insert({r.model_id, r.server_state_id});
+  if (rounds.current()) named.insert(rounds.current()->base_model_id);
+  for (const auto& id : retired_blobs(rounds)) named.erase(id);
+  named.erase("");
+  return named;
+}
+
 std::vector<std::string> retired_blobs(const RoundState& rounds) {
   std::vector<std::string> out;
   if (!rounds.config() || rounds.config()->keep_models == 0) return out;

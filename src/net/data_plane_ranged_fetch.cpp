@@ -28,24 +28,35 @@ namespace {
 // The ranges of one blob and who has them: missing, taken by a stream, or done.
 class RangeTable {
  public:
-  RangeTable(std::uint64_t size, std::size_t range_bytes)
-      : size_(size), range_(range_bytes), state_((size + range_bytes - 1) / range_bytes, kMissing), data_(size, '\0') {}
+  RangeTable(std::uint64_t size, std::size_t range_bytes, Clock::duration endgame_after)
+      : size_(size), range_(range_bytes), state_((size + range_bytes - 1) / range_bytes, kMissing),
+        taken_at_(state_.size()), data_(size, '\0'), endgame_after_(endgame_after) {}
 
   // The next missing range; with none missing, one another stream has taken and not brought
-  // (not one of `mine`): a slow holder's ranges are then fetched again elsewhere, and whichever
-  // arrives first is kept.
+  // (not one of `mine`) for longer than endgame_after, or four times the typical range's time if
+  // that is longer: a slow holder's ranges are then fetched again elsewhere, and whichever arrives
+  // first is kept. (Asked again at once, a range would come as many times as there are holders
+  // over the receiver's own link, which on a slow link is what is slow: a trainer behind 1 Mbit/s
+  // got each model three times, and a push to it timed out behind them.)
   bool take(std::size_t* k, const std::deque<std::size_t>& mine = {}) {
     std::lock_guard<std::mutex> lock(mu_);
+    auto now = Clock::now();
     for (std::size_t i = 0; i < state_.size(); ++i) {
       if (state_[i] == kMissing) {
         state_[i] = kTaken;
+        taken_at_[i] = now;
         *k = i;
         return true;
       }
     }
+    Clock::duration patience = endgame_after_;
+    if (!took_.empty()) {
+      std::nth_element(took_.begin(), took_.begin() + static_cast<std::ptrdiff_t>(took_.size() / 2), took_.end());
+      patience = std::max(patience, 4 * took_[took_.size() / 2]);
+    }
     for (std::size_t n = 0; n < state_.size(); ++n) {
       std::size_t i = (next_again_ + n) % state_.size();
-      if (state_[i] == kTaken && std::find(mine.begin(), mine.end(), i) == mine.end()) {
+      if (state_[i] == kTaken && now - taken_at_[i] >= patience && std::find(mine.begin(), mine.end(), i) == mine.end()) {
         next_again_ = i + 1;
         *k = i;
         return true;
@@ -64,6 +75,7 @@ class RangeTable {
     std::lock_guard<std::mutex> lock(mu_);
     if (state_[k] == kDone) return;
     data_.replace(offset(k), bytes.size(), bytes);
+    took_.push_back(Clock::now() - taken_at_[k]);
     ++done_;
     state_[k] = kDone;
     if (done_ == state_.size()) complete_ = true;
@@ -89,7 +101,10 @@ class RangeTable {
   std::uint64_t size_;
   std::size_t range_;
   std::vector<char> state_;
+  std::vector<Clock::time_point> taken_at_;  // when each range was first taken
+  std::vector<Clock::duration> took_;        // how long the ranges brought so far took
   std::string data_;
+  Clock::duration endgame_after_;
   std::size_t done_ = 0;
   std::size_t next_again_ = 0;
   std::atomic<bool> complete_{false};
@@ -236,7 +251,7 @@ Status fetch_ranges(const std::vector<FetchSource>& sources, const std::string& 
       data->clear();
       return finish(sha256_hex(*data) == id ? Status{} : first->failed("an empty blob does not hash to " + id));
     }
-    table.emplace(size->via.u64, options.range_bytes);
+    table.emplace(size->via.u64, options.range_bytes, options.endgame_after);
   }
   if (!table) return finish(last);
   --first_source;

@@ -263,5 +263,28 @@ TEST(ModelStore, PutAsStoresBytesUnderTheirIdAndRefusesOthers) {
   }
 }
 
+// sweep: what no one names goes once it is old enough; what is named, young, or not a blob stays.
+TEST(ModelStore, SweepRemovesOldBlobsNoOneNames) {
+  testing::TempDir dir;
+  ModelStore store(dir.sub("models"));
+  ASSERT_TRUE(store.init().ok());
+  std::string named, orphan, young;
+  ASSERT_TRUE(store.put_bytes(serialize_weights(weights(1, 2, 3)), &named).ok());
+  ASSERT_TRUE(store.put_bytes(serialize_weights(weights(4, 5, 6)), &orphan).ok());
+  ASSERT_TRUE(store.put_delta(orphan, "delta bytes").ok());
+  auto old = std::filesystem::file_time_type::clock::now() - std::chrono::minutes(20);
+  for (const auto& f : std::filesystem::directory_iterator(dir.sub("models"))) std::filesystem::last_write_time(f.path(), old);
+  ASSERT_TRUE(store.put_bytes(serialize_weights(weights(7, 8, 9)), &young).ok());
+  std::ofstream(dir.sub("models") + "/README").put('x');  // not a blob: never touched
+  std::filesystem::last_write_time(dir.sub("models") + "/README", old);
+  EXPECT_EQ(store.sweep({named}, std::chrono::minutes(10)), 1u);
+  EXPECT_TRUE(store.has(named));
+  EXPECT_FALSE(store.has(orphan));
+  EXPECT_FALSE(std::filesystem::exists(store.path_of(orphan) + ".delta"));
+  EXPECT_TRUE(store.has(young));
+  EXPECT_TRUE(std::filesystem::exists(dir.sub("models") + "/README"));
+  EXPECT_EQ(store.sweep({named}, std::chrono::minutes(10)), 0u);
+}
+
 }  // namespace
 }  // namespace fednode::fl

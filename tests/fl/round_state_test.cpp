@@ -179,11 +179,14 @@ TEST(RoundState, RetiredBlobsAreThoseBeforeTheLastKCommits) {
   EXPECT_EQ(retired_blobs(s), (std::vector<std::string>{kModel0, models[1]}));
   apply_cmd(s, RoundState::encode_metrics(metrics_of(1, models[0], 0.5, 0.5)));
   EXPECT_EQ(retired_blobs(s), (std::vector<std::string>{kModel0, models[0], models[1]}));
+  // What the run still names: the last K commits' models, nothing retired, nothing else.
+  EXPECT_EQ(named_blobs(s), (std::set<std::string>{models[2], models[3]}));
   RoundConfig keep_all = config(6);
   keep_all.keep_models = 0;
   RoundState none;
   apply_cmd(none, RoundState::encode_config(keep_all));
   EXPECT_TRUE(retired_blobs(none).empty());
+  EXPECT_EQ(named_blobs(none), (std::set<std::string>{kModel0}));  // the initial model
 }
 
 TEST(RoundState, DeposedAggregatorsLateCommitCannotOverwriteTheRerun) {

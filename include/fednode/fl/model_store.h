@@ -2,6 +2,8 @@
 // ModelStore: content-addressed model blobs under <data-dir>/models/<sha256 hex>. A blob is
 // written atomically and durably, and verified against its id on every read, so a damaged file
 // is reported (naming it), never served.
+#include <chrono>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -28,6 +30,10 @@ class ModelStore : public BlobStore {
   bool has(const std::string& id) const;
   // Deletes a blob (trainers' updates once aggregated); absent is fine.
   void remove(const std::string& id) const;
+  // Deletes every blob (and its .delta) not in `keep` and last written more than `older_than`
+  // ago: what a run no longer names (named_blobs). The age spares what is under way: an update or
+  // a model arriving for a round not yet committed. Returns how many blobs went.
+  std::size_t sweep(const std::set<std::string>& keep, std::chrono::seconds older_than) const;
   std::string path_of(const std::string& id) const { return dir_ + "/" + id; }
 
   // What blobs arriving from the network may use: the store's total size, and the free space

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -214,6 +215,10 @@ class RoundState {
 // a kept commit still names and the models of rounds not evaluated yet. Empty when keep_models
 // is 0.
 std::vector<std::string> retired_blobs(const RoundState& rounds);
+// The blobs the run still names and keeps: the initial model, every committed model and server
+// state, and the current round's base, less retired_blobs. Anything else in a store (an update of
+// an attempt that was run again, a model pushed for a round that was not committed) is no one's.
+std::set<std::string> named_blobs(const RoundState& rounds);
 
 // Unix time in milliseconds (round start/end stamps; only for reports, never for decisions
 // that must agree).

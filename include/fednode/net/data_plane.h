@@ -169,6 +169,9 @@ struct RangedFetch {
   std::size_t range_bytes = 1u << 20;
   std::size_t in_flight = 4;
   int attempts = 5;
+  // A range another holder owes is asked again only once it has been under way this long (or
+  // four times the typical range's time, if longer).
+  std::chrono::milliseconds endgame_after{2000};
 };
 struct FetchSource {
   PeerAddress address;

@@ -190,6 +190,12 @@ void RoleController::on_round_event(fl::RoundEvent event, const std::string& why
   if (event == fl::RoundEvent::kStart) metrics_.start_applied = std::chrono::steady_clock::now();
   if (event == fl::RoundEvent::kCommit) {
     for (const auto& id : fl::retired_blobs(host_.rounds())) store_.remove(id);  // --keep-models
+    // What no round names any more (updates of attempts run again, models of rounds never
+    // committed), once older than any transfer under way: a long run's nemesis left such blobs
+    // behind, a few more every hundred rounds.
+    if (std::size_t n = store_.sweep(fl::named_blobs(host_.rounds()), std::chrono::minutes(10)); n > 0) {
+      spdlog::info("removed {} blob(s) no round names any more (updates of attempts run again, models never committed)", n);
+    }
   }
   if (event == fl::RoundEvent::kCommit && metrics_.start_applied) {
     metrics_.round_seconds.observe(
