@@ -194,26 +194,36 @@ TEST(RoundMachineSelection, MinAvailableWaitsAndClientsPerRoundInvitesK) {
   EXPECT_EQ(sh.get().via.map.ptr[1].val.as<RoundStart>().participants.size(), 2u);
 }
 
+// Node 1 leading voters 1-3 in term 2, its term applied, with no run configuration in `rounds`
+// yet: a machine told to propose one of 2 rounds finds it has none to follow.
+View leader_without_config(const RoundState& rounds) {
+  View v;
+  v.raft.self = 1;
+  v.raft.leader = true;
+  v.raft.term = 2;
+  v.raft.term_start_applied = true;
+  v.raft.members = {1, 2, 3};
+  v.raft.voters = {1, 2, 3};
+  for (NodeId id : {2, 3}) v.raft.followers.push_back({id, false, true, true, true});
+  v.rounds = &rounds;
+  return v;
+}
+RoundSettings proposing_two_rounds() {
+  RoundSettings settings;
+  settings.proposed = RoundConfig{};
+  settings.proposed->rounds = 2;
+  return settings;
+}
+
 // A leader's run configuration asks for deflated commands only when every member reads them
 // (the daemon: each has sent packed peer datagrams); the round starts it proposes then follow it.
 TEST(RoundMachineConfig, DeflatedCommandsOnlyWhenEveryMemberReadsThem) {
   for (bool all_read : {false, true}) {
     SCOPED_TRACE(all_read ? "every member reads them" : "a member may not");
     RoundState rounds;
-    RoundSettings settings;
-    settings.proposed = RoundConfig{};
-    settings.proposed->rounds = 2;
-    RoundMachine m(settings);
-    View v;
-    v.raft.self = 1;
-    v.raft.leader = true;
-    v.raft.term = 2;
-    v.raft.term_start_applied = true;
-    v.raft.members = {1, 2, 3};
-    v.raft.voters = {1, 2, 3};
+    RoundMachine m(proposing_two_rounds());
+    View v = leader_without_config(rounds);
     v.raft.members_read_deflated_commands = all_read;
-    for (NodeId id : {2, 3}) v.raft.followers.push_back({id, false, true, true, true});
-    v.rounds = &rounds;
     v.holds = [](const std::string&) { return true; };
     v.now = 1000;
     m.tick(v);
@@ -257,19 +267,8 @@ TEST(RoundMachineConfig, DeflatedCommandsOnlyWhenEveryMemberReadsThem) {
 // pause that doubles, not at every tick: a node logged the same error 100 times a second.
 TEST_F(RoundMachineTest, AFailedInitialModelIsMadeAgainAfterAPauseThatDoubles) {
   RoundState rounds;
-  RoundSettings settings;
-  settings.proposed = RoundConfig{};
-  settings.proposed->rounds = 2;
-  RoundMachine m(settings);
-  View v;
-  v.raft.self = 1;
-  v.raft.leader = true;
-  v.raft.term = 2;
-  v.raft.term_start_applied = true;
-  v.raft.members = {1, 2, 3};
-  v.raft.voters = {1, 2, 3};
-  for (NodeId id : {2, 3}) v.raft.followers.push_back({id, false, true, true, true});
-  v.rounds = &rounds;
+  RoundMachine m(proposing_two_rounds());
+  View v = leader_without_config(rounds);
   v.holds = [](const std::string&) { return true; };
   auto jobs_at = [&](Millis now) {
     v.now = now;
